@@ -1,0 +1,47 @@
+//! Integration Hub's domain: validated types, the error taxonomy and the port traits.
+//!
+//! This crate does no I/O. Adapters (`hub-ticketing`, `hub-transactions`) implement
+//! the upstream ports; stores (`hub-store`) implement the service ports; the server
+//! composes them as `Arc<dyn Port>`.
+
+pub mod context;
+pub mod error;
+pub mod id;
+pub mod money;
+pub mod ports;
+pub mod redact;
+pub mod store_error;
+pub mod ticket;
+pub mod transaction;
+
+pub use context::{CallContext, ConversationId, IdempotencyKey, RequestId, TokenError};
+pub use error::{Classification, ConnectCause, Delivery, Error};
+pub use id::{CommentId, CustomerId, DlqId, DraftId, IdError, TicketId, TransactionId};
+pub use money::{Amount, Currency, Money, MoneyError};
+pub use ports::Page;
+pub use ports::audit::{AuditLog, AuditOutcome, AuditQuery, AuditRecord};
+pub use ports::cache::{Cache, CacheEntry, CacheOutcome, Fetched};
+pub use ports::dlq::{DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqStatus, NewDlqEntry, ReplayClaim, ReplayOutcome};
+pub use ports::events::{Event, EventPublisher, EventStream, Lagged, Topic};
+pub use ports::idempotency::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
+pub use ports::notify::{Alert, Notifier};
+pub use ports::secrets::{SecretError, SecretRef, SecretSource};
+pub use ports::ticketing::TicketingPort;
+pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
+pub use store_error::StoreError;
+pub use ticket::{CreatedComment, CreatedTicket, NewComment, NewTicket, Priority, Ticket, TicketStatus};
+pub use transaction::{CancelResult, CommitResult, Draft, DraftStatus, NewDraft, Transaction, TransactionStatus};
+
+/// Mock implementations of every port, for unit tests in other crates (feature `mock`).
+#[cfg(any(test, feature = "mock"))]
+pub mod mock {
+    pub use crate::ports::audit::MockAuditLog;
+    pub use crate::ports::cache::MockCache;
+    pub use crate::ports::dlq::MockDeadLetterQueue;
+    pub use crate::ports::events::MockEventPublisher;
+    pub use crate::ports::idempotency::MockIdempotencyStore;
+    pub use crate::ports::notify::MockNotifier;
+    pub use crate::ports::secrets::MockSecretSource;
+    pub use crate::ports::ticketing::MockTicketingPort;
+    pub use crate::ports::transactions::{MockTransactionCreatePort, MockTransactionStatusPort};
+}

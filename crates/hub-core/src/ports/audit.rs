@@ -1,0 +1,103 @@
+//! The port to the append-only audit trail of upstream calls.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ports::Page;
+use crate::store_error::StoreError;
+
+/// How an upstream call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// The upstream did what was asked.
+    Success,
+    /// The upstream failed or refused, or the hub gave up.
+    Failure,
+    /// The circuit was open; nothing was sent.
+    Rejected,
+}
+
+impl AuditOutcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// One upstream call (all its attempts), as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When the call began.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The adapter (`ticketing`, `transaction_status`, `transaction_create`).
+    pub adapter: String,
+    /// The operation (`create_ticket`, `commit_transaction`, …).
+    pub operation: String,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// The last HTTP status the upstream answered, if any.
+    pub http_status: Option<u16>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// How long the call took, all attempts and waits included.
+    pub duration_ms: u64,
+    /// The hub request it served.
+    pub request_id: Option<String>,
+    /// The support conversation, when known.
+    pub conversation_id: Option<String>,
+    /// The call's parameters, already redacted ([`crate::redact`]).
+    pub params: serde_json::Value,
+    /// The error's code and message, on failure.
+    pub error: Option<String>,
+}
+
+/// Which audit records to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this adapter.
+    pub adapter: Option<String>,
+    /// Only this operation.
+    pub operation: Option<String>,
+    /// Only records at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only records before this time.
+    pub until: Option<OffsetDateTime>,
+    /// At most this many (the store caps it).
+    pub limit: u32,
+    /// Continue after a previous page.
+    pub cursor: Option<String>,
+}
+
+/// Records upstream calls durably and lists them.
+///
+/// `record` may buffer; `flush` makes everything recorded so far durable and is called
+/// on clean shutdown.
+///
+/// ```
+/// use hub_core::{AuditLog, AuditQuery, StoreError};
+/// async fn last_failures(log: &dyn AuditLog) -> Result<usize, StoreError> {
+///     let page = log.query(&AuditQuery { limit: 20, ..AuditQuery::default() }).await?;
+///     Ok(page.items.iter().filter(|r| r.error.is_some()).count())
+/// }
+/// ```
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends a record.
+    async fn record(&self, record: AuditRecord) -> Result<(), StoreError>;
+
+    /// Lists records, newest first.
+    async fn query(&self, query: &AuditQuery) -> Result<Page<AuditRecord>, StoreError>;
+
+    /// Makes every record accepted so far durable.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! The port to a read cache store (in-process or shared), and what a cached read reports.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::store_error::StoreError;
+
+/// Where a read's answer came from, for `Cache-Status` (RFC 9211) and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheOutcome {
+    /// Served from a fresh cache entry.
+    Hit,
+    /// Fetched from the upstream (and stored).
+    Miss,
+    /// Served from an expired entry because the upstream failed or its circuit is open.
+    Stale,
+    /// The cache was not consulted (disabled, or unreachable).
+    Bypass,
+}
+
+impl CacheOutcome {
+    /// The metrics label: `hit`, `miss`, `stale` or `bypass`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Stale => "stale",
+            Self::Bypass => "bypass",
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched<T> {
+    /// The value.
+    pub value: T,
+    /// Whether it was a hit, a miss, stale or uncached.
+    pub cache: CacheOutcome,
+}
+
+impl<T> Fetched<T> {
+    /// Wraps a value with its cache outcome.
+    pub fn new(value: T, cache: CacheOutcome) -> Self {
+        Self { value, cache }
+    }
+
+    /// Transforms the value, keeping the outcome.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fetched<U> {
+        Fetched { value: f(self.value), cache: self.cache }
+    }
+}
+
+/// One stored value with its lifetimes, in Unix milliseconds of wall-clock time so
+/// that several instances sharing a store agree on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    /// The serialised value.
+    pub value: Bytes,
+    /// When the upstream read that produced the value began.
+    pub fetched_at_ms: u64,
+    /// Until when the value is fresh.
+    pub fresh_until_ms: u64,
+    /// Until when the value may still be served stale; the store may drop it after.
+    pub stale_until_ms: u64,
+}
+
+/// A key-value store for cached reads, with invalidation by key and by tag.
+///
+/// **No resurrection.** A store must refuse (silently) a `put` whose
+/// [`CacheEntry::fetched_at_ms`] is not later than the last invalidation of its key or
+/// of one of its tags: a read that began before a webhook invalidated the resource
+/// must not write its older answer back.
+///
+/// ```
+/// use hub_core::{Cache, StoreError};
+/// async fn forget_customer(cache: &dyn Cache, customer: &str) -> Result<(), StoreError> {
+///     cache.invalidate_tag(&format!("customer:{customer}")).await
+/// }
+/// ```
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Cache: Send + Sync {
+    /// The entry under `key`, fresh or stale, if the store still holds it.
+    async fn get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError>;
+
+    /// Stores `entry` under `key`, attached to `tags` for group invalidation.
+    async fn put(&self, key: &str, entry: CacheEntry, tags: &[String]) -> Result<(), StoreError>;
+
+    /// Removes `key` and remembers when, so an older read cannot put it back.
+    async fn invalidate(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Removes every key attached to `tag` and remembers when.
+    async fn invalidate_tag(&self, tag: &str) -> Result<(), StoreError>;
+
+    /// Whether the store answers (for readiness).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! Transport-agnostic resilience primitives: retry, circuit breaker, cache, budgets.

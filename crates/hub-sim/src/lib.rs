@@ -1,0 +1,1 @@
+//! Simulated external systems (ticketing, Zendesk, Jira, transactions, sales, Vault) over real HTTP.

@@ -1,0 +1,1 @@
+//! Storage adapters: SQLite/PostgreSQL audit log, dead-letter queue and idempotency keys; Redis cache.

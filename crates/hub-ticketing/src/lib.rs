@@ -1,0 +1,1 @@
+//! Ticketing adapters (generic, Zendesk v2, Jira Cloud v3) behind the `TicketingPort`.

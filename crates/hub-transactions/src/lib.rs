@@ -1,0 +1,1 @@
+//! Transaction adapters: status reads and draft/commit/cancel writes.

@@ -1,0 +1,106 @@
+//! Makes sure PostgreSQL and Redis answer on loopback, starting them when they do not.
+//!
+//! A service that already answers is used as it is and never stopped or reset. One
+//! that does not is installed from Debian's packages when missing and started; what
+//! was done is said on the way.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::run;
+
+const PG_ADDR: &str = "127.0.0.1:5432";
+const REDIS_ADDR: &str = "127.0.0.1:6379";
+
+/// The environment the tests read to find the services.
+pub(crate) type TestEnv = Vec<(&'static str, String)>;
+
+/// Ensures both services answer and returns the variables that point the tests at them.
+pub(crate) fn ensure() -> Result<TestEnv> {
+    let database_url = std::env::var("HUB_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/test".to_owned());
+    let redis_url = std::env::var("HUB_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+
+    if answers(PG_ADDR) {
+        eprintln!("xtask: PostgreSQL answers on {PG_ADDR}; using it as it is");
+    } else {
+        start_postgres()?;
+    }
+    if answers(REDIS_ADDR) {
+        eprintln!("xtask: Redis answers on {REDIS_ADDR}; using it as it is");
+    } else {
+        start_redis()?;
+    }
+    Ok(vec![("HUB_TEST_DATABASE_URL", database_url), ("HUB_TEST_REDIS_URL", redis_url)])
+}
+
+fn answers(addr: &str) -> bool {
+    addr.parse::<SocketAddr>()
+        .is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
+}
+
+fn wait_for(addr: &str, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if answers(addr) {
+            eprintln!("xtask: {what} now answers on {addr}");
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!("{what} did not start answering on {addr} within 60 s")
+}
+
+fn apt_install(packages: &[&str]) -> Result<()> {
+    eprintln!("xtask: installing Debian packages {packages:?}");
+    run("apt-get", &["update", "-q"], &[])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])
+}
+
+fn start_postgres() -> Result<()> {
+    eprintln!("xtask: PostgreSQL does not answer on {PG_ADDR}; starting it");
+    let installed_now = !Path::new("/etc/postgresql").exists();
+    if installed_now {
+        apt_install(&["postgresql"])?;
+    }
+    let version = std::fs::read_dir("/etc/postgresql")
+        .context("reading /etc/postgresql")?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .max()
+        .context("no PostgreSQL cluster under /etc/postgresql")?;
+    run("pg_ctlcluster", &["--skip-systemctl-redirect", &version, "main", "start"], &[])?;
+    wait_for(PG_ADDR, "PostgreSQL")?;
+    if installed_now {
+        // A cluster we just created: give it the database and password the tests use.
+        eprintln!("xtask: creating database `test` and setting the postgres user's password for the tests");
+        run("su", &["postgres", "-c", "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\""], &[])?;
+        run("su", &["postgres", "-c", "createdb test"], &[])?;
+    }
+    Ok(())
+}
+
+fn start_redis() -> Result<()> {
+    eprintln!("xtask: Redis does not answer on {REDIS_ADDR}; starting it");
+    if which("redis-server").is_none() {
+        apt_install(&["redis-server"])?;
+    }
+    run(
+        "redis-server",
+        &["--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+        &[],
+    )?;
+    wait_for(REDIS_ADDR, "Redis")
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_string_lossy()
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}
