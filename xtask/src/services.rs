@@ -34,7 +34,10 @@ pub(crate) fn ensure() -> Result<TestEnv> {
     } else {
         start_redis()?;
     }
-    Ok(vec![("HUB_TEST_DATABASE_URL", database_url), ("HUB_TEST_REDIS_URL", redis_url)])
+    Ok(vec![
+        ("HUB_TEST_DATABASE_URL", database_url),
+        ("HUB_TEST_REDIS_URL", redis_url),
+    ])
 }
 
 fn answers(addr: &str) -> bool {
@@ -73,12 +76,24 @@ fn start_postgres() -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .max()
         .context("no PostgreSQL cluster under /etc/postgresql")?;
-    run("pg_ctlcluster", &["--skip-systemctl-redirect", &version, "main", "start"], &[])?;
+    run(
+        "pg_ctlcluster",
+        &["--skip-systemctl-redirect", &version, "main", "start"],
+        &[],
+    )?;
     wait_for(PG_ADDR, "PostgreSQL")?;
     if installed_now {
         // A cluster we just created: give it the database and password the tests use.
         eprintln!("xtask: creating database `test` and setting the postgres user's password for the tests");
-        run("su", &["postgres", "-c", "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\""], &[])?;
+        run(
+            "su",
+            &[
+                "postgres",
+                "-c",
+                "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"",
+            ],
+            &[],
+        )?;
         run("su", &["postgres", "-c", "createdb test"], &[])?;
     }
     Ok(())
@@ -91,7 +106,18 @@ fn start_redis() -> Result<()> {
     }
     run(
         "redis-server",
-        &["--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+        &[
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         &[],
     )?;
     wait_for(REDIS_ADDR, "Redis")

@@ -114,7 +114,12 @@ pub struct CallContext {
 impl CallContext {
     /// A context with just a request id.
     pub fn new(request_id: RequestId) -> Self {
-        Self { request_id, conversation_id: None, idempotency_key: None, timeout: None }
+        Self {
+            request_id,
+            conversation_id: None,
+            idempotency_key: None,
+            timeout: None,
+        }
     }
 
     /// Sets the conversation id.

@@ -155,9 +155,11 @@ impl Error {
             Self::Connect(_) | Self::CircuitOpen { .. } | Self::Credentials { .. } | Self::InvalidInput { .. } => {
                 Delivery::NotSent
             }
-            Self::RateLimited { .. } | Self::Unauthorized | Self::Forbidden | Self::NotFound | Self::Rejected { .. } => {
-                Delivery::Refused
-            }
+            Self::RateLimited { .. }
+            | Self::Unauthorized
+            | Self::Forbidden
+            | Self::NotFound
+            | Self::Rejected { .. } => Delivery::Refused,
             Self::Timeout | Self::ConnectionLost | Self::Upstream { .. } | Self::Decode { .. } => Delivery::Unknown,
             Self::RetryBudgetExhausted { last } | Self::DeadlineExceeded { last } => last.delivery(),
         }
@@ -186,8 +188,15 @@ impl Error {
                 | Self::RateLimited { .. }
                 | Self::Decode { .. }
         );
-        let breaker_failure = matches!(self, Self::Connect(_) | Self::Timeout | Self::ConnectionLost | Self::Upstream { .. });
-        Classification { retryable, outcome_unknown: self.delivery() == Delivery::Unknown, breaker_failure }
+        let breaker_failure = matches!(
+            self,
+            Self::Connect(_) | Self::Timeout | Self::ConnectionLost | Self::Upstream { .. }
+        );
+        Classification {
+            retryable,
+            outcome_unknown: self.delivery() == Delivery::Unknown,
+            breaker_failure,
+        }
     }
 
     /// Whether the error calls for fresh credentials and one more try.
@@ -265,7 +274,11 @@ mod tests {
     fn check(e: Error, retryable: bool, outcome_unknown: bool, breaker_failure: bool) {
         assert_eq!(
             e.classify(),
-            Classification { retryable, outcome_unknown, breaker_failure },
+            Classification {
+                retryable,
+                outcome_unknown,
+                breaker_failure
+            },
             "{e:?}"
         );
     }
@@ -278,19 +291,73 @@ mod tests {
         check(Error::Connect(ConnectCause::Timeout), true, false, true);
         check(Error::Timeout, true, true, true);
         check(Error::ConnectionLost, true, true, true);
-        check(Error::Upstream { status: 500, retry_after: None }, true, true, true);
-        check(Error::RateLimited { retry_after: Some(Duration::from_secs(3)) }, true, false, false);
+        check(
+            Error::Upstream {
+                status: 500,
+                retry_after: None,
+            },
+            true,
+            true,
+            true,
+        );
+        check(
+            Error::RateLimited {
+                retry_after: Some(Duration::from_secs(3)),
+            },
+            true,
+            false,
+            false,
+        );
         check(Error::Unauthorized, false, false, false);
         check(Error::Forbidden, false, false, false);
         check(Error::NotFound, false, false, false);
-        check(Error::Rejected { status: 409, reason: None }, false, false, false);
-        check(Error::CircuitOpen { retry_in: Duration::from_secs(5) }, false, false, false);
-        check(Error::InvalidInput { field: "x".into(), reason: "y".into() }, false, false, false);
-        check(Error::Credentials { reason: "no secret".into() }, false, false, false);
-        check(Error::Decode { reason: "eof".into() }, true, true, false);
-        check(Error::RetryBudgetExhausted { last: Box::new(Error::Timeout) }, false, true, false);
         check(
-            Error::DeadlineExceeded { last: Box::new(Error::Connect(ConnectCause::Refused)) },
+            Error::Rejected {
+                status: 409,
+                reason: None,
+            },
+            false,
+            false,
+            false,
+        );
+        check(
+            Error::CircuitOpen {
+                retry_in: Duration::from_secs(5),
+            },
+            false,
+            false,
+            false,
+        );
+        check(
+            Error::InvalidInput {
+                field: "x".into(),
+                reason: "y".into(),
+            },
+            false,
+            false,
+            false,
+        );
+        check(
+            Error::Credentials {
+                reason: "no secret".into(),
+            },
+            false,
+            false,
+            false,
+        );
+        check(Error::Decode { reason: "eof".into() }, true, true, false);
+        check(
+            Error::RetryBudgetExhausted {
+                last: Box::new(Error::Timeout),
+            },
+            false,
+            true,
+            false,
+        );
+        check(
+            Error::DeadlineExceeded {
+                last: Box::new(Error::Connect(ConnectCause::Refused)),
+            },
             false,
             false,
             false,
@@ -322,7 +389,10 @@ mod tests {
     #[test]
     fn messages_are_plain() {
         assert_eq!(
-            Error::CircuitOpen { retry_in: Duration::from_millis(12_500) }.to_string(),
+            Error::CircuitOpen {
+                retry_in: Duration::from_millis(12_500)
+            }
+            .to_string(),
             "the circuit is open; the next probe is due in 12s"
         );
     }

@@ -21,7 +21,9 @@ pub use money::{Amount, Currency, Money, MoneyError};
 pub use ports::Page;
 pub use ports::audit::{AuditLog, AuditOutcome, AuditQuery, AuditRecord};
 pub use ports::cache::{Cache, CacheEntry, CacheOutcome, Fetched};
-pub use ports::dlq::{DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqStatus, NewDlqEntry, ReplayClaim, ReplayOutcome};
+pub use ports::dlq::{
+    DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqStatus, NewDlqEntry, ReplayClaim, ReplayOutcome,
+};
 pub use ports::events::{Event, EventPublisher, EventStream, Lagged, Topic};
 pub use ports::idempotency::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
 pub use ports::notify::{Alert, Notifier};

@@ -146,9 +146,11 @@ impl Currency {
     /// Parses a three-letter code, case-insensitively.
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
         match s.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_alphabetic()) => {
-                Ok(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()]))
-            }
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_alphabetic()) => Ok(Self([
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase(),
+                c.to_ascii_uppercase(),
+            ])),
             _ => Err(MoneyError::BadCurrency),
         }
     }
@@ -260,7 +262,10 @@ mod tests {
     #[test]
     fn money_round_trips_through_json() {
         let m: Money = serde_json::from_str(r#"{"amount": 500.10, "currency": "usd"}"#).unwrap();
-        assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!({"amount": "500.10", "currency": "USD"}));
+        assert_eq!(
+            serde_json::to_value(m).unwrap(),
+            serde_json::json!({"amount": "500.10", "currency": "USD"})
+        );
     }
 
     proptest! {

@@ -125,8 +125,15 @@ mod tests {
         ];
         let key = prop_oneof![
             "[a-z_]{1,8}",
-            prop::sample::select(vec!["password", "Api-Key", "TOKEN", "x_client_secret", "hmacSecret", "Authorization"])
-                .prop_map(str::to_owned),
+            prop::sample::select(vec![
+                "password",
+                "Api-Key",
+                "TOKEN",
+                "x_client_secret",
+                "hmacSecret",
+                "Authorization"
+            ])
+            .prop_map(str::to_owned),
         ];
         leaf.prop_recursive(6, 64, 6, move |inner| {
             prop_oneof![
@@ -134,7 +141,13 @@ mod tests {
                 prop::collection::vec((key.clone(), inner), 0..5).prop_map(|kvs| {
                     Value::Object(
                         kvs.into_iter()
-                            .map(|(k, v)| if is_sensitive_key(&k) { (k, json!({"v": CANARY, "w": [CANARY]})) } else { (k, v) })
+                            .map(|(k, v)| {
+                                if is_sensitive_key(&k) {
+                                    (k, json!({"v": CANARY, "w": [CANARY]}))
+                                } else {
+                                    (k, v)
+                                }
+                            })
                             .collect(),
                     )
                 }),

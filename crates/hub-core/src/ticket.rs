@@ -73,7 +73,13 @@ impl TicketStatus {
         let key: String = raw
             .trim()
             .chars()
-            .map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() })
+            .map(|c| {
+                if c == '-' || c == ' ' {
+                    '_'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect();
         match key.as_str() {
             "new" | "to_do" | "todo" | "backlog" => Self::New,
@@ -221,8 +227,7 @@ mod tests {
 
     #[test]
     fn priority_defaults_to_normal() {
-        let t: NewTicket =
-            serde_json::from_str(r#"{"customer_id":"C1","subject":"s","description":"d"}"#).unwrap();
+        let t: NewTicket = serde_json::from_str(r#"{"customer_id":"C1","subject":"s","description":"d"}"#).unwrap();
         assert_eq!(t.priority, Priority::Normal);
         assert!(serde_json::from_str::<Priority>("\"critical\"").is_err());
     }

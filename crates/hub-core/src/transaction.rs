@@ -182,7 +182,10 @@ mod tests {
             assert_eq!(got, expected);
             assert_eq!(String::from(got), raw);
         }
-        assert_eq!(DraftStatus::from("pending_confirmation".to_owned()), DraftStatus::PendingConfirmation);
+        assert_eq!(
+            DraftStatus::from("pending_confirmation".to_owned()),
+            DraftStatus::PendingConfirmation
+        );
     }
 
     #[test]

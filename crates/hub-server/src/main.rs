@@ -29,7 +29,10 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             // The HTTP API is being built (issue #7); say so rather than pretend to serve.
-            eprintln!("hub-server: serving is not available in this build yet (config: {})", cli.config.display());
+            eprintln!(
+                "hub-server: serving is not available in this build yet (config: {})",
+                cli.config.display()
+            );
             ExitCode::from(2)
         }
     }

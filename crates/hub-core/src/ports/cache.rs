@@ -47,7 +47,10 @@ impl<T> Fetched<T> {
 
     /// Transforms the value, keeping the outcome.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fetched<U> {
-        Fetched { value: f(self.value), cache: self.cache }
+        Fetched {
+            value: f(self.value),
+            cache: self.cache,
+        }
     }
 }
 

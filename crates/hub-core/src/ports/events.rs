@@ -29,7 +29,12 @@ pub enum Topic {
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 4] = [Self::TransactionUpdated, Self::TicketUpdated, Self::DlqEnqueued, Self::CircuitChanged];
+    pub const ALL: [Topic; 4] = [
+        Self::TransactionUpdated,
+        Self::TicketUpdated,
+        Self::DlqEnqueued,
+        Self::CircuitChanged,
+    ];
 
     /// The wire name (`transaction.updated`, …).
     pub fn as_str(self) -> &'static str {

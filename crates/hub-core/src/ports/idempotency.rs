@@ -57,7 +57,12 @@ pub enum Claim {
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for a request with `fingerprint`, for at most `lease` unless completed.
-    async fn claim(&self, key: &IdempotencyKey, fingerprint: &Fingerprint, lease: Duration) -> Result<Claim, StoreError>;
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        lease: Duration,
+    ) -> Result<Claim, StoreError>;
 
     /// Stores the response of the request holding the claim; replays get it from now on.
     async fn complete(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError>;

@@ -24,6 +24,9 @@ pub struct Page<T> {
 
 impl<T> Default for Page<T> {
     fn default() -> Self {
-        Self { items: Vec::new(), next_cursor: None }
+        Self {
+            items: Vec::new(),
+            next_cursor: None,
+        }
     }
 }

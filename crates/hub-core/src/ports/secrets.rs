@@ -76,7 +76,11 @@ impl FromStr for SecretRef {
                 if mount.is_empty() || path.is_empty() || field.is_empty() {
                     return Err(bad());
                 }
-                Ok(Self::Vault { mount: mount.to_owned(), path: path.to_owned(), field: field.to_owned() })
+                Ok(Self::Vault {
+                    mount: mount.to_owned(),
+                    path: path.to_owned(),
+                    field: field.to_owned(),
+                })
             }
             _ => Err(bad()),
         }
@@ -136,12 +140,25 @@ mod tests {
 
     #[test]
     fn references() {
-        assert_eq!("env:HUB_TOKEN".parse::<SecretRef>().unwrap(), SecretRef::Env("HUB_TOKEN".into()));
+        assert_eq!(
+            "env:HUB_TOKEN".parse::<SecretRef>().unwrap(),
+            SecretRef::Env("HUB_TOKEN".into())
+        );
         assert_eq!(
             "file:/run/secrets/key".parse::<SecretRef>().unwrap(),
             SecretRef::File("/run/secrets/key".into())
         );
-        for bad in ["", "env:", "env:A-B", "vault:secret#x", "vault:/p#x", "vault:s/p#", "vault:s/p", "ftp:x", "hunter2"] {
+        for bad in [
+            "",
+            "env:",
+            "env:A-B",
+            "vault:secret#x",
+            "vault:/p#x",
+            "vault:s/p#",
+            "vault:s/p",
+            "ftp:x",
+            "hunter2",
+        ] {
             assert!(bad.parse::<SecretRef>().is_err(), "{bad}");
         }
     }

@@ -34,7 +34,11 @@ impl HistoryLimit {
 
     /// Checks the range.
     pub fn new(n: u32) -> Result<Self, LimitError> {
-        if (Self::MIN..=Self::MAX).contains(&n) { Ok(Self(n)) } else { Err(LimitError) }
+        if (Self::MIN..=Self::MAX).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(LimitError)
+        }
     }
 
     /// The limit.
