@@ -1,1 +1,14 @@
 //! Transport-agnostic resilience primitives: retry, circuit breaker, cache, budgets.
+//!
+//! Each piece stands on its own and is driven by `hub_core::Error`'s classification:
+//!
+//! - [`retry_after`] parses `Retry-After` and `X-RateLimit-Reset`;
+//! - [`backoff`] computes exponential delays with a choice of jitter;
+//! - [`clock`] injects time, so everything runs under tokio's paused clock in tests.
+
+pub mod backoff;
+pub mod clock;
+pub mod retry_after;
+
+pub use backoff::{Backoff, Jitter};
+pub use clock::{Clock, ManualClock, TokioClock};
