@@ -4,11 +4,14 @@
 //!
 //! - [`retry_after`] parses `Retry-After` and `X-RateLimit-Reset`;
 //! - [`backoff`] computes exponential delays with a choice of jitter;
+//! - [`breaker`] is a circuit breaker that admits exactly one half-open probe;
 //! - [`clock`] injects time, so everything runs under tokio's paused clock in tests.
 
 pub mod backoff;
+pub mod breaker;
 pub mod clock;
 pub mod retry_after;
 
 pub use backoff::{Backoff, Jitter};
+pub use breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState, Permit, Transition};
 pub use clock::{Clock, ManualClock, TokioClock};
