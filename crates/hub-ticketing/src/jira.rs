@@ -1,0 +1,263 @@
+//! Jira Cloud REST v3: issues under `/rest/api/3/issue`, bodies in Atlassian Document Format.
+
+use http::Method;
+use hub_core::{CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Priority, Ticket, TicketId, TicketStatus};
+use hub_upstream::request::Idempotency;
+use hub_upstream::response::decode;
+use hub_upstream::{Call, timestamp};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::adf;
+use crate::dialect::{Dialect, NumOrStr, vendor_id};
+
+/// The Jira dialect.
+///
+/// Jira has no idempotency keys, so creates and comments are retried only when they
+/// provably never left (the contract's rule for non-idempotent writes). Statuses are
+/// normalised by name when the name is one the hub knows, else by `statusCategory.key`
+/// (`new` → new, `indeterminate` → open, `done` → solved).
+#[derive(Debug, Clone)]
+pub struct Jira {
+    /// The project issues are created in (`SUP`).
+    pub project_key: String,
+    /// The issue type (`Task`).
+    pub issue_type: String,
+    /// The site URL people open (`https://example.atlassian.net`), for `/browse/{key}` links.
+    pub browse_url: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct Category {
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    name: String,
+    status_category: Option<Category>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Assignee {
+    email_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Fields {
+    status: Status,
+    assignee: Option<Assignee>,
+    #[serde(default, deserialize_with = "timestamp::option::deserialize")]
+    updated: Option<time::OffsetDateTime>,
+}
+
+#[derive(Deserialize)]
+struct Got {
+    fields: Fields,
+}
+
+#[derive(Deserialize)]
+struct Commented {
+    id: NumOrStr,
+}
+
+/// Jira's default priority scheme.
+fn priority(p: Priority) -> &'static str {
+    match p {
+        Priority::Low => "Low",
+        Priority::Normal => "Medium",
+        Priority::High => "High",
+        Priority::Urgent => "Highest",
+    }
+}
+
+/// Normalises by name when the hub knows it, else by the status category.
+fn normalise(name: &str, category: Option<&str>) -> TicketStatus {
+    match TicketStatus::normalise(name) {
+        TicketStatus::Other(_) => match category {
+            Some("new") => TicketStatus::New,
+            Some("indeterminate") => TicketStatus::Open,
+            Some("done") => TicketStatus::Solved,
+            _ => TicketStatus::Other(name.to_owned()),
+        },
+        known => known,
+    }
+}
+
+impl Dialect for Jira {
+    fn name(&self) -> &'static str {
+        "jira"
+    }
+
+    fn create_ticket(&self, t: &NewTicket, _key: &str) -> Result<Call, Error> {
+        let label: String = t
+            .customer_id
+            .as_str()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        let body = json!({"fields": {
+            "project": {"key": self.project_key},
+            "issuetype": {"name": self.issue_type},
+            "summary": t.subject,
+            "description": adf::from_text(&t.description),
+            "priority": {"name": priority(t.priority)},
+            "labels": [format!("customer-{label}")],
+        }});
+        Ok(Call::json(
+            "create_ticket",
+            Method::POST,
+            "/rest/api/3/issue".to_owned(),
+            &body,
+            Idempotency::NonIdempotent,
+        )?
+        .with_params(json!({"customer_id": t.customer_id.as_str(), "priority": t.priority.as_str()})))
+    }
+
+    fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error> {
+        let c: Created = decode(body)?;
+        let ticket_id: TicketId = vendor_id(&c.key, "key")?;
+        Ok(CreatedTicket {
+            url: format!(
+                "{}/browse/{}",
+                self.browse_url.trim_end_matches('/'),
+                ticket_id.path_segment()
+            ),
+            ticket_id,
+            status: TicketStatus::New,
+        })
+    }
+
+    fn get_ticket(&self, id: &TicketId) -> Call {
+        Call::get("get_ticket_status", format!("/rest/api/3/issue/{}", id.path_segment()))
+            .with_query("fields=status,assignee,updated".to_owned())
+            .with_params(json!({"ticket_id": id.as_str()}))
+    }
+
+    fn ticket(&self, id: &TicketId, body: &[u8]) -> Result<Ticket, Error> {
+        let Got { fields } = decode(body)?;
+        let status = normalise(
+            &fields.status.name,
+            fields.status.status_category.as_ref().map(|c| c.key.as_str()),
+        );
+        Ok(Ticket {
+            ticket_id: id.clone(),
+            status,
+            vendor_status: fields.status.name,
+            assigned_to: fields.assignee.and_then(|a| a.email_address),
+            last_updated: fields.updated,
+        })
+    }
+
+    fn add_comment(&self, id: &TicketId, c: &NewComment, _key: &str) -> Result<Call, Error> {
+        let mut body = json!({"body": adf::from_text(&c.body)});
+        if !c.public {
+            // Jira Service Management's internal-note property.
+            body["properties"] = json!([{"key": "sd.public.comment", "value": {"internal": true}}]);
+        }
+        Ok(Call::json(
+            "add_comment",
+            Method::POST,
+            format!("/rest/api/3/issue/{}/comment", id.path_segment()),
+            &body,
+            Idempotency::NonIdempotent,
+        )?
+        .with_params(json!({"ticket_id": id.as_str(), "public": c.public})))
+    }
+
+    fn created_comment(&self, _id: &TicketId, body: &[u8]) -> Result<CreatedComment, Error> {
+        let c: Commented = decode(body)?;
+        Ok(CreatedComment {
+            comment_id: vendor_id(&c.id.into_string(), "id")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_core::CustomerId;
+
+    fn jira() -> Jira {
+        Jira {
+            project_key: "SUP".into(),
+            issue_type: "Task".into(),
+            browse_url: "https://x.atlassian.net/".into(),
+        }
+    }
+
+    #[test]
+    fn statuses_by_name_then_category() {
+        for (name, cat, expected) in [
+            ("To Do", Some("new"), TicketStatus::New),
+            ("In Progress", Some("indeterminate"), TicketStatus::Open),
+            ("In Review", Some("indeterminate"), TicketStatus::Open),
+            ("Done", Some("done"), TicketStatus::Solved),
+            ("Closed", Some("done"), TicketStatus::Closed),
+            ("Won't Fix", Some("done"), TicketStatus::Solved),
+            ("Triage", None, TicketStatus::Other("Triage".into())),
+        ] {
+            assert_eq!(normalise(name, cat), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        let t = NewTicket {
+            customer_id: CustomerId::parse("C.1").unwrap(),
+            subject: "s".into(),
+            description: "line1\nline2".into(),
+            priority: Priority::Normal,
+        };
+        let call = jira().create_ticket(&t, "k").unwrap();
+        assert_eq!(call.idempotency, Idempotency::NonIdempotent);
+        let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["fields"]["priority"]["name"], "Medium");
+        assert_eq!(adf::to_text(&sent["fields"]["description"]), "line1\nline2");
+        let created = jira()
+            .created_ticket(br#"{"id":"10001","key":"SUP-1","self":"https://x/rest/api/3/issue/10001"}"#)
+            .unwrap();
+        assert_eq!(
+            (created.ticket_id.as_str(), created.url.as_str()),
+            ("SUP-1", "https://x.atlassian.net/browse/SUP-1")
+        );
+        let id = TicketId::parse("SUP-1").unwrap();
+        let got = jira()
+            .ticket(
+                &id,
+                br#"{"key":"SUP-1","fields":{"status":{"name":"In Progress","statusCategory":{"key":"indeterminate"}},
+                    "assignee":{"emailAddress":"a@x"},"updated":"2026-01-05T12:00:00.000+0000"}}"#,
+            )
+            .unwrap();
+        assert_eq!(got.status, TicketStatus::Open);
+        assert_eq!(got.vendor_status, "In Progress");
+        assert!(got.last_updated.is_some());
+        let internal = jira()
+            .add_comment(
+                &id,
+                &NewComment {
+                    body: "x".into(),
+                    public: false,
+                },
+                "k",
+            )
+            .unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(internal.body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["properties"][0]["value"]["internal"], true);
+        assert_eq!(
+            jira()
+                .created_comment(&id, br#"{"id":"10010"}"#)
+                .unwrap()
+                .comment_id
+                .as_str(),
+            "10010"
+        );
+    }
+}

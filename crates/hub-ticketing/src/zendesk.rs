@@ -1,0 +1,228 @@
+//! Zendesk Support API v2: tickets under `/api/v2/tickets`, comments through ticket updates.
+
+use http::Method;
+use hub_core::{CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Priority, Ticket, TicketId, TicketStatus};
+use hub_upstream::request::Idempotency;
+use hub_upstream::response::decode;
+use hub_upstream::{Call, timestamp};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::dialect::{Dialect, NumOrStr, vendor_id};
+
+/// The Zendesk dialect.
+///
+/// Tickets are created with the caller's idempotency key (Zendesk's `Idempotency-Key`),
+/// the customer carried as a `customer_{id}` tag. Reads side-load users
+/// (`include=users`) to report the assignee's e-mail. A comment is a ticket update
+/// (`PUT`), which Zendesk does not deduplicate: it is retried only when it provably
+/// never left.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Zendesk;
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    ticket: T,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: NumOrStr,
+    url: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Got {
+    status: String,
+    assignee_id: Option<NumOrStr>,
+    #[serde(default, deserialize_with = "timestamp::option::deserialize")]
+    updated_at: Option<time::OffsetDateTime>,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: NumOrStr,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GotWithUsers {
+    ticket: Got,
+    #[serde(default)]
+    users: Vec<User>,
+}
+
+#[derive(Deserialize)]
+struct AuditEvent {
+    id: NumOrStr,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct Audit {
+    id: Option<NumOrStr>,
+    #[serde(default)]
+    events: Vec<AuditEvent>,
+}
+
+#[derive(Deserialize)]
+struct Updated {
+    audit: Option<Audit>,
+}
+
+/// Zendesk's tag for a customer: letters, digits, `_` and `-` only.
+fn customer_tag(customer: &str) -> String {
+    let safe: String = customer
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    format!("customer_{safe}")
+}
+
+fn priority(p: Priority) -> &'static str {
+    // Zendesk's priorities are the hub's.
+    p.as_str()
+}
+
+impl Dialect for Zendesk {
+    fn name(&self) -> &'static str {
+        "zendesk"
+    }
+
+    fn create_ticket(&self, t: &NewTicket, key: &str) -> Result<Call, Error> {
+        let body = json!({"ticket": {
+            "subject": t.subject,
+            "comment": {"body": t.description},
+            "priority": priority(t.priority),
+            "tags": [customer_tag(t.customer_id.as_str())],
+        }});
+        Ok(Call::json(
+            "create_ticket",
+            Method::POST,
+            "/api/v2/tickets.json".to_owned(),
+            &body,
+            Idempotency::Keyed(key.to_owned()),
+        )?
+        .with_params(json!({"customer_id": t.customer_id.as_str(), "priority": t.priority.as_str()})))
+    }
+
+    fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error> {
+        let Envelope { ticket } = decode::<Envelope<Created>>(body)?;
+        Ok(CreatedTicket {
+            ticket_id: vendor_id(&ticket.id.into_string(), "ticket.id")?,
+            url: ticket.url,
+            status: TicketStatus::normalise(&ticket.status),
+        })
+    }
+
+    fn get_ticket(&self, id: &TicketId) -> Call {
+        Call::get(
+            "get_ticket_status",
+            format!("/api/v2/tickets/{}.json", id.path_segment()),
+        )
+        .with_query("include=users".to_owned())
+        .with_params(json!({"ticket_id": id.as_str()}))
+    }
+
+    fn ticket(&self, id: &TicketId, body: &[u8]) -> Result<Ticket, Error> {
+        let GotWithUsers { ticket, users } = decode(body)?;
+        let assignee = ticket.assignee_id.map(NumOrStr::into_string);
+        let assigned_to = assignee.and_then(|a| users.into_iter().find(|u| u.id.clone().into_string() == a)?.email);
+        Ok(Ticket {
+            ticket_id: id.clone(),
+            status: TicketStatus::normalise(&ticket.status),
+            vendor_status: ticket.status,
+            assigned_to,
+            last_updated: ticket.updated_at,
+        })
+    }
+
+    fn add_comment(&self, id: &TicketId, c: &NewComment, _key: &str) -> Result<Call, Error> {
+        let body = json!({"ticket": {"comment": {"body": c.body, "public": c.public}}});
+        Ok(Call::json(
+            "add_comment",
+            Method::PUT,
+            format!("/api/v2/tickets/{}.json", id.path_segment()),
+            &body,
+            Idempotency::NonIdempotent,
+        )?
+        .with_params(json!({"ticket_id": id.as_str(), "public": c.public})))
+    }
+
+    fn created_comment(&self, _id: &TicketId, body: &[u8]) -> Result<CreatedComment, Error> {
+        let updated: Updated = decode(body)?;
+        let audit = updated.audit.ok_or_else(|| Error::Decode {
+            reason: "no `audit` in the update".to_owned(),
+        })?;
+        let id = audit
+            .events
+            .into_iter()
+            .find(|e| e.kind == "Comment")
+            .map(|e| e.id)
+            .or(audit.id)
+            .ok_or_else(|| Error::Decode {
+                reason: "no comment event in the update's audit".to_owned(),
+            })?;
+        Ok(CreatedComment {
+            comment_id: vendor_id(&id.into_string(), "audit.events.id")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_core::CustomerId;
+
+    #[test]
+    fn shapes() {
+        let t = NewTicket {
+            customer_id: CustomerId::parse("C:1").unwrap(),
+            subject: "s".into(),
+            description: "d".into(),
+            priority: Priority::Urgent,
+        };
+        let call = Zendesk.create_ticket(&t, "k-1").unwrap();
+        assert_eq!(call.idempotency, Idempotency::Keyed("k-1".into()));
+        let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["ticket"]["tags"], json!(["customer_C_1"]));
+        assert_eq!(sent["ticket"]["comment"]["body"], "d");
+        let created = Zendesk
+            .created_ticket(
+                br#"{"ticket":{"id":35436,"url":"https://x/api/v2/tickets/35436.json","status":"new","via":{}}}"#,
+            )
+            .unwrap();
+        assert_eq!(created.ticket_id.as_str(), "35436");
+        let id = TicketId::parse("35436").unwrap();
+        let got = Zendesk
+            .ticket(
+                &id,
+                br#"{"ticket":{"id":35436,"status":"hold","assignee_id":7,"updated_at":"2026-01-05T12:00:00Z"},
+                    "users":[{"id":7,"email":"agent@x"},{"id":8,"email":"other@x"}]}"#,
+            )
+            .unwrap();
+        assert_eq!(got.status, TicketStatus::OnHold);
+        assert_eq!(got.vendor_status, "hold");
+        assert_eq!(got.assigned_to.as_deref(), Some("agent@x"));
+        let comment = Zendesk
+            .created_comment(&id, br#"{"ticket":{"id":1},"audit":{"id":99,"events":[{"id":5,"type":"Change"},{"id":6,"type":"Comment"}]}}"#)
+            .unwrap();
+        assert_eq!(comment.comment_id.as_str(), "6");
+        assert_eq!(
+            Zendesk
+                .add_comment(
+                    &id,
+                    &NewComment {
+                        body: "b".into(),
+                        public: false
+                    },
+                    "k"
+                )
+                .unwrap()
+                .method,
+            Method::PUT
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The hub's one path to external systems: a pooled HTTP client, authentication
+//! strategies, response classification, and the resilient call that every adapter shares.
+//!
+//! An adapter describes a call ([`request::Call`]: operation, method, path, exact body
+//! bytes, idempotency) and hands it to its [`endpoint::Endpoint`], which runs it through
+//! `hub-resilience` (cache for reads, breaker, retry with budget and deadline,
+//! per-attempt timeout), authenticates and signs each attempt, classifies the answer
+//! into `hub_core::Error`, and reports the call to the audit log, the metrics and the logs.
+
+pub mod auth;
+pub mod client;
+pub mod request;
+pub mod response;
+pub mod secret;
+pub mod timestamp;
+
+pub use auth::Authenticate;
+pub use client::{ClientConfig, HttpClient, Response};
+pub use request::Call;
+pub use secret::SecretCell;

@@ -1,0 +1,118 @@
+//! Classification of upstream responses into the hub-core error taxonomy, and lenient JSON decoding.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, StatusCode};
+use hub_core::Error;
+use hub_resilience::retry_after::{parse_rate_limit_reset, parse_retry_after};
+use serde::de::DeserializeOwned;
+
+use crate::client::Response;
+
+/// How long the upstream asked us to wait: `Retry-After` (seconds or HTTP date), else
+/// `X-RateLimit-Reset`.
+pub fn requested_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("retry-after")
+        .and_then(|v| parse_retry_after(v, now))
+        .or_else(|| header("x-ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now)))
+}
+
+/// The error for a response that is not a success.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, StatusCode};
+/// use hub_core::Error;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", HeaderValue::from_static("7"));
+/// let e = hub_upstream::response::classify_status(StatusCode::TOO_MANY_REQUESTS, &headers);
+/// assert_eq!(e, Error::RateLimited { retry_after: Some(std::time::Duration::from_secs(7)) });
+/// ```
+pub fn classify_status(status: StatusCode, headers: &HeaderMap) -> Error {
+    let wait = match status.as_u16() {
+        429 | 500..=599 => requested_wait(headers, SystemTime::now()),
+        _ => None,
+    };
+    Error::from_status(status.as_u16(), wait)
+}
+
+/// The response itself when it is a success, its classified error otherwise.
+pub fn success(response: Response) -> Result<Response, Error> {
+    if response.status.is_success() {
+        Ok(response)
+    } else {
+        Err(classify_status(response.status, &response.headers))
+    }
+}
+
+/// Decodes a JSON body: unknown fields are ignored (vendors add fields), but a missing
+/// or ill-typed field the hub needs is a decode error. The message names the place, never the content.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let category = match e.inner().classify() {
+            serde_json::error::Category::Io => "i/o error",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "unexpected value",
+            serde_json::error::Category::Eof => "truncated JSON",
+        };
+        Error::Decode {
+            reason: format!("{category} at `{}`", e.path()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn statuses_and_waits() {
+        let mut h = HeaderMap::new();
+        assert_eq!(classify_status(StatusCode::NOT_FOUND, &h), Error::NotFound);
+        assert_eq!(
+            classify_status(StatusCode::TOO_MANY_REQUESTS, &h),
+            Error::RateLimited { retry_after: None }
+        );
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(
+            classify_status(StatusCode::SERVICE_UNAVAILABLE, &h),
+            Error::Upstream {
+                status: 503,
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+        // A Retry-After on a 4xx that is not 429 means nothing to us.
+        assert_eq!(
+            classify_status(StatusCode::CONFLICT, &h),
+            Error::Rejected {
+                status: 409,
+                reason: None
+            }
+        );
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Thing {
+        id: String,
+        #[allow(dead_code)]
+        n: u32,
+    }
+
+    #[test]
+    fn decoding_is_lenient_on_extras_strict_on_needs() {
+        let t: Thing = decode(br#"{"id":"a","n":1,"extra":{"x":[1]}}"#).unwrap();
+        assert_eq!(t.id, "a");
+        let e = decode::<Thing>(br#"{"id":"a","n":"one"}"#).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Decode {
+                reason: "unexpected value at `n`".into()
+            }
+        );
+        let e = decode::<Thing>(br#"{"id":"a","#).unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }));
+        assert!(!e.to_string().contains("\"id\""));
+    }
+}
