@@ -50,8 +50,8 @@ pub struct TokioClock {
 
 impl TokioClock {
     /// Tokio's monotonic time and the system's wall clock.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self { anchor: None }
     }
 
     /// Wall-clock time that starts at `unix_ms` now and follows tokio's monotonic time.

@@ -5,13 +5,19 @@
 //! - [`retry_after`] parses `Retry-After` and `X-RateLimit-Reset`;
 //! - [`backoff`] computes exponential delays with a choice of jitter;
 //! - [`breaker`] is a circuit breaker that admits exactly one half-open probe;
+//! - [`retry`] runs an operation under one deadline, retrying what is safe to retry;
+//! - [`budget`] caps retries at a share of recent requests;
 //! - [`clock`] injects time, so everything runs under tokio's paused clock in tests.
 
 pub mod backoff;
 pub mod breaker;
+pub mod budget;
 pub mod clock;
+pub mod retry;
 pub mod retry_after;
 
 pub use backoff::{Backoff, Jitter};
 pub use breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState, Permit, Transition};
+pub use budget::{BudgetConfig, RetryBudget};
 pub use clock::{Clock, ManualClock, TokioClock};
+pub use retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryObserver, RetryPolicy};
