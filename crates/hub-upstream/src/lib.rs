@@ -9,6 +9,8 @@
 
 pub mod auth;
 pub mod client;
+pub mod endpoint;
+pub mod observe;
 pub mod request;
 pub mod response;
 pub mod secret;
@@ -16,5 +18,6 @@ pub mod timestamp;
 
 pub use auth::Authenticate;
 pub use client::{ClientConfig, HttpClient, Response};
+pub use endpoint::{Endpoint, EndpointParts};
 pub use request::Call;
 pub use secret::SecretCell;

@@ -1,0 +1,234 @@
+//! One adapter's resilient path to its upstream: breaker, retry with budget and deadline,
+//! authentication per attempt, classification, and the audit record, metrics and log line
+//! of every call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Uri};
+use hub_core::redact::redacted;
+use hub_core::{AuditLog, AuditOutcome, AuditRecord, CallContext, Error};
+use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState};
+use hub_resilience::budget::{BudgetConfig, RetryBudget};
+use hub_resilience::clock::{Clock, TokioClock};
+use hub_resilience::retry::{Idempotency as RetryIdempotency, Retry, RetryPolicy};
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use crate::auth::{Authenticate, NoAuth};
+use crate::client::{HttpClient, Response};
+use crate::observe::{BreakerMetrics, RetryMetrics};
+use crate::request::{Call, Idempotency};
+use crate::response;
+
+/// Everything an [`Endpoint`] is made of.
+pub struct EndpointParts {
+    /// The adapter's name: a metrics label, the audit record's `adapter`.
+    pub adapter: String,
+    /// Scheme, authority and path prefix of the upstream.
+    pub base_url: Uri,
+    /// The shared HTTP client.
+    pub http: HttpClient,
+    /// How requests are authenticated.
+    pub auth: Arc<dyn Authenticate>,
+    /// Attempts, backoff, per-attempt timeout and deadline.
+    pub policy: RetryPolicy,
+    /// When the circuit opens and for how long.
+    pub breaker: BreakerConfig,
+    /// How many retries the upstream's callers may make.
+    pub budget: BudgetConfig,
+    /// Where every call is recorded.
+    pub audit: Arc<dyn AuditLog>,
+    /// Told of circuit transitions after the metrics (the server publishes `circuit.changed`).
+    pub breaker_observer: Option<Arc<dyn BreakerObserver>>,
+    /// The clock for the breaker and the budget.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl EndpointParts {
+    /// Parts with the contract's defaults, no authentication, and the given audit log.
+    pub fn new(adapter: &str, base_url: Uri, http: HttpClient, audit: Arc<dyn AuditLog>) -> Self {
+        Self {
+            adapter: adapter.to_owned(),
+            base_url,
+            http,
+            auth: Arc::new(NoAuth),
+            policy: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            budget: BudgetConfig::default(),
+            audit,
+            breaker_observer: None,
+            clock: Arc::new(TokioClock::default()),
+        }
+    }
+}
+
+/// One adapter's upstream. Cheap to share behind an `Arc`; the breaker and the retry
+/// budget are per endpoint, so one upstream's outage never opens another's circuit.
+pub struct Endpoint {
+    adapter: Arc<str>,
+    base_url: Uri,
+    http: HttpClient,
+    auth: Arc<dyn Authenticate>,
+    policy: RetryPolicy,
+    breaker: CircuitBreaker,
+    budget: RetryBudget,
+    audit: Arc<dyn AuditLog>,
+    retry_metrics: RetryMetrics,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("adapter", &self.adapter)
+            .field("base_url", &self.base_url)
+            .field("circuit", &self.breaker.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Builds the endpoint from its parts.
+    pub fn new(parts: EndpointParts) -> Self {
+        let observer = Arc::new(BreakerMetrics::new(&parts.adapter, parts.breaker_observer));
+        let breaker = CircuitBreaker::builder()
+            .config(parts.breaker)
+            .clock(parts.clock.clone())
+            .observer(observer)
+            .build();
+        Self {
+            retry_metrics: RetryMetrics::new(&parts.adapter),
+            adapter: parts.adapter.into(),
+            base_url: parts.base_url,
+            http: parts.http,
+            auth: parts.auth,
+            policy: parts.policy,
+            breaker,
+            budget: RetryBudget::new(parts.budget, parts.clock),
+            audit: parts.audit,
+        }
+    }
+
+    /// The adapter's name.
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// The circuit's state, read without changing it.
+    pub fn circuit_state(&self) -> CircuitState {
+        self.breaker.state()
+    }
+
+    /// The breaker itself (for readiness and tests).
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// Runs `call` through the breaker and the retry engine, authenticating each
+    /// attempt, and records it. A non-2xx answer comes back as its classified error.
+    pub async fn send(&self, ctx: &CallContext, call: &Call) -> Result<Response, Error> {
+        let at = OffsetDateTime::now_utc();
+        let started = Instant::now();
+        let mut policy = self.policy;
+        if let Some(timeout) = ctx.timeout {
+            policy.deadline = timeout;
+        }
+        let idempotency = match call.idempotency {
+            Idempotency::Idempotent => RetryIdempotency::Idempotent,
+            Idempotency::Keyed(_) => RetryIdempotency::Keyed,
+            Idempotency::NonIdempotent => RetryIdempotency::NonIdempotent,
+        };
+        let last_status = AtomicU16::new(0);
+        let outcome = Retry::new(&policy)
+            .breaker(&self.breaker)
+            .budget(&self.budget)
+            .observer(&self.retry_metrics)
+            .operation(call.operation)
+            .run(idempotency, |_attempt| self.attempt(ctx, call, &last_status))
+            .await;
+        let status = match last_status.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        };
+        self.report(
+            ctx,
+            call,
+            &outcome.result,
+            outcome.attempts,
+            status,
+            at,
+            started.elapsed(),
+        )
+        .await;
+        outcome.result
+    }
+
+    async fn attempt(&self, ctx: &CallContext, call: &Call, last_status: &AtomicU16) -> Result<Response, Error> {
+        let (mut parts, body): (_, Bytes) = call.to_request(&self.base_url, ctx)?.into_parts();
+        self.auth.authorize(&mut parts, &body).await?;
+        // Which credentials this attempt used, so a 401 drops exactly those.
+        let stamps = parts.extensions.clone();
+        let response = self.http.send(Request::from_parts(parts, body)).await?;
+        last_status.store(response.status.as_u16(), Ordering::Relaxed);
+        if response.status == http::StatusCode::UNAUTHORIZED {
+            self.auth.reauthenticate(&stamps).await;
+        }
+        response::success(response)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn report(
+        &self,
+        ctx: &CallContext,
+        call: &Call,
+        result: &Result<Response, Error>,
+        attempts: u32,
+        http_status: Option<u16>,
+        at: OffsetDateTime,
+        elapsed: Duration,
+    ) {
+        let (outcome, status_label) = match result {
+            Ok(_) => (AuditOutcome::Success, "success"),
+            Err(e @ Error::CircuitOpen { .. }) => (AuditOutcome::Rejected, e.code()),
+            Err(e) => (AuditOutcome::Failure, e.code()),
+        };
+        let adapter = self.adapter.to_string();
+        metrics::counter!("integration_requests_total",
+            "adapter" => adapter.clone(), "operation" => call.operation, "status" => status_label)
+        .increment(1);
+        metrics::histogram!("integration_latency_seconds", "adapter" => adapter.clone(), "operation" => call.operation)
+            .record(elapsed.as_secs_f64());
+        let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let request_id = ctx.request_id.as_str();
+        let conversation_id = ctx.conversation_id.as_ref().map(|c| c.as_str());
+        match result {
+            Ok(_) => {
+                tracing::info!(adapter = %self.adapter, operation = call.operation, duration_ms, status = status_label,
+                http_status, attempts, request_id, conversation_id, "upstream call");
+            }
+            Err(e) => {
+                tracing::warn!(adapter = %self.adapter, operation = call.operation, duration_ms, status = status_label,
+                http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
+            }
+        }
+        let record = AuditRecord {
+            at,
+            adapter,
+            operation: call.operation.to_owned(),
+            outcome,
+            http_status,
+            attempts,
+            duration_ms,
+            request_id: Some(request_id.to_owned()),
+            conversation_id: conversation_id.map(str::to_owned),
+            params: redacted(&call.params),
+            error: result.as_ref().err().map(|e| format!("{}: {e}", e.code())),
+        };
+        if let Err(e) = self.audit.record(record).await {
+            metrics::counter!("integration_audit_write_failures_total").increment(1);
+            tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
+        }
+    }
+}
