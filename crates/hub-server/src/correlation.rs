@@ -1,0 +1,105 @@
+//! Request correlation: `X-Request-Id` echoed or generated, `X-Conversation-Id` carried along.
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hub_core::{CallContext, ConversationId, RequestId};
+use tracing::Instrument;
+
+use crate::problem::Problem;
+
+/// `X-Request-Id`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-Conversation-Id`.
+pub static X_CONVERSATION_ID: HeaderName = HeaderName::from_static("x-conversation-id");
+
+/// The correlation ids of one request, put in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    /// The caller's valid `X-Request-Id`, or a generated UUID v7.
+    pub request_id: RequestId,
+    /// The caller's valid `X-Conversation-Id`, if any.
+    pub conversation_id: Option<ConversationId>,
+}
+
+impl Correlation {
+    /// Reads the ids from request headers, generating a request id when absent or invalid.
+    ///
+    /// ```
+    /// use axum::http::HeaderMap;
+    /// use hub_server::correlation::Correlation;
+    /// let mut h = HeaderMap::new();
+    /// h.insert("x-request-id", "req-42".parse().unwrap());
+    /// assert_eq!(Correlation::from_headers(&h).request_id.as_str(), "req-42");
+    /// h.insert("x-request-id", "has space".parse().unwrap());
+    /// assert_ne!(Correlation::from_headers(&h).request_id.as_str(), "has space");
+    /// ```
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let request_id = headers
+            .get(&X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| RequestId::parse(s).ok())
+            .unwrap_or_else(generate_request_id);
+        let conversation_id = headers
+            .get(&X_CONVERSATION_ID)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| ConversationId::parse(s).ok());
+        Self {
+            request_id,
+            conversation_id,
+        }
+    }
+
+    /// A port call context for this request.
+    pub fn call_context(&self) -> CallContext {
+        let ctx = CallContext::new(self.request_id.clone());
+        match &self.conversation_id {
+            Some(c) => ctx.with_conversation_id(c.clone()),
+            None => ctx,
+        }
+    }
+}
+
+/// A fresh request id (UUID v7: sortable by time).
+pub fn generate_request_id() -> RequestId {
+    // A UUID is 36 visible ASCII characters, always a valid token: the loop runs once.
+    loop {
+        if let Ok(id) = RequestId::parse(&uuid::Uuid::now_v7().to_string()) {
+            return id;
+        }
+    }
+}
+
+/// Middleware: sets [`Correlation`] on the request, opens a span, echoes `X-Request-Id`
+/// and puts the request id into problem bodies that lack it.
+pub async fn layer(mut req: Request, next: Next) -> Response {
+    let corr = Correlation::from_headers(req.headers());
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %corr.request_id,
+        conversation_id = corr.conversation_id.as_ref().map(ConversationId::as_str),
+    );
+    let request_id = corr.request_id.clone();
+    req.extensions_mut().insert(corr);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    if let Some(problem) = res.extensions().get::<Problem>()
+        && problem.request_id.is_none()
+    {
+        let problem = problem.clone().with_request_id(request_id.as_str());
+        let headers = res.headers().clone();
+        res = problem.into_response();
+        for (name, value) in &headers {
+            if name != header::CONTENT_LENGTH {
+                res.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    span.in_scope(|| tracing::info!(status = res.status().as_u16(), "answered"));
+    res
+}

@@ -1,0 +1,147 @@
+//! Which failed writes go to the dead-letter queue, and putting them there.
+
+use hub_core::{CallContext, DlqEntry, Error, Event, NewDlqEntry, StoreError, Topic};
+use time::OffsetDateTime;
+
+use crate::operations::WriteOp;
+use crate::state::AppState;
+
+/// Whether a failed write is kept for replay.
+///
+/// Yes when the hub or the upstream failed and the same request may succeed later:
+/// connect errors, timeouts, broken connections, 5xx, undecodable answers, spent retry
+/// budgets and deadlines, rate limiting that outlasted the retries, an open circuit,
+/// and the hub's own credentials being refused (an operator fixes them, then replays).
+/// No when the request itself is at fault and would fail again unchanged: the
+/// upstream's 404 and 4xx rejections, and input refused before any call.
+///
+/// ```
+/// use hub_core::{ConnectCause, Error};
+/// use hub_server::dead_letter::should_dead_letter;
+/// assert!(should_dead_letter(&Error::Connect(ConnectCause::Refused)));
+/// assert!(!should_dead_letter(&Error::Rejected { status: 422, reason: None }));
+/// ```
+pub fn should_dead_letter(err: &Error) -> bool {
+    match err {
+        Error::NotFound | Error::Rejected { .. } | Error::InvalidInput { .. } => false,
+        Error::RetryBudgetExhausted { last } | Error::DeadlineExceeded { last } => !matches!(
+            **last,
+            Error::NotFound | Error::Rejected { .. } | Error::InvalidInput { .. }
+        ),
+        _ => true,
+    }
+}
+
+/// Stores the failed write durably (committed when this returns), then publishes
+/// `dlq.enqueued` on a best-effort basis.
+pub async fn enqueue(
+    state: &AppState,
+    ctx: &CallContext,
+    op: &WriteOp,
+    err: &Error,
+    actor: Option<&str>,
+) -> Result<DlqEntry, StoreError> {
+    let entry = NewDlqEntry {
+        adapter: op.adapter().to_owned(),
+        operation: op.operation().to_owned(),
+        payload: op.payload(),
+        idempotency_key: ctx.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
+        error: err.to_string(),
+        error_code: err.code().to_owned(),
+        // The port reports no attempt count; the adapter's retries made at least one.
+        attempts: 1,
+        request_id: Some(ctx.request_id.as_str().to_owned()),
+        conversation_id: ctx.conversation_id.as_ref().map(|c| c.as_str().to_owned()),
+    };
+    let stored = state.services.dlq.enqueue(entry, actor.map(str::to_owned)).await?;
+    tracing::warn!(
+        dlq_id = %stored.id,
+        adapter = op.adapter(),
+        operation = op.operation(),
+        error_code = err.code(),
+        "write dead-lettered"
+    );
+    let event = Event {
+        id: uuid::Uuid::now_v7().to_string(),
+        topic: Topic::DlqEnqueued,
+        at: OffsetDateTime::now_utc(),
+        data: serde_json::json!({
+            "dlq_id": stored.id.as_str(),
+            "adapter": op.adapter(),
+            "operation": op.operation(),
+        }),
+    };
+    if let Err(e) = state.services.events.publish(event).await {
+        tracing::warn!(error = %e, "could not publish dlq.enqueued");
+    }
+    Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_core::ConnectCause;
+    use std::time::Duration;
+
+    #[test]
+    fn the_decision_table() {
+        for (err, expected) in [
+            (Error::Connect(ConnectCause::Refused), true),
+            (Error::Timeout, true),
+            (Error::ConnectionLost, true),
+            (
+                Error::Upstream {
+                    status: 500,
+                    retry_after: None,
+                },
+                true,
+            ),
+            (Error::RateLimited { retry_after: None }, true),
+            (
+                Error::CircuitOpen {
+                    retry_in: Duration::from_secs(1),
+                },
+                true,
+            ),
+            (Error::Unauthorized, true),
+            (Error::Forbidden, true),
+            (Error::Credentials { reason: "x".into() }, true),
+            (Error::Decode { reason: "x".into() }, true),
+            (
+                Error::RetryBudgetExhausted {
+                    last: Box::new(Error::Timeout),
+                },
+                true,
+            ),
+            (
+                Error::DeadlineExceeded {
+                    last: Box::new(Error::Timeout),
+                },
+                true,
+            ),
+            (
+                Error::DeadlineExceeded {
+                    last: Box::new(Error::NotFound),
+                },
+                false,
+            ),
+            (Error::NotFound, false),
+            (
+                Error::Rejected {
+                    status: 409,
+                    reason: None,
+                },
+                false,
+            ),
+            (
+                Error::InvalidInput {
+                    field: "f".into(),
+                    reason: "r".into(),
+                },
+                false,
+            ),
+        ] {
+            assert_eq!(should_dead_letter(&err), expected, "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The Integration Hub server: the hub's HTTP API over hub-core's ports, its security,
+//! idempotency, configuration and secrets.
+//!
+//! Compose an [`AppState`] from `Arc<dyn Port>`s, then serve [`build_router`]:
+//!
+//! ```no_run
+//! # async fn run(state: hub_server::AppState) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, hub_server::build_router(state)).await
+//! # }
+//! ```
+
+pub mod auth;
+pub mod correlation;
+pub mod dead_letter;
+pub mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod operations;
+pub mod problem;
+pub mod replay;
+pub mod routes;
+pub mod state;
+pub mod wire;
+pub mod write;
+
+pub use auth::{Authenticator, Role};
+pub use routes::build_router;
+pub use state::{ApiSettings, AppState, CircuitState, CircuitStates, MetricsRender, Ports, Services, StoreProbe};

@@ -1,0 +1,52 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers and wire types.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::ProblemDetails;
+use crate::routes::{audit, dlq, drafts, health, tickets, transactions};
+use crate::wire;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+/// The API's OpenAPI description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Integration Hub API", description = "The hub's HTTP API (contract section 1). Errors are application/problem+json (RFC 9457)."),
+    paths(
+        tickets::create_ticket, tickets::get_ticket, tickets::add_comment,
+        transactions::get_transaction, transactions::get_history,
+        drafts::create_draft, drafts::commit, drafts::cancel,
+        dlq::list, dlq::get_entry, dlq::replay, dlq::discard,
+        audit::list,
+        health::healthz, health::readyz, health::metrics,
+        serve,
+    ),
+    components(schemas(
+        ProblemDetails,
+        wire::CreateTicketRequest, wire::AddCommentRequest, wire::CreateDraftRequest, wire::DiscardRequest,
+        wire::CreatedTicketBody, wire::TicketBody, wire::CommentBody, wire::TransactionBody, wire::HistoryBody,
+        wire::HistoryItem, wire::DraftBody, wire::CommitBody, wire::CancelBody, wire::DlqEntryBody, wire::DlqPage,
+        wire::AuditRecordBody, wire::AuditPage, wire::HealthBody, wire::ReadyBody, wire::AdapterReadiness,
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json")))]
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,115 @@
+//! `/v1/transactions/drafts`: create, commit and cancel draft transactions.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use hub_core::{DraftId, Money, NewDraft};
+
+use crate::auth::Principal;
+use crate::correlation::Correlation;
+use crate::extract::{EmptyBody, JsonBody, PathId};
+use crate::idempotency::{fingerprint, key_from_headers};
+use crate::operations::{OnDraft, WriteOp};
+use crate::problem::{Problem, ProblemDetails};
+use crate::state::AppState;
+use crate::wire::{CancelBody, CommitBody, CreateDraftRequest, DraftBody};
+use crate::write;
+
+/// Creates a draft transaction.
+#[utoipa::path(
+    post, path = "/v1/transactions/drafts", tag = "drafts",
+    request_body = CreateDraftRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer")),
+    responses(
+        (status = 201, description = "Created", body = DraftBody),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_draft(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreateDraftRequest>,
+) -> Result<Response, Problem> {
+    let key = key_from_headers(&headers, false)?;
+    if !req.amount.is_positive() {
+        return Err(Problem::invalid_body("amount", "must be greater than zero"));
+    }
+    let currency = req.currency.unwrap_or(state.settings.default_currency);
+    let op = WriteOp::CreateDraft(NewDraft {
+        customer_id: req.customer_id,
+        money: Money::new(req.amount, currency),
+        description: req.description,
+        metadata: req.metadata.unwrap_or_default(),
+    });
+    let fp = fingerprint("POST /v1/transactions/drafts", &[], &op.payload());
+    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+}
+
+/// Commits a draft; `Idempotency-Key` is required.
+#[utoipa::path(
+    post, path = "/v1/transactions/drafts/{draft_id}/commit", tag = "drafts",
+    params(
+        ("draft_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("Idempotency-Key" = String, Header, description = "Required"),
+    ),
+    responses(
+        (status = 200, description = "Committed", body = CommitBody),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn commit(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    principal: Option<Extension<Principal>>,
+    PathId(id): PathId<DraftId>,
+    headers: HeaderMap,
+    _body: EmptyBody,
+) -> Result<Response, Problem> {
+    let key = key_from_headers(&headers, true)?;
+    let fp = fingerprint(
+        "POST /v1/transactions/drafts/{draft_id}/commit",
+        &[id.as_str()],
+        &serde_json::Value::Null,
+    );
+    let op = WriteOp::Commit(OnDraft { draft_id: id });
+    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+}
+
+/// Cancels a draft.
+#[utoipa::path(
+    post, path = "/v1/transactions/drafts/{draft_id}/cancel", tag = "drafts",
+    params(
+        ("draft_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled", body = CancelBody),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    principal: Option<Extension<Principal>>,
+    PathId(id): PathId<DraftId>,
+    headers: HeaderMap,
+    _body: EmptyBody,
+) -> Result<Response, Problem> {
+    let key = key_from_headers(&headers, false)?;
+    let fp = fingerprint(
+        "POST /v1/transactions/drafts/{draft_id}/cancel",
+        &[id.as_str()],
+        &serde_json::Value::Null,
+    );
+    let op = WriteOp::Cancel(OnDraft { draft_id: id });
+    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+}

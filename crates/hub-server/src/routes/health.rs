@@ -1,0 +1,84 @@
+//! `/healthz`, `/readyz` and `/metrics`: open operational routes.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::state::{AppState, CircuitState};
+use crate::wire::{AdapterReadiness, HealthBody, ReadyBody};
+
+/// 200 while the process serves.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Serving", body = HealthBody)))]
+pub async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody {
+        status: "ok".to_owned(),
+    })
+}
+
+/// 200 when every store answers, else 503; with each adapter's circuit.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = ReadyBody),
+        (status = 503, description = "A store does not answer", body = ReadyBody),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let mut stores = BTreeMap::new();
+    let mut ready = true;
+    for probe in &state.probes {
+        let verdict = match tokio::time::timeout(state.settings.probe_timeout, probe.ping()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => {
+                tracing::warn!(store = probe.name(), error = %e, "store not ready");
+                e.code().to_owned()
+            }
+            Err(_) => "timeout".to_owned(),
+        };
+        ready &= verdict == "ok";
+        stores.insert(probe.name().to_owned(), verdict);
+    }
+    let adapters = state
+        .circuits
+        .circuits()
+        .into_iter()
+        .map(|(name, s)| {
+            let circuit = match s {
+                CircuitState::Closed => "closed",
+                CircuitState::Open => "open",
+                CircuitState::HalfOpen => "half_open",
+            };
+            (
+                name,
+                AdapterReadiness {
+                    circuit: circuit.to_owned(),
+                },
+            )
+        })
+        .collect();
+    let body = ReadyBody {
+        status: if ready { "ready" } else { "not_ready" }.to_owned(),
+        stores,
+        adapters,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut res = state.metrics.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}

@@ -1,0 +1,105 @@
+//! The router: every route of contract section 1, the layers around them, and the fallbacks.
+
+pub mod audit;
+pub mod dlq;
+pub mod drafts;
+pub mod health;
+pub mod tickets;
+pub mod transactions;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Uri};
+use axum::middleware;
+use axum::routing::{get, post};
+use hub_core::CacheOutcome;
+
+use crate::auth::{self, ROUTES};
+use crate::correlation;
+use crate::problem::{Problem, ProblemCode};
+use crate::state::AppState;
+
+/// `Cache-Status`.
+pub static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// The RFC 9211 `Cache-Status` value for a read's cache outcome.
+///
+/// ```
+/// use hub_core::CacheOutcome;
+/// use hub_server::routes::cache_status;
+/// assert_eq!(cache_status(CacheOutcome::Hit), "integration-hub; hit");
+/// assert_eq!(cache_status(CacheOutcome::Miss), "integration-hub; fwd=miss");
+/// assert_eq!(cache_status(CacheOutcome::Stale), "integration-hub; hit; stale");
+/// ```
+pub fn cache_status(outcome: CacheOutcome) -> HeaderValue {
+    HeaderValue::from_static(match outcome {
+        CacheOutcome::Hit => "integration-hub; hit",
+        CacheOutcome::Miss => "integration-hub; fwd=miss",
+        CacheOutcome::Stale => "integration-hub; hit; stale",
+        CacheOutcome::Bypass => "integration-hub; fwd=bypass",
+    })
+}
+
+/// The hub's HTTP API over `state`.
+///
+/// Layers, outermost first: correlation (request ids, spans, problem bodies completed
+/// with the request id), the body limit, then per route the bearer-token check.
+pub fn build_router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    Router::new()
+        .route("/v1/tickets", post(tickets::create_ticket))
+        .route("/v1/tickets/{ticket_id}", get(tickets::get_ticket))
+        .route("/v1/tickets/{ticket_id}/comments", post(tickets::add_comment))
+        .route("/v1/transactions/{transaction_id}", get(transactions::get_transaction))
+        .route(
+            "/v1/customers/{customer_id}/transactions",
+            get(transactions::get_history),
+        )
+        .route("/v1/transactions/drafts", post(drafts::create_draft))
+        .route("/v1/transactions/drafts/{draft_id}/commit", post(drafts::commit))
+        .route("/v1/transactions/drafts/{draft_id}/cancel", post(drafts::cancel))
+        .route("/v1/dlq", get(dlq::list))
+        .route("/v1/dlq/{id}", get(dlq::get_entry))
+        .route("/v1/dlq/{id}/replay", post(dlq::replay))
+        .route("/v1/dlq/{id}/discard", post(dlq::discard))
+        .route("/v1/audit", get(audit::list))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(crate::openapi::serve))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(correlation::layer))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Problem {
+    Problem::new(ProblemCode::NotFound, format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    let allow = allowed_methods(uri.path()).join(", ");
+    Problem::method_not_allowed(method.as_str(), uri.path(), allow)
+}
+
+/// The methods [`ROUTES`] has for a concrete path.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|r| {
+            let template: Vec<&str> = r.path.split('/').collect();
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t.starts_with('{') || t == s)
+        })
+        .map(|r| r.method)
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}

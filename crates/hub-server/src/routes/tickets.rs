@@ -1,0 +1,114 @@
+//! `/v1/tickets`: open a ticket, read its status, comment on it.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use hub_core::{NewComment, NewTicket, TicketId};
+
+use crate::auth::Principal;
+use crate::correlation::Correlation;
+use crate::extract::{JsonBody, PathId};
+use crate::idempotency::{fingerprint, key_from_headers};
+use crate::operations::{CommentOnTicket, TICKETING, WriteOp};
+use crate::problem::{Problem, ProblemDetails};
+use crate::routes::{CACHE_STATUS, cache_status};
+use crate::state::AppState;
+use crate::wire::{AddCommentRequest, CommentBody, CreateTicketRequest, CreatedTicketBody, TicketBody, non_empty};
+use crate::write;
+
+/// Opens a ticket.
+#[utoipa::path(
+    post, path = "/v1/tickets", tag = "tickets",
+    request_body = CreateTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer")),
+    responses(
+        (status = 201, description = "Created", body = CreatedTicketBody),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreateTicketRequest>,
+) -> Result<Response, Problem> {
+    let key = key_from_headers(&headers, false)?;
+    non_empty("subject", &req.subject)?;
+    let ticket = NewTicket {
+        customer_id: req.customer_id,
+        subject: req.subject,
+        description: req.description,
+        priority: req.priority,
+    };
+    let op = WriteOp::CreateTicket(ticket);
+    let fp = fingerprint("POST /v1/tickets", &[], &op.payload());
+    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+}
+
+/// Reads a ticket's status (cached).
+#[utoipa::path(
+    get, path = "/v1/tickets/{ticket_id}", tag = "tickets",
+    params(("ticket_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
+    responses(
+        (status = 200, description = "The ticket; `Cache-Status` says where it came from", body = TicketBody),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "5XX", description = "Upstream failure", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    PathId(id): PathId<TicketId>,
+) -> Result<Response, Problem> {
+    let fetched = state
+        .ports
+        .ticketing
+        .get_ticket_status(&corr.call_context(), &id)
+        .await
+        .map_err(|e| Problem::upstream(&e, TICKETING, "get_ticket_status"))?;
+    let mut res = Json(TicketBody::from(fetched.value)).into_response();
+    res.headers_mut()
+        .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));
+    Ok(res)
+}
+
+/// Adds a comment to a ticket.
+#[utoipa::path(
+    post, path = "/v1/tickets/{ticket_id}/comments", tag = "tickets",
+    request_body = AddCommentRequest,
+    params(
+        ("ticket_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer"),
+    ),
+    responses(
+        (status = 201, description = "Created", body = CommentBody),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_comment(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    principal: Option<Extension<Principal>>,
+    PathId(id): PathId<TicketId>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<AddCommentRequest>,
+) -> Result<Response, Problem> {
+    let key = key_from_headers(&headers, false)?;
+    non_empty("comment", &req.comment)?;
+    let op = WriteOp::AddComment(CommentOnTicket {
+        ticket_id: id,
+        comment: NewComment {
+            body: req.comment,
+            public: req.is_public,
+        },
+    });
+    let fp = fingerprint("POST /v1/tickets/{ticket_id}/comments", &[], &op.payload());
+    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+}

@@ -1,0 +1,249 @@
+//! The server's shared state: every port as `Arc<dyn …>`, the tokens and the settings.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hub_core::{
+    AuditLog, AuditQuery, Cache, Currency, DeadLetterQueue, EventPublisher, IdempotencyStore, StoreError,
+    TicketingPort, TransactionCreatePort, TransactionStatusPort,
+};
+use serde::Serialize;
+
+use crate::auth::Authenticator;
+use crate::replay::{PortReplayer, Replayer};
+
+/// The three upstream ports the API calls.
+#[derive(Clone)]
+pub struct Ports {
+    /// Tickets (generic, Zendesk or Jira).
+    pub ticketing: Arc<dyn TicketingPort>,
+    /// Transaction reads.
+    pub transaction_status: Arc<dyn TransactionStatusPort>,
+    /// Drafts, commits and cancels.
+    pub transaction_create: Arc<dyn TransactionCreatePort>,
+}
+
+/// The hub's own services the API uses.
+#[derive(Clone)]
+pub struct Services {
+    /// Idempotency keys and their responses.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Failed writes.
+    pub dlq: Arc<dyn DeadLetterQueue>,
+    /// The audit trail (read by `/v1/audit`, flushed on shutdown).
+    pub audit: Arc<dyn AuditLog>,
+    /// Live events (`dlq.enqueued`).
+    pub events: Arc<dyn EventPublisher>,
+}
+
+/// A circuit breaker's state as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Calls go through.
+    Closed,
+    /// Calls fail fast.
+    Open,
+    /// One probe is let through.
+    HalfOpen,
+}
+
+/// Each adapter's circuit state, for `/readyz` (implemented by the composition over hub-resilience's breakers).
+pub trait CircuitStates: Send + Sync {
+    /// `(adapter name, state)` for every adapter.
+    fn circuits(&self) -> Vec<(String, CircuitState)>;
+}
+
+/// No breakers known (tests, or before the adapters are wired).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCircuits;
+
+impl CircuitStates for NoCircuits {
+    fn circuits(&self) -> Vec<(String, CircuitState)> {
+        Vec::new()
+    }
+}
+
+/// One store `/readyz` checks.
+#[async_trait]
+pub trait StoreProbe: Send + Sync {
+    /// The name in the readiness body (`sql`, `cache`, …).
+    fn name(&self) -> &str;
+    /// Whether the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Probes a [`Cache`] with its `ping`.
+pub struct CacheProbe(pub Arc<dyn Cache>);
+
+#[async_trait]
+impl StoreProbe for CacheProbe {
+    fn name(&self) -> &str {
+        "cache"
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping().await
+    }
+}
+
+/// Probes the dead-letter queue by counting pending entries.
+pub struct DlqProbe(pub Arc<dyn DeadLetterQueue>);
+
+#[async_trait]
+impl StoreProbe for DlqProbe {
+    fn name(&self) -> &str {
+        "dlq"
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.pending_count().await.map(drop)
+    }
+}
+
+/// Probes the audit log with a one-record query.
+pub struct AuditProbe(pub Arc<dyn AuditLog>);
+
+#[async_trait]
+impl StoreProbe for AuditProbe {
+    fn name(&self) -> &str {
+        "audit"
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0
+            .query(&AuditQuery {
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .await
+            .map(drop)
+    }
+}
+
+/// Renders `/metrics` (Prometheus text exposition); implemented over the metrics recorder.
+pub trait MetricsRender: Send + Sync {
+    /// The exposition text.
+    fn render(&self) -> String;
+}
+
+/// No metrics recorder installed: an empty exposition.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl MetricsRender for NoMetrics {
+    fn render(&self) -> String {
+        String::new()
+    }
+}
+
+/// The API's tunables (from the `[server]` and `[idempotency]` configuration sections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// The currency of drafts that do not name one.
+    pub default_currency: Currency,
+    /// The largest request body accepted.
+    pub body_limit: usize,
+    /// How long an idempotency claim lasts unless completed (longer than any request's deadline).
+    pub idempotency_lease: Duration,
+    /// How long a DLQ replay may hold its entry.
+    pub replay_lease: Duration,
+    /// The longest `/readyz` waits for one store.
+    pub probe_timeout: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            default_currency: usd(),
+            body_limit: 1024 * 1024,
+            idempotency_lease: Duration::from_secs(120),
+            replay_lease: Duration::from_secs(120),
+            probe_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+#[allow(clippy::expect_used, reason = "a literal three-letter code always parses")]
+fn usd() -> Currency {
+    Currency::parse("USD").expect("USD is a currency code")
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The upstream ports.
+    pub ports: Ports,
+    /// The hub's own services.
+    pub services: Services,
+    /// Maps DLQ entries back to port calls.
+    pub replayer: Arc<dyn Replayer>,
+    /// Each adapter's circuit state.
+    pub circuits: Arc<dyn CircuitStates>,
+    /// The stores `/readyz` checks.
+    pub probes: Vec<Arc<dyn StoreProbe>>,
+    /// `/metrics`.
+    pub metrics: Arc<dyn MetricsRender>,
+    /// The accepted tokens.
+    pub auth: Arc<Authenticator>,
+    /// Tunables.
+    pub settings: Arc<ApiSettings>,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("auth", &self.auth)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `ports` and `services`, replaying DLQ entries through the same ports,
+    /// probing the DLQ and audit stores, with no circuits and no metrics until set.
+    pub fn new(ports: Ports, services: Services, auth: Authenticator, settings: ApiSettings) -> Self {
+        let replayer = Arc::new(PortReplayer::new(ports.clone()));
+        let probes: Vec<Arc<dyn StoreProbe>> = vec![
+            Arc::new(DlqProbe(services.dlq.clone())),
+            Arc::new(AuditProbe(services.audit.clone())),
+        ];
+        Self {
+            ports,
+            services,
+            replayer,
+            circuits: Arc::new(NoCircuits),
+            probes,
+            metrics: Arc::new(NoMetrics),
+            auth: Arc::new(auth),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Replaces the circuit-state source.
+    #[must_use]
+    pub fn with_circuits(mut self, circuits: Arc<dyn CircuitStates>) -> Self {
+        self.circuits = circuits;
+        self
+    }
+
+    /// Adds a store for `/readyz` to check.
+    #[must_use]
+    pub fn with_probe(mut self, probe: Arc<dyn StoreProbe>) -> Self {
+        self.probes.push(probe);
+        self
+    }
+
+    /// Replaces the metrics renderer.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsRender>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Replaces the DLQ replayer.
+    #[must_use]
+    pub fn with_replayer(mut self, replayer: Arc<dyn Replayer>) -> Self {
+        self.replayer = replayer;
+        self
+    }
+}

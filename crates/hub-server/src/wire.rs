@@ -1,0 +1,471 @@
+//! The hub's JSON shapes (contract section 1): request bodies in, response bodies out.
+
+use std::collections::BTreeMap;
+
+use hub_core::{
+    Amount, AuditRecord, CancelResult, CommitResult, CreatedComment, CreatedTicket, Currency, CustomerId, DlqEntry,
+    Draft, Priority, Ticket, Transaction,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::problem::{Problem, ProblemCode};
+
+/// `POST /v1/tickets`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketRequest {
+    /// Whose ticket it is.
+    #[schema(value_type = String, example = "CUST-1")]
+    pub customer_id: CustomerId,
+    /// One line, not empty.
+    pub subject: String,
+    /// The body.
+    pub description: String,
+    /// `low`, `normal` (default), `high` or `urgent`.
+    #[serde(default)]
+    #[schema(value_type = String, example = "normal")]
+    pub priority: Priority,
+}
+
+/// `POST /v1/tickets/{ticket_id}/comments`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCommentRequest {
+    /// The text, not empty.
+    pub comment: String,
+    /// Whether the customer sees it (default `true`).
+    #[serde(default = "yes")]
+    pub is_public: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/transactions/drafts`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDraftRequest {
+    /// For whom.
+    #[schema(value_type = String)]
+    pub customer_id: CustomerId,
+    /// How much: an exact decimal, as a JSON number or string; greater than zero.
+    #[schema(value_type = String, example = "500.00")]
+    pub amount: Amount,
+    /// ISO 4217; the configured default when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "USD")]
+    pub currency: Option<Currency>,
+    /// What for.
+    pub description: String,
+    /// Free-form data passed through to the sales system.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `POST /v1/dlq/{id}/discard`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscardRequest {
+    /// Why it is given up.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Refuses an empty (or whitespace-only) text field.
+pub fn non_empty(field: &str, value: &str) -> Result<(), Problem> {
+    if value.trim().is_empty() {
+        Err(Problem::invalid_body(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// 201 of `POST /v1/tickets`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedTicketBody {
+    /// The ticket's id.
+    pub ticket_id: String,
+    /// Where a person sees it.
+    pub url: String,
+    /// Its normalised status.
+    pub status: String,
+}
+
+impl From<CreatedTicket> for CreatedTicketBody {
+    fn from(t: CreatedTicket) -> Self {
+        Self {
+            ticket_id: t.ticket_id.into(),
+            url: t.url,
+            status: t.status.into(),
+        }
+    }
+}
+
+/// 200 of `GET /v1/tickets/{ticket_id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketBody {
+    /// The ticket.
+    pub ticket_id: String,
+    /// `new`, `open`, `pending`, `on_hold`, `solved`, `closed` (or the vendor's value when unknown).
+    pub status: String,
+    /// The vendor's own status.
+    pub vendor_status: String,
+    /// The assignee's e-mail, or null.
+    pub assigned_to: Option<String>,
+    /// RFC 3339, or null when the vendor does not say.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_updated: Option<OffsetDateTime>,
+}
+
+impl From<Ticket> for TicketBody {
+    fn from(t: Ticket) -> Self {
+        Self {
+            ticket_id: t.ticket_id.into(),
+            status: t.status.into(),
+            vendor_status: t.vendor_status,
+            assigned_to: t.assigned_to,
+            last_updated: t.last_updated,
+        }
+    }
+}
+
+/// 201 of `POST /v1/tickets/{ticket_id}/comments`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommentBody {
+    /// The comment's id.
+    pub comment_id: String,
+}
+
+impl From<CreatedComment> for CommentBody {
+    fn from(c: CreatedComment) -> Self {
+        Self {
+            comment_id: c.comment_id.into(),
+        }
+    }
+}
+
+/// 200 of `GET /v1/transactions/{transaction_id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransactionBody {
+    /// The transaction.
+    pub transaction_id: String,
+    /// Its status.
+    pub status: String,
+    /// Exact decimal, as a string.
+    #[schema(value_type = String, example = "500.00")]
+    pub amount: Amount,
+    /// ISO 4217.
+    #[schema(value_type = String, example = "USD")]
+    pub currency: Currency,
+    /// RFC 3339.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// RFC 3339, or null.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+impl From<Transaction> for TransactionBody {
+    fn from(t: Transaction) -> Self {
+        Self {
+            transaction_id: t.transaction_id.into(),
+            status: t.status.into(),
+            amount: t.amount,
+            currency: t.currency,
+            created_at: t.created_at,
+            completed_at: t.completed_at,
+        }
+    }
+}
+
+/// One transaction of a history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// The transaction.
+    pub transaction_id: String,
+    /// Exact decimal, as a string.
+    #[schema(value_type = String)]
+    pub amount: Amount,
+    /// Its status.
+    pub status: String,
+    /// RFC 3339.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// 200 of `GET /v1/customers/{customer_id}/transactions`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryBody {
+    /// Newest first.
+    pub transactions: Vec<HistoryItem>,
+}
+
+impl From<Vec<Transaction>> for HistoryBody {
+    fn from(list: Vec<Transaction>) -> Self {
+        Self {
+            transactions: list
+                .into_iter()
+                .map(|t| HistoryItem {
+                    transaction_id: t.transaction_id.into(),
+                    amount: t.amount,
+                    status: t.status.into(),
+                    created_at: t.created_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// 201 of `POST /v1/transactions/drafts`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DraftBody {
+    /// The draft.
+    pub draft_id: String,
+    /// `pending_confirmation` on creation.
+    pub status: String,
+    /// Exact decimal, as a string.
+    #[schema(value_type = String)]
+    pub amount: Amount,
+    /// RFC 3339.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<Draft> for DraftBody {
+    fn from(d: Draft) -> Self {
+        Self {
+            draft_id: d.draft_id.into(),
+            status: d.status.into(),
+            amount: d.amount,
+            expires_at: d.expires_at,
+        }
+    }
+}
+
+/// 200 of `POST /v1/transactions/drafts/{draft_id}/commit`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommitBody {
+    /// The transaction the draft became.
+    pub transaction_id: String,
+    /// Its status.
+    pub status: String,
+    /// Exact decimal, as a string.
+    #[schema(value_type = String)]
+    pub amount: Amount,
+}
+
+impl From<CommitResult> for CommitBody {
+    fn from(c: CommitResult) -> Self {
+        Self {
+            transaction_id: c.transaction_id.into(),
+            status: c.status.into(),
+            amount: c.amount,
+        }
+    }
+}
+
+/// 200 of `POST /v1/transactions/drafts/{draft_id}/cancel`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CancelBody {
+    /// `cancelled`.
+    pub status: String,
+}
+
+impl From<CancelResult> for CancelBody {
+    fn from(c: CancelResult) -> Self {
+        Self {
+            status: c.status.into(),
+        }
+    }
+}
+
+/// A dead-letter entry (`GET /v1/dlq/{id}`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DlqEntryBody {
+    /// Its id.
+    pub id: String,
+    /// The adapter that failed.
+    pub adapter: String,
+    /// The operation.
+    pub operation: String,
+    /// What a replay sends again (no credentials).
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// The key the write was sent with; a replay reuses it.
+    pub idempotency_key: Option<String>,
+    /// The latest error.
+    pub error: String,
+    /// The latest error's code.
+    pub error_code: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// RFC 3339.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// `pending`, `replayed` or `discarded`.
+    pub status: String,
+    /// The support conversation, when known.
+    pub conversation_id: Option<String>,
+    /// The hub request that failed.
+    pub request_id: Option<String>,
+    /// The replay's result, once `replayed`.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    /// Why it was discarded, once `discarded`.
+    pub reason: Option<String>,
+    /// Who last acted on it.
+    pub acted_by: Option<String>,
+    /// When, RFC 3339.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acted_at: Option<OffsetDateTime>,
+}
+
+impl From<DlqEntry> for DlqEntryBody {
+    fn from(e: DlqEntry) -> Self {
+        let f = e.failure;
+        Self {
+            id: e.id.into(),
+            adapter: f.adapter,
+            operation: f.operation,
+            payload: f.payload,
+            idempotency_key: f.idempotency_key,
+            error: f.error,
+            error_code: f.error_code,
+            attempts: f.attempts,
+            created_at: e.created_at,
+            status: e.status.as_str().to_owned(),
+            conversation_id: f.conversation_id,
+            request_id: f.request_id,
+            result: e.result,
+            reason: e.reason,
+            acted_by: e.acted_by,
+            acted_at: e.acted_at,
+        }
+    }
+}
+
+/// A page of dead-letter entries.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DlqPage {
+    /// Newest first.
+    pub items: Vec<DlqEntryBody>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditRecordBody {
+    /// When the call began, RFC 3339.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// The adapter.
+    pub adapter: String,
+    /// The operation.
+    pub operation: String,
+    /// `success`, `failure` or `rejected`.
+    pub outcome: String,
+    /// The last upstream HTTP status.
+    pub http_status: Option<u16>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Duration of all attempts.
+    pub duration_ms: u64,
+    /// The hub request.
+    pub request_id: Option<String>,
+    /// The support conversation.
+    pub conversation_id: Option<String>,
+    /// Redacted parameters.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// The error, on failure.
+    pub error: Option<String>,
+}
+
+impl From<AuditRecord> for AuditRecordBody {
+    fn from(r: AuditRecord) -> Self {
+        let mut params = r.params;
+        // Records are redacted when written; redact again so a store bug cannot leak here.
+        hub_core::redact::redact_in_place(&mut params);
+        Self {
+            at: r.at,
+            adapter: r.adapter,
+            operation: r.operation,
+            outcome: r.outcome.as_str().to_owned(),
+            http_status: r.http_status,
+            attempts: r.attempts,
+            duration_ms: r.duration_ms,
+            request_id: r.request_id,
+            conversation_id: r.conversation_id,
+            params,
+            error: r.error,
+        }
+    }
+}
+
+/// A page of audit records.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub items: Vec<AuditRecordBody>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `/healthz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok`.
+    pub status: String,
+}
+
+/// One adapter in `/readyz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdapterReadiness {
+    /// `closed`, `open` or `half_open`.
+    pub circuit: String,
+}
+
+/// `/readyz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadyBody {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    /// Store name → `ok` or an error code.
+    pub stores: BTreeMap<String, String>,
+    /// Adapter name → its circuit.
+    pub adapters: BTreeMap<String, AdapterReadiness>,
+}
+
+/// A cursor or filter value from a query string: visible ASCII, at most 512 bytes.
+pub fn query_token(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.len() > 512 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("must be 1 to 512 visible ASCII characters".to_owned())
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+/// An RFC 3339 timestamp from a query string.
+pub fn query_time(raw: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| "must be an RFC 3339 timestamp".to_owned())
+}
+
+/// Used by handlers that need a problem for a missing extension (a wiring bug).
+pub fn wiring_problem(what: &str) -> Problem {
+    tracing::error!(missing = what, "request extension missing: the router is miswired");
+    Problem::new(ProblemCode::Internal, "the server is misconfigured")
+}

@@ -1,0 +1,182 @@
+//! One write, start to finish: claim the idempotency key, call the port, dead-letter a
+//! failure, store the answer for replays, answer.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use hub_core::{Claim, Delivery, Fingerprint, StoredResponse};
+
+use crate::auth::Principal;
+use crate::correlation::Correlation;
+use crate::dead_letter;
+use crate::idempotency::{IDEMPOTENT_REPLAYED, KeySource};
+use crate::operations::WriteOp;
+use crate::problem::{PROBLEM_JSON, Problem, ProblemCode};
+use crate::state::AppState;
+
+/// What becomes of the idempotency claim once the write is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    /// Store the answer: replays get it again.
+    Complete,
+    /// Forget the claim: the write provably did nothing, the key may be used again.
+    Release,
+    /// Leave the claim to lapse: the outcome is unknown and nothing durable records it.
+    Leave,
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    retry_after: Option<u64>,
+    disposition: Disposition,
+}
+
+impl Answer {
+    fn json(status: StatusCode, body: &serde_json::Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+            retry_after: None,
+            disposition: Disposition::Complete,
+        }
+    }
+
+    fn problem(p: &Problem, disposition: Disposition) -> Self {
+        Self {
+            status: p.http_status(),
+            content_type: PROBLEM_JSON,
+            body: Bytes::from(p.body()),
+            retry_after: p.retry_after_s,
+            disposition,
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut res = Response::new(Body::from(self.body));
+        *res.status_mut() = self.status;
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
+    }
+}
+
+/// Runs `op` as one idempotent write and answers.
+pub async fn execute(
+    state: &AppState,
+    corr: &Correlation,
+    principal: Option<&Principal>,
+    key: KeySource,
+    fingerprint: Fingerprint,
+    op: WriteOp,
+) -> Response {
+    let rid = corr.request_id.as_str();
+    let ctx = corr.call_context().with_idempotency_key(key.key().clone());
+    let store = &state.services.idempotency;
+    if let KeySource::Client(k) = &key {
+        match store.claim(k, &fingerprint, state.settings.idempotency_lease).await {
+            Err(e) => return Problem::store("idempotency", &e).with_request_id(rid).into_response(),
+            Ok(Claim::InFlight) => {
+                return Problem::new(
+                    ProblemCode::IdempotencyInFlight,
+                    "a request with this Idempotency-Key is still running; retry later",
+                )
+                .with_request_id(rid)
+                .into_response();
+            }
+            Ok(Claim::Mismatch) => {
+                return Problem::new(
+                    ProblemCode::IdempotencyMismatch,
+                    "this Idempotency-Key was used for a different request (route, ids or body)",
+                )
+                .with_request_id(rid)
+                .into_response();
+            }
+            Ok(Claim::Completed(stored)) => return replayed(stored),
+            Ok(Claim::Acquired) => {}
+        }
+    }
+
+    let answer = perform(state, &ctx, &op, principal, rid).await;
+
+    if let KeySource::Client(k) = &key {
+        let outcome = match answer.disposition {
+            Disposition::Complete => {
+                let stored = StoredResponse {
+                    status: answer.status.as_u16(),
+                    content_type: answer.content_type.to_owned(),
+                    body: answer.body.clone(),
+                };
+                store.complete(k, &stored).await
+            }
+            Disposition::Release => store.release(k).await,
+            Disposition::Leave => Ok(()),
+        };
+        if let Err(e) = outcome {
+            // The write is done and answered; a later replay may run it again with the same
+            // key, which the upstream deduplicates.
+            tracing::error!(error = %e, "could not record the idempotency outcome");
+        }
+    }
+    answer.into_response()
+}
+
+async fn perform(
+    state: &AppState,
+    ctx: &hub_core::CallContext,
+    op: &WriteOp,
+    principal: Option<&Principal>,
+    rid: &str,
+) -> Answer {
+    let err = match op.call(&state.ports, ctx).await {
+        Ok((status, body)) => return Answer::json(status, &body),
+        Err(err) => err,
+    };
+    let problem = Problem::upstream(&err, op.adapter(), op.operation()).with_request_id(rid);
+    if dead_letter::should_dead_letter(&err) {
+        let actor = principal.map(|p| p.name.as_str());
+        return match dead_letter::enqueue(state, ctx, op, &err, actor).await {
+            Ok(entry) => Answer::problem(&problem.with_dlq_id(&entry.id), Disposition::Complete),
+            Err(store_err) => {
+                tracing::error!(error = %store_err, error_code = err.code(), "a failed write could not be dead-lettered");
+                let mut p = Problem::new(
+                    ProblemCode::StoreUnavailable,
+                    format!(
+                        "the write failed ({}) and could not be kept for replay; retry it with the same Idempotency-Key",
+                        err.code()
+                    ),
+                )
+                .with_request_id(rid);
+                p.adapter = Some(op.adapter().to_owned());
+                p.operation = Some(op.operation().to_owned());
+                Answer::problem(&p, Disposition::Leave)
+            }
+        };
+    }
+    let disposition = if err.delivery() == Delivery::NotSent {
+        Disposition::Release
+    } else {
+        Disposition::Complete
+    };
+    Answer::problem(&problem, disposition)
+}
+
+fn replayed(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut res = Response::new(Body::from(stored.body));
+    *res.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&stored.content_type) {
+        res.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    res.headers_mut()
+        .insert(IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
+    res
+}

@@ -1,0 +1,183 @@
+//! `/v1/dlq`: list, get, replay with the entry's key, discard, conflicts.
+
+use hub_core::{DlqStatus, Error};
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn list_and_get() {
+    let hub = Hub::new();
+    let id = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), Some("k-1"));
+    let srv = hub.serve().await;
+    let page = srv
+        .req("GET", "/v1/dlq?status=pending&limit=10")
+        .token(ADMIN)
+        .send()
+        .await
+        .json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["next_cursor"], serde_json::Value::Null);
+    let entry = srv
+        .req("GET", &format!("/v1/dlq/{id}"))
+        .token(ADMIN)
+        .send()
+        .await
+        .json();
+    for field in [
+        "id",
+        "adapter",
+        "operation",
+        "payload",
+        "idempotency_key",
+        "error",
+        "attempts",
+        "created_at",
+        "status",
+        "conversation_id",
+    ] {
+        assert!(entry.get(field).is_some(), "{field} in {entry}");
+    }
+    assert_eq!(entry["status"], "pending");
+    srv.req("GET", "/v1/dlq/nope")
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(404, "not_found");
+    srv.req("GET", "/v1/dlq?status=lost")
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(422, "invalid_body");
+}
+
+#[tokio::test]
+async fn replay_reuses_the_key_and_a_second_replay_is_refused() {
+    let hub = Hub::new();
+    let id = hub
+        .dlq
+        .seed("commit_transaction", json!({"draft_id": "D-1"}), Some("commit-key-7"));
+    let srv = hub.serve().await;
+    hub.upstream.fail_with(Error::Timeout);
+    let p = srv
+        .req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(504, "upstream_timeout");
+    assert_eq!(p["dlq_id"], id.as_str());
+    let entry = hub.dlq.get_sync(id.as_str()).unwrap();
+    assert_eq!((entry.status, entry.failure.attempts), (DlqStatus::Pending, 4));
+    hub.upstream.succeed();
+    let res = srv
+        .req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let body = res.json();
+    assert_eq!(body["status"], "replayed");
+    assert_eq!(
+        body["result"],
+        json!({"transaction_id": "TX-9", "status": "completed", "amount": "500.10"})
+    );
+    let ctx = hub.upstream.last_context();
+    assert_eq!(ctx.idempotency_key.unwrap().as_str(), "commit-key-7");
+    assert_eq!(ctx.conversation_id.unwrap().as_str(), "conv-0");
+    srv.req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(409, "dlq_conflict");
+    assert_eq!(hub.upstream.calls(), 2);
+}
+
+#[tokio::test]
+async fn discard_with_a_reason_then_conflict() {
+    let hub = Hub::new();
+    let id = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), None);
+    let srv = hub.serve().await;
+    let res = srv
+        .req("POST", &format!("/v1/dlq/{id}/discard"))
+        .token(ADMIN)
+        .json(json!({"reason": "duplicate"}))
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    let body = res.json();
+    assert_eq!(
+        (
+            body["status"].as_str(),
+            body["reason"].as_str(),
+            body["acted_by"].as_str()
+        ),
+        (Some("discarded"), Some("duplicate"), Some("ops"))
+    );
+    srv.req("POST", &format!("/v1/dlq/{id}/discard"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(409, "dlq_conflict");
+    srv.req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(409, "dlq_conflict");
+}
+
+#[tokio::test]
+async fn an_unreplayable_entry_is_a_conflict_and_stays_pending() {
+    let hub = Hub::new();
+    let id = hub.dlq.seed("drop_tables", json!({}), None);
+    let srv = hub.serve().await;
+    srv.req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(409, "dlq_conflict");
+    assert_eq!(hub.dlq.get_sync(id.as_str()).unwrap().status, DlqStatus::Pending);
+    assert_eq!(hub.upstream.calls(), 0);
+}
+
+#[tokio::test]
+async fn audit_lists_redacted_records_and_readiness_reports_stores() {
+    let hub = Hub::new();
+    hub.audit.records.lock().unwrap().push(hub_core::AuditRecord {
+        at: time::OffsetDateTime::UNIX_EPOCH,
+        adapter: "ticketing".into(),
+        operation: "create_ticket".into(),
+        outcome: hub_core::AuditOutcome::Success,
+        http_status: Some(201),
+        attempts: 1,
+        duration_ms: 12,
+        request_id: None,
+        conversation_id: None,
+        params: json!({"subject": "s", "api_key": "canary-audit-secret"}),
+        error: None,
+    });
+    let srv = hub.serve().await;
+    let res = srv
+        .req("GET", "/v1/audit?adapter=ticketing&since=1970-01-01T00:00:00Z&limit=5")
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(!res.text().contains("canary-audit-secret"));
+    assert_eq!(res.json()["items"][0]["params"]["subject"], "s");
+    srv.req("GET", "/v1/audit?since=yesterday")
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(422, "invalid_body");
+
+    let ready = srv.req("GET", "/readyz").send().await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(
+        ready.json(),
+        json!({"status": "ready", "stores": {"audit": "ok", "dlq": "ok"}, "adapters": {}})
+    );
+    *hub.dlq.fail.lock().unwrap() = true;
+    let not_ready = srv.req("GET", "/readyz").send().await;
+    assert_eq!(not_ready.status, 503);
+    assert_eq!(not_ready.json()["stores"]["dlq"], "unavailable");
+}

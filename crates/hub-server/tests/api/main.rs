@@ -1,0 +1,18 @@
+//! The hub's HTTP API over real HTTP, against in-memory fakes of every port.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod bodies;
+mod dlq;
+mod errors;
+mod idempotency;
+mod ids;
+mod openapi;
+mod reads;
+mod roles;
+mod support;

@@ -1,0 +1,563 @@
+//! In-memory fakes of every port, a server on an ephemeral port, and a small HTTP client.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hub_core::*;
+use hub_server::{ApiSettings, AppState, Authenticator, Ports, Role, Services, build_router};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+pub const READ: &str = "canary-tok-read-5b1e";
+pub const WRITE: &str = "canary-tok-write-9c2f";
+pub const ADMIN: &str = "canary-tok-admin-3d4a";
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_767_600_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// What the fake upstream does: fail every call with an error, or succeed.
+#[derive(Default)]
+pub struct Upstream {
+    pub fail: Mutex<Option<Error>>,
+    pub cache: Mutex<Option<CacheOutcome>>,
+    pub calls: AtomicUsize,
+    pub contexts: Mutex<Vec<CallContext>>,
+    pub gate: Mutex<Option<Arc<tokio::sync::Notify>>>,
+}
+
+impl Upstream {
+    pub fn fail_with(&self, e: Error) {
+        *self.fail.lock().unwrap() = Some(e);
+    }
+    pub fn succeed(&self) {
+        *self.fail.lock().unwrap() = None;
+    }
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+    pub fn last_context(&self) -> CallContext {
+        self.contexts.lock().unwrap().last().cloned().unwrap()
+    }
+    async fn enter(&self, ctx: &CallContext) -> Result<(), Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.contexts.lock().unwrap().push(ctx.clone());
+        let gate = self.gate.lock().unwrap().clone();
+        if let Some(g) = gate {
+            g.notified().await;
+        }
+        match self.fail.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+    fn outcome(&self) -> CacheOutcome {
+        self.cache.lock().unwrap().unwrap_or(CacheOutcome::Miss)
+    }
+}
+
+#[async_trait]
+impl TicketingPort for Upstream {
+    async fn create_ticket(&self, ctx: &CallContext, t: &NewTicket) -> Result<CreatedTicket, Error> {
+        self.enter(ctx).await?;
+        Ok(CreatedTicket {
+            ticket_id: TicketId::parse(&format!("T-{}", t.customer_id)).unwrap(),
+            url: "https://tickets.example/T-1".into(),
+            status: TicketStatus::New,
+        })
+    }
+    async fn get_ticket_status(&self, ctx: &CallContext, id: &TicketId) -> Result<Fetched<Ticket>, Error> {
+        self.enter(ctx).await?;
+        Ok(Fetched::new(
+            Ticket {
+                ticket_id: id.clone(),
+                status: TicketStatus::OnHold,
+                vendor_status: "hold".into(),
+                assigned_to: Some("agent@example.com".into()),
+                last_updated: Some(now()),
+            },
+            self.outcome(),
+        ))
+    }
+    async fn add_comment(&self, ctx: &CallContext, _: &TicketId, _: &NewComment) -> Result<CreatedComment, Error> {
+        self.enter(ctx).await?;
+        Ok(CreatedComment {
+            comment_id: CommentId::parse("C-77").unwrap(),
+        })
+    }
+}
+
+fn txn(id: &str) -> Transaction {
+    Transaction {
+        transaction_id: TransactionId::parse(id).unwrap(),
+        status: TransactionStatus::Completed,
+        amount: "500.10".parse().unwrap(),
+        currency: Currency::parse("EUR").unwrap(),
+        created_at: now(),
+        completed_at: None,
+    }
+}
+
+#[async_trait]
+impl TransactionStatusPort for Upstream {
+    async fn get_transaction_status(
+        &self,
+        ctx: &CallContext,
+        id: &TransactionId,
+    ) -> Result<Fetched<Transaction>, Error> {
+        self.enter(ctx).await?;
+        Ok(Fetched::new(txn(id.as_str()), self.outcome()))
+    }
+    async fn get_transaction_history(
+        &self,
+        ctx: &CallContext,
+        _: &CustomerId,
+        limit: HistoryLimit,
+    ) -> Result<Fetched<Vec<Transaction>>, Error> {
+        self.enter(ctx).await?;
+        let n = limit.get().min(2) as usize;
+        Ok(Fetched::new(
+            (0..n).map(|i| txn(&format!("TX-{i}"))).collect(),
+            self.outcome(),
+        ))
+    }
+}
+
+#[async_trait]
+impl TransactionCreatePort for Upstream {
+    async fn create_draft_transaction(&self, ctx: &CallContext, d: &NewDraft) -> Result<Draft, Error> {
+        self.enter(ctx).await?;
+        Ok(Draft {
+            draft_id: DraftId::parse("D-1").unwrap(),
+            status: DraftStatus::PendingConfirmation,
+            amount: d.money.amount,
+            currency: d.money.currency,
+            expires_at: now(),
+        })
+    }
+    async fn commit_transaction(
+        &self,
+        ctx: &CallContext,
+        _: &DraftId,
+        _: &IdempotencyKey,
+    ) -> Result<CommitResult, Error> {
+        self.enter(ctx).await?;
+        Ok(CommitResult {
+            transaction_id: TransactionId::parse("TX-9").unwrap(),
+            status: TransactionStatus::Completed,
+            amount: "500.10".parse().unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+        })
+    }
+    async fn cancel_draft(&self, ctx: &CallContext, id: &DraftId) -> Result<CancelResult, Error> {
+        self.enter(ctx).await?;
+        Ok(CancelResult {
+            draft_id: id.clone(),
+            status: DraftStatus::Cancelled,
+        })
+    }
+}
+
+/// Idempotency keys in memory.
+#[derive(Default)]
+pub struct MemIdempotency {
+    pub records: Mutex<HashMap<String, (Fingerprint, Option<StoredResponse>)>>,
+    pub released: AtomicUsize,
+}
+
+#[async_trait]
+impl IdempotencyStore for MemIdempotency {
+    async fn claim(&self, key: &IdempotencyKey, fp: &Fingerprint, _: Duration) -> Result<Claim, StoreError> {
+        let mut r = self.records.lock().unwrap();
+        Ok(match r.get(key.as_str()) {
+            None => {
+                r.insert(key.as_str().to_owned(), (fp.clone(), None));
+                Claim::Acquired
+            }
+            Some((f, _)) if f != fp => Claim::Mismatch,
+            Some((_, Some(resp))) => Claim::Completed(resp.clone()),
+            Some((_, None)) => Claim::InFlight,
+        })
+    }
+    async fn complete(&self, key: &IdempotencyKey, resp: &StoredResponse) -> Result<(), StoreError> {
+        if let Some(rec) = self.records.lock().unwrap().get_mut(key.as_str()) {
+            rec.1 = Some(resp.clone());
+        }
+        Ok(())
+    }
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        self.released.fetch_add(1, Ordering::SeqCst);
+        self.records.lock().unwrap().remove(key.as_str());
+        Ok(())
+    }
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// The dead-letter queue in memory.
+#[derive(Default)]
+pub struct MemDlq {
+    pub entries: Mutex<Vec<DlqEntry>>,
+    pub fail: Mutex<bool>,
+}
+
+impl MemDlq {
+    pub fn seed(&self, operation: &str, payload: Value, key: Option<&str>) -> DlqId {
+        let mut e = self.entries.lock().unwrap();
+        let id = DlqId::parse(&format!("dlq-{}", e.len() + 1)).unwrap();
+        e.push(DlqEntry {
+            id: id.clone(),
+            failure: NewDlqEntry {
+                adapter: "transaction_create".into(),
+                operation: operation.into(),
+                payload,
+                idempotency_key: key.map(str::to_owned),
+                error: "the upstream did not answer in time".into(),
+                error_code: "timeout".into(),
+                attempts: 3,
+                request_id: Some("req-0".into()),
+                conversation_id: Some("conv-0".into()),
+            },
+            created_at: now(),
+            status: DlqStatus::Pending,
+            result: None,
+            reason: None,
+            acted_by: None,
+            acted_at: None,
+        });
+        id
+    }
+    pub fn get_sync(&self, id: &str) -> Option<DlqEntry> {
+        self.entries
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| e.id.as_str() == id)
+            .cloned()
+    }
+    fn update(&self, id: &DlqId, f: impl FnOnce(&mut DlqEntry)) -> Result<DlqEntry, DlqError> {
+        let mut e = self.entries.lock().unwrap();
+        let entry = e.iter_mut().find(|x| &x.id == id).ok_or(DlqError::NotFound)?;
+        f(entry);
+        Ok(entry.clone())
+    }
+}
+
+#[async_trait]
+impl DeadLetterQueue for MemDlq {
+    async fn enqueue(&self, entry: NewDlqEntry, _: Option<String>) -> Result<DlqEntry, StoreError> {
+        if *self.fail.lock().unwrap() {
+            return Err(StoreError::Unavailable {
+                reason: "disk full".into(),
+            });
+        }
+        let mut e = self.entries.lock().unwrap();
+        let stored = DlqEntry {
+            id: DlqId::parse(&format!("dlq-{}", e.len() + 1)).unwrap(),
+            failure: entry,
+            created_at: now(),
+            status: DlqStatus::Pending,
+            result: None,
+            reason: None,
+            acted_by: None,
+            acted_at: None,
+        };
+        e.push(stored.clone());
+        Ok(stored)
+    }
+    async fn get(&self, id: &DlqId) -> Result<Option<DlqEntry>, StoreError> {
+        Ok(self.get_sync(id.as_str()))
+    }
+    async fn list(&self, f: &DlqFilter) -> Result<Page<DlqEntry>, StoreError> {
+        let e = self.entries.lock().unwrap();
+        let items = e
+            .iter()
+            .rev()
+            .filter(|x| f.status.is_none_or(|s| s == x.status))
+            .take(f.limit as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+    async fn claim_replay(&self, id: &DlqId, _: &str, _: Duration) -> Result<ReplayClaim, DlqError> {
+        let entry = self.get_sync(id.as_str()).ok_or(DlqError::NotFound)?;
+        if entry.status != DlqStatus::Pending {
+            return Err(DlqError::Conflict {
+                status: entry.status,
+                claimed: false,
+            });
+        }
+        Ok(ReplayClaim {
+            entry,
+            token: "t".into(),
+        })
+    }
+    async fn finish_replay(&self, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError> {
+        self.update(&claim.entry.id, |e| match outcome {
+            ReplayOutcome::Succeeded { result } => {
+                e.status = DlqStatus::Replayed;
+                e.result = Some(result);
+            }
+            ReplayOutcome::Failed {
+                error,
+                error_code,
+                attempts,
+            } => {
+                e.failure.error = error;
+                e.failure.error_code = error_code;
+                e.failure.attempts += attempts;
+            }
+        })
+    }
+    async fn discard(&self, id: &DlqId, actor: &str, reason: Option<String>) -> Result<DlqEntry, DlqError> {
+        let entry = self.get_sync(id.as_str()).ok_or(DlqError::NotFound)?;
+        if entry.status != DlqStatus::Pending {
+            return Err(DlqError::Conflict {
+                status: entry.status,
+                claimed: false,
+            });
+        }
+        self.update(id, |e| {
+            e.status = DlqStatus::Discarded;
+            e.reason = reason;
+            e.acted_by = Some(actor.to_owned());
+        })
+    }
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        if *self.fail.lock().unwrap() {
+            return Err(StoreError::Unavailable { reason: "down".into() });
+        }
+        Ok(0)
+    }
+}
+
+/// An audit log holding a few records.
+#[derive(Default)]
+pub struct MemAudit {
+    pub records: Mutex<Vec<AuditRecord>>,
+    pub flushed: AtomicUsize,
+}
+
+#[async_trait]
+impl AuditLog for MemAudit {
+    async fn record(&self, r: AuditRecord) -> Result<(), StoreError> {
+        self.records.lock().unwrap().push(r);
+        Ok(())
+    }
+    async fn query(&self, q: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
+        let items = self
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| q.adapter.as_ref().is_none_or(|a| a == &r.adapter))
+            .take(q.limit as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flushed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Records published events.
+#[derive(Default)]
+pub struct Events(pub Mutex<Vec<Event>>);
+
+#[async_trait]
+impl EventPublisher for Events {
+    async fn publish(&self, e: Event) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(e);
+        Ok(())
+    }
+    fn subscribe(&self) -> EventStream {
+        Box::pin(futures_util::stream::empty())
+    }
+}
+
+/// Everything a test can look at after driving the server.
+pub struct Hub {
+    pub upstream: Arc<Upstream>,
+    pub idem: Arc<MemIdempotency>,
+    pub dlq: Arc<MemDlq>,
+    pub audit: Arc<MemAudit>,
+    pub events: Arc<Events>,
+    pub state: AppState,
+}
+
+pub fn authenticator() -> Authenticator {
+    Authenticator::default()
+        .with_token("reader", Role::Read, &READ.to_owned().into())
+        .with_token("writer", Role::Write, &WRITE.to_owned().into())
+        .with_token("ops", Role::Admin, &ADMIN.to_owned().into())
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::with_ports(None)
+    }
+
+    /// A hub whose ports are `ports` when given, else the shared fake upstream.
+    pub fn with_ports(ports: Option<Ports>) -> Self {
+        let upstream = Arc::new(Upstream::default());
+        let idem = Arc::new(MemIdempotency::default());
+        let dlq = Arc::new(MemDlq::default());
+        let audit = Arc::new(MemAudit::default());
+        let events = Arc::new(Events::default());
+        let ports = ports.unwrap_or_else(|| Ports {
+            ticketing: upstream.clone(),
+            transaction_status: upstream.clone(),
+            transaction_create: upstream.clone(),
+        });
+        let services = Services {
+            idempotency: idem.clone(),
+            dlq: dlq.clone(),
+            audit: audit.clone(),
+            events: events.clone(),
+        };
+        let settings = ApiSettings {
+            default_currency: Currency::parse("EUR").unwrap(),
+            ..ApiSettings::default()
+        };
+        let state = AppState::new(ports, services, authenticator(), settings);
+        Self {
+            upstream,
+            idem,
+            dlq,
+            audit,
+            events,
+            state,
+        }
+    }
+
+    pub async fn serve(&self) -> Server {
+        Server::start(self.state.clone()).await
+    }
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Server {
+    pub async fn start(state: AppState) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = build_router(state);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub fn req(&self, method: &str, path: &str) -> Req<'_> {
+        Req {
+            server: self,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+pub struct Req<'a> {
+    server: &'a Server,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Req<'_> {
+    pub fn token(self, t: &str) -> Self {
+        self.header("authorization", &format!("Bearer {t}"))
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+    pub fn json(mut self, v: Value) -> Self {
+        self.body = serde_json::to_vec(&v).unwrap();
+        self.header("content-type", "application/json")
+    }
+    pub fn raw(mut self, b: impl Into<Vec<u8>>) -> Self {
+        self.body = b.into();
+        self
+    }
+    pub async fn send(self) -> Resp {
+        let uri = format!("http://{}{}", self.server.addr, self.path);
+        let mut b = http::Request::builder().method(self.method.as_str()).uri(uri);
+        for (k, v) in &self.headers {
+            b = b.header(k, v);
+        }
+        let req = b.body(Full::new(Bytes::from(self.body))).unwrap();
+        let res = self.server.client.request(req).await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Resp { status, headers, body }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// Asserts a problem+json body with this code and status, returning it.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text()
+        );
+        let v = self.json();
+        assert_eq!(v["code"], code, "{v}");
+        assert_eq!(v["type"], format!("urn:integration-hub:problem:{code}"));
+        assert_eq!(v["status"], status);
+        assert!(v["title"].is_string() && v["detail"].is_string(), "{v}");
+        assert_eq!(v["request_id"].as_str(), self.header("x-request-id"), "{v}");
+        for canary in [READ, WRITE, ADMIN] {
+            assert!(!self.text().contains(canary));
+        }
+        v
+    }
+}
