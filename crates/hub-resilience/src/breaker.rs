@@ -8,6 +8,7 @@ use hub_core::Error;
 use tokio::time::Instant;
 
 use crate::clock::{Clock, TokioClock};
+use crate::observe::NoopObserver;
 
 /// The breaker's state, as `/readyz` and the `integration_circuit_breaker_state` gauge show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,14 +88,6 @@ pub struct Transition {
 pub trait BreakerObserver: Send + Sync {
     /// The breaker changed state.
     fn on_transition(&self, transition: &Transition);
-}
-
-/// An observer that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoopObserver;
-
-impl BreakerObserver for NoopObserver {
-    fn on_transition(&self, _: &Transition) {}
 }
 
 const STATE_MASK: u64 = 0b11;

@@ -145,8 +145,6 @@ pub trait RetryObserver: Send + Sync {
     fn on_retry(&self, _report: &RetryReport<'_>) {}
 }
 
-impl RetryObserver for crate::breaker::NoopObserver {}
-
 /// Obtains fresh credentials after a 401, before the one retry it earns.
 #[async_trait]
 pub trait Reauthenticate: Send + Sync {
@@ -223,7 +221,7 @@ impl<'a> Retry<'a> {
             breaker: None,
             budget: None,
             reauth: None,
-            observer: &crate::breaker::NoopObserver,
+            observer: &crate::observe::NoopObserver,
             operation: "call",
         }
     }

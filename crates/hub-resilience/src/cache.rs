@@ -1,0 +1,401 @@
+//! The cache manager: per-operation TTLs, keys computable from ids, single-flight misses and stale-if-error over any `hub_core::Cache`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hub_core::{Cache, CacheEntry, CacheOutcome, Error, Fetched, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, TokioClock, duration_ms};
+use crate::observe::NoopObserver;
+
+pub mod keys;
+
+/// Told of every cached lookup and every failure of the cache store.
+pub trait CacheObserver: Send + Sync {
+    /// A lookup ended (`integration_cache_requests_total{operation, result}`).
+    fn on_lookup(&self, _operation: &str, _outcome: CacheOutcome) {}
+    /// The store failed; `action` is `get`, `put`, `decode`, `invalidate` or `invalidate_tag`.
+    /// The read went on without the cache.
+    fn on_store_error(&self, _action: &'static str, _error: &StoreError) {}
+}
+
+/// The lifetimes of cached reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long past its TTL an entry may still be served when the upstream fails.
+    pub max_stale: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_stale: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One cached read: what to look up and how long its answer stays fresh.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// The operation, for metrics (`ticket_status`, …).
+    pub operation: &'a str,
+    /// The key, from [`keys`].
+    pub key: &'a str,
+    /// Tags for group invalidation (`customer:{id}`).
+    pub tags: &'a [String],
+    /// How long a fetched answer is fresh.
+    pub ttl: Duration,
+}
+
+/// What a flight shares with the callers that joined it.
+type Shared = Result<Bytes, Error>;
+
+struct Flight {
+    id: u64,
+    tags: Vec<String>,
+    /// Set when an invalidation touched the key while the flight was out: its answer
+    /// goes to the callers that joined it, never into the store.
+    detached: AtomicBool,
+    tx: watch::Sender<Option<Shared>>,
+}
+
+/// Reads through a [`hub_core::Cache`] with single-flight misses and stale-if-error.
+///
+/// - **Hit**: a fresh entry is decoded and returned; no upstream call.
+/// - **Miss**: the first caller for a key runs the fetch; concurrent callers for the
+///   same key wait for its result — success *or* error — instead of calling again. A
+///   caller that gives up (is dropped) hands the fetch to the next waiter.
+/// - **Stale**: when the fetch fails with an upstream or availability error (any
+///   retryable error, an open circuit, a spent budget or deadline, missing
+///   credentials) and an entry no older than `max_stale` past its TTL exists, that
+///   entry is returned, marked [`CacheOutcome::Stale`].
+/// - **Bypass**: when the store fails, the read goes to the upstream and never fails
+///   because of the cache; the failure is reported to the observer.
+///
+/// Invalidation goes to the store and also detaches an in-flight fetch of the key (or
+/// tag), so callers arriving afterwards start a new fetch and the old one's answer is
+/// not written back — on top of the store's own no-resurrection rule.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use hub_core::{CacheOutcome, Error};
+/// use hub_resilience::cache::{CacheManager, Lookup, keys};
+/// use hub_resilience::memory_store::MemoryCache;
+///
+/// let cache = CacheManager::builder(Arc::new(MemoryCache::default())).build();
+/// let key = keys::ticket_status("42");
+/// let lookup = Lookup { operation: keys::TICKET_STATUS, key: &key, tags: &[], ttl: Duration::from_secs(300) };
+///
+/// let first = cache.get_or_fetch(&lookup, || async { Ok::<_, Error>("open".to_owned()) }).await.unwrap();
+/// assert_eq!(first.cache, CacheOutcome::Miss);
+/// let second = cache.get_or_fetch(&lookup, || async { Ok::<_, Error>("unused".to_owned()) }).await.unwrap();
+/// assert_eq!((second.value.as_str(), second.cache), ("open", CacheOutcome::Hit));
+///
+/// cache.invalidate(&key).await.unwrap();
+/// # }
+/// ```
+pub struct CacheManager {
+    store: Arc<dyn Cache>,
+    clock: Arc<dyn Clock>,
+    observer: Arc<dyn CacheObserver>,
+    config: CacheConfig,
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
+    next_flight: AtomicU64,
+}
+
+impl std::fmt::Debug for CacheManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheManager")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`CacheManager`].
+pub struct CacheManagerBuilder {
+    store: Arc<dyn Cache>,
+    clock: Option<Arc<dyn Clock>>,
+    observer: Option<Arc<dyn CacheObserver>>,
+    config: CacheConfig,
+}
+
+impl CacheManagerBuilder {
+    /// Lifetimes (default: `max_stale` 10 minutes).
+    pub fn config(mut self, config: CacheConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The wall clock for entry lifetimes (default: the system's).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Who is told of lookups and store failures (default: nobody).
+    pub fn observer(mut self, observer: Arc<dyn CacheObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The manager.
+    pub fn build(self) -> CacheManager {
+        CacheManager {
+            store: self.store,
+            clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
+            observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),
+            config: self.config,
+            flights: Mutex::new(HashMap::new()),
+            next_flight: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Whether a failed refresh may be answered with a stale entry: the upstream or the
+/// path to it is unwell, as opposed to an answer about the resource (404, 403, 422).
+pub fn serves_stale(err: &Error) -> bool {
+    err.classify().retryable
+        || matches!(
+            err,
+            Error::CircuitOpen { .. }
+                | Error::RetryBudgetExhausted { .. }
+                | Error::DeadlineExceeded { .. }
+                | Error::Credentials { .. }
+        )
+}
+
+impl CacheManager {
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn Cache>) -> CacheManagerBuilder {
+        CacheManagerBuilder {
+            store,
+            clock: None,
+            observer: None,
+            config: CacheConfig::default(),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Cache> {
+        &self.store
+    }
+
+    /// The value under `lookup.key`, from the cache when fresh, else from `fetch`
+    /// (once for all concurrent callers), else stale if the fetch failed and an entry
+    /// is young enough.
+    pub async fn get_or_fetch<T, F, Fut>(&self, lookup: &Lookup<'_>, fetch: F) -> Result<Fetched<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let result = self.lookup(lookup, fetch).await;
+        let outcome = match &result {
+            Ok(f) => f.cache,
+            Err(_) => CacheOutcome::Miss,
+        };
+        self.observer.on_lookup(lookup.operation, outcome);
+        result
+    }
+
+    async fn lookup<T, F, Fut>(&self, lookup: &Lookup<'_>, fetch: F) -> Result<Fetched<T>, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let (flight, stale, store_ok) = loop {
+            let (entry, store_ok) = match self.store.get(lookup.key).await {
+                Ok(entry) => (entry, true),
+                Err(e) => {
+                    self.observer.on_store_error("get", &e);
+                    (None, false)
+                }
+            };
+            let now = self.clock.unix_ms();
+            let max_stale = duration_ms(self.config.max_stale);
+            let mut stale =
+                entry.filter(|e| e.stale_until_ms > now && e.fresh_until_ms.saturating_add(max_stale) > now);
+            if let Some(entry) = &stale
+                && entry.fresh_until_ms > now
+            {
+                match serde_json::from_slice::<T>(&entry.value) {
+                    Ok(value) => return Ok(Fetched::new(value, CacheOutcome::Hit)),
+                    Err(e) => {
+                        self.observer.on_store_error("decode", &corrupt(&e));
+                        stale = None;
+                    }
+                }
+            }
+            match self.join(lookup) {
+                Ok(flight) => break (flight, stale, store_ok),
+                Err(mut rx) => {
+                    let shared = match rx.wait_for(Option::is_some).await {
+                        Ok(shared) => shared.clone(),
+                        // The leader gave up without an answer: look again (and maybe lead).
+                        Err(_) => continue,
+                    };
+                    if let Some(shared) = shared {
+                        return self.answer(shared, stale, miss_or_bypass(store_ok));
+                    }
+                }
+            }
+        };
+
+        let guard = FlightGuard {
+            manager: self,
+            key: lookup.key,
+            flight: &flight,
+        };
+        let fetched_at_ms = self.clock.unix_ms();
+        let (shared, value) = match fetch().await {
+            Ok(value) => match serde_json::to_vec(&value) {
+                Ok(bytes) => (Ok(Bytes::from(bytes)), Some(value)),
+                Err(e) => (Err(Error::Decode { reason: e.to_string() }), Some(value)),
+            },
+            Err(e) => (Err(e), None),
+        };
+        if let Ok(bytes) = &shared
+            && store_ok
+            && !flight.detached.load(Ordering::Acquire)
+        {
+            let fresh_until_ms = fetched_at_ms.saturating_add(duration_ms(lookup.ttl));
+            let entry = CacheEntry {
+                value: bytes.clone(),
+                fetched_at_ms,
+                fresh_until_ms,
+                stale_until_ms: fresh_until_ms.saturating_add(duration_ms(self.config.max_stale)),
+            };
+            if let Err(e) = self.store.put(lookup.key, entry, lookup.tags).await {
+                self.observer.on_store_error("put", &e);
+            }
+        }
+        flight.tx.send_replace(Some(shared.clone()));
+        drop(guard);
+        match value {
+            Some(value) => Ok(Fetched::new(value, miss_or_bypass(store_ok))),
+            None => self.answer(shared, stale, miss_or_bypass(store_ok)),
+        }
+    }
+
+    /// Joins the key's flight (`Err` with its receiver) or starts one (`Ok`).
+    fn join(&self, lookup: &Lookup<'_>) -> Result<Arc<Flight>, watch::Receiver<Option<Shared>>> {
+        let mut flights = self.flights();
+        if let Some(flight) = flights.get(lookup.key) {
+            return Err(flight.tx.subscribe());
+        }
+        let flight = Arc::new(Flight {
+            id: self.next_flight.fetch_add(1, Ordering::Relaxed),
+            tags: lookup.tags.to_vec(),
+            detached: AtomicBool::new(false),
+            tx: watch::channel(None).0,
+        });
+        flights.insert(lookup.key.to_owned(), flight.clone());
+        Ok(flight)
+    }
+
+    /// Decodes a flight's answer, or answers its error with the stale entry when allowed.
+    fn answer<T: DeserializeOwned>(
+        &self,
+        shared: Shared,
+        stale: Option<CacheEntry>,
+        fresh: CacheOutcome,
+    ) -> Result<Fetched<T>, Error> {
+        match shared {
+            Ok(bytes) => serde_json::from_slice::<T>(&bytes)
+                .map(|value| Fetched::new(value, fresh))
+                .map_err(|e| Error::Decode { reason: e.to_string() }),
+            Err(err) => self.stale_or(err, stale),
+        }
+    }
+
+    /// Answers a failed refresh with the stale entry when allowed.
+    fn stale_or<T: DeserializeOwned>(&self, err: Error, stale: Option<CacheEntry>) -> Result<Fetched<T>, Error> {
+        match stale {
+            Some(entry) if serves_stale(&err) => match serde_json::from_slice::<T>(&entry.value) {
+                Ok(value) => Ok(Fetched::new(value, CacheOutcome::Stale)),
+                Err(e) => {
+                    self.observer.on_store_error("decode", &corrupt(&e));
+                    Err(err)
+                }
+            },
+            _ => Err(err),
+        }
+    }
+
+    /// Forgets `key` everywhere (a webhook said the resource changed).
+    pub async fn invalidate(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(flight) = self.flights().remove(key) {
+            flight.detached.store(true, Ordering::Release);
+        }
+        let result = self.store.invalidate(key).await;
+        if let Err(e) = &result {
+            self.observer.on_store_error("invalidate", e);
+        }
+        result
+    }
+
+    /// Forgets every key attached to `tag` (all history pages of a customer).
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
+        self.flights().retain(|_, flight| {
+            let hit = flight.tags.iter().any(|t| t == tag);
+            if hit {
+                flight.detached.store(true, Ordering::Release);
+            }
+            !hit
+        });
+        let result = self.store.invalidate_tag(tag).await;
+        if let Err(e) = &result {
+            self.observer.on_store_error("invalidate_tag", e);
+        }
+        result
+    }
+
+    fn flights(&self) -> MutexGuard<'_, HashMap<String, Arc<Flight>>> {
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes a flight from the table when its leader finishes or is dropped, so waiters
+/// of an abandoned flight wake up (the sender is gone) and try again.
+struct FlightGuard<'a> {
+    manager: &'a CacheManager,
+    key: &'a str,
+    flight: &'a Arc<Flight>,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.manager.flights();
+        if flights.get(self.key).is_some_and(|f| f.id == self.flight.id) {
+            flights.remove(self.key);
+        }
+    }
+}
+
+fn miss_or_bypass(store_ok: bool) -> CacheOutcome {
+    if store_ok {
+        CacheOutcome::Miss
+    } else {
+        CacheOutcome::Bypass
+    }
+}
+
+fn corrupt(e: &serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        reason: format!("cached value does not decode: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

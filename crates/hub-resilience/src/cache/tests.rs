@@ -1,0 +1,265 @@
+//! Single-flight, stale-if-error, store failures and invalidation races, under tokio's paused clock.
+
+use super::*;
+use crate::memory_store::MemoryCache;
+use async_trait::async_trait;
+use std::sync::atomic::AtomicUsize;
+
+#[derive(Default)]
+struct Counts {
+    lookups: Mutex<Vec<CacheOutcome>>,
+    store_errors: Mutex<Vec<&'static str>>,
+}
+
+impl CacheObserver for Counts {
+    fn on_lookup(&self, _: &str, outcome: CacheOutcome) {
+        self.lookups.lock().unwrap().push(outcome);
+    }
+    fn on_store_error(&self, action: &'static str, _: &StoreError) {
+        self.store_errors.lock().unwrap().push(action);
+    }
+}
+
+struct Fixture {
+    manager: Arc<CacheManager>,
+    store: Arc<MemoryCache>,
+    counts: Arc<Counts>,
+}
+
+fn fixture() -> Fixture {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::anchored(1_000_000));
+    let store = Arc::new(MemoryCache::builder().clock(clock.clone()).build());
+    let counts = Arc::new(Counts::default());
+    let manager = CacheManager::builder(store.clone())
+        .clock(clock)
+        .observer(counts.clone())
+        .config(CacheConfig {
+            max_stale: Duration::from_secs(600),
+        })
+        .build();
+    Fixture {
+        manager: Arc::new(manager),
+        store,
+        counts,
+    }
+}
+
+const KEY: &str = "integration:ticket_status:id=42";
+
+fn lookup(tags: &[String]) -> Lookup<'_> {
+    Lookup {
+        operation: "ticket_status",
+        key: KEY,
+        tags,
+        ttl: Duration::from_secs(300),
+    }
+}
+
+async fn read(m: &CacheManager, answer: Result<&'static str, Error>) -> Result<Fetched<String>, Error> {
+    m.get_or_fetch(&lookup(&[]), || async move { answer.map(str::to_owned) })
+        .await
+}
+
+fn s503() -> Error {
+    Error::Upstream {
+        status: 503,
+        retry_after: None,
+    }
+}
+
+/// 1,000 concurrent misses on one key, each with a fetch that counts its calls.
+async fn stampede(answer: Result<&'static str, Error>) -> (usize, Vec<Result<Fetched<String>, Error>>) {
+    let f = fixture();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..1_000 {
+        let (m, calls, answer) = (f.manager.clone(), calls.clone(), answer.clone());
+        tasks.push(tokio::spawn(async move {
+            m.get_or_fetch(&lookup(&[]), || async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                answer.map(str::to_owned)
+            })
+            .await
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    (calls.load(Ordering::SeqCst), results)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_concurrent_misses_make_one_call_and_share_its_value() {
+    let (calls, results) = stampede(Ok("open")).await;
+    assert_eq!(calls, 1);
+    assert!(
+        results
+            .iter()
+            .all(|r| r == &Ok(Fetched::new("open".to_owned(), CacheOutcome::Miss)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_concurrent_misses_make_one_call_and_share_its_error() {
+    let (calls, results) = stampede(Err(s503())).await;
+    assert_eq!(calls, 1);
+    assert!(results.iter().all(|r| r == &Err(s503())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn hit_miss_and_expiry() {
+    let f = fixture();
+    assert_eq!(read(&f.manager, Ok("open")).await.unwrap().cache, CacheOutcome::Miss);
+    let hit = read(&f.manager, Ok("never fetched")).await.unwrap();
+    assert_eq!((hit.value.as_str(), hit.cache), ("open", CacheOutcome::Hit));
+    tokio::time::advance(Duration::from_secs(300)).await;
+    let again = read(&f.manager, Ok("solved")).await.unwrap();
+    assert_eq!((again.value.as_str(), again.cache), ("solved", CacheOutcome::Miss));
+    assert_eq!(
+        *f.counts.lookups.lock().unwrap(),
+        [CacheOutcome::Miss, CacheOutcome::Hit, CacheOutcome::Miss]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_if_error_within_max_stale() {
+    let f = fixture();
+    read(&f.manager, Ok("open")).await.unwrap();
+    tokio::time::advance(Duration::from_secs(301)).await;
+    // The upstream fails, or its circuit is open: the stale value, marked stale.
+    for err in [
+        s503(),
+        Error::CircuitOpen {
+            retry_in: Duration::from_secs(9),
+        },
+        Error::Timeout,
+    ] {
+        let stale = read(&f.manager, Err(err)).await.unwrap();
+        assert_eq!((stale.value.as_str(), stale.cache), ("open", CacheOutcome::Stale));
+    }
+    // An answer about the resource is not covered up by a stale value.
+    assert_eq!(read(&f.manager, Err(Error::NotFound)).await, Err(Error::NotFound));
+    // Past max_stale the error shows.
+    tokio::time::advance(Duration::from_secs(600)).await;
+    assert_eq!(read(&f.manager, Err(s503())).await, Err(s503()));
+}
+
+/// A store that is down.
+struct Down;
+
+#[async_trait]
+impl Cache for Down {
+    async fn get(&self, _: &str) -> Result<Option<CacheEntry>, StoreError> {
+        Err(StoreError::Unavailable {
+            reason: "redis down".into(),
+        })
+    }
+    async fn put(&self, _: &str, _: CacheEntry, _: &[String]) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable {
+            reason: "redis down".into(),
+        })
+    }
+    async fn invalidate(&self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable {
+            reason: "redis down".into(),
+        })
+    }
+    async fn invalidate_tag(&self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable {
+            reason: "redis down".into(),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broken_store_never_fails_a_read() {
+    let counts = Arc::new(Counts::default());
+    let m = CacheManager::builder(Arc::new(Down)).observer(counts.clone()).build();
+    let r = read(&m, Ok("open")).await.unwrap();
+    assert_eq!((r.value.as_str(), r.cache), ("open", CacheOutcome::Bypass));
+    assert_eq!(read(&m, Err(s503())).await, Err(s503()));
+    assert_eq!(*counts.store_errors.lock().unwrap(), ["get", "get"]);
+    assert!(m.invalidate(KEY).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrupt_entry_is_a_miss() {
+    let f = fixture();
+    let now = TokioClock::anchored(1_000_000).unix_ms();
+    let entry = CacheEntry {
+        value: Bytes::from_static(b"{not json"),
+        fetched_at_ms: now,
+        fresh_until_ms: now + 60_000,
+        stale_until_ms: now + 120_000,
+    };
+    f.store.put(KEY, entry, &[]).await.unwrap();
+    let r = read(&f.manager, Ok("open")).await.unwrap();
+    assert_eq!((r.value.as_str(), r.cache), ("open", CacheOutcome::Miss));
+    assert_eq!(*f.counts.store_errors.lock().unwrap(), ["decode"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fetch_that_began_before_an_invalidation_is_not_written_back() {
+    let f = fixture();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let tags = vec![keys::customer_tag("7")];
+    let slow = {
+        let (m, calls, tags) = (f.manager.clone(), calls.clone(), tags.clone());
+        tokio::spawn(async move {
+            m.get_or_fetch(&lookup(&tags), || async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok::<_, Error>("before the webhook".to_owned())
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    f.manager.invalidate_tag(&keys::customer_tag("7")).await.unwrap();
+    // (A read in the very millisecond of the invalidation is not stored: the rule is "later than".)
+    tokio::time::advance(Duration::from_millis(1)).await;
+    // A caller after the invalidation does not join the old flight.
+    let fresh = f
+        .manager
+        .get_or_fetch(&lookup(&tags), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, Error>("after the webhook".to_owned())
+        })
+        .await
+        .unwrap();
+    assert_eq!(fresh.value, "after the webhook");
+    let old = slow.await.unwrap().unwrap();
+    assert_eq!(old.value, "before the webhook");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let cached = read(&f.manager, Ok("unused")).await.unwrap();
+    assert_eq!(
+        (cached.value.as_str(), cached.cache),
+        ("after the webhook", CacheOutcome::Hit)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_the_leader_gives_up_a_waiter_takes_over() {
+    let f = fixture();
+    let leader = {
+        let m = f.manager.clone();
+        tokio::spawn(async move {
+            m.get_or_fetch(&lookup(&[]), || async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, Error>("never".to_owned())
+            })
+            .await
+        })
+    };
+    tokio::task::yield_now().await;
+    let waiter = {
+        let m = f.manager.clone();
+        tokio::spawn(async move { read(&m, Ok("from the waiter")).await })
+    };
+    tokio::task::yield_now().await;
+    leader.abort();
+    let r = waiter.await.unwrap().unwrap();
+    assert_eq!((r.value.as_str(), r.cache), ("from the waiter", CacheOutcome::Miss));
+}

@@ -1,0 +1,371 @@
+//! An in-process, bounded implementation of the `hub_core::Cache` port: LRU eviction, tags, no resurrection.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cached::{Cached, LruCache};
+use hub_core::{Cache, CacheEntry, StoreError};
+
+use crate::clock::{Clock, TokioClock, duration_ms};
+
+/// Removed entries reported by the LRU's eviction callback: (key, tags).
+type Evicted = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+/// An in-process cache store holding at most `max_entries` entries, evicting the
+/// least recently used.
+///
+/// Entries past their `stale_until_ms` are dropped when met. Invalidations are
+/// remembered for `invalidation_memory` (default 10 minutes, far longer than any
+/// fetch's deadline) so that a `put` whose `fetched_at_ms` is not later than the last
+/// invalidation of its key or of one of its tags is refused — the port's
+/// no-resurrection rule.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), hub_core::StoreError> {
+/// use bytes::Bytes;
+/// use hub_core::{Cache, CacheEntry};
+/// use hub_resilience::memory_store::MemoryCache;
+/// use std::sync::Arc;
+/// use hub_resilience::clock::ManualClock;
+///
+/// let clock = Arc::new(ManualClock::new(1_000));
+/// let cache = MemoryCache::builder().max_entries(100).clock(clock).build();
+/// let entry = |fetched_at_ms| CacheEntry { value: Bytes::from_static(b"\"open\""), fetched_at_ms, fresh_until_ms: 10_000, stale_until_ms: 20_000 };
+/// cache.put("integration:ticket_status:id=42", entry(900), &["ticket:42".to_owned()]).await?;
+/// assert!(cache.get("integration:ticket_status:id=42").await?.is_some());
+///
+/// cache.invalidate_tag("ticket:42").await?;
+/// assert!(cache.get("integration:ticket_status:id=42").await?.is_none());
+/// // A read that began before the invalidation cannot put its older answer back.
+/// cache.put("integration:ticket_status:id=42", entry(950), &["ticket:42".to_owned()]).await?;
+/// assert!(cache.get("integration:ticket_status:id=42").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub struct MemoryCache {
+    inner: Mutex<Inner>,
+    evicted: Evicted,
+    clock: Arc<dyn Clock>,
+    invalidation_memory_ms: u64,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Slot {
+    entry: CacheEntry,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Mark {
+    Key(String),
+    Tag(String),
+}
+
+struct Inner {
+    lru: LruCache<String, Slot>,
+    tags: HashMap<String, HashSet<String>>,
+    marks: HashMap<Mark, u64>,
+    /// Marks in the order they were set, for forgetting old ones.
+    mark_order: VecDeque<(u64, Mark)>,
+}
+
+/// Builds a [`MemoryCache`].
+#[derive(Default)]
+pub struct MemoryCacheBuilder {
+    max_entries: Option<usize>,
+    clock: Option<Arc<dyn Clock>>,
+    invalidation_memory: Option<Duration>,
+}
+
+impl MemoryCacheBuilder {
+    /// The most entries held (default 10,000; at least 1).
+    pub fn max_entries(mut self, n: usize) -> Self {
+        self.max_entries = Some(n);
+        self
+    }
+
+    /// The wall clock for expiry and invalidation times (default: the system's).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How long invalidations are remembered (default 10 minutes).
+    pub fn invalidation_memory(mut self, d: Duration) -> Self {
+        self.invalidation_memory = Some(d);
+        self
+    }
+
+    /// The store, empty.
+    pub fn build(self) -> MemoryCache {
+        let evicted: Evicted = Arc::default();
+        let sink = evicted.clone();
+        let max = self.max_entries.unwrap_or(10_000).max(1);
+        let lru = LruCache::builder()
+            .max_size(max)
+            .on_evict(move |key: &String, slot: &Slot| {
+                lock(&sink).push((key.clone(), slot.tags.clone()));
+            })
+            .build()
+            .unwrap_or_else(|_| LruCache::new(max));
+        MemoryCache {
+            inner: Mutex::new(Inner {
+                lru,
+                tags: HashMap::new(),
+                marks: HashMap::new(),
+                mark_order: VecDeque::new(),
+            }),
+            evicted,
+            clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
+            invalidation_memory_ms: duration_ms(self.invalidation_memory.unwrap_or(Duration::from_secs(600))),
+        }
+    }
+}
+
+impl Default for MemoryCache {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MemoryCache {
+    /// A builder: 10,000 entries, the system clock.
+    pub fn builder() -> MemoryCacheBuilder {
+        MemoryCacheBuilder::default()
+    }
+
+    /// Entries held now (some may be past their stale time until met).
+    pub fn len(&self) -> usize {
+        lock(&self.inner).lru.cache_size()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes the inner lock and unlinks evicted entries from their tags.
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        let mut inner = lock(&self.inner);
+        let evicted = std::mem::take(&mut *lock(&self.evicted));
+        for (key, tags) in evicted {
+            // The key may have been put again since; unlink only if it is gone.
+            if inner.lru.cache_get(&key).is_none() {
+                inner.unlink(&key, &tags);
+            }
+        }
+        inner
+    }
+}
+
+impl Inner {
+    fn unlink(&mut self, key: &str, tags: &[String]) {
+        for tag in tags {
+            if let Some(keys) = self.tags.get_mut(tag) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.tags.remove(tag);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(slot) = self.lru.cache_remove(key) {
+            self.unlink(key, &slot.tags);
+        }
+    }
+
+    fn mark(&mut self, mark: Mark, now_ms: u64, memory_ms: u64) {
+        while let Some((at, _)) = self.mark_order.front() {
+            if at.saturating_add(memory_ms) >= now_ms {
+                break;
+            }
+            if let Some((at, old)) = self.mark_order.pop_front()
+                && self.marks.get(&old) == Some(&at)
+            {
+                self.marks.remove(&old);
+            }
+        }
+        self.marks.insert(mark.clone(), now_ms);
+        self.mark_order.push_back((now_ms, mark));
+    }
+
+    fn invalidated_since(&self, key: &str, tags: &[String], fetched_at_ms: u64) -> bool {
+        let after = |m: Mark| self.marks.get(&m).is_some_and(|at| fetched_at_ms <= *at);
+        after(Mark::Key(key.to_owned())) || tags.iter().any(|t| after(Mark::Tag(t.clone())))
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
+        let now = self.clock.unix_ms();
+        let mut inner = self.inner();
+        let expired = match inner.lru.cache_get(key) {
+            None => return Ok(None),
+            Some(slot) if slot.entry.stale_until_ms > now => return Ok(Some(slot.entry.clone())),
+            Some(_) => true,
+        };
+        if expired {
+            inner.remove(key);
+        }
+        Ok(None)
+    }
+
+    async fn put(&self, key: &str, entry: CacheEntry, tags: &[String]) -> Result<(), StoreError> {
+        let now = self.clock.unix_ms();
+        if entry.stale_until_ms <= now {
+            return Ok(());
+        }
+        let mut inner = self.inner();
+        if inner.invalidated_since(key, tags, entry.fetched_at_ms) {
+            return Ok(());
+        }
+        // Never replace a newer answer with an older one.
+        if inner
+            .lru
+            .cache_get(key)
+            .is_some_and(|s| s.entry.fetched_at_ms > entry.fetched_at_ms)
+        {
+            return Ok(());
+        }
+        inner.remove(key);
+        for tag in tags {
+            inner.tags.entry(tag.clone()).or_default().insert(key.to_owned());
+        }
+        inner.lru.cache_set(
+            key.to_owned(),
+            Slot {
+                entry,
+                tags: tags.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn invalidate(&self, key: &str) -> Result<(), StoreError> {
+        let now = self.clock.unix_ms();
+        let mut inner = self.inner();
+        inner.mark(Mark::Key(key.to_owned()), now, self.invalidation_memory_ms);
+        inner.remove(key);
+        Ok(())
+    }
+
+    async fn invalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
+        let now = self.clock.unix_ms();
+        let mut inner = self.inner();
+        inner.mark(Mark::Tag(tag.to_owned()), now, self.invalidation_memory_ms);
+        for key in inner.tags.remove(tag).unwrap_or_default() {
+            inner.remove(&key);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use bytes::Bytes;
+
+    fn entry(v: &'static str, fetched_at_ms: u64) -> CacheEntry {
+        CacheEntry {
+            value: Bytes::from_static(v.as_bytes()),
+            fetched_at_ms,
+            fresh_until_ms: fetched_at_ms + 1_000,
+            stale_until_ms: fetched_at_ms + 5_000,
+        }
+    }
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn store(max: usize) -> (MemoryCache, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(10_000));
+        (
+            MemoryCache::builder().max_entries(max).clock(clock.clone()).build(),
+            clock,
+        )
+    }
+
+    async fn value(c: &MemoryCache, key: &str) -> Option<Bytes> {
+        c.get(key).await.unwrap().map(|e| e.value)
+    }
+
+    #[tokio::test]
+    async fn evicts_the_least_recently_used() {
+        let (c, _) = store(2);
+        c.put("a", entry("1", 10_000), &tags(&["t"])).await.unwrap();
+        c.put("b", entry("2", 10_000), &tags(&["t"])).await.unwrap();
+        assert!(value(&c, "a").await.is_some()); // a is now the most recent
+        c.put("c", entry("3", 10_000), &[]).await.unwrap();
+        assert_eq!(c.len(), 2);
+        assert!(value(&c, "b").await.is_none());
+        assert!(value(&c, "a").await.is_some());
+        // The evicted key left its tag's index.
+        let inner = c.inner();
+        assert_eq!(inner.tags.get("t").map(HashSet::len), Some(1));
+    }
+
+    #[tokio::test]
+    async fn entries_die_after_their_stale_time() {
+        let (c, clock) = store(10);
+        c.put("a", entry("1", 10_000), &[]).await.unwrap();
+        clock.advance(Duration::from_millis(4_999));
+        assert!(value(&c, "a").await.is_some());
+        clock.advance(Duration::from_millis(1));
+        assert!(value(&c, "a").await.is_none());
+        assert!(c.is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_resurrection_by_key_or_tag() {
+        let (c, clock) = store(10);
+        c.put("a", entry("1", 9_000), &tags(&["customer:7"])).await.unwrap();
+        c.invalidate("a").await.unwrap();
+        assert!(value(&c, "a").await.is_none());
+        // Began before (or at) the invalidation: refused.
+        c.put("a", entry("old", 10_000), &[]).await.unwrap();
+        assert!(value(&c, "a").await.is_none());
+        clock.advance(Duration::from_millis(1));
+        c.put("a", entry("new", 10_001), &[]).await.unwrap();
+        assert_eq!(value(&c, "a").await.as_deref(), Some(&b"new"[..]));
+
+        c.put("h1", entry("p1", 10_001), &tags(&["customer:7"])).await.unwrap();
+        c.put("h2", entry("p2", 10_001), &tags(&["customer:7"])).await.unwrap();
+        c.put("h3", entry("p3", 10_001), &tags(&["customer:8"])).await.unwrap();
+        c.invalidate_tag("customer:7").await.unwrap();
+        assert!(value(&c, "h1").await.is_none() && value(&c, "h2").await.is_none());
+        assert!(value(&c, "h3").await.is_some());
+        c.put("h1", entry("p1", 10_000), &tags(&["customer:7"])).await.unwrap();
+        assert!(value(&c, "h1").await.is_none());
+        // Invalidations are forgotten after the memory time, bounding memory.
+        clock.advance(Duration::from_secs(601));
+        c.invalidate("other").await.unwrap();
+        assert_eq!(c.inner().marks.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_older_answer_never_replaces_a_newer_one() {
+        let (c, _) = store(10);
+        c.put("a", entry("new", 10_000), &[]).await.unwrap();
+        c.put("a", entry("old", 9_999), &[]).await.unwrap();
+        assert_eq!(value(&c, "a").await.as_deref(), Some(&b"new"[..]));
+    }
+}
