@@ -1,13 +1,16 @@
 //! The ticketing adapter: any dialect's calls run through one resilient upstream endpoint.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_core::{
     CacheOutcome, CallContext, CreatedComment, CreatedTicket, Error, Fetched, NewComment, NewTicket, Ticket, TicketId,
     TicketingPort,
 };
+use hub_resilience::cache::{CacheManager, Lookup, keys};
 use hub_upstream::Endpoint;
+use hub_upstream::request::write_key;
 
 use crate::dialect::Dialect;
 
@@ -15,6 +18,8 @@ use crate::dialect::Dialect;
 pub struct TicketingAdapter<D> {
     dialect: D,
     endpoint: Arc<Endpoint>,
+    cache: Option<Arc<CacheManager>>,
+    ttl: Duration,
 }
 
 impl<D: Dialect> std::fmt::Debug for TicketingAdapter<D> {
@@ -27,23 +32,32 @@ impl<D: Dialect> std::fmt::Debug for TicketingAdapter<D> {
 }
 
 impl<D: Dialect> TicketingAdapter<D> {
-    /// An adapter speaking `dialect` to `endpoint`.
+    /// An adapter speaking `dialect` to `endpoint`, without a read cache.
     pub fn new(dialect: D, endpoint: Arc<Endpoint>) -> Self {
-        Self { dialect, endpoint }
+        Self {
+            dialect,
+            endpoint,
+            cache: None,
+            ttl: keys::Ttls::default().ticket_status,
+        }
+    }
+
+    /// Caches ticket status reads in `cache` for `ttl` (the contract's default: 300 s).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<CacheManager>, ttl: Duration) -> Self {
+        self.cache = Some(cache);
+        self.ttl = ttl;
+        self
+    }
+
+    async fn fetch_ticket(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<Ticket, Error> {
+        let response = self.endpoint.send(ctx, &self.dialect.get_ticket(ticket_id)).await?;
+        self.dialect.ticket(ticket_id, &response.body)
     }
 
     /// The endpoint (for readiness: its circuit state).
     pub fn endpoint(&self) -> &Arc<Endpoint> {
         &self.endpoint
-    }
-}
-
-/// The idempotency key a write goes upstream with: the caller's, else one derived from
-/// the hub request and the operation, stable across the call's retries.
-pub(crate) fn write_key(ctx: &CallContext, operation: &str) -> String {
-    match &ctx.idempotency_key {
-        Some(key) => key.as_str().to_owned(),
-        None => format!("hub-{}-{operation}", ctx.request_id),
     }
 }
 
@@ -56,12 +70,20 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     }
 
     async fn get_ticket_status(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<Fetched<Ticket>, Error> {
-        let call = self.dialect.get_ticket(ticket_id);
-        let response = self.endpoint.send(ctx, &call).await?;
-        Ok(Fetched::new(
-            self.dialect.ticket(ticket_id, &response.body)?,
-            CacheOutcome::Bypass,
-        ))
+        let Some(cache) = &self.cache else {
+            return Ok(Fetched::new(
+                self.fetch_ticket(ctx, ticket_id).await?,
+                CacheOutcome::Bypass,
+            ));
+        };
+        let key = keys::ticket_status(ticket_id.as_str());
+        let lookup = Lookup {
+            operation: keys::TICKET_STATUS,
+            key: &key,
+            tags: &[],
+            ttl: self.ttl,
+        };
+        cache.get_or_fetch(&lookup, || self.fetch_ticket(ctx, ticket_id)).await
     }
 
     async fn add_comment(

@@ -7,7 +7,8 @@ use http::Method;
 use hub_core::{
     CallContext, CancelResult, CommitResult, Draft, DraftId, Error, IdempotencyKey, NewDraft, TransactionCreatePort,
 };
-use hub_upstream::request::Idempotency;
+use hub_resilience::cache::{CacheManager, keys};
+use hub_upstream::request::{Idempotency, write_key};
 use hub_upstream::response::decode;
 use hub_upstream::{Call, Endpoint};
 use serde_json::json;
@@ -16,18 +17,30 @@ use crate::wire::{WireCancel, WireCommit, WireDraft};
 
 /// Implements [`TransactionCreatePort`] over an [`Endpoint`] (OAuth2 plus HMAC signing).
 ///
-/// Creating a draft is not idempotent upstream, so it is retried only when it provably
-/// never left; a commit carries the caller's idempotency key and is safe to retry after
-/// an outcome-unknown failure because of it; a cancellation is idempotent by nature.
+/// Every write carries an idempotency key (the caller's, or one derived from the hub
+/// request), which the sales system honours, so each is safe to retry after an
+/// outcome-unknown failure; the commit's key is the caller's own and required.
+///
+/// A commit invalidates the new transaction's cached status and, when the upstream
+/// names the customer, every cached page of their history. A cancellation changes only
+/// a draft, which no cached read holds.
 #[derive(Debug)]
 pub struct TransactionCreateAdapter {
     endpoint: Arc<Endpoint>,
+    cache: Option<Arc<CacheManager>>,
 }
 
 impl TransactionCreateAdapter {
-    /// An adapter writing through `endpoint`.
+    /// An adapter writing through `endpoint`, invalidating nothing.
     pub fn new(endpoint: Arc<Endpoint>) -> Self {
-        Self { endpoint }
+        Self { endpoint, cache: None }
+    }
+
+    /// Invalidates the reads a commit changes in `cache`.
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<CacheManager>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// The endpoint (for readiness: its circuit state).
@@ -37,7 +50,7 @@ impl TransactionCreateAdapter {
 }
 
 /// `POST /transactions/drafts`.
-pub(crate) fn draft_call(draft: &NewDraft) -> Result<Call, Error> {
+pub(crate) fn draft_call(draft: &NewDraft, key: &str) -> Result<Call, Error> {
     let body = json!({
         "customer_id": draft.customer_id.as_str(),
         "amount": draft.money.amount,
@@ -50,7 +63,7 @@ pub(crate) fn draft_call(draft: &NewDraft) -> Result<Call, Error> {
         Method::POST,
         "/transactions/drafts".to_owned(),
         &body,
-        Idempotency::NonIdempotent,
+        Idempotency::Keyed(key.to_owned()),
     )?
     .with_params(json!({
         "customer_id": draft.customer_id.as_str(),
@@ -74,13 +87,13 @@ pub(crate) fn commit_call(draft_id: &DraftId, key: &IdempotencyKey) -> Result<Ca
 }
 
 /// `POST /transactions/drafts/{id}/cancel`.
-pub(crate) fn cancel_call(draft_id: &DraftId) -> Result<Call, Error> {
+pub(crate) fn cancel_call(draft_id: &DraftId, key: &str) -> Result<Call, Error> {
     Ok(Call::json(
         "cancel_draft",
         Method::POST,
         format!("/transactions/drafts/{}/cancel", draft_id.path_segment()),
         &json!({}),
-        Idempotency::Idempotent,
+        Idempotency::Keyed(key.to_owned()),
     )?
     .with_params(json!({"draft_id": draft_id.as_str()})))
 }
@@ -88,7 +101,10 @@ pub(crate) fn cancel_call(draft_id: &DraftId) -> Result<Call, Error> {
 #[async_trait]
 impl TransactionCreatePort for TransactionCreateAdapter {
     async fn create_draft_transaction(&self, ctx: &CallContext, draft: &NewDraft) -> Result<Draft, Error> {
-        let response = self.endpoint.send(ctx, &draft_call(draft)?).await?;
+        let response = self
+            .endpoint
+            .send(ctx, &draft_call(draft, &write_key(ctx, "create_draft_transaction"))?)
+            .await?;
         decode::<WireDraft>(&response.body)?.into_domain(draft.money.currency)
     }
 
@@ -102,11 +118,26 @@ impl TransactionCreatePort for TransactionCreateAdapter {
             .endpoint
             .send(ctx, &commit_call(draft_id, idempotency_key)?)
             .await?;
-        decode::<WireCommit>(&response.body)?.into_domain()
+        let wire: WireCommit = decode(&response.body)?;
+        let customer = wire.customer_id.clone();
+        let result = wire.into_domain()?;
+        if let Some(cache) = &self.cache {
+            // An unreachable cache holds nothing to invalidate; the manager counts the failure.
+            let _ = cache
+                .invalidate(&keys::transaction_status(result.transaction_id.as_str()))
+                .await;
+            if let Some(customer) = customer {
+                let _ = cache.invalidate_tag(&keys::customer_tag(&customer)).await;
+            }
+        }
+        Ok(result)
     }
 
     async fn cancel_draft(&self, ctx: &CallContext, draft_id: &DraftId) -> Result<CancelResult, Error> {
-        let response = self.endpoint.send(ctx, &cancel_call(draft_id)?).await?;
+        let response = self
+            .endpoint
+            .send(ctx, &cancel_call(draft_id, &write_key(ctx, "cancel_draft"))?)
+            .await?;
         Ok(decode::<WireCancel>(&response.body)?.into_domain(draft_id))
     }
 }

@@ -7,6 +7,8 @@ use hub_core::{
     CacheOutcome, CallContext, CustomerId, Error, Fetched, HistoryLimit, Transaction, TransactionId,
     TransactionStatusPort,
 };
+use hub_resilience::cache::keys::{self, Ttls};
+use hub_resilience::cache::{CacheManager, Lookup};
 use hub_upstream::response::decode;
 use hub_upstream::{Call, Endpoint};
 use serde_json::json;
@@ -17,12 +19,47 @@ use crate::wire::{WireHistory, WireTransaction};
 #[derive(Debug)]
 pub struct TransactionStatusAdapter {
     endpoint: Arc<Endpoint>,
+    cache: Option<Arc<CacheManager>>,
+    ttls: Ttls,
 }
 
 impl TransactionStatusAdapter {
-    /// An adapter reading from `endpoint`.
+    /// An adapter reading from `endpoint`, without a read cache.
     pub fn new(endpoint: Arc<Endpoint>) -> Self {
-        Self { endpoint }
+        Self {
+            endpoint,
+            cache: None,
+            ttls: Ttls::default(),
+        }
+    }
+
+    /// Caches reads in `cache`: a transaction for `ttls.transaction_status` (120 s by
+    /// default), a history page for `ttls.transaction_history` (300 s), tagged with the
+    /// customer so that every page of it is invalidated at once.
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<CacheManager>, ttls: Ttls) -> Self {
+        self.cache = Some(cache);
+        self.ttls = ttls;
+        self
+    }
+
+    async fn fetch_status(&self, ctx: &CallContext, id: &TransactionId) -> Result<Transaction, Error> {
+        let response = self.endpoint.send(ctx, &status_call(id)).await?;
+        decode::<WireTransaction>(&response.body)?.into_domain()
+    }
+
+    async fn fetch_history(
+        &self,
+        ctx: &CallContext,
+        customer: &CustomerId,
+        limit: HistoryLimit,
+    ) -> Result<Vec<Transaction>, Error> {
+        let response = self.endpoint.send(ctx, &history_call(customer, limit)).await?;
+        let wire: WireHistory = decode(&response.body)?;
+        wire.transactions
+            .into_iter()
+            .map(WireTransaction::into_domain)
+            .collect()
     }
 
     /// The endpoint (for readiness: its circuit state).
@@ -54,9 +91,22 @@ impl TransactionStatusPort for TransactionStatusAdapter {
         ctx: &CallContext,
         transaction_id: &TransactionId,
     ) -> Result<Fetched<Transaction>, Error> {
-        let response = self.endpoint.send(ctx, &status_call(transaction_id)).await?;
-        let wire: WireTransaction = decode(&response.body)?;
-        Ok(Fetched::new(wire.into_domain()?, CacheOutcome::Bypass))
+        let Some(cache) = &self.cache else {
+            return Ok(Fetched::new(
+                self.fetch_status(ctx, transaction_id).await?,
+                CacheOutcome::Bypass,
+            ));
+        };
+        let key = keys::transaction_status(transaction_id.as_str());
+        let lookup = Lookup {
+            operation: keys::TRANSACTION_STATUS,
+            key: &key,
+            tags: &[],
+            ttl: self.ttls.transaction_status,
+        };
+        cache
+            .get_or_fetch(&lookup, || self.fetch_status(ctx, transaction_id))
+            .await
     }
 
     async fn get_transaction_history(
@@ -65,13 +115,22 @@ impl TransactionStatusPort for TransactionStatusAdapter {
         customer_id: &CustomerId,
         limit: HistoryLimit,
     ) -> Result<Fetched<Vec<Transaction>>, Error> {
-        let response = self.endpoint.send(ctx, &history_call(customer_id, limit)).await?;
-        let wire: WireHistory = decode(&response.body)?;
-        let items = wire
-            .transactions
-            .into_iter()
-            .map(WireTransaction::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Fetched::new(items, CacheOutcome::Bypass))
+        let Some(cache) = &self.cache else {
+            return Ok(Fetched::new(
+                self.fetch_history(ctx, customer_id, limit).await?,
+                CacheOutcome::Bypass,
+            ));
+        };
+        let key = keys::transaction_history(customer_id.as_str(), limit.get());
+        let tags = [keys::customer_tag(customer_id.as_str())];
+        let lookup = Lookup {
+            operation: keys::TRANSACTION_HISTORY,
+            key: &key,
+            tags: &tags,
+            ttl: self.ttls.transaction_history,
+        };
+        cache
+            .get_or_fetch(&lookup, || self.fetch_history(ctx, customer_id, limit))
+            .await
     }
 }

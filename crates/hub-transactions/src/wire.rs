@@ -70,6 +70,9 @@ pub(crate) struct WireCommit {
     status: TransactionStatus,
     amount: Amount,
     currency: Currency,
+    /// The customer, when the upstream says: their cached history is then invalidated.
+    #[serde(default)]
+    pub(crate) customer_id: Option<String>,
 }
 
 impl WireCommit {

@@ -12,6 +12,21 @@ pub const CONVERSATION_ID: HeaderName = HeaderName::from_static("x-conversation-
 /// The header carrying the idempotency key upstream.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
+/// The idempotency key a write goes upstream with: the caller's, else one derived from
+/// the hub request and the operation, stable across the call's retries.
+///
+/// ```
+/// use hub_core::{CallContext, RequestId};
+/// let ctx = CallContext::new(RequestId::parse("r-1").unwrap());
+/// assert_eq!(hub_upstream::request::write_key(&ctx, "create_ticket"), "hub-r-1-create_ticket");
+/// ```
+pub fn write_key(ctx: &CallContext, operation: &str) -> String {
+    match &ctx.idempotency_key {
+        Some(key) => key.as_str().to_owned(),
+        None => format!("hub-{}-{operation}", ctx.request_id),
+    }
+}
+
 /// Whether sending a request twice can do something twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Idempotency {
