@@ -1,0 +1,159 @@
+//! The control handle: faults, ledger, webhooks, reset and the simulated clock, for tests in-process.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::config::Settings;
+use crate::faults::{ActiveFault, FaultKind, FaultRule, InvalidFault};
+use crate::ledger::{EffectFilter, EffectRecord, RequestFilter, RequestRecord, TokenCounters};
+use crate::state::{SimState, lock};
+use crate::system::System;
+use crate::systems::notify::Notification;
+use crate::systems::transactions;
+use crate::webhooks::{WebhookDelivery, WebhookError, WebhookRequest};
+
+/// Controls a running simulation; cheap to clone. The HTTP control API under `/_sim/` offers the same.
+#[derive(Clone)]
+pub struct Control {
+    state: Arc<SimState>,
+}
+
+impl fmt::Debug for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Control")
+            .field("base_url", &self.state.base_url)
+            .finish()
+    }
+}
+
+impl Control {
+    pub(crate) fn new(state: Arc<SimState>) -> Self {
+        Self { state }
+    }
+
+    /// Adds a fault rule; returns its id.
+    pub fn add_fault(&self, rule: FaultRule) -> Result<u64, InvalidFault> {
+        self.state.faults.add(rule)
+    }
+
+    /// Removes one fault rule; false when there was none with that id.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.state.faults.remove(id)
+    }
+
+    /// Removes every fault rule of one system, or all; returns how many went.
+    pub fn clear_faults(&self, system: Option<System>) -> usize {
+        self.state.faults.clear(system)
+    }
+
+    /// The active fault rules, with how often each fired.
+    pub fn faults(&self) -> Vec<ActiveFault> {
+        self.state.faults.list()
+    }
+
+    /// Switches a system's total outage on or off.
+    pub fn set_outage(&self, system: System, down: bool) {
+        if down {
+            if !self.is_down(system) {
+                // An outage rule has no numbers to validate.
+                let _ = self.state.faults.add(FaultRule::new(FaultKind::Outage).system(system));
+            }
+        } else {
+            self.state.faults.remove_outage(system);
+        }
+    }
+
+    fn is_down(&self, system: System) -> bool {
+        self.faults()
+            .iter()
+            .any(|f| f.rule.kind == FaultKind::Outage && f.rule.system == Some(system))
+    }
+
+    /// Re-seeds the fault dice.
+    pub fn set_seed(&self, seed: u64) {
+        self.state.faults.set_seed(seed);
+    }
+
+    /// Request records matching the filter, oldest first.
+    pub fn requests(&self, filter: &RequestFilter) -> Vec<RequestRecord> {
+        self.state.ledger.requests(filter)
+    }
+
+    /// Effect records matching the filter, oldest first.
+    pub fn effects(&self, filter: &EffectFilter) -> Vec<EffectRecord> {
+        self.state.ledger.effects(filter)
+    }
+
+    /// How many request records the ledger dropped for lack of room.
+    pub fn dropped_requests(&self) -> u64 {
+        self.state.ledger.dropped()
+    }
+
+    /// Token requests of both OAuth2 systems.
+    pub fn token_requests(&self) -> TokenCounters {
+        self.state.token_counters()
+    }
+
+    /// Notifications the sink received, oldest first.
+    pub fn notifications(&self) -> Vec<Notification> {
+        lock(&self.state.notifications).clone()
+    }
+
+    /// Sends a signed webhook and returns what was sent and answered.
+    pub async fn send_webhook(&self, request: WebhookRequest) -> Result<WebhookDelivery, WebhookError> {
+        crate::webhooks::send(&self.state, request).await
+    }
+
+    /// Back to the starting state: seeded data, initial settings, no faults, empty ledger, clock on time.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
+    /// Moves the simulated clock forward (token and draft expiry use it).
+    pub fn advance_clock(&self, by: Duration) {
+        self.state
+            .clock
+            .advance(time::Duration::try_from(by).unwrap_or(time::Duration::MAX));
+    }
+
+    /// The simulated current time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.state.clock.now()
+    }
+
+    /// How far the simulated clock is ahead of the wall clock.
+    pub fn clock_offset(&self) -> time::Duration {
+        self.state.clock.offset()
+    }
+
+    /// The run-time settings.
+    pub fn settings(&self) -> Settings {
+        self.state.settings()
+    }
+
+    /// Replaces the run-time settings (a token TTL below 1 s is raised to 1 s).
+    pub fn set_settings(&self, mut settings: Settings) {
+        settings.token_ttl_s = settings.token_ttl_s.max(1);
+        self.state.set_settings(settings);
+    }
+
+    /// Writes a Vault KV v2 secret (a new version); returns the version.
+    pub fn set_vault_secret(&self, mount: &str, path: &str, data: Map<String, Value>) -> u64 {
+        let now = self.state.clock.now();
+        lock(&self.state.vault).put(mount, path, data, now)
+    }
+
+    /// Sets a transaction's status in the status system; false when there is no such transaction.
+    pub fn set_transaction_status(&self, id: &str, status: &str) -> bool {
+        transactions::set_status(&self.state, id, status)
+    }
+
+    /// What the simulation serves: base URL, systems, credentials and seeded ids.
+    pub fn info(&self) -> Value {
+        crate::info::info(&self.state)
+    }
+}

@@ -1,0 +1,228 @@
+//! Idempotency records: same key and same request → the stored answer; another request → refused.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
+
+use crate::reply::Reply;
+
+/// A request's fingerprint: SHA-256 of its route, path ids and body bytes.
+pub(crate) type Fingerprint = [u8; 32];
+
+/// Fingerprints a request from its parts (route and ids first, then the body).
+pub(crate) fn fingerprint(parts: &[&[u8]]) -> Fingerprint {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Record {
+    InFlight(Fingerprint),
+    Done(Fingerprint, Reply),
+}
+
+/// What a request with a key may do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decision {
+    /// First use of the key (or the earlier use failed): go ahead, then finish.
+    Proceed,
+    /// The key completed with this fingerprint: answer the stored reply.
+    Replay(Reply),
+    /// The key was used for another request.
+    Mismatch,
+    /// The key's first request is still running.
+    InFlight,
+}
+
+/// The record table's transitions, kept free of locking so the model test can drive them.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    records: HashMap<String, Record>,
+}
+
+impl Table {
+    pub(crate) fn begin(&mut self, key: &str, fp: Fingerprint) -> Decision {
+        match self.records.get(key) {
+            None => {
+                self.records.insert(key.to_owned(), Record::InFlight(fp));
+                Decision::Proceed
+            }
+            Some(Record::InFlight(_)) => Decision::InFlight,
+            Some(Record::Done(stored, reply)) if *stored == fp => Decision::Replay(reply.clone()),
+            Some(Record::Done(..)) => Decision::Mismatch,
+        }
+    }
+
+    /// Ends the in-flight request: a success is kept for replay, a failure frees the key.
+    pub(crate) fn finish(&mut self, key: &str, reply: &Reply) {
+        let Some(Record::InFlight(fp)) = self.records.get(key).cloned() else {
+            return;
+        };
+        if reply.status.is_success() {
+            self.records.insert(key.to_owned(), Record::Done(fp, reply.clone()));
+        } else {
+            self.records.remove(key);
+        }
+    }
+
+    /// Frees an in-flight key whose request was dropped before finishing.
+    pub(crate) fn abandon(&mut self, key: &str) {
+        if matches!(self.records.get(key), Some(Record::InFlight(_))) {
+            self.records.remove(key);
+        }
+    }
+}
+
+/// A shared record table for one system's keyed routes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdempotencyStore {
+    table: Arc<Mutex<Table>>,
+}
+
+/// How a system answers the refusals (each vendor words them its own way).
+pub(crate) struct Refusals {
+    pub(crate) mismatch: fn() -> Reply,
+    pub(crate) in_flight: fn() -> Reply,
+    /// Headers added to a replayed answer.
+    pub(crate) replay_headers: &'static [(&'static str, &'static str)],
+    /// Headers added to a first answer.
+    pub(crate) fresh_headers: &'static [(&'static str, &'static str)],
+}
+
+struct InFlightGuard {
+    table: Arc<Mutex<Table>>,
+    key: String,
+    armed: bool,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.table
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .abandon(&self.key);
+        }
+    }
+}
+
+impl IdempotencyStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `work` under the key's rules; without a key, just runs it.
+    pub(crate) async fn run<F>(&self, key: Option<&str>, fp: Fingerprint, refusals: &Refusals, work: F) -> Reply
+    where
+        F: Future<Output = Reply>,
+    {
+        let Some(key) = key else {
+            return work.await;
+        };
+        let decision = self.lock().begin(key, fp);
+        match decision {
+            Decision::Replay(reply) => return reply.with_headers(refusals.replay_headers),
+            Decision::Mismatch => return (refusals.mismatch)(),
+            Decision::InFlight => return (refusals.in_flight)(),
+            Decision::Proceed => {}
+        }
+        let mut guard = InFlightGuard {
+            table: Arc::clone(&self.table),
+            key: key.to_owned(),
+            armed: true,
+        };
+        let reply = work.await;
+        self.lock().finish(key, &reply);
+        guard.armed = false;
+        reply.with_headers(refusals.fresh_headers)
+    }
+
+    pub(crate) fn clear(&self) {
+        *self.lock() = Table::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use http::StatusCode;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Begin(u8, u8),
+        Finish(u8, bool),
+        Abandon(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..3, 0u8..2).prop_map(|(k, f)| Op::Begin(k, f)),
+            (0u8..3, any::<bool>()).prop_map(|(k, ok)| Op::Finish(k, ok)),
+            (0u8..3).prop_map(Op::Abandon),
+        ]
+    }
+
+    /// The reference model: per key, nothing, in flight with a body id, or done with one.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Model {
+        InFlight(u8),
+        Done(u8),
+    }
+
+    proptest! {
+        #[test]
+        fn table_follows_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut table = Table::default();
+            let mut model: HashMap<u8, Model> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Begin(k, f) => {
+                        let got = table.begin(&k.to_string(), fingerprint(&[&[f]]));
+                        let want = match model.get(&k).copied() {
+                            None => { model.insert(k, Model::InFlight(f)); "proceed" }
+                            Some(Model::InFlight(_)) => "in_flight",
+                            Some(Model::Done(g)) if g == f => "replay",
+                            Some(Model::Done(_)) => "mismatch",
+                        };
+                        let got = match got {
+                            Decision::Proceed => "proceed",
+                            Decision::InFlight => "in_flight",
+                            Decision::Replay(reply) => {
+                                prop_assert_eq!(reply.body.as_ref(), &[k][..]);
+                                "replay"
+                            }
+                            Decision::Mismatch => "mismatch",
+                        };
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Finish(k, ok) => {
+                        let status = if ok { StatusCode::CREATED } else { StatusCode::BAD_GATEWAY };
+                        table.finish(&k.to_string(), &Reply::raw(status, vec![k]));
+                        if let Some(Model::InFlight(f)) = model.get(&k).copied() {
+                            if ok { model.insert(k, Model::Done(f)); } else { model.remove(&k); }
+                        }
+                    }
+                    Op::Abandon(k) => {
+                        table.abandon(&k.to_string());
+                        if let Some(Model::InFlight(_)) = model.get(&k) { model.remove(&k); }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprints_separate_parts() {
+        assert_ne!(fingerprint(&[b"ab", b"c"]), fingerprint(&[b"a", b"bc"]));
+    }
+}

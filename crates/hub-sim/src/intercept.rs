@@ -1,0 +1,154 @@
+//! The middleware in front of every simulated route: applies faults and writes the request ledger.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::json;
+
+use crate::faults::{Action, FaultKind};
+use crate::ledger::RequestRecord;
+use crate::reply::Reply;
+use crate::state::SimState;
+use crate::system::System;
+
+/// Marks a response whose connection must be closed without sending it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AbortConnection;
+
+fn abort() -> Response {
+    let mut response = Response::new(Body::empty());
+    response.extensions_mut().insert(AbortConnection);
+    response
+}
+
+/// A malformed body: starts like JSON, is not.
+const MALFORMED: &[u8] = b"{\"id\": \"sim\", \"status\": <html>502 Bad Gateway</html>";
+
+struct Seen {
+    system: System,
+    method: String,
+    path: String,
+    route: String,
+    key: Option<String>,
+}
+
+impl Seen {
+    fn record(self, st: &SimState, status: Option<u16>, fault: Option<FaultKind>) {
+        st.ledger.record_request(RequestRecord {
+            seq: st.ledger.next_seq(),
+            at: st.clock.now(),
+            system: self.system,
+            method: self.method,
+            path: self.path,
+            route: self.route,
+            status,
+            idempotency_key: self.key,
+            fault,
+        });
+    }
+}
+
+async fn truncate(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let cut = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(cut))
+}
+
+/// Applies the fault plan to a request of a simulated system and records it.
+pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let Some(system) = System::from_path(path) else {
+        return next.run(req).await;
+    };
+    let relative = &path[system.prefix().len()..];
+    let relative = if relative.is_empty() { "/" } else { relative }.to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|m| m.as_str().strip_prefix(system.prefix()).map(str::to_owned))
+        .unwrap_or_else(|| relative.clone());
+    let seen = Seen {
+        system,
+        method: req.method().as_str().to_owned(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| path.to_owned(), |pq| pq.as_str().to_owned()),
+        route,
+        key: crate::auth::idempotency_key(req.headers()).map(str::to_owned),
+    };
+    let plan = st.faults.plan(system, &seen.method, &seen.route, &relative);
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
+    }
+    let Some(action) = plan.action else {
+        let response = next.run(req).await;
+        seen.record(&st, Some(response.status().as_u16()), None);
+        return response;
+    };
+    let kind = Some(action.kind());
+    tracing::debug!(%system, path = %seen.path, fault = ?action, "fault injected");
+    match action {
+        Action::Error(status) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            seen.record(&st, Some(status.as_u16()), kind);
+            Reply::json(status, &json!({"error": "simulated_fault", "status": status.as_u16()})).into_response()
+        }
+        Action::RateLimit(retry_after) => {
+            seen.record(&st, Some(429), kind);
+            let reply = Reply::json(StatusCode::TOO_MANY_REQUESTS, &json!({"error": "rate_limited"}));
+            match retry_after {
+                Some(value) => reply.header("retry-after", &value),
+                None => reply,
+            }
+            .into_response()
+        }
+        Action::Outage => {
+            seen.record(&st, Some(503), kind);
+            Reply::raw(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "<html><body><h1>503 Service Unavailable</h1></body></html>",
+            )
+            .header("content-type", "text/html")
+            .into_response()
+        }
+        Action::Malformed => {
+            seen.record(&st, Some(200), kind);
+            Reply::raw(StatusCode::OK, MALFORMED)
+                .header("content-type", "application/json")
+                .into_response()
+        }
+        Action::Truncated => {
+            let response = next.run(req).await;
+            seen.record(&st, Some(response.status().as_u16()), kind);
+            truncate(response).await
+        }
+        Action::Reset { after_handler } => {
+            if after_handler {
+                drop(next.run(req).await);
+            }
+            seen.record(&st, None, kind);
+            abort()
+        }
+        Action::Hang { after_handler, max } => {
+            if after_handler {
+                drop(next.run(req).await);
+            }
+            seen.record(&st, None, kind);
+            tokio::time::sleep(max).await;
+            abort()
+        }
+    }
+}
+
+/// The answer for a path no system route matches.
+pub(crate) async fn fallback() -> Reply {
+    Reply::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}))
+}

@@ -1,0 +1,92 @@
+//! The `hub-sim` binary: serves the simulated systems until interrupted.
+
+// A command-line program talks on stdout (the bound address) and stderr (usage errors).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use hub_sim::{Settings, Sim, SimConfig};
+
+/// Simulated external systems for Integration Hub: ticketing (generic, Zendesk, Jira),
+/// transaction status, sales, Vault and a notification sink, with faults on demand.
+#[derive(Debug, Parser)]
+#[command(name = "hub-sim", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port. The first line printed is the bound URL.
+    #[arg(long, default_value = "127.0.0.1:8900", env = "HUB_SIM_LISTEN")]
+    listen: SocketAddr,
+    /// Seed of the fault dice, for reproducible fault sequences.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// `expires_in` of issued OAuth2 tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    token_ttl_s: u64,
+    /// How long a sales draft stays committable, in seconds.
+    #[arg(long, default_value_t = 900)]
+    draft_ttl_s: u64,
+    /// Log requests and faults to stderr (-v: info, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.verbose > 0 {
+        let level = if args.verbose > 1 { "debug" } else { "info" };
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(format!("hub_sim={level}")))
+            .init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hub-sim: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let config = SimConfig {
+        listen: args.listen,
+        seed: args.seed,
+        settings: Settings {
+            token_ttl_s: args.token_ttl_s.max(1),
+            draft_ttl_s: args.draft_ttl_s,
+            ..Settings::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = match Sim::start(config).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("hub-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", sim.base_url());
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

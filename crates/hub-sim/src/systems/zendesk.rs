@@ -1,0 +1,581 @@
+//! Zendesk Support API v2: tickets, comments through ticket updates, users, and create idempotency.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::auth;
+use crate::clock::{parse, rfc3339};
+use crate::idempotency::{Refusals, fingerprint};
+use crate::ledger::EffectKind;
+use crate::reply::Reply;
+use crate::state::{SimState, lock};
+use crate::system::System;
+use crate::systems::at;
+
+const STATUSES: [&str; 6] = ["new", "open", "pending", "hold", "solved", "closed"];
+const PRIORITIES: [&str; 4] = ["low", "normal", "high", "urgent"];
+/// The user the API credentials belong to.
+const API_USER: u64 = 9000;
+
+struct User {
+    id: u64,
+    name: &'static str,
+    email: &'static str,
+    role: &'static str,
+}
+
+const USERS: [User; 4] = [
+    User {
+        id: 9000,
+        name: "Hub Integration",
+        email: "agent@example.com",
+        role: "admin",
+    },
+    User {
+        id: 9001,
+        name: "Alice Agent",
+        email: "alice@example.com",
+        role: "agent",
+    },
+    User {
+        id: 9002,
+        name: "Bob Agent",
+        email: "bob@example.com",
+        role: "agent",
+    },
+    User {
+        id: 9101,
+        name: "Carol Customer",
+        email: "carol@example.com",
+        role: "end-user",
+    },
+];
+
+#[derive(Debug, Clone)]
+struct Comment {
+    id: u64,
+    body: String,
+    public: bool,
+    author_id: u64,
+}
+
+/// A Zendesk ticket.
+#[derive(Debug, Clone)]
+pub(crate) struct Ticket {
+    id: u64,
+    subject: String,
+    description: String,
+    status: String,
+    priority: Option<String>,
+    kind: Option<String>,
+    requester_id: u64,
+    assignee_id: Option<u64>,
+    external_id: Option<String>,
+    tags: Vec<String>,
+    custom_fields: Vec<Value>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    comments: Vec<Comment>,
+}
+
+/// Zendesk's tickets.
+#[derive(Debug)]
+pub(crate) struct Data {
+    tickets: BTreeMap<u64, Ticket>,
+    next_ticket: u64,
+    next_event: u64,
+}
+
+impl Data {
+    /// Tickets 1 (new), 2 (open, alice), 3 (solved, bob) and 4 (hold, alice).
+    pub(crate) fn seeded() -> Self {
+        let seeds = [
+            (
+                1,
+                "Card declined at checkout",
+                "new",
+                "normal",
+                None,
+                "2026-01-05T09:00:00Z",
+            ),
+            (
+                2,
+                "Refund not received",
+                "open",
+                "high",
+                Some(9001),
+                "2026-01-06T11:30:00Z",
+            ),
+            (
+                3,
+                "Change billing address",
+                "solved",
+                "low",
+                Some(9002),
+                "2026-01-07T15:45:00Z",
+            ),
+            (
+                4,
+                "Chargeback dispute",
+                "hold",
+                "urgent",
+                Some(9001),
+                "2026-01-08T08:15:00Z",
+            ),
+        ];
+        let tickets = seeds
+            .into_iter()
+            .map(|(id, subject, status, priority, assignee, at)| {
+                let t = Ticket {
+                    id,
+                    subject: subject.to_owned(),
+                    description: format!("{subject} (seeded)"),
+                    status: status.to_owned(),
+                    priority: Some(priority.to_owned()),
+                    kind: Some("problem".to_owned()),
+                    requester_id: 9101,
+                    assignee_id: assignee,
+                    external_id: None,
+                    tags: Vec::new(),
+                    custom_fields: Vec::new(),
+                    created_at: parse(at),
+                    updated_at: parse(at),
+                    comments: vec![Comment {
+                        id: 50_000 + id,
+                        body: format!("{subject} (seeded)"),
+                        public: true,
+                        author_id: 9101,
+                    }],
+                };
+                (id, t)
+            })
+            .collect();
+        Self {
+            tickets,
+            next_ticket: 5,
+            next_event: 60_001,
+        }
+    }
+}
+
+pub(crate) fn routes(router: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
+    let s = System::Zendesk;
+    router
+        .route(&at(s, "/api/v2/tickets"), post(create))
+        .route(&at(s, "/api/v2/tickets.json"), post(create))
+        .route(&at(s, "/api/v2/tickets/{id}"), get(read).put(update))
+        .route(&at(s, "/api/v2/users/{id}"), get(user))
+}
+
+fn error(status: StatusCode, error: &str, description: &str) -> Reply {
+    Reply::json(status, &json!({"error": error, "description": description}))
+}
+
+fn invalid(field: &str, message: &str) -> Reply {
+    Reply::json(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &json!({
+            "error": "RecordInvalid",
+            "description": "Record validation errors",
+            "details": {field: [{"description": message, "error": "InvalidValue"}]},
+        }),
+    )
+}
+
+fn not_found() -> Reply {
+    error(StatusCode::NOT_FOUND, "RecordNotFound", "Not found")
+}
+
+const REFUSALS: Refusals = Refusals {
+    mismatch: || {
+        error(
+            StatusCode::BAD_REQUEST,
+            "IdempotentRequestError",
+            "Idempotency key was already used with a different request",
+        )
+    },
+    in_flight: || {
+        error(
+            StatusCode::CONFLICT,
+            "IdempotentRequestError",
+            "The original request with this idempotency key is still in progress",
+        )
+    },
+    replay_headers: &[("x-idempotency-lookup", "hit")],
+    fresh_headers: &[("x-idempotency-lookup", "miss")],
+};
+
+fn check_auth(st: &SimState, headers: &HeaderMap) -> Result<(), Reply> {
+    let c = &st.credentials;
+    let ok = match (auth::basic(headers), auth::bearer(headers)) {
+        (Some((user, token)), _) => {
+            auth::same(&user, &format!("{}/token", c.zendesk_email)) && auth::same(&token, &c.zendesk_api_token)
+        }
+        (None, Some(token)) => auth::same(token, &c.zendesk_oauth_token),
+        (None, None) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Reply::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "Couldn't authenticate you"}),
+        ))
+    }
+}
+
+fn parse_id(raw: &str) -> Option<u64> {
+    raw.strip_suffix(".json").unwrap_or(raw).parse().ok()
+}
+
+fn user_json(id: u64) -> Value {
+    match USERS.iter().find(|u| u.id == id) {
+        Some(u) => json!({"id": u.id, "name": u.name, "email": u.email, "role": u.role, "active": true}),
+        None => json!({"id": id, "name": "Unknown", "email": null, "role": "end-user", "active": false}),
+    }
+}
+
+fn ticket_json(base: &str, t: &Ticket) -> Value {
+    json!({
+        "url": format!("{base}/api/v2/tickets/{}.json", t.id),
+        "id": t.id,
+        "external_id": t.external_id,
+        "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": null}},
+        "created_at": rfc3339(t.created_at),
+        "updated_at": rfc3339(t.updated_at),
+        "type": t.kind,
+        "subject": t.subject,
+        "raw_subject": t.subject,
+        "description": t.description,
+        "priority": t.priority,
+        "status": t.status,
+        "recipient": null,
+        "requester_id": t.requester_id,
+        "submitter_id": t.requester_id,
+        "assignee_id": t.assignee_id,
+        "organization_id": null,
+        "group_id": null,
+        "collaborator_ids": [],
+        "follower_ids": [],
+        "email_cc_ids": [],
+        "has_incidents": false,
+        "is_public": t.comments.iter().any(|c| c.public),
+        "due_at": null,
+        "tags": t.tags,
+        "custom_fields": t.custom_fields,
+        "satisfaction_rating": null,
+        "allow_channelback": false,
+        "allow_attachments": true,
+    })
+}
+
+fn audit_json(t: &Ticket, audit_id: u64, events: Vec<Value>, at: OffsetDateTime) -> Value {
+    json!({
+        "id": audit_id,
+        "ticket_id": t.id,
+        "created_at": rfc3339(at),
+        "author_id": API_USER,
+        "metadata": {"system": {}, "custom": {}},
+        "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": null}},
+        "events": events,
+    })
+}
+
+fn comment_event(c: &Comment, audit_id: u64) -> Value {
+    json!({
+        "id": c.id,
+        "type": "Comment",
+        "author_id": c.author_id,
+        "body": c.body,
+        "html_body": format!("<div class=\"zd-comment\"><p>{}</p></div>", c.body),
+        "plain_body": c.body,
+        "public": c.public,
+        "attachments": [],
+        "audit_id": audit_id,
+    })
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    ticket: Option<TicketIn>,
+}
+
+#[derive(Deserialize)]
+struct TicketIn {
+    subject: Option<String>,
+    comment: Option<CommentIn>,
+    priority: Option<String>,
+    status: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    requester_id: Option<u64>,
+    assignee_id: Option<u64>,
+    external_id: Option<String>,
+    tags: Option<Vec<String>>,
+    custom_fields: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+struct CommentIn {
+    body: Option<String>,
+    html_body: Option<String>,
+    public: Option<bool>,
+}
+
+impl CommentIn {
+    fn text(&self) -> Option<&str> {
+        self.body
+            .as_deref()
+            .or(self.html_body.as_deref())
+            .filter(|b| !b.trim().is_empty())
+    }
+}
+
+fn parse_envelope(body: &[u8]) -> Result<TicketIn, Reply> {
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(Envelope { ticket: Some(t) }) => Ok(t),
+        Ok(Envelope { ticket: None }) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "InvalidEndpoint",
+            "Parameter ticket is required",
+        )),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, "InvalidJSON", &e.to_string())),
+    }
+}
+
+fn check_values(t: &TicketIn) -> Result<(), Reply> {
+    if let Some(p) = &t.priority
+        && !PRIORITIES.contains(&p.as_str())
+    {
+        return Err(invalid("priority", "Priority: is not valid"));
+    }
+    if let Some(s) = &t.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(invalid("status", "Status: is not valid"));
+    }
+    if let Some(a) = t.assignee_id
+        && !USERS.iter().any(|u| u.id == a && u.role != "end-user")
+    {
+        return Err(invalid("assignee", "Assignee: is not an agent"));
+    }
+    Ok(())
+}
+
+async fn create(State(st): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    let key = auth::idempotency_key(&headers);
+    let fp = fingerprint(&[b"POST /api/v2/tickets", &body]);
+    let store = st.idempotency.zendesk.clone();
+    store
+        .run(key, fp, &REFUSALS, async { create_ticket(&st, &body, key) })
+        .await
+}
+
+fn create_ticket(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
+    let input = match parse_envelope(body) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_values(&input) {
+        return r;
+    }
+    let Some(text) = input.comment.as_ref().and_then(CommentIn::text).map(str::to_owned) else {
+        return invalid("description", "Description: cannot be blank");
+    };
+    let public = input.comment.as_ref().and_then(|c| c.public).unwrap_or(true);
+    let now = st.clock.now();
+    let base = st.system_url(System::Zendesk);
+    let (id, reply) = {
+        let mut data = lock(&st.zendesk);
+        let id = data.next_ticket;
+        data.next_ticket += 1;
+        let audit_id = data.next_event;
+        let comment_id = data.next_event + 1;
+        data.next_event += 2;
+        let subject = input
+            .subject
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| text.chars().take(50).collect());
+        let status = input
+            .status
+            .unwrap_or_else(|| if input.assignee_id.is_some() { "open" } else { "new" }.to_owned());
+        let comment = Comment {
+            id: comment_id,
+            body: text.clone(),
+            public,
+            author_id: API_USER,
+        };
+        let t = Ticket {
+            id,
+            subject,
+            description: text,
+            status,
+            priority: input.priority,
+            kind: input.kind,
+            requester_id: input.requester_id.unwrap_or(API_USER),
+            assignee_id: input.assignee_id,
+            external_id: input.external_id,
+            tags: input.tags.unwrap_or_default(),
+            custom_fields: input.custom_fields.unwrap_or_default(),
+            created_at: now,
+            updated_at: now,
+            comments: vec![comment.clone()],
+        };
+        let audit = audit_json(&t, audit_id, vec![comment_event(&comment, audit_id)], now);
+        let body = json!({"ticket": ticket_json(&base, &t), "audit": audit});
+        data.tickets.insert(id, t);
+        (id, body)
+    };
+    st.effect(System::Zendesk, EffectKind::TicketCreated, &id.to_string(), None, key);
+    Reply::json(StatusCode::CREATED, &reply).header("location", &format!("{base}/api/v2/tickets/{id}.json"))
+}
+
+#[derive(Deserialize)]
+struct ReadQuery {
+    include: Option<String>,
+}
+
+async fn read(
+    State(st): State<Arc<SimState>>,
+    Path(raw): Path<String>,
+    Query(q): Query<ReadQuery>,
+    headers: HeaderMap,
+) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    let Some(id) = parse_id(&raw) else {
+        return not_found();
+    };
+    let base = st.system_url(System::Zendesk);
+    let data = lock(&st.zendesk);
+    let Some(t) = data.tickets.get(&id) else {
+        return not_found();
+    };
+    let mut body = json!({"ticket": ticket_json(&base, t)});
+    if q.include
+        .as_deref()
+        .is_some_and(|i| i.split(',').any(|p| p.trim() == "users"))
+    {
+        let mut ids = vec![t.requester_id];
+        ids.extend(t.assignee_id);
+        ids.dedup();
+        body["users"] = Value::Array(ids.into_iter().map(user_json).collect());
+    }
+    Reply::json(StatusCode::OK, &body)
+}
+
+async fn update(State(st): State<Arc<SimState>>, Path(raw): Path<String>, headers: HeaderMap, body: Bytes) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    let Some(id) = parse_id(&raw) else {
+        return not_found();
+    };
+    let input = match parse_envelope(&body) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_values(&input) {
+        return r;
+    }
+    let key = auth::idempotency_key(&headers);
+    let now = st.clock.now();
+    let base = st.system_url(System::Zendesk);
+    let mut added = None;
+    let reply = {
+        let mut data = lock(&st.zendesk);
+        let audit_id = data.next_event;
+        let mut next_event = data.next_event + 1;
+        let Some(t) = data.tickets.get_mut(&id) else {
+            return not_found();
+        };
+        if t.status == "closed" {
+            return invalid("status", "Status: closed prevents ticket update");
+        }
+        let mut events = Vec::new();
+        if let Some(text) = input.comment.as_ref().and_then(CommentIn::text) {
+            let c = Comment {
+                id: next_event,
+                body: text.to_owned(),
+                public: input.comment.as_ref().and_then(|c| c.public).unwrap_or(true),
+                author_id: API_USER,
+            };
+            next_event += 1;
+            events.push(comment_event(&c, audit_id));
+            added = Some(c.id);
+            t.comments.push(c);
+        }
+        let new_status = input
+            .status
+            .clone()
+            .or_else(|| (added.is_some() && t.status == "new").then(|| "open".to_owned()));
+        if let Some(status) = new_status.filter(|s| *s != t.status) {
+            events.push(json!({"id": next_event, "type": "Change", "field_name": "status", "value": status, "previous_value": t.status}));
+            next_event += 1;
+            t.status = status;
+        }
+        if let Some(p) = input.priority {
+            t.priority = Some(p);
+        }
+        if let Some(a) = input.assignee_id {
+            t.assignee_id = Some(a);
+        }
+        if let Some(s) = input.subject {
+            t.subject = s;
+        }
+        t.updated_at = now;
+        let body = json!({"ticket": ticket_json(&base, t), "audit": audit_json(t, audit_id, events, now)});
+        data.next_event = next_event;
+        body
+    };
+    if let Some(comment) = added {
+        st.effect(
+            System::Zendesk,
+            EffectKind::CommentAdded,
+            &comment.to_string(),
+            Some(&id.to_string()),
+            key,
+        );
+    }
+    Reply::json(StatusCode::OK, &reply)
+}
+
+async fn user(State(st): State<Arc<SimState>>, Path(raw): Path<String>, headers: HeaderMap) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    match parse_id(&raw).filter(|id| USERS.iter().any(|u| u.id == *id)) {
+        Some(id) => Reply::json(StatusCode::OK, &json!({"user": user_json(id)})),
+        None => not_found(),
+    }
+}
+
+/// Sets a ticket's status (used by `ticket.updated` webhooks); false when there is no such ticket.
+pub(crate) fn set_status(st: &SimState, id: &str, status: &str) -> bool {
+    let Some(id) = parse_id(id) else {
+        return false;
+    };
+    let now = st.clock.now();
+    let mut data = lock(&st.zendesk);
+    match data.tickets.get_mut(&id) {
+        Some(t) => {
+            status.clone_into(&mut t.status);
+            t.updated_at = now;
+            true
+        }
+        None => false,
+    }
+}
