@@ -1,0 +1,121 @@
+//! The audit log on SQL: records go through a batching writer so the request path only
+//! enqueues them; queries read the table newest first with a keyset cursor.
+
+mod query;
+mod writer;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hub_core::{AuditLog, AuditQuery, AuditRecord, Page, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::StoreConfig;
+use crate::db::Database;
+
+use self::writer::{Command, Counters};
+
+/// The [`AuditLog`] port on the SQL [`Database`], with a batching writer.
+///
+/// `record` puts the record on a bounded queue and returns; a background task writes
+/// queued records in transactions of up to `audit_batch_size`. When the queue is full,
+/// `record` waits up to `audit_enqueue_wait_ms` for room, then drops the record, counts
+/// it ([`SqlAuditLog::dropped`]) and returns `Unavailable`: an audit backlog must not
+/// stall requests. [`AuditLog::flush`] returns once every record accepted before it is
+/// committed, and reports a batch that could not be written since the last flush.
+///
+/// Created inside a Tokio runtime (it spawns the writer). The writer stops when the
+/// log is dropped, after writing what was queued.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use hub_core::{AuditLog, AuditOutcome, AuditRecord};
+/// use hub_store::{Database, SqlAuditLog, StoreConfig};
+/// let config = StoreConfig::default();
+/// let log = SqlAuditLog::new(Database::open(&config).await?, &config);
+/// log.record(AuditRecord {
+///     at: time::OffsetDateTime::now_utc(), adapter: "ticketing".into(), operation: "get_ticket".into(),
+///     outcome: AuditOutcome::Success, http_status: Some(200), attempts: 1, duration_ms: 42,
+///     request_id: Some("req-1".into()), conversation_id: None,
+///     params: serde_json::json!({"ticket_id": "T-1"}), error: None,
+/// }).await?;
+/// log.flush().await?; // on shutdown: everything recorded so far is committed
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SqlAuditLog {
+    db: Database,
+    queue: mpsc::Sender<Command>,
+    enqueue_wait: Duration,
+    counters: Arc<Counters>,
+}
+
+impl SqlAuditLog {
+    /// The log in `db`, with the queue and batch sizes of `config`; spawns the writer.
+    pub fn new(db: Database, config: &StoreConfig) -> Self {
+        let (queue, rx) = mpsc::channel(config.audit_queue_capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(writer::run(
+            db.clone(),
+            rx,
+            config.audit_batch_size.max(1),
+            Arc::clone(&counters),
+        ));
+        Self {
+            db,
+            queue,
+            enqueue_wait: Duration::from_millis(config.audit_enqueue_wait_ms),
+            counters,
+        }
+    }
+
+    /// Records refused because the queue stayed full.
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records accepted but lost because the database refused their batch repeatedly.
+    pub fn lost(&self) -> u64 {
+        self.counters.lost.load(Ordering::Relaxed)
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Unavailable {
+        reason: "the audit writer has stopped".to_owned(),
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqlAuditLog {
+    async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
+        let command = match self.queue.try_send(Command::Record(Box::new(record))) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(writer_gone()),
+            Err(mpsc::error::TrySendError::Full(command)) => command,
+        };
+        match tokio::time::timeout(self.enqueue_wait, self.queue.send(command)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(writer_gone()),
+            Err(_) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(dropped = self.dropped(), "audit queue full: record dropped");
+                Err(StoreError::Unavailable {
+                    reason: "the audit queue is full; the record was dropped".to_owned(),
+                })
+            }
+        }
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
+        query::run(&self.db, query).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.queue.send(Command::Flush(done)).await.map_err(|_| writer_gone())?;
+        wait.await.map_err(|_| writer_gone())?
+    }
+}

@@ -1,0 +1,119 @@
+//! The stores' configuration: where the databases are, pool sizes, retention and timeouts.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How to open the hub's stores (the `[store]` section of the hub's configuration).
+///
+/// Every field has a default, so an empty section gives a SQLite file `hub.sqlite3` in
+/// the working directory and no shared cache.
+///
+/// ```
+/// use hub_store::StoreConfig;
+/// let config: StoreConfig = serde_json::from_str(r#"{
+///     "database_url": "postgres://hub@db.internal/hub",
+///     "redis_url": "redis://cache.internal:6379",
+///     "max_connections": 20
+/// }"#).unwrap();
+/// assert_eq!(config.idempotency_retention_secs, 24 * 3600);
+/// assert_eq!(config.redis_key_prefix, "hub");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://path` (created on first start; `sqlite:///abs/path` for an absolute
+    /// path) or `postgres://user@host/db`. Default `sqlite://hub.sqlite3`. A password in
+    /// it is never echoed in errors or logs; prefer PostgreSQL's own password file.
+    pub database_url: String,
+    /// The shared cache, `redis://host:port[/db]`; `None` keeps the cache in-process.
+    pub redis_url: Option<String>,
+    /// Prepended (with `:`) to every Redis key, so deployments can share a Redis.
+    pub redis_key_prefix: String,
+    /// Most connections in the SQL pool (default 10; SQLite serialises writes anyway).
+    pub max_connections: u32,
+    /// Connections the SQL pool keeps open when idle (default 0).
+    pub min_connections: u32,
+    /// How long a store call waits for a pooled connection before it fails as
+    /// unavailable, in milliseconds (default 5000).
+    pub acquire_timeout_ms: u64,
+    /// How long SQLite waits for another writer before it fails, in milliseconds (default 5000).
+    pub sqlite_busy_timeout_ms: u64,
+    /// How long idempotency keys are kept after their first use, in seconds (default 24 h).
+    pub idempotency_retention_secs: u64,
+    /// How often the sweeper removes expired idempotency keys and webhook ids, in seconds (default 300).
+    pub sweep_interval_secs: u64,
+    /// Capacity of the audit writer's queue, in records (default 4096).
+    pub audit_queue_capacity: usize,
+    /// Most records the audit writer puts in one transaction (default 256).
+    pub audit_batch_size: usize,
+    /// How long `record` waits for room in a full audit queue before it drops the
+    /// record and counts it, in milliseconds (default 50).
+    pub audit_enqueue_wait_ms: u64,
+    /// Bound on every Redis call, connecting included, in milliseconds (default 500);
+    /// past it the call fails as unavailable and the cache falls through.
+    pub redis_timeout_ms: u64,
+    /// How long an invalidation is remembered in Redis, in seconds (default 3600); must
+    /// exceed the longest read (its deadline) so that a read begun before an
+    /// invalidation cannot write its answer back after it.
+    pub redis_invalidation_memory_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://hub.sqlite3".to_owned(),
+            redis_url: None,
+            redis_key_prefix: "hub".to_owned(),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_ms: 5_000,
+            sqlite_busy_timeout_ms: 5_000,
+            idempotency_retention_secs: 24 * 3600,
+            sweep_interval_secs: 300,
+            audit_queue_capacity: 4096,
+            audit_batch_size: 256,
+            audit_enqueue_wait_ms: 50,
+            redis_timeout_ms: 500,
+            redis_invalidation_memory_secs: 3600,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// A configuration for `database_url` with every other field at its default.
+    pub fn with_database_url(database_url: &str) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// How long idempotency keys are kept.
+    pub fn idempotency_retention(&self) -> Duration {
+        Duration::from_secs(self.idempotency_retention_secs)
+    }
+
+    /// How often the sweeper runs.
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sweep_interval_secs.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_section_is_the_embedded_default() {
+        let config: StoreConfig = serde_json::from_str("{}").unwrap_or_default();
+        assert_eq!(config, StoreConfig::default());
+        assert_eq!(config.database_url, "sqlite://hub.sqlite3");
+        assert!(config.redis_url.is_none());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(serde_json::from_str::<StoreConfig>(r#"{"databse_url": "x"}"#).is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! The audit log's behaviour, on both backends.
+
+use std::time::Duration;
+
+use hub_core::{AuditLog, AuditOutcome, AuditQuery, AuditRecord, StoreError};
+use hub_store::SqlAuditLog;
+use serde_json::json;
+
+use crate::support::{Env, START, on_both_backends};
+
+on_both_backends!(
+    flushed_records_are_listed_newest_first,
+    queries_filter_by_adapter_operation_and_time,
+    a_closed_database_makes_flush_fail_and_counts_the_loss,
+);
+
+pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
+    AuditRecord {
+        at: START + Duration::from_secs(u64::from(n / 2)),
+        adapter: adapter.to_owned(),
+        operation: operation.to_owned(),
+        outcome: if n.is_multiple_of(3) {
+            AuditOutcome::Failure
+        } else {
+            AuditOutcome::Success
+        },
+        http_status: if n.is_multiple_of(5) { None } else { Some(200) },
+        attempts: n % 3 + 1,
+        duration_ms: u64::from(n) * 10,
+        request_id: Some(format!("req-{n}")),
+        conversation_id: (n.is_multiple_of(2)).then(|| "conv-9".to_owned()),
+        params: json!({"ticket_id": format!("T-{n}"), "password": "[redacted]"}),
+        error: (n.is_multiple_of(3)).then(|| "upstream_timeout: timed out".to_owned()),
+    }
+}
+
+async fn flushed_records_are_listed_newest_first(env: Env) {
+    let log = &env.stores.audit;
+    let records: Vec<AuditRecord> = (0..25).map(|n| record(n, "ticketing", "get_ticket")).collect();
+    for r in &records {
+        log.record(r.clone()).await.unwrap();
+    }
+    log.flush().await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = log
+            .query(&AuditQuery {
+                limit: 4,
+                cursor,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 4);
+        seen.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    // Newest first; records with the same time in reverse order of recording.
+    let want: Vec<AuditRecord> = records.into_iter().rev().collect();
+    assert_eq!(seen, want);
+    assert_eq!(log.dropped() + log.lost(), 0);
+    let bad = log
+        .query(&AuditQuery {
+            cursor: Some("eA".to_owned()),
+            ..AuditQuery::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid { .. })), "{bad:?}");
+}
+
+async fn queries_filter_by_adapter_operation_and_time(env: Env) {
+    let log = &env.stores.audit;
+    for n in 0..20 {
+        let (adapter, operation) = match n % 4 {
+            0 => ("ticketing", "create_ticket"),
+            1 => ("ticketing", "get_ticket"),
+            2 => ("transaction_status", "get_transaction"),
+            _ => ("transaction_create", "commit_transaction"),
+        };
+        log.record(record(n, adapter, operation)).await.unwrap();
+    }
+    log.flush().await.unwrap();
+    let query = |q: AuditQuery| request_ids(log, q);
+    assert_eq!(
+        query(AuditQuery {
+            adapter: Some("ticketing".to_owned()),
+            ..AuditQuery::default()
+        })
+        .await,
+        [
+            "req-17", "req-16", "req-13", "req-12", "req-9", "req-8", "req-5", "req-4", "req-1", "req-0"
+        ]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            operation: Some("commit_transaction".to_owned()),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["req-19", "req-15", "req-11", "req-7", "req-3"]
+    );
+    // Times are START + n/2 seconds: since is inclusive, until exclusive.
+    assert_eq!(
+        query(AuditQuery {
+            since: Some(START + Duration::from_secs(3)),
+            until: Some(START + Duration::from_secs(5)),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["req-9", "req-8", "req-7", "req-6"]
+    );
+    assert_eq!(
+        query(AuditQuery {
+            adapter: Some("ticketing".to_owned()),
+            operation: Some("get_ticket".to_owned()),
+            since: Some(START + Duration::from_secs(4)),
+            ..AuditQuery::default()
+        })
+        .await,
+        ["req-17", "req-13", "req-9"]
+    );
+}
+
+async fn request_ids(log: &SqlAuditLog, query: AuditQuery) -> Vec<String> {
+    let page = log.query(&AuditQuery { limit: 100, ..query }).await.unwrap();
+    page.items.iter().map(|r| r.request_id.clone().unwrap()).collect()
+}
+
+async fn a_closed_database_makes_flush_fail_and_counts_the_loss(env: Env) {
+    let log = &env.stores.audit;
+    env.stores.database.close().await;
+    log.record(record(1, "ticketing", "get_ticket")).await.unwrap();
+    assert!(matches!(log.flush().await, Err(StoreError::Unavailable { .. })));
+    assert_eq!(log.lost(), 1);
+    // The failure is reported once; the writer keeps serving.
+    log.flush().await.unwrap();
+}
