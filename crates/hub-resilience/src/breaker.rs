@@ -235,6 +235,21 @@ impl CircuitBreaker {
         &self.config
     }
 
+    /// How long until the breaker would admit a call, without changing anything:
+    /// `None` when closed, the time until the probe when open (zero once it is due),
+    /// `half_open_retry_in` while the probe is in flight.
+    pub fn retry_in(&self) -> Option<Duration> {
+        if self.state() == CircuitState::Closed {
+            return None;
+        }
+        let inner = self.lock();
+        match inner.state {
+            CircuitState::Closed => None,
+            CircuitState::Open => Some(inner.open_until.saturating_duration_since(self.clock.now())),
+            CircuitState::HalfOpen => Some(self.config.half_open_retry_in),
+        }
+    }
+
     /// Admits one attempt, or rejects it at once with [`Error::CircuitOpen`] carrying the
     /// time until the next probe.
     ///

@@ -9,6 +9,7 @@
 //! - [`budget`] caps retries at a share of recent requests;
 //! - [`cache`] coalesces concurrent misses and serves stale entries when the upstream fails,
 //!   over any `hub_core::Cache`; [`memory_store`] is the bounded in-process store;
+//! - [`compose`] puts them together in one order for an adapter: [`Upstream`];
 //! - [`observe`] gathers what they report in one trait;
 //! - [`clock`] injects time, so everything runs under tokio's paused clock in tests.
 
@@ -17,6 +18,7 @@ pub mod breaker;
 pub mod budget;
 pub mod cache;
 pub mod clock;
+pub mod compose;
 pub mod memory_store;
 pub mod observe;
 pub mod retry;
@@ -27,6 +29,7 @@ pub use breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState, 
 pub use budget::{BudgetConfig, RetryBudget};
 pub use cache::{CacheConfig, CacheManager, CacheObserver, Lookup};
 pub use clock::{Clock, ManualClock, TokioClock};
+pub use compose::{Upstream, UpstreamBuilder};
 pub use memory_store::MemoryCache;
 pub use observe::{NoopObserver, Observer};
 pub use retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryObserver, RetryPolicy};

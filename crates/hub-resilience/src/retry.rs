@@ -170,7 +170,9 @@ pub trait Reauthenticate: Send + Sync {
 /// 6. the retry budget must allow it, else [`Error::RetryBudgetExhausted`].
 ///
 /// Each attempt is admitted by the breaker first; a rejection ends the call with
-/// [`Error::CircuitOpen`] (an attempt that never reached for the upstream is not counted).
+/// [`Error::CircuitOpen`] (an attempt that never reached for the upstream is not counted),
+/// and so does a retry whose wait would end before the circuit admits calls again —
+/// at once, without waiting.
 /// Each attempt's timeout is the smaller of `per_attempt_timeout` and the time left.
 ///
 /// Time is tokio's, so tests run under `tokio::time::pause()`.
@@ -331,6 +333,12 @@ impl<'a> Retry<'a> {
             };
             if wait >= deadline.saturating_duration_since(Instant::now()) {
                 return end(Err(past_deadline(err, attempts)), attempts);
+            }
+            // A retry that would meet an open circuit stops now rather than after the wait.
+            if let Some(retry_in) = self.breaker.and_then(CircuitBreaker::retry_in)
+                && retry_in > wait
+            {
+                return end(Err(Error::CircuitOpen { retry_in }), attempts);
             }
             if let Some(budget) = self.budget
                 && !budget.try_withdraw()

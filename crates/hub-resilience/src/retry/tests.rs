@@ -401,7 +401,7 @@ async fn a_retry_that_meets_an_open_circuit_stops() {
         .clock(Arc::new(TokioClock::new()))
         .build();
     let policy = RetryPolicy::default();
-    let (outcome, spans, _) = run_with(
+    let (outcome, spans, total) = run_with(
         Retry::new(&policy).breaker(&breaker),
         Idempotency::Idempotent,
         &[fail(s503(), 0), ok(0)],
@@ -410,9 +410,28 @@ async fn a_retry_that_meets_an_open_circuit_stops() {
     assert_eq!(outcome.attempts, 1);
     assert_eq!(spans.len(), 1);
     match outcome.result {
-        Err(Error::CircuitOpen { retry_in }) => assert_eq!(retry_in, secs(58)),
+        Err(Error::CircuitOpen { retry_in }) => assert_eq!(retry_in, secs(60)),
         other => panic!("expected an open circuit, got {other:?}"),
     }
+    // It stopped at once instead of waiting for a circuit that stays open.
+    assert_eq!(total, Duration::ZERO);
+
+    // A circuit that recovers within the wait lets the retry through as the probe.
+    let breaker = CircuitBreaker::builder()
+        .config(BreakerConfig {
+            failure_threshold: 1,
+            recovery: secs(1),
+            ..BreakerConfig::default()
+        })
+        .build();
+    let (outcome, spans, _) = run_with(
+        Retry::new(&policy).breaker(&breaker),
+        Idempotency::Idempotent,
+        &[fail(s503(), 0), ok(0)],
+    )
+    .await;
+    assert_eq!((outcome.result, outcome.attempts, spans.len()), (Ok(()), 2, 2));
+    assert_eq!(breaker.state(), crate::breaker::CircuitState::Closed);
 }
 
 #[tokio::test(start_paused = true)]
