@@ -199,16 +199,22 @@ impl CacheManager {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let result = self.lookup(lookup, fetch).await;
+        let store_ok = AtomicBool::new(true);
+        let result = self.lookup(lookup, fetch, &store_ok).await;
         let outcome = match &result {
             Ok(f) => f.cache,
-            Err(_) => CacheOutcome::Miss,
+            Err(_) => miss_or_bypass(store_ok.load(Ordering::Relaxed)),
         };
         self.observer.on_lookup(lookup.operation, outcome);
         result
     }
 
-    async fn lookup<T, F, Fut>(&self, lookup: &Lookup<'_>, fetch: F) -> Result<Fetched<T>, Error>
+    async fn lookup<T, F, Fut>(
+        &self,
+        lookup: &Lookup<'_>,
+        fetch: F,
+        store_answered: &AtomicBool,
+    ) -> Result<Fetched<T>, Error>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
@@ -219,6 +225,7 @@ impl CacheManager {
                 Ok(entry) => (entry, true),
                 Err(e) => {
                     self.observer.on_store_error("get", &e);
+                    store_answered.store(false, Ordering::Relaxed);
                     (None, false)
                 }
             };

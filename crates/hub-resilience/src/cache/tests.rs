@@ -181,6 +181,10 @@ async fn a_broken_store_never_fails_a_read() {
     assert_eq!((r.value.as_str(), r.cache), ("open", CacheOutcome::Bypass));
     assert_eq!(read(&m, Err(s503())).await, Err(s503()));
     assert_eq!(*counts.store_errors.lock().unwrap(), ["get", "get"]);
+    assert_eq!(
+        *counts.lookups.lock().unwrap(),
+        [CacheOutcome::Bypass, CacheOutcome::Bypass]
+    );
     assert!(m.invalidate(KEY).await.is_err());
 }
 
@@ -262,4 +266,21 @@ async fn when_the_leader_gives_up_a_waiter_takes_over() {
     leader.abort();
     let r = waiter.await.unwrap().unwrap();
     assert_eq!((r.value.as_str(), r.cache), ("from the waiter", CacheOutcome::Miss));
+}
+
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn futures_are_send_for_async_trait_adapters() {
+    let f = fixture();
+    let lookup = lookup(&[]);
+    let fut = f.manager.get_or_fetch(&lookup, || async { Ok::<_, Error>(1u8) });
+    assert_send(&fut);
+    let policy = crate::retry::RetryPolicy::default();
+    let run =
+        crate::retry::Retry::new(&policy).run(crate::retry::Idempotency::Idempotent, |_| async { Ok::<_, Error>(1u8) });
+    assert_send(&run);
+    let up = crate::compose::Upstream::builder("x").build();
+    let read = up.read(&lookup, |_| async { Ok::<_, Error>(1u8) });
+    assert_send(&read);
 }
