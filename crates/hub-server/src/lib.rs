@@ -11,16 +11,22 @@
 //! ```
 
 pub mod auth;
+pub mod compose;
+pub mod config;
 pub mod correlation;
 pub mod dead_letter;
 pub mod extract;
 pub mod idempotency;
+pub mod logging;
 pub mod openapi;
 pub mod operations;
 pub mod problem;
 pub mod replay;
 pub mod routes;
+pub mod secrets;
+pub mod shutdown;
 pub mod state;
+pub mod unwired;
 pub mod wire;
 pub mod write;
 

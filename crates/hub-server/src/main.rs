@@ -1,16 +1,23 @@
-//! The `hub-server` binary: the Integration Hub's command line.
+//! The `hub-server` binary: serve the hub's API, or check a configuration file.
 #![allow(clippy::print_stderr, clippy::print_stdout)] // A command line talks to its terminal.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hub_server::compose;
+use hub_server::config::{self, Loaded};
+use hub_server::secrets::Secrets;
 
 /// Integration Hub: one resilient path from a support platform to the systems it depends on.
+///
+/// Exit codes: 0 success; 1 invalid configuration or unresolvable secret; 2 runtime failure.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The configuration file.
+    /// The configuration file (see config/hub.example.toml); HUB__SECTION__KEY variables override it.
     #[arg(long, global = true, default_value = "hub.toml", env = "HUB_CONFIG")]
     config: PathBuf,
 
@@ -22,18 +29,124 @@ struct Cli {
 enum Command {
     /// Serve the hub's HTTP API (the default).
     Serve,
+    /// Validate the configuration and say precisely what is wrong (file, key, reason).
+    CheckConfig {
+        /// Also resolve every credential reference (values are never printed).
+        #[arg(long)]
+        resolve_secrets: bool,
+    },
 }
 
-fn main() -> ExitCode {
+fn load(cli: &Cli) -> Result<Loaded, ExitCode> {
+    config::load(&cli.config, std::env::vars()).map_err(|errors| {
+        for e in &errors.0 {
+            eprintln!("error: {e}");
+        }
+        eprintln!("{}: {} problem(s) found", cli.config.display(), errors.0.len());
+        ExitCode::from(1)
+    })
+}
+
+async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
+    let loaded = match load(cli) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let c = &loaded.config;
+    if c.auth.tokens.is_empty() {
+        eprintln!(
+            "warning: {}: auth.tokens: no tokens; every /v1 route will answer 401",
+            cli.config.display()
+        );
+    }
+    if resolve_secrets {
+        let secrets = match Secrets::from_process_env() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {}: {e}", cli.config.display());
+                return ExitCode::from(1);
+            }
+        };
+        let failures = compose::check_secrets(c, &secrets).await;
+        for f in &failures {
+            eprintln!("error: {}: {f}", cli.config.display());
+        }
+        if !failures.is_empty() {
+            return ExitCode::from(1);
+        }
+    }
+    let adapters: Vec<String> = c
+        .adapters
+        .iter()
+        .iter()
+        .map(|(name, a)| format!("{name}={}", a.dialect.as_str()))
+        .collect();
+    println!(
+        "{}: ok (listen {}, {} token(s), adapters {}{})",
+        cli.config.display(),
+        c.server.listen,
+        c.auth.tokens.len(),
+        adapters.join(" "),
+        if loaded.overridden.is_empty() {
+            String::new()
+        } else {
+            format!(", overridden by the environment: {}", loaded.overridden.join(" "))
+        }
+    );
+    ExitCode::SUCCESS
+}
+
+async fn serve(loaded: Loaded, auth: hub_server::Authenticator) -> anyhow::Result<()> {
+    let c = &loaded.config;
+    if auth.is_empty() {
+        tracing::warn!("no auth tokens configured: every /v1 route answers 401");
+    }
+    // TODO(lead): replace with the real adapters (hub-ticketing, hub-transactions) and
+    // stores (hub-store, from `loaded.store_section()`), plus circuits and metrics.
+    let state = compose::unwired_state(c, auth);
+    tracing::warn!("adapters and stores are not wired in this build: upstream routes fail, /readyz is not ready");
+    let listener = tokio::net::TcpListener::bind(c.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", c.server.listen))?;
+    tracing::info!(listen = %c.server.listen, config = %loaded.file.display(), "serving");
+    let grace = Duration::from_secs(c.server.shutdown_grace_s);
+    let stopped = hub_server::shutdown::serve(listener, state, hub_server::shutdown::signal(), grace).await?;
+    tracing::info!(?stopped, "stopped");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            // The HTTP API is being built (issue #7); say so rather than pretend to serve.
-            eprintln!(
-                "hub-server: serving is not available in this build yet (config: {})",
-                cli.config.display()
-            );
-            ExitCode::from(2)
+    match &cli.command {
+        Some(Command::CheckConfig { resolve_secrets }) => check_config(&cli, *resolve_secrets).await,
+        None | Some(Command::Serve) => {
+            let loaded = match load(&cli) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            hub_server::logging::init(&loaded.config.log);
+            let auth = match Secrets::from_process_env() {
+                Ok(secrets) => compose::authenticator(&loaded.config, &secrets)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let auth = match auth {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", cli.config.display());
+                    return ExitCode::from(1);
+                }
+            };
+            match serve(loaded, auth).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "hub-server failed");
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 )]
 
 mod bodies;
+mod cli;
 mod dlq;
 mod errors;
 mod idempotency;
@@ -15,4 +16,5 @@ mod ids;
 mod openapi;
 mod reads;
 mod roles;
+mod shutdown;
 mod support;

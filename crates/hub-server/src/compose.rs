@@ -1,0 +1,64 @@
+//! Composition helpers: the configuration's tokens through the secrets layer, and the
+//! state the binary serves until adapters and stores are wired in.
+
+use std::sync::Arc;
+
+use hub_core::{SecretError, SecretSource};
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::state::{AppState, Ports, Services};
+use crate::unwired::Unwired;
+
+/// A credential the configuration points to could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {source}")]
+pub struct ResolveError {
+    /// The dotted configuration key.
+    pub key: String,
+    /// Why (names the reference, never the value).
+    pub source: SecretError,
+}
+
+/// Resolves every `[[auth.tokens]]` entry and keeps only their digests.
+pub async fn authenticator(config: &Config, secrets: &dyn SecretSource) -> Result<Authenticator, ResolveError> {
+    let mut auth = Authenticator::default();
+    for (i, t) in config.auth.tokens.iter().enumerate() {
+        let value = secrets.resolve(&t.token.0).await.map_err(|source| ResolveError {
+            key: format!("auth.tokens[{i}].token"),
+            source,
+        })?;
+        auth = auth.with_token(&t.name, t.role, &value);
+    }
+    Ok(auth)
+}
+
+/// Resolves every credential reference of the configuration (for `check-config
+/// --resolve-secrets`), reporting each failure; values are dropped at once.
+pub async fn check_secrets(config: &Config, secrets: &dyn SecretSource) -> Vec<ResolveError> {
+    let mut failures = Vec::new();
+    for (key, reference) in config.secret_refs() {
+        if let Err(source) = secrets.resolve(reference).await {
+            failures.push(ResolveError { key, source });
+        }
+    }
+    failures
+}
+
+/// The state over [`Unwired`] ports and stores: the API, health and auth work; every
+/// upstream call fails as unreachable and `/readyz` says not ready.
+pub fn unwired_state(config: &Config, auth: Authenticator) -> AppState {
+    let unwired = Arc::new(Unwired);
+    let ports = Ports {
+        ticketing: unwired.clone(),
+        transaction_status: unwired.clone(),
+        transaction_create: unwired.clone(),
+    };
+    let services = Services {
+        idempotency: unwired.clone(),
+        dlq: unwired.clone(),
+        audit: unwired.clone(),
+        events: unwired,
+    };
+    AppState::new(ports, services, auth, config.api_settings())
+}

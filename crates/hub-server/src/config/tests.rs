@@ -1,0 +1,226 @@
+//! Loading, overrides and validation, with the file, key and reason of each problem.
+
+use proptest::prelude::*;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../../config/hub.example.toml");
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    load_str(
+        "hub.toml",
+        text,
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+    .map(|(c, _)| c)
+}
+
+/// Asserts the text fails with exactly these `(key, reason fragment)` problems.
+#[track_caller]
+fn check_errors(text: &str, env: &[(&str, &str)], expected: &[(&str, &str)]) {
+    let errors = load(text, env).unwrap_err();
+    assert_eq!(errors.0.len(), expected.len(), "{errors}");
+    for (e, (key, fragment)) in errors.0.iter().zip(expected) {
+        assert_eq!(e.file, "hub.toml");
+        assert_eq!(e.key.as_deref().unwrap_or(""), *key, "{e}");
+        assert!(e.reason.contains(fragment), "{e} should say {fragment:?}");
+    }
+}
+
+fn minimal() -> String {
+    r#"
+[adapters.ticketing]
+dialect = "jira"
+base_url = "https://acme.atlassian.net"
+credentials = { email = "env:JIRA_EMAIL", api_token = "env:JIRA_TOKEN" }
+[adapters.transaction_status]
+dialect = "generic"
+base_url = "http://127.0.0.1:9102"
+credentials = { client_id = "env:A", client_secret = "env:B" }
+[adapters.transaction_create]
+dialect = "generic"
+base_url = "http://127.0.0.1:9103/prefix"
+credentials = { client_id = "env:A", client_secret = "env:B", hmac_secret = "file:/s/h" }
+"#
+    .to_owned()
+}
+
+#[test]
+fn the_example_file_is_valid() {
+    let c = load(EXAMPLE, &[]).unwrap();
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.auth.tokens.len(), 2);
+    assert_eq!(c.secret_refs().len(), 2 + 1 + 2 + 3);
+}
+
+#[test]
+fn defaults_need_nothing_but_the_adapters() {
+    let c = load(&minimal(), &[]).unwrap();
+    assert_eq!(c.server, ServerConfig::default());
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.api_settings(), crate::state::ApiSettings::default());
+    assert_eq!(c.adapters.ticketing.resilience, ResilienceConfig::default());
+    let loaded = Loaded {
+        config: c,
+        file: "/etc/hub/hub.toml".into(),
+        overridden: vec![],
+    };
+    assert_eq!(
+        loaded.store_section()["database_url"].as_str(),
+        Some("sqlite:///etc/hub/hub.sqlite3")
+    );
+}
+
+#[test]
+fn environment_overrides_are_typed_like_what_they_replace() {
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:8080\"\nshutdown_grace_s = 30\n{}",
+        minimal()
+    );
+    let c = load(
+        &text,
+        &[
+            ("HUB__SERVER__LISTEN", "0.0.0.0:9000"),
+            ("HUB__SERVER__SHUTDOWN_GRACE_S", "5"),
+            ("HUB__ADAPTERS__TICKETING__TIMEOUTS__DEADLINE_S", "12"),
+            ("HUB__STORE__DATABASE_URL", "postgres://hub@db/hub"),
+            ("HUB_CONFIG", "ignored: not an override"),
+            ("PATH", "/bin"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.server.listen.to_string(), "0.0.0.0:9000");
+    assert_eq!(c.server.shutdown_grace_s, 5);
+    assert_eq!(c.adapters.ticketing.timeouts.deadline_s, 12);
+    assert_eq!(c.store["database_url"].as_str(), Some("postgres://hub@db/hub"));
+}
+
+#[test]
+fn problems_name_the_file_the_key_and_the_reason() {
+    check_errors("[server\n", &[], &[("", "line 1")]);
+    check_errors(
+        &format!("{}\n[server]\nlisten = \"nowhere\"", minimal()),
+        &[],
+        &[("server.listen", "")],
+    );
+    check_errors(
+        &format!("{}\n[server]\nlistne = 1", minimal()),
+        &[],
+        &[("server.listne", "unknown field `listne`")],
+    );
+    check_errors("[server]\n", &[], &[("", "missing field `adapters`")]);
+    check_errors(
+        &minimal().replace("dialect = \"jira\"", "dialect = \"servicenow\""),
+        &[],
+        &[("adapters.ticketing.dialect", "unknown variant")],
+    );
+    check_errors(
+        &minimal().replace("https://acme.atlassian.net", "ftp://acme"),
+        &[],
+        &[("adapters.ticketing.base_url", "http:// or https://")],
+    );
+    check_errors(
+        &minimal().replace("api_token = \"env:JIRA_TOKEN\"", "api_key = \"env:K\""),
+        &[],
+        &[
+            ("adapters.ticketing.credentials.api_token", "missing"),
+            (
+                "adapters.ticketing.credentials.api_key",
+                "not a credential of the jira dialect",
+            ),
+        ],
+    );
+    check_errors(
+        &minimal().replace(
+            "dialect = \"generic\"\nbase_url = \"http://127.0.0.1:9102\"",
+            "dialect = \"zendesk\"\nbase_url = \"http://127.0.0.1:9102\"",
+        ),
+        &[],
+        &[("adapters.transaction_status.dialect", "not a dialect of this adapter")],
+    );
+    check_errors(
+        &format!(
+            "{}\n[store]\ndatabase_url = \"postgres://hub:hunter2@db/hub\"",
+            minimal()
+        ),
+        &[],
+        &[("store.database_url", "holds a password")],
+    );
+    check_errors(
+        &format!(
+            "{}\n[adapters.ticketing.resilience]\njitter = 1.5\nmax_attempts = 0",
+            minimal()
+        ),
+        &[],
+        &[
+            ("adapters.ticketing.resilience.max_attempts", "between 1 and 10"),
+            ("adapters.ticketing.resilience.jitter", "between 0.0 and 1.0"),
+        ],
+    );
+    check_errors(
+        &format!(
+            "{}\n[[auth.tokens]]\nname = \"a\"\nrole = \"root\"\ntoken = \"env:T\"",
+            minimal()
+        ),
+        &[],
+        &[("auth.tokens[0].role", "unknown variant")],
+    );
+}
+
+#[test]
+fn literal_credentials_are_refused_without_being_echoed() {
+    let text = format!(
+        "{}\n[[auth.tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"canary-literal-token\"",
+        minimal()
+    );
+    let errors = load(&text, &[]).unwrap_err();
+    let shown = errors.to_string();
+    assert!(shown.contains("auth.tokens[0].token"), "{shown}");
+    assert!(shown.contains("never written in the configuration"), "{shown}");
+    assert!(!shown.contains("canary-literal-token"), "{shown}");
+    assert!(!format!("{errors:?}").contains("canary-literal-token"));
+}
+
+#[test]
+fn overrides_report_the_variable() {
+    let errors = load(&minimal(), &[("HUB__ADAPTERS__TICKETING__BASE_URL", "mailto:x")]).unwrap_err();
+    assert_eq!(errors.0[0].env.as_deref(), Some("HUB__ADAPTERS__TICKETING__BASE_URL"));
+    assert!(
+        errors
+            .to_string()
+            .contains("set by the environment variable HUB__ADAPTERS__TICKETING__BASE_URL")
+    );
+    let text = format!("[server]\nshutdown_grace_s = 30\n{}", minimal());
+    let errors = load(&text, &[("HUB__SERVER__SHUTDOWN_GRACE_S", "soon")]).unwrap_err();
+    assert_eq!(errors.0[0].key.as_deref(), Some("server.shutdown_grace_s"));
+    assert!(errors.0[0].reason.contains("expected an integer"));
+    let errors = load(&minimal(), &[("HUB__", "x")]).unwrap_err();
+    assert!(errors.0[0].reason.contains("not an override name"));
+    let errors = load(&minimal(), &[("HUB__ADAPTERS__TICKETING__DIALECT__X", "1")]).unwrap_err();
+    assert!(errors.0[0].reason.contains("adapters.ticketing.dialect is not a table"));
+}
+
+proptest! {
+    #[test]
+    fn override_names_parse_exactly(segments in prop::collection::vec("[A-Za-z0-9]{1,4}(_[A-Za-z0-9]{1,4}){0,2}", 1..5)) {
+        let var = format!("HUB__{}", segments.join("__"));
+        let parsed = parse_override_key(&var).unwrap();
+        prop_assert_eq!(parsed, segments.iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn override_parsing_never_panics(var in "HUB__\\PC{0,30}", value in "\\PC{0,30}") {
+        if let Ok(o) = Override::parse(&var, &value) {
+            let mut t = toml::Table::new();
+            let _ = o.apply(&mut t);
+        }
+    }
+
+    #[test]
+    fn a_string_value_stays_a_string(value in "\\PC{0,20}") {
+        let o = Override::parse("HUB__SERVER__LISTEN", &value).unwrap();
+        let mut t: toml::Table = "[server]\nlisten = \"x\"".parse().unwrap();
+        o.apply(&mut t).unwrap();
+        prop_assert_eq!(t["server"]["listen"].as_str(), Some(value.as_str()));
+    }
+}

@@ -1,0 +1,354 @@
+//! The configuration's sections and their defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hub_core::{Currency, SecretRef};
+use serde::{Deserialize, Deserializer};
+
+use crate::auth::Role;
+use crate::state::ApiSettings;
+
+/// A credential reference; a literal value is refused without being echoed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialRef(pub SecretRef);
+
+impl fmt::Debug for CredentialRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CredentialRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map(CredentialRef).map_err(|_| {
+            serde::de::Error::custom(
+                "not a secret reference (expected env:NAME, file:/path or vault:mount/path#field); \
+                 credentials are never written in the configuration itself",
+            )
+        })
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[store]`: hub-store's section (database and Redis), passed through; see `store_section`.
+    #[serde(default)]
+    pub store: toml::Table,
+    /// `[idempotency]`.
+    #[serde(default)]
+    pub idempotency: IdempotencyConfig,
+    /// `[dlq]`.
+    #[serde(default)]
+    pub dlq: DlqConfig,
+    /// `[auth]`.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `[adapters.*]`.
+    pub adapters: AdaptersConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// The largest request body, in bytes (default 1 MiB).
+    pub body_limit_bytes: usize,
+    /// How long in-flight requests may run after SIGTERM/SIGINT, in seconds (default 30).
+    pub shutdown_grace_s: u64,
+    /// The currency of drafts that name none (default `USD`).
+    pub default_currency: Currency,
+    /// The longest `/readyz` waits for one store, in milliseconds (default 2000).
+    pub probe_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let api = ApiSettings::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: api.body_limit,
+            shutdown_grace_s: 30,
+            default_currency: api.default_currency,
+            probe_timeout_ms: 2000,
+        }
+    }
+}
+
+/// `[idempotency]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// How long a claim lasts unless completed, in seconds (default 120; keep it above every adapter's deadline).
+    pub lease_s: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self { lease_s: 120 }
+    }
+}
+
+/// `[dlq]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DlqConfig {
+    /// How long one replay may hold its entry, in seconds (default 120).
+    pub replay_lease_s: u64,
+}
+
+impl Default for DlqConfig {
+    fn default() -> Self {
+        Self { replay_lease_s: 120 }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `[[auth.tokens]]`: the bearer tokens the API accepts.
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One accepted bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it (logged and recorded as the actor of DLQ actions).
+    pub name: String,
+    /// `read`, `write` or `admin`.
+    pub role: Role,
+    /// Where the token is.
+    pub token: CredentialRef,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `auto` (JSON unless on a terminal), `json` or `pretty`.
+    pub format: LogFormat,
+    /// A tracing filter (default `info`); `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON, or human-readable on a terminal.
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// `[adapters]`: one section per upstream.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptersConfig {
+    /// `[adapters.ticketing]`: dialect `generic`, `zendesk` or `jira`.
+    pub ticketing: AdapterConfig,
+    /// `[adapters.transaction_status]`: dialect `generic`.
+    pub transaction_status: AdapterConfig,
+    /// `[adapters.transaction_create]`: dialect `generic`.
+    pub transaction_create: AdapterConfig,
+}
+
+impl AdaptersConfig {
+    /// `(name, section)` for each adapter.
+    pub fn iter(&self) -> [(&'static str, &AdapterConfig); 3] {
+        [
+            ("ticketing", &self.ticketing),
+            ("transaction_status", &self.transaction_status),
+            ("transaction_create", &self.transaction_create),
+        ]
+    }
+}
+
+/// Which wire format an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// The original design's generic API.
+    Generic,
+    /// Zendesk Support API v2.
+    Zendesk,
+    /// Jira Cloud REST v3.
+    Jira,
+}
+
+impl Dialect {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Zendesk => "zendesk",
+            Self::Jira => "jira",
+        }
+    }
+}
+
+/// One upstream.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterConfig {
+    /// The wire format.
+    pub dialect: Dialect,
+    /// `http(s)://host[:port][/prefix]`.
+    pub base_url: String,
+    /// The OAuth2 token endpoint; default `{base_url}/oauth/token` (transaction adapters).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// `[adapters.X.timeouts]`.
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    /// `[adapters.X.resilience]`.
+    #[serde(default)]
+    pub resilience: ResilienceConfig,
+    /// `[adapters.X.cache]`.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// `[adapters.X.credentials]`: name → reference; which names depends on the adapter and dialect.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, CredentialRef>,
+}
+
+/// Timeouts of one upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutsConfig {
+    /// Connecting, in milliseconds (default 2000).
+    pub connect_ms: u64,
+    /// One attempt, in milliseconds (default 10000).
+    pub attempt_ms: u64,
+    /// One call, every attempt and wait included, in seconds (default 30).
+    pub deadline_s: u64,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        Self {
+            connect_ms: 2_000,
+            attempt_ms: 10_000,
+            deadline_s: 30,
+        }
+    }
+}
+
+impl TimeoutsConfig {
+    /// The overall deadline.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_secs(self.deadline_s)
+    }
+}
+
+/// Retry and circuit breaker settings of one upstream (contract section 4's defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResilienceConfig {
+    /// Attempts in all, first included (default 3).
+    pub max_attempts: u32,
+    /// First backoff, in milliseconds (default 2000).
+    pub backoff_initial_ms: u64,
+    /// Backoff growth factor (default 2.0).
+    pub backoff_multiplier: f64,
+    /// Longest backoff, in milliseconds (default 10000).
+    pub backoff_max_ms: u64,
+    /// Random share of each backoff, 0.0 to 1.0 (default 0.2).
+    pub jitter: f64,
+    /// Consecutive failed attempts that open the circuit (default 5).
+    pub breaker_failures: u32,
+    /// How long the circuit stays open, in seconds (default 60).
+    pub breaker_open_s: u64,
+}
+
+impl Default for ResilienceConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff_initial_ms: 2_000,
+            backoff_multiplier: 2.0,
+            backoff_max_ms: 10_000,
+            jitter: 0.2,
+            breaker_failures: 5,
+            breaker_open_s: 60,
+        }
+    }
+}
+
+/// Read-cache lifetimes of one upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Freshness of a status read, in seconds (default: ticket 300, transaction 120).
+    pub status_ttl_s: Option<u64>,
+    /// Freshness of a transaction history, in seconds (default 300).
+    pub history_ttl_s: Option<u64>,
+    /// How long past freshness an entry may be served stale when the upstream fails, in seconds (default 600).
+    pub max_stale_s: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            status_ttl_s: None,
+            history_ttl_s: None,
+            max_stale_s: 600,
+        }
+    }
+}
+
+impl Config {
+    /// Every credential reference with its dotted key, for checking and resolving.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        let mut refs: Vec<(String, &SecretRef)> = self
+            .auth
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("auth.tokens[{i}].token"), &t.token.0))
+            .collect();
+        for (name, adapter) in self.adapters.iter() {
+            for (k, v) in &adapter.credentials {
+                refs.push((format!("adapters.{name}.credentials.{k}"), &v.0));
+            }
+        }
+        refs
+    }
+
+    /// The API's settings.
+    pub fn api_settings(&self) -> ApiSettings {
+        ApiSettings {
+            default_currency: self.server.default_currency,
+            body_limit: self.server.body_limit_bytes,
+            idempotency_lease: Duration::from_secs(self.idempotency.lease_s),
+            replay_lease: Duration::from_secs(self.dlq.replay_lease_s),
+            probe_timeout: Duration::from_millis(self.server.probe_timeout_ms),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Checks that types alone cannot express: ranges, URLs, credentials each dialect needs.
+
+use std::collections::BTreeSet;
+
+use super::types::{AdapterConfig, Config, Dialect};
+
+/// `(dotted key, reason)` for every problem.
+pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut check = |ok: bool, key: &str, reason: &str| {
+        if !ok {
+            out.push((key.to_owned(), reason.to_owned()));
+        }
+    };
+    let s = &c.server;
+    check(
+        (1024..=64 * 1024 * 1024).contains(&s.body_limit_bytes),
+        "server.body_limit_bytes",
+        "must be between 1024 and 67108864",
+    );
+    check(s.shutdown_grace_s >= 1, "server.shutdown_grace_s", "must be at least 1");
+    check(s.probe_timeout_ms >= 1, "server.probe_timeout_ms", "must be at least 1");
+    check(c.idempotency.lease_s >= 1, "idempotency.lease_s", "must be at least 1");
+    check(c.dlq.replay_lease_s >= 1, "dlq.replay_lease_s", "must be at least 1");
+    check(
+        tracing_subscriber::EnvFilter::try_new(&c.log.level).is_ok(),
+        "log.level",
+        "not a tracing filter (e.g. info, or hub_server=debug,info)",
+    );
+    let mut names = BTreeSet::new();
+    for (i, t) in c.auth.tokens.iter().enumerate() {
+        let key = format!("auth.tokens[{i}].name");
+        check(!t.name.trim().is_empty(), &key, "must not be empty");
+        check(names.insert(t.name.as_str()), &key, "another token has this name");
+    }
+    for (name, a) in c.adapters.iter() {
+        for (key, reason) in adapter(name, a) {
+            out.push((format!("adapters.{name}.{key}"), reason));
+        }
+    }
+    for key in ["database_url", "redis_url"] {
+        if let Some(v) = c.store.get(key) {
+            match v.as_str() {
+                Some(url) if has_password(url) => out.push((
+                    format!("store.{key}"),
+                    "holds a password; credentials are never literal in the configuration: \
+                     use the database's own password file or an environment override"
+                        .to_owned(),
+                )),
+                Some(_) => {}
+                None => out.push((format!("store.{key}"), "must be a string".to_owned())),
+            }
+        }
+    }
+    out
+}
+
+/// Whether a URL's userinfo has a password (`scheme://user:pass@host`).
+pub(super) fn has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+fn http_url(raw: &str) -> Result<(), &'static str> {
+    let uri: http::Uri = raw.parse().map_err(|_| "not a URL")?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err("must start with http:// or https://"),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("has no host");
+    }
+    if uri.query().is_some() {
+        return Err("must not have a query");
+    }
+    if has_password(raw) {
+        return Err("must not hold credentials");
+    }
+    Ok(())
+}
+
+fn required_credentials(adapter: &str, dialect: Dialect) -> Option<&'static [&'static str]> {
+    Some(match (adapter, dialect) {
+        ("ticketing", Dialect::Generic) => &["api_key"],
+        ("ticketing", Dialect::Zendesk) => &["email", "api_token"],
+        ("ticketing", Dialect::Jira) => &["email", "api_token"],
+        ("transaction_status", Dialect::Generic) => &["client_id", "client_secret"],
+        ("transaction_create", Dialect::Generic) => &["client_id", "client_secret", "hmac_secret"],
+        _ => return None,
+    })
+}
+
+fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut check = |ok: bool, key: &str, reason: &str| {
+        if !ok {
+            out.push((key.to_owned(), reason.to_owned()));
+        }
+    };
+    if let Err(reason) = http_url(&a.base_url) {
+        check(false, "base_url", reason);
+    }
+    if let Some(t) = &a.token_url
+        && let Err(reason) = http_url(t)
+    {
+        check(false, "token_url", reason);
+    }
+    match required_credentials(name, a.dialect) {
+        None => check(
+            false,
+            "dialect",
+            &format!("{} is not a dialect of this adapter", a.dialect.as_str()),
+        ),
+        Some(required) => {
+            for r in required {
+                check(
+                    a.credentials.contains_key(*r),
+                    &format!("credentials.{r}"),
+                    &format!("missing: the {} dialect needs it", a.dialect.as_str()),
+                );
+            }
+            for k in a.credentials.keys() {
+                check(
+                    required.contains(&k.as_str()),
+                    &format!("credentials.{k}"),
+                    &format!(
+                        "not a credential of the {} dialect (expected {})",
+                        a.dialect.as_str(),
+                        required.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let t = &a.timeouts;
+    check(t.connect_ms >= 1, "timeouts.connect_ms", "must be at least 1");
+    check(t.attempt_ms >= 1, "timeouts.attempt_ms", "must be at least 1");
+    check(t.deadline_s >= 1, "timeouts.deadline_s", "must be at least 1");
+    check(
+        t.attempt_ms <= t.deadline_s.saturating_mul(1000),
+        "timeouts.attempt_ms",
+        "must not exceed the deadline",
+    );
+    let r = &a.resilience;
+    check(
+        (1..=10).contains(&r.max_attempts),
+        "resilience.max_attempts",
+        "must be between 1 and 10",
+    );
+    check(
+        r.backoff_initial_ms >= 1,
+        "resilience.backoff_initial_ms",
+        "must be at least 1",
+    );
+    check(
+        r.backoff_multiplier.is_finite() && r.backoff_multiplier >= 1.0,
+        "resilience.backoff_multiplier",
+        "must be at least 1.0",
+    );
+    check(
+        r.backoff_max_ms >= r.backoff_initial_ms,
+        "resilience.backoff_max_ms",
+        "must be at least backoff_initial_ms",
+    );
+    check(
+        (0.0..=1.0).contains(&r.jitter),
+        "resilience.jitter",
+        "must be between 0.0 and 1.0",
+    );
+    check(
+        r.breaker_failures >= 1,
+        "resilience.breaker_failures",
+        "must be at least 1",
+    );
+    check(r.breaker_open_s >= 1, "resilience.breaker_open_s", "must be at least 1");
+    if name != "transaction_status" {
+        check(
+            a.cache.history_ttl_s.is_none(),
+            "cache.history_ttl_s",
+            "only the transaction_status adapter reads histories",
+        );
+    }
+    if name == "transaction_create" {
+        check(
+            a.cache.status_ttl_s.is_none(),
+            "cache.status_ttl_s",
+            "the transaction_create adapter caches nothing",
+        );
+    }
+    out
+}
