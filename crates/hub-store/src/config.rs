@@ -16,7 +16,7 @@ use serde::Deserialize;
 ///     "redis_url": "redis://cache.internal:6379",
 ///     "max_connections": 20
 /// }"#).unwrap();
-/// assert_eq!(config.idempotency_retention_secs, 24 * 3600);
+/// assert_eq!(config.idempotency_retention_s, 24 * 3600);
 /// assert_eq!(config.redis_key_prefix, "hub");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -40,9 +40,9 @@ pub struct StoreConfig {
     /// How long SQLite waits for another writer before it fails, in milliseconds (default 5000).
     pub sqlite_busy_timeout_ms: u64,
     /// How long idempotency keys are kept after their first use, in seconds (default 24 h).
-    pub idempotency_retention_secs: u64,
+    pub idempotency_retention_s: u64,
     /// How often the sweeper removes expired idempotency keys and webhook ids, in seconds (default 300).
-    pub sweep_interval_secs: u64,
+    pub sweep_interval_s: u64,
     /// Capacity of the audit writer's queue, in records (default 4096).
     pub audit_queue_capacity: usize,
     /// Most records the audit writer puts in one transaction (default 256).
@@ -56,7 +56,7 @@ pub struct StoreConfig {
     /// How long an invalidation is remembered in Redis, in seconds (default 3600); must
     /// exceed the longest read (its deadline) so that a read begun before an
     /// invalidation cannot write its answer back after it.
-    pub redis_invalidation_memory_secs: u64,
+    pub redis_invalidation_memory_s: u64,
 }
 
 impl Default for StoreConfig {
@@ -69,13 +69,13 @@ impl Default for StoreConfig {
             min_connections: 0,
             acquire_timeout_ms: 5_000,
             sqlite_busy_timeout_ms: 5_000,
-            idempotency_retention_secs: 24 * 3600,
-            sweep_interval_secs: 300,
+            idempotency_retention_s: 24 * 3600,
+            sweep_interval_s: 300,
             audit_queue_capacity: 4096,
             audit_batch_size: 256,
             audit_enqueue_wait_ms: 50,
             redis_timeout_ms: 500,
-            redis_invalidation_memory_secs: 3600,
+            redis_invalidation_memory_s: 3600,
         }
     }
 }
@@ -91,12 +91,12 @@ impl StoreConfig {
 
     /// How long idempotency keys are kept.
     pub fn idempotency_retention(&self) -> Duration {
-        Duration::from_secs(self.idempotency_retention_secs)
+        Duration::from_secs(self.idempotency_retention_s)
     }
 
     /// How often the sweeper runs.
     pub fn sweep_interval(&self) -> Duration {
-        Duration::from_secs(self.sweep_interval_secs.max(1))
+        Duration::from_secs(self.sweep_interval_s.max(1))
     }
 }
 

@@ -16,7 +16,7 @@ use crate::db::{Database, Filter, Param, bind_all, with_pool};
 use crate::error::{corrupt, db_error};
 
 const COLUMNS: &str = "id, adapter, operation, payload, idempotency_key, error, error_code, attempts, request_id, \
-     conversation_id, created_us, status, result, reason, acted_by, acted_us, claim_token, claim_until_us, claimed_by";
+     conversation_id, created_us, status, result, reason, acted_by, acted_us, claim_token, claim_until_us";
 
 /// One row of `dlq_entries`.
 #[derive(Debug, sqlx::FromRow)]
@@ -39,11 +39,6 @@ struct Row {
     acted_us: Option<i64>,
     claim_token: Option<String>,
     claim_until_us: Option<i64>,
-    #[allow(
-        dead_code,
-        reason = "selected with the rest; who holds a claim is not part of the entry"
-    )]
-    claimed_by: Option<String>,
 }
 
 impl Row {

@@ -77,7 +77,7 @@ impl Stores {
         })
     }
 
-    /// Spawns the sweeper for the idempotency keys and webhook ids, every `sweep_interval_secs`.
+    /// Spawns the sweeper for the idempotency keys and webhook ids, every `sweep_interval_s`.
     pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
         crate::sweeper::spawn_sweeper(
             self.idempotency.clone(),

@@ -41,3 +41,53 @@ pub fn spawn_sweeper(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use async_trait::async_trait;
+    use hub_core::{Claim, Fingerprint, IdempotencyKey, StoreError, StoredResponse};
+
+    use super::*;
+
+    /// Counts sweeps; fails every other one to show the sweeper keeps going.
+    #[derive(Debug, Default)]
+    struct Counting(AtomicU64);
+
+    #[async_trait]
+    impl IdempotencyStore for Counting {
+        async fn claim(&self, _: &IdempotencyKey, _: &Fingerprint, _: Duration) -> Result<Claim, StoreError> {
+            Ok(Claim::Acquired)
+        }
+        async fn complete(&self, _: &IdempotencyKey, _: &StoredResponse) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn sweep(&self) -> Result<u64, StoreError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
+                return Err(StoreError::Unavailable {
+                    reason: "down".to_owned(),
+                });
+            }
+            Ok(0)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sweeps_at_once_then_every_interval_through_failures() {
+        let keys = Arc::new(Counting::default());
+        let every = Duration::from_secs(300);
+        let handle = spawn_sweeper(keys.clone(), None, every);
+        tokio::task::yield_now().await;
+        assert_eq!(keys.0.load(Ordering::SeqCst), 1, "the first sweep runs right away");
+        for n in 2..=4 {
+            tokio::time::sleep(every).await; // paused time: advances instantly
+            tokio::task::yield_now().await;
+            assert_eq!(keys.0.load(Ordering::SeqCst), n);
+        }
+        handle.abort();
+    }
+}

@@ -22,7 +22,7 @@ static INVALIDATE: &str = include_str!("invalidate.lua");
 ///
 /// Keys are `{prefix}:entry:{key}`, `{prefix}:tag:{tag}` (a set of entry keys),
 /// `{prefix}:inv:key:{key}` and `{prefix}:inv:tag:{tag}` (the last invalidation, Unix
-/// ms, kept for `redis_invalidation_memory_secs`). An entry expires in Redis at its
+/// ms, kept for `redis_invalidation_memory_s`). An entry expires in Redis at its
 /// `stale_until_ms`. `put` runs as one Lua script that refuses the entry when its key
 /// or a tag was invalidated at or after `fetched_at_ms`; invalidation times come from
 /// the instance's clock, so instances must keep their clocks synchronised.
@@ -100,7 +100,7 @@ impl RedisCache {
             connection,
             prefix: prefix.to_owned(),
             timeout,
-            invalidation_memory_ms: config.redis_invalidation_memory_secs.saturating_mul(1000).max(1),
+            invalidation_memory_ms: config.redis_invalidation_memory_s.saturating_mul(1000).max(1),
             clock,
             put: redis::Script::new(PUT),
             invalidate: redis::Script::new(INVALIDATE),

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use hub_core::{AuditLog, AuditOutcome, AuditQuery, AuditRecord, StoreError};
-use hub_store::SqlAuditLog;
+use hub_store::{Backend, SqlAuditLog, StoreConfig};
 use serde_json::json;
 
-use crate::support::{Env, START, on_both_backends};
+use crate::support::{Env, START, on_both_backends, run_with};
 
 on_both_backends!(
     flushed_records_are_listed_newest_first,
@@ -138,4 +138,31 @@ async fn a_closed_database_makes_flush_fail_and_counts_the_loss(env: Env) {
     assert_eq!(log.lost(), 1);
     // The failure is reported once; the writer keeps serving.
     log.flush().await.unwrap();
+}
+
+/// With the writer stuck (its database gone) and a queue of one, `record` gives up
+/// after the configured wait and counts the drop rather than stalling the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    let config = StoreConfig {
+        audit_queue_capacity: 1,
+        audit_enqueue_wait_ms: 20,
+        ..StoreConfig::default()
+    };
+    run_with(Backend::Sqlite, config, |env| async move {
+        let log = &env.stores.audit;
+        env.stores.database.close().await;
+        let mut refused = None;
+        for n in 0..6 {
+            if let Err(e) = log.record(record(n, "ticketing", "get_ticket")).await {
+                refused = Some((n, e));
+                break;
+            }
+        }
+        let (n, e) = refused.expect("a record is refused once the queue is full");
+        assert!(n >= 1, "the first record always fits");
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        assert_eq!(log.dropped(), 1);
+    })
+    .await;
 }

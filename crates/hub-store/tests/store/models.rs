@@ -33,7 +33,7 @@ where
         .unwrap();
     let db = rt.block_on(TestDb::create(backend));
     let config = StoreConfig {
-        idempotency_retention_secs: RETENTION_S,
+        idempotency_retention_s: RETENTION_S,
         ..StoreConfig::default()
     };
     let env = rt.block_on(Env::open(&db, config, Arc::new(ManualClock::new(START))));
