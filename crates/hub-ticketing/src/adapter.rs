@@ -95,7 +95,12 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
         let call = self
             .dialect
             .add_comment(ticket_id, comment, &write_key(ctx, "add_comment"))?;
-        let response = self.endpoint.send(ctx, &call).await?;
-        self.dialect.created_comment(ticket_id, &response.body)
+        let result = self.endpoint.send(ctx, &call).await;
+        // A comment changes the ticket; even a failed attempt may have landed.
+        if let Some(cache) = &self.cache {
+            // An unreachable cache holds nothing to invalidate; the manager counts the failure.
+            let _ = cache.invalidate(&keys::ticket_status(ticket_id.as_str())).await;
+        }
+        self.dialect.created_comment(ticket_id, &result?.body)
     }
 }

@@ -14,6 +14,8 @@ pub mod observe;
 pub mod request;
 pub mod response;
 pub mod secret;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod timestamp;
 
 pub use auth::Authenticate;

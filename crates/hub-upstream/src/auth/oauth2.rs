@@ -15,11 +15,11 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, Uri};
 use hub_core::Error;
+use hub_resilience::clock::{Clock, TokioClock};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use super::{Authenticate, sensitive_value};
 use crate::client::HttpClient;
@@ -42,6 +42,23 @@ pub struct OAuth2Config {
     pub timeout: Duration,
     /// The adapter's name, for the token-refresh metric.
     pub adapter: String,
+    /// When tokens expire is judged on this clock (a manual clock in tests).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl OAuth2Config {
+    /// Tokens from `token_url` for `adapter`, with the default skew, a 10 s request
+    /// timeout and tokio's clock.
+    pub fn new(token_url: Uri, adapter: &str) -> Self {
+        Self {
+            token_url,
+            scope: None,
+            skew: None,
+            timeout: Duration::from_secs(10),
+            adapter: adapter.to_owned(),
+            clock: Arc::new(TokioClock::new()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,7 +76,7 @@ enum State {
     Valid {
         token: SecretString,
         generation: u64,
-        refresh_at: Instant,
+        refresh_at: tokio::time::Instant,
     },
     Refreshing(watch::Receiver<Outcome>),
 }
@@ -126,7 +143,7 @@ impl OAuth2ClientCredentials {
                         token,
                         generation,
                         refresh_at,
-                    } if Instant::now() < *refresh_at => {
+                    } if self.inner.config.clock.now() < *refresh_at => {
                         return Ok((token.clone(), *generation));
                     }
                     State::Refreshing(rx) => rx.clone(),
@@ -170,7 +187,7 @@ impl Inner {
                     let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                     let lifetime = Duration::from_secs(expires_in);
                     let skew = self.config.skew.unwrap_or_else(|| default_skew(lifetime));
-                    let refresh_at = Instant::now() + lifetime.saturating_sub(skew);
+                    let refresh_at = self.config.clock.now() + lifetime.saturating_sub(skew);
                     *state = State::Valid {
                         token: token.clone(),
                         generation,

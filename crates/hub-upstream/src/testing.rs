@@ -1,0 +1,81 @@
+//! Test helpers for crates that build on hub-upstream (feature `test-util`): in-memory
+//! secrets and an in-memory audit log.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use hub_core::{AuditLog, AuditQuery, AuditRecord, Page, SecretError, SecretRef, SecretSource, StoreError};
+use secrecy::SecretString;
+
+/// Secrets held in memory, keyed by reference; settable at run time (to test rotation).
+#[derive(Debug, Default)]
+pub struct StaticSecrets {
+    values: Mutex<HashMap<String, String>>,
+    reads: Mutex<u64>,
+}
+
+impl StaticSecrets {
+    /// Sets the secret behind `reference` (`env:NAME`, …).
+    pub fn set(&self, reference: &str, value: &str) {
+        self.values
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(reference.to_owned(), value.to_owned());
+    }
+
+    /// How many times a secret was resolved.
+    pub fn reads(&self) -> u64 {
+        *self.reads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl SecretSource for StaticSecrets {
+    async fn resolve(&self, reference: &SecretRef) -> Result<SecretString, SecretError> {
+        *self.reads.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let key = reference.to_string();
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        values
+            .get(&key)
+            .map(|v| SecretString::from(v.clone()))
+            .ok_or(SecretError::NotFound(key))
+    }
+}
+
+/// An audit log that keeps records in memory, newest last.
+#[derive(Debug, Default)]
+pub struct MemoryAudit {
+    records: Mutex<Vec<AuditRecord>>,
+}
+
+impl MemoryAudit {
+    /// Every record so far.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryAudit {
+    async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
+        Ok(())
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let items = records
+            .iter()
+            .rev()
+            .filter(|r| query.adapter.as_deref().is_none_or(|a| a == r.adapter))
+            .filter(|r| query.operation.as_deref().is_none_or(|o| o == r.operation))
+            .take(query.limit as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+}
