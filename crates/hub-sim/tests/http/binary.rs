@@ -1,0 +1,44 @@
+//! The `hub-sim` binary: prints the bound address first and serves it.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::call;
+
+#[tokio::test]
+async fn binary_prints_its_address_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hub-sim"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = first.strip_prefix("listening on ").unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"));
+    assert!(!base.ends_with(":0"));
+    assert_eq!(call("GET", &format!("{base}/_sim/health"), &[], b"").await.status, 200);
+    let r = call(
+        "GET",
+        &format!("{base}/generic/tickets/TCK-1001"),
+        &[("x-api-key", "sim-generic-key")],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    child.kill().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(stderr.is_empty(), "quiet unless asked: {stderr}");
+}

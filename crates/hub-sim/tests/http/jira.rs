@@ -1,0 +1,113 @@
+//! Jira Cloud v3: basic auth, issues with status categories, ADF comments, idempotency (sim extension).
+
+use hub_sim::{EffectFilter, EffectKind, Settings, System};
+
+use crate::support::{JSON, basic, call, start};
+
+fn auth() -> String {
+    basic("agent@example.com", "sim-jira-token")
+}
+
+const ISSUE: &[u8] = br#"{"fields":{"project":{"key":"SUP"},"summary":"Card declined","issuetype":{"name":"Task"},
+  "description":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"It fails"}]}]},
+  "priority":{"name":"High"},"customfield_10050":"CUST-1001"}}"#;
+
+#[tokio::test]
+async fn authentication() {
+    let sim = start().await;
+    let url = format!("{}/rest/api/3/issue/SUP-1", sim.url(System::Jira));
+    assert_eq!(call("GET", &url, &[], b"").await.status, 401);
+    let wrong = basic("agent@example.com", "nope");
+    assert_eq!(call("GET", &url, &[("authorization", &wrong)], b"").await.status, 401);
+    assert_eq!(call("GET", &url, &[("authorization", &auth())], b"").await.status, 200);
+}
+
+#[tokio::test]
+async fn issues_statuses_and_comments() {
+    let sim = start().await;
+    let base = format!("{}/rest/api/3", sim.url(System::Jira));
+    let a = auth();
+    let h = [("authorization", a.as_str()), JSON];
+    let r = call("POST", &format!("{base}/issue"), &h, ISSUE).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let created = r.json();
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("SUP-"));
+    assert_eq!(
+        created["self"],
+        format!("{base}/issue/{}", created["id"].as_str().unwrap())
+    );
+
+    let issue = call("GET", &format!("{base}/issue/{key}"), &h, b"").await.json();
+    assert_eq!(issue["fields"]["status"]["name"], "To Do");
+    assert_eq!(issue["fields"]["status"]["statusCategory"]["key"], "new");
+    assert_eq!(issue["fields"]["customfield_10050"], "CUST-1001");
+    assert_eq!(issue["fields"]["priority"]["name"], "High");
+    for (k, name, category, assignee) in [
+        ("SUP-2", "In Progress", "indeterminate", "alice@example.com"),
+        ("SUP-3", "Done", "done", "bob@example.com"),
+        ("10004", "Waiting for customer", "indeterminate", "alice@example.com"),
+    ] {
+        let i = call("GET", &format!("{base}/issue/{k}"), &h, b"").await.json();
+        assert_eq!(i["fields"]["status"]["name"], name);
+        assert_eq!(i["fields"]["status"]["statusCategory"]["key"], category);
+        assert_eq!(i["fields"]["assignee"]["emailAddress"], assignee);
+        assert!(i["fields"]["updated"].as_str().unwrap().ends_with("+0000"));
+    }
+
+    let comment = br#"{"body":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"On it"}]}]}}"#;
+    let r = call("POST", &format!("{base}/issue/{key}/comment"), &h, comment).await;
+    assert_eq!(r.status, 201);
+    assert!(r.json()["id"].is_string());
+    let plain = call(
+        "POST",
+        &format!("{base}/issue/{key}/comment"),
+        &h,
+        br#"{"body":"plain text"}"#,
+    )
+    .await;
+    assert_eq!(plain.status, 400);
+    assert_eq!(plain.json()["errors"]["comment"], "Comment body is not valid!");
+    assert_eq!(
+        call("POST", &format!("{base}/issue/SUP-999/comment"), &h, comment)
+            .await
+            .status,
+        404
+    );
+    let no_summary = br#"{"fields":{"project":{"key":"SUP"},"issuetype":{"name":"Task"}}}"#;
+    let r = call("POST", &format!("{base}/issue"), &h, no_summary).await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["errors"]["summary"].is_string());
+    let listed = call("GET", &format!("{base}/issue/{key}/comment"), &h, b"")
+        .await
+        .json();
+    assert_eq!(listed["total"], 1);
+}
+
+#[tokio::test]
+async fn idempotency_is_a_switchable_extension() {
+    let sim = start().await;
+    let url = format!("{}/rest/api/3/issue", sim.url(System::Jira));
+    let a = auth();
+    let h = [("authorization", a.as_str()), JSON, ("idempotency-key", "j-1")];
+    let first = call("POST", &url, &h, ISSUE).await.json();
+    let again = call("POST", &url, &h, ISSUE).await;
+    assert_eq!(again.json()["key"], first["key"]);
+    assert_eq!(again.header("x-idempotency-lookup"), Some("hit"));
+
+    // Real Jira ignores the key: with the extension off, a retry duplicates, and the ledger shows it.
+    sim.control().set_settings(Settings {
+        jira_idempotency: false,
+        ..sim.control().settings()
+    });
+    let h2 = [("authorization", a.as_str()), JSON, ("idempotency-key", "j-2")];
+    let x = call("POST", &url, &h2, ISSUE).await.json();
+    let y = call("POST", &url, &h2, ISSUE).await.json();
+    assert_ne!(x["key"], y["key"]);
+    let dupes = sim.control().effects(&EffectFilter {
+        idempotency_key: Some("j-2".into()),
+        ..Default::default()
+    });
+    assert_eq!(dupes.len(), 2);
+    assert_eq!(dupes[0].kind, EffectKind::TicketCreated);
+}
