@@ -1,13 +1,17 @@
 //! The stores' configuration: where the databases are, pool sizes, retention and timeouts.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::error::redact_url;
+
 /// How to open the hub's stores (the `[store]` section of the hub's configuration).
 ///
 /// Every field has a default, so an empty section gives a SQLite file `hub.sqlite3` in
-/// the working directory and no shared cache.
+/// the working directory and no shared cache. `Debug` shows the URLs with any password
+/// replaced by `***`; there is no `Serialize`.
 ///
 /// ```
 /// use hub_store::StoreConfig;
@@ -19,7 +23,7 @@ use serde::Deserialize;
 /// assert_eq!(config.idempotency_retention_s, 24 * 3600);
 /// assert_eq!(config.redis_key_prefix, "hub");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://path` (created on first start; `sqlite:///abs/path` for an absolute
@@ -80,6 +84,27 @@ impl Default for StoreConfig {
     }
 }
 
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .field("idempotency_retention_s", &self.idempotency_retention_s)
+            .field("sweep_interval_s", &self.sweep_interval_s)
+            .field("audit_queue_capacity", &self.audit_queue_capacity)
+            .field("audit_batch_size", &self.audit_batch_size)
+            .field("audit_enqueue_wait_ms", &self.audit_enqueue_wait_ms)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("redis_invalidation_memory_s", &self.redis_invalidation_memory_s)
+            .finish()
+    }
+}
+
 impl StoreConfig {
     /// A configuration for `database_url` with every other field at its default.
     pub fn with_database_url(database_url: &str) -> Self {
@@ -110,6 +135,17 @@ mod tests {
         assert_eq!(config, StoreConfig::default());
         assert_eq!(config.database_url, "sqlite://hub.sqlite3");
         assert!(config.redis_url.is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        let config = StoreConfig {
+            redis_url: Some("redis://:hunter2@cache:6379".to_owned()),
+            ..StoreConfig::with_database_url("postgres://hub:hunter2@db/hub")
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://hub:***@db/hub"), "{shown}");
     }
 
     #[test]
