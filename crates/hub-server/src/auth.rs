@@ -83,9 +83,11 @@ pub const ROUTES: &[RouteRule] = &[
 
 /// The role a route needs; unknown routes need admin (fail closed).
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
+    // HEAD is answered by the GET route and needs what GET needs.
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
     ROUTES
         .iter()
-        .find(|r| r.method == method.as_str() && r.path == path)
+        .find(|r| r.method == method && r.path == path)
         .map_or(Some(Role::Admin), |r| r.role)
 }
 
@@ -264,6 +266,11 @@ mod tests {
             }
         }
         assert_eq!(required_role(&Method::DELETE, "/v1/anything"), Some(Role::Admin));
+        assert_eq!(
+            required_role(&Method::HEAD, "/v1/tickets/{ticket_id}"),
+            Some(Role::Read)
+        );
+        assert_eq!(required_role(&Method::HEAD, "/healthz"), None);
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         conversation_id = corr.conversation_id.as_ref().map(ConversationId::as_str),
     );
     let request_id = corr.request_id.clone();
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
     req.extensions_mut().insert(corr);
     let mut res = next.run(req).instrument(span.clone()).await;
     if let Some(problem) = res.extensions().get::<Problem>()
@@ -100,6 +102,14 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
-    span.in_scope(|| tracing::info!(status = res.status().as_u16(), "answered"));
+    let elapsed = started.elapsed();
+    crate::http_metrics::record(&method, &res, elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            "answered"
+        );
+    });
     res
 }

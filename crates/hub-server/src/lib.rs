@@ -16,6 +16,7 @@ pub mod config;
 pub mod correlation;
 pub mod dead_letter;
 pub mod extract;
+pub mod http_metrics;
 pub mod idempotency;
 pub mod logging;
 pub mod openapi;

@@ -18,7 +18,12 @@ pub fn init(config: &LogConfig) {
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = if json {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };

@@ -32,6 +32,8 @@ struct Answer {
     body: Bytes,
     retry_after: Option<u64>,
     disposition: Disposition,
+    /// A stored response answered again (content type kept as stored).
+    replay: Option<StoredResponse>,
 }
 
 impl Answer {
@@ -42,6 +44,18 @@ impl Answer {
             body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
             retry_after: None,
             disposition: Disposition::Complete,
+            replay: None,
+        }
+    }
+
+    fn replayed(stored: StoredResponse) -> Self {
+        Self {
+            status: StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
+            content_type: "application/json",
+            body: stored.body.clone(),
+            retry_after: None,
+            disposition: Disposition::Leave,
+            replay: Some(stored),
         }
     }
 
@@ -52,6 +66,7 @@ impl Answer {
             body: Bytes::from(p.body()),
             retry_after: p.retry_after_s,
             disposition,
+            replay: None,
         }
     }
 
@@ -60,6 +75,13 @@ impl Answer {
         *res.status_mut() = self.status;
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        if let Some(stored) = &self.replay {
+            if let Ok(v) = HeaderValue::from_str(&stored.content_type) {
+                res.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            res.headers_mut()
+                .insert(IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
+        }
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.to_string())
         {
@@ -70,6 +92,9 @@ impl Answer {
 }
 
 /// Runs `op` as one idempotent write and answers.
+///
+/// The write runs in its own task, so a client that disconnects mid-write cannot cut it
+/// short between the upstream call and the dead-letter queue or the idempotency record.
 pub async fn execute(
     state: &AppState,
     corr: &Correlation,
@@ -78,29 +103,54 @@ pub async fn execute(
     fingerprint: Fingerprint,
     op: WriteOp,
 ) -> Response {
+    let (state, corr, principal) = (state.clone(), corr.clone(), principal.cloned());
+    let rid = corr.request_id.clone();
+    let task = tokio::spawn(async move { run(&state, &corr, principal.as_ref(), key, fingerprint, op).await });
+    match task.await {
+        Ok(answer) => answer.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the write task failed");
+            Problem::new(ProblemCode::Internal, "the write could not be completed")
+                .with_request_id(rid.as_str())
+                .into_response()
+        }
+    }
+}
+
+async fn run(
+    state: &AppState,
+    corr: &Correlation,
+    principal: Option<&Principal>,
+    key: KeySource,
+    fingerprint: Fingerprint,
+    op: WriteOp,
+) -> Answer {
     let rid = corr.request_id.as_str();
     let ctx = corr.call_context().with_idempotency_key(key.key().clone());
     let store = &state.services.idempotency;
     if let KeySource::Client(k) = &key {
         match store.claim(k, &fingerprint, state.settings.idempotency_lease).await {
-            Err(e) => return Problem::store("idempotency", &e).with_request_id(rid).into_response(),
+            Err(e) => {
+                return Answer::problem(
+                    &Problem::store("idempotency", &e).with_request_id(rid),
+                    Disposition::Leave,
+                );
+            }
             Ok(Claim::InFlight) => {
-                return Problem::new(
+                let p = Problem::new(
                     ProblemCode::IdempotencyInFlight,
                     "a request with this Idempotency-Key is still running; retry later",
-                )
-                .with_request_id(rid)
-                .into_response();
+                );
+                return Answer::problem(&p.with_request_id(rid), Disposition::Leave);
             }
             Ok(Claim::Mismatch) => {
-                return Problem::new(
+                let p = Problem::new(
                     ProblemCode::IdempotencyMismatch,
                     "this Idempotency-Key was used for a different request (route, ids or body)",
-                )
-                .with_request_id(rid)
-                .into_response();
+                );
+                return Answer::problem(&p.with_request_id(rid), Disposition::Leave);
             }
-            Ok(Claim::Completed(stored)) => return replayed(stored),
+            Ok(Claim::Completed(stored)) => return Answer::replayed(stored),
             Ok(Claim::Acquired) => {}
         }
     }
@@ -126,7 +176,7 @@ pub async fn execute(
             tracing::error!(error = %e, "could not record the idempotency outcome");
         }
     }
-    answer.into_response()
+    answer
 }
 
 async fn perform(
@@ -167,16 +217,4 @@ async fn perform(
         Disposition::Complete
     };
     Answer::problem(&problem, disposition)
-}
-
-fn replayed(stored: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut res = Response::new(Body::from(stored.body));
-    *res.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(&stored.content_type) {
-        res.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    res.headers_mut()
-        .insert(IDEMPOTENT_REPLAYED.clone(), HeaderValue::from_static("true"));
-    res
 }

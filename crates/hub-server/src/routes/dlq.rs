@@ -112,6 +112,17 @@ pub async fn replay(
     _body: EmptyBody,
 ) -> Result<Response, Problem> {
     let actor = principal.ok_or_else(|| wiring_problem("principal"))?.0.name;
+    // Run in its own task: a client that disconnects cannot cut the replay short
+    // between the upstream call and recording its outcome.
+    tokio::spawn(async move { replay_entry(&state, &corr, actor, id).await })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the replay task failed");
+            Problem::new(ProblemCode::Internal, "the replay could not be completed")
+        })?
+}
+
+async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: DlqId) -> Result<Response, Problem> {
     let dlq = &state.services.dlq;
     let claim = dlq
         .claim_replay(&id, &actor, state.settings.replay_lease)

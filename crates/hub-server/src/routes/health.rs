@@ -27,10 +27,9 @@ pub async fn healthz() -> Json<HealthBody> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let mut stores = BTreeMap::new();
-    let mut ready = true;
-    for probe in &state.probes {
-        let verdict = match tokio::time::timeout(state.settings.probe_timeout, probe.ping()).await {
+    let timeout = state.settings.probe_timeout;
+    let verdicts = futures_util::future::join_all(state.probes.iter().map(|probe| async move {
+        let verdict = match tokio::time::timeout(timeout, probe.ping()).await {
             Ok(Ok(())) => "ok".to_owned(),
             Ok(Err(e)) => {
                 tracing::warn!(store = probe.name(), error = %e, "store not ready");
@@ -38,9 +37,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             }
             Err(_) => "timeout".to_owned(),
         };
-        ready &= verdict == "ok";
-        stores.insert(probe.name().to_owned(), verdict);
-    }
+        (probe.name().to_owned(), verdict)
+    }))
+    .await;
+    let ready = verdicts.iter().all(|(_, v)| v == "ok");
+    let stores: BTreeMap<String, String> = verdicts.into_iter().collect();
     let adapters = state
         .circuits
         .circuits()

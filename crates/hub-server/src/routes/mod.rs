@@ -16,6 +16,7 @@ use hub_core::CacheOutcome;
 
 use crate::auth::{self, ROUTES};
 use crate::correlation;
+use crate::http_metrics;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
@@ -68,6 +69,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(crate::openapi::serve))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer))
+        .route_layer(middleware::from_fn(http_metrics::label_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -202,3 +202,48 @@ async fn unknown_routes_and_methods_are_problems() {
     res.problem(405, "not_found");
     assert_eq!(res.header("allow"), Some("GET"));
 }
+
+#[tokio::test]
+async fn a_write_whose_client_hangs_up_is_still_dead_lettered() {
+    use tokio::io::AsyncWriteExt;
+    let hub = Hub::new();
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
+    hub.upstream.fail_with(Error::Timeout);
+    let srv = hub.serve().await;
+    let body = r#"{"comment": "c"}"#;
+    let mut conn = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    conn.write_all(
+        format!(
+            "POST /v1/tickets/T-1/comments HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {WRITE}\r\n\
+             idempotency-key: hang-up\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    while hub.upstream.calls() == 0 {
+        tokio::task::yield_now().await;
+    }
+    drop(conn);
+    gate.notify_one();
+    for _ in 0..100_000 {
+        if hub.idem.records.lock().unwrap()["hang-up"].1.is_some() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let entries = hub.dlq.entries.lock().unwrap();
+    assert_eq!(entries.len(), 1, "the write was lost with its client");
+    assert_eq!(entries[0].failure.idempotency_key.as_deref(), Some("hang-up"));
+    assert!(hub.idem.records.lock().unwrap()["hang-up"].1.is_some());
+}
+
+#[tokio::test]
+async fn head_needs_what_get_needs() {
+    let hub = Hub::new();
+    let srv = hub.serve().await;
+    assert_eq!(srv.req("HEAD", "/v1/tickets/T-1").token(READ).send().await.status, 200);
+    assert_eq!(srv.req("HEAD", "/v1/tickets/T-1").send().await.status, 401);
+}
