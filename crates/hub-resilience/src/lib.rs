@@ -10,6 +10,7 @@
 //! - [`cache`] coalesces concurrent misses and serves stale entries when the upstream fails,
 //!   over any `hub_core::Cache`; [`memory_store`] is the bounded in-process store;
 //! - [`compose`] puts them together in one order for an adapter: [`Upstream`];
+//! - `layer` (feature `tower`) offers the same path as a `tower::Layer`;
 //! - [`observe`] gathers what they report in one trait;
 //! - [`clock`] injects time, so everything runs under tokio's paused clock in tests.
 
@@ -19,6 +20,8 @@ pub mod budget;
 pub mod cache;
 pub mod clock;
 pub mod compose;
+#[cfg(feature = "tower")]
+pub mod layer;
 pub mod memory_store;
 pub mod observe;
 pub mod retry;

@@ -286,3 +286,67 @@ async fn a_hundred_callers_on_a_half_open_breaker_make_one_probe() {
     assert_eq!(rejected.load(Ordering::SeqCst), 99);
     assert_eq!(b.state(), CircuitState::Closed);
 }
+
+/// Real threads racing on admission, results, drops and the clock: never two probes at once.
+#[test]
+fn racing_threads_never_see_two_probes() {
+    let clock = Arc::new(ManualClock::new(0));
+    let b = Arc::new(
+        CircuitBreaker::builder()
+            .config(BreakerConfig {
+                failure_threshold: 2,
+                recovery: Duration::from_millis(5),
+                ..BreakerConfig::default()
+            })
+            .clock(clock.clone())
+            .build(),
+    );
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let probes = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (b, clock, in_flight, max_seen, probes) = (
+                b.clone(),
+                clock.clone(),
+                in_flight.clone(),
+                max_seen.clone(),
+                probes.clone(),
+            );
+            std::thread::spawn(move || {
+                // A small deterministic generator per thread.
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                for _ in 0..20_000 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x.is_multiple_of(7) {
+                        clock.advance(Duration::from_millis(1));
+                    }
+                    let Ok(permit) = b.admit() else { continue };
+                    let probe = permit.is_probe();
+                    if probe {
+                        probes.fetch_add(1, Ordering::SeqCst);
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_seen.fetch_max(now, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    match x % 3 {
+                        0 => permit.success(),
+                        1 => permit.failure(),
+                        _ => drop(permit),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(
+        probes.load(Ordering::SeqCst) > 10,
+        "the race must reach half-open often"
+    );
+    assert_eq!(max_seen.load(Ordering::SeqCst), 1);
+}
