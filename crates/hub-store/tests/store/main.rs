@@ -11,5 +11,6 @@ mod dlq;
 mod durability;
 mod idempotency;
 mod models;
+mod open;
 mod redis_cache;
 mod webhook_ids;

@@ -1,0 +1,88 @@
+//! Opening the stores: the SQLite file is created in WAL mode, bad URLs are refused
+//! without echoing passwords, and a clean shutdown keeps every audit record.
+
+use hub_core::{AuditLog, AuditQuery, DeadLetterQueue};
+use hub_store::{Backend, OpenError, StoreConfig, Stores};
+
+use crate::support::TestDb;
+
+#[tokio::test]
+async fn the_sqlite_file_and_its_directory_are_created_in_wal_mode() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let path = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    assert!(!path.exists());
+    let stores = Stores::open(StoreConfig::with_database_url(&db.url)).await.unwrap();
+    stores
+        .dlq
+        .enqueue(crate::dlq::failure("ticketing", 1), None)
+        .await
+        .unwrap();
+    assert!(path.exists());
+    let wal = path.with_file_name("hub.sqlite3-wal");
+    assert!(wal.exists(), "no write-ahead log next to {}", path.display());
+    stores.database.ping().await.unwrap();
+    stores.database.close().await;
+    // Reopening runs no migration twice and keeps the data.
+    let again = Stores::open(StoreConfig::with_database_url(&db.url)).await.unwrap();
+    assert_eq!(again.dlq.pending_count().await.unwrap(), 1);
+    again.database.close().await;
+    db.drop_it().await;
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_without_their_password() {
+    let unsupported = Stores::open(StoreConfig::with_database_url("mysql://hub:hunter2@db/hub")).await;
+    assert!(
+        matches!(unsupported, Err(OpenError::UnsupportedScheme { .. })),
+        "{unsupported:?}"
+    );
+    let refused = Stores::open(StoreConfig {
+        acquire_timeout_ms: 300,
+        ..StoreConfig::with_database_url("postgres://hub:hunter2@127.0.0.1:1/hub")
+    })
+    .await;
+    let Err(e @ OpenError::Connect { .. }) = refused else {
+        panic!("{refused:?}");
+    };
+    let shown = e.to_string();
+    assert!(
+        !shown.contains("hunter2") && shown.contains("hub:***@127.0.0.1:1"),
+        "{shown}"
+    );
+    let redis = Stores::open(StoreConfig {
+        redis_url: Some("memcached://cache".to_owned()),
+        ..StoreConfig::with_database_url("sqlite::memory:")
+    })
+    .await;
+    assert!(matches!(redis, Err(OpenError::UnsupportedScheme { .. })), "{redis:?}");
+}
+
+#[tokio::test]
+async fn a_clean_shutdown_keeps_every_audit_record() {
+    let db = TestDb::create(Backend::Sqlite).await;
+    let config = StoreConfig {
+        audit_batch_size: 7,
+        ..StoreConfig::with_database_url(&db.url)
+    };
+    let stores = Stores::open(config.clone()).await.unwrap();
+    for n in 0..100 {
+        stores
+            .audit
+            .record(crate::audit::record(n, "ticketing", "get_ticket"))
+            .await
+            .unwrap();
+    }
+    stores.shutdown().await.unwrap();
+    let again = Stores::open(config).await.unwrap();
+    let page = again
+        .audit
+        .query(&AuditQuery {
+            limit: 500,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 100);
+    again.database.close().await;
+    db.drop_it().await;
+}
