@@ -267,6 +267,16 @@ impl Problem {
     /// assert_eq!((p.code, p.status, p.retry_after_s), (ProblemCode::CircuitOpen, 503, Some(3)));
     /// ```
     pub fn upstream(err: &Error, adapter: &str, operation: &str) -> Self {
+        // Rate limiting that outlasted the retries or the deadline is still rate limiting:
+        // the caller learns how long to wait.
+        let err = match err {
+            Error::DeadlineExceeded { last } | Error::RetryBudgetExhausted { last }
+                if matches!(**last, Error::RateLimited { .. }) =>
+            {
+                &**last
+            }
+            other => other,
+        };
         let (code, detail) = match err {
             Error::CircuitOpen { .. } => (ProblemCode::CircuitOpen, err.to_string()),
             Error::RateLimited { .. } => (ProblemCode::RateLimited, err.to_string()),

@@ -56,6 +56,13 @@ pub trait CircuitStates: Send + Sync {
     fn circuits(&self) -> Vec<(String, CircuitState)>;
 }
 
+/// Any function listing the circuits is a source (e.g. a closure over the adapters' breakers).
+impl<F: Fn() -> Vec<(String, CircuitState)> + Send + Sync> CircuitStates for F {
+    fn circuits(&self) -> Vec<(String, CircuitState)> {
+        self()
+    }
+}
+
 /// No breakers known (tests, or before the adapters are wired).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCircuits;
@@ -124,6 +131,14 @@ impl StoreProbe for AuditProbe {
 pub trait MetricsRender: Send + Sync {
     /// The exposition text.
     fn render(&self) -> String;
+}
+
+/// Any function rendering the exposition is a renderer (e.g. `move || handle.render()`
+/// over a Prometheus recorder's handle).
+impl<F: Fn() -> String + Send + Sync> MetricsRender for F {
+    fn render(&self) -> String {
+        self()
+    }
 }
 
 /// No metrics recorder installed: an empty exposition.

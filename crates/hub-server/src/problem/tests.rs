@@ -46,6 +46,23 @@ fn upstream_errors_map_as_the_contract_says() {
         Some(7),
     );
     check(Error::RateLimited { retry_after: None }, C::RateLimited, 429, None);
+    let limited = || {
+        Box::new(Error::RateLimited {
+            retry_after: Some(Duration::from_millis(40_001)),
+        })
+    };
+    check(
+        Error::DeadlineExceeded { last: limited() },
+        C::RateLimited,
+        429,
+        Some(41),
+    );
+    check(
+        Error::RetryBudgetExhausted { last: limited() },
+        C::RateLimited,
+        429,
+        Some(41),
+    );
     check(Error::NotFound, C::NotFound, 404, None);
     for status in [400, 409, 422] {
         check(Error::Rejected { status, reason: None }, C::UpstreamRejected, 422, None);

@@ -155,7 +155,9 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
         params: json!({"subject": "s", "api_key": "canary-audit-secret"}),
         error: None,
     });
-    let srv = hub.serve().await;
+    let circuits = || vec![("ticketing".to_owned(), hub_server::CircuitState::HalfOpen)];
+    let state = hub.state.clone().with_circuits(std::sync::Arc::new(circuits));
+    let srv = Server::start(state).await;
     let res = srv
         .req("GET", "/v1/audit?adapter=ticketing&since=1970-01-01T00:00:00Z&limit=5")
         .token(ADMIN)
@@ -174,7 +176,7 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
     assert_eq!(ready.status, 200);
     assert_eq!(
         ready.json(),
-        json!({"status": "ready", "stores": {"audit": "ok", "dlq": "ok"}, "adapters": {}})
+        json!({"status": "ready", "stores": {"audit": "ok", "dlq": "ok"}, "adapters": {"ticketing": {"circuit": "half_open"}}})
     );
     *hub.dlq.fail.lock().unwrap() = true;
     let not_ready = srv.req("GET", "/readyz").send().await;

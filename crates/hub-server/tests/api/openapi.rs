@@ -49,7 +49,19 @@ async fn no_secret_reaches_a_body_or_debug_output() {
     for canary in [READ, WRITE, ADMIN] {
         assert!(!debug.contains(canary), "{debug}");
     }
-    let srv = hub.serve().await;
+    let state = hub
+        .state
+        .clone()
+        .with_metrics(std::sync::Arc::new(|| "# TYPE up gauge\nup 1\n".to_owned()));
+    let srv = Server::start(state).await;
+    let metrics = srv.req("GET", "/metrics").send().await;
+    assert_eq!(metrics.text(), "# TYPE up gauge\nup 1\n");
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     for path in ["/openapi.json", "/readyz", "/healthz", "/metrics"] {
         let text = srv.req("GET", path).send().await.text();
         for canary in [READ, WRITE, ADMIN] {
