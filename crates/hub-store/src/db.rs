@@ -85,7 +85,8 @@ impl Database {
     ///
     /// A SQLite file (and its directory) is created when missing and put in WAL mode
     /// with `synchronous = FULL`, so a committed write survives a crash of the process
-    /// or of the machine.
+    /// or of the machine. `sqlite::memory:` gives a private in-memory database (for
+    /// other crates' tests) that lives as long as the pool.
     pub async fn open(config: &StoreConfig) -> Result<Self, OpenError> {
         let url = config.database_url.as_str();
         let shown = redact_url(url);
@@ -110,9 +111,13 @@ impl Database {
                     .busy_timeout(Duration::from_millis(config.sqlite_busy_timeout_ms))
                     .foreign_keys(true);
                 create_parent_dir(options.get_filename())?;
+                // An in-memory database lives as long as one of its connections: keep one.
+                let in_memory = url.contains(":memory:");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(max)
-                    .min_connections(min)
+                    .min_connections(if in_memory { min.max(1) } else { min })
+                    .idle_timeout((!in_memory).then_some(Duration::from_secs(600)))
+                    .max_lifetime((!in_memory).then_some(Duration::from_secs(1800)))
                     .acquire_timeout(acquire)
                     .connect_with(options)
                     .await

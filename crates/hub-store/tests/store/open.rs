@@ -86,3 +86,22 @@ async fn a_clean_shutdown_keeps_every_audit_record() {
     again.database.close().await;
     db.drop_it().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_database_is_shared_by_the_pool_and_private_to_it() {
+    let config = StoreConfig::with_database_url("sqlite::memory:");
+    let (a, b) = (
+        Stores::open(config.clone()).await.unwrap(),
+        Stores::open(config).await.unwrap(),
+    );
+    let writes = (0..20).map(|n| {
+        let dlq = a.dlq.clone();
+        tokio::spawn(async move { dlq.enqueue(crate::dlq::failure("ticketing", n), None).await.unwrap() })
+    });
+    for write in writes.collect::<Vec<_>>() {
+        let entry = write.await.unwrap();
+        assert_eq!(a.dlq.get(&entry.id).await.unwrap(), Some(entry));
+    }
+    assert_eq!(a.dlq.pending_count().await.unwrap(), 20);
+    assert_eq!(b.dlq.pending_count().await.unwrap(), 0);
+}
