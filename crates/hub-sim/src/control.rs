@@ -88,8 +88,8 @@ impl Control {
         self.state.ledger.effects(filter)
     }
 
-    /// How many request records the ledger dropped for lack of room.
-    pub fn dropped_requests(&self) -> u64 {
+    /// How many ledger records (requests or effects) were dropped for lack of room.
+    pub fn dropped_records(&self) -> u64 {
         self.state.ledger.dropped()
     }
 

@@ -120,7 +120,7 @@ async fn seed(State(c): Ctl, Json(s): Json<Seed>) -> Reply {
 }
 
 async fn requests(State(c): Ctl, Query(filter): Query<RequestFilter>) -> Reply {
-    ok(&json!({"requests": c.requests(&filter), "dropped": c.dropped_requests()}))
+    ok(&json!({"requests": c.requests(&filter), "dropped": c.dropped_records()}))
 }
 
 async fn effects(State(c): Ctl, Query(filter): Query<EffectFilter>) -> Reply {

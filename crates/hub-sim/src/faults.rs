@@ -1,6 +1,7 @@
 //! Fault rules set at run time, and the seeded dice that decide which requests they hit.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -262,6 +263,8 @@ struct Inner {
 /// The active fault rules; each rule rolls its own dice, seeded from the sim's seed and its id.
 pub(crate) struct Faults {
     inner: Mutex<Inner>,
+    /// How many rules exist, so a request with no rules set takes no lock.
+    active: AtomicUsize,
     hang_max: Duration,
 }
 
@@ -277,8 +280,13 @@ impl Faults {
                 next_id: 1,
                 slots: Vec::new(),
             }),
+            active: AtomicUsize::new(0),
             hang_max,
         }
+    }
+
+    fn count(&self, inner: &Inner) {
+        self.active.store(inner.slots.len(), Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -295,6 +303,7 @@ impl Faults {
             fault: ActiveFault { id, fired: 0, rule },
             rng,
         });
+        self.count(&inner);
         Ok(id)
     }
 
@@ -302,6 +311,7 @@ impl Faults {
         let mut inner = self.lock();
         let before = inner.slots.len();
         inner.slots.retain(|s| s.fault.id != id);
+        self.count(&inner);
         inner.slots.len() != before
     }
 
@@ -313,6 +323,7 @@ impl Faults {
             Some(sys) => inner.slots.retain(|s| s.fault.rule.system != Some(sys)),
             None => inner.slots.clear(),
         }
+        self.count(&inner);
         before - inner.slots.len()
     }
 
@@ -323,6 +334,7 @@ impl Faults {
         inner
             .slots
             .retain(|s| !(s.fault.rule.kind == FaultKind::Outage && s.fault.rule.system == Some(system)));
+        self.count(&inner);
         before - inner.slots.len()
     }
 
@@ -344,15 +356,16 @@ impl Faults {
         inner.seed = seed;
         inner.next_id = 1;
         inner.slots.clear();
+        self.count(&inner);
     }
 
     /// Decides what happens to a request; `route` is the matched template, `path` the concrete path.
     pub(crate) fn plan(&self, system: System, method: &str, route: &str, path: &str) -> Plan {
         let mut plan = Plan::default();
-        let mut inner = self.lock();
-        if inner.slots.is_empty() {
+        if self.active.load(Ordering::Relaxed) == 0 {
             return plan;
         }
+        let mut inner = self.lock();
         for slot in &mut inner.slots {
             let rule = &slot.fault.rule;
             if rule.times.is_some_and(|n| slot.fault.fired >= n) || !rule.matches(system, method, route, path) {

@@ -1,6 +1,6 @@
 //! Idempotency records: same key and same request → the stored answer; another request → refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -40,10 +40,15 @@ pub(crate) enum Decision {
     InFlight,
 }
 
+/// How many keys a table keeps; beyond it the oldest completed keys are forgotten.
+pub(crate) const MAX_KEYS: usize = 100_000;
+
 /// The record table's transitions, kept free of locking so the model test can drive them.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     records: HashMap<String, Record>,
+    /// Keys in order of first use, for forgetting the oldest.
+    order: VecDeque<String>,
 }
 
 impl Table {
@@ -51,11 +56,29 @@ impl Table {
         match self.records.get(key) {
             None => {
                 self.records.insert(key.to_owned(), Record::InFlight(fp));
+                self.order.push_back(key.to_owned());
+                self.forget_oldest();
                 Decision::Proceed
             }
             Some(Record::InFlight(_)) => Decision::InFlight,
             Some(Record::Done(stored, reply)) if *stored == fp => Decision::Replay(reply.clone()),
             Some(Record::Done(..)) => Decision::Mismatch,
+        }
+    }
+
+    /// Bounds memory under load: forgets the oldest completed keys beyond [`MAX_KEYS`].
+    fn forget_oldest(&mut self) {
+        while self.records.len() > MAX_KEYS {
+            let Some(oldest) = self.order.pop_front() else {
+                return;
+            };
+            if matches!(self.records.get(&oldest), Some(Record::Done(..))) {
+                self.records.remove(&oldest);
+            }
+        }
+        if self.order.len() > 2 * MAX_KEYS {
+            let records = &self.records;
+            self.order.retain(|k| records.contains_key(k));
         }
     }
 

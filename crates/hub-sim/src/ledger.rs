@@ -155,7 +155,7 @@ pub struct TokenCounters {
 #[derive(Default)]
 struct Records {
     requests: VecDeque<RequestRecord>,
-    effects: Vec<EffectRecord>,
+    effects: VecDeque<EffectRecord>,
     dropped: u64,
 }
 
@@ -193,7 +193,12 @@ impl Ledger {
     }
 
     pub(crate) fn record_effect(&self, record: EffectRecord) {
-        self.lock().effects.push(record);
+        let mut records = self.lock();
+        if records.effects.len() >= self.capacity {
+            records.effects.pop_front();
+            records.dropped += 1;
+        }
+        records.effects.push_back(record);
     }
 
     pub(crate) fn requests(&self, filter: &RequestFilter) -> Vec<RequestRecord> {
@@ -214,7 +219,7 @@ impl Ledger {
             .collect()
     }
 
-    /// How many request records were dropped because the ledger was full.
+    /// How many records (requests or effects) were dropped because the ledger was full.
     pub(crate) fn dropped(&self) -> u64 {
         self.lock().dropped
     }

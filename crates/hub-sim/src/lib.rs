@@ -23,6 +23,7 @@ mod auth;
 mod client;
 mod clock;
 mod config;
+mod conn;
 mod control;
 mod control_http;
 mod faults;

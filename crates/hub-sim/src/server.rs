@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tower::Service;
 
 use crate::config::SimConfig;
+use crate::conn::ResettableStream;
 use crate::control::Control;
 use crate::intercept::AbortConnection;
 use crate::state::SimState;
@@ -144,14 +145,17 @@ async fn accept_loop(listener: TcpListener, router: Router, mut signal: watch::R
 
 async fn connection(stream: TcpStream, router: Router, mut signal: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
+    let (stream, switch) = ResettableStream::new(stream);
     let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let mut router = router.clone();
+        let switch = switch.clone();
         async move {
             let response = match router.call(req.map(Body::new)).await {
                 Ok(r) => r,
                 Err(never) => match never {},
             };
             if response.extensions().get::<AbortConnection>().is_some() {
+                switch.trip();
                 Err(Aborted)
             } else {
                 Ok::<_, Aborted>(response)

@@ -120,7 +120,11 @@ async fn reset_closes_the_connection_without_an_answer() {
     let c = sim.control();
     c.add_fault(FaultRule::new(FaultKind::Reset).system(System::Generic).times(1))
         .unwrap();
-    assert!(send("GET", &read_url(&sim), &[KEY], b"").await.is_err());
+    let err = send("GET", &read_url(&sim), &[KEY], b"").await.unwrap_err();
+    assert!(
+        err.to_lowercase().contains("reset"),
+        "a TCP reset, not an orderly close: {err}"
+    );
     assert_eq!(call("GET", &read_url(&sim), &[KEY], b"").await.status, 200);
     let recorded = c.requests(&RequestFilter {
         system: Some(System::Generic),

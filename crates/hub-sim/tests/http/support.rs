@@ -28,6 +28,18 @@ impl Resp {
     }
 }
 
+/// An error with its causes, so a test can tell a reset from an orderly close.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Sends one request on a fresh connection; `Err` when the connection failed or closed without an answer.
 pub(crate) async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Resp, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("{e}"))?;
@@ -47,7 +59,7 @@ pub(crate) async fn send(method: &str, url: &str, headers: &[(&str, &str)], body
         req = req.header(*name, *value);
     }
     let req = req.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| chain(&e))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
