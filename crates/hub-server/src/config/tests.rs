@@ -60,6 +60,11 @@ fn defaults_need_nothing_but_the_adapters() {
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.api_settings(), crate::state::ApiSettings::default());
     assert_eq!(c.adapters.ticketing.resilience, ResilienceConfig::default());
+    assert_eq!(c.adapters.ticket_status_ttl().as_secs(), 300);
+    assert_eq!(c.adapters.transaction_status_ttl().as_secs(), 120);
+    assert_eq!(c.adapters.transaction_history_ttl().as_secs(), 300);
+    assert_eq!(c.adapters.ticketing.cache.max_stale().as_secs(), 600);
+    assert_eq!(c.adapters.ticketing.timeouts.deadline().as_secs(), 30);
     let loaded = Loaded {
         config: c,
         file: "/etc/hub/hub.toml".into(),

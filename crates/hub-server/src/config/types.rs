@@ -261,6 +261,16 @@ impl Default for TimeoutsConfig {
 }
 
 impl TimeoutsConfig {
+    /// Connecting.
+    pub fn connect(&self) -> Duration {
+        Duration::from_millis(self.connect_ms)
+    }
+
+    /// One attempt.
+    pub fn attempt(&self) -> Duration {
+        Duration::from_millis(self.attempt_ms)
+    }
+
     /// The overall deadline.
     pub fn deadline(&self) -> Duration {
         Duration::from_secs(self.deadline_s)
@@ -301,6 +311,23 @@ impl Default for ResilienceConfig {
     }
 }
 
+impl ResilienceConfig {
+    /// The first backoff.
+    pub fn backoff_initial(&self) -> Duration {
+        Duration::from_millis(self.backoff_initial_ms)
+    }
+
+    /// The longest backoff.
+    pub fn backoff_max(&self) -> Duration {
+        Duration::from_millis(self.backoff_max_ms)
+    }
+
+    /// How long the circuit stays open.
+    pub fn breaker_open(&self) -> Duration {
+        Duration::from_secs(self.breaker_open_s)
+    }
+}
+
 /// Read-cache lifetimes of one upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -320,6 +347,30 @@ impl Default for CacheConfig {
             history_ttl_s: None,
             max_stale_s: 600,
         }
+    }
+}
+
+impl CacheConfig {
+    /// How long past freshness an entry may be served stale.
+    pub fn max_stale(&self) -> Duration {
+        Duration::from_secs(self.max_stale_s)
+    }
+}
+
+impl AdaptersConfig {
+    /// Ticket status freshness (default 300 s).
+    pub fn ticket_status_ttl(&self) -> Duration {
+        Duration::from_secs(self.ticketing.cache.status_ttl_s.unwrap_or(300))
+    }
+
+    /// Transaction status freshness (default 120 s).
+    pub fn transaction_status_ttl(&self) -> Duration {
+        Duration::from_secs(self.transaction_status.cache.status_ttl_s.unwrap_or(120))
+    }
+
+    /// Transaction history freshness (default 300 s).
+    pub fn transaction_history_ttl(&self) -> Duration {
+        Duration::from_secs(self.transaction_status.cache.history_ttl_s.unwrap_or(300))
     }
 }
 
