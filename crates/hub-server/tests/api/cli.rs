@@ -15,7 +15,10 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hub-server"));
-    cmd.args(args).env_remove("HUB_CONFIG");
+    cmd.args(args)
+        .env_remove("HUB_CONFIG")
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN");
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUB__")) {
         cmd.env_remove(k);
     }
