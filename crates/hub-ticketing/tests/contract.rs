@@ -1,0 +1,383 @@
+//! Contract tests: every dialect's operations over real HTTP against hub-sim.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub_core::{
+    CacheOutcome, CallContext, CustomerId, Error, IdempotencyKey, NewComment, NewTicket, Priority, RequestId, TicketId,
+    TicketStatus, TicketingPort,
+};
+use hub_resilience::backoff::{Backoff, Jitter};
+use hub_resilience::cache::CacheManager;
+use hub_resilience::clock::ManualClock;
+use hub_resilience::memory_store::MemoryCache;
+use hub_resilience::retry::RetryPolicy;
+use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, RequestFilter, Sim, SimConfig, SimHandle, System};
+use hub_ticketing::{Dialect, Generic, Jira, TicketingAdapter, Zendesk};
+use hub_upstream::auth::{ApiKey, Basic};
+use hub_upstream::testing::{MemoryAudit, StaticSecrets};
+use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
+
+fn ctx(request: &str) -> CallContext {
+    CallContext::new(RequestId::parse(request).unwrap())
+}
+
+/// Fast retries: a test waits for nothing but loopback round trips.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        backoff: Backoff {
+            initial: Duration::from_millis(5),
+            multiplier: 2.0,
+            max: Duration::from_millis(20),
+            jitter: Jitter::None,
+        },
+        per_attempt_timeout: Duration::from_secs(10),
+        deadline: Duration::from_secs(30),
+        ..RetryPolicy::default()
+    }
+}
+
+struct Rig {
+    sim: SimHandle,
+    secrets: Arc<StaticSecrets>,
+    audit: Arc<MemoryAudit>,
+    http: HttpClient,
+}
+
+impl Rig {
+    async fn start() -> Self {
+        let sim = Sim::start(SimConfig::default()).await.unwrap();
+        let secrets = Arc::new(StaticSecrets::default());
+        secrets.set("env:GENERIC_KEY", "sim-generic-key");
+        secrets.set("env:ZENDESK_TOKEN", "sim-zendesk-token");
+        secrets.set("env:JIRA_TOKEN", "sim-jira-token");
+        Self {
+            sim,
+            secrets,
+            audit: Arc::default(),
+            http: HttpClient::new(&ClientConfig::default()).unwrap(),
+        }
+    }
+
+    fn cell(&self, reference: &str) -> SecretCell {
+        SecretCell::new(self.secrets.clone(), reference.parse().unwrap())
+    }
+
+    fn endpoint(&self, system: System, policy: RetryPolicy) -> Arc<Endpoint> {
+        let auth: Arc<dyn hub_upstream::Authenticate> = match system {
+            System::Generic => Arc::new(ApiKey::new(
+                http::HeaderName::from_static("x-api-key"),
+                self.cell("env:GENERIC_KEY"),
+            )),
+            System::Zendesk => Arc::new(Basic::zendesk("agent@example.com", self.cell("env:ZENDESK_TOKEN"))),
+            System::Jira => Arc::new(Basic::jira("agent@example.com", self.cell("env:JIRA_TOKEN"))),
+            other => panic!("not a ticketing system: {other:?}"),
+        };
+        let mut parts = EndpointParts::new(
+            "ticketing",
+            self.sim.url(system).parse().unwrap(),
+            self.http.clone(),
+            self.audit.clone(),
+        );
+        parts.auth = auth;
+        parts.policy = policy;
+        Arc::new(Endpoint::new(parts))
+    }
+
+    fn adapter<D: Dialect>(&self, dialect: D, system: System) -> TicketingAdapter<D> {
+        let cache = Arc::new(CacheManager::builder(Arc::new(MemoryCache::default())).build());
+        TicketingAdapter::new(dialect, self.endpoint(system, policy())).with_cache(cache, Duration::from_secs(300))
+    }
+
+    fn jira(&self) -> Jira {
+        Jira {
+            project_key: "SUP".into(),
+            issue_type: "Task".into(),
+            browse_url: self.sim.url(System::Jira),
+        }
+    }
+
+    fn created(&self, system: System) -> usize {
+        self.sim
+            .control()
+            .effects(&EffectFilter {
+                system: Some(system),
+                ..EffectFilter::kind(EffectKind::TicketCreated)
+            })
+            .len()
+    }
+}
+
+fn new_ticket() -> NewTicket {
+    NewTicket {
+        customer_id: CustomerId::parse("CUST-1001").unwrap(),
+        subject: "Card declined".into(),
+        description: "Twice today.\nPlease help.".into(),
+        priority: Priority::High,
+    }
+}
+
+/// Creates, reads (miss, then hit), comments (which invalidates), reads again (miss).
+async fn round_trip(port: &dyn TicketingPort, rig: &Rig, system: System) {
+    let created = port.create_ticket(&ctx("r-create"), &new_ticket()).await.unwrap();
+    assert_eq!(rig.created(system), 1);
+    let first = port
+        .get_ticket_status(&ctx("r-get-1"), &created.ticket_id)
+        .await
+        .unwrap();
+    assert_eq!(first.cache, CacheOutcome::Miss);
+    assert_eq!(first.value.ticket_id, created.ticket_id);
+    let second = port
+        .get_ticket_status(&ctx("r-get-2"), &created.ticket_id)
+        .await
+        .unwrap();
+    assert_eq!(second.cache, CacheOutcome::Hit);
+    let comment = port
+        .add_comment(
+            &ctx("r-comment"),
+            &created.ticket_id,
+            &NewComment {
+                body: "Looking into it".into(),
+                public: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!comment.comment_id.as_str().is_empty());
+    let comments = rig.sim.control().effects(&EffectFilter {
+        system: Some(system),
+        ..EffectFilter::kind(EffectKind::CommentAdded)
+    });
+    assert_eq!(comments.len(), 1);
+    let third = port
+        .get_ticket_status(&ctx("r-get-3"), &created.ticket_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        third.cache,
+        CacheOutcome::Miss,
+        "a comment invalidates the cached status"
+    );
+    // Every upstream call (not the hit) is audited with its attempts.
+    let operations: Vec<String> = rig.audit.records().into_iter().map(|r| r.operation).collect();
+    assert_eq!(
+        operations,
+        ["create_ticket", "get_ticket_status", "add_comment", "get_ticket_status"]
+    );
+}
+
+#[tokio::test]
+async fn generic_round_trip() {
+    let rig = Rig::start().await;
+    round_trip(&rig.adapter(Generic, System::Generic), &rig, System::Generic).await;
+}
+
+#[tokio::test]
+async fn zendesk_round_trip() {
+    let rig = Rig::start().await;
+    round_trip(&rig.adapter(Zendesk, System::Zendesk), &rig, System::Zendesk).await;
+}
+
+#[tokio::test]
+async fn jira_round_trip() {
+    let rig = Rig::start().await;
+    round_trip(&rig.adapter(rig.jira(), System::Jira), &rig, System::Jira).await;
+}
+
+#[tokio::test]
+async fn seeded_statuses_normalise_per_dialect() {
+    let rig = Rig::start().await;
+    let jira = rig.adapter(rig.jira(), System::Jira);
+    let t = jira
+        .get_ticket_status(&ctx("r-1"), &TicketId::parse("SUP-2").unwrap())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(
+        (t.status, t.vendor_status.as_str()),
+        (TicketStatus::Open, "In Progress")
+    );
+    assert!(t.assigned_to.is_some());
+    let generic = rig.adapter(Generic, System::Generic);
+    let t = generic
+        .get_ticket_status(&ctx("r-2"), &TicketId::parse("TCK-1001").unwrap())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(t.status.as_str(), TicketStatus::normalise(&t.vendor_status).as_str());
+    let missing = generic
+        .get_ticket_status(&ctx("r-3"), &TicketId::parse("TCK-404404").unwrap())
+        .await;
+    assert_eq!(missing.unwrap_err(), Error::NotFound);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_unauthorized_after_one_reauth() {
+    let rig = Rig::start().await;
+    rig.secrets.set("env:ZENDESK_TOKEN", "wrong");
+    let port = rig.adapter(Zendesk, System::Zendesk);
+    let reads_before = rig.secrets.reads();
+    let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
+    assert_eq!(err, Error::Unauthorized);
+    // One attempt, a 401, the secret re-read, one more attempt: two requests in all.
+    let sent = rig.sim.control().requests(&RequestFilter {
+        system: Some(System::Zendesk),
+        ..RequestFilter::default()
+    });
+    assert_eq!(sent.len(), 2);
+    assert_eq!(rig.secrets.reads() - reads_before, 2);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_is_picked_up_after_a_401() {
+    let rig = Rig::start().await;
+    rig.secrets.set("env:ZENDESK_TOKEN", "rotated-away");
+    let port = rig.adapter(Zendesk, System::Zendesk);
+    assert_eq!(
+        port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
+        Error::Unauthorized
+    );
+    // The operator rotates the secret; the 401 made the adapter forget the old value,
+    // so the next call uses the new one without a restart.
+    rig.secrets.set("env:ZENDESK_TOKEN", "sim-zendesk-token");
+    port.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap();
+    assert_eq!(rig.created(System::Zendesk), 1);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let rig = Rig::start().await;
+    rig.sim
+        .control()
+        .add_fault(
+            FaultRule::new(FaultKind::RateLimit)
+                .system(System::Zendesk)
+                .retry_after_s(1)
+                .times(1),
+        )
+        .unwrap();
+    let port = rig.adapter(Zendesk, System::Zendesk);
+    let started = std::time::Instant::now();
+    port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
+    // A lower bound only: the engine waited at least what the upstream asked.
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(rig.created(System::Zendesk), 1);
+}
+
+#[tokio::test]
+async fn resets_after_the_effect_never_duplicate_a_keyed_ticket() {
+    let rig = Rig::start().await;
+    // The ticket is created, then the connection is reset before the answer: outcome unknown.
+    rig.sim
+        .control()
+        .add_fault(
+            FaultRule::new(FaultKind::Reset)
+                .system(System::Zendesk)
+                .route("POST", "/api/v2/tickets.json")
+                .after_handler()
+                .times(2),
+        )
+        .unwrap();
+    let port = rig.adapter(Zendesk, System::Zendesk);
+    let ctx = ctx("r-1").with_idempotency_key(IdempotencyKey::parse("ticket-key-1").unwrap());
+    let created = port.create_ticket(&ctx, &new_ticket()).await.unwrap();
+    // Three attempts reached the sim; the key made them one ticket.
+    assert_eq!(rig.created(System::Zendesk), 1);
+    let effects = rig
+        .sim
+        .control()
+        .effects(&EffectFilter::kind(EffectKind::TicketCreated));
+    assert_eq!(effects[0].id, created.ticket_id.as_str());
+}
+
+#[tokio::test]
+async fn jira_writes_are_never_resent_once_they_may_have_landed() {
+    let rig = Rig::start().await;
+    rig.sim
+        .control()
+        .add_fault(
+            FaultRule::new(FaultKind::Reset)
+                .system(System::Jira)
+                .route("POST", "/rest/api/3/issue")
+                .after_handler()
+                .times(1),
+        )
+        .unwrap();
+    let port = rig.adapter(rig.jira(), System::Jira);
+    let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
+    assert_eq!(err, Error::ConnectionLost);
+    // Jira has no idempotency keys: the hub did not resend, so there is exactly one issue.
+    assert_eq!(rig.created(System::Jira), 1);
+    let sent = rig.sim.control().requests(&RequestFilter {
+        system: Some(System::Jira),
+        ..RequestFilter::default()
+    });
+    assert_eq!(sent.len(), 1);
+}
+
+#[tokio::test]
+async fn the_circuit_opens_after_five_failures_then_fails_fast_without_traffic() {
+    let rig = Rig::start().await;
+    rig.sim
+        .control()
+        .add_fault(FaultRule::new(FaultKind::Error).system(System::Generic).status(503))
+        .unwrap();
+    let one_attempt = RetryPolicy {
+        max_attempts: 1,
+        ..policy()
+    };
+    let port = TicketingAdapter::new(Generic, rig.endpoint(System::Generic, one_attempt));
+    let id = TicketId::parse("TCK-1001").unwrap();
+    for i in 0..5 {
+        let err = port.get_ticket_status(&ctx(&format!("r-{i}")), &id).await.unwrap_err();
+        assert!(matches!(err, Error::Upstream { status: 503, .. }), "{err:?}");
+    }
+    let sent_before = rig.sim.control().requests(&RequestFilter::default()).len();
+    for i in 5..20 {
+        let err = port.get_ticket_status(&ctx(&format!("r-{i}")), &id).await.unwrap_err();
+        assert!(
+            matches!(err, Error::CircuitOpen { retry_in } if retry_in > Duration::from_secs(50)),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        rig.sim.control().requests(&RequestFilter::default()).len(),
+        sent_before,
+        "no upstream traffic"
+    );
+}
+
+#[tokio::test]
+async fn stale_reads_are_served_while_the_upstream_is_down() {
+    let rig = Rig::start().await;
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let store = Arc::new(MemoryCache::builder().clock(clock.clone()).build());
+    let cache = Arc::new(CacheManager::builder(store).clock(clock.clone()).build());
+    let port = TicketingAdapter::new(
+        Generic,
+        rig.endpoint(
+            System::Generic,
+            RetryPolicy {
+                max_attempts: 1,
+                ..policy()
+            },
+        ),
+    )
+    .with_cache(cache, Duration::from_secs(300));
+    let id = TicketId::parse("TCK-1002").unwrap();
+    let fresh = port.get_ticket_status(&ctx("r-1"), &id).await.unwrap();
+    assert_eq!(fresh.cache, CacheOutcome::Miss);
+    rig.sim.control().set_outage(System::Generic, true);
+    assert_eq!(
+        port.get_ticket_status(&ctx("r-2"), &id).await.unwrap().cache,
+        CacheOutcome::Hit
+    );
+    // Past the TTL, within max_stale: the refresh fails and the stale entry is served.
+    clock.advance(Duration::from_secs(301));
+    let stale = port.get_ticket_status(&ctx("r-3"), &id).await.unwrap();
+    assert_eq!((stale.cache, &stale.value), (CacheOutcome::Stale, &fresh.value));
+    // Past max_stale (10 min): the failure comes through.
+    clock.advance(Duration::from_secs(600));
+    assert!(port.get_ticket_status(&ctx("r-4"), &id).await.is_err());
+}
