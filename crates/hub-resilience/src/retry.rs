@@ -268,7 +268,8 @@ impl<'a> Retry<'a> {
         let start = Instant::now();
         let deadline = start + policy.deadline;
         let max_attempts = policy.max_attempts.max(1);
-        let mut delays = policy.backoff.delays(policy.jitter_seed);
+        // Seeded on the first backoff: a call that succeeds at once never touches the RNG.
+        let mut delays = None;
         let mut attempts = 0u32;
         let mut reauthenticated = false;
         if let Some(budget) = self.budget {
@@ -329,7 +330,10 @@ impl<'a> Retry<'a> {
                 }
                 asked
             } else {
-                delays.next().unwrap_or(policy.backoff.max)
+                delays
+                    .get_or_insert_with(|| policy.backoff.delays(policy.jitter_seed))
+                    .next()
+                    .unwrap_or(policy.backoff.max)
             };
             if wait >= deadline.saturating_duration_since(Instant::now()) {
                 return end(Err(past_deadline(err, attempts)), attempts);
