@@ -97,6 +97,9 @@ pub struct SimConfig {
     pub ledger_capacity: usize,
     /// Upper bound of an accept-then-hang fault that names no `ms` of its own.
     pub hang_max: Duration,
+    /// The base URL written into answers (`url`, `self`, `Location`), when clients reach the
+    /// sim through a proxy; default: the bound address.
+    pub public_url: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -108,6 +111,7 @@ impl Default for SimConfig {
             credentials: Credentials::default(),
             ledger_capacity: 100_000,
             hang_max: Duration::from_secs(60),
+            public_url: None,
         }
     }
 }

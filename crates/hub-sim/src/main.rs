@@ -27,6 +27,9 @@ struct Args {
     /// How long a sales draft stays committable, in seconds.
     #[arg(long, default_value_t = 900)]
     draft_ttl_s: u64,
+    /// Base URL written into answers (`url`, `self`, `Location`) when clients come through a proxy.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Log requests and faults to stderr (-v: info, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -60,6 +63,7 @@ async fn run(args: Args) -> ExitCode {
             draft_ttl_s: args.draft_ttl_s,
             ..Settings::default()
         },
+        public_url: args.public_url,
         ..SimConfig::default()
     };
     let sim = match Sim::start(config).await {

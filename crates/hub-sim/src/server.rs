@@ -60,7 +60,11 @@ impl Sim {
             source,
         })?;
         let base_url = format!("http://{addr}");
-        let state = Arc::new(SimState::new(&config, base_url.clone()));
+        let public_url = config
+            .public_url
+            .as_deref()
+            .map_or_else(|| base_url.clone(), |u| u.trim_end_matches('/').to_owned());
+        let state = Arc::new(SimState::new(&config, public_url));
         let router = crate::app(Arc::clone(&state));
         let (shutdown, signal) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, router, signal));

@@ -65,6 +65,7 @@ pub(crate) struct SimState {
 }
 
 impl SimState {
+    /// `base_url` is the public base URL, written into answers.
     pub(crate) fn new(config: &SimConfig, base_url: String) -> Self {
         Self {
             credentials: config.credentials.clone(),

@@ -107,3 +107,26 @@ async fn idempotency_key_replays_and_refuses_other_bodies() {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].idempotency_key.as_deref(), Some("g-1"));
 }
+
+#[tokio::test]
+async fn urls_in_answers_use_the_public_url() {
+    let config = hub_sim::SimConfig {
+        public_url: Some("http://proxy.test:8080/".into()),
+        ..Default::default()
+    };
+    let sim = hub_sim::Sim::start(config).await.unwrap();
+    let r = call(
+        "POST",
+        &format!("{}/tickets", sim.url(System::Generic)),
+        &[KEY, JSON],
+        br#"{"subject":"s"}"#,
+    )
+    .await;
+    assert!(
+        r.json()["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://proxy.test:8080/generic/tickets/")
+    );
+    assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+}
