@@ -17,6 +17,22 @@ use crate::systems::transactions;
 use crate::webhooks::{WebhookDelivery, WebhookError, WebhookRequest};
 
 /// Controls a running simulation; cheap to clone. The HTTP control API under `/_sim/` offers the same.
+///
+/// ```
+/// use std::time::Duration;
+/// use hub_sim::{RequestFilter, Settings, Sim, SimConfig, System};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sim = Sim::start(SimConfig::default()).await.unwrap();
+/// let control = sim.control();
+/// control.set_outage(System::Sales, true);
+/// control.set_settings(Settings { token_ttl_s: 1, ..control.settings() });
+/// control.advance_clock(Duration::from_secs(2)); // every issued token has now expired
+/// let sales_requests = control.requests(&RequestFilter { system: Some(System::Sales), ..Default::default() });
+/// assert!(sales_requests.is_empty());
+/// control.reset();
+/// assert!(control.faults().is_empty());
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Control {
     state: Arc<SimState>,

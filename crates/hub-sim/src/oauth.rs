@@ -157,4 +157,21 @@ mod tests {
         assert_eq!(form["scope"], "x y");
         assert_eq!(form["empty"], "");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn encoded_pairs_decode_to_themselves(pairs in proptest::collection::btree_map("[a-z_]{1,12}", ".{0,24}", 0..6)) {
+            use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+            let body = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", utf8_percent_encode(k, NON_ALPHANUMERIC), utf8_percent_encode(v, NON_ALPHANUMERIC)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let decoded = parse_form(body.as_bytes());
+            proptest::prop_assert_eq!(decoded.len(), pairs.len());
+            for (k, v) in &pairs {
+                proptest::prop_assert_eq!(&decoded[k], v);
+            }
+        }
+    }
 }
