@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cached::{Cached, LruCache};
+use cached::{Cached, CachedPeek, LruCache};
 use hub_core::{Cache, CacheEntry, StoreError};
 
 use crate::clock::{Clock, TokioClock, duration_ms};
@@ -164,7 +164,7 @@ impl MemoryCache {
         let evicted = std::mem::take(&mut *lock(&self.evicted));
         for (key, tags) in evicted {
             // The key may have been put again since; unlink only if it is gone.
-            if inner.lru.cache_get(&key).is_none() {
+            if inner.lru.cache_peek(&key).is_none() {
                 inner.unlink(&key, &tags);
             }
         }
@@ -239,7 +239,7 @@ impl Cache for MemoryCache {
         // Never replace a newer answer with an older one.
         if inner
             .lru
-            .cache_get(key)
+            .cache_peek(key)
             .is_some_and(|s| s.entry.fetched_at_ms > entry.fetched_at_ms)
         {
             return Ok(());
@@ -282,6 +282,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use bytes::Bytes;
+    use proptest::prelude::*;
 
     fn entry(v: &'static str, fetched_at_ms: u64) -> CacheEntry {
         CacheEntry {
@@ -359,6 +360,147 @@ mod tests {
         clock.advance(Duration::from_secs(601));
         c.invalidate("other").await.unwrap();
         assert_eq!(c.inner().marks.len(), 1);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put {
+            key: u8,
+            age: u64,
+            life: u64,
+            tags: Vec<u8>,
+        },
+        Get(u8),
+        Invalidate(u8),
+        InvalidateTag(u8),
+        Advance(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..6, 0u64..3, 1u64..40, proptest::collection::vec(0u8..3, 0..3))
+                .prop_map(|(key, age, life, tags)| Op::Put { key, age, life, tags }),
+            3 => (0u8..6).prop_map(Op::Get),
+            1 => (0u8..6).prop_map(Op::Invalidate),
+            1 => (0u8..3).prop_map(Op::InvalidateTag),
+            2 => (0u64..20).prop_map(Op::Advance),
+        ]
+    }
+
+    /// The reference model: a recency-ordered list (least recent first) and plain maps.
+    #[derive(Default)]
+    struct Model {
+        order: Vec<(String, CacheEntry, Vec<String>)>,
+        key_marks: HashMap<String, u64>,
+        tag_marks: HashMap<String, u64>,
+    }
+
+    impl Model {
+        fn pos(&self, key: &str) -> Option<usize> {
+            self.order.iter().position(|(k, _, _)| k == key)
+        }
+
+        fn get(&mut self, key: &str, now: u64) -> Option<CacheEntry> {
+            let i = self.pos(key)?;
+            let item = self.order.remove(i);
+            if item.1.stale_until_ms <= now {
+                return None;
+            }
+            let entry = item.1.clone();
+            self.order.push(item);
+            Some(entry)
+        }
+
+        fn put(&mut self, key: &str, entry: CacheEntry, tags: Vec<String>, now: u64, max: usize) {
+            let marked = |at: Option<&u64>| at.is_some_and(|at| entry.fetched_at_ms <= *at);
+            if entry.stale_until_ms <= now
+                || marked(self.key_marks.get(key))
+                || tags.iter().any(|t| marked(self.tag_marks.get(t)))
+                || self
+                    .pos(key)
+                    .is_some_and(|i| self.order[i].1.fetched_at_ms > entry.fetched_at_ms)
+            {
+                return;
+            }
+            if let Some(i) = self.pos(key) {
+                self.order.remove(i);
+            }
+            self.order.push((key.to_owned(), entry, tags));
+            if self.order.len() > max {
+                self.order.remove(0);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn memory_cache_matches_the_model(max in 1usize..5, ops in proptest::collection::vec(op(), 1..80)) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let clock = Arc::new(ManualClock::new(1_000));
+            let c = MemoryCache::builder().max_entries(max).clock(clock.clone()).build();
+            let mut m = Model::default();
+            let mut now = 1_000u64;
+            for op in ops {
+                match op {
+                    Op::Put { key, age, life, tags: t } => {
+                        let key = format!("k{key}");
+                        let t: Vec<String> = t.iter().map(|t| format!("t{t}")).collect();
+                        let fetched_at_ms = now.saturating_sub(age);
+                        let e = CacheEntry {
+                            value: Bytes::from(format!("{key}@{now}")),
+                            fetched_at_ms,
+                            fresh_until_ms: fetched_at_ms + life / 2,
+                            stale_until_ms: fetched_at_ms + life,
+                        };
+                        rt.block_on(c.put(&key, e.clone(), &t)).unwrap();
+                        m.put(&key, e, t, now, max);
+                    }
+                    Op::Get(key) => {
+                        let key = format!("k{key}");
+                        prop_assert_eq!(rt.block_on(c.get(&key)).unwrap(), m.get(&key, now));
+                    }
+                    Op::Invalidate(key) => {
+                        let key = format!("k{key}");
+                        rt.block_on(c.invalidate(&key)).unwrap();
+                        m.key_marks.insert(key.clone(), now);
+                        if let Some(i) = m.pos(&key) {
+                            m.order.remove(i);
+                        }
+                    }
+                    Op::InvalidateTag(tag) => {
+                        let tag = format!("t{tag}");
+                        rt.block_on(c.invalidate_tag(&tag)).unwrap();
+                        m.tag_marks.insert(tag.clone(), now);
+                        m.order.retain(|(_, _, t)| !t.contains(&tag));
+                    }
+                    Op::Advance(ms) => {
+                        clock.advance(Duration::from_millis(ms));
+                        now += ms;
+                    }
+                }
+                // Same keys in the same recency order (expired entries linger until met, in both).
+                let inner = c.inner();
+                let mut keys = inner.lru.key_order();
+                keys.reverse();
+                let want: Vec<String> = m.order.iter().map(|(k, _, _)| k.clone()).collect();
+                prop_assert_eq!(keys, want);
+                // The tag index holds exactly the live keys' tags.
+                let mut index: Vec<(String, String)> = inner
+                    .tags
+                    .iter()
+                    .flat_map(|(t, ks)| ks.iter().map(move |k| (t.clone(), k.clone())))
+                    .collect();
+                index.sort();
+                let mut want: Vec<(String, String)> = m
+                    .order
+                    .iter()
+                    .flat_map(|(k, _, ts)| ts.iter().map(move |t| (t.clone(), k.clone())))
+                    .collect();
+                want.sort();
+                want.dedup();
+                prop_assert_eq!(index, want);
+            }
+        }
     }
 
     #[tokio::test]
