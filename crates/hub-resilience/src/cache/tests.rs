@@ -284,3 +284,80 @@ fn futures_are_send_for_async_trait_adapters() {
     let read = up.read(&lookup, |_| async { Ok::<_, Error>(1u8) });
     assert_send(&read);
 }
+
+mod model {
+    //! Single-flight against a model: callers arriving at random times share the flight in
+    //! progress, and a failed flight leaves nothing behind, so the next caller starts a new one.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn callers_share_the_flight_in_progress(
+            // Even arrival times and an odd fetch time: no arrival coincides with a flight's end.
+            mut arrivals in proptest::collection::vec((0u64..200).prop_map(|t| t * 2), 1..40),
+            half_fetch in 1u64..30,
+            fails in any::<bool>(),
+        ) {
+            let fetch_ms = half_fetch * 2 + 1;
+            arrivals.sort_unstable();
+            // The model: a caller starts a flight when none is in progress (and, on success,
+            // every later caller hits the cache); each caller gets its flight's result.
+            let mut flights: Vec<u64> = Vec::new();
+            let mut flight_of = Vec::new();
+            for &t in &arrivals {
+                let current = flights.last().copied().filter(|start| t < start + fetch_ms || !fails);
+                match current {
+                    Some(_) => flight_of.push(flights.len() - 1),
+                    None => {
+                        flights.push(t);
+                        flight_of.push(flights.len() - 1);
+                    }
+                }
+            }
+
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+            let (calls, results) = rt.block_on(async {
+                let f = fixture();
+                let calls = Arc::new(AtomicUsize::new(0));
+                let start = tokio::time::Instant::now();
+                let tasks: Vec<_> = arrivals.iter().map(|&t| {
+                    let (m, calls) = (f.manager.clone(), calls.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(start + Duration::from_millis(t)).await;
+                        m.get_or_fetch(&lookup(&[]), || async move {
+                            let n = calls.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(fetch_ms)).await;
+                            if fails {
+                                Err(Error::Upstream { status: 500 + u16::try_from(n % 50).unwrap(), retry_after: None })
+                            } else {
+                                Ok(format!("flight {n}"))
+                            }
+                        })
+                        .await
+                    })
+                }).collect();
+                let mut results = Vec::new();
+                for t in tasks {
+                    results.push(t.await.unwrap());
+                }
+                (calls.load(Ordering::SeqCst), results)
+            });
+
+            prop_assert_eq!(calls, flights.len());
+            for (i, r) in results.iter().enumerate() {
+                let n = flight_of[i];
+                if fails {
+                    prop_assert_eq!(r, &Err(Error::Upstream { status: 500 + u16::try_from(n % 50).unwrap(), retry_after: None }));
+                } else {
+                    let r = r.as_ref().unwrap();
+                    prop_assert_eq!(r.value.as_str(), "flight 0");
+                    let leader_or_waiter = arrivals[i] < arrivals[0] + fetch_ms;
+                    prop_assert_eq!(r.cache, if leader_or_waiter { CacheOutcome::Miss } else { CacheOutcome::Hit });
+                }
+            }
+        }
+    }
+}
