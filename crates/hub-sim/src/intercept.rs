@@ -39,6 +39,7 @@ struct Seen {
 
 impl Seen {
     fn record(self, st: &SimState, status: Option<u16>, fault: Option<FaultKind>) {
+        tracing::info!(system = %self.system, method = %self.method, path = %self.path, ?status, ?fault, "request");
         st.ledger.record_request(RequestRecord {
             seq: st.ledger.next_seq(),
             at: st.clock.now(),
@@ -94,7 +95,6 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
         return response;
     };
     let kind = Some(action.kind());
-    tracing::debug!(%system, path = %seen.path, fault = ?action, "fault injected");
     match action {
         Action::Error(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);

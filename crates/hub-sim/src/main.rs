@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         let level = if args.verbose > 1 { "debug" } else { "info" };
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(tracing_subscriber::EnvFilter::new(format!("hub_sim={level}")))
             .init();
     }
