@@ -467,6 +467,21 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_verbatim_wins() {
+        let faults = Faults::new(0, Duration::from_secs(1));
+        let mut rule = FaultRule::new(FaultKind::RateLimit).retry_after_s(5);
+        rule.retry_after = Some("Wed, 21 Oct 2026 07:28:00 GMT".to_owned());
+        faults.add(rule).unwrap();
+        let plan = faults.plan(System::Jira, "GET", "/x", "/x");
+        assert_eq!(
+            plan.action,
+            Some(Action::RateLimit(Some("Wed, 21 Oct 2026 07:28:00 GMT".to_owned())))
+        );
+        let rule: FaultRule = serde_json::from_str(r#"{"kind":"hang","ms":25,"after_handler":true}"#).unwrap();
+        assert_eq!(rule, FaultRule::new(FaultKind::Hang).ms(25).after_handler());
+    }
+
+    #[test]
     fn outage_covers_every_route_and_prefix_rules_match() {
         let faults = Faults::new(0, Duration::from_secs(1));
         let id = faults

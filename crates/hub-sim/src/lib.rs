@@ -32,6 +32,7 @@ mod info;
 mod intercept;
 mod ledger;
 mod oauth;
+mod payments;
 mod reply;
 mod server;
 pub mod signature;

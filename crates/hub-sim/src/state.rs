@@ -8,8 +8,9 @@ use crate::faults::Faults;
 use crate::idempotency::IdempotencyStore;
 use crate::ledger::{EffectKind, EffectRecord, Ledger, TokenCounters};
 use crate::oauth::TokenStore;
+use crate::payments;
 use crate::system::System;
-use crate::systems::{generic, jira, notify, transactions, vault, zendesk};
+use crate::systems::{generic, jira, notify, vault, zendesk};
 
 /// Locks a mutex, carrying on after a panic elsewhere (the data stays usable for a simulation).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -55,7 +56,7 @@ pub(crate) struct SimState {
     pub(crate) generic: Mutex<generic::Data>,
     pub(crate) zendesk: Mutex<zendesk::Data>,
     pub(crate) jira: Mutex<jira::Data>,
-    pub(crate) money: Mutex<transactions::Data>,
+    pub(crate) money: Mutex<payments::Data>,
     pub(crate) vault: Mutex<vault::Data>,
     pub(crate) notifications: Mutex<Vec<notify::Notification>>,
     pub(crate) status_tokens: TokenStore,
@@ -79,7 +80,7 @@ impl SimState {
             generic: Mutex::new(generic::Data::seeded()),
             zendesk: Mutex::new(zendesk::Data::seeded()),
             jira: Mutex::new(jira::Data::seeded()),
-            money: Mutex::new(transactions::Data::seeded()),
+            money: Mutex::new(payments::Data::seeded()),
             vault: Mutex::new(vault::Data::seeded(&config.credentials)),
             notifications: Mutex::new(Vec::new()),
             status_tokens: TokenStore::default(),
@@ -134,7 +135,7 @@ impl SimState {
         *lock(&self.generic) = generic::Data::seeded();
         *lock(&self.zendesk) = zendesk::Data::seeded();
         *lock(&self.jira) = jira::Data::seeded();
-        *lock(&self.money) = transactions::Data::seeded();
+        *lock(&self.money) = payments::Data::seeded();
         *lock(&self.vault) = vault::Data::seeded(&self.credentials);
         lock(&self.notifications).clear();
         self.status_tokens.clear();

@@ -17,12 +17,12 @@ use crate::auth;
 use crate::idempotency::{Refusals, fingerprint};
 use crate::ledger::EffectKind;
 use crate::oauth::Client;
+use crate::payments::{Draft, DraftState, Transaction};
 use crate::reply::Reply;
 use crate::signature::{SignatureError, verify_request};
 use crate::state::{SimState, lock};
 use crate::system::System;
 use crate::systems::at;
-use crate::systems::transactions::{Draft, DraftState, Transaction};
 
 pub(crate) fn routes(router: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
     let s = System::Sales;

@@ -132,3 +132,57 @@ async fn clock_settings_tokens_and_info() {
         404
     );
 }
+
+#[tokio::test]
+async fn seed_transaction_status_and_clearing_by_system() {
+    let sim = start().await;
+    let ctl = format!("{}/_sim", sim.base_url());
+    assert_eq!(
+        call("POST", &format!("{ctl}/seed"), &[JSON], br#"{"seed":9}"#)
+            .await
+            .status,
+        200
+    );
+    for rule in [
+        &br#"{"kind":"error","system":"jira"}"#[..],
+        br#"{"kind":"error","system":"zendesk"}"#,
+    ] {
+        assert_eq!(call("POST", &format!("{ctl}/faults"), &[JSON], rule).await.status, 201);
+    }
+    let removed = call("DELETE", &format!("{ctl}/faults?system=jira"), &[], b"")
+        .await
+        .json();
+    assert_eq!(removed["removed"], 1);
+    assert_eq!(sim.control().faults()[0].rule.system, Some(System::Zendesk));
+
+    let r = call(
+        "PUT",
+        &format!("{ctl}/transactions/TXN-5002/status"),
+        &[JSON],
+        br#"{"status":"completed"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let missing = call(
+        "PUT",
+        &format!("{ctl}/transactions/TXN-0/status"),
+        &[JSON],
+        br#"{"status":"completed"}"#,
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    let t = format!("Bearer {}", crate::support::token(&sim, System::Status).await);
+    let read = call(
+        "GET",
+        &format!("{}/transactions/TXN-5002", sim.url(System::Status)),
+        &[("authorization", &t)],
+        b"",
+    )
+    .await
+    .json();
+    assert_eq!(read["status"], "completed");
+    assert!(
+        read["completed_at"].is_string(),
+        "a finished transaction gets its completion time"
+    );
+}
