@@ -74,9 +74,12 @@ async fn signatures_are_checked_over_the_bytes_on_the_wire() {
     assert_eq!(call("POST", &url, &only_token, DRAFT).await.status, 401);
     assert_eq!(call("POST", &url, &[JSON], DRAFT).await.status, 401);
 
-    // The query string is signed too.
+    // The query string is signed too, and percent-encoded ids are signed as sent.
     let r = sales(&sim, &t, "GET", "/transactions/drafts/DRF-1?expand=all", b"", &[]).await;
     assert_eq!(r.status, 200);
+    let r = sales(&sim, &t, "GET", "/transactions/drafts/DRF%2D1", b"", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["id"], "DRF-1");
 }
 
 #[tokio::test]
