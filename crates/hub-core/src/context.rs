@@ -1,7 +1,6 @@
-//! What travels with every call: correlation ids, the idempotency key and the time budget.
+//! What travels with every call: correlation ids and the idempotency key.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,15 +87,14 @@ define_token!(
     255
 );
 
-/// Everything a port call carries besides its arguments.
+/// Everything a port call carries besides its arguments. (The time budget of a call is
+/// its adapter's configured deadline.)
 ///
 /// ```
-/// use std::time::Duration;
 /// use hub_core::{CallContext, IdempotencyKey, RequestId};
 /// let ctx = CallContext::new(RequestId::parse("req-1").unwrap())
-///     .with_idempotency_key(IdempotencyKey::parse("k-1").unwrap())
-///     .with_timeout(Duration::from_secs(5));
-/// assert_eq!(ctx.timeout, Some(Duration::from_secs(5)));
+///     .with_idempotency_key(IdempotencyKey::parse("k-1").unwrap());
+/// assert_eq!(ctx.idempotency_key.unwrap().as_str(), "k-1");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallContext {
@@ -106,9 +104,6 @@ pub struct CallContext {
     pub conversation_id: Option<ConversationId>,
     /// The key that makes a write safe to repeat; adapters derive one when absent.
     pub idempotency_key: Option<IdempotencyKey>,
-    /// The overall budget for the call (every attempt and every wait); the adapter's
-    /// configured deadline applies when `None`.
-    pub timeout: Option<Duration>,
 }
 
 impl CallContext {
@@ -118,7 +113,6 @@ impl CallContext {
             request_id,
             conversation_id: None,
             idempotency_key: None,
-            timeout: None,
         }
     }
 
@@ -133,13 +127,6 @@ impl CallContext {
     #[must_use]
     pub fn with_idempotency_key(mut self, key: IdempotencyKey) -> Self {
         self.idempotency_key = Some(key);
-        self
-    }
-
-    /// Sets the overall time budget.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
         self
     }
 }

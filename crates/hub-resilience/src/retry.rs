@@ -19,7 +19,9 @@ pub enum Idempotency {
     /// It carries an idempotency key the upstream honours, so a resend is deduplicated.
     Keyed,
     /// A resend may duplicate its effect: it is retried only when the error proves the
-    /// request never left ([`Delivery::NotSent`]: connect refused, DNS, TLS handshake).
+    /// request was not applied — it never left ([`Delivery::NotSent`]: connect refused,
+    /// DNS, TLS handshake) or the upstream refused it outright ([`Delivery::Refused`]:
+    /// 401, 429) — never after an outcome-unknown failure (timeout, reset, 5xx).
     NonIdempotent,
 }
 
@@ -31,12 +33,17 @@ impl Idempotency {
     /// use hub_resilience::retry::Idempotency;
     /// assert!(Idempotency::NonIdempotent.may_resend(&Error::Connect(ConnectCause::Refused)));
     /// assert!(!Idempotency::NonIdempotent.may_resend(&Error::Timeout));
+    /// assert!(!Idempotency::NonIdempotent.may_resend(&Error::Upstream { status: 503, retry_after: None }));
+    /// // Refused outright (not applied): a 401 earns its re-authenticated retry, a 429 its wait.
+    /// assert!(Idempotency::NonIdempotent.may_resend(&Error::Unauthorized));
+    /// assert!(Idempotency::NonIdempotent.may_resend(&Error::RateLimited { retry_after: None }));
     /// assert!(Idempotency::Keyed.may_resend(&Error::Timeout));
     /// ```
     pub fn may_resend(self, err: &Error) -> bool {
         match self {
             Self::Idempotent | Self::Keyed => true,
-            Self::NonIdempotent => err.delivery() == Delivery::NotSent,
+            // The upstream either never saw it or answered that it did not apply it (401, 429, 4xx).
+            Self::NonIdempotent => err.delivery() != Delivery::Unknown,
         }
     }
 

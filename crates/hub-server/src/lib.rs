@@ -22,13 +22,16 @@ pub mod logging;
 pub mod openapi;
 pub mod operations;
 pub mod problem;
+pub mod prometheus;
 pub mod replay;
 pub mod routes;
 pub mod secrets;
 pub mod shutdown;
 pub mod state;
 pub mod unwired;
+pub mod webhook_signature;
 pub mod wire;
+pub mod wiring;
 pub mod write;
 
 pub use auth::{Authenticator, Role};

@@ -3,13 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hub_server::compose;
+use hub_core::EventPublisher;
 use hub_server::config::{self, Loaded};
 use hub_server::secrets::Secrets;
+use hub_server::{compose, wiring};
 
 /// Integration Hub: one resilient path from a support platform to the systems it depends on.
 ///
@@ -96,22 +98,24 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn serve(loaded: Loaded, auth: hub_server::Authenticator) -> anyhow::Result<()> {
+async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
     let c = &loaded.config;
-    if auth.is_empty() {
+    let events: Arc<dyn EventPublisher> = Arc::new(hub_server::unwired::Unwired);
+    let hub = wiring::build(c, loaded.store_section(), Arc::new(secrets), events)
+        .await
+        .context("assembling the hub")?;
+    if hub.state.auth.is_empty() {
         tracing::warn!("no auth tokens configured: every /v1 route answers 401");
     }
-    // TODO(lead): replace with the real adapters (hub-ticketing, hub-transactions) and
-    // stores (hub-store, from `loaded.store_section()`), plus circuits and metrics.
-    let state = compose::unwired_state(c, auth);
-    tracing::warn!("adapters and stores are not wired in this build: upstream routes fail, /readyz is not ready");
     let listener = tokio::net::TcpListener::bind(c.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", c.server.listen))?;
     tracing::info!(listen = %c.server.listen, config = %loaded.file.display(), "serving");
     let grace = Duration::from_secs(c.server.shutdown_grace_s);
-    let stopped = hub_server::shutdown::serve(listener, state, hub_server::shutdown::signal(), grace).await?;
+    let stopped = hub_server::shutdown::serve(listener, hub.state.clone(), hub_server::shutdown::signal(), grace).await;
+    hub.shutdown().await;
     tracing::info!(?stopped, "stopped");
+    stopped?;
     Ok(())
 }
 
@@ -126,20 +130,14 @@ async fn main() -> ExitCode {
                 Err(code) => return code,
             };
             hub_server::logging::init(&loaded.config.log);
-            let auth = match Secrets::from_process_env() {
-                Ok(secrets) => compose::authenticator(&loaded.config, &secrets)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            let auth = match auth {
-                Ok(a) => a,
+            let secrets = match Secrets::from_process_env() {
+                Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {}: {e}", cli.config.display());
                     return ExitCode::from(1);
                 }
             };
-            match serve(loaded, auth).await {
+            match serve(loaded, secrets).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "hub-server failed");

@@ -73,7 +73,14 @@ impl WebhookKeys {
     /// assert!(keys.verify("msg_1", "1700000000", &sig, b"{}", 1_700_000_010).is_ok());
     /// assert!(keys.verify("msg_1", "1700000000", &sig, b"{ }", 1_700_000_010).is_err());
     /// ```
-    pub fn verify(&self, id: &str, timestamp: &str, signatures: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
+    pub fn verify(
+        &self,
+        id: &str,
+        timestamp: &str,
+        signatures: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
         let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
         if (now - ts).abs() > TOLERANCE_S {
             return Err(VerifyError::Stale);
@@ -91,7 +98,11 @@ impl WebhookKeys {
                 matched |= bool::from(expected.as_slice().ct_eq(candidate.as_slice()));
             }
         }
-        if matched { Ok(()) } else { Err(VerifyError::BadSignature) }
+        if matched {
+            Ok(())
+        } else {
+            Err(VerifyError::BadSignature)
+        }
     }
 }
 
@@ -130,7 +141,10 @@ mod tests {
         let keys = WebhookKeys::parse(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
         let body = br#"{"test": 2432232314}"#;
         let sig = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-        assert_eq!(keys.verify("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", sig, body, 1_614_265_330), Ok(()));
+        assert_eq!(
+            keys.verify("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", sig, body, 1_614_265_330),
+            Ok(())
+        );
     }
 
     #[test]
@@ -139,14 +153,32 @@ mod tests {
         let good = sign(KEY, "msg_1", now, b"{}");
         let k = keys();
         assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{}", now + 299), Ok(()));
-        assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{}", now + 301), Err(VerifyError::Stale));
-        assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{}", now - 301), Err(VerifyError::Stale));
-        assert_eq!(k.verify("msg_2", &now.to_string(), &good, b"{}", now), Err(VerifyError::BadSignature));
-        assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{} ", now), Err(VerifyError::BadSignature));
-        assert_eq!(k.verify("msg_1", "soon", &good, b"{}", now), Err(VerifyError::BadTimestamp));
+        assert_eq!(
+            k.verify("msg_1", &now.to_string(), &good, b"{}", now + 301),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            k.verify("msg_1", &now.to_string(), &good, b"{}", now - 301),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            k.verify("msg_2", &now.to_string(), &good, b"{}", now),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            k.verify("msg_1", &now.to_string(), &good, b"{} ", now),
+            Err(VerifyError::BadSignature)
+        );
+        assert_eq!(
+            k.verify("msg_1", "soon", &good, b"{}", now),
+            Err(VerifyError::BadTimestamp)
+        );
         // Several signatures (a sender mid-rotation): one valid is enough.
         let other = sign(b"another key", "msg_1", now, b"{}");
-        assert_eq!(k.verify("msg_1", &now.to_string(), &format!("{other} {good}"), b"{}", now), Ok(()));
+        assert_eq!(
+            k.verify("msg_1", &now.to_string(), &format!("{other} {good}"), b"{}", now),
+            Ok(())
+        );
         // Several keys (the hub mid-rotation).
         let both = WebhookKeys::parse([
             format!("whsec_{}", STANDARD.encode(b"another key")).as_str(),
@@ -155,7 +187,10 @@ mod tests {
         .unwrap();
         assert_eq!(both.verify("msg_1", &now.to_string(), &good, b"{}", now), Ok(()));
         assert!(WebhookKeys::parse(["whsec_not base64!"]).is_err());
-        assert_eq!(WebhookKeys::default().verify("msg_1", &now.to_string(), &good, b"{}", now), Err(VerifyError::BadSignature));
+        assert_eq!(
+            WebhookKeys::default().verify("msg_1", &now.to_string(), &good, b"{}", now),
+            Err(VerifyError::BadSignature)
+        );
     }
 
     proptest! {

@@ -381,3 +381,21 @@ async fn stale_reads_are_served_while_the_upstream_is_down() {
     clock.advance(Duration::from_secs(600));
     assert!(port.get_ticket_status(&ctx("r-4"), &id).await.is_err());
 }
+
+#[tokio::test]
+async fn a_401_on_a_non_idempotent_write_earns_its_reauthenticated_retry() {
+    let rig = Rig::start().await;
+    rig.secrets.set("env:JIRA_TOKEN", "rotated-away");
+    let port = rig.adapter(rig.jira(), System::Jira);
+    assert_eq!(
+        port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
+        Error::Unauthorized
+    );
+    // A 401 means Jira applied nothing: the write was sent again once, with fresh credentials.
+    let sent = rig.sim.control().requests(&RequestFilter {
+        system: Some(System::Jira),
+        ..RequestFilter::default()
+    });
+    assert_eq!(sent.len(), 2);
+    assert_eq!(rig.created(System::Jira), 0);
+}

@@ -11,15 +11,16 @@ use http::{Request, Uri};
 use hub_core::redact::redacted;
 use hub_core::{AuditLog, AuditOutcome, AuditRecord, CallContext, Error};
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState};
-use hub_resilience::budget::{BudgetConfig, RetryBudget};
+use hub_resilience::budget::BudgetConfig;
 use hub_resilience::clock::{Clock, TokioClock};
-use hub_resilience::retry::{Idempotency as RetryIdempotency, Retry, RetryPolicy};
+use hub_resilience::compose::Upstream;
+use hub_resilience::retry::{Idempotency as RetryIdempotency, RetryPolicy};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use crate::auth::{Authenticate, NoAuth};
 use crate::client::{HttpClient, Response};
-use crate::observe::{BreakerMetrics, RetryMetrics};
+use crate::observe::AdapterMetrics;
 use crate::request::{Call, Idempotency};
 use crate::response;
 
@@ -66,17 +67,15 @@ impl EndpointParts {
 }
 
 /// One adapter's upstream. Cheap to share behind an `Arc`; the breaker and the retry
-/// budget are per endpoint, so one upstream's outage never opens another's circuit.
+/// budget (hub-resilience's [`Upstream`]) are per endpoint, so one upstream's outage
+/// never opens another's circuit.
 pub struct Endpoint {
     adapter: Arc<str>,
     base_url: Uri,
     http: HttpClient,
     auth: Arc<dyn Authenticate>,
-    policy: RetryPolicy,
-    breaker: CircuitBreaker,
-    budget: RetryBudget,
+    upstream: Upstream,
     audit: Arc<dyn AuditLog>,
-    retry_metrics: RetryMetrics,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -84,7 +83,7 @@ impl std::fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("adapter", &self.adapter)
             .field("base_url", &self.base_url)
-            .field("circuit", &self.breaker.state())
+            .field("circuit", &self.upstream.breaker().state())
             .finish_non_exhaustive()
     }
 }
@@ -92,21 +91,20 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Builds the endpoint from its parts.
     pub fn new(parts: EndpointParts) -> Self {
-        let observer = Arc::new(BreakerMetrics::new(&parts.adapter, parts.breaker_observer));
-        let breaker = CircuitBreaker::builder()
-            .config(parts.breaker)
-            .clock(parts.clock.clone())
+        let observer = Arc::new(AdapterMetrics::new(&parts.adapter, parts.breaker_observer));
+        let upstream = Upstream::builder(parts.adapter.as_str())
+            .policy(parts.policy)
+            .breaker(parts.breaker)
+            .budget(parts.budget)
+            .clock(parts.clock)
             .observer(observer)
             .build();
         Self {
-            retry_metrics: RetryMetrics::new(&parts.adapter),
             adapter: parts.adapter.into(),
             base_url: parts.base_url,
             http: parts.http,
             auth: parts.auth,
-            policy: parts.policy,
-            breaker,
-            budget: RetryBudget::new(parts.budget, parts.clock),
+            upstream,
             audit: parts.audit,
         }
     }
@@ -118,12 +116,12 @@ impl Endpoint {
 
     /// The circuit's state, read without changing it.
     pub fn circuit_state(&self) -> CircuitState {
-        self.breaker.state()
+        self.upstream.breaker().state()
     }
 
     /// The breaker itself (for readiness and tests).
     pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+        self.upstream.breaker()
     }
 
     /// Runs `call` through the breaker and the retry engine, authenticating each
@@ -131,22 +129,17 @@ impl Endpoint {
     pub async fn send(&self, ctx: &CallContext, call: &Call) -> Result<Response, Error> {
         let at = OffsetDateTime::now_utc();
         let started = Instant::now();
-        let mut policy = self.policy;
-        if let Some(timeout) = ctx.timeout {
-            policy.deadline = timeout;
-        }
         let idempotency = match call.idempotency {
             Idempotency::Idempotent => RetryIdempotency::Idempotent,
             Idempotency::Keyed(_) => RetryIdempotency::Keyed,
             Idempotency::NonIdempotent => RetryIdempotency::NonIdempotent,
         };
         let last_status = AtomicU16::new(0);
-        let outcome = Retry::new(&policy)
-            .breaker(&self.breaker)
-            .budget(&self.budget)
-            .observer(&self.retry_metrics)
-            .operation(call.operation)
-            .run(idempotency, |_attempt| self.attempt(ctx, call, &last_status))
+        let outcome = self
+            .upstream
+            .call(call.operation, idempotency, |_attempt| {
+                self.attempt(ctx, call, &last_status)
+            })
             .await;
         let status = match last_status.load(Ordering::Relaxed) {
             0 => None,

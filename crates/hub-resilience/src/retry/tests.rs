@@ -172,7 +172,7 @@ fn three_attempts_in_all() {
 }
 
 #[test]
-fn non_idempotent_writes_are_resent_only_when_never_sent() {
+fn non_idempotent_writes_are_resent_only_when_not_applied() {
     let p = RetryPolicy::default();
     for (first, attempts) in [
         (Error::Connect(ConnectCause::Refused), 2),
@@ -181,7 +181,9 @@ fn non_idempotent_writes_are_resent_only_when_never_sent() {
         (Error::ConnectionLost, 1),
         (s503(), 1),
         (Error::Decode { reason: "eof".into() }, 1),
-        (Error::RateLimited { retry_after: None }, 1),
+        // Refused outright: not applied, so safe to send again.
+        (Error::RateLimited { retry_after: None }, 2),
+        (Error::Unauthorized, 2),
     ] {
         let r = check(
             &p,
@@ -586,7 +588,7 @@ proptest! {
             };
             // Never resend an outcome-unknown non-idempotent write.
             prop_assert!(
-                idem != Idempotency::NonIdempotent || err.delivery() == Delivery::NotSent,
+                idem != Idempotency::NonIdempotent || err.delivery() != Delivery::Unknown,
                 "resent a {:?} write after {:?}", idem, err
             );
             prop_assert!(!matches!(err, Error::CircuitOpen { .. }), "retried an open circuit");
@@ -628,7 +630,7 @@ proptest! {
                 prop_assert_eq!(got, e);
                 // It ended early only for a reason.
                 let reason = n == max_attempts as usize
-                    || (idem == Idempotency::NonIdempotent && e.delivery() != Delivery::NotSent)
+                    || (idem == Idempotency::NonIdempotent && e.delivery() == Delivery::Unknown)
                     || !e.classify().retryable
                     || matches!(e, Error::CircuitOpen { .. })
                     || e.retry_after().is_some_and(|ra| ra > policy.max_retry_after || end + ra >= policy.deadline);

@@ -33,6 +33,7 @@ fn minimal() -> String {
 dialect = "jira"
 base_url = "https://acme.atlassian.net"
 credentials = { email = "env:JIRA_EMAIL", api_token = "env:JIRA_TOKEN" }
+jira = { project_key = "SUP" }
 [adapters.transaction_status]
 dialect = "generic"
 base_url = "http://127.0.0.1:9102"
@@ -153,14 +154,19 @@ fn problems_name_the_file_the_key_and_the_reason() {
     );
     check_errors(
         &format!(
-            "{}\n[adapters.ticketing.resilience]\njitter = 1.5\nmax_attempts = 0",
+            "{}\n[adapters.ticketing.resilience]\nbreaker_failures = 0\nmax_attempts = 0",
             minimal()
         ),
         &[],
         &[
             ("adapters.ticketing.resilience.max_attempts", "between 1 and 10"),
-            ("adapters.ticketing.resilience.jitter", "between 0.0 and 1.0"),
+            ("adapters.ticketing.resilience.breaker_failures", "at least 1"),
         ],
+    );
+    check_errors(
+        &format!("{}\n[adapters.ticketing.resilience]\njitter = \"random\"", minimal()),
+        &[],
+        &[("adapters.ticketing.resilience.jitter", "unknown variant")],
     );
     check_errors(
         &format!(

@@ -190,6 +190,39 @@ impl AdaptersConfig {
     }
 }
 
+/// How backoff waits are randomised (hub-resilience's jitter kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jitter {
+    /// Exactly the exponential delay.
+    #[default]
+    None,
+    /// Uniform in `[0, delay]`.
+    Full,
+    /// Uniform in `[delay/2, delay]`.
+    Equal,
+    /// Uniform in `[initial, 3 × previous]`, capped.
+    Decorrelated,
+}
+
+/// `[adapters.ticketing.jira]`: where issues are created (Jira dialect only).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraConfig {
+    /// The project issues are created in (`SUP`).
+    pub project_key: String,
+    /// The issue type (default `Task`).
+    #[serde(default = "default_issue_type")]
+    pub issue_type: String,
+    /// The site people open, for `/browse/{key}` links; default the `base_url`.
+    #[serde(default)]
+    pub browse_url: Option<String>,
+}
+
+fn default_issue_type() -> String {
+    "Task".to_owned()
+}
+
 /// Which wire format an upstream speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -236,6 +269,9 @@ pub struct AdapterConfig {
     /// `[adapters.X.credentials]`: name → reference; which names depends on the adapter and dialect.
     #[serde(default)]
     pub credentials: BTreeMap<String, CredentialRef>,
+    /// `[adapters.ticketing.jira]`: the Jira dialect's project settings.
+    #[serde(default)]
+    pub jira: Option<JiraConfig>,
 }
 
 /// Timeouts of one upstream.
@@ -289,8 +325,9 @@ pub struct ResilienceConfig {
     pub backoff_multiplier: f64,
     /// Longest backoff, in milliseconds (default 10000).
     pub backoff_max_ms: u64,
-    /// Random share of each backoff, 0.0 to 1.0 (default 0.2).
-    pub jitter: f64,
+    /// How each backoff is randomised: `none` (default: the contract's 2 s, 4 s, 8 s …),
+    /// `full`, `equal` or `decorrelated`.
+    pub jitter: Jitter,
     /// Consecutive failed attempts that open the circuit (default 5).
     pub breaker_failures: u32,
     /// How long the circuit stays open, in seconds (default 60).
@@ -304,7 +341,7 @@ impl Default for ResilienceConfig {
             backoff_initial_ms: 2_000,
             backoff_multiplier: 2.0,
             backoff_max_ms: 10_000,
-            jitter: 0.2,
+            jitter: Jitter::None,
             breaker_failures: 5,
             breaker_open_s: 60,
         }

@@ -137,6 +137,16 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
             }
         }
     }
+    match (a.dialect, &a.jira) {
+        (Dialect::Jira, None) => check(false, "jira.project_key", "missing: the jira dialect needs a project"),
+        (Dialect::Jira, Some(j)) => check(
+            !j.project_key.trim().is_empty(),
+            "jira.project_key",
+            "must not be empty",
+        ),
+        (_, Some(_)) => check(false, "jira", "only the jira dialect takes a [jira] section"),
+        (_, None) => {}
+    }
     let t = &a.timeouts;
     check(t.connect_ms >= 1, "timeouts.connect_ms", "must be at least 1");
     check(t.attempt_ms >= 1, "timeouts.attempt_ms", "must be at least 1");
@@ -166,11 +176,6 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
         r.backoff_max_ms >= r.backoff_initial_ms,
         "resilience.backoff_max_ms",
         "must be at least backoff_initial_ms",
-    );
-    check(
-        (0.0..=1.0).contains(&r.jitter),
-        "resilience.jitter",
-        "must be between 0.0 and 1.0",
     );
     check(
         r.breaker_failures >= 1,

@@ -1,0 +1,434 @@
+//! Composition: the configuration's adapters, stores, caches and observers assembled into
+//! the state the server serves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub_core::{AuditLog, Cache, Event, EventPublisher, SecretRef, SecretSource, Topic};
+use hub_resilience::backoff::{Backoff, Jitter as BackoffJitter};
+use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
+use hub_resilience::cache::keys::Ttls;
+use hub_resilience::cache::{CacheConfig as ManagerConfig, CacheManager};
+use hub_resilience::memory_store::MemoryCache;
+use hub_resilience::retry::RetryPolicy;
+use hub_store::{StoreConfig, Stores};
+use hub_ticketing::{Generic, Jira, TicketingAdapter, Zendesk};
+use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
+use hub_upstream::auth::{ApiKey, Basic, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
+use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use crate::compose::{ResolveError, authenticator};
+use crate::config::{AdapterConfig, Config, Dialect, Jitter};
+use crate::state::{AppState, CacheProbe, CircuitState, Ports, Services};
+
+/// Entries the in-process cache holds at most (LRU beyond).
+const MEMORY_CACHE_ENTRIES: usize = 100_000;
+
+/// Why the hub could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// The `[store]` section is not a valid store configuration.
+    #[error("store: {0}")]
+    StoreConfig(String),
+    /// The stores could not be opened (the message holds no password).
+    #[error("store: {0}")]
+    Store(#[from] hub_store::OpenError),
+    /// A credential could not be resolved.
+    #[error(transparent)]
+    Secret(#[from] ResolveError),
+    /// An adapter's URL or client could not be built.
+    #[error("adapters.{adapter}.{key}: {reason}")]
+    Adapter {
+        /// The adapter.
+        adapter: &'static str,
+        /// The key at fault.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The read caches, one manager per cached adapter over one store, for invalidation by webhooks.
+#[derive(Clone)]
+pub struct Caches {
+    /// Ticket status reads.
+    pub tickets: Arc<CacheManager>,
+    /// Transaction status and history reads (and commits' invalidations).
+    pub transactions: Arc<CacheManager>,
+}
+
+/// The assembled hub: what to serve, and what to close on shutdown.
+pub struct Hub {
+    /// The state the router serves.
+    pub state: AppState,
+    /// The stores (flushed and closed on shutdown).
+    pub stores: Arc<Stores>,
+    /// The read caches.
+    pub caches: Caches,
+    /// Each adapter's endpoint (circuit states, tests).
+    pub endpoints: Vec<Arc<Endpoint>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Hub {
+    /// Stops the background tasks, flushes the audit log and closes the stores.
+    pub async fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(e) = self.stores.shutdown().await {
+            tracing::error!(error = %e, "closing the stores");
+        }
+    }
+}
+
+/// Assembles the hub from its configuration, the `[store]` section and the secrets layer.
+pub async fn build(
+    config: &Config,
+    store: toml::Table,
+    secrets: Arc<dyn SecretSource>,
+    events: Arc<dyn EventPublisher>,
+) -> Result<Hub, WiringError> {
+    let store_config: StoreConfig = toml::Value::Table(store)
+        .try_into()
+        .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
+    let stores = Arc::new(Stores::open(store_config).await?);
+    let audit: Arc<dyn AuditLog> = stores.audit.clone();
+    let cache_store: Arc<dyn Cache> = match &stores.cache {
+        Some(redis) => redis.clone(),
+        None => Arc::new(MemoryCache::builder().max_entries(MEMORY_CACHE_ENTRIES).build()),
+    };
+    let a = &config.adapters;
+    let caches = Caches {
+        tickets: cache_manager(&cache_store, &a.ticketing),
+        transactions: cache_manager(&cache_store, &a.transaction_status),
+    };
+
+    let ticketing = endpoint(
+        "ticketing",
+        &a.ticketing,
+        ticketing_auth(&a.ticketing, &secrets).await?,
+        &audit,
+        &events,
+    )?;
+    let status_auth = oauth2(
+        "transaction_status",
+        &a.transaction_status,
+        &secrets,
+        &ticketing_client(&a.transaction_status)?,
+    )?;
+    let status = endpoint(
+        "transaction_status",
+        &a.transaction_status,
+        Arc::new(status_auth),
+        &audit,
+        &events,
+    )?;
+    let create_client = ticketing_client(&a.transaction_create)?;
+    let create_auth = Chain(vec![
+        Arc::new(oauth2(
+            "transaction_create",
+            &a.transaction_create,
+            &secrets,
+            &create_client,
+        )?),
+        Arc::new(HmacSigner::new(cell(
+            &secrets,
+            &a.transaction_create,
+            "hmac_secret",
+            "transaction_create",
+        )?)),
+    ]);
+    let create = endpoint(
+        "transaction_create",
+        &a.transaction_create,
+        Arc::new(create_auth),
+        &audit,
+        &events,
+    )?;
+
+    let ticket_ttl = ttl(a.ticketing.cache.status_ttl_s, Ttls::default().ticket_status);
+    let ticketing_port: Arc<dyn hub_core::TicketingPort> = match a.ticketing.dialect {
+        Dialect::Generic => {
+            Arc::new(TicketingAdapter::new(Generic, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
+        }
+        Dialect::Zendesk => {
+            Arc::new(TicketingAdapter::new(Zendesk, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
+        }
+        Dialect::Jira => {
+            let jira = a.ticketing.jira.as_ref().ok_or_else(|| WiringError::Adapter {
+                adapter: "ticketing",
+                key: "jira.project_key",
+                reason: "missing: the jira dialect needs a project".to_owned(),
+            })?;
+            let dialect = Jira {
+                project_key: jira.project_key.clone(),
+                issue_type: jira.issue_type.clone(),
+                browse_url: jira.browse_url.clone().unwrap_or_else(|| a.ticketing.base_url.clone()),
+            };
+            Arc::new(TicketingAdapter::new(dialect, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
+        }
+    };
+    let defaults = Ttls::default();
+    let ttls = Ttls {
+        ticket_status: ticket_ttl,
+        transaction_status: ttl(a.transaction_status.cache.status_ttl_s, defaults.transaction_status),
+        transaction_history: ttl(a.transaction_status.cache.history_ttl_s, defaults.transaction_history),
+    };
+    let ports = Ports {
+        ticketing: ticketing_port,
+        transaction_status: Arc::new(
+            TransactionStatusAdapter::new(status.clone()).with_cache(caches.transactions.clone(), ttls),
+        ),
+        transaction_create: Arc::new(
+            TransactionCreateAdapter::new(create.clone()).with_cache(caches.transactions.clone()),
+        ),
+    };
+    let services = Services {
+        idempotency: stores.idempotency.clone(),
+        dlq: stores.dlq.clone(),
+        audit: audit.clone(),
+        events,
+    };
+    let auth = authenticator(config, secrets.as_ref()).await?;
+    let endpoints = vec![ticketing, status, create];
+    let circuit_source = endpoints.clone();
+    let mut state = AppState::new(ports, services, auth, config.api_settings())
+        .with_circuits(Arc::new(move || {
+            circuit_source
+                .iter()
+                .map(|e| (e.adapter().to_owned(), circuit_state(e.circuit_state())))
+                .collect()
+        }))
+        .with_probe(Arc::new(CacheProbe(cache_store)));
+    if let Some(handle) = crate::prometheus::handle() {
+        state = state.with_metrics(Arc::new(move || handle.render()));
+    }
+    let tasks = vec![stores.spawn_sweeper(), spawn_gauges(stores.clone())];
+    Ok(Hub {
+        state,
+        stores,
+        caches,
+        endpoints,
+        tasks,
+    })
+}
+
+fn ttl(configured: Option<u64>, default: Duration) -> Duration {
+    configured.map_or(default, Duration::from_secs)
+}
+
+fn cache_manager(store: &Arc<dyn Cache>, a: &AdapterConfig) -> Arc<CacheManager> {
+    let config = ManagerConfig {
+        max_stale: Duration::from_secs(a.cache.max_stale_s),
+    };
+    Arc::new(
+        CacheManager::builder(store.clone())
+            .config(config)
+            .observer(Arc::new(CacheMetrics))
+            .build(),
+    )
+}
+
+fn circuit_state(s: BreakerState) -> CircuitState {
+    match s {
+        BreakerState::Closed => CircuitState::Closed,
+        BreakerState::Open => CircuitState::Open,
+        BreakerState::HalfOpen => CircuitState::HalfOpen,
+    }
+}
+
+fn ticketing_client(a: &AdapterConfig) -> Result<HttpClient, WiringError> {
+    HttpClient::new(&ClientConfig {
+        connect_timeout: a.timeouts.connect(),
+        ..ClientConfig::default()
+    })
+    .map_err(|e| WiringError::Adapter {
+        adapter: "client",
+        key: "tls",
+        reason: e.to_string(),
+    })
+}
+
+fn cell(
+    secrets: &Arc<dyn SecretSource>,
+    a: &AdapterConfig,
+    name: &str,
+    adapter: &'static str,
+) -> Result<SecretCell, WiringError> {
+    let reference: &SecretRef = &a
+        .credentials
+        .get(name)
+        .ok_or_else(|| WiringError::Adapter {
+            adapter,
+            key: "credentials",
+            reason: format!("missing `{name}`"),
+        })?
+        .0;
+    Ok(SecretCell::new(secrets.clone(), reference.clone()))
+}
+
+async fn ticketing_auth(
+    a: &AdapterConfig,
+    secrets: &Arc<dyn SecretSource>,
+) -> Result<Arc<dyn Authenticate>, WiringError> {
+    let email = || async {
+        let cell = cell(secrets, a, "email", "ticketing")?;
+        let email = cell.get().await.map_err(|e| WiringError::Adapter {
+            adapter: "ticketing",
+            key: "credentials.email",
+            reason: e.to_string(),
+        })?;
+        Ok::<_, WiringError>(email.expose_secret().to_owned())
+    };
+    Ok(match a.dialect {
+        Dialect::Generic => Arc::new(ApiKey::new(
+            http::HeaderName::from_static("x-api-key"),
+            cell(secrets, a, "api_key", "ticketing")?,
+        )),
+        Dialect::Zendesk => Arc::new(Basic::zendesk(
+            &email().await?,
+            cell(secrets, a, "api_token", "ticketing")?,
+        )),
+        Dialect::Jira => Arc::new(Basic::jira(
+            &email().await?,
+            cell(secrets, a, "api_token", "ticketing")?,
+        )),
+    })
+}
+
+fn oauth2(
+    adapter: &'static str,
+    a: &AdapterConfig,
+    secrets: &Arc<dyn SecretSource>,
+    http: &HttpClient,
+) -> Result<OAuth2ClientCredentials, WiringError> {
+    let url = a
+        .token_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/oauth/token", a.base_url.trim_end_matches('/')));
+    let token_url = url.parse().map_err(|_| WiringError::Adapter {
+        adapter,
+        key: "token_url",
+        reason: "not a valid URL".to_owned(),
+    })?;
+    let mut config = OAuth2Config::new(token_url, adapter);
+    config.timeout = a.timeouts.attempt();
+    Ok(OAuth2ClientCredentials::new(
+        http.clone(),
+        config,
+        cell(secrets, a, "client_id", adapter)?,
+        cell(secrets, a, "client_secret", adapter)?,
+    ))
+}
+
+fn endpoint(
+    adapter: &'static str,
+    a: &AdapterConfig,
+    auth: Arc<dyn Authenticate>,
+    audit: &Arc<dyn AuditLog>,
+    events: &Arc<dyn EventPublisher>,
+) -> Result<Arc<Endpoint>, WiringError> {
+    let base_url = a.base_url.parse().map_err(|_| WiringError::Adapter {
+        adapter,
+        key: "base_url",
+        reason: "not a valid URL".to_owned(),
+    })?;
+    let r = &a.resilience;
+    let mut parts = EndpointParts::new(adapter, base_url, ticketing_client(a)?, audit.clone());
+    parts.auth = auth;
+    parts.policy = RetryPolicy {
+        max_attempts: r.max_attempts,
+        backoff: Backoff {
+            initial: r.backoff_initial(),
+            multiplier: r.backoff_multiplier,
+            max: r.backoff_max(),
+            jitter: match r.jitter {
+                Jitter::None => BackoffJitter::None,
+                Jitter::Full => BackoffJitter::Full,
+                Jitter::Equal => BackoffJitter::Equal,
+                Jitter::Decorrelated => BackoffJitter::Decorrelated,
+            },
+        },
+        per_attempt_timeout: a.timeouts.attempt(),
+        deadline: a.timeouts.deadline(),
+        ..RetryPolicy::default()
+    };
+    parts.breaker = BreakerConfig {
+        failure_threshold: r.breaker_failures,
+        recovery: r.breaker_open(),
+        ..BreakerConfig::default()
+    };
+    parts.breaker_observer = Some(Arc::new(CircuitEvents {
+        adapter,
+        events: events.clone(),
+    }));
+    Ok(Arc::new(Endpoint::new(parts)))
+}
+
+/// Publishes every circuit transition as `circuit.changed` (best effort, off the caller's path).
+struct CircuitEvents {
+    adapter: &'static str,
+    events: Arc<dyn EventPublisher>,
+}
+
+impl BreakerObserver for CircuitEvents {
+    fn on_transition(&self, t: &Transition) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let event = Event {
+            id: uuid::Uuid::now_v7().to_string(),
+            topic: Topic::CircuitChanged,
+            at: OffsetDateTime::now_utc(),
+            data: serde_json::json!({"adapter": self.adapter, "from": t.from.as_str(), "to": t.to.as_str()}),
+        };
+        let events = self.events.clone();
+        runtime.spawn(async move {
+            if let Err(e) = events.publish(event).await {
+                tracing::debug!(error = %e, "circuit.changed not published");
+            }
+        });
+    }
+}
+
+/// Counts cached reads (`integration_cache_requests_total{adapter,operation,result}`) and store failures.
+struct CacheMetrics;
+
+impl hub_resilience::cache::CacheObserver for CacheMetrics {
+    fn on_lookup(&self, operation: &str, outcome: hub_core::CacheOutcome) {
+        let adapter = if operation == hub_resilience::cache::keys::TICKET_STATUS {
+            "ticketing"
+        } else {
+            "transaction_status"
+        };
+        metrics::counter!("integration_cache_requests_total",
+            "adapter" => adapter, "operation" => operation.to_owned(), "result" => outcome.as_str())
+        .increment(1);
+    }
+
+    fn on_store_error(&self, action: &'static str, error: &hub_core::StoreError) {
+        metrics::counter!("integration_cache_store_errors_total", "action" => action).increment(1);
+        tracing::warn!(action, error = %error, "cache store failed; the read went on without it");
+    }
+}
+
+/// Keeps `integration_dlq_pending` current and runs the recorder's upkeep.
+fn spawn_gauges(stores: Arc<Stores>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Ok(n) = hub_core::DeadLetterQueue::pending_count(stores.dlq.as_ref()).await {
+                // A gauge is an f64; counts this large lose nothing that matters.
+                #[allow(clippy::cast_precision_loss)]
+                metrics::gauge!("integration_dlq_pending").set(n as f64);
+            }
+            if let Some(handle) = crate::prometheus::handle() {
+                handle.run_upkeep();
+            }
+        }
+    })
+}
