@@ -16,6 +16,16 @@ use crate::systems::notify::Notification;
 use crate::systems::transactions;
 use crate::webhooks::{WebhookDelivery, WebhookError, WebhookRequest};
 
+/// Fewer records than wanted arrived in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("waited for {wanted} records, found {found}")]
+pub struct WaitTimeout {
+    /// How many were wanted.
+    pub wanted: usize,
+    /// How many there were at the deadline.
+    pub found: usize,
+}
+
 /// Controls a running simulation; cheap to clone. The HTTP control API under `/_sim/` offers the same.
 ///
 /// ```
@@ -107,6 +117,56 @@ impl Control {
     /// How many ledger records (requests or effects) were dropped for lack of room.
     pub fn dropped_records(&self) -> u64 {
         self.state.ledger.dropped()
+    }
+
+    /// Waits until at least `count` requests match, for at most `timeout`, without polling.
+    pub async fn wait_for_requests(
+        &self,
+        filter: &RequestFilter,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<RequestRecord>, WaitTimeout> {
+        self.wait(count, timeout, || self.requests(filter)).await
+    }
+
+    /// Waits until at least `count` effects match, for at most `timeout`, without polling.
+    ///
+    /// For effects that happen in the background (a DLQ replay, a retry after a backoff).
+    pub async fn wait_for_effects(
+        &self,
+        filter: &EffectFilter,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<EffectRecord>, WaitTimeout> {
+        self.wait(count, timeout, || self.effects(filter)).await
+    }
+
+    /// Waits until the sink holds at least `count` notifications, for at most `timeout`.
+    pub async fn wait_for_notifications(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Notification>, WaitTimeout> {
+        self.wait(count, timeout, || self.notifications()).await
+    }
+
+    async fn wait<T>(&self, count: usize, timeout: Duration, read: impl Fn() -> Vec<T>) -> Result<Vec<T>, WaitTimeout> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.state.ledger.on_change();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let found = read();
+            if found.len() >= count {
+                return Ok(found);
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return Err(WaitTimeout {
+                    wanted: count,
+                    found: found.len(),
+                });
+            }
+        }
     }
 
     /// Token requests of both OAuth2 systems.

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 use crate::faults::FaultKind;
 use crate::system::System;
@@ -164,6 +166,8 @@ pub(crate) struct Ledger {
     seq: AtomicU64,
     capacity: usize,
     records: Mutex<Records>,
+    /// Wakes those waiting for a record (requests, effects, notifications).
+    changed: Notify,
 }
 
 impl Ledger {
@@ -172,7 +176,18 @@ impl Ledger {
             seq: AtomicU64::new(1),
             capacity: capacity.max(1),
             records: Mutex::new(Records::default()),
+            changed: Notify::new(),
         }
+    }
+
+    /// Wakes every waiter; called after anything is recorded.
+    pub(crate) fn changed(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// Something to await for the next change (create it before checking, so no change is missed).
+    pub(crate) fn on_change(&self) -> Notified<'_> {
+        self.changed.notified()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
@@ -190,6 +205,8 @@ impl Ledger {
             records.dropped += 1;
         }
         records.requests.push_back(record);
+        drop(records);
+        self.changed();
     }
 
     pub(crate) fn record_effect(&self, record: EffectRecord) {
@@ -199,6 +216,8 @@ impl Ledger {
             records.dropped += 1;
         }
         records.effects.push_back(record);
+        drop(records);
+        self.changed();
     }
 
     pub(crate) fn requests(&self, filter: &RequestFilter) -> Vec<RequestRecord> {

@@ -47,7 +47,7 @@ use axum::Router;
 
 pub use client::ClientError;
 pub use config::{Credentials, Settings, SimConfig};
-pub use control::Control;
+pub use control::{Control, WaitTimeout};
 pub use faults::{ActiveFault, FaultKind, FaultRule, InvalidFault};
 pub use ledger::{EffectFilter, EffectKind, EffectRecord, RequestFilter, RequestRecord, TokenCounters, TokenCounts};
 pub use server::{Sim, SimHandle, StartError};

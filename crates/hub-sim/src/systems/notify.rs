@@ -61,5 +61,6 @@ async fn receive(State(st): State<Arc<SimState>>, uri: Uri, headers: HeaderMap, 
         body,
     };
     lock(&st.notifications).push(note);
+    st.ledger.changed();
     Reply::json(StatusCode::OK, &json!({"ok": true}))
 }

@@ -186,3 +186,45 @@ async fn seed_transaction_status_and_clearing_by_system() {
         "a finished transaction gets its completion time"
     );
 }
+
+#[tokio::test]
+async fn waiting_for_records_without_polling() {
+    use std::time::Duration;
+
+    use hub_sim::{EffectFilter, EffectKind, RequestFilter};
+
+    let sim = start().await;
+    let control = sim.control().clone();
+    let waiter = tokio::spawn(async move {
+        control
+            .wait_for_effects(
+                &EffectFilter::kind(EffectKind::TicketCreated),
+                2,
+                Duration::from_secs(10),
+            )
+            .await
+    });
+    let url = format!("{}/tickets", sim.url(System::Generic));
+    let key = [("x-api-key", "sim-generic-key"), JSON];
+    call("POST", &url, &key, br#"{"subject":"a"}"#).await;
+    call("POST", &url, &key, br#"{"subject":"b"}"#).await;
+    assert_eq!(waiter.await.unwrap().unwrap().len(), 2);
+
+    let notes = sim.control().clone();
+    let waiter = tokio::spawn(async move { notes.wait_for_notifications(1, Duration::from_secs(10)).await });
+    call("POST", &sim.url(System::Notify), &[JSON], b"{}").await;
+    assert_eq!(waiter.await.unwrap().unwrap().len(), 1);
+
+    let missing = sim
+        .control()
+        .wait_for_requests(
+            &RequestFilter {
+                system: Some(System::Jira),
+                ..Default::default()
+            },
+            1,
+            Duration::from_millis(50),
+        )
+        .await;
+    assert_eq!(missing.unwrap_err(), hub_sim::WaitTimeout { wanted: 1, found: 0 });
+}
