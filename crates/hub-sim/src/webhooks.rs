@@ -197,7 +197,6 @@ pub(crate) async fn send(st: &SimState, req: WebhookRequest) -> Result<WebhookDe
     if !obj.contains_key("updated_at") {
         obj.insert("updated_at".to_owned(), Value::from(rfc3339(st.clock.now())));
     }
-    let applied = if req.apply { apply(st, &req)? } else { false };
     let id = if req.repeat_last_id {
         lock(&st.last_webhook_id)
             .clone()
@@ -207,6 +206,7 @@ pub(crate) async fn send(st: &SimState, req: WebhookRequest) -> Result<WebhookDe
             .clone()
             .unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()))
     };
+    let applied = if req.apply { apply(st, &req)? } else { false };
     *lock(&st.last_webhook_id) = Some(id.clone());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let timestamp = match req.tamper {
