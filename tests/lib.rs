@@ -1,1 +1,290 @@
-//! Shared helpers for the workspace-level end-to-end tests in `all/`.
+//! The end-to-end harness: hub-sim and the real hub, started in-process on ephemeral
+//! ports, driven over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test harness: fail loudly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use hub_server::secrets::{EnvSource, Secrets};
+use hub_server::wiring;
+use hub_sim::{Sim, SimConfig, SimHandle, System};
+use hub_upstream::{ClientConfig, HttpClient};
+use serde_json::Value;
+
+/// Canary tokens and credentials: none may ever appear in a response, log or record.
+pub const READ_TOKEN: &str = "canary-read-token-7d1e";
+/// The write role's token.
+pub const WRITE_TOKEN: &str = "canary-write-token-4b9a";
+/// The admin role's token.
+pub const ADMIN_TOKEN: &str = "canary-admin-token-0c3f";
+
+/// How to start a hub.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `generic`, `zendesk` or `jira`.
+    pub dialect: &'static str,
+    /// Ticket and transaction status TTL in seconds (contract defaults when `None`).
+    pub status_ttl_s: Option<u64>,
+    /// Attempts in all per call.
+    pub max_attempts: u32,
+    /// Per-attempt timeout in milliseconds.
+    pub attempt_ms: u64,
+    /// Extra TOML appended to the configuration.
+    pub extra: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            dialect: "generic",
+            status_ttl_s: None,
+            max_attempts: 3,
+            attempt_ms: 5_000,
+            extra: String::new(),
+        }
+    }
+}
+
+/// A running sim and hub.
+pub struct Hub {
+    /// The simulated upstreams.
+    pub sim: SimHandle,
+    /// The hub's base URL (`http://127.0.0.1:PORT`).
+    pub url: String,
+    /// The assembled hub (stores, caches, endpoints).
+    pub hub: wiring::Hub,
+    /// Where the SQLite file lives.
+    pub dir: tempfile::TempDir,
+    client: HttpClient,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Resp {
+    /// The body as JSON (`Null` when empty).
+    pub fn json(&self) -> Value {
+        if self.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn config(sim: &SimHandle, dir: &std::path::Path, o: &Options) -> String {
+    let ticketing = match o.dialect {
+        "generic" => format!(
+            "dialect = \"generic\"\nbase_url = \"{}\"\ncredentials = {{ api_key = \"env:GENERIC_KEY\" }}",
+            sim.url(System::Generic)
+        ),
+        "zendesk" => format!(
+            "dialect = \"zendesk\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:ZENDESK_TOKEN\" }}",
+            sim.url(System::Zendesk)
+        ),
+        "jira" => format!(
+            "dialect = \"jira\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:JIRA_TOKEN\" }}\njira = {{ project_key = \"SUP\" }}",
+            sim.url(System::Jira)
+        ),
+        other => panic!("unknown dialect {other}"),
+    };
+    let resilience = format!(
+        "resilience = {{ max_attempts = {}, backoff_initial_ms = 10, backoff_max_ms = 40 }}\ntimeouts = {{ attempt_ms = {}, deadline_s = 20 }}",
+        o.max_attempts, o.attempt_ms
+    );
+    let ttl = o
+        .status_ttl_s
+        .map(|t| format!("cache = {{ status_ttl_s = {t}, max_stale_s = 600 }}"))
+        .unwrap_or_default();
+    format!(
+        r#"
+[store]
+database_url = "sqlite://{db}"
+
+[[auth.tokens]]
+name = "reader"
+role = "read"
+token = "env:T_READ"
+[[auth.tokens]]
+name = "platform"
+role = "write"
+token = "env:T_WRITE"
+[[auth.tokens]]
+name = "operator"
+role = "admin"
+token = "env:T_ADMIN"
+
+[adapters.ticketing]
+{ticketing}
+{resilience}
+{ttl}
+
+[adapters.transaction_status]
+dialect = "generic"
+base_url = "{status}"
+credentials = {{ client_id = "env:STATUS_ID", client_secret = "env:STATUS_SECRET" }}
+{resilience}
+{ttl}
+
+[adapters.transaction_create]
+dialect = "generic"
+base_url = "{sales}"
+credentials = {{ client_id = "env:SALES_ID", client_secret = "env:SALES_SECRET", hmac_secret = "env:SALES_HMAC" }}
+{resilience}
+{extra}
+"#,
+        db = dir.join("hub.sqlite3").display(),
+        status = sim.url(System::Status),
+        sales = sim.url(System::Sales),
+        extra = o.extra,
+    )
+}
+
+/// The environment the configuration's `env:` references resolve in.
+pub fn secrets_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("T_READ", READ_TOKEN),
+        ("T_WRITE", WRITE_TOKEN),
+        ("T_ADMIN", ADMIN_TOKEN),
+        ("GENERIC_KEY", "sim-generic-key"),
+        ("AGENT_EMAIL", "agent@example.com"),
+        ("ZENDESK_TOKEN", "sim-zendesk-token"),
+        ("JIRA_TOKEN", "sim-jira-token"),
+        ("STATUS_ID", "hub-status"),
+        ("STATUS_SECRET", "sim-status-secret"),
+        ("SALES_ID", "hub-sales"),
+        ("SALES_SECRET", "sim-sales-secret"),
+        ("SALES_HMAC", "sim-sales-hmac-secret"),
+    ]
+}
+
+impl Hub {
+    /// Starts a sim and a hub over it with `options`.
+    pub async fn start(options: Options) -> Self {
+        let sim = Sim::start(SimConfig::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hub.toml");
+        std::fs::write(&file, config(&sim, dir.path(), &options)).unwrap();
+        let loaded = hub_server::config::load(&file, std::iter::empty::<(String, String)>())
+            .unwrap_or_else(|e| panic!("test configuration: {e:?}"));
+        let secrets = Arc::new(Secrets::new(EnvSource::from_pairs(secrets_env()), None));
+        let events: Arc<dyn hub_core::EventPublisher> = Arc::new(hub_server::unwired::Unwired);
+        let hub = wiring::build(&loaded.config, loaded.store_section(), secrets, events)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = hub.state.clone();
+        let server = tokio::spawn(async move {
+            let _ = hub_server::shutdown::serve(
+                listener,
+                state,
+                async move {
+                    let _ = stopped.await;
+                },
+                std::time::Duration::from_secs(5),
+            )
+            .await;
+        });
+        let client = HttpClient::new(&ClientConfig::default()).unwrap();
+        Self {
+            sim,
+            url,
+            hub,
+            dir,
+            client,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Sends a request with an optional bearer token, body and extra headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let bytes = body
+            .map(|b| Bytes::from(serde_json::to_vec(&b).unwrap()))
+            .unwrap_or_default();
+        self.send_raw(req.body(bytes).unwrap()).await
+    }
+
+    /// `POST path` with `token` and a body given as exact JSON text (numbers as written).
+    pub async fn post_text(&self, path: &str, token: &str, body: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}{path}", self.url))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send_raw(req.body(Bytes::copy_from_slice(body.as_bytes())).unwrap())
+            .await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send_raw(&self, req: Request<Bytes>) -> Resp {
+        let r = self.client.send(req).await.unwrap();
+        Resp {
+            status: r.status.as_u16(),
+            headers: r.headers,
+            body: r.body,
+        }
+    }
+
+    /// `GET path` with `token`.
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    /// `POST path` with `token` and a JSON body.
+    pub async fn post(&self, path: &str, token: &str, body: Value, headers: &[(&str, &str)]) -> Resp {
+        self.send(Method::POST, path, Some(token), Some(body), headers).await
+    }
+
+    /// Stops the server (draining), then the stores.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.hub.shutdown().await;
+    }
+}

@@ -1,5 +1,11 @@
-//! The workspace's end-to-end tests, one binary with a module per concern.
+//! The workspace's end-to-end tests, one binary with a module per concern: the real
+//! hub (every crate composed as the binary composes them) against hub-sim, over HTTP.
 // Test code: a failed expectation should stop the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod architecture;
+mod errors;
+mod idempotency;
+mod security;
+mod tickets;
+mod transactions;
