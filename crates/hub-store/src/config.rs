@@ -1,4 +1,5 @@
-//! The stores' configuration: where the databases are, pool sizes, retention and timeouts.
+//! The stores' configuration: where the databases are, pool sizes, retention, timeouts
+//! and the live-event bus.
 
 use std::fmt;
 use std::time::Duration;
@@ -61,6 +62,9 @@ pub struct StoreConfig {
     /// exceed the longest read (its deadline) so that a read begun before an
     /// invalidation cannot write its answer back after it.
     pub redis_invalidation_memory_s: u64,
+    /// How many live events a subscriber may fall behind before it lags and the server
+    /// drops it (default 1024, at most 2^20); per instance, with or without Redis.
+    pub events_capacity: usize,
 }
 
 impl Default for StoreConfig {
@@ -80,6 +84,7 @@ impl Default for StoreConfig {
             audit_enqueue_wait_ms: 50,
             redis_timeout_ms: 500,
             redis_invalidation_memory_s: 3600,
+            events_capacity: crate::events::DEFAULT_CAPACITY,
         }
     }
 }
@@ -101,6 +106,7 @@ impl fmt::Debug for StoreConfig {
             .field("audit_enqueue_wait_ms", &self.audit_enqueue_wait_ms)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("redis_invalidation_memory_s", &self.redis_invalidation_memory_s)
+            .field("events_capacity", &self.events_capacity)
             .finish()
     }
 }

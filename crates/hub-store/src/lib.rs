@@ -1,9 +1,11 @@
 //! Integration Hub's stores: the audit log, the dead-letter queue, idempotency keys and
-//! webhook ids on SQLite (embedded default) or PostgreSQL, and the shared cache on Redis.
+//! webhook ids on SQLite (embedded default) or PostgreSQL, and the shared cache on Redis;
+//! the live-event bus in-process or, with Redis, shared by every instance.
 //!
 //! [`Stores::open`] takes a [`StoreConfig`] and returns every store, migrated and ready;
 //! each implements its `hub_core` port ([`hub_core::AuditLog`],
-//! [`hub_core::DeadLetterQueue`], [`hub_core::IdempotencyStore`], [`hub_core::Cache`]).
+//! [`hub_core::DeadLetterQueue`], [`hub_core::IdempotencyStore`], [`hub_core::Cache`],
+//! [`hub_core::EventPublisher`]).
 //! One implementation serves both SQL engines: the statements are written once, with
 //! `$n` placeholders, and state changes are single conditional statements
 //! (`UPDATE … WHERE … RETURNING`, `INSERT … ON CONFLICT DO UPDATE … WHERE`), which both
@@ -16,6 +18,7 @@ mod cursor;
 pub mod db;
 pub mod dlq;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod redis_cache;
 pub mod stores;
@@ -27,6 +30,7 @@ pub use config::StoreConfig;
 pub use db::{Backend, Database};
 pub use dlq::SqlDeadLetterQueue;
 pub use error::OpenError;
+pub use events::{LocalEvents, RedisEvents};
 pub use idempotency::SqlIdempotencyStore;
 pub use redis_cache::RedisCache;
 pub use stores::Stores;

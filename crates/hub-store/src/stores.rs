@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hub_core::StoreError;
+use hub_core::{EventPublisher, StoreError};
 
 use crate::audit::SqlAuditLog;
 use crate::clock::{Clock, SystemClock};
@@ -10,6 +10,7 @@ use crate::config::StoreConfig;
 use crate::db::Database;
 use crate::dlq::SqlDeadLetterQueue;
 use crate::error::OpenError;
+use crate::events::{LocalEvents, RedisEvents};
 use crate::idempotency::SqlIdempotencyStore;
 use crate::redis_cache::RedisCache;
 use crate::webhook_ids::SqlWebhookIds;
@@ -24,13 +25,14 @@ use crate::webhook_ids::SqlWebhookIds;
 /// let stores = Stores::open(StoreConfig::default()).await?;
 /// let audit: Arc<dyn AuditLog> = stores.audit.clone();
 /// let cache: Option<Arc<dyn Cache>> = stores.cache.clone().map(|c| c as Arc<dyn Cache>);
+/// let events: Arc<dyn hub_core::EventPublisher> = stores.events.clone();
 /// let sweeper = stores.spawn_sweeper();
 /// // … serve; then on clean shutdown:
 /// stores.shutdown().await?;
 /// sweeper.abort();
-/// # let _ = (audit, cache); Ok(()) }
+/// # let _ = (audit, cache, events); Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Stores {
     /// The configuration they were opened with.
     pub config: StoreConfig,
@@ -46,11 +48,32 @@ pub struct Stores {
     pub webhook_ids: Arc<SqlWebhookIds>,
     /// The shared cache (`Cache`), when `redis_url` is set.
     pub cache: Option<Arc<RedisCache>>,
+    /// The live-event bus (`EventPublisher`): [`RedisEvents`] when `redis_url` is set,
+    /// so every instance sees every event, else [`LocalEvents`].
+    pub events: Arc<dyn EventPublisher>,
+    /// The same bus when it is on Redis, to stop its relay on shutdown.
+    redis_events: Option<Arc<RedisEvents>>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("config", &self.config)
+            .field("database", &self.database)
+            .field("audit", &self.audit)
+            .field("dlq", &self.dlq)
+            .field("idempotency", &self.idempotency)
+            .field("webhook_ids", &self.webhook_ids)
+            .field("cache", &self.cache)
+            .field("redis_events", &self.redis_events)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stores {
     /// Opens the database (creating and migrating it) and, when configured, the Redis
-    /// cache, on the system clock. Needs a Tokio runtime.
+    /// cache and event bus (whose relay starts subscribing in the background), on the
+    /// system clock. Needs a Tokio runtime.
     pub async fn open(config: StoreConfig) -> Result<Self, OpenError> {
         Self::open_with_clock(config, Arc::new(SystemClock)).await
     }
@@ -62,6 +85,13 @@ impl Stores {
             Some(url) => Some(Arc::new(RedisCache::open(url, &config, Arc::clone(&clock))?)),
             None => None,
         };
+        let (events, redis_events): (Arc<dyn EventPublisher>, _) = match &config.redis_url {
+            Some(url) => {
+                let redis = Arc::new(RedisEvents::open(url, &config)?);
+                (redis.clone(), Some(redis))
+            }
+            None => (Arc::new(LocalEvents::new(config.events_capacity)), None),
+        };
         Ok(Self {
             audit: Arc::new(SqlAuditLog::new(database.clone(), &config)),
             dlq: Arc::new(SqlDeadLetterQueue::new(database.clone(), Arc::clone(&clock))),
@@ -72,6 +102,8 @@ impl Stores {
             )),
             webhook_ids: Arc::new(SqlWebhookIds::new(database.clone(), clock)),
             cache,
+            events,
+            redis_events,
             database,
             config,
         })
@@ -86,8 +118,12 @@ impl Stores {
         )
     }
 
-    /// Clean shutdown: flushes the audit log, then closes the database pool.
+    /// Clean shutdown: stops the event relay (when on Redis), flushes the audit log,
+    /// then closes the database pool.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
+        if let Some(events) = &self.redis_events {
+            events.shutdown();
+        }
         let flushed = hub_core::AuditLog::flush(self.audit.as_ref()).await;
         self.database.close().await;
         flushed

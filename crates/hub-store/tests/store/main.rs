@@ -1,5 +1,5 @@
 //! hub-store's behavioural tests: one suite run against SQLite and PostgreSQL, model
-//! tests, concurrency, durability across a killed process, and the Redis cache.
+//! tests, concurrency, durability across a killed process, the Redis cache and the live-event bus.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,6 +9,7 @@ mod audit;
 mod concurrency;
 mod dlq;
 mod durability;
+mod events;
 mod idempotency;
 mod models;
 mod open;
