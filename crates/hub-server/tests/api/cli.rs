@@ -66,7 +66,10 @@ fn a_broken_file_names_file_key_and_reason() {
     let f = temp_file("hub.toml", &text);
     let (code, _, err) = run(&["check-config", "--config", f.to_str().unwrap()], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("adapters.ticketing.resilience.jitter: unknown variant `sometimes`"), "{err}");
+    assert!(
+        err.contains("adapters.ticketing.resilience.jitter: unknown variant `sometimes`"),
+        "{err}"
+    );
     let (code, _, err) = run(&["check-config", "--config", "/nonexistent/hub.toml"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/hub.toml: cannot read the file"), "{err}");
