@@ -3,6 +3,41 @@
 //! Each vendor is a [`dialect::Dialect`]: pure mapping between the hub's domain and the
 //! vendor's wire shapes. One adapter runs any dialect's calls through the shared
 //! resilient path of `hub-upstream`.
+//!
+//! # Configuration
+//!
+//! An adapter is a dialect, an [`hub_upstream::Endpoint`] (base URL, authentication,
+//! retry policy, breaker, budget, audit log) and, optionally, a read cache with the
+//! ticket-status TTL (300 s by default). Credentials are secret references resolved by
+//! a [`hub_core::SecretSource`] when first needed and again after a 401:
+//!
+//! | dialect | authentication | credentials |
+//! |---|---|---|
+//! | [`Generic`] | `X-API-Key` header ([`hub_upstream::auth::ApiKey`]) | API key |
+//! | [`Zendesk`] | basic `{email}/token:{api_token}` ([`hub_upstream::auth::Basic::zendesk`]) | e-mail, API token |
+//! | [`Jira`] | basic `{email}:{api_token}` ([`hub_upstream::auth::Basic::jira`]) | e-mail, API token; plus project key, issue type, browse URL |
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use hub_resilience::cache::CacheManager;
+//! use hub_resilience::memory_store::MemoryCache;
+//! use hub_resilience::retry::RetryPolicy;
+//! use hub_ticketing::{TicketingAdapter, Zendesk};
+//! use hub_upstream::auth::Basic;
+//! use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
+//!
+//! # fn build(secrets: Arc<dyn hub_core::SecretSource>, audit: Arc<dyn hub_core::AuditLog>) -> Result<(), Box<dyn std::error::Error>> {
+//! let http = HttpClient::new(&ClientConfig::default())?;
+//! let mut parts = EndpointParts::new("ticketing", "https://acme.zendesk.com".parse()?, http, audit);
+//! let token = SecretCell::new(secrets, "env:ZENDESK_API_TOKEN".parse()?);
+//! parts.auth = Arc::new(Basic::zendesk("agent@acme.example", token));
+//! parts.policy = RetryPolicy::default(); // 3 attempts, 2 s ×2 up to 10 s, 30 s deadline
+//! let cache = Arc::new(CacheManager::builder(Arc::new(MemoryCache::default())).build());
+//! let port = TicketingAdapter::new(Zendesk, Arc::new(Endpoint::new(parts)))
+//!     .with_cache(cache, Duration::from_secs(300));
+//! # let _ = port; Ok(()) }
+//! ```
 
 pub mod adapter;
 pub mod adf;
