@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test harness: fail loudly.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
@@ -19,6 +19,45 @@ pub const READ_TOKEN: &str = "canary-read-token-7d1e";
 pub const WRITE_TOKEN: &str = "canary-write-token-4b9a";
 /// The admin role's token.
 pub const ADMIN_TOKEN: &str = "canary-admin-token-0c3f";
+
+/// Every log line the hubs of this test binary wrote (JSON, debug level for hub crates).
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,hub_upstream=debug,hub_server=debug,hub_store=debug",
+            ))
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    });
+}
+
+/// The log lines written so far by every hub in this test binary.
+pub fn captured_logs() -> String {
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap()).into_owned())
+        .unwrap_or_default()
+}
 
 /// How to start a hub.
 #[derive(Debug, Clone)]
@@ -178,6 +217,7 @@ pub fn secrets_env() -> Vec<(&'static str, &'static str)> {
 impl Hub {
     /// Starts a sim and a hub over it with `options`.
     pub async fn start(options: Options) -> Self {
+        capture_logs();
         let sim = Sim::start(SimConfig::default()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hub.toml");

@@ -112,7 +112,7 @@ async fn no_secret_appears_in_any_answer_or_record() {
         hub.post(
             "/v1/transactions/drafts",
             WRITE_TOKEN,
-            json!({"customer_id": "CUST-1001", "amount": "2", "description": "x", "metadata": {"password": "p"}}),
+            json!({"customer_id": "CUST-1001", "amount": "2", "description": "x", "metadata": {"nested": {"Password": "canary-metadata-pw-91"}}}),
             &[],
         )
         .await,
@@ -127,6 +127,9 @@ async fn no_secret_appears_in_any_answer_or_record() {
         bodies.push(format!("{:?}", r.headers));
     }
     bodies.push(format!("{:?}", hub.hub.state));
+    let logs = hub_tests::captured_logs();
+    assert!(logs.contains("upstream call"), "the calls were logged");
+    bodies.push(logs);
     let all = bodies.join("\n");
     for (name, value) in secrets_env() {
         if name == "AGENT_EMAIL" {
@@ -135,5 +138,12 @@ async fn no_secret_appears_in_any_answer_or_record() {
         assert!(!all.contains(value), "{name}'s value leaked");
     }
     assert!(all.contains("create_ticket"), "the audit listing was read");
+    // A payload field named like a secret is redacted in the audit trail and the logs
+    // (the DLQ keeps the business payload it needs for replay).
+    let audit = hub.get("/v1/audit?limit=100", ADMIN_TOKEN).await;
+    let audit = String::from_utf8_lossy(&audit.body);
+    assert!(audit.contains("create_draft_transaction"), "{audit}");
+    assert!(!audit.contains("canary-metadata-pw-91"), "{audit}");
+    assert!(!hub_tests::captured_logs().contains("canary-metadata-pw-91"));
     hub.stop().await;
 }
