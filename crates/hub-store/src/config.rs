@@ -65,6 +65,10 @@ pub struct StoreConfig {
     /// How many live events a subscriber may fall behind before it lags and the server
     /// drops it (default 1024, at most 2^20); per instance, with or without Redis.
     pub events_capacity: usize,
+    /// How often the event relay pings Redis on its subscription, in milliseconds
+    /// (default 10000), so that a link that died without a reset is noticed and the
+    /// relay subscribes again; the ping waits at most `redis_timeout_ms`.
+    pub events_heartbeat_ms: u64,
 }
 
 impl Default for StoreConfig {
@@ -85,6 +89,7 @@ impl Default for StoreConfig {
             redis_timeout_ms: 500,
             redis_invalidation_memory_s: 3600,
             events_capacity: crate::events::DEFAULT_CAPACITY,
+            events_heartbeat_ms: 10_000,
         }
     }
 }
@@ -107,6 +112,7 @@ impl fmt::Debug for StoreConfig {
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("redis_invalidation_memory_s", &self.redis_invalidation_memory_s)
             .field("events_capacity", &self.events_capacity)
+            .field("events_heartbeat_ms", &self.events_heartbeat_ms)
             .finish()
     }
 }

@@ -42,7 +42,8 @@ const RECENT_IDS: usize = 4096;
 /// instance remembers the ids of the last 4096 events it delivered and drops a repeat,
 /// so an event both delivered directly and relayed (a `PUBLISH` that timed out but
 /// reached Redis) is seen once. Meanwhile the relay subscribes again with backoff (100 ms
-/// doubling to 5 s) and logs one warning per outage, and one line when it is back.
+/// doubling to 5 s) and logs one warning per outage, and one line when it is back; it
+/// pings Redis every `events_heartbeat_ms` so that a link that died silently is noticed.
 /// Redis pub/sub is at-most-once: events published while an instance's relay is not
 /// subscribed never reach that instance.
 ///
@@ -187,7 +188,13 @@ impl RedisEvents {
             outages: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
         });
-        let relay = tokio::spawn(relay(Arc::clone(&shared), client, channel.clone(), timeout));
+        let link = Link {
+            client,
+            channel: channel.clone(),
+            timeout,
+            heartbeat: Duration::from_millis(config.events_heartbeat_ms.max(1)),
+        };
+        let relay = tokio::spawn(relay(Arc::clone(&shared), link));
         Ok(Self {
             shared,
             connection,
@@ -301,54 +308,87 @@ impl EventPublisher for RedisEvents {
     }
 }
 
-/// Subscribes to `channel`, each step bounded by `timeout`.
-async fn subscribe(
-    client: &redis::Client,
-    channel: &str,
+/// Where and how the relay subscribes.
+struct Link {
+    client: redis::Client,
+    channel: String,
     timeout: Duration,
-) -> Result<redis::aio::PubSubStream, String> {
-    let connect = async {
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(channel).await?;
-        Ok::<_, redis::RedisError>(pubsub.into_on_message())
-    };
-    match tokio::time::timeout(timeout.saturating_mul(2), connect).await {
-        Ok(Ok(messages)) => Ok(messages),
-        Ok(Err(e)) => Err(format!("redis: {e}")),
-        Err(_) => Err(format!(
-            "redis did not answer within {} ms",
-            timeout.saturating_mul(2).as_millis()
-        )),
-    }
+    heartbeat: Duration,
 }
 
-/// The relay task: holds a subscription on `channel` and delivers what it receives,
-/// subscribing again with backoff when Redis goes away; logs once per outage.
-async fn relay(shared: Arc<Shared>, client: redis::Client, channel: String, timeout: Duration) {
-    let mut delay = RECONNECT_MIN;
-    let mut down_since: Option<Instant> = None;
-    loop {
-        let cause = match subscribe(&client, &channel, timeout).await {
-            Ok(mut messages) => {
-                shared.set_subscribed(true);
-                if let Some(since) = down_since.take() {
-                    let outage_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    tracing::info!(%channel, outage_ms, "event relay subscribed to Redis again");
-                } else {
-                    tracing::debug!(%channel, "event relay subscribed to Redis");
-                }
-                delay = RECONNECT_MIN;
-                while let Some(message) = messages.next().await {
+impl Link {
+    /// Subscribes to the channel, connecting and subscribing within twice the timeout.
+    async fn subscribe(&self) -> Result<(redis::aio::PubSubSink, redis::aio::PubSubStream), String> {
+        let bound = self.timeout.saturating_mul(2);
+        let connect = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&self.channel).await?;
+            Ok::<_, redis::RedisError>(pubsub.split())
+        };
+        match tokio::time::timeout(bound, connect).await {
+            Ok(Ok(split)) => Ok(split),
+            Ok(Err(e)) => Err(format!("redis: {e}")),
+            Err(_) => Err(format!("redis did not answer within {} ms", bound.as_millis())),
+        }
+    }
+
+    /// Delivers what arrives on the subscription until it fails; returns why.
+    async fn pump(
+        &self,
+        shared: &Shared,
+        sink: &mut redis::aio::PubSubSink,
+        messages: &mut redis::aio::PubSubStream,
+    ) -> String {
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + self.heartbeat, self.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let Some(message) = message else {
+                        return "the subscription connection closed".to_owned();
+                    };
                     match serde_json::from_slice::<Event>(message.get_payload_bytes()) {
                         Ok(event) => shared.deliver_once(event),
                         Err(e) => {
                             shared.malformed.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(%channel, error = %e, "ignoring a message that is not an event");
+                            tracing::warn!(channel = %self.channel, error = %e, "ignoring a message that is not an event");
                         }
                     }
                 }
+                _ = heartbeat.tick() => {
+                    match tokio::time::timeout(self.timeout, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return format!("heartbeat failed: redis: {e}"),
+                        Err(_) => {
+                            return format!("no answer to a heartbeat within {} ms", self.timeout.as_millis());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The relay task: holds a subscription on the channel and delivers what it receives,
+/// subscribing again with backoff when Redis goes away; logs once per outage.
+async fn relay(shared: Arc<Shared>, link: Link) {
+    let channel = link.channel.as_str();
+    let mut delay = RECONNECT_MIN;
+    let mut down_since: Option<Instant> = None;
+    loop {
+        let cause = match link.subscribe().await {
+            Ok((mut sink, mut messages)) => {
+                shared.set_subscribed(true);
+                if let Some(since) = down_since.take() {
+                    let outage_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    tracing::info!(channel, outage_ms, "event relay subscribed to Redis again");
+                } else {
+                    tracing::debug!(channel, "event relay subscribed to Redis");
+                }
+                delay = RECONNECT_MIN;
+                let cause = link.pump(&shared, &mut sink, &mut messages).await;
                 shared.set_subscribed(false);
-                "the subscription connection closed".to_owned()
+                cause
             }
             Err(e) => e,
         };
@@ -356,7 +396,7 @@ async fn relay(shared: Arc<Shared>, client: redis::Client, channel: String, time
             down_since = Some(Instant::now());
             shared.outages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
-                %channel,
+                channel,
                 error = %cause,
                 "event relay lost Redis: events from other instances are missed until it is back; retrying with backoff"
             );

@@ -11,6 +11,7 @@ use hub_core::{Event, EventPublisher, EventStream, Lagged, StoreError, Topic};
 use hub_store::{Backend, RedisEvents, StoreConfig, Stores};
 use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::support::{TestDb, redis_url};
@@ -229,6 +230,44 @@ async fn the_relay_subscribes_again_after_losing_redis() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_notices_a_link_that_died_silently() {
+    let prefix = prefix();
+    let proxy = Proxy::start().await;
+    let config = StoreConfig {
+        events_heartbeat_ms: 100,
+        redis_timeout_ms: 200,
+        ..StoreConfig::default()
+    };
+    let a = RedisEvents::open_with_prefix(&proxy.url(), &prefix, &config).unwrap();
+    assert!(a.wait_subscribed(FAILURE_BOUND).await, "Redis does not answer");
+    let b = instance(&prefix).await;
+    let mut feeds = [a.subscribe(), b.subscribe()];
+    expect_exactly(&b, &mut feeds, &[]).await;
+
+    proxy.freeze(); // no reset, no FIN: only a heartbeat can tell
+    let deadline = Instant::now() + FAILURE_BOUND;
+    while a.is_subscribed() {
+        assert!(Instant::now() < deadline, "the relay never noticed the dead link");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    let result = a.publish(event("a-while-frozen")).await;
+    assert!(matches!(result, Err(StoreError::Unavailable { .. })), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(next_id(&mut feeds[0]).await, "a-while-frozen");
+
+    proxy.restore();
+    assert!(a.wait_subscribed(FAILURE_BOUND).await, "the relay never came back");
+    assert_eq!(a.outages(), 1);
+    b.publish(event("after")).await.unwrap();
+    expect_exactly(&b, &mut feeds, &["after"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_share_events_through_redis_when_configured() {
     let (db_one, db_two) = (
         TestDb::create(Backend::Sqlite).await,
@@ -280,13 +319,21 @@ async fn stores_keep_events_in_process_without_redis() {
     db.drop_it().await;
 }
 
-/// A TCP proxy to the tests' Redis that can cut every connection and refuse new ones,
-/// to take Redis away from one instance without touching anyone else's connections.
+/// A TCP proxy to the tests' Redis that can cut every connection and refuse new ones, or
+/// freeze (stop forwarding without closing anything), to take Redis away from one
+/// instance without touching anyone else's connections.
 struct Proxy {
     port: u16,
-    up: Arc<Mutex<bool>>,
+    state: watch::Sender<Link>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    Frozen,
+    Down,
 }
 
 impl Proxy {
@@ -299,20 +346,28 @@ impl Proxy {
             .to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(Mutex::new(true));
+        let (state, _) = watch::channel(Link::Up);
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = tokio::spawn({
-            let (up, links) = (up.clone(), links.clone());
+            let (state, links) = (state.clone(), links.clone());
             async move {
                 while let Ok((mut client, _)) = listener.accept().await {
-                    if !*up.lock().unwrap() {
+                    if *state.borrow() != Link::Up {
                         drop(client); // refused: closed at once
                         continue;
                     }
                     let target = target.clone();
+                    let mut link = state.subscribe();
                     links.lock().unwrap().push(tokio::spawn(async move {
-                        if let Ok(mut server) = TcpStream::connect(&target).await {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        let Ok(mut server) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = async { link.wait_for(|s| *s == Link::Frozen).await.map(drop) } => {
+                                // Silent: both sockets stay open, nothing moves.
+                                std::future::pending::<()>().await;
+                            }
                         }
                     }));
                 }
@@ -320,7 +375,7 @@ impl Proxy {
         });
         Self {
             port,
-            up,
+            state,
             links,
             accept,
         }
@@ -332,14 +387,20 @@ impl Proxy {
 
     /// Closes every connection and refuses new ones.
     fn cut(&self) {
-        *self.up.lock().unwrap() = false;
+        self.state.send_replace(Link::Down);
         for link in self.links.lock().unwrap().drain(..) {
             link.abort();
         }
     }
 
+    /// Stops forwarding on every open connection, closing none, and refuses new ones.
+    fn freeze(&self) {
+        self.state.send_replace(Link::Frozen);
+    }
+
+    /// Forwards new connections again (frozen ones stay frozen).
     fn restore(&self) {
-        *self.up.lock().unwrap() = true;
+        self.state.send_replace(Link::Up);
     }
 }
 
