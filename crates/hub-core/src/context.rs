@@ -1,6 +1,8 @@
 //! What travels with every call: correlation ids and the idempotency key.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +89,38 @@ define_token!(
     255
 );
 
+/// How many attempts an adapter made for one port call, written by the adapter and read
+/// by the caller (a dead-letter entry records it). Clones share the count.
+///
+/// ```
+/// use hub_core::context::AttemptCount;
+/// let count = AttemptCount::default();
+/// count.add(3);
+/// assert_eq!(count.clone().get(), 3);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AttemptCount(Arc<AtomicU32>);
+
+impl AttemptCount {
+    /// Adds `n` attempts.
+    pub fn add(&self, n: u32) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The attempts so far.
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for AttemptCount {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for AttemptCount {}
+
 /// Everything a port call carries besides its arguments. (The time budget of a call is
 /// its adapter's configured deadline.)
 ///
@@ -104,6 +138,8 @@ pub struct CallContext {
     pub conversation_id: Option<ConversationId>,
     /// The key that makes a write safe to repeat; adapters derive one when absent.
     pub idempotency_key: Option<IdempotencyKey>,
+    /// Filled in by the adapter: how many upstream attempts the call made.
+    pub attempts: AttemptCount,
 }
 
 impl CallContext {
@@ -113,6 +149,7 @@ impl CallContext {
             request_id,
             conversation_id: None,
             idempotency_key: None,
+            attempts: AttemptCount::default(),
         }
     }
 

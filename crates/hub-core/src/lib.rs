@@ -14,7 +14,7 @@ pub mod store_error;
 pub mod ticket;
 pub mod transaction;
 
-pub use context::{CallContext, ConversationId, IdempotencyKey, RequestId, TokenError};
+pub use context::{AttemptCount, CallContext, ConversationId, IdempotencyKey, RequestId, TokenError};
 pub use error::{Classification, ConnectCause, Delivery, Error};
 pub use id::{CommentId, CustomerId, DlqId, DraftId, IdError, TicketId, TransactionId};
 pub use money::{Amount, Currency, Money, MoneyError};

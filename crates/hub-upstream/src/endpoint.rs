@@ -141,6 +141,7 @@ impl Endpoint {
                 self.attempt(ctx, call, &last_status)
             })
             .await;
+        ctx.attempts.add(outcome.attempts);
         let status = match last_status.load(Ordering::Relaxed) {
             0 => None,
             s => Some(s),
