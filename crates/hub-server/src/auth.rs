@@ -75,11 +75,27 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/v1/dlq/{id}/replay", Some(Role::Admin)),
     rule("POST", "/v1/dlq/{id}/discard", Some(Role::Admin)),
     rule("GET", "/v1/audit", Some(Role::Admin)),
+    rule("GET", "/v1/events", Some(Role::Read)),
+    rule("POST", "/webhooks/transaction_updated", None),
+    rule("POST", "/webhooks/ticket_updated", None),
     rule("GET", "/healthz", None),
     rule("GET", "/readyz", None),
     rule("GET", "/metrics", None),
     rule("GET", "/openapi.json", None),
 ];
+
+/// Routes that also accept the bearer token as `?access_token=` (browsers' WebSocket API
+/// cannot set headers). The query is never logged: spans and metrics carry the path only.
+pub const QUERY_TOKEN_ROUTES: &[&str] = &["/v1/events"];
+
+/// The `access_token` query parameter of `uri`, if any.
+fn query_token(uri: &http::Uri) -> Option<String> {
+    let axum::extract::Query(pairs) = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == crate::events_ws::ACCESS_TOKEN_PARAM)
+        .map(|(_, v)| v)
+}
 
 /// The role a route needs; unknown routes need admin (fail closed).
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
@@ -211,6 +227,11 @@ impl Authenticator {
     pub fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<Principal, Problem> {
         let raw = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
         let token = parse_bearer(raw).map_err(|e| Problem::new(ProblemCode::Unauthorized, e.to_string()))?;
+        self.authorize_token(token, needed)
+    }
+
+    /// Checks a presented token against the role a route needs.
+    pub fn authorize_token(&self, token: &str, needed: Role) -> Result<Principal, Problem> {
         let principal = self
             .authenticate(token)
             .ok_or_else(|| Problem::new(ProblemCode::Unauthorized, "the bearer token is not known"))?;
@@ -233,7 +254,15 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     let Some(needed) = path.as_deref().and_then(|p| required_role(req.method(), p)) else {
         return next.run(req).await;
     };
-    match state.auth.authorize(req.headers(), needed) {
+    let from_query = path
+        .as_deref()
+        .filter(|p| QUERY_TOKEN_ROUTES.contains(p) && !req.headers().contains_key(header::AUTHORIZATION))
+        .and_then(|_| query_token(req.uri()));
+    let authorized = match from_query {
+        Some(token) => state.auth.authorize_token(&token, needed),
+        None => state.auth.authorize(req.headers(), needed),
+    };
+    match authorized {
         Ok(principal) => {
             tracing::debug!(principal = %principal.name, role = %principal.role, "authenticated");
             req.extensions_mut().insert(principal);

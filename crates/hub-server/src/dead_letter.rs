@@ -74,7 +74,27 @@ pub async fn enqueue(
     if let Err(e) = state.services.events.publish(event).await {
         tracing::warn!(error = %e, "could not publish dlq.enqueued");
     }
+    state.supervisor.record(
+        op.adapter(),
+        op.operation(),
+        "writes dead-lettered",
+        Some(stored.id.as_str()),
+    );
+    refresh_pending_gauge(state);
     Ok(stored)
+}
+
+/// Sets `integration_dlq_pending` from the queue now (after an enqueue, replay or
+/// discard), off the request's path; the wiring also refreshes it every few seconds.
+pub fn refresh_pending_gauge(state: &AppState) {
+    let dlq = state.services.dlq.clone();
+    tokio::spawn(async move {
+        if let Ok(n) = dlq.pending_count().await {
+            // A gauge is an f64; counts this large lose nothing that matters.
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!("integration_dlq_pending").set(n as f64);
+        }
+    });
 }
 
 #[cfg(test)]

@@ -10,15 +10,18 @@
 //! # }
 //! ```
 
+pub mod alerts;
 pub mod auth;
 pub mod compose;
 pub mod config;
 pub mod correlation;
 pub mod dead_letter;
+pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;
 pub mod idempotency;
 pub mod logging;
+pub mod notify;
 pub mod openapi;
 pub mod operations;
 pub mod problem;
@@ -30,6 +33,7 @@ pub mod shutdown;
 pub mod state;
 pub mod unwired;
 pub mod webhook_signature;
+pub mod webhooks;
 pub mod wire;
 pub mod wiring;
 pub mod write;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hub_core::EventPublisher;
 use hub_server::config::{self, Loaded};
 use hub_server::secrets::Secrets;
 use hub_server::{compose, wiring};
@@ -100,8 +99,7 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
 
 async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
     let c = &loaded.config;
-    let events: Arc<dyn EventPublisher> = Arc::new(hub_server::unwired::Unwired);
-    let hub = wiring::build(c, loaded.store_section(), Arc::new(secrets), events)
+    let hub = wiring::assemble(c, loaded.store_section(), Arc::new(secrets))
         .await
         .context("assembling the hub")?;
     if hub.state.auth.is_empty() {

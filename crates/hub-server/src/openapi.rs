@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::ProblemDetails;
-use crate::routes::{audit, dlq, drafts, health, tickets, transactions};
+use crate::routes::{audit, dlq, drafts, events, health, tickets, transactions, webhooks};
 use crate::wire;
 
 struct BearerAuth;
@@ -31,6 +31,8 @@ impl Modify for BearerAuth {
         drafts::create_draft, drafts::commit, drafts::cancel,
         dlq::list, dlq::get_entry, dlq::replay, dlq::discard,
         audit::list,
+        events::subscribe,
+        webhooks::transaction_updated, webhooks::ticket_updated,
         health::healthz, health::readyz, health::metrics,
         serve,
     ),
@@ -40,6 +42,7 @@ impl Modify for BearerAuth {
         wire::CreatedTicketBody, wire::TicketBody, wire::CommentBody, wire::TransactionBody, wire::HistoryBody,
         wire::HistoryItem, wire::DraftBody, wire::CommitBody, wire::CancelBody, wire::DlqEntryBody, wire::DlqPage,
         wire::AuditRecordBody, wire::AuditPage, wire::HealthBody, wire::ReadyBody, wire::AdapterReadiness,
+        wire::TransactionWebhook, wire::TicketWebhook, wire::EventMessage,
     )),
     modifiers(&BearerAuth),
 )]

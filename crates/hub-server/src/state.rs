@@ -11,8 +11,12 @@ use hub_core::{
 };
 use serde::Serialize;
 
+use crate::alerts::{AlertSettings, Supervisor};
 use crate::auth::Authenticator;
+use crate::events_ws::LiveSettings;
+use crate::notify::SupervisorNotifier;
 use crate::replay::{PortReplayer, Replayer};
+use crate::webhooks::WebhookReceiver;
 
 /// The three upstream ports the API calls.
 #[derive(Clone)]
@@ -164,6 +168,8 @@ pub struct ApiSettings {
     pub replay_lease: Duration,
     /// The longest `/readyz` waits for one store.
     pub probe_timeout: Duration,
+    /// How `/v1/events` connections are run.
+    pub live: LiveSettings,
 }
 
 impl Default for ApiSettings {
@@ -174,6 +180,7 @@ impl Default for ApiSettings {
             idempotency_lease: Duration::from_secs(120),
             replay_lease: Duration::from_secs(120),
             probe_timeout: Duration::from_secs(2),
+            live: LiveSettings::default(),
         }
     }
 }
@@ -202,6 +209,10 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Tunables.
     pub settings: Arc<ApiSettings>,
+    /// `POST /webhooks/*`: keys, id memory, caches to invalidate.
+    pub webhooks: Arc<WebhookReceiver>,
+    /// Aggregated alerts to the supervisor (dead-lettered writes).
+    pub supervisor: Supervisor,
 }
 
 impl fmt::Debug for AppState {
@@ -231,7 +242,23 @@ impl AppState {
             metrics: Arc::new(NoMetrics),
             auth: Arc::new(auth),
             settings: Arc::new(settings),
+            webhooks: Arc::new(WebhookReceiver::default()),
+            supervisor: Supervisor::new(Arc::new(SupervisorNotifier::default()), AlertSettings::default()),
         }
+    }
+
+    /// Replaces the webhook receiver.
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Arc<WebhookReceiver>) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
+
+    /// Replaces the supervisor's alert aggregation.
+    #[must_use]
+    pub fn with_supervisor(mut self, supervisor: Supervisor) -> Self {
+        self.supervisor = supervisor;
+        self
     }
 
     /// Replaces the circuit-state source.

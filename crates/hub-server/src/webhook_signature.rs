@@ -28,10 +28,28 @@ pub enum VerifyError {
     BadSignature,
 }
 
+impl VerifyError {
+    /// A short, bounded label for metrics (`integration_webhook_verification_failures_total{reason}`).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::MissingHeader(_) => "missing_header",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::Stale => "stale",
+            Self::BadSignature => "bad_signature",
+        }
+    }
+}
+
 /// A `whsec_` secret that is not base64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a webhook secret must be `whsec_` followed by base64")]
 pub struct BadSecret;
+
+/// Decodes one `whsec_<base64>` secret into its key bytes (the prefix is optional).
+pub fn decode_secret(secret: &str) -> Result<SecretSlice<u8>, BadSecret> {
+    let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
+    STANDARD.decode(b64).map(SecretSlice::from).map_err(|_| BadSecret)
+}
 
 /// The secrets webhooks may be signed with (several during a rotation).
 #[derive(Default)]
@@ -48,10 +66,7 @@ impl WebhookKeys {
     pub fn parse<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Result<Self, BadSecret> {
         secrets
             .into_iter()
-            .map(|s| {
-                let b64 = s.strip_prefix("whsec_").unwrap_or(s);
-                STANDARD.decode(b64).map(SecretSlice::from).map_err(|_| BadSecret)
-            })
+            .map(decode_secret)
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }

@@ -469,3 +469,46 @@ pub fn wiring_problem(what: &str) -> Problem {
     tracing::error!(missing = what, "request extension missing: the router is miswired");
     Problem::new(ProblemCode::Internal, "the server is misconfigured")
 }
+
+/// `POST /webhooks/transaction_updated` (documentation only: the body is read by
+/// [`crate::webhooks::parse_body`], which allows other fields).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TransactionWebhook {
+    /// The transaction (the contract's id rule).
+    pub transaction_id: String,
+    /// Its new status, as the sender names it.
+    pub status: String,
+    /// Its customer: their cached history is invalidated too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// When it changed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// `POST /webhooks/ticket_updated` (documentation only, as [`TransactionWebhook`]).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketWebhook {
+    /// The ticket (the contract's id rule).
+    pub ticket_id: String,
+    /// Its new status, as the sender names it.
+    pub status: String,
+    /// When it changed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// One WebSocket text message of `GET /v1/events` (`hub_core::Event` as serialised).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventMessage {
+    /// Unique: the `webhook-id` for `*.updated`, generated otherwise.
+    pub id: String,
+    /// `transaction.updated`, `ticket.updated`, `dlq.enqueued` or `circuit.changed`.
+    pub event: String,
+    /// When it happened (RFC 3339).
+    pub at: String,
+    /// The webhook's payload for `*.updated`; `{dlq_id, adapter, operation}` for
+    /// `dlq.enqueued`; `{adapter, from, to}` for `circuit.changed`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}

@@ -19,9 +19,13 @@ use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClie
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
+use crate::alerts::Supervisor;
 use crate::compose::{ResolveError, authenticator};
 use crate::config::{AdapterConfig, Config, Dialect, Jitter};
+use crate::notify::{SupervisorNotifier, WebhookSink};
 use crate::state::{AppState, CacheProbe, CircuitState, Ports, Services};
+use crate::webhook_signature::WebhookKeys;
+use crate::webhooks::WebhookReceiver;
 
 /// Entries the in-process cache holds at most (LRU beyond).
 const MEMORY_CACHE_ENTRIES: usize = 100_000;
@@ -38,6 +42,14 @@ pub enum WiringError {
     /// A credential could not be resolved.
     #[error(transparent)]
     Secret(#[from] ResolveError),
+    /// A webhook secret is not `whsec_<base64>`, or the alert webhook is unusable.
+    #[error("{key}: {reason}")]
+    Webhooks {
+        /// The dotted key at fault.
+        key: String,
+        /// Why (never the value).
+        reason: String,
+    },
     /// An adapter's URL or client could not be built.
     #[error("adapters.{adapter}.{key}: {reason}")]
     Adapter {
@@ -84,17 +96,34 @@ impl Hub {
     }
 }
 
-/// Assembles the hub from its configuration, the `[store]` section and the secrets layer.
+/// Assembles the hub from its configuration, the `[store]` section and the secrets layer,
+/// with the stores' own event bus (in-process, or on Redis when `redis_url` is set, so
+/// events reach `/v1/events` subscribers on every instance). What `hub-server` serves.
+pub async fn assemble(config: &Config, store: toml::Table, secrets: Arc<dyn SecretSource>) -> Result<Hub, WiringError> {
+    assemble_with(config, store, secrets, None).await
+}
+
+/// [`assemble`] with another event bus instead of the stores' own (tests).
 pub async fn build(
     config: &Config,
     store: toml::Table,
     secrets: Arc<dyn SecretSource>,
     events: Arc<dyn EventPublisher>,
 ) -> Result<Hub, WiringError> {
+    assemble_with(config, store, secrets, Some(events)).await
+}
+
+async fn assemble_with(
+    config: &Config,
+    store: toml::Table,
+    secrets: Arc<dyn SecretSource>,
+    events: Option<Arc<dyn EventPublisher>>,
+) -> Result<Hub, WiringError> {
     let store_config: StoreConfig = toml::Value::Table(store)
         .try_into()
         .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
     let stores = Arc::new(Stores::open(store_config).await?);
+    let events = events.unwrap_or_else(|| stores.events.clone());
     let audit: Arc<dyn AuditLog> = stores.audit.clone();
     let cache_store: Arc<dyn Cache> = match &stores.cache {
         Some(redis) => redis.clone(),
@@ -202,7 +231,20 @@ pub async fn build(
                 .map(|e| (e.adapter().to_owned(), circuit_state(e.circuit_state())))
                 .collect()
         }))
-        .with_probe(Arc::new(CacheProbe(cache_store)));
+        .with_probe(Arc::new(CacheProbe(cache_store)))
+        .with_webhooks(Arc::new(
+            WebhookReceiver::new(webhook_keys(config, secrets.as_ref()).await?)
+                .with_seen_ids(stores.webhook_ids.clone())
+                .with_caches(Arc::new(caches.clone()))
+                .with_id_memory(Duration::from_secs(config.webhooks.id_memory_s)),
+        ))
+        .with_supervisor(Supervisor::new(
+            Arc::new(notifier(config, secrets.as_ref()).await?),
+            config.alert_settings(),
+        ));
+    if state.webhooks.has_no_keys() {
+        tracing::warn!("no [webhooks] secrets configured: every webhook is refused with 401");
+    }
     if let Some(handle) = crate::prometheus::handle() {
         state = state.with_metrics(Arc::new(move || handle.render()));
     }
@@ -214,6 +256,55 @@ pub async fn build(
         endpoints,
         tasks,
     })
+}
+
+/// Resolves `[webhooks] secrets` through the secrets layer and decodes them.
+async fn webhook_keys(config: &Config, secrets: &dyn SecretSource) -> Result<WebhookKeys, WiringError> {
+    let mut values = Vec::new();
+    for (i, reference) in config.webhooks.secrets.iter().enumerate() {
+        let key = format!("webhooks.secrets[{i}]");
+        let value = secrets.resolve(&reference.0).await.map_err(|source| ResolveError {
+            key: key.clone(),
+            source,
+        })?;
+        WebhookKeys::parse([value.expose_secret()]).map_err(|e| WiringError::Webhooks {
+            key,
+            reason: e.to_string(),
+        })?;
+        values.push(value);
+    }
+    WebhookKeys::parse(values.iter().map(ExposeSecret::expose_secret)).map_err(|e| WiringError::Webhooks {
+        key: "webhooks.secrets".to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The supervisor's notifier: log and metric, plus the `[notify]` webhook when configured.
+async fn notifier(config: &Config, secrets: &dyn SecretSource) -> Result<SupervisorNotifier, WiringError> {
+    let n = &config.notify;
+    let (Some(url), Some(secret)) = (&n.webhook_url, &n.webhook_secret) else {
+        return Ok(SupervisorNotifier::default());
+    };
+    let problem = |key: &str, reason: String| WiringError::Webhooks {
+        key: key.to_owned(),
+        reason,
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| problem("notify.webhook_url", "not a valid URL".to_owned()))?;
+    let value = secrets.resolve(&secret.0).await.map_err(|source| ResolveError {
+        key: "notify.webhook_secret".to_owned(),
+        source,
+    })?;
+    let client = HttpClient::new(&ClientConfig::default()).map_err(|e| problem("notify.webhook_url", e.to_string()))?;
+    let sink = WebhookSink::new(
+        client,
+        uri,
+        value.expose_secret(),
+        Duration::from_millis(n.webhook_timeout_ms),
+    )
+    .map_err(|e| problem("notify.webhook_secret", e.to_string()))?;
+    Ok(SupervisorNotifier::default().with_webhook(sink))
 }
 
 fn ttl(configured: Option<u64>, default: Duration) -> Duration {

@@ -150,7 +150,12 @@ async fn run(
                 );
                 return Answer::problem(&p.with_request_id(rid), Disposition::Leave);
             }
-            Ok(Claim::Completed(stored)) => return Answer::replayed(stored),
+            Ok(Claim::Completed(stored)) => {
+                metrics::counter!("integration_idempotent_replays_total",
+                    "adapter" => op.adapter(), "operation" => op.operation())
+                .increment(1);
+                return Answer::replayed(stored);
+            }
             Ok(Claim::Acquired) => {}
         }
     }

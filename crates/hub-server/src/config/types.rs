@@ -55,6 +55,15 @@ pub struct Config {
     /// `[log]`.
     #[serde(default)]
     pub log: LogConfig,
+    /// `[webhooks]`: incoming webhooks.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+    /// `[events]`: `/v1/events` connections.
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// `[notify]`: supervisor alerts.
+    #[serde(default)]
+    pub notify: NotifyConfig,
     /// `[adapters.*]`.
     pub adapters: AdaptersConfig,
 }
@@ -113,6 +122,77 @@ pub struct DlqConfig {
 impl Default for DlqConfig {
     fn default() -> Self {
         Self { replay_lease_s: 120 }
+    }
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// References to the `whsec_<base64>` secrets deliveries may be signed with (several
+    /// during a rotation); none: every delivery is refused with 401.
+    pub secrets: Vec<CredentialRef>,
+    /// How long a `webhook-id` is remembered, in seconds (default 600, at least 600:
+    /// twice the 5-minute timestamp tolerance).
+    pub id_memory_s: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            secrets: Vec::new(),
+            id_memory_s: 600,
+        }
+    }
+}
+
+/// `[events]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Messages waiting to be written to one subscriber before it is closed as too slow (default 64).
+    pub send_buffer: usize,
+    /// Seconds between pings on an idle connection (default 20).
+    pub heartbeat_s: u64,
+    /// The longest one write to a subscriber may take, in seconds (default 10).
+    pub send_timeout_s: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            send_buffer: 64,
+            heartbeat_s: 20,
+            send_timeout_s: 10,
+        }
+    }
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Failures of one adapter and operation within this many seconds become one alert (default 60).
+    pub window_s: u64,
+    /// Dead-letter ids an alert carries as examples (default 5).
+    pub max_samples: usize,
+    /// Where alerts are POSTed as signed JSON, if anywhere.
+    pub webhook_url: Option<String>,
+    /// Reference to the `whsec_<base64>` secret alerts are signed with (required with `webhook_url`).
+    pub webhook_secret: Option<CredentialRef>,
+    /// The longest one alert delivery may take, in milliseconds (default 5000).
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            window_s: 60,
+            max_samples: 5,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_timeout_ms: 5_000,
+        }
     }
 }
 
@@ -421,6 +501,12 @@ impl Config {
             .enumerate()
             .map(|(i, t)| (format!("auth.tokens[{i}].token"), &t.token.0))
             .collect();
+        for (i, s) in self.webhooks.secrets.iter().enumerate() {
+            refs.push((format!("webhooks.secrets[{i}]"), &s.0));
+        }
+        if let Some(s) = &self.notify.webhook_secret {
+            refs.push(("notify.webhook_secret".to_owned(), &s.0));
+        }
         for (name, adapter) in self.adapters.iter() {
             for (k, v) in &adapter.credentials {
                 refs.push((format!("adapters.{name}.credentials.{k}"), &v.0));
@@ -437,6 +523,19 @@ impl Config {
             idempotency_lease: Duration::from_secs(self.idempotency.lease_s),
             replay_lease: Duration::from_secs(self.dlq.replay_lease_s),
             probe_timeout: Duration::from_millis(self.server.probe_timeout_ms),
+            live: crate::events_ws::LiveSettings {
+                send_buffer: self.events.send_buffer,
+                heartbeat: Duration::from_secs(self.events.heartbeat_s),
+                send_timeout: Duration::from_secs(self.events.send_timeout_s),
+            },
+        }
+    }
+
+    /// How supervisor alerts are aggregated.
+    pub fn alert_settings(&self) -> crate::alerts::AlertSettings {
+        crate::alerts::AlertSettings {
+            window: Duration::from_secs(self.notify.window_s),
+            max_samples: self.notify.max_samples,
         }
     }
 }

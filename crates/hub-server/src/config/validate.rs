@@ -27,6 +27,37 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         "log.level",
         "not a tracing filter (e.g. info, or hub_server=debug,info)",
     );
+    check(
+        c.webhooks.id_memory_s >= 600,
+        "webhooks.id_memory_s",
+        "must be at least 600 (twice the 5-minute timestamp tolerance)",
+    );
+    let e = &c.events;
+    check(
+        (1..=65_536).contains(&e.send_buffer),
+        "events.send_buffer",
+        "must be between 1 and 65536",
+    );
+    check(e.heartbeat_s >= 1, "events.heartbeat_s", "must be at least 1");
+    check(e.send_timeout_s >= 1, "events.send_timeout_s", "must be at least 1");
+    let n = &c.notify;
+    check(n.window_s >= 1, "notify.window_s", "must be at least 1");
+    check(n.max_samples <= 100, "notify.max_samples", "must be at most 100");
+    check(
+        n.webhook_timeout_ms >= 1,
+        "notify.webhook_timeout_ms",
+        "must be at least 1",
+    );
+    if let Some(url) = &n.webhook_url
+        && let Err(reason) = http_url(url)
+    {
+        check(false, "notify.webhook_url", reason);
+    }
+    check(
+        n.webhook_url.is_some() == n.webhook_secret.is_some(),
+        "notify.webhook_secret",
+        "webhook_url and webhook_secret go together",
+    );
     let mut names = BTreeSet::new();
     for (i, t) in c.auth.tokens.iter().enumerate() {
         let key = format!("auth.tokens[{i}].name");

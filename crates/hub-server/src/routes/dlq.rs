@@ -114,12 +114,16 @@ pub async fn replay(
     let actor = principal.ok_or_else(|| wiring_problem("principal"))?.0.name;
     // Run in its own task: a client that disconnects cannot cut the replay short
     // between the upstream call and recording its outcome.
-    tokio::spawn(async move { replay_entry(&state, &corr, actor, id).await })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the replay task failed");
-            Problem::new(ProblemCode::Internal, "the replay could not be completed")
-        })?
+    tokio::spawn(async move {
+        let answer = replay_entry(&state, &corr, actor, id).await;
+        crate::dead_letter::refresh_pending_gauge(&state);
+        answer
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "the replay task failed");
+        Problem::new(ProblemCode::Internal, "the replay could not be completed")
+    })?
 }
 
 async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: DlqId) -> Result<Response, Problem> {
@@ -207,5 +211,6 @@ pub async fn discard(
         .await
         .map_err(|e| dlq_problem(&e))?;
     tracing::info!(dlq_id = %id, actor = %actor, "dead-letter entry discarded");
+    crate::dead_letter::refresh_pending_gauge(&state);
     Ok(Json(entry.into()))
 }

@@ -3,9 +3,11 @@
 pub mod audit;
 pub mod dlq;
 pub mod drafts;
+pub mod events;
 pub mod health;
 pub mod tickets;
 pub mod transactions;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -64,6 +66,9 @@ pub fn build_router(state: AppState) -> Router {
         .route("/v1/dlq/{id}/replay", post(dlq::replay))
         .route("/v1/dlq/{id}/discard", post(dlq::discard))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/events", get(events::subscribe))
+        .route("/webhooks/transaction_updated", post(webhooks::transaction_updated))
+        .route("/webhooks/ticket_updated", post(webhooks::ticket_updated))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -18,3 +18,4 @@ mod reads;
 mod roles;
 mod shutdown;
 mod support;
+mod webhooks;

@@ -1,0 +1,117 @@
+//! The supervisor's [`Notifier`]: always a structured log line and a metric, optionally
+//! an outbound webhook (JSON [`Alert`], signed the Standard Webhooks way).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hub_core::{Alert, Notifier, StoreError};
+use hub_upstream::HttpClient;
+use secrecy::{ExposeSecret, SecretSlice};
+
+use crate::webhook_signature::{BadSecret, decode_secret, sign};
+
+/// Where alerts are POSTed, and the key they are signed with.
+pub struct WebhookSink {
+    client: HttpClient,
+    url: http::Uri,
+    key: SecretSlice<u8>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSink {
+    /// Alerts to `url`, signed with the `whsec_<base64>` `secret`, each delivery bounded by `timeout`.
+    pub fn new(client: HttpClient, url: http::Uri, secret: &str, timeout: Duration) -> Result<Self, BadSecret> {
+        Ok(Self {
+            client,
+            url,
+            key: decode_secret(secret)?,
+            timeout,
+        })
+    }
+
+    /// Sends one alert; any answer but 2xx is a failure.
+    pub async fn send(&self, alert: &Alert) -> Result<(), StoreError> {
+        let unavailable = |reason: String| StoreError::Unavailable { reason };
+        let body = serde_json::to_vec(alert).map_err(|e| unavailable(format!("alert not serialisable: {e}")))?;
+        let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
+        let ts = crate::webhooks::now_unix();
+        let signature = sign(self.key.expose_secret(), &id, ts, &body);
+        let request = http::Request::post(self.url.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(Bytes::from(body))
+            .map_err(|e| unavailable(format!("alert request: {e}")))?;
+        match tokio::time::timeout(self.timeout, self.client.send(request)).await {
+            Err(_) => Err(unavailable("the alert webhook did not answer in time".to_owned())),
+            Ok(Err(e)) => Err(unavailable(format!("the alert webhook failed: {e}"))),
+            Ok(Ok(r)) if r.status.is_success() => Ok(()),
+            Ok(Ok(r)) => Err(unavailable(format!("the alert webhook answered {}", r.status.as_u16()))),
+        }
+    }
+}
+
+/// Tells the supervisor: a `warn` log line (target `supervisor`) and
+/// `integration_supervisor_notifications_total{channel}` for every alert, and the
+/// webhook when one is configured.
+#[derive(Debug, Default)]
+pub struct SupervisorNotifier {
+    webhook: Option<WebhookSink>,
+}
+
+impl SupervisorNotifier {
+    /// Also POSTs every alert to `sink`.
+    #[must_use]
+    pub fn with_webhook(mut self, sink: WebhookSink) -> Self {
+        self.webhook = Some(sink);
+        self
+    }
+}
+
+fn count(channel: &'static str, result: &'static str) {
+    metrics::counter!("integration_supervisor_notifications_total", "channel" => channel, "result" => result)
+        .increment(1);
+}
+
+#[async_trait]
+impl Notifier for SupervisorNotifier {
+    async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
+        tracing::warn!(
+            target: "supervisor",
+            adapter = %alert.adapter,
+            operation = %alert.operation,
+            summary = %alert.summary,
+            count = alert.count,
+            first_at = %alert.first_at,
+            last_at = %alert.last_at,
+            sample_dlq_ids = ?alert.sample_dlq_ids,
+            "supervisor alert"
+        );
+        count("log", "sent");
+        let Some(sink) = &self.webhook else {
+            return Ok(());
+        };
+        match sink.send(alert).await {
+            Ok(()) => {
+                count("webhook", "sent");
+                Ok(())
+            }
+            Err(e) => {
+                count("webhook", "failed");
+                tracing::error!(error = %e, "supervisor alert webhook failed");
+                Err(e)
+            }
+        }
+    }
+}

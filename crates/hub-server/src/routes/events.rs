@@ -1,0 +1,55 @@
+//! `GET /v1/events`: the live feed over a WebSocket (role `read`).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::events_ws::{self, EventFilter};
+use crate::problem::{Problem, ProblemCode, ProblemDetails};
+use crate::state::AppState;
+
+/// Subscribes to hub events.
+///
+/// Authenticate with `Authorization: Bearer <token>`, or — for browsers, whose WebSocket
+/// API cannot set headers — with `?access_token=<token>` (never logged; prefer the header
+/// where possible). Each text message is `{"id", "event", "at", "data"}`. A subscriber
+/// that falls behind is closed with code 1013 and a reason; idle connections are pinged
+/// every 20 s.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(
+        ("topic" = Option<Vec<String>>, Query, description = "Repeatable: transaction.updated, ticket.updated, dlq.enqueued, circuit.changed (default all)"),
+        ("transaction_id" = Option<String>, Query, description = "Only events whose data.transaction_id is this"),
+        ("ticket_id" = Option<String>, Query, description = "Only events whose data.ticket_id is this"),
+        ("access_token" = Option<String>, Query, description = "The bearer token, for browsers that cannot send the header"),
+    ),
+    responses(
+        (status = 101, description = "WebSocket: one text message per event", body = crate::wire::EventMessage),
+        (status = 426, description = "Not a WebSocket upgrade", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn subscribe(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Problem> {
+    let Query(pairs) = query.map_err(|_| Problem::new(ProblemCode::InvalidBody, "the query string is not valid"))?;
+    let filter = EventFilter::parse(&pairs)?;
+    let ws = ws.map_err(|r| {
+        let mut p = Problem::new(
+            ProblemCode::InvalidBody,
+            format!("this route is a WebSocket; send an upgrade request ({r})"),
+        );
+        p.status = StatusCode::UPGRADE_REQUIRED.as_u16();
+        p
+    })?;
+    // Subscribe before answering, so nothing published after the 101 is missed.
+    let feed = state.services.events.subscribe();
+    let settings = state.settings.live;
+    Ok(ws.on_upgrade(move |socket| events_ws::run(socket, feed, filter, settings)))
+}

@@ -1,0 +1,80 @@
+//! `POST /webhooks/*`: signed deliveries from the external systems (no bearer token).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+
+use crate::problem::{Problem, ProblemCode, ProblemDetails};
+use crate::state::AppState;
+use crate::webhooks::{WebhookKind, now_unix};
+
+async fn receive(
+    state: &AppState,
+    kind: WebhookKind,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Problem> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                ProblemCode::PayloadTooLarge,
+                "the request body is larger than the limit",
+            )
+        } else {
+            Problem::new(ProblemCode::InvalidBody, "the request body could not be read")
+        }
+    })?;
+    state
+        .webhooks
+        .receive(kind, headers, &body, now_unix(), state.services.events.as_ref())
+        .await
+        .map(|_| StatusCode::NO_CONTENT)
+}
+
+/// A transaction changed: invalidates its status (and the customer's history when
+/// `customer_id` is given), then publishes `transaction.updated`.
+#[utoipa::path(
+    post, path = "/webhooks/transaction_updated", tag = "webhooks",
+    params(
+        ("webhook-id" = String, Header, description = "Unique per delivery; a repeated id is acknowledged and ignored"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds; more than 5 minutes off is refused"),
+        ("webhook-signature" = String, Header, description = "Space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`"),
+    ),
+    request_body(content = crate::wire::TransactionWebhook, description = "Other fields are allowed and published as sent"),
+    responses(
+        (status = 204, description = "Accepted (or a repeated delivery, ignored)"),
+        (status = 401, description = "Missing headers, stale timestamp or bad signature", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Signed, but not a valid body", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn transaction_updated(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Problem> {
+    receive(&state, WebhookKind::TransactionUpdated, &headers, body).await
+}
+
+/// A ticket changed: invalidates its status, then publishes `ticket.updated`.
+#[utoipa::path(
+    post, path = "/webhooks/ticket_updated", tag = "webhooks",
+    params(
+        ("webhook-id" = String, Header, description = "Unique per delivery; a repeated id is acknowledged and ignored"),
+        ("webhook-timestamp" = i64, Header, description = "Unix seconds; more than 5 minutes off is refused"),
+        ("webhook-signature" = String, Header, description = "Space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`"),
+    ),
+    request_body(content = crate::wire::TicketWebhook, description = "Other fields are allowed and published as sent"),
+    responses(
+        (status = 204, description = "Accepted (or a repeated delivery, ignored)"),
+        (status = 401, description = "Missing headers, stale timestamp or bad signature", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Signed, but not a valid body", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ticket_updated(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, Problem> {
+    receive(&state, WebhookKind::TicketUpdated, &headers, body).await
+}

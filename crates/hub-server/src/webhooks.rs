@@ -1,0 +1,359 @@
+//! Webhooks in (contract section 3): verify a Standard Webhooks delivery over its raw
+//! bytes, process each `webhook-id` once, invalidate the cached reads it touches, then
+//! publish its event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use hub_core::{CustomerId, Event, EventPublisher, StoreError, TicketId, Topic, TransactionId};
+use hub_resilience::cache::keys;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::problem::{Problem, ProblemCode};
+use crate::webhook_signature::{VerifyError, WebhookKeys};
+use crate::wiring::Caches;
+
+/// How long a `webhook-id` is remembered by default: twice the timestamp tolerance, so a
+/// delivery replayed within its validity is always recognised.
+pub const DEFAULT_ID_MEMORY: Duration = Duration::from_secs(600);
+
+/// The longest `webhook-id` accepted.
+const MAX_ID_LEN: usize = 256;
+
+/// Which webhook route a delivery came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookKind {
+    /// `POST /webhooks/transaction_updated`.
+    TransactionUpdated,
+    /// `POST /webhooks/ticket_updated`.
+    TicketUpdated,
+}
+
+impl WebhookKind {
+    /// The event it is published as.
+    pub fn topic(self) -> Topic {
+        match self {
+            Self::TransactionUpdated => Topic::TransactionUpdated,
+            Self::TicketUpdated => Topic::TicketUpdated,
+        }
+    }
+}
+
+/// What a verified delivery says changed: the cached reads to forget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A transaction's status (and, when the sender names the customer, their history).
+    Transaction {
+        /// The transaction.
+        transaction_id: TransactionId,
+        /// Its customer, when the payload has `customer_id`.
+        customer_id: Option<CustomerId>,
+    },
+    /// A ticket's status.
+    Ticket {
+        /// The ticket.
+        ticket_id: TicketId,
+    },
+}
+
+/// Reads a delivery's JSON body: an object with the route's id (the contract's id rule),
+/// a non-empty `status`, optionally `customer_id` and an RFC 3339 `updated_at`; other
+/// fields are allowed and kept. Returns what changed and the payload to publish.
+///
+/// ```
+/// use hub_server::webhooks::{Change, WebhookKind, parse_body};
+/// let (change, data) = parse_body(WebhookKind::TicketUpdated, br#"{"ticket_id":"T-1","status":"solved","x":1}"#).unwrap();
+/// assert!(matches!(change, Change::Ticket { ref ticket_id } if ticket_id.as_str() == "T-1"));
+/// assert_eq!(data["x"], 1);
+/// assert_eq!(parse_body(WebhookKind::TicketUpdated, br#"{"ticket_id":"a b","status":"open"}"#).unwrap_err().status, 422);
+/// ```
+pub fn parse_body(kind: WebhookKind, body: &[u8]) -> Result<(Change, Value), Problem> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Problem::new(ProblemCode::InvalidBody, format!("the body is not JSON: {e}")))?;
+    let Value::Object(obj) = &value else {
+        return Err(Problem::new(ProblemCode::InvalidBody, "the body must be a JSON object"));
+    };
+    required_str(obj, "status")?;
+    if let Some(raw) = optional_str(obj, "updated_at")? {
+        OffsetDateTime::parse(raw, &Rfc3339)
+            .map_err(|_| Problem::invalid_body("updated_at", "not an RFC 3339 time"))?;
+    }
+    let change = match kind {
+        WebhookKind::TransactionUpdated => Change::Transaction {
+            transaction_id: id(obj, "transaction_id")?,
+            customer_id: optional_str(obj, "customer_id")?
+                .map(|raw| CustomerId::parse(raw).map_err(|e| Problem::invalid_body("customer_id", e)))
+                .transpose()?,
+        },
+        WebhookKind::TicketUpdated => Change::Ticket {
+            ticket_id: id(obj, "ticket_id")?,
+        },
+    };
+    Ok((change, value))
+}
+
+fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str, Problem> {
+    match obj.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(Problem::invalid_body(field, "must not be empty")),
+        Some(_) => Err(Problem::invalid_body(field, "must be a string")),
+        None => Err(Problem::invalid_body(field, "missing")),
+    }
+}
+
+fn optional_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, Problem> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Problem::invalid_body(field, "must be a string")),
+    }
+}
+
+fn id<T: std::str::FromStr<Err = hub_core::IdError>>(obj: &Map<String, Value>, field: &str) -> Result<T, Problem> {
+    required_str(obj, field)?
+        .parse()
+        .map_err(|e: hub_core::IdError| Problem::invalid_body(field, e))
+}
+
+/// Forgets the cached reads a change touches.
+#[async_trait]
+pub trait Invalidate: Send + Sync {
+    /// Invalidates every cached read `change` makes stale.
+    async fn invalidate(&self, change: &Change) -> Result<(), StoreError>;
+}
+
+/// Nothing cached (tests, or a hub without caches).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCaches;
+
+#[async_trait]
+impl Invalidate for NoCaches {
+    async fn invalidate(&self, _: &Change) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Through the adapters' cache managers, so an in-flight read of the same key is detached
+/// and cannot write old data back; with Redis the store is shared, so every instance's
+/// next read misses.
+#[async_trait]
+impl Invalidate for Caches {
+    async fn invalidate(&self, change: &Change) -> Result<(), StoreError> {
+        match change {
+            Change::Transaction {
+                transaction_id,
+                customer_id,
+            } => {
+                let status = self
+                    .transactions
+                    .invalidate(&keys::transaction_status(transaction_id.as_str()))
+                    .await;
+                let history = match customer_id {
+                    Some(c) => self.transactions.invalidate_tag(&keys::customer_tag(c.as_str())).await,
+                    None => Ok(()),
+                };
+                status.and(history)
+            }
+            Change::Ticket { ticket_id } => self.tickets.invalidate(&keys::ticket_status(ticket_id.as_str())).await,
+        }
+    }
+}
+
+/// Remembers `webhook-id`s so a redelivery is acknowledged without being processed again.
+#[async_trait]
+pub trait SeenIds: Send + Sync {
+    /// Records `id` for `ttl`; `true` when it was not already remembered.
+    async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError>;
+}
+
+/// In the SQL store, so every instance on the same database agrees.
+#[async_trait]
+impl SeenIds for hub_store::SqlWebhookIds {
+    async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        hub_store::SqlWebhookIds::remember(self, id, ttl).await
+    }
+}
+
+/// In this process only (tests, and the default before the stores are wired).
+#[derive(Debug, Default)]
+pub struct MemorySeenIds(Mutex<HashMap<String, Instant>>);
+
+/// Entries kept before expired ones are swept.
+const MEMORY_SWEEP_AT: usize = 10_000;
+
+#[async_trait]
+impl SeenIds for MemorySeenIds {
+    async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= MEMORY_SWEEP_AT {
+            seen.retain(|_, until| *until > now);
+        }
+        match seen.get(id) {
+            Some(until) if *until > now => Ok(false),
+            _ => {
+                seen.insert(id.to_owned(), now + ttl);
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// What became of a verified delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// First delivery: caches invalidated, event published.
+    Processed,
+    /// A `webhook-id` seen before: acknowledged, nothing done.
+    Duplicate,
+}
+
+/// Receives webhooks: the keys they are signed with, the memory of ids, the caches.
+pub struct WebhookReceiver {
+    keys: WebhookKeys,
+    seen: Arc<dyn SeenIds>,
+    caches: Arc<dyn Invalidate>,
+    id_memory: Duration,
+}
+
+impl std::fmt::Debug for WebhookReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookReceiver")
+            .field("keys", &self.keys)
+            .field("id_memory", &self.id_memory)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for WebhookReceiver {
+    /// No key (every delivery is refused), ids remembered in memory, nothing cached.
+    fn default() -> Self {
+        Self::new(WebhookKeys::default())
+    }
+}
+
+impl WebhookReceiver {
+    /// A receiver accepting deliveries signed with one of `keys`, remembering ids in
+    /// memory for [`DEFAULT_ID_MEMORY`], with no caches until set.
+    pub fn new(keys: WebhookKeys) -> Self {
+        Self {
+            keys,
+            seen: Arc::new(MemorySeenIds::default()),
+            caches: Arc::new(NoCaches),
+            id_memory: DEFAULT_ID_MEMORY,
+        }
+    }
+
+    /// Remembers ids in `seen` (the SQL store, so every instance agrees).
+    #[must_use]
+    pub fn with_seen_ids(mut self, seen: Arc<dyn SeenIds>) -> Self {
+        self.seen = seen;
+        self
+    }
+
+    /// Invalidates through `caches`.
+    #[must_use]
+    pub fn with_caches(mut self, caches: Arc<dyn Invalidate>) -> Self {
+        self.caches = caches;
+        self
+    }
+
+    /// Remembers ids for `memory` (at least [`DEFAULT_ID_MEMORY`] is advisable).
+    #[must_use]
+    pub fn with_id_memory(mut self, memory: Duration) -> Self {
+        self.id_memory = memory;
+        self
+    }
+
+    /// Whether no key is configured (every delivery is then refused).
+    pub fn has_no_keys(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Verifies and processes one delivery at `now` (Unix seconds).
+    ///
+    /// 401 `unauthorized` for a missing header, a timestamp more than five minutes off or
+    /// no matching signature; 422 `invalid_body` for a signed body that is not what the
+    /// route takes; 503 `store_unavailable` when the id memory cannot be reached (the
+    /// sender retries). A first delivery invalidates the caches, then publishes the event.
+    pub async fn receive(
+        &self,
+        kind: WebhookKind,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+        events: &dyn EventPublisher,
+    ) -> Result<Received, Problem> {
+        let topic = kind.topic().as_str();
+        let id = self.verify(headers, body, now).inspect_err(|e| {
+            metrics::counter!("integration_webhook_verification_failures_total", "reason" => e.reason()).increment(1);
+            tracing::warn!(event = topic, reason = e.reason(), "webhook refused");
+        });
+        let id = id.map_err(|e| Problem::new(ProblemCode::Unauthorized, format!("webhook refused: {e}")))?;
+        let counted = |result: &'static str| {
+            metrics::counter!("integration_webhooks_total", "event" => topic, "result" => result).increment(1);
+        };
+        if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            counted("invalid");
+            return Err(Problem::invalid_body(
+                "webhook-id",
+                format!("must be 1 to {MAX_ID_LEN} visible ASCII characters"),
+            ));
+        }
+        let (change, data) = parse_body(kind, body).inspect_err(|_| counted("invalid"))?;
+        match self.seen.remember(&id, self.id_memory).await {
+            Err(e) => return Err(Problem::store("webhook ids", &e)),
+            Ok(false) => {
+                counted("duplicate");
+                tracing::info!(event = topic, webhook_id = %id, "webhook already processed; acknowledged");
+                return Ok(Received::Duplicate);
+            }
+            Ok(true) => {}
+        }
+        if let Err(e) = self.caches.invalidate(&change).await {
+            // The id is remembered, so a retry would not help: the entries expire with
+            // their TTL. Loud, because reads may be stale until then.
+            metrics::counter!("integration_webhook_invalidation_failures_total", "event" => topic).increment(1);
+            tracing::error!(event = topic, webhook_id = %id, error = %e, "webhook: cache invalidation failed");
+        }
+        let event = Event {
+            id: id.clone(),
+            topic: kind.topic(),
+            at: OffsetDateTime::now_utc(),
+            data,
+        };
+        if let Err(e) = events.publish(event).await {
+            tracing::warn!(event = topic, webhook_id = %id, error = %e, "webhook: event not published");
+        }
+        counted("processed");
+        tracing::info!(event = topic, webhook_id = %id, "webhook processed");
+        Ok(Received::Processed)
+    }
+
+    fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<String, VerifyError> {
+        let header = |name: &'static str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(VerifyError::MissingHeader(name))
+        };
+        let id = header("webhook-id")?;
+        let timestamp = header("webhook-timestamp")?;
+        let signature = header("webhook-signature")?;
+        self.keys.verify(id, timestamp, signature, body, now)?;
+        Ok(id.to_owned())
+    }
+}
+
+/// The hub's clock in Unix seconds.
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests;
