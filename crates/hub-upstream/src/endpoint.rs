@@ -226,3 +226,81 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hub_core::mock::{MockAuditLog, MockSecretSource};
+    use hub_core::{RequestId, SecretRef};
+    use hub_resilience::backoff::Backoff;
+    use serde_json::json;
+
+    use crate::auth::ApiKey;
+    use crate::client::ClientConfig;
+    use crate::request::Idempotency as CallIdempotency;
+    use crate::secret::SecretCell;
+
+    /// One failed call: three refused connects, one audit record with the attempts,
+    /// the failure's code and the parameters redacted; the secret resolved once.
+    #[tokio::test]
+    async fn a_failed_call_is_audited_once_with_its_attempts_and_redacted_params() {
+        let mut audit = MockAuditLog::new();
+        audit
+            .expect_record()
+            .withf(|r| {
+                r.adapter == "ticketing"
+                    && r.operation == "create_ticket"
+                    && r.outcome == AuditOutcome::Failure
+                    && r.attempts == 3
+                    && r.http_status.is_none()
+                    && r.error.as_deref().is_some_and(|e| e.starts_with("connect:"))
+                    && r.params == json!({"customer_id": "C-1", "api_key": "[REDACTED]"})
+                    && r.request_id.as_deref() == Some("req-1")
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut secrets = MockSecretSource::new();
+        secrets
+            .expect_resolve()
+            .times(1)
+            .returning(|_| Ok(secrecy::SecretString::from("k")));
+        // Port 1 on loopback refuses connections: nothing is ever sent.
+        let mut parts = EndpointParts::new(
+            "ticketing",
+            "http://127.0.0.1:1/api".parse().unwrap(),
+            HttpClient::new(&ClientConfig::default()).unwrap(),
+            Arc::new(audit),
+        );
+        let reference: SecretRef = "env:KEY".parse().unwrap();
+        parts.auth = Arc::new(ApiKey::new(
+            http::HeaderName::from_static("x-api-key"),
+            SecretCell::new(Arc::new(secrets), reference),
+        ));
+        parts.policy = RetryPolicy {
+            backoff: Backoff {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(2),
+                ..Backoff::default()
+            },
+            ..RetryPolicy::default()
+        };
+        let endpoint = Endpoint::new(parts);
+        let call = Call::json(
+            "create_ticket",
+            http::Method::POST,
+            "/tickets".into(),
+            &json!({}),
+            CallIdempotency::NonIdempotent,
+        )
+        .unwrap()
+        .with_params(json!({"customer_id": "C-1", "api_key": "k"}));
+        let ctx = CallContext::new(RequestId::parse("req-1").unwrap());
+        let err = endpoint.send(&ctx, &call).await.unwrap_err();
+        assert!(matches!(err, Error::Connect(_)), "{err:?}");
+        assert_eq!(
+            ctx.attempts.get(),
+            3,
+            "a connect failure never left: even a non-idempotent write is retried"
+        );
+    }
+}
