@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hub_core::{
-    CacheOutcome, CallContext, CustomerId, Error, IdempotencyKey, NewComment, NewTicket, Priority, RequestId, TicketId,
-    TicketStatus, TicketingPort,
+    CacheOutcome, CustomerId, Error, IdempotencyKey, NewComment, NewTicket, Priority, TicketId, TicketStatus,
+    TicketingPort,
 };
-use hub_resilience::backoff::{Backoff, Jitter};
 use hub_resilience::cache::CacheManager;
 use hub_resilience::clock::ManualClock;
 use hub_resilience::memory_store::MemoryCache;
@@ -16,27 +15,8 @@ use hub_resilience::retry::RetryPolicy;
 use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, RequestFilter, Sim, SimConfig, SimHandle, System};
 use hub_ticketing::{Dialect, Generic, Jira, TicketingAdapter, Zendesk};
 use hub_upstream::auth::{ApiKey, Basic};
-use hub_upstream::testing::{MemoryAudit, StaticSecrets};
+use hub_upstream::testing::{MemoryAudit, StaticSecrets, ctx, fast_policy as policy};
 use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
-
-fn ctx(request: &str) -> CallContext {
-    CallContext::new(RequestId::parse(request).unwrap())
-}
-
-/// Fast retries: a test waits for nothing but loopback round trips.
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        backoff: Backoff {
-            initial: Duration::from_millis(5),
-            multiplier: 2.0,
-            max: Duration::from_millis(20),
-            jitter: Jitter::None,
-        },
-        per_attempt_timeout: Duration::from_secs(10),
-        deadline: Duration::from_secs(30),
-        ..RetryPolicy::default()
-    }
-}
 
 struct Rig {
     sim: SimHandle,

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hub_core::{
-    Amount, CacheOutcome, CallContext, Currency, CustomerId, DraftStatus, Error, HistoryLimit, IdempotencyKey, Money,
-    NewDraft, RequestId, TransactionCreatePort, TransactionId, TransactionStatusPort,
+    Amount, CacheOutcome, Currency, CustomerId, DraftStatus, Error, HistoryLimit, IdempotencyKey, Money, NewDraft,
+    TransactionCreatePort, TransactionId, TransactionStatusPort,
 };
-use hub_resilience::backoff::{Backoff, Jitter};
 use hub_resilience::cache::CacheManager;
 use hub_resilience::cache::keys::Ttls;
 use hub_resilience::clock::ManualClock;
@@ -19,26 +18,8 @@ use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, Sim, SimConfig, Si
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
 use hub_upstream::auth::{Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
 use hub_upstream::request::{Call, Idempotency};
-use hub_upstream::testing::{MemoryAudit, StaticSecrets};
+use hub_upstream::testing::{MemoryAudit, StaticSecrets, ctx, fast_policy as policy};
 use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
-
-fn ctx(request: &str) -> CallContext {
-    CallContext::new(RequestId::parse(request).unwrap())
-}
-
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        backoff: Backoff {
-            initial: Duration::from_millis(5),
-            multiplier: 2.0,
-            max: Duration::from_millis(20),
-            jitter: Jitter::None,
-        },
-        per_attempt_timeout: Duration::from_secs(10),
-        deadline: Duration::from_secs(30),
-        ..RetryPolicy::default()
-    }
-}
 
 struct Rig {
     sim: SimHandle,

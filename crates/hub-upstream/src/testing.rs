@@ -1,12 +1,43 @@
 //! Test helpers for crates that build on hub-upstream (feature `test-util`): in-memory
-//! secrets and an in-memory audit log.
+//! secrets, an in-memory audit log, a call context and a retry policy that waits for nothing.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use hub_core::{AuditLog, AuditQuery, AuditRecord, Page, SecretError, SecretRef, SecretSource, StoreError};
+use hub_core::{CallContext, RequestId};
+use hub_resilience::backoff::{Backoff, Jitter};
+use hub_resilience::retry::RetryPolicy;
 use secrecy::SecretString;
+
+/// A context for the hub request `request`.
+///
+/// # Panics
+///
+/// When `request` is not a valid request id: a bug in the calling test.
+#[allow(clippy::expect_used)] // Test-only helper: an invalid literal id should fail the test loudly.
+pub fn ctx(request: &str) -> CallContext {
+    CallContext::new(RequestId::parse(request).expect("a valid request id"))
+}
+
+/// The contract's retry policy with millisecond backoffs: a test waits for nothing but
+/// loopback round trips (attempts, deadline and per-attempt timeout as in production).
+pub fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        backoff: Backoff {
+            initial: Duration::from_millis(5),
+            multiplier: 2.0,
+            max: Duration::from_millis(20),
+            jitter: Jitter::None,
+        },
+        per_attempt_timeout: Duration::from_secs(10),
+        deadline: Duration::from_secs(30),
+        ..RetryPolicy::default()
+    }
+}
 
 /// Secrets held in memory, keyed by reference; settable at run time (to test rotation).
 #[derive(Debug, Default)]
