@@ -1,0 +1,178 @@
+//! `GET /v1/events` over a real WebSocket: filters, both ways of authenticating, closing
+//! a subscriber that lags, heartbeats.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hub_core::{Event, EventPublisher, Topic};
+use hub_server::events_ws::LiveSettings;
+use hub_server::{ApiSettings, AppState};
+use hub_store::LocalEvents;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::*;
+use crate::webhooks::{RecordingCache, receiver, signed};
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+const DEADLINE: Duration = Duration::from_secs(5);
+
+fn state(hub: &Hub, bus: &Arc<LocalEvents>, live: LiveSettings) -> AppState {
+    let mut state = hub
+        .state
+        .clone()
+        .with_webhooks(receiver(&Arc::new(RecordingCache::default())));
+    state.services.events = bus.clone();
+    state.settings = Arc::new(ApiSettings {
+        live,
+        ..(*state.settings).clone()
+    });
+    state
+}
+
+async fn connect(srv: &Server, query: &str, token: Option<&str>) -> Result<Socket, WsError> {
+    let mut req = format!("ws://{}/v1/events{query}", srv.addr)
+        .into_client_request()
+        .unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(socket, _)| socket)
+}
+
+/// The next text message as JSON, skipping pings; fails after the deadline.
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(DEADLINE, socket.next())
+            .await
+            .expect("no message before the deadline")
+            .expect("the socket ended")
+            .unwrap();
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_filtered_subscriber_gets_its_events_and_not_the_others() {
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(64));
+    let srv = Server::start(state(&hub, &bus, LiveSettings::default())).await;
+    let mut tx1 = connect(&srv, "?topic=transaction.updated&transaction_id=TX-1", Some(READ))
+        .await
+        .unwrap();
+    let mut all = connect(&srv, "", Some(READ)).await.unwrap();
+    // Filtered out for `tx1`: another transaction, and another topic.
+    let other = json!({"transaction_id": "TX-2", "status": "failed"});
+    assert_eq!(signed(&srv, "transaction_updated", "msg_a", &other).await.status, 204);
+    let ticket = json!({"ticket_id": "TX-1", "status": "open"});
+    assert_eq!(signed(&srv, "ticket_updated", "msg_b", &ticket).await.status, 204);
+    let wanted = json!({"transaction_id": "TX-1", "status": "completed", "customer_id": "C-1"});
+    assert_eq!(signed(&srv, "transaction_updated", "msg_c", &wanted).await.status, 204);
+
+    let got = next_json(&mut tx1).await;
+    assert_eq!(got["id"], "msg_c");
+    assert_eq!(got["event"], "transaction.updated");
+    assert_eq!(got["data"], wanted);
+    assert!(
+        time::OffsetDateTime::parse(
+            got["at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
+    // The unfiltered subscriber saw all three, in order.
+    let ids: Vec<Value> = [
+        next_json(&mut all).await,
+        next_json(&mut all).await,
+        next_json(&mut all).await,
+    ]
+    .into_iter()
+    .map(|m| m["id"].clone())
+    .collect();
+    assert_eq!(ids, vec![json!("msg_a"), json!("msg_b"), json!("msg_c")]);
+}
+
+#[tokio::test]
+async fn browsers_authenticate_with_a_query_token_and_strangers_are_refused() {
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(64));
+    let srv = Server::start(state(&hub, &bus, LiveSettings::default())).await;
+    let mut socket = connect(&srv, &format!("?topic=dlq.enqueued&access_token={READ}"), None)
+        .await
+        .unwrap();
+    let event = Event {
+        id: "evt-1".to_owned(),
+        topic: Topic::DlqEnqueued,
+        at: time::OffsetDateTime::now_utc(),
+        data: json!({"dlq_id": "dlq-1", "adapter": "ticketing", "operation": "create_ticket"}),
+    };
+    bus.publish(event).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["data"]["dlq_id"], "dlq-1");
+    for (query, token) in [("", None), ("?access_token=nope", None), ("", Some("nope"))] {
+        match connect(&srv, query, token).await {
+            Err(WsError::Http(res)) => assert_eq!(res.status(), 401),
+            other => panic!("{query} {token:?}: {:?}", other.map(|_| ())),
+        }
+    }
+    match connect(&srv, "?topic=everything", Some(READ)).await {
+        Err(WsError::Http(res)) => assert_eq!(res.status(), 422),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_that_lags_is_closed_with_a_reason() {
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(4));
+    let srv = Server::start(state(&hub, &bus, LiveSettings::default())).await;
+    let mut socket = connect(&srv, "", Some(READ)).await.unwrap();
+    // Published without yielding: the subscriber's feed overflows before it can read.
+    for n in 0..50 {
+        bus.send(Event {
+            id: format!("evt-{n}"),
+            topic: Topic::CircuitChanged,
+            at: time::OffsetDateTime::now_utc(),
+            data: json!({"adapter": "ticketing", "from": "closed", "to": "open"}),
+        });
+    }
+    let close = loop {
+        let msg = tokio::time::timeout(DEADLINE, socket.next())
+            .await
+            .expect("not closed before the deadline")
+            .expect("ended without a close frame")
+            .unwrap();
+        if let Message::Close(frame) = msg {
+            break frame.expect("a close frame with a reason");
+        }
+    };
+    assert_eq!(close.code, CloseCode::Again);
+    assert!(close.reason.contains("lagged"), "{}", close.reason);
+}
+
+#[tokio::test]
+async fn idle_connections_are_pinged() {
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(4));
+    let live = LiveSettings {
+        heartbeat: Duration::from_millis(50),
+        ..LiveSettings::default()
+    };
+    let srv = Server::start(state(&hub, &bus, live)).await;
+    let mut socket = connect(&srv, "", Some(READ)).await.unwrap();
+    let msg = tokio::time::timeout(DEADLINE, socket.next())
+        .await
+        .expect("no ping before the deadline")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
+}

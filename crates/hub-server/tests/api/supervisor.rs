@@ -1,0 +1,117 @@
+//! Dead-lettered writes reach the supervisor as aggregated alerts; the operating metrics
+//! move on `/metrics`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hub_core::{Alert, ConnectCause, Error, Notifier, StoreError};
+use hub_server::alerts::{AlertSettings, Supervisor};
+use serde_json::json;
+
+use crate::support::*;
+use crate::webhooks::{KEY, RecordingCache, deliver, now, receiver};
+
+#[derive(Default)]
+struct Inbox(Mutex<Vec<Alert>>);
+
+#[async_trait]
+impl Notifier for Inbox {
+    async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(alert.clone());
+        Ok(())
+    }
+}
+
+/// Polls `check` until it holds, up to a deadline.
+async fn eventually(mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "not before the deadline");
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn dead_lettered_writes_alert_the_supervisor_once_per_window() {
+    let hub = Hub::new();
+    let inbox = Arc::new(Inbox::default());
+    let settings = AlertSettings {
+        window: Duration::from_secs(3600),
+        max_samples: 5,
+    };
+    let state = hub
+        .state
+        .clone()
+        .with_supervisor(Supervisor::new(inbox.clone(), settings));
+    let srv = Server::start(state).await;
+    hub.upstream.fail_with(Error::Connect(ConnectCause::Refused));
+    for n in 0..20 {
+        let res = srv
+            .req("POST", "/v1/tickets")
+            .token(WRITE)
+            .json(json!({"customer_id": format!("C-{n}"), "subject": "s", "description": "d"}))
+            .send()
+            .await;
+        assert!(res.problem(502, "upstream_unavailable")["dlq_id"].is_string());
+    }
+    eventually(|| !inbox.0.lock().unwrap().is_empty()).await;
+    let alerts = inbox.0.lock().unwrap().clone();
+    // The first failure at once; the other 19 wait for the window to close.
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(
+        (a.adapter.as_str(), a.operation.as_str(), a.count),
+        ("ticketing", "create_ticket", 1)
+    );
+    assert_eq!(a.sample_dlq_ids, vec!["dlq-1".to_owned()]);
+}
+
+#[tokio::test]
+async fn operating_metrics_move() {
+    let Some(handle) = hub_server::prometheus::handle() else {
+        panic!("another recorder was installed in this test binary");
+    };
+    let hub = Hub::new();
+    let cache = Arc::new(RecordingCache::default());
+    let state = hub
+        .state
+        .clone()
+        .with_webhooks(receiver(&cache))
+        .with_metrics(Arc::new(move || handle.render()));
+    let srv = Server::start(state).await;
+    let body = br#"{"ticket_id":"T-1","status":"open"}"#;
+    let ts = now();
+    let forged = hub_server::webhook_signature::sign(b"not the key", "msg_m", ts, body);
+    assert_eq!(
+        deliver(&srv, "ticket_updated", "msg_m", ts, &forged, body).await.status,
+        401
+    );
+    let good = hub_server::webhook_signature::sign(KEY, "msg_m", ts - 900, body);
+    assert_eq!(
+        deliver(&srv, "ticket_updated", "msg_m", ts - 900, &good, body)
+            .await
+            .status,
+        401
+    );
+    for _ in 0..2 {
+        let res = srv
+            .req("POST", "/v1/tickets/T-1/comments")
+            .token(WRITE)
+            .header("idempotency-key", "metrics-replay-1")
+            .json(json!({"comment": "hello"}))
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    let text = srv.req("GET", "/metrics").send().await.text();
+    for needle in [
+        "integration_webhook_verification_failures_total{reason=\"bad_signature\"}",
+        "integration_webhook_verification_failures_total{reason=\"stale\"}",
+        "integration_idempotent_replays_total{adapter=\"ticketing\",operation=\"add_comment\"}",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+    assert!(!text.contains("msg_m") && !text.contains("T-1"), "no ids in labels");
+}
