@@ -51,7 +51,10 @@ fn the_example_file_is_valid() {
     let c = load(EXAMPLE, &[]).unwrap();
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.auth.tokens.len(), 2);
-    assert_eq!(c.secret_refs().len(), 2 + 1 + 2 + 3);
+    assert_eq!(c.secret_refs().len(), 2 + 1 + 1 + 2 + 3);
+    assert_eq!(c.webhooks.secrets.len(), 1);
+    assert_eq!(c.events, EventsConfig::default());
+    assert_eq!(c.notify, NotifyConfig::default());
 }
 
 #[test]
@@ -234,4 +237,26 @@ proptest! {
         o.apply(&mut t).unwrap();
         prop_assert_eq!(t["server"]["listen"].as_str(), Some(value.as_str()));
     }
+}
+
+#[test]
+fn operating_sections_are_checked() {
+    let text = format!("{}\n[webhooks]\nsecrets = [\"whsec_literal\"]\n", minimal());
+    check_errors(&text, &[], &[("webhooks.secrets[0]", "not a secret reference")]);
+    let text = format!(
+        "{}\n[webhooks]\nid_memory_s = 60\n[events]\nsend_buffer = 0\nheartbeat_s = 0\n[notify]\nwindow_s = 0\nwebhook_url = \"ftp://x\"\n",
+        minimal()
+    );
+    check_errors(
+        &text,
+        &[],
+        &[
+            ("webhooks.id_memory_s", "at least 600"),
+            ("events.send_buffer", "between 1 and 65536"),
+            ("events.heartbeat_s", "at least 1"),
+            ("notify.window_s", "at least 1"),
+            ("notify.webhook_url", "http"),
+            ("notify.webhook_secret", "go together"),
+        ],
+    );
 }
