@@ -1,6 +1,7 @@
-//! Workspace automation: the CI gate, the test suite and the services it needs.
+//! Workspace automation: the CI gate, the test suite and the services it needs, and the demo.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command line talks to its terminal.
 
+mod demo;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -15,6 +16,8 @@ commands:
   test      the whole test suite; starts PostgreSQL and Redis first when they do
             not answer (installing the Debian packages if missing)
   services  only make sure PostgreSQL and Redis answer
+  demo      build and start hub-sim and the hub, then walk a scripted tour of it
+            (--serve: keep them running afterwards; --quick: shorter waits)
 ";
 
 fn main() -> ExitCode {
@@ -23,6 +26,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(&args[1..]),
         Some("services") => services::ensure().map(|_| ()),
+        Some("demo") => demo::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,165 @@
+//! The processes the demo starts (hub-sim and the hubs): started with their output in
+//! log files, and always stopped — SIGTERM, then SIGKILL after a grace period.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::interrupted;
+
+/// One running process.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+/// Every process the demo started; dropping it stops them, newest first.
+#[derive(Default)]
+pub(crate) struct Procs {
+    list: Vec<Proc>,
+}
+
+/// A free loopback port (bound, read, released; the hub binds it right after).
+pub(crate) fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn log_file(path: &Path) -> Result<(Stdio, Stdio)> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let copy = file.try_clone()?;
+    Ok((Stdio::from(file), Stdio::from(copy)))
+}
+
+impl Procs {
+    /// Starts hub-sim on a free port and returns its URL (the first line it prints).
+    pub(crate) fn start_sim(&mut self, bin: &Path, log: &Path) -> Result<String> {
+        let stderr = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0", "-v"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = child.stdout.take().context("hub-sim's stdout")?;
+        self.list.push(Proc {
+            name: "hub-sim".to_owned(),
+            child,
+            log: log.to_owned(),
+        });
+        // Read the first line in a thread (a read has no timeout); keep draining afterwards.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {}
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            interrupted()?;
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(Some(Ok(line))) => {
+                    return line
+                        .strip_prefix("listening on ")
+                        .map(|u| u.trim().trim_end_matches('/').to_owned())
+                        .with_context(|| format!("hub-sim's first line is {line:?}, not \"listening on URL\""));
+                }
+                Ok(_) => bail!(
+                    "hub-sim exited before saying where it listens; its log: {}",
+                    log.display()
+                ),
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(_) => bail!("hub-sim said nothing within 30 s; its log: {}", log.display()),
+            }
+        }
+    }
+
+    /// Starts `hub-server --config FILE` with `env`, its output into `log`.
+    pub(crate) fn start_hub(
+        &mut self,
+        name: &str,
+        bin: &Path,
+        config: &Path,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> Result<()> {
+        let (out, err) = log_file(log)?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--config").arg(config);
+        if let Some(dir) = config.parent() {
+            cmd.current_dir(dir);
+        }
+        // The demo's environment is the configuration's: no inherited HUB__ overrides.
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("HUB__") || k == "HUB_CONFIG") {
+                cmd.env_remove(k);
+            }
+        }
+        let child = cmd
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.list.push(Proc {
+            name: name.to_owned(),
+            child,
+            log: log.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Fails, naming the process and its log, when one has exited.
+    pub(crate) fn check_alive(&mut self) -> Result<()> {
+        for p in &mut self.list {
+            if let Some(status) = p.child.try_wait()? {
+                bail!("{} exited ({status}); its log: {}", p.name, p.log.display());
+            }
+        }
+        Ok(())
+    }
+
+    /// `(name, log file)` of each process.
+    pub(crate) fn logs(&self) -> Vec<(String, PathBuf)> {
+        self.list.iter().map(|p| (p.name.clone(), p.log.clone())).collect()
+    }
+
+    /// Stops every process: SIGTERM to all, then up to 5 s for each, then SIGKILL.
+    pub(crate) fn stop_all(&mut self) {
+        for p in self.list.iter_mut().rev() {
+            if matches!(p.child.try_wait(), Ok(None)) {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &p.child.id().to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for mut p in self.list.drain(..).rev() {
+            while matches!(p.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            if matches!(p.child.try_wait(), Ok(None)) {
+                eprintln!("xtask: {} did not stop within 5 s of SIGTERM; killing it", p.name);
+                let _ = p.child.kill();
+            }
+            let _ = p.child.wait();
+        }
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
