@@ -18,6 +18,7 @@ mod openapi;
 mod reads;
 mod roles;
 mod shutdown;
+mod sim;
 mod supervisor;
 mod support;
 mod webhooks;
