@@ -176,3 +176,33 @@ async fn idle_connections_are_pinged() {
         .unwrap();
     assert!(matches!(msg, Message::Ping(_)), "{msg:?}");
 }
+
+#[tokio::test]
+async fn an_open_subscription_does_not_hold_up_shutdown() {
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(4));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = state(&hub, &bus, LiveSettings::default());
+    let task = tokio::spawn(async move {
+        hub_server::shutdown::serve(
+            listener,
+            state,
+            async move { drop(stopped.await) },
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    });
+    let mut req = format!("ws://{addr}/v1/events").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {READ}").parse().unwrap());
+    let (_socket, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    stop.send(()).unwrap();
+    let outcome = tokio::time::timeout(DEADLINE, task)
+        .await
+        .expect("shutdown waited for the subscriber")
+        .unwrap();
+    assert_eq!(outcome, hub_server::shutdown::Stopped::Drained);
+}

@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod assembled;
 mod bodies;
 mod cli;
 mod dlq;
