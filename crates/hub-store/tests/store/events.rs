@@ -214,18 +214,23 @@ async fn the_relay_subscribes_again_after_losing_redis() {
     // A cannot reach Redis: its event reaches its own subscribers only, once.
     let result = a.publish(event("a-while-cut")).await;
     assert!(matches!(result, Err(StoreError::Unavailable { .. })), "{result:?}");
-    assert_eq!(a.publish_failures(), 1);
+    let again = a.publish(event("a-while-cut-again")).await;
+    assert!(matches!(again, Err(StoreError::Unavailable { .. })), "{again:?}");
+    assert_eq!(a.publish_failures(), 2);
     assert_eq!(next_id(&mut feeds[0]).await, "a-while-cut");
+    assert_eq!(next_id(&mut feeds[0]).await, "a-while-cut-again");
     // Pub/sub is at-most-once: what B publishes meanwhile never reaches A.
     b.publish(event("b-while-cut")).await.unwrap();
     expect_exactly(&b, &mut feeds[1..], &["b-while-cut"]).await;
 
     proxy.restore();
+    // Publishing works again at once, whether or not the relay is back yet.
+    a.publish(event("a-first-after")).await.unwrap();
     assert!(a.wait_subscribed(FAILURE_BOUND).await, "the relay never came back");
     assert_eq!(a.outages(), 1);
     b.publish(event("after")).await.unwrap();
     a.publish(event("a-after")).await.unwrap();
-    expect_exactly(&b, &mut feeds, &["after", "a-after"]).await;
+    expect_exactly(&b, &mut feeds, &["a-first-after", "after", "a-after"]).await;
     drop(proxy);
 }
 
