@@ -173,12 +173,8 @@ fn start_and_tour(procs: &mut Procs, sim_bin: &Path, hub_bin: &Path, run_dir: &P
     }
     if options.quick {
         println!(
-            "  --quick: shorter waits through {}",
-            quick_overrides()
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+            "  --quick: environment overrides HUB__ADAPTERS__*__RESILIENCE__BACKOFF_INITIAL_MS=20, \
+             …BACKOFF_MAX_MS=80, …BREAKER_OPEN_S=1, HUB__ADAPTERS__TRANSACTION_STATUS__CACHE__STATUS_TTL_S=1"
         );
     }
 

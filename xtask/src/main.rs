@@ -12,7 +12,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci        what CI runs: cargo fmt --check, clippy (-D warnings), then `test`
+  ci        what CI runs: cargo fmt --check, clippy (-D warnings), `test`, then `demo`
   test      the whole test suite; starts PostgreSQL and Redis first when they do
             not answer (installing the Debian packages if missing)
   services  only make sure PostgreSQL and Redis answer
@@ -75,7 +75,8 @@ fn ci() -> Result<()> {
         &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
         &[],
     )?;
-    test(&[])
+    test(&[])?;
+    demo::run(&[])
 }
 
 fn test(extra: &[String]) -> Result<()> {
