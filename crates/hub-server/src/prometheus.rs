@@ -19,7 +19,93 @@ pub fn handle() -> Option<PrometheusHandle> {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
                 .ok()?;
-            builder.install_recorder().ok()
+            let handle = builder.install_recorder().ok()?;
+            describe();
+            Some(handle)
         })
         .clone()
+}
+
+/// Every metric the hub emits, with its `# HELP` text (`promtool check metrics` wants one).
+pub const METRICS: &[(&str, &str)] = &[
+    (
+        "integration_requests_total",
+        "Upstream calls by adapter, operation and outcome status.",
+    ),
+    (
+        "integration_latency_seconds",
+        "Duration of upstream calls, every attempt and wait included.",
+    ),
+    (
+        "integration_retries_total",
+        "Upstream retries by adapter, operation and reason.",
+    ),
+    (
+        "integration_circuit_breaker_state",
+        "Circuit state per adapter: 0 closed, 1 open, 2 half-open.",
+    ),
+    (
+        "integration_circuit_breaker_transitions_total",
+        "Circuit state changes per adapter.",
+    ),
+    (
+        "integration_cache_requests_total",
+        "Cached reads by adapter, operation and result (hit, miss, stale, bypass).",
+    ),
+    (
+        "integration_cache_store_errors_total",
+        "Cache store failures the read went on without.",
+    ),
+    ("integration_dlq_pending", "Dead-letter entries awaiting review."),
+    ("integration_token_refreshes_total", "OAuth2 token requests made."),
+    (
+        "integration_audit_write_failures_total",
+        "Audit records that could not be written.",
+    ),
+    (
+        "integration_idempotent_replays_total",
+        "Writes answered again from their Idempotency-Key record.",
+    ),
+    (
+        "integration_webhook_verification_failures_total",
+        "Webhooks refused, by reason (missing_header, bad_timestamp, stale, bad_signature).",
+    ),
+    (
+        "integration_webhooks_total",
+        "Signed webhooks by event and result (processed, duplicate, invalid).",
+    ),
+    (
+        "integration_webhook_invalidation_failures_total",
+        "Webhooks whose cache invalidation failed.",
+    ),
+    (
+        "integration_supervisor_notifications_total",
+        "Supervisor alerts by channel (log, webhook) and result.",
+    ),
+    ("integration_event_subscribers", "Open /v1/events connections."),
+    (
+        "integration_event_subscribers_dropped_total",
+        "/v1/events connections closed by the hub, by reason (lagged, slow, silent).",
+    ),
+    (
+        "http_server_requests_total",
+        "Requests the hub answered, by method, route and status.",
+    ),
+    (
+        "http_server_request_duration_seconds",
+        "Time the hub took to answer, by method, route and status.",
+    ),
+];
+
+/// Registers [`METRICS`]' help texts with the installed recorder.
+fn describe() {
+    for (name, help) in METRICS {
+        if name.ends_with("_seconds") {
+            metrics::describe_histogram!(*name, metrics::Unit::Seconds, *help);
+        } else if name.ends_with("_total") {
+            metrics::describe_counter!(*name, *help);
+        } else {
+            metrics::describe_gauge!(*name, *help);
+        }
+    }
 }

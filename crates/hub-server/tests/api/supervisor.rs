@@ -113,5 +113,15 @@ async fn operating_metrics_move() {
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
+    for name in [
+        "integration_webhook_verification_failures_total",
+        "integration_idempotent_replays_total",
+    ] {
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name} has no help in\n{text}"
+        );
+        assert!(text.contains(&format!("# TYPE {name} counter")), "{text}");
+    }
     assert!(!text.contains("msg_m") && !text.contains("T-1"), "no ids in labels");
 }
