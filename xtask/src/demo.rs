@@ -162,7 +162,11 @@ fn start_and_tour(procs: &mut Procs, sim_bin: &Path, hub_bin: &Path, run_dir: &P
         std::fs::create_dir_all(&dir)?;
         let config = dir.join("hub.toml");
         std::fs::write(&config, hub_config(&template, dialect, &sim)?)?;
-        let port = free_port()?;
+        let taken: Vec<u16> = hubs
+            .iter()
+            .filter_map(|h: &Hub| h.url.rsplit(':').next()?.parse().ok())
+            .collect();
+        let port = free_port(&taken)?;
         let url = format!("http://127.0.0.1:{port}");
         let mut hub_env = env.clone();
         hub_env.push(("HUB__SERVER__LISTEN".to_owned(), format!("127.0.0.1:{port}")));

@@ -26,10 +26,16 @@ pub(crate) struct Procs {
     list: Vec<Proc>,
 }
 
-/// A free loopback port (bound, read, released; the hub binds it right after).
-pub(crate) fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+/// A free loopback port not in `taken` (bound, read, released; the hub binds it right after).
+pub(crate) fn free_port(taken: &[u16]) -> Result<u16> {
+    for _ in 0..20 {
+        let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+        let port = listener.local_addr()?.port();
+        if !taken.contains(&port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port found")
 }
 
 fn log_file(path: &Path) -> Result<(Stdio, Stdio)> {
@@ -122,7 +128,14 @@ impl Procs {
     pub(crate) fn check_alive(&mut self) -> Result<()> {
         for p in &mut self.list {
             if let Some(status) = p.child.try_wait()? {
-                bail!("{} exited ({status}); its log: {}", p.name, p.log.display());
+                let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join("\n    ");
+                bail!(
+                    "{} exited ({status}); the end of its log {}:\n    {tail}",
+                    p.name,
+                    p.log.display()
+                );
             }
         }
         Ok(())

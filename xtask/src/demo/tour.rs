@@ -666,6 +666,7 @@ impl<'a> Tour<'a> {
             "6.2",
             "wait for the half-open probe (breaker_open_s) to close the circuit",
         )?;
+        println!("      → GET {g}/v1/transactions/TXN-5004 every 100 ms while it answers 503 circuit_open");
         let started = Instant::now();
         let deadline = started + Duration::from_secs(15);
         let probe = loop {
@@ -679,7 +680,7 @@ impl<'a> Tour<'a> {
             pause(Duration::from_millis(100))?;
         };
         println!(
-            "      → GET {g}/v1/transactions/TXN-5004, every 100 ms\n      ← {} after {:.1} s",
+            "      ← {} after {:.1} s",
             describe(&probe, &["status", "amount", "currency"]),
             started.elapsed().as_secs_f64()
         );
