@@ -187,11 +187,19 @@ dialect = "generic"
 base_url = "{sales}"
 credentials = {{ client_id = "env:SALES_ID", client_secret = "env:SALES_SECRET", hmac_secret = "env:SALES_HMAC" }}
 {resilience}
+
+[webhooks]
+secrets = ["env:WEBHOOK_SECRET"]
+
+[notify]
+webhook_url = "{notify}/alerts"
+webhook_secret = "env:NOTIFY_SECRET"
 {extra}
 "#,
         db = dir.join("hub.sqlite3").display(),
         status = sim.url(System::Status),
         sales = sim.url(System::Sales),
+        notify = sim.url(System::Notify),
         extra = o.extra,
     )
 }
@@ -211,6 +219,8 @@ pub fn secrets_env() -> Vec<(&'static str, &'static str)> {
         ("SALES_ID", "hub-sales"),
         ("SALES_SECRET", "sim-sales-secret"),
         ("SALES_HMAC", "sim-sales-hmac-secret"),
+        ("WEBHOOK_SECRET", hub_sim::DEFAULT_WEBHOOK_SECRET),
+        ("NOTIFY_SECRET", hub_sim::DEFAULT_WEBHOOK_SECRET),
     ]
 }
 

@@ -6,6 +6,7 @@
 mod architecture;
 mod errors;
 mod idempotency;
+mod operations;
 mod security;
 mod tickets;
 mod transactions;

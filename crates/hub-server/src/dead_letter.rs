@@ -48,8 +48,8 @@ pub async fn enqueue(
         idempotency_key: ctx.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
         error: err.to_string(),
         error_code: err.code().to_owned(),
-        // The port reports no attempt count; the adapter's retries made at least one.
-        attempts: 1,
+        // Filled in by the adapter: 0 when nothing was sent (an open circuit).
+        attempts: ctx.attempts.get(),
         request_id: Some(ctx.request_id.as_str().to_owned()),
         conversation_id: ctx.conversation_id.as_ref().map(|c| c.as_str().to_owned()),
     };

@@ -165,7 +165,7 @@ async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: D
                     ReplayOutcome::Failed {
                         error: e.to_string(),
                         error_code: e.code().to_owned(),
-                        attempts: 1,
+                        attempts: ctx.attempts.get(),
                     },
                     Problem::upstream(e, &adapter, &operation),
                 ),

@@ -50,6 +50,8 @@ impl Upstream {
     }
     async fn enter(&self, ctx: &CallContext) -> Result<(), Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        // One attempt per call, as an adapter would report it.
+        ctx.attempts.add(1);
         self.contexts.lock().unwrap().push(ctx.clone());
         let gate = self.gate.lock().unwrap().clone();
         if let Some(g) = gate {

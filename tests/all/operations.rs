@@ -1,0 +1,171 @@
+//! The operating surface through the composed hub: webhooks invalidating reads, the
+//! dead-letter queue replayed after an outage, the supervisor's alert, and metrics.
+
+use http::Method;
+use hub_sim::{EffectFilter, EffectKind, RequestFilter, System, Tamper, WebhookRequest};
+use hub_tests::{ADMIN_TOKEN, Hub, Options, READ_TOKEN, WRITE_TOKEN};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_signed_webhook_invalidates_the_cached_read_and_forgeries_do_nothing() {
+    let hub = Hub::start(Options::default()).await;
+    let path = "/v1/transactions/TXN-5002";
+    let before = hub.get(path, READ_TOKEN).await.json();
+    assert_eq!(before["status"], "pending");
+    assert_eq!(
+        hub.get(path, READ_TOKEN).await.header("cache-status"),
+        Some("integration-hub; hit")
+    );
+    let url = format!("{}/webhooks/transaction_updated", hub.url);
+
+    // Forged and stale deliveries are refused and change nothing (the sim does not apply them).
+    for tamper in [Tamper::BadSignature, Tamper::StaleTimestamp] {
+        let mut forged = WebhookRequest::transaction_updated(&url, "TXN-5002", "failed");
+        forged.tamper = Some(tamper);
+        forged.apply = false;
+        let delivery = hub.sim.control().send_webhook(forged).await.unwrap();
+        assert_eq!(delivery.status, 401, "{tamper:?}");
+    }
+    assert_eq!(
+        hub.get(path, READ_TOKEN).await.header("cache-status"),
+        Some("integration-hub; hit")
+    );
+
+    // The real one: the sim completes the transaction and tells the hub.
+    let delivery = hub
+        .sim
+        .control()
+        .send_webhook(WebhookRequest::transaction_updated(&url, "TXN-5002", "completed"))
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 204);
+    let after = hub.get(path, READ_TOKEN).await;
+    assert_eq!(after.header("cache-status"), Some("integration-hub; fwd=miss"));
+    assert_eq!(after.json()["status"], "completed");
+    // A redelivery of the same id is acknowledged and ignored: the entry stays cached.
+    let mut again = WebhookRequest::transaction_updated(&url, "TXN-5002", "completed");
+    again.repeat_last_id = true;
+    assert_eq!(hub.sim.control().send_webhook(again).await.unwrap().status, 204);
+    assert_eq!(
+        hub.get(path, READ_TOKEN).await.header("cache-status"),
+        Some("integration-hub; hit")
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_outage_dead_letters_writes_and_a_replay_after_recovery_makes_one_effect() {
+    let hub = Hub::start(Options {
+        max_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    hub.sim.control().set_outage(System::Generic, true);
+    let failed = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            json!({"customer_id": "CUST-1003", "subject": "s", "description": "d"}),
+            &[("idempotency-key", "outage-1")],
+        )
+        .await;
+    assert_eq!(failed.status, 502, "{}", String::from_utf8_lossy(&failed.body));
+    let dlq_id = failed.json()["dlq_id"].as_str().unwrap().to_owned();
+    let entry = hub.get(&format!("/v1/dlq/{dlq_id}"), ADMIN_TOKEN).await.json();
+    assert_eq!(entry["attempts"], 2, "the entry records the attempts made");
+    assert_eq!(entry["idempotency_key"], "outage-1");
+    // The same key while dead-lettered answers the stored failure, without a second attempt.
+    let sent = hub
+        .sim
+        .control()
+        .requests(&RequestFilter {
+            system: Some(System::Generic),
+            ..RequestFilter::default()
+        })
+        .len();
+    let repeated = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            json!({"customer_id": "CUST-1003", "subject": "s", "description": "d"}),
+            &[("idempotency-key", "outage-1")],
+        )
+        .await;
+    assert_eq!(
+        (repeated.status, repeated.json()["dlq_id"].as_str()),
+        (502, Some(dlq_id.as_str()))
+    );
+    assert_eq!(
+        hub.sim
+            .control()
+            .requests(&RequestFilter {
+                system: Some(System::Generic),
+                ..RequestFilter::default()
+            })
+            .len(),
+        sent
+    );
+
+    // The supervisor heard about it through the notification sink.
+    let alerts = hub
+        .sim
+        .control()
+        .wait_for_notifications(1, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(alerts[0].body["adapter"], "ticketing");
+    assert!(alerts[0].headers.contains_key("webhook-signature"));
+
+    hub.sim.control().set_outage(System::Generic, false);
+    let replay = hub
+        .send(
+            Method::POST,
+            &format!("/v1/dlq/{dlq_id}/replay"),
+            Some(ADMIN_TOKEN),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(replay.status, 200, "{}", String::from_utf8_lossy(&replay.body));
+    assert_eq!(replay.json()["status"], "replayed");
+    let created = hub
+        .sim
+        .control()
+        .effects(&EffectFilter::kind(EffectKind::TicketCreated));
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        created[0].idempotency_key.as_deref(),
+        Some("outage-1"),
+        "the replay reused the key"
+    );
+    let second = hub
+        .send(
+            Method::POST,
+            &format!("/v1/dlq/{dlq_id}/replay"),
+            Some(ADMIN_TOKEN),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (second.status, second.json()["code"].clone()),
+        (409, json!("dlq_conflict"))
+    );
+
+    // The metrics moved, and the exposition parses line by line.
+    let metrics = hub.send(Method::GET, "/metrics", None, None, &[]).await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "not a sample line: {line}");
+    }
+    for name in [
+        "integration_requests_total",
+        "integration_retries_total",
+        "integration_latency_seconds_bucket",
+        "http_server_requests_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+    hub.stop().await;
+}
