@@ -10,7 +10,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hub_core::{Event, EventStream, Lagged, Topic};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::problem::{Problem, ProblemCode};
@@ -121,8 +121,15 @@ fn dropped(reason: &'static str) {
     metrics::counter!("integration_event_subscribers_dropped_total", "reason" => reason).increment(1);
 }
 
-/// Runs one subscriber until it or the feed ends.
-pub async fn run(socket: WebSocket, mut events: EventStream, filter: EventFilter, settings: LiveSettings) {
+/// Runs one subscriber until it or the feed ends, or `stopping` turns `true` (the hub is
+/// shutting down: closed with 1001).
+pub async fn run(
+    socket: WebSocket,
+    mut events: EventStream,
+    filter: EventFilter,
+    settings: LiveSettings,
+    mut stopping: watch::Receiver<bool>,
+) {
     metrics::gauge!("integration_event_subscribers").increment(1.0);
     let (sink, mut incoming) = socket.split();
     let (out, queue) = mpsc::channel::<Message>(settings.send_buffer.max(1));
@@ -132,7 +139,13 @@ pub async fn run(socket: WebSocket, mut events: EventStream, filter: EventFilter
     let mut ticks = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
     let frame = loop {
+        if *stopping.borrow_and_update() {
+            break close(close_code::AWAY, "the hub is shutting down; reconnect");
+        }
         tokio::select! {
+            changed = stopping.changed() => if changed.is_err() {
+                break close(close_code::AWAY, "the hub is shutting down; reconnect");
+            },
             item = events.next() => match item {
                 None => break close(close_code::AWAY, "the event feed ended"),
                 Some(Err(Lagged { missed })) => {

@@ -52,10 +52,13 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<Stopped> {
     let audit = state.services.audit.clone();
+    let stopping = state.stopping.clone();
     let (tx, mut rx) = watch::channel(false);
     let server = axum::serve(listener, build_router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
+            // Live connections are not requests the drain waits for: tell them to close.
+            stopping.send_replace(true);
             let _ = tx.send(true);
         })
         .into_future();

@@ -213,6 +213,8 @@ pub struct AppState {
     pub webhooks: Arc<WebhookReceiver>,
     /// Aggregated alerts to the supervisor (dead-lettered writes).
     pub supervisor: Supervisor,
+    /// Set to `true` when the server stops accepting: live connections close (1001).
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl fmt::Debug for AppState {
@@ -244,6 +246,7 @@ impl AppState {
             settings: Arc::new(settings),
             webhooks: Arc::new(WebhookReceiver::default()),
             supervisor: Supervisor::new(Arc::new(SupervisorNotifier::default()), AlertSettings::default()),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 

@@ -51,5 +51,6 @@ pub async fn subscribe(
     // Subscribe before answering, so nothing published after the 101 is missed.
     let feed = state.services.events.subscribe();
     let settings = state.settings.live;
-    Ok(ws.on_upgrade(move |socket| events_ws::run(socket, feed, filter, settings)))
+    let stopping = state.stopping.subscribe();
+    Ok(ws.on_upgrade(move |socket| events_ws::run(socket, feed, filter, settings, stopping)))
 }

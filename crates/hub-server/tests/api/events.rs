@@ -198,11 +198,21 @@ async fn an_open_subscription_does_not_hold_up_shutdown() {
     let mut req = format!("ws://{addr}/v1/events").into_client_request().unwrap();
     req.headers_mut()
         .insert("authorization", format!("Bearer {READ}").parse().unwrap());
-    let (_socket, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     stop.send(()).unwrap();
     let outcome = tokio::time::timeout(DEADLINE, task)
         .await
         .expect("shutdown waited for the subscriber")
         .unwrap();
     assert_eq!(outcome, hub_server::shutdown::Stopped::Drained);
+    // The subscriber is told why, rather than reset.
+    let close = loop {
+        match tokio::time::timeout(DEADLINE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame with a reason"),
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(close.code, CloseCode::Away);
+    assert!(close.reason.contains("shutting down"), "{}", close.reason);
 }
