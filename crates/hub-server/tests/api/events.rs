@@ -216,3 +216,46 @@ async fn an_open_subscription_does_not_hold_up_shutdown() {
     assert_eq!(close.code, CloseCode::Away);
     assert!(close.reason.contains("shutting down"), "{}", close.reason);
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_cut_off_without_holding_anything_up() {
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(4096));
+    let live = LiveSettings {
+        send_buffer: 2,
+        send_timeout: Duration::from_millis(200),
+        ..LiveSettings::default()
+    };
+    let srv = Server::start(state(&hub, &bus, live)).await;
+    let mut socket = connect(&srv, "", Some(READ)).await.unwrap();
+    // Large events until the socket's buffers are full and the subscriber's queue with them.
+    let big = "x".repeat(256 * 1024);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let mut n = 0;
+    while bus.subscribers() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subscriber was never cut off"
+        );
+        bus.send(Event {
+            id: format!("evt-{n}"),
+            topic: Topic::CircuitChanged,
+            at: time::OffsetDateTime::now_utc(),
+            data: json!({"adapter": "ticketing", "padding": big}),
+        });
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // Publishing never waited on it, and the connection ends once the client reads on.
+    let ended = tokio::time::timeout(DEADLINE, async {
+        while let Some(Ok(msg)) = socket.next().await {
+            if let Message::Close(frame) = msg {
+                return frame.map(|f| f.code);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the connection did not end");
+    assert!(matches!(ended, None | Some(CloseCode::Again)), "{ended:?}");
+}
