@@ -118,7 +118,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!("run directory: {}", run_dir.display());
 
     let mut procs = Procs::default();
-    let outcome = start_and_tour(&mut procs, &sim_bin, &hub_bin, &run_dir, options);
+    let mut outcome = start_and_tour(&mut procs, &sim_bin, &hub_bin, &run_dir, options);
+    if outcome.is_err() && INTERRUPTED.load(Ordering::SeqCst) {
+        // Ctrl-C reaches the sim and the hubs too, so what failed first may be a call to one.
+        outcome = Err(anyhow::anyhow!("interrupted"));
+    }
     match &outcome {
         Ok(()) => println!(
             "\nbuild {:.0} s, demo {:.1} s; logs in {}",

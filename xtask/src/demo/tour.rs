@@ -77,7 +77,7 @@ impl<'a> Tour<'a> {
                 println!("\n✗ the tour failed at step {}: {e:#}", self.step);
             }
         }
-        result.map_err(|e| anyhow!("the demo failed at step {}: {e:#}", self.step))
+        result.map_err(|_| anyhow!("the demo failed at step {} (the answer it got is above)", self.step))
     }
 
     fn steps(&mut self) -> Result<()> {
