@@ -124,4 +124,29 @@ async fn operating_metrics_move() {
         assert!(text.contains(&format!("# TYPE {name} counter")), "{text}");
     }
     assert!(!text.contains("msg_m") && !text.contains("T-1"), "no ids in labels");
+    promtool_check(&text);
+}
+
+/// `promtool check metrics` over the exposition, where promtool is installed (the
+/// end-to-end suite runs it over the real hub's full exposition too).
+fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        return;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
