@@ -178,3 +178,46 @@ proptest! {
         }
     }
 }
+
+/// A cache store that is down.
+struct Down;
+
+#[async_trait]
+impl Invalidate for Down {
+    async fn invalidate(&self, _: &Change) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable {
+            reason: "redis down".to_owned(),
+        })
+    }
+}
+
+/// Records published events.
+#[derive(Default)]
+struct Bus(Mutex<Vec<Event>>);
+
+#[async_trait]
+impl EventPublisher for Bus {
+    async fn publish(&self, e: Event) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(e);
+        Ok(())
+    }
+    fn subscribe(&self) -> hub_core::EventStream {
+        Box::pin(futures_util::stream::empty())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_invalidation_is_reported_and_the_event_still_published() {
+    let keys = WebhookKeys::parse([format!("whsec_{}", STANDARD.encode(KEY)).as_str()]).unwrap();
+    let receiver = WebhookReceiver::new(keys).with_caches(Arc::new(Down));
+    let bus = Bus::default();
+    let now = 1_800_000_000;
+    let body = br#"{"transaction_id":"TX-1","status":"failed","customer_id":"C-1"}"#;
+    let h = headers("msg_d", now, &sign(KEY, "msg_d", now, body));
+    let got = receiver
+        .receive(WebhookKind::TransactionUpdated, &h, body, now, &bus)
+        .await;
+    assert_eq!(got, Ok(Received::Processed));
+    let events = bus.0.lock().unwrap();
+    assert_eq!((events.len(), events[0].id.as_str()), (1, "msg_d"));
+}
