@@ -91,7 +91,7 @@ pub enum Error {
         reason: Option<String>,
     },
     /// The adapter's circuit is open: the call was not made.
-    #[error("the circuit is open; the next probe is due in {}s", retry_in.as_secs())]
+    #[error("the circuit is open; the next probe is due in {}s", whole_seconds_up(*retry_in))]
     CircuitOpen {
         /// Time until the half-open probe is admitted.
         retry_in: Duration,
@@ -128,6 +128,11 @@ pub enum Error {
         /// What was wrong (never the body itself).
         reason: String,
     },
+}
+
+/// A duration in whole seconds, rounded up (as `Retry-After` says it).
+fn whole_seconds_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// The answers retry and breaker code need about an error.
@@ -393,7 +398,7 @@ mod tests {
                 retry_in: Duration::from_millis(12_500)
             }
             .to_string(),
-            "the circuit is open; the next probe is due in 12s"
+            "the circuit is open; the next probe is due in 13s"
         );
     }
 }
