@@ -1,4 +1,5 @@
-//! The `hub-server` binary: serve the hub's API, or check a configuration file.
+//! The `hub-server` binary: serve the hub's API, check a configuration file, migrate the
+//! store, and review the dead-letter queue.
 #![allow(clippy::print_stderr, clippy::print_stdout)] // A command line talks to its terminal.
 
 use std::path::PathBuf;
@@ -12,9 +13,13 @@ use hub_server::config::{self, Loaded};
 use hub_server::secrets::Secrets;
 use hub_server::{compose, wiring};
 
+mod cli;
+
 /// Integration Hub: one resilient path from a support platform to the systems it depends on.
 ///
-/// Exit codes: 0 success; 1 invalid configuration or unresolvable secret; 2 runtime failure.
+/// Exit codes: 0 success; 1 usage error, invalid configuration or unresolvable secret;
+/// 2 runtime failure (store, network, upstream); 3 not found; 4 conflict (a dead-letter
+/// entry that is not pending). See `hub-server dlq --help` for the dead-letter commands.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -36,6 +41,24 @@ enum Command {
         #[arg(long)]
         resolve_secrets: bool,
     },
+    /// Create the database if needed and apply the versioned migrations of `[store]`.
+    ///
+    /// Exit codes: 0 migrated; 1 configuration error; 2 the store could not be opened.
+    Migrate,
+    /// Review, replay and discard dead-lettered writes (through a running hub or the store).
+    ///
+    /// Two modes. With `--url` (e.g. `--url http://127.0.0.1:8080`) the command talks to a
+    /// running hub's `/v1/dlq` API with the admin token read from the environment variable
+    /// named by `--token-env` (default `HUB_ADMIN_TOKEN`; a token is never taken on the
+    /// command line). Without `--url` it works directly against the store of `--config`:
+    /// `list`, `show` and `discard` open only the store; `replay` assembles the hub from the
+    /// configuration (adapters and credentials included) and runs the write once, as the
+    /// API's replay does.
+    ///
+    /// Exit codes: 0 success; 1 usage or configuration error (also an invalid id, or a token
+    /// the hub refuses); 2 runtime failure (store, network, the hub, or a replay that failed
+    /// again); 3 no such entry; 4 conflict: the entry is not pending, or is being replayed.
+    Dlq(cli::DlqArgs),
 }
 
 fn load(cli: &Cli) -> Result<Loaded, ExitCode> {
@@ -119,8 +142,19 @@ async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version print to stdout and succeed; a usage error exits 1, not clap's 2,
+            // so that 2 always means a runtime failure.
+            let code = u8::from(e.use_stderr());
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match &cli.command {
+        Some(Command::Migrate) => cli::migrate(&cli.config).await,
+        Some(Command::Dlq(args)) => cli::run_dlq(&cli.config, args).await,
         Some(Command::CheckConfig { resolve_secrets }) => check_config(&cli, *resolve_secrets).await,
         None | Some(Command::Serve) => {
             let loaded = match load(&cli) {

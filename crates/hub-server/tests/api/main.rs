@@ -16,6 +16,7 @@ mod events;
 mod idempotency;
 mod ids;
 mod openapi;
+mod operator_cli;
 mod reads;
 mod roles;
 mod shutdown;

@@ -1,0 +1,117 @@
+//! The operator's subcommands: `migrate` and `dlq list|show|replay|discard`.
+
+mod dlq;
+mod render;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use hub_server::config::{self, Loaded};
+use hub_store::{StoreConfig, Stores};
+
+pub(crate) use dlq::{DlqArgs, run as run_dlq};
+
+/// Why an operator command failed, and the exit code scripts see for it.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Usage or configuration error: exit 1.
+    Usage(String),
+    /// The store, the network or the hub failed: exit 2.
+    Runtime(String),
+    /// No such entry: exit 3.
+    NotFound(String),
+    /// The entry is not pending (or is being replayed): exit 4.
+    Conflict(String),
+    /// Already reported on stderr; exit with this code.
+    Reported(u8),
+}
+
+impl Failure {
+    /// Prints the message (when not already printed) and gives the exit code.
+    pub(crate) fn exit(self) -> ExitCode {
+        let (code, msg) = match self {
+            Self::Usage(m) => (1, m),
+            Self::Runtime(m) => (2, m),
+            Self::NotFound(m) => (3, m),
+            Self::Conflict(m) => (4, m),
+            Self::Reported(code) => return ExitCode::from(code),
+        };
+        eprintln!("error: {msg}");
+        ExitCode::from(code)
+    }
+}
+
+/// Loads the configuration, printing every problem (exit 1).
+pub(crate) fn load_config(file: &Path) -> Result<Loaded, Failure> {
+    config::load(file, std::env::vars()).map_err(|errors| {
+        for e in &errors.0 {
+            eprintln!("error: {e}");
+        }
+        eprintln!("{}: {} problem(s) found", file.display(), errors.0.len());
+        Failure::Reported(1)
+    })
+}
+
+/// The configuration's `[store]` section as hub-store reads it.
+fn store_config(loaded: &Loaded) -> Result<StoreConfig, Failure> {
+    toml::Value::Table(loaded.store_section())
+        .try_into()
+        .map_err(|e: toml::de::Error| Failure::Usage(format!("{}: store: {}", loaded.file.display(), e.message())))
+}
+
+/// Where the database is, without any password: the SQLite path, or only the scheme.
+fn describe_database(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        format!("SQLite database {url}")
+    } else {
+        let scheme = url.split("://").next().unwrap_or("database");
+        format!("{scheme} database")
+    }
+}
+
+/// Opens the stores of the configuration's `[store]` (which runs the migrations).
+pub(crate) async fn open_stores(loaded: &Loaded) -> Result<Stores, Failure> {
+    let config = store_config(loaded)?;
+    Stores::open(config)
+        .await
+        .map_err(|e| Failure::Runtime(format!("{}: store: {e}", loaded.file.display())))
+}
+
+/// `hub-server migrate`: opens the stores, so the database is created and migrated.
+pub(crate) async fn migrate(file: &Path) -> ExitCode {
+    let result = async {
+        let loaded = load_config(file)?;
+        let config = store_config(&loaded)?;
+        let what = describe_database(&config.database_url);
+        let stores = Stores::open(config)
+            .await
+            .map_err(|e| Failure::Runtime(format!("{}: store: {e}", loaded.file.display())))?;
+        stores
+            .shutdown()
+            .await
+            .map_err(|e| Failure::Runtime(format!("closing the store: {e}")))?;
+        Ok::<_, Failure>(what)
+    }
+    .await;
+    match result {
+        Ok(what) => {
+            println!("{what}: migrated to the latest schema version (created if it did not exist)");
+            ExitCode::SUCCESS
+        }
+        Err(f) => f.exit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_is_described_without_its_password() {
+        assert_eq!(
+            describe_database("sqlite:///tmp/x.sqlite3"),
+            "SQLite database sqlite:///tmp/x.sqlite3"
+        );
+        assert_eq!(describe_database("postgres://u:secret@h/db"), "postgres database");
+    }
+}

@@ -1,0 +1,322 @@
+//! The operator's command line: `migrate` and `dlq list|show|replay|discard`, directly
+//! against a SQLite store and through a running hub's API, with their exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use hub_core::{DeadLetterQueue, NewDlqEntry};
+use hub_store::{StoreConfig, Stores};
+use serde_json::{Value, json};
+
+use hub_sim::{Sim, SimConfig, System};
+
+use crate::support::{ADMIN, Hub};
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/hub.example.toml");
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hub-server-operator-cli-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn database_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("hub.sqlite3").display())
+}
+
+/// Runs the binary on the example configuration with the store at `db`.
+fn run(args: &[&str], db: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    run_on(EXAMPLE, args, db, env)
+}
+
+/// Runs the binary on `config` with the store at `db`.
+fn run_on(config: &str, args: &[&str], db: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hub-server"));
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("HUB_CONFIG")
+        .env_remove("HUB_ADMIN_TOKEN")
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUB__")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("HUB__STORE__DATABASE_URL", db);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn run_async(args: Vec<String>, db: String, env: Vec<(String, String)>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run(&args, &db, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn json_of(out: &str) -> Value {
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn migrate_creates_a_fresh_sqlite_file() {
+    let dir = temp_dir();
+    let db = database_url(&dir);
+    assert!(!dir.join("hub.sqlite3").exists());
+    let (code, out, err) = run(&["migrate"], &db, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.join("hub.sqlite3").exists());
+    assert!(out.contains("migrated"), "{out}");
+    // Running it again is harmless.
+    let (code, _, err) = run(&["migrate"], &db, &[]);
+    assert_eq!(code, 0, "{err}");
+    // A store that cannot be opened is a runtime failure; a broken file a config error.
+    // Under a regular file, no directory can be created, even by root.
+    let under_a_file = format!("{db}/x/hub.sqlite3");
+    let (code, _, err) = run(&["migrate"], &under_a_file, &[]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(&["migrate"], "mysql://nope", &[("HUB__STORE__NOPE", "1")]);
+    assert_eq!(code, 1, "{err}");
+}
+
+#[test]
+fn an_empty_store_lists_nothing() {
+    let dir = temp_dir();
+    let db = database_url(&dir);
+    let (code, out, err) = run(&["dlq", "list", "--json"], &db, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), r#"{"items":[],"next_cursor":null}"#);
+    let (code, out, _) = run(&["dlq", "list"], &db, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out, "no dead-letter entries\n");
+}
+
+#[test]
+fn usage_errors_exit_1_and_help_documents_the_codes() {
+    let db = database_url(&temp_dir());
+    let (code, _, err) = run(&["dlq", "list", "--status", "sometimes"], &db, &[]);
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = run(&["dlq", "--help"], &db, &[]);
+    assert_eq!(code, 0);
+    for text in ["--url", "HUB_ADMIN_TOKEN", "3 no such entry", "4 conflict"] {
+        assert!(out.contains(text), "{text} in {out}");
+    }
+    let (code, _, err) = run(&["dlq", "list", "--url", "http://127.0.0.1:9"], &db, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("HUB_ADMIN_TOKEN"), "{err}");
+}
+
+async fn enqueue(db: &str) -> String {
+    enqueue_entry(db, "create_ticket", json!({"subject": "printer on fire"})).await
+}
+
+async fn enqueue_entry(db: &str, operation: &str, payload: Value) -> String {
+    let stores = Stores::open(StoreConfig::with_database_url(db)).await.unwrap();
+    let entry = stores
+        .dlq
+        .enqueue(
+            NewDlqEntry {
+                adapter: "ticketing".into(),
+                operation: operation.into(),
+                payload,
+                idempotency_key: Some("key-1".into()),
+                error: "the upstream did not answer in time".into(),
+                error_code: "timeout".into(),
+                attempts: 3,
+                request_id: Some("req-1".into()),
+                conversation_id: Some("conv-1".into()),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    stores.shutdown().await.unwrap();
+    entry.id.as_str().to_owned()
+}
+
+#[tokio::test]
+async fn list_show_and_discard_directly_in_the_store() {
+    let dir = temp_dir();
+    let db = database_url(&dir);
+    let id = enqueue(&db).await;
+    let go = |args: &[&str]| run_async(args.iter().map(|s| (*s).to_owned()).collect(), db.clone(), vec![]);
+
+    let (code, out, err) = go(&["dlq", "list", "--json", "--status", "pending"]).await;
+    assert_eq!(code, 0, "{err}");
+    let page = json_of(&out);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["items"][0]["id"], id.as_str());
+    assert_eq!(page["next_cursor"], Value::Null);
+    let (_, out, _) = go(&["dlq", "list", "--json", "--adapter", "transaction_create"]).await;
+    assert_eq!(json_of(&out)["items"], json!([]));
+    let (code, out, _) = go(&["dlq", "list"]).await;
+    assert_eq!(code, 0);
+    assert!(out.starts_with("ID"), "{out}");
+    assert!(
+        out.contains(&id) && out.contains("create_ticket") && out.contains("pending"),
+        "{out}"
+    );
+
+    let (code, out, err) = go(&["dlq", "show", &id, "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let entry = json_of(&out);
+    assert_eq!(entry["payload"], json!({"subject": "printer on fire"}));
+    assert_eq!(entry["idempotency_key"], "key-1");
+    assert_eq!(entry["status"], "pending");
+    let (code, out, _) = go(&["dlq", "show", &id]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("printer on fire") && out.contains("status:"), "{out}");
+
+    let (code, out, err) = go(&["dlq", "discard", &id, "--reason", "duplicate", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let entry = json_of(&out);
+    assert_eq!(entry["status"], "discarded");
+    assert_eq!(entry["reason"], "duplicate");
+    let (code, _, err) = go(&["dlq", "discard", &id]).await;
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("discarded, not pending"), "{err}");
+    // Direct replay needs the adapters' credentials: without them, a configuration error.
+    let (code, _, err) = go(&["dlq", "replay", &id]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not found"), "{err}");
+
+    let (code, _, err) = go(&["dlq", "show", "0193a1b2-unknown"]).await;
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = go(&["dlq", "discard", "0193a1b2-unknown"]).await;
+    assert_eq!(code, 3, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn through_a_running_hub() {
+    let hub = Hub::new();
+    let first = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), Some("k-1"));
+    let second = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-2"}), Some("k-2"));
+    let srv = hub.serve().await;
+    let url = format!("http://{}", srv.addr);
+    let db = database_url(&temp_dir());
+    let go = |args: &[&str], token: Option<&str>| {
+        let mut args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        args.extend([
+            "--url".to_owned(),
+            url.clone(),
+            "--token-env".to_owned(),
+            "OPS_TOKEN".to_owned(),
+        ]);
+        let env = token
+            .map(|t| vec![("OPS_TOKEN".to_owned(), t.to_owned())])
+            .unwrap_or_default();
+        run_async(args, db.clone(), env)
+    };
+
+    let (code, out, err) = go(&["dlq", "list", "--json", "--status", "pending"], Some(ADMIN)).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_of(&out)["items"].as_array().unwrap().len(), 2, "{out}");
+    let (code, out, err) = go(&["dlq", "show", first.as_str()], Some(ADMIN)).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("D-1"), "{out}");
+
+    let (code, out, err) = go(&["dlq", "replay", first.as_str(), "--json"], Some(ADMIN)).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_of(&out)["status"], "replayed");
+    let (code, _, err) = go(&["dlq", "replay", first.as_str()], Some(ADMIN)).await;
+    assert_eq!(code, 4, "{err}");
+
+    let (code, out, err) = go(
+        &["dlq", "discard", second.as_str(), "--reason", "obsolete", "--json"],
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_of(&out)["reason"], "obsolete");
+    assert_eq!(
+        hub.dlq.get_sync(second.as_str()).unwrap().reason.as_deref(),
+        Some("obsolete")
+    );
+    let (code, _, err) = go(&["dlq", "discard", second.as_str()], Some(ADMIN)).await;
+    assert_eq!(code, 4, "{err}");
+
+    let (code, _, err) = go(&["dlq", "show", "dlq-404"], Some(ADMIN)).await;
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = go(&["dlq", "list"], Some("not-a-token")).await;
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = go(&["dlq", "list"], None).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains(ADMIN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_directly_through_the_configured_adapters() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let dir = temp_dir();
+    let db = database_url(&dir);
+    let generic = sim.url(System::Generic);
+    let config = dir.join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[auth.tokens]]
+name = "ops"
+role = "admin"
+token = "env:T_ADMIN"
+[adapters.ticketing]
+dialect = "generic"
+base_url = "{generic}"
+credentials = {{ api_key = "env:K" }}
+[adapters.transaction_status]
+dialect = "generic"
+base_url = "http://127.0.0.1:9"
+credentials = {{ client_id = "env:K", client_secret = "env:K" }}
+[adapters.transaction_create]
+dialect = "generic"
+base_url = "http://127.0.0.1:9"
+credentials = {{ client_id = "env:K", client_secret = "env:K", hmac_secret = "env:K" }}
+"#
+        ),
+    )
+    .unwrap();
+    let ok = enqueue_entry(
+        &db,
+        "create_ticket",
+        json!({"customer_id": "C-1001", "subject": "printer on fire", "description": "smoke", "priority": "high"}),
+    )
+    .await;
+    let bad = enqueue_entry(&db, "drop_tables", json!({})).await;
+    let config = config.to_str().unwrap().to_owned();
+    let go = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        let (db, config) = (db.clone(), config.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run_on(&config, &args, &db, &[("T_ADMIN", "tok"), ("K", "sim-generic-key")])
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let (code, out, err) = go(&["dlq", "replay", &ok, "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let entry = json_of(&out);
+    assert_eq!(entry["status"], "replayed", "{entry}");
+    assert!(entry["result"]["ticket_id"].is_string(), "{entry}");
+    assert_eq!(entry["acted_by"], "hub-server-cli");
+    let (code, _, err) = go(&["dlq", "replay", &ok]).await;
+    assert_eq!(code, 4, "{err}");
+    // An entry that cannot be replayed is refused as a conflict and stays pending.
+    let (code, _, err) = go(&["dlq", "replay", &bad]).await;
+    assert_eq!(code, 4, "{err}");
+    let (code, out, _) = go(&["dlq", "show", &bad, "--json"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(json_of(&out)["status"], "pending");
+}
