@@ -3,7 +3,7 @@
 mod dlq;
 mod render;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use hub_server::config::{self, Loaded};
@@ -77,12 +77,21 @@ pub(crate) async fn open_stores(loaded: &Loaded) -> Result<Stores, Failure> {
         .map_err(|e| Failure::Runtime(format!("{}: store: {e}", loaded.file.display())))
 }
 
+/// The file of a `sqlite:` URL, when it names one (not `sqlite::memory:`).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
 /// `hub-server migrate`: opens the stores, so the database is created and migrated.
 pub(crate) async fn migrate(file: &Path) -> ExitCode {
     let result = async {
         let loaded = load_config(file)?;
         let config = store_config(&loaded)?;
         let what = describe_database(&config.database_url);
+        let created = sqlite_file(&config.database_url).is_some_and(|f| !f.exists());
         let stores = Stores::open(config)
             .await
             .map_err(|e| Failure::Runtime(format!("{}: store: {e}", loaded.file.display())))?;
@@ -90,12 +99,16 @@ pub(crate) async fn migrate(file: &Path) -> ExitCode {
             .shutdown()
             .await
             .map_err(|e| Failure::Runtime(format!("closing the store: {e}")))?;
-        Ok::<_, Failure>(what)
+        Ok::<_, Failure>(if created {
+            format!("{what}: created, and migrated to the latest schema version")
+        } else {
+            format!("{what}: pending migrations applied; at the latest schema version")
+        })
     }
     .await;
     match result {
-        Ok(what) => {
-            println!("{what}: migrated to the latest schema version (created if it did not exist)");
+        Ok(said) => {
+            println!("{said}");
             ExitCode::SUCCESS
         }
         Err(f) => f.exit(),
@@ -113,5 +126,13 @@ mod tests {
             "SQLite database sqlite:///tmp/x.sqlite3"
         );
         assert_eq!(describe_database("postgres://u:secret@h/db"), "postgres database");
+    }
+
+    #[test]
+    fn sqlite_files() {
+        assert_eq!(sqlite_file("sqlite:///tmp/h.db"), Some(PathBuf::from("/tmp/h.db")));
+        assert_eq!(sqlite_file("sqlite://h.db?mode=rwc"), Some(PathBuf::from("h.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
     }
 }

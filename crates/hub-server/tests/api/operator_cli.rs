@@ -76,10 +76,14 @@ fn migrate_creates_a_fresh_sqlite_file() {
     let (code, out, err) = run(&["migrate"], &db, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(dir.join("hub.sqlite3").exists());
-    assert!(out.contains("migrated"), "{out}");
+    assert!(out.contains("created, and migrated"), "{out}");
     // Running it again is harmless.
-    let (code, _, err) = run(&["migrate"], &db, &[]);
+    let (code, out, err) = run(&["migrate"], &db, &[]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("at the latest schema version") && !out.contains("created"),
+        "{out}"
+    );
     // A store that cannot be opened is a runtime failure; a broken file a config error.
     // Under a regular file, no directory can be created, even by root.
     let under_a_file = format!("{db}/x/hub.sqlite3");
@@ -230,6 +234,14 @@ async fn through_a_running_hub() {
     assert_eq!(json_of(&out)["status"], "replayed");
     let (code, _, err) = go(&["dlq", "replay", first.as_str()], Some(ADMIN)).await;
     assert_eq!(code, 4, "{err}");
+    let third = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-3"}), Some("k-3"));
+    hub.upstream.fail_with(hub_core::Error::Timeout);
+    let (code, _, err) = go(&["dlq", "replay", third.as_str()], Some(ADMIN)).await;
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        hub.dlq.get_sync(third.as_str()).unwrap().status,
+        hub_core::DlqStatus::Pending
+    );
 
     let (code, out, err) = go(
         &["dlq", "discard", second.as_str(), "--reason", "obsolete", "--json"],
@@ -292,6 +304,8 @@ credentials = {{ client_id = "env:K", client_secret = "env:K", hmac_secret = "en
     )
     .await;
     let bad = enqueue_entry(&db, "drop_tables", json!({})).await;
+    // transaction_create points at a closed port: the replay fails again.
+    let down = enqueue_entry(&db, "cancel_draft", json!({"draft_id": "D-1"})).await;
     let config = config.to_str().unwrap().to_owned();
     let go = |args: &[&str]| {
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
@@ -319,4 +333,11 @@ credentials = {{ client_id = "env:K", client_secret = "env:K", hmac_secret = "en
     let (code, out, _) = go(&["dlq", "show", &bad, "--json"]).await;
     assert_eq!(code, 0);
     assert_eq!(json_of(&out)["status"], "pending");
+    let (code, _, err) = go(&["dlq", "replay", &down]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stays pending"), "{err}");
+    let (_, out, _) = go(&["dlq", "show", &down, "--json"]).await;
+    let entry = json_of(&out);
+    assert_eq!(entry["status"], "pending");
+    assert_ne!(entry["error_code"], "timeout", "the new error is recorded: {entry}");
 }
