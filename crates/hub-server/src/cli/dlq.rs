@@ -34,9 +34,15 @@ pub(crate) struct DlqArgs {
     action: Action,
 }
 
+/// Shown after each `dlq` subcommand's help.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 usage or configuration error; 2 runtime failure \
+(store, network, the hub, a replay that failed again); 3 no such entry; 4 not pending.
+Without --url, works directly on the store of --config; see `hub-server dlq --help`.";
+
 #[derive(Debug, Subcommand)]
 enum Action {
     /// List entries, newest first.
+    #[command(after_help = EXIT_CODES)]
     List {
         /// Only entries in this status.
         #[arg(long, value_enum)]
@@ -55,16 +61,19 @@ enum Action {
         cursor: Option<String>,
     },
     /// Show one entry, payload included.
+    #[command(after_help = EXIT_CODES)]
     Show {
         /// The entry's id.
         id: String,
     },
     /// Run a pending entry's write again, with its idempotency key.
+    #[command(after_help = EXIT_CODES)]
     Replay {
         /// The entry's id.
         id: String,
     },
     /// Give up a pending entry.
+    #[command(after_help = EXIT_CODES)]
     Discard {
         /// The entry's id.
         id: String,

@@ -293,6 +293,8 @@ credentials = {{ client_id = "env:K", client_secret = "env:K" }}
 dialect = "generic"
 base_url = "http://127.0.0.1:9"
 credentials = {{ client_id = "env:K", client_secret = "env:K", hmac_secret = "env:K" }}
+[adapters.transaction_create.resilience]
+max_attempts = 1
 "#
         ),
     )
