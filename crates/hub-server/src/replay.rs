@@ -51,3 +51,76 @@ impl Replayer for PortReplayer {
         Ok(body)
     }
 }
+
+/// How a claimed replay ended.
+#[derive(Debug)]
+pub enum Replayed {
+    /// It succeeded: the entry, now `replayed`, holds the result.
+    Done(Box<DlqEntry>),
+    /// It failed again (the entry stays `pending` with the new error and attempts), or
+    /// the entry cannot be replayed.
+    Failed {
+        /// Why.
+        error: ReplayError,
+        /// The entry's adapter.
+        adapter: String,
+        /// The entry's operation.
+        operation: String,
+    },
+}
+
+/// Claims entry `id` for `actor`, runs it again with its own idempotency key and
+/// conversation (filled into `ctx` when missing), and records the outcome — the one
+/// replay flow of the API route and of the command line.
+pub async fn replay_entry(
+    state: &crate::state::AppState,
+    id: &hub_core::DlqId,
+    actor: &str,
+    mut ctx: CallContext,
+) -> Result<Replayed, hub_core::DlqError> {
+    let dlq = &state.services.dlq;
+    let claim = dlq.claim_replay(id, actor, state.settings.replay_lease).await?;
+    let failure = &claim.entry.failure;
+    if ctx.conversation_id.is_none()
+        && let Some(c) = failure
+            .conversation_id
+            .as_deref()
+            .and_then(|c| hub_core::ConversationId::parse(c).ok())
+    {
+        ctx = ctx.with_conversation_id(c);
+    }
+    if let Some(k) = failure
+        .idempotency_key
+        .as_deref()
+        .and_then(|k| hub_core::IdempotencyKey::parse(k).ok())
+    {
+        ctx = ctx.with_idempotency_key(k);
+    }
+    match state.replayer.replay(&claim.entry, &ctx).await {
+        Ok(result) => {
+            let entry = dlq
+                .finish_replay(&claim, hub_core::ReplayOutcome::Succeeded { result })
+                .await?;
+            tracing::info!(dlq_id = %id, actor, "dead-letter entry replayed");
+            Ok(Replayed::Done(Box::new(entry)))
+        }
+        Err(err) => {
+            let (error_code, attempts) = match &err {
+                ReplayError::Upstream(e) => (e.code(), ctx.attempts.get()),
+                ReplayError::Unreplayable(_) => ("unreplayable", 0),
+            };
+            let outcome = hub_core::ReplayOutcome::Failed {
+                error: err.to_string(),
+                error_code: error_code.to_owned(),
+                attempts,
+            };
+            tracing::warn!(dlq_id = %id, actor, error = %err, "dead-letter replay failed");
+            dlq.finish_replay(&claim, outcome).await?;
+            Ok(Replayed::Failed {
+                error: err,
+                adapter: failure.adapter.clone(),
+                operation: failure.operation.clone(),
+            })
+        }
+    }
+}

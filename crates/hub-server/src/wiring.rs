@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hub_core::{AuditLog, Cache, Event, EventPublisher, SecretRef, SecretSource, Topic};
-use hub_resilience::backoff::{Backoff, Jitter as BackoffJitter};
+use hub_resilience::backoff::Backoff;
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
 use hub_resilience::cache::keys::Ttls;
 use hub_resilience::cache::{CacheConfig as ManagerConfig, CacheManager};
@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use crate::alerts::Supervisor;
 use crate::compose::{ResolveError, authenticator};
-use crate::config::{AdapterConfig, Config, Dialect, Jitter};
+use crate::config::{AdapterConfig, Config, Dialect};
 use crate::notify::{SupervisorNotifier, WebhookSink};
 use crate::state::{AppState, CacheProbe, CircuitState, Ports, Services};
 use crate::webhook_signature::WebhookKeys;
@@ -436,12 +436,7 @@ fn endpoint(
             initial: r.backoff_initial(),
             multiplier: r.backoff_multiplier,
             max: r.backoff_max(),
-            jitter: match r.jitter {
-                Jitter::None => BackoffJitter::None,
-                Jitter::Full => BackoffJitter::Full,
-                Jitter::Equal => BackoffJitter::Equal,
-                Jitter::Decorrelated => BackoffJitter::Decorrelated,
-            },
+            jitter: r.jitter,
         },
         per_attempt_timeout: a.timeouts.attempt(),
         deadline: a.timeouts.deadline(),

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Subcommand, ValueEnum};
-use hub_core::{ConversationId, DeadLetterQueue, DlqError, DlqFilter, DlqId, DlqStatus, IdempotencyKey, ReplayOutcome};
-use hub_server::replay::ReplayError;
+use hub_core::{DeadLetterQueue, DlqError, DlqFilter, DlqId, DlqStatus};
+use hub_server::replay::{ReplayError, Replayed, replay_entry};
 use hub_server::secrets::Secrets;
 use hub_server::wire::{DlqEntryBody, DlqPage};
 use hub_server::wiring;
@@ -218,62 +218,23 @@ async fn direct_replay(loaded: &hub_server::config::Loaded, raw_id: &str) -> Res
 }
 
 async fn replay_with(state: &hub_server::AppState, raw_id: &str, id: &DlqId) -> Result<Value, Failure> {
-    let dlq = &state.services.dlq;
-    let claim = dlq
-        .claim_replay(id, DIRECT_ACTOR, state.settings.replay_lease)
+    let ctx = hub_core::CallContext::new(hub_server::correlation::generate_request_id());
+    match replay_entry(state, id, DIRECT_ACTOR, ctx)
         .await
-        .map_err(|e| dlq_failure(raw_id, &e))?;
-    let failure = &claim.entry.failure;
-    let mut ctx = hub_core::CallContext::new(hub_server::correlation::generate_request_id());
-    if let Some(c) = failure
-        .conversation_id
-        .as_deref()
-        .and_then(|c| ConversationId::parse(c).ok())
+        .map_err(|e| dlq_failure(raw_id, &e))?
     {
-        ctx = ctx.with_conversation_id(c);
-    }
-    if let Some(k) = failure
-        .idempotency_key
-        .as_deref()
-        .and_then(|k| IdempotencyKey::parse(k).ok())
-    {
-        ctx = ctx.with_idempotency_key(k);
-    }
-    match state.replayer.replay(&claim.entry, &ctx).await {
-        Ok(result) => {
-            let entry = dlq
-                .finish_replay(&claim, ReplayOutcome::Succeeded { result })
-                .await
-                .map_err(|e| dlq_failure(raw_id, &e))?;
-            to_json(&DlqEntryBody::from(entry))
-        }
-        Err(err) => {
-            let (outcome, failure) = match &err {
-                ReplayError::Upstream(e) => (
-                    ReplayOutcome::Failed {
-                        error: e.to_string(),
-                        error_code: e.code().to_owned(),
-                        attempts: ctx.attempts.get(),
-                    },
-                    Failure::Runtime(format!(
-                        "the replay failed again ({}): {e}; entry {raw_id} stays pending",
-                        e.code()
-                    )),
-                ),
-                ReplayError::Unreplayable(e) => (
-                    ReplayOutcome::Failed {
-                        error: e.to_string(),
-                        error_code: "unreplayable".to_owned(),
-                        attempts: 0,
-                    },
-                    Failure::Conflict(format!("entry {raw_id} cannot be replayed: {e}")),
-                ),
-            };
-            dlq.finish_replay(&claim, outcome)
-                .await
-                .map_err(|e| dlq_failure(raw_id, &e))?;
-            Err(failure)
-        }
+        Replayed::Done(entry) => to_json(&DlqEntryBody::from(*entry)),
+        Replayed::Failed {
+            error: ReplayError::Upstream(e),
+            ..
+        } => Err(Failure::Runtime(format!(
+            "the replay failed again ({}): {e}; entry {raw_id} stays pending",
+            e.code()
+        ))),
+        Replayed::Failed {
+            error: ReplayError::Unreplayable(e),
+            ..
+        } => Err(Failure::Conflict(format!("entry {raw_id} cannot be replayed: {e}"))),
     }
 }
 

@@ -270,20 +270,9 @@ impl AdaptersConfig {
     }
 }
 
-/// How backoff waits are randomised (hub-resilience's jitter kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Jitter {
-    /// Exactly the exponential delay.
-    #[default]
-    None,
-    /// Uniform in `[0, delay]`.
-    Full,
-    /// Uniform in `[delay/2, delay]`.
-    Equal,
-    /// Uniform in `[initial, 3 × previous]`, capped.
-    Decorrelated,
-}
+/// How backoff waits are randomised: hub-resilience's jitter kinds, named in lower case
+/// (`none`, `full`, `equal`, `decorrelated`).
+pub use hub_resilience::backoff::Jitter;
 
 /// `[adapters.ticketing.jira]`: where issues are created (Jira dialect only).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

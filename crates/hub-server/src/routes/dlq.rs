@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use hub_core::{ConversationId, DlqError, DlqFilter, DlqId, DlqStatus, IdempotencyKey, ReplayOutcome};
+use hub_core::{DlqError, DlqFilter, DlqId, DlqStatus};
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
 use crate::extract::{EmptyBody, OptionalJson, PathId, QueryMap};
 use crate::problem::{Problem, ProblemCode, ProblemDetails};
-use crate::replay::ReplayError;
+use crate::replay::{ReplayError, Replayed};
 use crate::state::AppState;
 use crate::wire::{DiscardRequest, DlqEntryBody, DlqPage, query_token, wiring_problem};
 
@@ -127,61 +127,20 @@ pub async fn replay(
 }
 
 async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: DlqId) -> Result<Response, Problem> {
-    let dlq = &state.services.dlq;
-    let claim = dlq
-        .claim_replay(&id, &actor, state.settings.replay_lease)
+    match crate::replay::replay_entry(state, &id, &actor, corr.call_context())
         .await
-        .map_err(|e| dlq_problem(&e))?;
-    let failure = &claim.entry.failure;
-    let mut ctx = corr.call_context();
-    if ctx.conversation_id.is_none()
-        && let Some(c) = failure
-            .conversation_id
-            .as_deref()
-            .and_then(|c| ConversationId::parse(c).ok())
+        .map_err(|e| dlq_problem(&e))?
     {
-        ctx = ctx.with_conversation_id(c);
-    }
-    if let Some(k) = failure
-        .idempotency_key
-        .as_deref()
-        .and_then(|k| IdempotencyKey::parse(k).ok())
-    {
-        ctx = ctx.with_idempotency_key(k);
-    }
-    let (adapter, operation) = (failure.adapter.clone(), failure.operation.clone());
-    match state.replayer.replay(&claim.entry, &ctx).await {
-        Ok(result) => {
-            let entry = dlq
-                .finish_replay(&claim, ReplayOutcome::Succeeded { result })
-                .await
-                .map_err(|e| dlq_problem(&e))?;
-            tracing::info!(dlq_id = %id, actor = %actor, "dead-letter entry replayed");
-            Ok(Json(DlqEntryBody::from(entry)).into_response())
-        }
-        Err(err) => {
-            let (outcome, problem) = match &err {
-                ReplayError::Upstream(e) => (
-                    ReplayOutcome::Failed {
-                        error: e.to_string(),
-                        error_code: e.code().to_owned(),
-                        attempts: ctx.attempts.get(),
-                    },
-                    Problem::upstream(e, &adapter, &operation),
-                ),
-                ReplayError::Unreplayable(e) => (
-                    ReplayOutcome::Failed {
-                        error: e.to_string(),
-                        error_code: "unreplayable".to_owned(),
-                        attempts: 0,
-                    },
-                    Problem::new(ProblemCode::DlqConflict, format!("the entry cannot be replayed: {e}")),
-                ),
-            };
-            tracing::warn!(dlq_id = %id, actor = %actor, error = %err, "dead-letter replay failed");
-            dlq.finish_replay(&claim, outcome).await.map_err(|e| dlq_problem(&e))?;
-            Err(problem.with_dlq_id(&id))
-        }
+        Replayed::Done(entry) => Ok(Json(DlqEntryBody::from(*entry)).into_response()),
+        Replayed::Failed {
+            error: ReplayError::Upstream(e),
+            adapter,
+            operation,
+        } => Err(Problem::upstream(&e, &adapter, &operation).with_dlq_id(&id)),
+        Replayed::Failed {
+            error: ReplayError::Unreplayable(e),
+            ..
+        } => Err(Problem::new(ProblemCode::DlqConflict, format!("the entry cannot be replayed: {e}")).with_dlq_id(&id)),
     }
 }
 
