@@ -6,8 +6,8 @@
 //! writes its output into the run directory under `target/demo/`, and every process is
 //! stopped at the end, on failure and on Ctrl-C.
 
-mod http;
-mod procs;
+pub(crate) mod http;
+pub(crate) mod procs;
 mod tour;
 
 use std::collections::hash_map::RandomState;
@@ -39,7 +39,7 @@ Exits 0 when every step behaved as expected, 1 naming the step that did not.
 ";
 
 /// The template every hub's configuration is made from.
-const TEMPLATE: &str = "config/demo.toml";
+pub(crate) const TEMPLATE: &str = "config/demo.toml";
 /// The address the template names for the sim; replaced by the sim's real one.
 const TEMPLATE_SIM: &str = "http://127.0.0.1:8900";
 /// The template's `[adapters.ticketing]` lines that the zendesk and jira hubs replace.
@@ -48,7 +48,7 @@ base_url = \"http://127.0.0.1:8900/generic\"
 credentials = { api_key = \"env:DEMO_GENERIC_API_KEY\" }
 ";
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Fails when Ctrl-C (SIGINT) or SIGTERM arrived.
 pub(crate) fn interrupted() -> Result<()> {
@@ -199,8 +199,13 @@ fn start_and_tour(procs: &mut Procs, sim_bin: &Path, hub_bin: &Path, run_dir: &P
 
 /// `cargo build -p hub-sim -p hub-server`, its progress on the terminal; the binaries' paths.
 fn build() -> Result<(PathBuf, PathBuf)> {
+    build_bins(false)
+}
+
+/// [`build`] in the dev or the release profile (`cargo xtask bench` builds in release).
+pub(crate) fn build_bins(release: bool) -> Result<(PathBuf, PathBuf)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let args = [
+    let mut args = vec![
         "build",
         "-p",
         "hub-sim",
@@ -208,10 +213,16 @@ fn build() -> Result<(PathBuf, PathBuf)> {
         "hub-server",
         "--message-format=json-render-diagnostics",
     ];
-    println!("\nbuilding hub-sim and hub-server (dev profile) …");
+    if release {
+        args.push("--release");
+    }
+    println!(
+        "\nbuilding hub-sim and hub-server ({} profile) …",
+        if release { "release" } else { "dev" }
+    );
     eprintln!("$ cargo {}", args.join(" "));
     let mut child = Command::new(&cargo)
-        .args(args)
+        .args(&args)
         .current_dir(workspace_root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -275,7 +286,7 @@ fn run_dir() -> Result<PathBuf> {
 
 /// The configuration of the hub for `dialect`: the template with the sim's address and,
 /// for zendesk and jira, their `[adapters.ticketing]` lines.
-fn hub_config(template: &str, dialect: &str, sim: &str) -> Result<String> {
+pub(crate) fn hub_config(template: &str, dialect: &str, sim: &str) -> Result<String> {
     if template.matches(GENERIC_TICKETING).count() != 1 {
         bail!(
             "{TEMPLATE}: the [adapters.ticketing] lines the demo replaces per dialect are not there exactly once:\n{GENERIC_TICKETING}"
@@ -310,7 +321,7 @@ jira = { project_key = \"SUP\" }
 
 /// The variables the configuration's `env:` references resolve to: the run's tokens and
 /// the credentials hub-sim accepts (`hub_sim::Credentials::default()`).
-fn secrets_env(tokens: &Tokens) -> Vec<(String, String)> {
+pub(crate) fn secrets_env(tokens: &Tokens) -> Vec<(String, String)> {
     [
         ("DEMO_READ_TOKEN", tokens.read.as_str()),
         ("DEMO_WRITE_TOKEN", tokens.write.as_str()),
@@ -354,7 +365,7 @@ fn quick_overrides() -> Vec<(String, String)> {
 }
 
 /// Polls every hub's `/readyz` until it answers 200, printing progress; 60 s at most.
-fn wait_ready(procs: &mut Procs, client: &Client, hubs: &[Hub]) -> Result<()> {
+pub(crate) fn wait_ready(procs: &mut Procs, client: &Client, hubs: &[Hub]) -> Result<()> {
     println!("waiting for every hub's /readyz …");
     let started = Instant::now();
     let deadline = started + Duration::from_secs(60);
@@ -452,7 +463,7 @@ fn serve(procs: &mut Procs, sim: &str, hubs: &[Hub], tokens: &Tokens) -> Result<
 }
 
 /// 16 hex digits from the standard library's randomly seeded hasher.
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut h = RandomState::new().build_hasher();
     h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     h.write_u32(std::process::id());

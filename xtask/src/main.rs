@@ -1,6 +1,7 @@
 //! Workspace automation: the CI gate, the test suite and the services it needs, and the demo.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command line talks to its terminal.
 
+mod bench;
 mod demo;
 mod services;
 
@@ -18,6 +19,8 @@ commands:
   services  only make sure PostgreSQL and Redis answer
   demo      build and start hub-sim and the hub, then walk a scripted tour of it
             (--serve: keep them running afterwards; --quick: shorter waits)
+  bench     release builds of hub-sim and the hub against nginx on loopback, measured
+            with wrk; a table of figures and ratios (--quick: 3 s per measurement)
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("services") => services::ensure().map(|_| ()),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

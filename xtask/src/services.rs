@@ -57,7 +57,7 @@ fn wait_for(addr: &str, what: &str) -> Result<()> {
     bail!("{what} did not start answering on {addr} within 60 s")
 }
 
-fn apt_install(packages: &[&str]) -> Result<()> {
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     eprintln!("xtask: installing Debian packages {packages:?}");
     run("apt-get", &["update", "-q"], &[])?;
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
@@ -123,7 +123,7 @@ fn start_redis() -> Result<()> {
     wait_for(REDIS_ADDR, "Redis")
 }
 
-fn which(program: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH")?
         .to_string_lossy()
         .split(':')

@@ -124,6 +124,23 @@ impl Procs {
         Ok(())
     }
 
+    /// Starts any command, its output into `log`, to be stopped with the others.
+    pub(crate) fn start_other(&mut self, name: &str, mut cmd: Command, log: &Path) -> Result<()> {
+        let (out, err) = log_file(log)?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        self.list.push(Proc {
+            name: name.to_owned(),
+            child,
+            log: log.to_owned(),
+        });
+        Ok(())
+    }
+
     /// Fails, naming the process and its log, when one has exited.
     pub(crate) fn check_alive(&mut self) -> Result<()> {
         for p in &mut self.list {
