@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod redis_cache;
+mod redis_conn;
 pub mod stores;
 pub mod sweeper;
 pub mod webhook_ids;

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use hub_core::{Event, EventPublisher, EventStream, StoreError};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::local::LocalEvents;
 use crate::config::StoreConfig;
-use crate::error::{OpenError, redact_url};
+use crate::error::OpenError;
 
 /// The first wait before the relay subscribes again after losing Redis.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -159,25 +159,8 @@ impl RedisEvents {
 
     /// [`RedisEvents::open`] with another key prefix (one per deployment, or per test).
     pub fn open_with_prefix(url: &str, prefix: &str, config: &StoreConfig) -> Result<Self, OpenError> {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-            return Err(OpenError::UnsupportedScheme {
-                url: redact_url(url),
-                expected: "redis://host:port",
-            });
-        }
-        let invalid = |e: redis::RedisError| OpenError::InvalidUrl {
-            url: redact_url(url),
-            reason: format!("{:?}", e.kind()),
-        };
-        let client = redis::Client::open(url).map_err(invalid)?;
-        let timeout = Duration::from_millis(config.redis_timeout_ms.max(1));
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config).map_err(invalid)?;
+        let (client, connection) = crate::redis_conn::connect(url, config)?;
+        let timeout = crate::redis_conn::call_timeout(config);
         let channel = format!("{prefix}:events");
         let (relay_state, _) = watch::channel(RelayState::default());
         let shared = Arc::new(Shared {

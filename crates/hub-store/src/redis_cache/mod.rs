@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_core::{Cache, CacheEntry, StoreError};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use crate::clock::{Clock, to_ms};
 use crate::config::StoreConfig;
-use crate::error::{OpenError, redact_url};
+use crate::error::OpenError;
 
 static PUT: &str = include_str!("put.lua");
 static INVALIDATE: &str = include_str!("invalidate.lua");
@@ -77,25 +77,8 @@ impl RedisCache {
         config: &StoreConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, OpenError> {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-            return Err(OpenError::UnsupportedScheme {
-                url: redact_url(url),
-                expected: "redis://host:port",
-            });
-        }
-        let invalid = |e: redis::RedisError| OpenError::InvalidUrl {
-            url: redact_url(url),
-            reason: format!("{:?}", e.kind()),
-        };
-        let client = redis::Client::open(url).map_err(invalid)?;
-        let timeout = Duration::from_millis(config.redis_timeout_ms.max(1));
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(20))
-            .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(invalid)?;
+        let (_, connection) = crate::redis_conn::connect(url, config)?;
+        let timeout = crate::redis_conn::call_timeout(config);
         Ok(Self {
             connection,
             prefix: prefix.to_owned(),
