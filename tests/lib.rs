@@ -235,8 +235,8 @@ impl Hub {
         let loaded = hub_server::config::load(&file, std::iter::empty::<(String, String)>())
             .unwrap_or_else(|e| panic!("test configuration: {e:?}"));
         let secrets = Arc::new(Secrets::new(EnvSource::from_pairs(secrets_env()), None));
-        let events: Arc<dyn hub_core::EventPublisher> = Arc::new(hub_server::unwired::Unwired);
-        let hub = wiring::build(&loaded.config, loaded.store_section(), secrets, events)
+        // The hub exactly as the binary assembles it, with the stores' own event bus.
+        let hub = wiring::assemble(&loaded.config, loaded.store_section(), secrets)
             .await
             .unwrap();
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))

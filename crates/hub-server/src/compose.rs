@@ -1,14 +1,9 @@
-//! Composition helpers: the configuration's tokens through the secrets layer, and the
-//! state the binary serves until adapters and stores are wired in.
-
-use std::sync::Arc;
+//! Composition helpers: the configuration's tokens and credentials through the secrets layer.
 
 use hub_core::{SecretError, SecretSource};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::state::{AppState, Ports, Services};
-use crate::unwired::Unwired;
 
 /// A credential the configuration points to could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,22 +38,4 @@ pub async fn check_secrets(config: &Config, secrets: &dyn SecretSource) -> Vec<R
         }
     }
     failures
-}
-
-/// The state over [`Unwired`] ports and stores: the API, health and auth work; every
-/// upstream call fails as unreachable and `/readyz` says not ready.
-pub fn unwired_state(config: &Config, auth: Authenticator) -> AppState {
-    let unwired = Arc::new(Unwired);
-    let ports = Ports {
-        ticketing: unwired.clone(),
-        transaction_status: unwired.clone(),
-        transaction_create: unwired.clone(),
-    };
-    let services = Services {
-        idempotency: unwired.clone(),
-        dlq: unwired.clone(),
-        audit: unwired.clone(),
-        events: unwired,
-    };
-    AppState::new(ports, services, auth, config.api_settings())
 }

@@ -31,7 +31,6 @@ pub mod routes;
 pub mod secrets;
 pub mod shutdown;
 pub mod state;
-pub mod unwired;
 pub mod webhook_signature;
 pub mod webhooks;
 pub mod wire;

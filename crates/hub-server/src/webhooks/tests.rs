@@ -123,7 +123,7 @@ async fn a_delivery_is_processed_once_and_forgeries_never() {
     let keys = WebhookKeys::parse([format!("whsec_{}", STANDARD.encode(KEY)).as_str()]).unwrap();
     let recorder = Arc::new(Recorder::default());
     let receiver = WebhookReceiver::new(keys).with_caches(recorder.clone());
-    let events = crate::unwired::Unwired;
+    let events = hub_store::LocalEvents::default();
     let now = 1_800_000_000;
     let body = br#"{"ticket_id":"T-9","status":"open"}"#;
     let good = headers("msg_1", now, &sign(KEY, "msg_1", now, body));
