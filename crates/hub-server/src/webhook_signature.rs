@@ -168,6 +168,8 @@ mod tests {
         let good = sign(KEY, "msg_1", now, b"{}");
         let k = keys();
         assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{}", now + 299), Ok(()));
+        assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{}", now + 300), Ok(()));
+        assert_eq!(k.verify("msg_1", &now.to_string(), &good, b"{}", now - 300), Ok(()));
         assert_eq!(
             k.verify("msg_1", &now.to_string(), &good, b"{}", now + 301),
             Err(VerifyError::Stale)
