@@ -27,8 +27,10 @@ async fn signatures_are_checked_over_the_bytes_on_the_wire() {
     let url = format!("{}/transactions/drafts", sim.url(System::Sales));
     let path = "/sales/transactions/drafts";
     let bearer = format!("Bearer {t}");
-    let ts = now_unix().to_string();
-    let sig = hub_sim::signature::sign_request(b"sim-sales-hmac-secret", now_unix(), "POST", path, DRAFT);
+    // One instant for the header and the signature, so a tick between them cannot be what fails.
+    let now = now_unix();
+    let ts = now.to_string();
+    let sig = hub_sim::signature::sign_request(b"sim-sales-hmac-secret", now, "POST", path, DRAFT);
     let signed = |sig: &str, ts: &str| -> Vec<(String, String)> {
         vec![
             ("authorization".into(), bearer.clone()),
@@ -48,13 +50,8 @@ async fn signatures_are_checked_over_the_bytes_on_the_wire() {
     assert_eq!(r.json()["error"], "invalid_signature");
 
     // Signed without the base URL's prefix.
-    let no_prefix = hub_sim::signature::sign_request(
-        b"sim-sales-hmac-secret",
-        now_unix(),
-        "POST",
-        "/transactions/drafts",
-        DRAFT,
-    );
+    let no_prefix =
+        hub_sim::signature::sign_request(b"sim-sales-hmac-secret", now, "POST", "/transactions/drafts", DRAFT);
     assert_eq!(
         call("POST", &url, &as_refs(&signed(&no_prefix, &ts)), DRAFT)
             .await
