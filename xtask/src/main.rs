@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command line talks to its terminal.
 
 mod bench;
+mod chaos;
 mod demo;
 mod services;
 
@@ -19,6 +20,8 @@ commands:
   services  only make sure PostgreSQL and Redis answer
   demo      build and start hub-sim and the hub, then walk a scripted tour of it
             (--serve: keep them running afterwards; --quick: shorter waits)
+  chaos     hub-sim and hubs under faults, a crash and two instances, checking the
+            invariants of issue #11 against the sim's ledger (--quick: the CI size)
   bench     release builds of hub-sim and the hub against nginx on loopback, measured
             with wrk; a table of figures and ratios (--quick: 3 s per measurement)
 ";
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         Some("services") => services::ensure().map(|_| ()),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("chaos") => chaos::run(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
