@@ -97,7 +97,8 @@ impl WebhookKeys {
         now: i64,
     ) -> Result<(), VerifyError> {
         let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
-        if (now - ts).abs() > TOLERANCE_S {
+        // `abs_diff`: a timestamp near i64::MIN or MAX must be stale, not an overflow.
+        if now.abs_diff(ts) > TOLERANCE_S.unsigned_abs() {
             return Err(VerifyError::Stale);
         }
         let candidates: Vec<Vec<u8>> = signatures
@@ -211,6 +212,41 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn extreme_timestamps_are_stale_never_a_panic(ts in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>()], now in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>()]) {
+            // Regression: `(now - ts).abs()` overflowed (a panic in debug builds) for
+            // `webhook-timestamp: -9223372036854775808`.
+            let sig = sign(KEY, "msg_1", ts, b"{}");
+            let result = keys().verify("msg_1", &ts.to_string(), &sig, b"{}", now);
+            prop_assert_eq!(result.is_ok(), now.abs_diff(ts) <= 300);
+            if result.is_err() {
+                prop_assert_eq!(result, Err(VerifyError::Stale));
+            }
+        }
+
+        #[test]
+        fn only_the_genuine_delivery_passes(
+            id in "[A-Za-z0-9_]{1,30}",
+            skew in -300i64..=300,
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            flip in 0usize..4,
+            byte in any::<u8>(),
+        ) {
+            let now = 1_700_000_000;
+            let ts = now + skew;
+            let genuine = sign(KEY, &id, ts, &body);
+            prop_assert_eq!(keys().verify(&id, &ts.to_string(), &genuine, &body, now), Ok(()));
+            // Change one thing the signature covers: it no longer passes.
+            let (mut id2, mut ts2, mut body2, mut sig2) = (id.clone(), ts, body.clone(), genuine.clone());
+            match flip {
+                0 => id2.push(char::from(b'a' + byte % 26)),
+                1 => ts2 += 1 + i64::from(byte % 5),
+                2 => body2.push(byte),
+                _ => sig2 = sign(&[byte; 32], &id, ts, &body),
+            }
+            prop_assert!(keys().verify(&id2, &ts2.to_string(), &sig2, &body2, now).is_err());
+        }
+
         #[test]
         fn arbitrary_headers_never_panic_and_never_pass(id in "\\PC{0,40}", ts in "\\PC{0,20}", sig in "\\PC{0,200}", body in proptest::collection::vec(any::<u8>(), 0..200)) {
             prop_assert!(keys().verify(&id, &ts, &sig, &body, 1_700_000_000).is_err());
