@@ -11,7 +11,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::faults::{Action, FaultKind};
-use crate::ledger::RequestRecord;
+use crate::ledger::{REQUEST_ID, RequestRecord};
 use crate::reply::Reply;
 use crate::state::SimState;
 use crate::system::System;
@@ -35,6 +35,7 @@ struct Seen {
     path: String,
     route: String,
     key: Option<String>,
+    request_id: Option<String>,
 }
 
 impl Seen {
@@ -49,6 +50,7 @@ impl Seen {
             route: self.route,
             status,
             idempotency_key: self.key,
+            request_id: self.request_id,
             fault,
         });
     }
@@ -84,13 +86,17 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
             .map_or_else(|| path.to_owned(), |pq| pq.as_str().to_owned()),
         route,
         key: crate::auth::idempotency_key(req.headers()).map(str::to_owned),
+        request_id: crate::auth::header(req.headers(), "x-request-id").map(str::to_owned),
     };
+    // The route runs with the request id in scope, so the effects it records carry it.
+    let request_id = seen.request_id.clone();
+    let run_route = move |req: Request| REQUEST_ID.scope(request_id, next.run(req));
     let plan = st.faults.plan(system, &seen.method, &seen.route, &relative);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
     let Some(action) = plan.action else {
-        let response = next.run(req).await;
+        let response = run_route(req).await;
         seen.record(&st, Some(response.status().as_u16()), None);
         return response;
     };
@@ -126,20 +132,20 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
                 .into_response()
         }
         Action::Truncated => {
-            let response = next.run(req).await;
+            let response = run_route(req).await;
             seen.record(&st, Some(response.status().as_u16()), kind);
             truncate(response).await
         }
         Action::Reset { after_handler } => {
             if after_handler {
-                drop(next.run(req).await);
+                drop(run_route(req).await);
             }
             seen.record(&st, None, kind);
             abort()
         }
         Action::Hang { after_handler, max } => {
             if after_handler {
-                drop(next.run(req).await);
+                drop(run_route(req).await);
             }
             seen.record(&st, None, kind);
             tokio::time::sleep(max).await;

@@ -12,6 +12,17 @@ use tokio::sync::futures::Notified;
 use crate::faults::FaultKind;
 use crate::system::System;
 
+tokio::task_local! {
+    /// The `X-Request-Id` of the request a system route is running for; the intercept
+    /// middleware sets it around the route, and effects recorded inside carry it.
+    pub(crate) static REQUEST_ID: Option<String>;
+}
+
+/// The request id of the route running in this task, if any.
+pub(crate) fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
 /// One request a simulated system received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestRecord {
@@ -32,6 +43,9 @@ pub struct RequestRecord {
     pub status: Option<u16>,
     /// The `Idempotency-Key` header, if sent.
     pub idempotency_key: Option<String>,
+    /// The `X-Request-Id` header, if sent (a hub sends its request id with every call).
+    #[serde(default)]
+    pub request_id: Option<String>,
     /// The fault that took over the answer, if any.
     pub fault: Option<FaultKind>,
 }
@@ -70,6 +84,10 @@ pub struct EffectRecord {
     pub related: Option<String>,
     /// The `Idempotency-Key` the request carried.
     pub idempotency_key: Option<String>,
+    /// The `X-Request-Id` the request carried: ties an effect to the caller's request even
+    /// where the system ignores idempotency keys.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Which request records to return; every field that is set must match.
@@ -87,6 +105,8 @@ pub struct RequestFilter {
     pub status: Option<u16>,
     /// Only this idempotency key.
     pub idempotency_key: Option<String>,
+    /// Only this request id.
+    pub request_id: Option<String>,
 }
 
 impl RequestFilter {
@@ -100,6 +120,10 @@ impl RequestFilter {
                 .idempotency_key
                 .as_deref()
                 .is_none_or(|k| Some(k) == r.idempotency_key.as_deref())
+            && self
+                .request_id
+                .as_deref()
+                .is_none_or(|k| Some(k) == r.request_id.as_deref())
     }
 }
 
@@ -114,6 +138,8 @@ pub struct EffectFilter {
     pub id: Option<String>,
     /// Only this idempotency key.
     pub idempotency_key: Option<String>,
+    /// Only this request id.
+    pub request_id: Option<String>,
 }
 
 impl EffectFilter {
@@ -133,6 +159,10 @@ impl EffectFilter {
                 .idempotency_key
                 .as_deref()
                 .is_none_or(|k| Some(k) == e.idempotency_key.as_deref())
+            && self
+                .request_id
+                .as_deref()
+                .is_none_or(|k| Some(k) == e.request_id.as_deref())
     }
 }
 
@@ -262,6 +292,7 @@ mod tests {
             route: "/transactions/drafts".to_owned(),
             status,
             idempotency_key: Some(format!("k{seq}")),
+            request_id: Some(format!("r{seq}")),
             fault: None,
         }
     }
@@ -287,5 +318,10 @@ mod tests {
             ..RequestFilter::default()
         });
         assert_eq!(keyed.len(), 1);
+        let by_request = ledger.requests(&RequestFilter {
+            request_id: Some("r2".to_owned()),
+            ..RequestFilter::default()
+        });
+        assert_eq!(by_request.iter().map(|r| r.seq).collect::<Vec<_>>(), [2]);
     }
 }

@@ -115,6 +115,7 @@ impl SimState {
             id: id.to_owned(),
             related: related.map(str::to_owned),
             idempotency_key: key.map(str::to_owned),
+            request_id: crate::ledger::current_request_id(),
         });
     }
 

@@ -9,6 +9,7 @@ mod control;
 mod faults;
 mod generic;
 mod jira;
+mod ledger;
 mod sales;
 mod status;
 mod support;
