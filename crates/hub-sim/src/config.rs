@@ -6,7 +6,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The credentials the simulated systems accept (test values, published in the README).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Read from JSON (`hub-sim --credentials FILE`), any field left out keeps its default:
+///
+/// ```
+/// let c: hub_sim::Credentials = serde_json::from_str(r#"{"generic_api_key": "canary-1"}"#).unwrap();
+/// assert_eq!(c.generic_api_key, "canary-1");
+/// assert_eq!(c.sales_client_id, hub_sim::Credentials::default().sales_client_id);
+/// assert!(serde_json::from_str::<hub_sim::Credentials>(r#"{"generic_api_kye": "x"}"#).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Credentials {
     /// Generic ticketing: the `X-API-Key` header value.
     pub generic_api_key: String,

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hub_sim::{Settings, Sim, SimConfig};
+use hub_sim::{Credentials, Settings, Sim, SimConfig};
 
 /// Simulated external systems for Integration Hub: ticketing (generic, Zendesk, Jira),
 /// transaction status, sales, Vault and a notification sink, with faults on demand.
@@ -27,6 +27,10 @@ struct Args {
     /// How long a sales draft stays committable, in seconds.
     #[arg(long, default_value_t = 900)]
     draft_ttl_s: u64,
+    /// A JSON file of the credentials the systems accept (`hub_sim::Credentials` field
+    /// names; those left out keep their published defaults), e.g. to run with canary values.
+    #[arg(long, value_name = "FILE")]
+    credentials: Option<std::path::PathBuf>,
     /// Base URL written into answers (`url`, `self`, `Location`) when clients come through a proxy.
     #[arg(long)]
     public_url: Option<String>,
@@ -56,7 +60,18 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
+    let credentials = match &args.credentials {
+        None => Credentials::default(),
+        Some(path) => match read_credentials(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("hub-sim: --credentials {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let config = SimConfig {
+        credentials,
         listen: args.listen,
         seed: args.seed,
         settings: Settings {
@@ -79,6 +94,12 @@ async fn run(args: Args) -> ExitCode {
     wait_for_signal().await;
     sim.shutdown().await;
     ExitCode::SUCCESS
+}
+
+fn read_credentials(path: &std::path::Path) -> Result<Credentials, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    // The error names the field and position, never a value.
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 async fn wait_for_signal() {
