@@ -237,7 +237,7 @@ mod tests {
             let genuine = sign(KEY, &id, ts, &body);
             prop_assert_eq!(keys().verify(&id, &ts.to_string(), &genuine, &body, now), Ok(()));
             // Change one thing the signature covers: it no longer passes.
-            let (mut id2, mut ts2, mut body2, mut sig2) = (id.clone(), ts, body.clone(), genuine.clone());
+            let (mut id2, mut ts2, mut body2, mut sig2) = (id.clone(), ts, body.clone(), genuine);
             match flip {
                 0 => id2.push(char::from(b'a' + byte % 26)),
                 1 => ts2 += 1 + i64::from(byte % 5),
