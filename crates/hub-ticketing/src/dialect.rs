@@ -76,3 +76,101 @@ impl<'de> serde::Deserialize<'de> for NumOrStr {
         d.deserialize_any(Visitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Generic, Jira, Zendesk};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// The keys the three dialects read, so generated bodies often come close to real ones.
+    const KEYS: &[&str] = &[
+        "id",
+        "url",
+        "status",
+        "assignee",
+        "email",
+        "updated_at",
+        "ticket",
+        "users",
+        "assignee_id",
+        "audit",
+        "events",
+        "type",
+        "key",
+        "fields",
+        "name",
+        "statusCategory",
+        "emailAddress",
+        "updated",
+    ];
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop_oneof!["\\PC{0,20}", Just("2026-01-05T10:00:00Z".to_owned()), "[0-9]{1,22}"].prop_map(Value::String),
+            "-?[0-9]{1,25}(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,4})?"
+                .prop_filter_map("a JSON number", |n| serde_json::from_str(&n).ok()),
+        ];
+        leaf.prop_recursive(5, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![proptest::sample::select(KEYS).prop_map(str::to_owned), "\\PC{0,6}"],
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn dialects() -> Vec<Box<dyn Dialect>> {
+        vec![
+            Box::new(Generic),
+            Box::new(Zendesk),
+            Box::new(Jira {
+                project_key: "SUP".into(),
+                issue_type: "Task".into(),
+                browse_url: "https://example.atlassian.net".into(),
+            }),
+        ]
+    }
+
+    /// Every response reader of every dialect over `body`: a value or a typed error, never a panic.
+    fn read_all(body: &[u8]) -> Result<(), TestCaseError> {
+        let id = TicketId::parse("T-1").map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for d in dialects() {
+            let results = [
+                d.created_ticket(body).map(drop),
+                d.ticket(&id, body).map(drop),
+                d.created_comment(&id, body).map(drop),
+            ];
+            for r in results {
+                if let Err(e) = r {
+                    prop_assert!(matches!(e, Error::Decode { .. }), "{}: {e:?}", d.name());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            read_all(&body)?;
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(value in any_json()) {
+            read_all(&serde_json::to_vec(&value).unwrap())?;
+        }
+
+        #[test]
+        fn arbitrary_json_under_each_envelope_never_panics(value in any_json(), envelope in proptest::sample::select(&["ticket", "fields", "audit"][..])) {
+            read_all(&serde_json::to_vec(&serde_json::json!({ envelope: value, "users": [value] })).unwrap())?;
+        }
+    }
+}

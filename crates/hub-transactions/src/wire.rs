@@ -141,4 +141,89 @@ mod tests {
             .is_err()
         );
     }
+
+    /// The keys the wire types read, so generated bodies often come close to real ones.
+    const KEYS: &[&str] = &[
+        "id",
+        "status",
+        "amount",
+        "currency",
+        "created_at",
+        "completed_at",
+        "expires_at",
+        "customer_id",
+        "transactions",
+    ];
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop_oneof![
+                "\\PC{0,20}",
+                Just("2026-01-05T10:00:00Z".to_owned()),
+                "-?[0-9]{1,30}(\\.[0-9]{0,30})?",
+                proptest::sample::select(&["USD", "eur", "completed", "pending", "open"][..]).prop_map(str::to_owned),
+            ]
+            .prop_map(Value::String),
+            "-?[0-9]{1,30}(\\.[0-9]{1,30})?([eE][+-]?[0-9]{1,4})?"
+                .prop_filter_map("a JSON number", |n| serde_json::from_str(&n).ok()),
+        ];
+        leaf.prop_recursive(4, 48, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![proptest::sample::select(KEYS).prop_map(str::to_owned), "\\PC{0,6}"],
+                    inner,
+                    0..9
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every wire type over `body`, through to the domain: a value or a typed error, never a panic.
+    fn read_all(body: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+        let usd = Currency::parse("USD").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+        let draft = DraftId::parse("D-1").map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+        let results = [
+            decode::<WireTransaction>(body)
+                .and_then(WireTransaction::into_domain)
+                .map(drop),
+            decode::<WireHistory>(body)
+                .and_then(|h| {
+                    h.transactions
+                        .into_iter()
+                        .map(WireTransaction::into_domain)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map(drop),
+            decode::<WireDraft>(body)
+                .and_then(|d| d.into_domain(usd))
+                .map(drop),
+            decode::<WireCommit>(body).and_then(WireCommit::into_domain).map(drop),
+            decode::<WireCancel>(body).map(|c| drop(c.into_domain(&draft))),
+        ];
+        for r in results {
+            if let Err(e) = r {
+                proptest::prop_assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            read_all(&body)?;
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(value in any_json()) {
+            read_all(&serde_json::to_vec(&value).unwrap())?;
+            read_all(&serde_json::to_vec(&serde_json::json!({"transactions": [value]})).unwrap())?;
+        }
+    }
 }

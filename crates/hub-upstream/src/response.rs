@@ -115,4 +115,48 @@ mod tests {
         assert!(matches!(e, Error::Decode { .. }));
         assert!(!e.to_string().contains("\"id\""));
     }
+
+    /// JSON values of any shape, with keys that sometimes name `Thing`'s fields and
+    /// numbers spelled the ways upstreams spell them (huge, negative, exponents).
+    fn any_json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            "\\PC{0,20}".prop_map(serde_json::Value::String),
+            "-?[0-9]{1,25}(\\.[0-9]{1,10})?([eE][+-]?[0-9]{1,4})?"
+                .prop_filter_map("a JSON number", |n| serde_json::from_str(&n).ok()),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![Just("id".to_owned()), Just("n".to_owned()), "\\PC{0,8}"],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_decode_to_a_typed_error_never_a_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            for result in [decode::<Thing>(&body).map(drop), decode::<serde_json::Value>(&body).map(drop)] {
+                if let Err(e) = result {
+                    proptest::prop_assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_decodes_or_fails_typed(value in any_json()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            match decode::<Thing>(&body) {
+                Ok(t) => proptest::prop_assert_eq!(value.get("id").and_then(serde_json::Value::as_str), Some(t.id.as_str())),
+                Err(e) => proptest::prop_assert!(matches!(e, Error::Decode { .. }), "{e:?}"),
+            }
+        }
+    }
 }
