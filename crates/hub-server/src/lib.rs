@@ -10,12 +10,14 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod compose;
 pub mod config;
 pub mod correlation;
 pub mod dead_letter;
+pub mod error_rates;
 pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;

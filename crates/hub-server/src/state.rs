@@ -11,8 +11,10 @@ use hub_core::{
 };
 use serde::Serialize;
 
+use crate::admin::Sessions;
 use crate::alerts::{AlertSettings, Supervisor};
 use crate::auth::Authenticator;
+use crate::error_rates::ErrorRates;
 use crate::events_ws::LiveSettings;
 use crate::notify::SupervisorNotifier;
 use crate::replay::{PortReplayer, Replayer};
@@ -215,6 +217,10 @@ pub struct AppState {
     pub supervisor: Supervisor,
     /// Set to `true` when the server stops accepting: live connections close (1001).
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Each adapter's recent outcomes (fed by [`crate::error_rates::CountingAudit`]).
+    pub error_rates: Arc<ErrorRates>,
+    /// The supervisor's page's sessions.
+    pub sessions: Arc<Sessions>,
 }
 
 impl fmt::Debug for AppState {
@@ -247,7 +253,16 @@ impl AppState {
             webhooks: Arc::new(WebhookReceiver::default()),
             supervisor: Supervisor::new(Arc::new(SupervisorNotifier::default()), AlertSettings::default()),
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
+            error_rates: Arc::new(ErrorRates::default()),
+            sessions: Arc::new(Sessions::default()),
         }
+    }
+
+    /// Replaces the error-rate counts (the ones the audit log feeds).
+    #[must_use]
+    pub fn with_error_rates(mut self, error_rates: Arc<ErrorRates>) -> Self {
+        self.error_rates = error_rates;
+        self
     }
 
     /// Replaces the webhook receiver.

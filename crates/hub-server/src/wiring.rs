@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use crate::alerts::Supervisor;
 use crate::compose::{ResolveError, authenticator};
 use crate::config::{AdapterConfig, Config, Dialect};
+use crate::error_rates::{CountingAudit, ErrorRates};
 use crate::notify::{SupervisorNotifier, WebhookSink};
 use crate::state::{AppState, CacheProbe, CircuitState, Ports, Services};
 use crate::webhook_signature::WebhookKeys;
@@ -124,7 +125,9 @@ async fn assemble_with(
         .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
     let stores = Arc::new(Stores::open(store_config).await?);
     let events = events.unwrap_or_else(|| stores.events.clone());
-    let audit: Arc<dyn AuditLog> = stores.audit.clone();
+    // Every upstream call's outcome passes through the audit log: count it there.
+    let error_rates = Arc::new(ErrorRates::default());
+    let audit: Arc<dyn AuditLog> = Arc::new(CountingAudit::new(stores.audit.clone(), error_rates.clone()));
     let cache_store: Arc<dyn Cache> = match &stores.cache {
         Some(redis) => redis.clone(),
         None => Arc::new(MemoryCache::builder().max_entries(MEMORY_CACHE_ENTRIES).build()),
@@ -231,6 +234,7 @@ async fn assemble_with(
                 .map(|e| (e.adapter().to_owned(), circuit_state(e.circuit_state())))
                 .collect()
         }))
+        .with_error_rates(error_rates)
         .with_probe(Arc::new(CacheProbe(cache_store)))
         .with_webhooks(Arc::new(
             WebhookReceiver::new(webhook_keys(config, secrets.as_ref()).await?)

@@ -75,6 +75,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/openapi.json", get(crate::openapi::serve))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer))
         .route_layer(middleware::from_fn(http_metrics::label_route))
+        // The supervisor's page authenticates by session cookie, outside the bearer layer.
+        .merge(crate::admin::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -91,11 +93,12 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
     Problem::method_not_allowed(method.as_str(), uri.path(), allow)
 }
 
-/// The methods [`ROUTES`] has for a concrete path.
+/// The methods [`ROUTES`] and the supervisor's page ([`crate::admin::ROUTES`]) have for a concrete path.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     let segments: Vec<&str> = path.split('/').collect();
     let mut methods: Vec<&'static str> = ROUTES
         .iter()
+        .chain(crate::admin::ROUTES)
         .filter(|r| {
             let template: Vec<&str> = r.path.split('/').collect();
             template.len() == segments.len()

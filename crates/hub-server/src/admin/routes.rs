@@ -1,0 +1,510 @@
+//! The page's handlers: sign-in and sign-out, the page and its live fragment, replay and
+//! discard through plain forms answered by redirect-after-POST with a flash message.
+
+use std::time::Instant;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use hub_core::{AuditQuery, DlqError, DlqFilter, DlqId, DlqStatus};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::render::{self, CircuitRow, Dashboard, Filters, Live};
+use super::session::{Active, Flash};
+use super::{cookie, csrf, random};
+use crate::auth::Role;
+use crate::correlation::Correlation;
+use crate::extract::PathId;
+use crate::replay::{ReplayError, Replayed};
+use crate::state::AppState;
+use crate::wire::query_token;
+
+/// DLQ entries per page.
+const DLQ_PAGE: u32 = 50;
+/// Audit records shown.
+const AUDIT_RECORDS: u32 = 25;
+/// The longest discard reason kept.
+const MAX_REASON: usize = 500;
+
+fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+fn refusal(status: StatusCode, title: &str, text: &str) -> Response {
+    html(status, render::message(title, text))
+}
+
+fn not_signed_in() -> Response {
+    refusal(
+        StatusCode::UNAUTHORIZED,
+        "Not signed in",
+        "You are not signed in, or your session has ended. Sign in again; nothing was done.",
+    )
+}
+
+fn random_failed() -> Response {
+    tracing::error!("the operating system's random source failed: no session or form token can be issued");
+    refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Unavailable",
+        "The page cannot issue tokens right now. Try again later.",
+    )
+}
+
+/// Route middleware: checks the session a route of [`super::ROUTES`] needs and puts the
+/// [`Active`] session in the request.
+pub(super) async fn require_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let Some(needed) = super::required_role(req.method(), path.as_deref().unwrap_or("")) else {
+        return next.run(req).await;
+    };
+    let session = cookie::get(req.headers(), cookie::SESSION).and_then(|id| state.sessions.lookup(id, Instant::now()));
+    match session {
+        Some(active) if active.principal.role >= needed => {
+            req.extensions_mut().insert(active);
+            next.run(req).await
+        }
+        _ => not_signed_in(),
+    }
+}
+
+/// A form that carries the session's CSRF token.
+pub(super) trait CsrfForm {
+    /// The token the form carried.
+    fn csrf(&self) -> &str;
+}
+
+/// A form of a signed-in session, accepted only from this origin and with the session's
+/// CSRF token; anything else is refused with 403 before the handler runs.
+pub(super) struct Checked<T>(Active, T);
+
+impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for Checked<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let Some(active) = req.extensions().get::<Active>().cloned() else {
+            return Err(not_signed_in());
+        };
+        let refused = |why: &str| {
+            tracing::warn!(principal = %active.principal.name, reason = why, "supervisor form refused");
+            refusal(
+                StatusCode::FORBIDDEN,
+                "Refused",
+                &format!("The form was refused ({why}); nothing was done. Reload the page and try again."),
+            )
+        };
+        let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+        if let Err(e) = csrf::same_origin(req.headers(), authority.as_deref()) {
+            return Err(refused(&e.to_string()));
+        }
+        let Ok(Form(form)) = Form::<T>::from_request(req, state).await else {
+            return Err(refused("the form could not be read"));
+        };
+        if !csrf::verify(&active.csrf, Some(form.csrf())) {
+            return Err(refused("its CSRF token is missing or wrong"));
+        }
+        Ok(Self(active, form))
+    }
+}
+
+/// The fields of the action forms (sign-out, replay, discard): the CSRF token, the view to
+/// return to, and a discard's reason.
+#[derive(Debug, Deserialize)]
+pub(super) struct ActionForm {
+    csrf: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    adapter: Option<String>,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl CsrfForm for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl ActionForm {
+    /// The view the form came from (unusable values are dropped).
+    fn back(&self) -> Redirect {
+        let (filters, _) = parse_filters(&[
+            ("status", self.status.as_deref()),
+            ("adapter", self.adapter.as_deref()),
+            ("operation", self.operation.as_deref()),
+        ]);
+        Redirect::to(&format!("/admin{}", filters.query(false)))
+    }
+}
+
+fn parse_status(raw: &str) -> Result<DlqStatus, String> {
+    match raw {
+        "pending" => Ok(DlqStatus::Pending),
+        "replayed" => Ok(DlqStatus::Replayed),
+        "discarded" => Ok(DlqStatus::Discarded),
+        _ => Err("status must be pending, replayed or discarded".to_owned()),
+    }
+}
+
+/// The filters among `pairs` (empty values mean "any"), and why any was dropped.
+fn parse_filters(pairs: &[(&str, Option<&str>)]) -> (Filters, Option<String>) {
+    let mut f = Filters::default();
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let token = || query_token(value).map_err(|e| format!("{name} {e}"));
+        let parsed = match *name {
+            "status" => parse_status(value).map(|s| f.status = Some(s)),
+            "adapter" => token().map(|v| f.adapter = Some(v)),
+            "operation" => token().map(|v| f.operation = Some(v)),
+            "cursor" => token().map(|v| f.cursor = Some(v)),
+            _ => Ok(()),
+        };
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
+    }
+    let error = (!errors.is_empty()).then(|| format!("Ignored: {}.", errors.join("; ")));
+    (f, error)
+}
+
+/// The page's query string: the DLQ filters and the cursor.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ViewQuery {
+    status: Option<String>,
+    adapter: Option<String>,
+    operation: Option<String>,
+    cursor: Option<String>,
+}
+
+impl ViewQuery {
+    fn filters(&self) -> (Filters, Option<String>) {
+        parse_filters(&[
+            ("status", self.status.as_deref()),
+            ("adapter", self.adapter.as_deref()),
+            ("operation", self.operation.as_deref()),
+            ("cursor", self.cursor.as_deref()),
+        ])
+    }
+}
+
+async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
+    let (filters, filter_error) = query.filters();
+    let filter = DlqFilter {
+        status: filters.status,
+        adapter: filters.adapter.clone(),
+        operation: filters.operation.clone(),
+        limit: DLQ_PAGE,
+        cursor: filters.cursor.clone(),
+    };
+    let dlq = state.services.dlq.list(&filter).await.map_or_else(
+        |e| {
+            tracing::warn!(error = %e, "the supervisor's page could not list the DLQ");
+            Err("The dead-letter store is unavailable; try again shortly.".to_owned())
+        },
+        |p| Ok((p.items, p.next_cursor)),
+    );
+    let audit_query = AuditQuery {
+        limit: AUDIT_RECORDS,
+        ..AuditQuery::default()
+    };
+    let audit = state.services.audit.query(&audit_query).await.map_or_else(
+        |e| {
+            tracing::warn!(error = %e, "the supervisor's page could not read the audit log");
+            Err("The audit log is unavailable; try again shortly.".to_owned())
+        },
+        |p| Ok(p.items),
+    );
+    let rates = state.error_rates.snapshot(Instant::now());
+    let mut circuits: Vec<CircuitRow> = state
+        .circuits
+        .circuits()
+        .into_iter()
+        .map(|(adapter, s)| CircuitRow {
+            counts: rates
+                .iter()
+                .find(|(a, _)| *a == adapter)
+                .map(|(_, c)| *c)
+                .unwrap_or_default(),
+            adapter,
+            state: Some(s),
+        })
+        .collect();
+    for (adapter, counts) in rates {
+        if !circuits.iter().any(|c| c.adapter == adapter) {
+            circuits.push(CircuitRow {
+                adapter,
+                state: None,
+                counts,
+            });
+        }
+    }
+    Live {
+        circuits,
+        window_s: state.error_rates.window().as_secs(),
+        filters,
+        filter_error,
+        dlq,
+        audit,
+        csrf,
+    }
+}
+
+fn sign_in_page(status: StatusCode, message: Option<&Flash>) -> Response {
+    let Ok(nonce) = random::token() else {
+        return random_failed();
+    };
+    let mut res = html(status, render::sign_in(&nonce, message));
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookie::set(cookie::LOGIN, &nonce, Some(cookie::LOGIN_MAX_AGE_S)),
+    );
+    res
+}
+
+/// `GET /admin`: the page when signed in, else the sign-in form.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let session = cookie::get(&headers, cookie::SESSION).and_then(|id| state.sessions.lookup(id, Instant::now()));
+    let Some(active) = session.filter(|s| s.principal.role >= Role::Admin) else {
+        return sign_in_page(StatusCode::OK, None);
+    };
+    let flash = state.sessions.take_flash(&active);
+    let live = live(&state, &query, active.csrf.clone()).await;
+    html(
+        StatusCode::OK,
+        render::dashboard(&Dashboard {
+            who: active.principal.name.clone(),
+            flash,
+            live,
+        }),
+    )
+}
+
+/// `GET /admin/fragment`: the live sections alone, for the page's refresh script.
+pub(super) async fn fragment(
+    State(state): State<AppState>,
+    Extension(active): Extension<Active>,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let live = live(&state, &query, active.csrf.clone()).await;
+    (StatusCode::OK, Html(render::live(&live).into_string())).into_response()
+}
+
+/// The sign-in form's fields.
+#[derive(Debug, Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /admin/login`: an admin token starts a session; other tokens are refused.
+///
+/// Login CSRF is refused by the double-submit nonce (the form's hidden `login` field must
+/// equal the `hub_admin_login` cookie set with the form, which another site can neither
+/// read nor set) and by the same-origin check of the browser's headers.
+pub(super) async fn login(State(state): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+    let form = Form::<LoginForm>::from_request(req, &state).await;
+    let cross_site = csrf::same_origin(&headers, authority.as_deref()).err();
+    let Ok(Form(form)) = form else {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "The sign-in form could not be read. Open the page again and sign in.",
+        );
+    };
+    if cross_site.is_some() || !csrf::verify(cookie::get(&headers, cookie::LOGIN).unwrap_or(""), Some(&form.login)) {
+        tracing::warn!(reason = ?cross_site, "supervisor sign-in refused: the form did not come from this page");
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "The sign-in form has expired or came from another site. Open the page again and sign in.",
+        );
+    }
+    let Some(principal) = state.auth.authenticate(form.token.trim()) else {
+        tracing::warn!("supervisor sign-in refused: unknown token");
+        return sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            Some(&Flash::error("That token is not known.")),
+        );
+    };
+    if principal.role < Role::Admin {
+        tracing::warn!(principal = %principal.name, role = %principal.role, "supervisor sign-in refused: not an admin token");
+        let text = format!(
+            "This token has the '{}' role; the supervisor's page needs a token with the 'admin' role.",
+            principal.role
+        );
+        return sign_in_page(StatusCode::FORBIDDEN, Some(&Flash::error(text)));
+    }
+    let name = principal.name.clone();
+    let Ok(id) = state.sessions.create(principal, Instant::now()) else {
+        return random_failed();
+    };
+    tracing::info!(principal = %name, "supervisor signed in");
+    let mut res = Redirect::to("/admin").into_response();
+    let h = res.headers_mut();
+    h.append(header::SET_COOKIE, cookie::set(cookie::SESSION, &id, None));
+    h.append(header::SET_COOKIE, cookie::clear(cookie::LOGIN));
+    res
+}
+
+/// `POST /admin/logout`: ends the session.
+pub(super) async fn logout(State(state): State<AppState>, Checked(active, _): Checked<ActionForm>) -> Response {
+    state.sessions.end(&active);
+    tracing::info!(principal = %active.principal.name, "supervisor signed out");
+    let mut res = Redirect::to("/admin").into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookie::clear(cookie::SESSION));
+    res
+}
+
+fn conflict_text(id: &DlqId, err: &DlqError) -> String {
+    match err {
+        DlqError::NotFound => format!("There is no dead-letter entry {id}."),
+        DlqError::Conflict { claimed: true, .. } => {
+            format!("Entry {id} is being replayed by another request; nothing was done.")
+        }
+        DlqError::Conflict { status, .. } => {
+            format!("Entry {id} is {}, not pending; nothing was done.", status.as_str())
+        }
+        DlqError::Store(e) => {
+            tracing::warn!(dlq_id = %id, error = %e, "the supervisor's action could not reach the DLQ");
+            format!("The dead-letter store is unavailable; entry {id} was not changed.")
+        }
+    }
+}
+
+/// `POST /admin/dlq/{id}/replay`: runs the entry again through [`crate::replay::replay_entry`].
+pub(super) async fn replay(
+    State(state): State<AppState>,
+    Extension(corr): Extension<Correlation>,
+    PathId(id): PathId<DlqId>,
+    Checked(active, form): Checked<ActionForm>,
+) -> Response {
+    let actor = active.principal.name.clone();
+    let task_state = state.clone();
+    let task_id = id.clone();
+    // Its own task, as in the API: a browser that goes away cannot cut the replay short
+    // between the upstream call and recording its outcome.
+    let outcome = tokio::spawn(async move {
+        let outcome = crate::replay::replay_entry(&task_state, &task_id, &actor, corr.call_context()).await;
+        crate::dead_letter::refresh_pending_gauge(&task_state);
+        outcome
+    })
+    .await;
+    let flash = match outcome {
+        Ok(Ok(Replayed::Done(entry))) => Flash::ok(format!(
+            "Replayed {id} ({} {}): it is now {}.",
+            entry.failure.adapter,
+            entry.failure.operation,
+            entry.status.as_str()
+        )),
+        Ok(Ok(Replayed::Failed {
+            error: ReplayError::Upstream(e),
+            ..
+        })) => Flash::error(format!(
+            "The replay of {id} failed again ({}: {e}); the entry stays pending.",
+            e.code()
+        )),
+        Ok(Ok(Replayed::Failed {
+            error: ReplayError::Unreplayable(e),
+            ..
+        })) => Flash::error(format!("Entry {id} cannot be replayed: {e}.")),
+        Ok(Err(e)) => Flash::error(conflict_text(&id, &e)),
+        Err(e) => {
+            tracing::error!(error = %e, "the replay task failed");
+            Flash::error(format!("The replay of {id} could not be completed."))
+        }
+    };
+    state.sessions.set_flash(&active, flash);
+    form.back().into_response()
+}
+
+/// `POST /admin/dlq/{id}/discard`: gives the entry up, with the form's optional reason.
+pub(super) async fn discard(
+    State(state): State<AppState>,
+    PathId(id): PathId<DlqId>,
+    Checked(active, form): Checked<ActionForm>,
+) -> Response {
+    let reason = form
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    let flash = if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON) {
+        Flash::error(format!(
+            "The reason is longer than {MAX_REASON} characters; entry {id} was not changed."
+        ))
+    } else {
+        let actor = &active.principal.name;
+        match state.services.dlq.discard(&id, actor, reason).await {
+            Ok(entry) => {
+                tracing::info!(dlq_id = %id, actor = %actor, "dead-letter entry discarded");
+                crate::dead_letter::refresh_pending_gauge(&state);
+                Flash::ok(format!("Discarded {id}: it is now {}.", entry.status.as_str()))
+            }
+            Err(e) => Flash::error(conflict_text(&id, &e)),
+        }
+    };
+    state.sessions.set_flash(&active, flash);
+    form.back().into_response()
+}
+
+/// `GET /admin/admin.js`: the live refresh (the page works without it).
+pub(super) async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/admin.js"),
+    )
+        .into_response()
+}
+
+/// `GET /admin/admin.css`.
+pub(super) async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/admin.css"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_keep_what_is_valid_and_say_what_was_dropped() {
+        let (f, e) = parse_filters(&[
+            ("status", Some("pending")),
+            ("adapter", Some(" ticketing ")),
+            ("operation", Some("")),
+            ("cursor", None),
+        ]);
+        assert_eq!(f.status, Some(DlqStatus::Pending));
+        assert_eq!(f.adapter.as_deref(), Some("ticketing"));
+        assert_eq!((f.operation, f.cursor, e), (None, None, None));
+        let (f, e) = parse_filters(&[("status", Some("lost")), ("adapter", Some("two words"))]);
+        assert_eq!(f, Filters::default());
+        let e = e.unwrap();
+        assert!(e.contains("status must be") && e.contains("adapter must be"), "{e}");
+    }
+}
