@@ -260,3 +260,93 @@ fn operating_sections_are_checked() {
         ],
     );
 }
+
+/// Every dotted key of the example file, as the `HUB__…` variable that overrides it.
+fn example_override_vars() -> Vec<String> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in table {
+            let var = format!("{prefix}__{}", k.to_ascii_uppercase());
+            match v {
+                toml::Value::Table(t) => walk(&var, t, out),
+                _ => out.push(var),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("HUB", &EXAMPLE.parse::<toml::Table>().unwrap(), &mut out);
+    out
+}
+
+/// What the hub derives from a loaded configuration when it starts: none of it may panic.
+fn use_everything(c: &Config) {
+    let _ = c.api_settings();
+    let _ = c.alert_settings();
+    let _ = c.secret_refs();
+    let _ = (
+        c.adapters.ticket_status_ttl(),
+        c.adapters.transaction_status_ttl(),
+        c.adapters.transaction_history_ttl(),
+    );
+    for (_, a) in c.adapters.iter() {
+        let t = &a.timeouts;
+        let _ = (t.connect(), t.attempt(), t.deadline(), a.cache.max_stale());
+        let r = &a.resilience;
+        let _ = (r.backoff_initial(), r.backoff_max(), r.breaker_open());
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_is_an_error_never_a_panic(text in "\\PC{0,400}") {
+        if let Ok(c) = load(&text, &[]) {
+            use_everything(&c);
+        }
+    }
+
+    #[test]
+    fn the_example_cut_or_spliced_anywhere_never_panics(cut in 0usize..10_000, splice in "\\PC{0,30}", keep_tail in any::<bool>()) {
+        let mut at = cut.min(EXAMPLE.len());
+        while !EXAMPLE.is_char_boundary(at) {
+            at -= 1;
+        }
+        let text = if keep_tail {
+            format!("{}{splice}{}", &EXAMPLE[..at], &EXAMPLE[at..])
+        } else {
+            format!("{}{splice}", &EXAMPLE[..at])
+        };
+        if let Ok(c) = load(&text, &[]) {
+            use_everything(&c);
+        }
+    }
+
+    #[test]
+    fn arbitrary_overrides_of_real_keys_are_errors_never_panics(
+        overrides in prop::collection::vec(
+            (
+                prop::sample::select(example_override_vars()),
+                prop_oneof![
+                    "\\PC{0,20}",
+                    "-?[0-9]{1,25}",
+                    "-?[0-9]{1,5}\\.[0-9]{0,5}(e[+-]?[0-9]{1,3})?",
+                    Just("nan".to_owned()),
+                    Just("inf".to_owned()),
+                    Just("[".to_owned()),
+                    Just("[\"a\", 1]".to_owned()),
+                    Just("18446744073709551616".to_owned()),
+                ],
+            ),
+            1..5,
+        )
+    ) {
+        let env: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        match load(EXAMPLE, &env) {
+            Ok(c) => use_everything(&c),
+            Err(errors) => {
+                prop_assert!(!errors.0.is_empty());
+                for e in &errors.0 {
+                    prop_assert_eq!(e.file.as_str(), "hub.toml");
+                }
+            }
+        }
+    }
+}
