@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod admin;
 mod assembled;
 mod bodies;
 mod cli;
