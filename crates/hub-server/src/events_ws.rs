@@ -2,6 +2,8 @@
 //! pings idle connections, and closes a subscriber that falls behind rather than
 //! slowing the hub.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
@@ -98,6 +100,8 @@ pub struct LiveSettings {
     pub heartbeat: Duration,
     /// The longest one write to a client may take.
     pub send_timeout: Duration,
+    /// At most this many subscriptions at once; one more is refused before the upgrade.
+    pub max_subscribers: usize,
 }
 
 impl Default for LiveSettings {
@@ -106,7 +110,48 @@ impl Default for LiveSettings {
             send_buffer: 64,
             heartbeat: Duration::from_secs(20),
             send_timeout: Duration::from_secs(10),
+            max_subscribers: 4096,
         }
+    }
+}
+
+/// How many subscriptions are open, shared by the clones of one hub's state.
+///
+/// ```
+/// use std::sync::Arc;
+/// use hub_server::events_ws::Subscribers;
+/// let open = Arc::new(Subscribers::default());
+/// let first = open.try_join(1).unwrap();
+/// assert!(open.try_join(1).is_none());
+/// drop(first);
+/// assert_eq!(open.count(), 0);
+/// assert!(open.try_join(1).is_some());
+/// ```
+#[derive(Debug, Default)]
+pub struct Subscribers(AtomicUsize);
+
+impl Subscribers {
+    /// A slot when fewer than `max` subscriptions are open; dropping it frees it.
+    pub fn try_join(self: &Arc<Self>, max: usize) -> Option<SubscriberSlot> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| SubscriberSlot(self.clone()))
+    }
+
+    /// How many subscriptions are open.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// One open subscription's place under [`LiveSettings::max_subscribers`].
+#[derive(Debug)]
+pub struct SubscriberSlot(Arc<Subscribers>);
+
+impl Drop for SubscriberSlot {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -11,6 +12,7 @@ use hub_core::IdError;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Problem, ProblemCode};
+use crate::shutdown::BodyReadTimeout;
 
 /// Parses one path id, or answers 400 `invalid_id` naming it.
 pub fn parse_id<T: FromStr<Err = IdError>>(name: &str, raw: &str) -> Result<T, Problem> {
@@ -36,16 +38,25 @@ impl<S: Send + Sync, T: FromStr<Err = IdError>> FromRequestParts<S> for PathId<T
     }
 }
 
-/// Maps a body-reading failure: too large → 413, anything else → 422.
-fn body_problem(status: StatusCode, limit_hint: &str) -> Problem {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(
+/// Maps a body-reading failure: too large → 413, not received within the body read
+/// timeout → 408 (`invalid_body`), anything else → 422.
+pub fn body_rejection(r: &BytesRejection) -> Problem {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return Problem::new(
             ProblemCode::PayloadTooLarge,
-            format!("the request body is larger than {limit_hint}"),
-        )
-    } else {
-        Problem::new(ProblemCode::InvalidBody, "the request body could not be read")
+            "the request body is larger than the limit",
+        );
     }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(r);
+    while let Some(e) = source {
+        if let Some(t) = e.downcast_ref::<BodyReadTimeout>() {
+            let mut p = Problem::new(ProblemCode::InvalidBody, t.to_string());
+            p.status = StatusCode::REQUEST_TIMEOUT.as_u16();
+            return p;
+        }
+        source = e.source();
+    }
+    Problem::new(ProblemCode::InvalidBody, "the request body could not be read")
 }
 
 /// Deserialises JSON strictly, naming the field at fault.
@@ -74,9 +85,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| body_problem(r.status(), "the limit"))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(&r))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(Problem::new(
                 ProblemCode::InvalidBody,
@@ -99,9 +108,7 @@ impl<S: Send + Sync> FromRequest<S> for EmptyBody {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| body_problem(r.status(), "the limit"))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(&r))?;
         if !bytes.iter().all(u8::is_ascii_whitespace) {
             from_json::<NoFields>(&bytes)?;
         }
@@ -117,9 +124,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|r| body_problem(r.status(), "the limit"))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(&r))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

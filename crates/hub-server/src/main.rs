@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -132,8 +131,13 @@ async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", c.server.listen))?;
     tracing::info!(listen = %c.server.listen, config = %loaded.file.display(), "serving");
-    let grace = Duration::from_secs(c.server.shutdown_grace_s);
-    let stopped = hub_server::shutdown::serve(listener, hub.state.clone(), hub_server::shutdown::signal(), grace).await;
+    let stopped = hub_server::shutdown::serve_with(
+        listener,
+        hub.state.clone(),
+        hub_server::shutdown::signal(),
+        c.server.serve_settings(),
+    )
+    .await;
     hub.shutdown().await;
     tracing::info!(?stopped, "stopped");
     stopped?;

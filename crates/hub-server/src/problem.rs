@@ -52,11 +52,14 @@ pub enum ProblemCode {
     StoreUnavailable,
     /// Anything else (500). Not in the contract's list: the hub's design.
     Internal,
+    /// The hub is at one of its own capacity limits, e.g. live subscriptions (503). Not
+    /// in the contract's list: the hub's design.
+    Overloaded,
 }
 
 impl ProblemCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ProblemCode; 17] = [
+    pub const ALL: [ProblemCode; 18] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::InvalidId,
@@ -74,6 +77,7 @@ impl ProblemCode {
         Self::DlqConflict,
         Self::StoreUnavailable,
         Self::Internal,
+        Self::Overloaded,
     ];
 
     /// The wire name.
@@ -96,6 +100,7 @@ impl ProblemCode {
             Self::DlqConflict => "dlq_conflict",
             Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal",
+            Self::Overloaded => "overloaded",
         }
     }
 
@@ -111,7 +116,7 @@ impl ProblemCode {
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::CircuitOpen | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::CircuitOpen | Self::StoreUnavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::IdempotencyInFlight | Self::DlqConflict => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -137,6 +142,7 @@ impl ProblemCode {
             Self::DlqConflict => "The dead-letter entry is not pending",
             Self::StoreUnavailable => "A hub store is unavailable",
             Self::Internal => "Internal error",
+            Self::Overloaded => "The hub is at a capacity limit",
         }
     }
 }

@@ -1,11 +1,27 @@
-//! Serving until a shutdown signal: stop accepting, let in-flight requests finish within
-//! a grace period, then flush the audit writer.
+//! Serving the API: HTTP/1.1 connections with header and body read timeouts, until a
+//! shutdown signal; then stop accepting, let in-flight requests finish within a grace
+//! period, and flush the audit writer.
+//!
+//! The accept loop is the hub's own rather than `axum::serve`, which sets no timer on
+//! its connections: a client sending its headers one byte a minute (slowloris), or its
+//! body that way, or holding an idle keep-alive connection, kept a connection and its
+//! task forever. HTTP/2 is not served: hyper's HTTP/2 server has no header-read timeout,
+//! and cleartext HTTP/2 (prior knowledge) is not something the support platform speaks.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use axum::Router;
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt as _;
 
 use crate::routes::build_router;
 use crate::state::AppState;
@@ -43,46 +59,200 @@ pub async fn signal() {
     }
 }
 
+/// How connections are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// How long in-flight requests may run after the shutdown signal.
+    pub grace: Duration,
+    /// The longest a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept (the wait for the next request's headers).
+    pub header_read_timeout: Duration,
+    /// The longest a client may take to send a request's body, counted from its headers.
+    pub body_read_timeout: Duration,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A request body that was not received within the body read timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the request body was not received within {0:?}")]
+pub struct BodyReadTimeout(pub Duration);
+
+/// A request body that fails with [`BodyReadTimeout`] once its deadline has passed.
+/// The timer is only armed when the body is actually awaited.
+pub struct ReadDeadline {
+    inner: Incoming,
+    timeout: Duration,
+    deadline: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl std::fmt::Debug for ReadDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadDeadline")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadDeadline {
+    /// `inner`, to be received within `timeout` from now.
+    pub fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            deadline: Instant::now() + timeout,
+            sleep: None,
+        }
+    }
+}
+
+impl hyper::body::Body for ReadDeadline {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let deadline = this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyReadTimeout(this.timeout))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` completes, then drains for at most
-/// `grace` and flushes the audit log (whatever happened to the requests).
+/// `grace` and flushes the audit log (whatever happened to the requests); the read
+/// timeouts are [`ServeSettings`]'s defaults.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<Stopped> {
+    let settings = ServeSettings {
+        grace,
+        ..ServeSettings::default()
+    };
+    serve_with(listener, state, shutdown, settings).await
+}
+
+/// [`serve`] with every setting given.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    settings: ServeSettings,
+) -> std::io::Result<Stopped> {
     let audit = state.services.audit.clone();
     let stopping = state.stopping.clone();
-    let (tx, mut rx) = watch::channel(false);
-    let server = axum::serve(listener, build_router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live connections are not requests the drain waits for: tell them to close.
-            stopping.send_replace(true);
-            let _ = tx.send(true);
-        })
-        .into_future();
-    tokio::pin!(server);
-    let stopping = async move {
-        // The guard `wait_for` returns is not Send: drop it at once.
-        drop(rx.wait_for(|stopping| *stopping).await.map(drop));
-    };
-    let outcome = tokio::select! {
-        result = &mut server => result.map(|()| Stopped::Drained),
-        () = stopping => {
-            tracing::info!(grace_s = grace.as_secs_f64(), "no longer accepting; draining in-flight requests");
-            match tokio::time::timeout(grace, &mut server).await {
-                Ok(result) => result.map(|()| Stopped::Drained),
-                Err(_) => {
-                    tracing::warn!("grace period over: abandoning the requests still running");
-                    Ok(Stopped::GraceExpired)
+    let router = build_router(state);
+    // Each connection holds a receiver of `open`: once all are dropped, every connection is closed.
+    let (open, open_rx) = watch::channel(());
+    let (drain, drain_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => spawn_connection(stream, router.clone(), settings, drain_rx.clone(), open_rx.clone()),
+                Err(e) if is_connection_error(&e) => {}
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for connections to close.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
-            }
+            },
+        }
+    }
+    drop(listener);
+    // Live connections are not requests the drain waits for: tell them to close.
+    stopping.send_replace(true);
+    drain.send_replace(true);
+    drop(open_rx);
+    tracing::info!(
+        grace_s = settings.grace.as_secs_f64(),
+        "no longer accepting; draining in-flight requests"
+    );
+    let outcome = match tokio::time::timeout(settings.grace, open.closed()).await {
+        Ok(()) => Stopped::Drained,
+        Err(_) => {
+            tracing::warn!("grace period over: abandoning the requests still running");
+            Stopped::GraceExpired
         }
     };
     match audit.flush().await {
         Ok(()) => tracing::info!("audit log flushed"),
         Err(e) => tracing::error!(error = %e, "could not flush the audit log"),
     }
-    outcome
+    Ok(outcome)
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves one connection: HTTP/1.1 with upgrades (WebSockets), the header read timeout
+/// on hyper's timer, each request's body under its deadline; closes gracefully on drain.
+fn spawn_connection(
+    stream: TcpStream,
+    router: Router,
+    settings: ServeSettings,
+    mut drain: watch::Receiver<bool>,
+    open: watch::Receiver<()>,
+) {
+    let body_timeout = settings.body_read_timeout;
+    let service = router.map_request(move |req: http::Request<Incoming>| {
+        req.map(|body| axum::body::Body::new(ReadDeadline::new(body, body_timeout)))
+    });
+    let service = TowerToHyperService::new(service);
+    tokio::spawn(async move {
+        let _open = open;
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+        tokio::pin!(conn);
+        let draining = async move {
+            // The guard `wait_for` returns is not Send: drop it at once.
+            drop(drain.wait_for(|d| *d).await.map(drop));
+        };
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            () = draining => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    });
 }

@@ -221,6 +221,8 @@ pub struct AppState {
     pub error_rates: Arc<ErrorRates>,
     /// The supervisor's page's sessions.
     pub sessions: Arc<Sessions>,
+    /// The open `/v1/events` subscriptions, counted against `settings.live.max_subscribers`.
+    pub subscribers: Arc<crate::events_ws::Subscribers>,
 }
 
 impl fmt::Debug for AppState {
@@ -255,6 +257,7 @@ impl AppState {
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             error_rates: Arc::new(ErrorRates::default()),
             sessions: Arc::new(Sessions::default()),
+            subscribers: Arc::default(),
         }
     }
 

@@ -253,10 +253,31 @@ fn operating_sections_are_checked() {
         &[
             ("webhooks.id_memory_s", "at least 600"),
             ("events.send_buffer", "between 1 and 65536"),
-            ("events.heartbeat_s", "at least 1"),
+            ("events.heartbeat_s", "between 1 and 3600"),
             ("notify.window_s", "at least 1"),
             ("notify.webhook_url", "http"),
             ("notify.webhook_secret", "go together"),
+        ],
+    );
+}
+
+#[test]
+fn timeouts_that_would_overflow_the_clock_are_refused() {
+    // Regression: `events.heartbeat_s = 9223372036854775807` loaded, then the first
+    // subscription panicked adding it to the clock.
+    let text = format!(
+        "{}\n[server]\nheader_read_timeout_s = 0\nbody_read_timeout_s = 9223372036854775807\n[events]\nheartbeat_s = 9223372036854775807\nsend_timeout_s = 3601\nmax_subscribers = 0\n",
+        minimal()
+    );
+    check_errors(
+        &text,
+        &[],
+        &[
+            ("server.header_read_timeout_s", "between 1 and 3600"),
+            ("server.body_read_timeout_s", "between 1 and 3600"),
+            ("events.heartbeat_s", "between 1 and 3600"),
+            ("events.send_timeout_s", "between 1 and 3600"),
+            ("events.max_subscribers", "between 1 and 1000000"),
         ],
     );
 }

@@ -82,6 +82,23 @@ pub struct ServerConfig {
     pub default_currency: Currency,
     /// The longest `/readyz` waits for one store, in milliseconds (default 2000).
     pub probe_timeout_ms: u64,
+    /// The longest a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection is kept, in seconds (default 30).
+    pub header_read_timeout_s: u64,
+    /// The longest a client may take to send a request's body once its headers are in,
+    /// in seconds (default 30); then 408.
+    pub body_read_timeout_s: u64,
+}
+
+impl ServerConfig {
+    /// How connections are served.
+    pub fn serve_settings(&self) -> crate::shutdown::ServeSettings {
+        crate::shutdown::ServeSettings {
+            grace: Duration::from_secs(self.shutdown_grace_s),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_s),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_s),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -93,6 +110,8 @@ impl Default for ServerConfig {
             shutdown_grace_s: 30,
             default_currency: api.default_currency,
             probe_timeout_ms: 2000,
+            header_read_timeout_s: 30,
+            body_read_timeout_s: 30,
         }
     }
 }
@@ -156,6 +175,8 @@ pub struct EventsConfig {
     pub heartbeat_s: u64,
     /// The longest one write to a subscriber may take, in seconds (default 10).
     pub send_timeout_s: u64,
+    /// At most this many subscriptions at once; one more is refused with 503 (default 4096).
+    pub max_subscribers: usize,
 }
 
 impl Default for EventsConfig {
@@ -164,6 +185,7 @@ impl Default for EventsConfig {
             send_buffer: 64,
             heartbeat_s: 20,
             send_timeout_s: 10,
+            max_subscribers: 4096,
         }
     }
 }
@@ -516,6 +538,7 @@ impl Config {
                 send_buffer: self.events.send_buffer,
                 heartbeat: Duration::from_secs(self.events.heartbeat_s),
                 send_timeout: Duration::from_secs(self.events.send_timeout_s),
+                max_subscribers: self.events.max_subscribers,
             },
         }
     }

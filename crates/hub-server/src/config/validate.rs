@@ -20,6 +20,16 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
     );
     check(s.shutdown_grace_s >= 1, "server.shutdown_grace_s", "must be at least 1");
     check(s.probe_timeout_ms >= 1, "server.probe_timeout_ms", "must be at least 1");
+    check(
+        (1..=3600).contains(&s.header_read_timeout_s),
+        "server.header_read_timeout_s",
+        "must be between 1 and 3600",
+    );
+    check(
+        (1..=3600).contains(&s.body_read_timeout_s),
+        "server.body_read_timeout_s",
+        "must be between 1 and 3600",
+    );
     check(c.idempotency.lease_s >= 1, "idempotency.lease_s", "must be at least 1");
     check(c.dlq.replay_lease_s >= 1, "dlq.replay_lease_s", "must be at least 1");
     check(
@@ -38,8 +48,22 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         "events.send_buffer",
         "must be between 1 and 65536",
     );
-    check(e.heartbeat_s >= 1, "events.heartbeat_s", "must be at least 1");
-    check(e.send_timeout_s >= 1, "events.send_timeout_s", "must be at least 1");
+    // Upper bounds too: a heartbeat is added to the clock, which overflows near u64::MAX seconds.
+    check(
+        (1..=3600).contains(&e.heartbeat_s),
+        "events.heartbeat_s",
+        "must be between 1 and 3600",
+    );
+    check(
+        (1..=3600).contains(&e.send_timeout_s),
+        "events.send_timeout_s",
+        "must be between 1 and 3600",
+    );
+    check(
+        (1..=1_000_000).contains(&e.max_subscribers),
+        "events.max_subscribers",
+        "must be between 1 and 1000000",
+    );
     let n = &c.notify;
     check(n.window_s >= 1, "notify.window_s", "must be at least 1");
     check(n.max_samples <= 100, "notify.max_samples", "must be at most 100");

@@ -11,13 +11,17 @@ use crate::events_ws::{self, EventFilter};
 use crate::problem::{Problem, ProblemCode, ProblemDetails};
 use crate::state::AppState;
 
+/// What a subscriber refused for the subscription limit is told to wait, in seconds.
+const RETRY_AFTER_S: u64 = 5;
+
 /// Subscribes to hub events.
 ///
 /// Authenticate with `Authorization: Bearer <token>`, or — for browsers, whose WebSocket
 /// API cannot set headers — with `?access_token=<token>` (never logged; prefer the header
 /// where possible). Each text message is `{"id", "event", "at", "data"}`. A subscriber
 /// that falls behind is closed with code 1013 and a reason; idle connections are pinged
-/// every 20 s.
+/// every 20 s. Beyond `events.max_subscribers` open subscriptions, 503 `overloaded` with
+/// `Retry-After`.
 #[utoipa::path(
     get, path = "/v1/events", tag = "events",
     params(
@@ -29,6 +33,7 @@ use crate::state::AppState;
     responses(
         (status = 101, description = "WebSocket: one text message per event", body = crate::wire::EventMessage),
         (status = 426, description = "Not a WebSocket upgrade", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Too many live subscriptions (`overloaded`), with Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
         (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -48,9 +53,24 @@ pub async fn subscribe(
         p.status = StatusCode::UPGRADE_REQUIRED.as_u16();
         p
     })?;
+    let settings = state.settings.live;
+    let Some(slot) = state.subscribers.try_join(settings.max_subscribers) else {
+        metrics::counter!("integration_event_subscribers_refused_total").increment(1);
+        let mut p = Problem::new(
+            ProblemCode::Overloaded,
+            format!(
+                "this hub already serves {} live subscriptions, its limit; retry later or on another instance",
+                settings.max_subscribers
+            ),
+        );
+        p.retry_after_s = Some(RETRY_AFTER_S);
+        return Err(p);
+    };
     // Subscribe before answering, so nothing published after the 101 is missed.
     let feed = state.services.events.subscribe();
-    let settings = state.settings.live;
     let stopping = state.stopping.subscribe();
-    Ok(ws.on_upgrade(move |socket| events_ws::run(socket, feed, filter, settings, stopping)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
+        events_ws::run(socket, feed, filter, settings, stopping).await;
+    }))
 }

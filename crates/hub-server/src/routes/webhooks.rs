@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 
-use crate::problem::{Problem, ProblemCode, ProblemDetails};
+use crate::problem::{Problem, ProblemDetails};
 use crate::state::AppState;
 use crate::webhooks::{WebhookKind, now_unix};
 
@@ -15,16 +15,7 @@ async fn receive(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Problem> {
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                ProblemCode::PayloadTooLarge,
-                "the request body is larger than the limit",
-            )
-        } else {
-            Problem::new(ProblemCode::InvalidBody, "the request body could not be read")
-        }
-    })?;
+    let body = body.map_err(|r| crate::extract::body_rejection(&r))?;
     state
         .webhooks
         .receive(kind, headers, &body, now_unix(), state.services.events.as_ref())

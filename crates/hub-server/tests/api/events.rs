@@ -259,3 +259,43 @@ async fn a_subscriber_that_stops_reading_is_cut_off_without_holding_anything_up(
     .expect("the connection did not end");
     assert!(matches!(ended, None | Some(CloseCode::Again)), "{ended:?}");
 }
+
+#[tokio::test]
+async fn subscriptions_beyond_the_limit_are_refused_with_503_until_one_closes() {
+    // Regression: nothing bounded the number of live subscriptions, so thousands of idle
+    // WebSockets each held two tasks and a buffer for as long as they answered pings.
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(4));
+    let live = LiveSettings {
+        max_subscribers: 2,
+        ..LiveSettings::default()
+    };
+    let state = state(&hub, &bus, live);
+    let open = state.subscribers.clone();
+    let srv = Server::start(state).await;
+    let first = connect(&srv, "", Some(READ)).await.unwrap();
+    let _second = connect(&srv, "", Some(READ)).await.unwrap();
+    match connect(&srv, "", Some(READ)).await {
+        Err(WsError::Http(res)) => {
+            assert_eq!(res.status(), 503);
+            assert_eq!(res.headers()["retry-after"], "5");
+            let body: Value = serde_json::from_slice(res.body().as_deref().unwrap_or_default()).unwrap();
+            assert_eq!(body["code"], "overloaded");
+        }
+        other => panic!("a third subscription: {:?}", other.map(|_| ())),
+    }
+    assert_eq!(open.count(), 2);
+    drop(first);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let third = loop {
+        match connect(&srv, "", Some(READ)).await {
+            Ok(socket) => break socket,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                drop(e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("no place freed after a subscriber left: {e}"),
+        }
+    };
+    drop(third);
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hub_server::shutdown::{Stopped, serve};
+use hub_server::shutdown::{ServeSettings, Stopped, serve, serve_with};
 
 use crate::support::*;
 
@@ -83,4 +83,101 @@ async fn the_grace_period_bounds_the_drain() {
     stop.send(()).unwrap();
     assert_eq!(task.await.unwrap(), Stopped::GraceExpired);
     assert_eq!(hub.audit.flushed.load(Ordering::SeqCst), 1);
+}
+
+async fn start_with(
+    hub: &Hub,
+    settings: ServeSettings,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Stopped>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let state = hub.state.clone();
+    let task = tokio::spawn(async move {
+        serve_with(listener, state, async move { drop(rx.await) }, settings)
+            .await
+            .unwrap()
+    });
+    (addr, tx, task)
+}
+
+/// Everything the server sends until it closes the connection; `None` when it is still
+/// open after 10 s (an upper bound far above the timeouts under test).
+async fn until_closed(s: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    read.ok().map(|_| String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_cut_off() {
+    // Regression: `axum::serve` sets no timer, so a client trickling its headers
+    // (slowloris), or connecting and sending nothing, held a connection forever.
+    use tokio::io::AsyncWriteExt;
+    let hub = Hub::new();
+    let settings = ServeSettings {
+        header_read_timeout: Duration::from_millis(200),
+        ..ServeSettings::default()
+    };
+    let (addr, stop, task) = start_with(&hub, settings).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow: a")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        until_closed(&mut slow).await.is_some(),
+        "a slow header sender is still connected"
+    );
+    assert!(
+        until_closed(&mut silent).await.is_some(),
+        "a silent client is still connected"
+    );
+    let answered = until_closed(&mut idle)
+        .await
+        .expect("an idle keep-alive connection is still open");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap(), Stopped::Drained);
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
+    // Regression: a client sending its headers and then its body a byte at a time, or not
+    // at all, held a handler waiting forever.
+    use tokio::io::AsyncWriteExt;
+    let hub = Hub::new();
+    let settings = ServeSettings {
+        body_read_timeout: Duration::from_millis(200),
+        ..ServeSettings::default()
+    };
+    let (addr, stop, task) = start_with(&hub, settings).await;
+    for (path, auth) in [
+        ("/v1/tickets", format!("authorization: Bearer {WRITE}\r\n")),
+        ("/webhooks/ticket_updated", String::new()),
+    ] {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("POST {path} HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"cust")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let answer = until_closed(&mut s).await.expect("still waiting for the body");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("\"code\":\"invalid_body\""), "{path}: {answer}");
+        assert!(answer.contains("not received within"), "{path}: {answer}");
+    }
+    assert_eq!(hub.upstream.calls(), 0);
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap(), Stopped::Drained);
 }
