@@ -16,7 +16,8 @@ usage: cargo xtask <command>
 commands:
   ci        what CI runs: cargo fmt --check, clippy (-D warnings), `test`, then `demo`
   test      the whole test suite; starts PostgreSQL and Redis first when they do
-            not answer (installing the Debian packages if missing)
+            not answer, and installs Chromium and chromedriver for the browser
+            test (Debian packages, when missing)
   services  only make sure PostgreSQL and Redis answer
   demo      build and start hub-sim and the hub, then walk a scripted tour of it
             (--serve: keep them running afterwards; --quick: shorter waits)
@@ -88,7 +89,8 @@ fn ci() -> Result<()> {
 }
 
 fn test(extra: &[String]) -> Result<()> {
-    let env = services::ensure()?;
+    let mut env = services::ensure()?;
+    env.extend(services::browser()?);
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));

@@ -1,4 +1,5 @@
-//! Makes sure PostgreSQL and Redis answer on loopback, starting them when they do not.
+//! Makes sure PostgreSQL and Redis answer on loopback, starting them when they do not,
+//! and that the browser test has Chromium and chromedriver.
 //!
 //! A service that already answers is used as it is and never stopped or reset. One
 //! that does not is installed from Debian's packages when missing and started; what
@@ -37,6 +38,29 @@ pub(crate) fn ensure() -> Result<TestEnv> {
     Ok(vec![
         ("HUB_TEST_DATABASE_URL", database_url),
         ("HUB_TEST_REDIS_URL", redis_url),
+    ])
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Ensures headless Chromium and chromedriver are installed (Debian's `chromium` and
+/// `chromium-driver`) for the supervisor's page's browser test; returns the variables
+/// that point the test at them.
+pub(crate) fn browser() -> Result<TestEnv> {
+    if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
+        eprintln!("xtask: {CHROMIUM} and {CHROMEDRIVER} are installed; using them");
+    } else {
+        apt_install(&["chromium", "chromium-driver"])?;
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            if !Path::new(tool).is_file() {
+                bail!("{tool} is still missing after installing chromium and chromium-driver");
+            }
+        }
+    }
+    Ok(vec![
+        ("HUB_CHROMIUM", CHROMIUM.to_owned()),
+        ("HUB_CHROMEDRIVER", CHROMEDRIVER.to_owned()),
     ])
 }
 

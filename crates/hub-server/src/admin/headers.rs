@@ -12,11 +12,15 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The headers and their values.
+///
+/// `Referrer-Policy` is `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+/// `Origin: null` with the page's own form posts, which would defeat the origin check
+/// ([`super::csrf::same_origin`]); `same-origin` still sends nothing to any other site.
 pub const HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-store"),
     ("content-security-policy", CSP),
     ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
+    ("referrer-policy", "same-origin"),
     ("x-content-type-options", "nosniff"),
     ("cross-origin-opener-policy", "same-origin"),
     ("cross-origin-resource-policy", "same-origin"),

@@ -105,7 +105,7 @@ fn assert_page_headers(res: &Resp) {
         admin::headers::CSP.contains("script-src 'self'") && admin::headers::CSP.contains("frame-ancestors 'none'")
     );
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
-    assert_eq!(res.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(res.header("referrer-policy"), Some("same-origin"));
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
 }
 
