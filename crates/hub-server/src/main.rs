@@ -165,7 +165,8 @@ async fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(code) => return code,
             };
-            hub_server::logging::init(&loaded.config.log);
+            // Held to the end: dropping it flushes the queued log lines.
+            let _logs = hub_server::logging::init(&loaded.config.log);
             let secrets = match Secrets::from_process_env() {
                 Ok(s) => s,
                 Err(e) => {

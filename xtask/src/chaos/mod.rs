@@ -6,6 +6,14 @@
 //! held, an error naming the first that broke. All scenarios run, one after the other,
 //! even when one fails; the command exits non-zero naming every failed scenario.
 
+mod crash;
+mod events;
+mod load;
+mod pair;
+mod rig;
+mod secrets;
+mod under_load;
+
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -14,12 +22,13 @@ use anyhow::{Context, Result, bail};
 use crate::demo::INTERRUPTED;
 
 const USAGE: &str = "\
-usage: cargo xtask chaos [--quick]
+usage: cargo xtask chaos [--quick] [--only N]
 
 Builds hub-sim and hub-server and runs the chaos scenarios of issue #11 against them,
 each printing its figures and checking its invariants:
 
   --quick   the CI size: fewer requests and shorter fault windows (a few minutes)
+  --only N  run only the scenarios whose name starts with N (e.g. 3)
 ";
 
 /// One scenario: its name and what runs it.
@@ -27,15 +36,22 @@ type Scenario = (&'static str, fn(bool) -> Result<()>);
 
 /// The scenarios, in the order they run.
 fn scenarios() -> Vec<Scenario> {
-    vec![]
+    vec![
+        ("1 chaos under load (+5 secrets)", under_load::run),
+        ("2 crash (+5 secrets)", crash::run),
+        ("3 two instances (+5 secrets)", pair::run),
+    ]
 }
 
 /// `cargo xtask chaos [--quick]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut quick = false;
-    for a in args {
+    let mut only: Option<String> = None;
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--only" => only = Some(args.next().context("--only needs a scenario number")?.clone()),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -49,7 +65,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         if quick { "--quick" } else { "full" }
     );
     let mut results = Vec::new();
-    for (name, scenario) in scenarios() {
+    let chosen = scenarios()
+        .into_iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|o| name.starts_with(o)));
+    for (name, scenario) in chosen {
         if INTERRUPTED.load(Ordering::SeqCst) {
             bail!("interrupted");
         }

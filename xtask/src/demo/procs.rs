@@ -47,9 +47,15 @@ fn log_file(path: &Path) -> Result<(Stdio, Stdio)> {
 impl Procs {
     /// Starts hub-sim on a free port and returns its URL (the first line it prints).
     pub(crate) fn start_sim(&mut self, bin: &Path, log: &Path) -> Result<String> {
+        self.start_sim_with(bin, log, &[])
+    }
+
+    /// [`Procs::start_sim`] with more arguments (`--credentials FILE`, `--seed N`).
+    pub(crate) fn start_sim_with(&mut self, bin: &Path, log: &Path, extra: &[&std::ffi::OsStr]) -> Result<String> {
         let stderr = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "-v"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
@@ -138,6 +144,20 @@ impl Procs {
             child,
             log: log.to_owned(),
         });
+        Ok(())
+    }
+
+    /// Kills the process started as `name` with SIGKILL — no chance to finish anything —
+    /// waits for it and forgets it (its log stays).
+    pub(crate) fn kill9(&mut self, name: &str) -> Result<()> {
+        let i = self
+            .list
+            .iter()
+            .position(|p| p.name == name)
+            .with_context(|| format!("no process {name}"))?;
+        let mut p = self.list.remove(i);
+        p.child.kill().with_context(|| format!("killing {name}"))?;
+        p.child.wait().with_context(|| format!("waiting for {name}"))?;
         Ok(())
     }
 

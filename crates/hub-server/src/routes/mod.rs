@@ -73,7 +73,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(crate::openapi::serve))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer))
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::layer))
         .route_layer(middleware::from_fn(http_metrics::label_route))
         // The supervisor's page authenticates by session cookie, outside the bearer layer.
         .merge(crate::admin::router(state.clone()))
