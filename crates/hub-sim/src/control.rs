@@ -228,6 +228,21 @@ impl Control {
         transactions::set_status(&self.state, id, status)
     }
 
+    /// Adds `count` copies of the seeded `TXN-5001` under fresh ids `TXN-<n>` (for load
+    /// tests that need many distinct transactions); returns the first and last `n`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sim = hub_sim::Sim::start(hub_sim::SimConfig::default()).await.unwrap();
+    /// assert_eq!(sim.control().add_transactions(3), Some((5008, 5010)));
+    /// assert_eq!(sim.control().add_transactions(0), None);
+    /// sim.shutdown().await;
+    /// # }
+    /// ```
+    pub fn add_transactions(&self, count: u64) -> Option<(u64, u64)> {
+        transactions::add_copies(&self.state, count)
+    }
+
     /// What the simulation serves: base URL, systems, credentials and seeded ids.
     pub fn info(&self) -> Value {
         crate::info::info(&self.state)

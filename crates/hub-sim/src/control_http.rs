@@ -42,6 +42,7 @@ pub(crate) fn routes(control: Control) -> Router {
         .route("/_sim/settings", get(settings).put(update_settings))
         .route("/_sim/vault/{mount}/{*path}", put(vault))
         .route("/_sim/transactions/{id}/status", put(transaction_status))
+        .route("/_sim/transactions/copies", post(transaction_copies))
         .with_state(control)
 }
 
@@ -214,5 +215,23 @@ async fn transaction_status(State(c): Ctl, Path(id): Path<String>, Json(b): Json
         ok(&json!({"id": id, "status": b.status}))
     } else {
         bad(StatusCode::NOT_FOUND, "no such transaction")
+    }
+}
+
+#[derive(Deserialize)]
+struct CopiesBody {
+    count: u64,
+}
+
+/// `POST /_sim/transactions/copies {"count": N}`: N copies of `TXN-5001` under fresh ids.
+async fn transaction_copies(State(c): Ctl, Json(b): Json<CopiesBody>) -> Reply {
+    const MAX: u64 = 1_000_000;
+    if b.count == 0 || b.count > MAX {
+        return bad(StatusCode::UNPROCESSABLE_ENTITY, "count must be within 1..=1000000");
+    }
+    match c.add_transactions(b.count) {
+        Some((first, last)) => ok(&json!({"first": format!("TXN-{first}"), "last": format!("TXN-{last}"),
+                                         "first_number": first, "last_number": last})),
+        None => bad(StatusCode::CONFLICT, "the seeded TXN-5001 is gone"),
     }
 }

@@ -103,6 +103,27 @@ pub(crate) fn set_status(st: &SimState, id: &str, status: &str) -> bool {
     }
 }
 
+/// Adds `count` copies of the seeded `TXN-5001` under fresh ids (`TXN-<n>`, numbered on
+/// from the last transaction, in its customer's history), for load tests that need many
+/// distinct transactions; returns the first and last new number (`None` when `count` is 0
+/// or the seed is gone).
+pub(crate) fn add_copies(st: &SimState, count: u64) -> Option<(u64, u64)> {
+    let mut data = lock(&st.money);
+    let template = data.transactions.get("TXN-5001").cloned()?;
+    let first = data.next_transaction;
+    for _ in 0..count {
+        let n = data.next_transaction;
+        data.next_transaction += 1;
+        let id = format!("TXN-{n}");
+        data.insert(Transaction {
+            description: format!("Copy of TXN-5001: {id}"),
+            id,
+            ..template.clone()
+        });
+    }
+    (count > 0).then(|| (first, data.next_transaction - 1))
+}
+
 /// The customer names (for documentation and the control API).
 pub(crate) fn customers(st: &SimState) -> Vec<Value> {
     lock(&st.money)

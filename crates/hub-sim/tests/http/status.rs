@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use hub_sim::{Settings, System, TokenCounts};
 
-use crate::support::{FORM, basic, call, start, token};
+use crate::support::{FORM, JSON, basic, call, start, token};
 
 #[tokio::test]
 async fn token_endpoint_checks_the_client() {
@@ -155,5 +155,35 @@ async fn transactions_and_history() {
         .await
         .status,
         400
+    );
+}
+
+#[tokio::test]
+async fn copies_of_a_transaction_are_readable_under_fresh_ids() {
+    let sim = start().await;
+    let ctl = format!("{}/_sim/transactions/copies", sim.base_url());
+    let r = call("POST", &ctl, &[JSON], br#"{"count":3}"#).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.json()["first"], "TXN-5008");
+    assert_eq!(r.json()["last"], "TXN-5010");
+    for bad in [&br#"{"count":0}"#[..], br#"{"count":1000001}"#] {
+        assert_eq!(call("POST", &ctl, &[JSON], bad).await.status, 422);
+    }
+    let auth = format!("Bearer {}", token(&sim, System::Status).await);
+    let h = [("authorization", auth.as_str())];
+    let base = sim.url(System::Status);
+    let copy = call("GET", &format!("{base}/transactions/TXN-5010"), &h, b"").await;
+    assert_eq!(copy.status, 200, "{:?}", copy.body);
+    let seed = call("GET", &format!("{base}/transactions/TXN-5001"), &h, b"")
+        .await
+        .json();
+    assert_eq!(copy.json()["id"], "TXN-5010");
+    assert_eq!(copy.json()["amount"], seed["amount"]);
+    assert_eq!(copy.json()["customer_id"], seed["customer_id"]);
+    assert_eq!(
+        call("GET", &format!("{base}/transactions/TXN-5011"), &h, b"")
+            .await
+            .status,
+        404
     );
 }
