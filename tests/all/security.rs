@@ -147,3 +147,25 @@ async fn no_secret_appears_in_any_answer_or_record() {
     assert!(!hub_tests::captured_logs().contains("canary-metadata-pw-91"));
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_malformed_cursor_is_the_callers_mistake_not_a_store_failure() {
+    // Regression (found by schemathesis): `GET /v1/dlq?cursor=__main__` answered 503
+    // store_unavailable, a server error for a bad query parameter.
+    let hub = Hub::start(Options::default()).await;
+    for path in [
+        "/v1/dlq?cursor=__main__",
+        "/v1/dlq?cursor=MTIz",
+        "/v1/audit?cursor=__main__",
+        "/v1/audit?cursor=MS94",
+    ] {
+        let r = hub.get(path, ADMIN_TOKEN).await;
+        assert_eq!(r.status, 422, "{path}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["code"], "invalid_body", "{path}");
+        assert!(r.json()["detail"].as_str().unwrap().starts_with("cursor: "), "{path}");
+    }
+    // A cursor the hub issued still pages.
+    let first = hub.get("/v1/audit?limit=1", ADMIN_TOKEN).await;
+    assert_eq!(first.status, 200);
+    hub.stop().await;
+}

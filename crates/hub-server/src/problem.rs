@@ -264,6 +264,18 @@ impl Problem {
         )
     }
 
+    /// A failure of a store's listing: a cursor the store refuses (`Invalid`) is the
+    /// caller's mistake, 422 naming `cursor`; anything else is [`Problem::store`].
+    pub fn store_listing(what: &str, err: &StoreError) -> Self {
+        match err {
+            StoreError::Invalid { .. } => Self::invalid_body(
+                "cursor",
+                "not a cursor this hub issued (pass next_cursor as it was given)",
+            ),
+            _ => Self::store(what, err),
+        }
+    }
+
     /// Maps an upstream error (contract section 4).
     ///
     /// ```

@@ -39,7 +39,7 @@ pub async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json
         .audit
         .query(&q)
         .await
-        .map_err(|e| Problem::store("audit", &e))?;
+        .map_err(|e| Problem::store_listing("audit", &e))?;
     Ok(Json(AuditPage {
         items: page.items.into_iter().map(AuditRecordBody::from).collect(),
         next_cursor: page.next_cursor,

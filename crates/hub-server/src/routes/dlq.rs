@@ -65,7 +65,7 @@ pub async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json
         .dlq
         .list(&filter)
         .await
-        .map_err(|e| Problem::store("dlq", &e))?;
+        .map_err(|e| Problem::store_listing("dlq", &e))?;
     Ok(Json(DlqPage {
         items: page.items.into_iter().map(DlqEntryBody::from).collect(),
         next_cursor: page.next_cursor,
@@ -100,6 +100,7 @@ pub async fn get_entry(
     responses(
         (status = 200, description = "Replayed: the entry, now `replayed`, with the result", body = DlqEntryBody),
         (status = 409, description = "Not pending", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
         (status = "5XX", description = "Failed again (the entry stays pending)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
