@@ -91,6 +91,11 @@ impl ErrorRates {
         }
     }
 
+    /// How often the window moves on.
+    pub fn step(&self) -> Duration {
+        self.step
+    }
+
     /// How far back the window reaches.
     pub fn window(&self) -> Duration {
         self.step
@@ -198,7 +203,7 @@ mod tests {
     fn the_window_slides_one_step_at_a_time() {
         let t0 = Instant::now();
         let rates = ErrorRates::new(STEP, 3, t0);
-        assert_eq!(rates.window(), Duration::from_secs(30));
+        assert_eq!((rates.window(), rates.step()), (Duration::from_secs(30), STEP));
         rates.observe("a", AuditOutcome::Failure, t0);
         rates.observe("a", AuditOutcome::Success, t0 + Duration::from_secs(15));
         let at = |s: u64| rates.snapshot(t0 + Duration::from_secs(s))[0].1;

@@ -75,6 +75,8 @@ pub struct Live {
     pub circuits: Vec<CircuitRow>,
     /// How far back the error rates reach, in seconds.
     pub window_s: u64,
+    /// How often their window moves on, in seconds.
+    pub step_s: u64,
     /// The filters in force.
     pub filters: Filters,
     /// Why a filter was ignored, if one was.
@@ -198,6 +200,15 @@ fn circuit_label(state: Option<CircuitState>) -> &'static str {
     }
 }
 
+/// `300` → "5 minutes", `45` → "45 seconds".
+fn duration_text(s: u64) -> String {
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{} minutes", s / 60)
+    } else {
+        format!("{s} seconds")
+    }
+}
+
 fn ratio(c: &Counts) -> String {
     c.error_ratio()
         .map_or_else(|| "—".to_owned(), |r| format!("{:.1} %", r * 100.0))
@@ -224,7 +235,7 @@ pub fn live(l: &Live) -> Markup {
                         }
                     }
                 }
-                p class="hint" { "Calls in the last " (l.window_s / 60) " minutes (moving in steps of a few seconds)." }
+                p class="hint" { "Calls in the last " (duration_text(l.window_s)) ", moving on every " (duration_text(l.step_s)) "." }
             }
             section id="dlq" {
                 h2 { "Dead-letter queue" }
@@ -397,6 +408,7 @@ mod tests {
                 counts: Counts::default(),
             }],
             window_s: 300,
+            step_s: 10,
             filters: Filters {
                 status: None,
                 adapter: Some(text.to_owned()),

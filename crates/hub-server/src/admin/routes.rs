@@ -251,6 +251,7 @@ async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
     Live {
         circuits,
         window_s: state.error_rates.window().as_secs(),
+        step_s: state.error_rates.step().as_secs(),
         filters,
         filter_error,
         dlq,

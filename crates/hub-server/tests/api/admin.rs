@@ -274,6 +274,7 @@ async fn the_page_shows_circuits_error_rates_dead_letters_and_audit_records() {
         "{ticketing}"
     );
     assert!(row("transaction_status").contains("0.0 %"));
+    assert!(html.contains("Calls in the last 5 minutes, moving on every 10 seconds."));
     let create = row("transaction_create");
     assert!(create.contains("half_open") && create.contains("—"), "{create}");
     assert!(html.contains("data-dlq-id=\"dlq-1\""));
