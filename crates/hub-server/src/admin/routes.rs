@@ -27,6 +27,8 @@ use crate::wire::query_token;
 const DLQ_PAGE: u32 = 50;
 /// Audit records shown.
 const AUDIT_RECORDS: u32 = 25;
+/// The route the page's script polls.
+const REFRESH_ROUTE: &str = "/admin/fragment";
 /// The longest discard reason kept.
 const MAX_REASON: usize = 500;
 
@@ -62,7 +64,15 @@ pub(super) async fn require_session(State(state): State<AppState>, mut req: Requ
     let Some(needed) = super::required_role(req.method(), path.as_deref().unwrap_or("")) else {
         return next.run(req).await;
     };
-    let session = cookie::get(req.headers(), cookie::SESSION).and_then(|id| state.sessions.lookup(id, Instant::now()));
+    // The refresh script's fetches do not count as use: an unattended tab still times out.
+    let refresh = path.as_deref() == Some(REFRESH_ROUTE);
+    let session = cookie::get(req.headers(), cookie::SESSION).and_then(|id| {
+        if refresh {
+            state.sessions.peek(id, Instant::now())
+        } else {
+            state.sessions.lookup(id, Instant::now())
+        }
+    });
     match session {
         Some(active) if active.principal.role >= needed => {
             req.extensions_mut().insert(active);

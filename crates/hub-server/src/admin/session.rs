@@ -151,6 +151,16 @@ impl Sessions {
 
     /// The live session `id` names, marked as used at `now`; an ended one is removed.
     pub fn lookup(&self, id: &str, now: Instant) -> Option<Active> {
+        self.find(id, now, true)
+    }
+
+    /// Like [`Self::lookup`] without marking the session as used: the page's own
+    /// periodic refresh must not keep an unattended session alive.
+    pub fn peek(&self, id: &str, now: Instant) -> Option<Active> {
+        self.find(id, now, false)
+    }
+
+    fn find(&self, id: &str, now: Instant, used: bool) -> Option<Active> {
         let k = key(id);
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get_mut(&k)?;
@@ -158,7 +168,9 @@ impl Sessions {
             entries.remove(&k);
             return None;
         }
-        entry.last_seen = now;
+        if used {
+            entry.last_seen = now;
+        }
         Some(Active {
             principal: entry.principal.clone(),
             csrf: entry.csrf.clone(),
@@ -236,6 +248,18 @@ mod tests {
         check(&[90, 180, 189], &[true, true, true]);
         // Once ended, a session stays ended.
         check(&[101, 50], &[false, false]);
+    }
+
+    #[test]
+    fn peeking_does_not_keep_a_session_alive() {
+        let sessions = Sessions::new(settings());
+        let t0 = Instant::now();
+        let id = sessions.create(ops(), t0).unwrap();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(sessions.peek(&id, at(60)).is_some());
+        assert!(sessions.peek(&id, at(99)).is_some());
+        assert!(sessions.peek(&id, at(100)).is_none(), "idle since t0");
+        assert!(sessions.lookup(&id, at(50)).is_none(), "and ended for good");
     }
 
     #[test]
