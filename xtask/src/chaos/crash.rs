@@ -29,16 +29,19 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let jobs = size.jobs * 2 / 3;
     println!(
         "\n{jobs} jobs on {} client threads against one hub; background faults on; a full outage \
-         after 25 % of the jobs, and half-way through it: kill -9 the hub, start it again",
+         after 25 % of the jobs, and at 40 %, during it: kill -9 the hub, start it again",
         size.workers
     );
     load::set_faults(&rig, true)?;
     let mut killed_at = None;
     let mut run = load::run_jobs(&target, jobs, size.workers, |p| {
-        p.release(jobs / 2);
+        p.release(jobs);
         p.wait_done(jobs / 4)?;
         load::set_outage(&rig, true)?;
-        pause(size.outage / 2)?;
+        p.wait_done(jobs * 2 / 5)?;
+        if p.done() >= jobs {
+            anyhow::bail!("the load ended before the kill");
+        }
         println!("  {} jobs done: kill -9 {}", p.done(), hub.name);
         killed_at = Some(Instant::now());
         rig.kill9(&hub)?;
@@ -47,7 +50,6 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         rig.restart(&mut hub)?;
         rig.wait_ready(&[&hub])?;
         println!("  {} jobs done: {} is back on its store", p.done(), hub.name);
-        p.release(p.total);
         Ok(())
     })?;
     load::set_faults(&rig, false)?;
@@ -60,8 +62,15 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         .iter()
         .filter(|w| w.finished > killed_at && w.request_ids.len() > 1)
         .count();
+    if seen.transport_errors == 0 {
+        anyhow::bail!("no client saw the crash (no connection failed): the kill hit nothing in flight");
+    }
     println!(
-        "\n  writes asked again after the kill: {in_flight}; answered before it and sent again after the restart: {} \
+        "\n  connection failures the clients saw {}; writes asked again across the kill {in_flight}",
+        seen.transport_errors
+    );
+    println!(
+        "  answered before the kill and sent again after the restart: {} \
          ({} replayed from the idempotency record, {} of them failed writes with their dlq_id)",
         survived.resent, survived.replayed, survived.failed_replayed
     );
