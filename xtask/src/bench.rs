@@ -1,21 +1,29 @@
-//! `cargo xtask bench [--quick]`: the hub against nginx and a static nginx answer, on
-//! loopback, in the same run (issue #10, first slice: the cached read and the open circuit).
+//! `cargo xtask bench [--quick]`: the hub against nginx and a bare hyper server on
+//! loopback, in the same run (issue #10).
 //!
-//! Builds hub-sim and hub-server in release, installs `wrk` and `nginx-light` from Debian
-//! when missing, starts hub-sim, the hub (the demo's configuration), and one nginx (a
-//! caching reverse proxy to the sim plus a `return 200` location: "nginx-static", the
-//! machine's ceiling), measures each with wrk, and prints absolute figures and the ratios
-//! measured in this run. Results go to `target/bench/results-<unix time>.json`. Nothing
-//! here asserts a time.
+//! Builds hub-sim, hub-server and hub-bench-bare in release, installs `wrk` and
+//! `nginx-light` from Debian when missing, starts hub-sim, the hub (the demo's
+//! configuration), one nginx (a caching reverse proxy to the sim, and a non-caching one),
+//! and the bare server (the hub's body from memory: the machine's ceiling), measures each
+//! with wrk, then the hub's own figures (open circuit, cold-read coalescing, token
+//! refresh across an expiry, pass-through latency, memory per cached entry), and prints
+//! absolute figures and the ratios measured in this run. Results go to
+//! `target/bench/results-<unix time>.json`. Nothing here asserts a time.
 
+mod burst;
+mod wrk;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use ureq::http::Method;
 
+use self::wrk::{CONNECTIONS, Figures, THREADS};
 use crate::demo::http::Client;
 use crate::demo::procs::{Procs, free_port};
 use crate::demo::{self, Hub, INTERRUPTED, Tokens, interrupted, pause};
@@ -24,10 +32,12 @@ use crate::{services, workspace_root};
 const USAGE: &str = "\
 usage: cargo xtask bench [--quick]
 
-Builds hub-sim and hub-server in release, installs wrk and nginx-light from Debian when
-missing, starts hub-sim, the hub (config/demo.toml, generic dialect), and nginx (a
-caching reverse proxy to the sim with the hub's status TTL, and a static answer of the
-same body), then measures each with wrk and prints a table with the ratios of this run.
+Builds hub-sim, hub-server and hub-bench-bare in release, installs wrk and nginx-light
+from Debian when missing, starts hub-sim, the hub (config/demo.toml, generic dialect),
+nginx (a caching reverse proxy to the sim with the hub's status TTL, and a non-caching
+one) and the bare hyper server (the hub's body from memory), then measures each with
+wrk, and the hub's circuit-open, cold-read, token-expiry, pass-through and memory
+figures, and prints a table with the ratios of this run.
 Results: target/bench/results-<unix time>.json.
 
   --quick   3 s per measurement instead of 10 s (warm-ups 1 s instead of 3 s)
@@ -35,28 +45,28 @@ Results: target/bench/results-<unix time>.json.
 
 /// The transaction every contestant serves.
 const TXN: &str = "TXN-5001";
-/// wrk's fixed settings, the same for every contestant.
-const CONNECTIONS: u32 = 32;
-const THREADS: u32 = 2;
+/// A transaction no contestant reads before the cold-read burst.
+const COLD_TXN: &str = "TXN-5002";
+/// A transaction only the circuit-open measurement reads.
+const CIRCUIT_TXN: &str = "TXN-5003";
 /// How long the hub's circuit stays open in the bench (an environment override), so that
 /// no half-open probe falls inside the fail-fast measurement.
 const BENCH_BREAKER_OPEN_S: u64 = 120;
+/// Concurrent requests of the cold-read and token-expiry bursts.
+const BURST: usize = 1000;
+/// Latency the sim adds to the cold read, so that the whole burst arrives while the one
+/// upstream call is out.
+const COLD_LATENCY_MS: u64 = 1000;
+/// The sim's token lifetime for the token-expiry burst.
+const SHORT_TOKEN_S: u64 = 3;
+/// Entries the memory figure fills the hub's cache with.
+const MEMORY_ENTRIES: u64 = 100_000;
 
-/// One wrk measurement.
-#[derive(Debug, Clone)]
-struct Figures {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx: u64,
-    errors: u64,
-}
-
-impl Figures {
-    fn json(&self) -> Value {
-        json!({"requests_per_s": self.rps, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
-               "non_2xx": self.non_2xx, "socket_errors": self.errors})
-    }
+/// The release binaries.
+struct Bins {
+    sim: PathBuf,
+    hub: PathBuf,
+    bare: PathBuf,
 }
 
 /// `cargo xtask bench [--quick]`.
@@ -79,19 +89,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         if quick { " (--quick)" } else { "" }
     );
     ensure_tools()?;
-    let (sim_bin, hub_bin) = demo::build_bins(true)?;
+    let bins = build()?;
     let dir = bench_dir()?;
     println!("working directory: {}", dir.display());
 
     let mut procs = Procs::default();
-    let outcome = start_and_measure(&mut procs, &sim_bin, &hub_bin, &dir, quick);
+    let outcome = Bench::start(&mut procs, &bins, &dir, quick).and_then(|mut b| b.measure());
     if outcome.is_err() {
         println!("\nthe processes' logs:");
         for (name, log) in procs.logs() {
-            println!("  {name:<12} {}", log.display());
+            println!("  {name:<16} {}", log.display());
         }
     }
-    println!("stopping the sim, the hub and nginx …");
+    println!("stopping the sim, the hubs, nginx and the bare server …");
     procs.stop_all();
     if outcome.is_ok() {
         println!("bench took {:.0} s in all", started.elapsed().as_secs_f64());
@@ -118,6 +128,58 @@ fn ensure_tools() -> Result<()> {
     Ok(())
 }
 
+/// `cargo build --release` of the three contestants' binaries.
+fn build() -> Result<Bins> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let args = [
+        "build",
+        "--release",
+        "-p",
+        "hub-sim",
+        "-p",
+        "hub-server",
+        "-p",
+        "hub-bench-bare",
+        "--message-format=json-render-diagnostics",
+    ];
+    println!("\nbuilding hub-sim, hub-server and hub-bench-bare (release) …");
+    eprintln!("$ cargo {}", args.join(" "));
+    let mut child = Command::new(&cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting cargo")?;
+    let stdout = child.stdout.take().context("cargo's stdout")?;
+    let (mut sim, mut hub, mut bare) = (None, None, None);
+    for line in BufReader::new(stdout).lines() {
+        let msg: Value = serde_json::from_str(&line?).unwrap_or_default();
+        let Some(exe) = msg["executable"]
+            .as_str()
+            .filter(|_| msg["reason"] == "compiler-artifact")
+        else {
+            continue;
+        };
+        match msg["target"]["name"].as_str() {
+            Some("hub-sim") => sim = Some(PathBuf::from(exe)),
+            Some("hub-server") => hub = Some(PathBuf::from(exe)),
+            Some("hub-bench-bare") => bare = Some(PathBuf::from(exe)),
+            _ => {}
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(Bins {
+        sim: sim.context("cargo built no hub-sim executable")?,
+        hub: hub.context("cargo built no hub-server executable")?,
+        bare: bare.context("cargo built no hub-bench-bare executable")?,
+    })
+}
+
 fn nginx_bin() -> PathBuf {
     services::which("nginx").unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"))
 }
@@ -135,158 +197,742 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-#[allow(clippy::too_many_lines)] // The run, step by step.
-fn start_and_measure(procs: &mut Procs, sim_bin: &Path, hub_bin: &Path, dir: &Path, quick: bool) -> Result<()> {
-    println!("\nstarting hub-sim (release) …");
-    let sim = procs.start_sim(sim_bin, &dir.join("sim.log"))?;
-    println!("  hub-sim listens on {sim}");
-    let sim_port: u16 = sim
-        .rsplit(':')
+fn port_of(url: &str) -> Result<u16> {
+    url.rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
-        .context("the sim's port")?;
+        .with_context(|| format!("the port of {url}"))
+}
 
-    // The hub: the demo's configuration (generic dialect) on the sim, auth, metrics and
-    // audit on, logs at the configured level into a file.
-    let template_path = workspace_root().join(demo::TEMPLATE);
-    let template =
-        std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
-    let hub_dir = dir.join("hub");
-    let _ = std::fs::remove_dir_all(&hub_dir);
-    std::fs::create_dir_all(&hub_dir)?;
-    let config = hub_dir.join("hub.toml");
-    std::fs::write(&config, demo::hub_config(&template, "generic", &sim)?)?;
-    let tokens = Tokens {
-        read: format!("bench-read-{}", demo::random_hex()),
-        write: format!("bench-write-{}", demo::random_hex()),
-        admin: format!("bench-admin-{}", demo::random_hex()),
-    };
-    let hub_port = free_port(&[sim_port])?;
-    let nginx_port = free_port(&[sim_port, hub_port])?;
-    let mut env = demo::secrets_env(&tokens);
-    env.push(("HUB__SERVER__LISTEN".to_owned(), format!("127.0.0.1:{hub_port}")));
-    env.push((
-        "HUB__ADAPTERS__TRANSACTION_STATUS__RESILIENCE__BREAKER_OPEN_S".to_owned(),
-        BENCH_BREAKER_OPEN_S.to_string(),
-    ));
-    procs.start_hub("hub", hub_bin, &config, &env, &hub_dir.join("hub.log"))?;
-    let hub = Hub {
-        dialect: "generic",
-        url: format!("http://127.0.0.1:{hub_port}"),
-        config: config.clone(),
-    };
-    println!(
-        "starting the hub (release) on {}  (config {})",
-        hub.url,
-        config.display()
-    );
-    let client = Client::new();
-    demo::wait_ready(procs, &client, std::slice::from_ref(&hub))?;
+/// One run: the processes, their addresses and the figures so far.
+struct Bench<'a> {
+    procs: &'a mut Procs,
+    bins: &'a Bins,
+    dir: PathBuf,
+    client: Client,
+    sim: String,
+    tokens: Tokens,
+    /// The cached hub (the demo's configuration).
+    hub: String,
+    nginx: String,
+    bare: String,
+    /// The status system's token, for nginx and the direct calls.
+    status_token: String,
+    ports: Vec<u16>,
+    warm: u64,
+    measure: u64,
+    quick: bool,
+    results: serde_json::Map<String, Value>,
+    table: Vec<Row>,
+    /// hub, nginx, bare: the cached read.
+    cached: Option<[Figures; 3]>,
+}
 
-    // The body the hub answers, for the static contestant.
-    let hub_read = client.get(&format!("{}/v1/transactions/{TXN}", hub.url), Some(&tokens.read))?;
-    if hub_read.status != 200 {
-        bail!("the hub's first read of {TXN}: {}", hub_read.summary());
-    }
-    let status_ttl_s = ttl_of(&template)?;
+/// One line of the final table of figures against targets.
+struct Row {
+    figure: String,
+    measured: String,
+    target: &'static str,
+    met: Option<bool>,
+}
 
-    // nginx: a token from the sim, injected as a static header (nginx does no OAuth).
-    let token = status_token(&sim)?;
-    let nginx_dir = dir.join("nginx");
-    let _ = std::fs::remove_dir_all(&nginx_dir);
-    for sub in ["cache", "tmp"] {
-        std::fs::create_dir_all(nginx_dir.join(sub))?;
-    }
-    let nginx_conf = nginx_dir.join("nginx.conf");
-    std::fs::write(
-        &nginx_conf,
-        nginx_config(&nginx_dir, nginx_port, sim_port, &token, status_ttl_s, &hub_read.body),
-    )?;
-    let mut cmd = Command::new(nginx_bin());
-    cmd.arg("-p")
-        .arg(&nginx_dir)
-        .arg("-c")
-        .arg(&nginx_conf)
-        .arg("-e")
-        .arg(nginx_dir.join("error.log"));
-    procs.start_other("nginx", cmd, &nginx_dir.join("nginx.out"))?;
-    let nginx = format!("http://127.0.0.1:{nginx_port}");
-    println!("starting nginx on {nginx}  (config {})", nginx_conf.display());
-    wait_200(procs, &client, &format!("{nginx}/transactions/{TXN}"))?;
-    let via_nginx = client.get(&format!("{nginx}/transactions/{TXN}"), None)?;
-    println!(
-        "  nginx → sim: HTTP {} Cache-Status {}",
-        via_nginx.status,
-        via_nginx.header("cache-status").unwrap_or("-")
-    );
-
-    let (warm, measure) = if quick { (1, 3) } else { (3, 10) };
-    let auth = format!("Authorization: Bearer {}", tokens.read);
-    println!(
-        "\nwrk: {CONNECTIONS} connections, {THREADS} threads, warm-up {warm} s then {measure} s per contestant, cached read of {TXN}"
-    );
-    let hub_url = format!("{}/v1/transactions/{TXN}", hub.url);
-    let hub_f = measure_wrk(procs, "hub", &hub_url, Some(&auth), warm, measure, dir)?;
-    let nginx_f = measure_wrk(
-        procs,
-        "nginx",
-        &format!("{nginx}/transactions/{TXN}"),
-        None,
-        warm,
-        measure,
-        dir,
-    )?;
-    let static_f = measure_wrk(
-        procs,
-        "nginx-static",
-        &format!("{nginx}/static/{TXN}"),
-        None,
-        warm,
-        measure,
-        dir,
-    )?;
-    let hub_cache = client.get(&hub_url, Some(&tokens.read))?;
-    println!(
-        "  (the hub's answer after the run: HTTP {} Cache-Status {})",
-        hub_cache.status,
-        hub_cache.header("cache-status").unwrap_or("-")
-    );
-
-    // The open circuit: the status system down, a never-read id until the circuit opens.
-    let circuit = match circuit_open(procs, &client, &sim, &hub.url, &tokens, measure, dir) {
-        Ok(c) => Some(c),
-        Err(e) if !INTERRUPTED.load(Ordering::SeqCst) => {
-            println!("  circuit-open measurement skipped: {e:#}");
-            None
+impl<'a> Bench<'a> {
+    /// Starts the sim, the cached hub, nginx and the bare server.
+    fn start(procs: &'a mut Procs, bins: &'a Bins, dir: &Path, quick: bool) -> Result<Self> {
+        println!("\nstarting hub-sim (release) …");
+        let sim = procs.start_sim(&bins.sim, &dir.join("sim.log"))?;
+        println!("  hub-sim listens on {sim}");
+        let tokens = Tokens {
+            read: format!("bench-read-{}", demo::random_hex()),
+            write: format!("bench-write-{}", demo::random_hex()),
+            admin: format!("bench-admin-{}", demo::random_hex()),
+        };
+        let (warm, measure) = if quick { (1, 3) } else { (3, 10) };
+        let mut b = Self {
+            ports: vec![port_of(&sim)?],
+            procs,
+            bins,
+            dir: dir.to_owned(),
+            client: Client::new(),
+            sim,
+            tokens,
+            hub: String::new(),
+            nginx: String::new(),
+            bare: String::new(),
+            status_token: String::new(),
+            warm,
+            measure,
+            quick,
+            results: serde_json::Map::new(),
+            table: Vec::new(),
+            cached: None,
+        };
+        b.hub = b.start_hub("hub", &[])?;
+        let first = b
+            .client
+            .get(&format!("{}/v1/transactions/{TXN}", b.hub), Some(&b.tokens.read))?;
+        if first.status != 200 {
+            bail!("the hub's first read of {TXN}: {}", first.summary());
         }
-        Err(e) => return Err(e),
-    };
+        b.status_token = status_token(&b.sim)?;
+        b.start_nginx()?;
+        b.start_bare(&first.body)?;
+        Ok(b)
+    }
 
-    print_table(&hub_f, &nginx_f, &static_f, circuit.as_ref());
+    fn free_port(&mut self) -> Result<u16> {
+        let p = free_port(&self.ports)?;
+        self.ports.push(p);
+        Ok(p)
+    }
 
-    let results = json!({
-        "at_unix": unix_now(),
-        "quick": quick,
-        "machine": machine(),
-        "wrk": {"connections": CONNECTIONS, "threads": THREADS, "warmup_s": warm, "duration_s": measure},
-        "cached_read": {
-            "path": format!("/v1/transactions/{TXN}"),
-            "hub": hub_f.json(), "nginx": nginx_f.json(), "nginx_static": static_f.json(),
-            "ratios": {
-                "rps_hub_over_nginx": hub_f.rps / nginx_f.rps,
-                "rps_hub_over_static": hub_f.rps / static_f.rps,
-                "p50_hub_over_nginx": hub_f.p50_ms / nginx_f.p50_ms,
-                "p99_hub_over_nginx": hub_f.p99_ms / nginx_f.p99_ms,
-                "p50_hub_over_static": hub_f.p50_ms / static_f.p50_ms,
-                "p99_hub_over_static": hub_f.p99_ms / static_f.p99_ms,
-            },
-        },
-        "circuit_open": circuit.as_ref().map(|(f, n)| json!({"hub": f.json(), "upstream_requests": n})),
-    });
-    let out = dir.join(format!("results-{}.json", unix_now()));
-    std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
-    println!("\nresults: {}", out.display());
-    Ok(())
+    /// Starts a hub named `name` on the demo's configuration (its own directory and
+    /// SQLite file) with the bench's overrides plus `extra`; returns its URL once ready.
+    fn start_hub(&mut self, name: &str, extra: &[(&str, &str)]) -> Result<String> {
+        let template_path = workspace_root().join(demo::TEMPLATE);
+        let template =
+            std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
+        let hub_dir = self.dir.join(name);
+        let _ = std::fs::remove_dir_all(&hub_dir);
+        std::fs::create_dir_all(&hub_dir)?;
+        let config = hub_dir.join("hub.toml");
+        std::fs::write(&config, demo::hub_config(&template, "generic", &self.sim)?)?;
+        let port = self.free_port()?;
+        let mut env = demo::secrets_env(&self.tokens);
+        env.push(("HUB__SERVER__LISTEN".to_owned(), format!("127.0.0.1:{port}")));
+        env.push((
+            "HUB__ADAPTERS__TRANSACTION_STATUS__RESILIENCE__BREAKER_OPEN_S".to_owned(),
+            BENCH_BREAKER_OPEN_S.to_string(),
+        ));
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self.procs
+            .start_hub(name, &self.bins.hub, &config, &env, &hub_dir.join("hub.log"))?;
+        let hub = Hub {
+            dialect: "generic",
+            url: format!("http://127.0.0.1:{port}"),
+            config: config.clone(),
+        };
+        println!(
+            "starting {name} (release) on {}  (config {}{})",
+            hub.url,
+            config.display(),
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {}",
+                    extra
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            }
+        );
+        demo::wait_ready(self.procs, &self.client, std::slice::from_ref(&hub))?;
+        Ok(hub.url)
+    }
+
+    fn start_nginx(&mut self) -> Result<()> {
+        let template = std::fs::read_to_string(workspace_root().join(demo::TEMPLATE))?;
+        let status_ttl_s = ttl_of(&template)?;
+        let nginx_dir = self.dir.join("nginx");
+        let _ = std::fs::remove_dir_all(&nginx_dir);
+        for sub in ["cache", "tmp"] {
+            std::fs::create_dir_all(nginx_dir.join(sub))?;
+        }
+        let port = self.free_port()?;
+        let nginx_conf = nginx_dir.join("nginx.conf");
+        std::fs::write(
+            &nginx_conf,
+            nginx_config(&nginx_dir, port, port_of(&self.sim)?, &self.status_token, status_ttl_s),
+        )?;
+        let mut cmd = Command::new(nginx_bin());
+        cmd.arg("-p")
+            .arg(&nginx_dir)
+            .arg("-c")
+            .arg(&nginx_conf)
+            .arg("-e")
+            .arg(nginx_dir.join("error.log"));
+        self.procs.start_other("nginx", cmd, &nginx_dir.join("nginx.out"))?;
+        self.nginx = format!("http://127.0.0.1:{port}");
+        println!("starting nginx on {}  (config {})", self.nginx, nginx_conf.display());
+        wait_200(self.procs, &self.client, &format!("{}/transactions/{TXN}", self.nginx))?;
+        let via = self.client.get(&format!("{}/transactions/{TXN}", self.nginx), None)?;
+        println!(
+            "  nginx → sim: HTTP {} Cache-Status {}",
+            via.status,
+            via.header("cache-status").unwrap_or("-")
+        );
+        Ok(())
+    }
+
+    /// The bare hyper server, answering the hub's body for the read.
+    fn start_bare(&mut self, body: &str) -> Result<()> {
+        let body_file = self.dir.join("bare-body.json");
+        std::fs::write(&body_file, body)?;
+        let port = self.free_port()?;
+        let mut cmd = Command::new(&self.bins.bare);
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--body-file")
+            .arg(&body_file);
+        self.procs.start_other("bare", cmd, &self.dir.join("bare.log"))?;
+        self.bare = format!("http://127.0.0.1:{port}");
+        println!(
+            "starting the bare hyper server on {}  ({} bytes of body)",
+            self.bare,
+            body.len()
+        );
+        wait_200(
+            self.procs,
+            &self.client,
+            &format!("{}/v1/transactions/{TXN}", self.bare),
+        )
+    }
+
+    /// A warm-up run, then the measured one.
+    fn wrk(&mut self, name: &str, url: &str, header: Option<&str>) -> Result<Figures> {
+        interrupted()?;
+        self.procs.check_alive()?;
+        wrk::run(url, header, self.warm, &self.dir)?;
+        interrupted()?;
+        let f = wrk::run(url, header, self.measure, &self.dir)?;
+        println!("{}", f.line(name));
+        Ok(f)
+    }
+
+    fn row(&mut self, figure: impl Into<String>, measured: impl Into<String>, target: &'static str, met: Option<bool>) {
+        self.table.push(Row {
+            figure: figure.into(),
+            measured: measured.into(),
+            target,
+            met,
+        });
+    }
+
+    /// Every measurement, then the table and the JSON.
+    fn measure(&mut self) -> Result<()> {
+        println!(
+            "\nwrk: {CONNECTIONS} connections, {THREADS} threads, warm-up {} s then {} s per contestant",
+            self.warm, self.measure
+        );
+        self.cached_read()?;
+        self.optional("cold reads", Self::cold_reads)?;
+        let passthrough = self.start_hub(
+            "hub-passthrough",
+            &[("HUB__ADAPTERS__TRANSACTION_STATUS__CACHE__STATUS_TTL_S", "0")],
+        );
+        match passthrough {
+            Ok(pt) => {
+                self.optional("token expiry", |b| b.token_expiry(&pt))?;
+                self.optional("pass-through read", |b| b.passthrough(&pt))?;
+            }
+            Err(e) => {
+                interrupted()?;
+                println!("  the pass-through hub did not start: {e:#}");
+            }
+        }
+        self.optional("memory per cached entry", Self::memory)?;
+        // Last: it leaves the hub's circuit open for the rest of the run.
+        self.optional("circuit open", Self::circuit_open)?;
+        self.print_table();
+        let mut results = json!({
+            "at_unix": unix_now(),
+            "quick": self.quick,
+            "machine": machine(),
+            "wrk": {"connections": CONNECTIONS, "threads": THREADS, "warmup_s": self.warm, "duration_s": self.measure},
+            "table": self.table.iter().map(|r| json!({
+                "figure": r.figure, "measured": r.measured, "target": r.target, "met": r.met,
+            })).collect::<Vec<_>>(),
+        });
+        if let Some(map) = results.as_object_mut() {
+            map.extend(std::mem::take(&mut self.results));
+        }
+        let out = self.dir.join(format!("results-{}.json", unix_now()));
+        std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
+        println!("\nresults: {}", out.display());
+        Ok(())
+    }
+
+    /// Runs one measurement; a failure is reported and the run goes on (unless interrupted).
+    fn optional(&mut self, name: &str, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        match f(self) {
+            Ok(()) => Ok(()),
+            Err(e) if !INTERRUPTED.load(Ordering::SeqCst) => {
+                println!("  {name}: measurement failed: {e:#}");
+                self.row(name, format!("failed: {e}"), "-", None);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The warm cached read: hub, nginx (`proxy_cache`), bare.
+    fn cached_read(&mut self) -> Result<()> {
+        println!("\n== cached read of {TXN} (warm) ==");
+        let auth = format!("Authorization: Bearer {}", self.tokens.read);
+        let hub_url = format!("{}/v1/transactions/{TXN}", self.hub);
+        let hub = self.wrk("hub", &hub_url, Some(&auth))?;
+        let nginx = self.wrk(
+            "nginx (proxy_cache)",
+            &format!("{}/transactions/{TXN}", self.nginx),
+            None,
+        )?;
+        let bare = self.wrk("bare (hyper)", &format!("{}/v1/transactions/{TXN}", self.bare), None)?;
+        let after = self.client.get(&hub_url, Some(&self.tokens.read))?;
+        println!(
+            "  (the hub's answer after the run: HTTP {} Cache-Status {})",
+            after.status,
+            after.header("cache-status").unwrap_or("-")
+        );
+        let (rn, rb) = (hub.rps / nginx.rps, hub.rps / bare.rps);
+        self.row(
+            "cached read req/s, hub ÷ nginx",
+            format!("{rn:.2}"),
+            "≥ 1.0",
+            Some(rn >= 1.0),
+        );
+        let (p50, p99) = (hub.p50_ms / nginx.p50_ms, hub.p99_ms / nginx.p99_ms);
+        self.row(
+            "cached read p50, hub ÷ nginx",
+            format!("{p50:.2}"),
+            "≤ 1.0",
+            Some(p50 <= 1.0),
+        );
+        self.row(
+            "cached read p99, hub ÷ nginx",
+            format!("{p99:.2}"),
+            "≤ 1.0",
+            Some(p99 <= 1.0),
+        );
+        self.row(
+            "cached read req/s, hub ÷ bare",
+            format!("{rb:.2}"),
+            "≥ 0.8",
+            Some(rb >= 0.8),
+        );
+        self.results.insert(
+            "cached_read".to_owned(),
+            json!({
+                "path": format!("/v1/transactions/{TXN}"),
+                "hub": hub.json(), "nginx": nginx.json(), "bare": bare.json(),
+                "ratios": {
+                    "rps_hub_over_nginx": rn, "rps_hub_over_bare": rb,
+                    "p50_hub_over_nginx": p50, "p99_hub_over_nginx": p99,
+                    "p50_hub_over_bare": hub.p50_ms / bare.p50_ms,
+                    "p99_hub_over_bare": hub.p99_ms / bare.p99_ms,
+                },
+            }),
+        );
+        self.cached = Some([hub, nginx, bare]);
+        Ok(())
+    }
+
+    fn sim_send(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let r = self
+            .client
+            .send(method, &format!("{}{path}", self.sim), None, body, &[])?;
+        if r.status >= 300 {
+            bail!("{method} {path}: {}", r.summary());
+        }
+        Ok(r.json())
+    }
+
+    /// Requests the sim's ledger holds whose path starts with `prefix`.
+    fn ledger_count(&self, prefix: &str) -> Result<u64> {
+        let v = self.sim_send(
+            &Method::GET,
+            &format!("/_sim/ledger/requests?path_prefix={prefix}"),
+            None,
+        )?;
+        Ok(v["requests"].as_array().map_or(0, |a| a.len() as u64))
+    }
+
+    /// Tokens the sim's status system has issued.
+    fn status_tokens_issued(&self) -> Result<u64> {
+        let v = self.sim_send(&Method::GET, "/_sim/ledger/tokens", None)?;
+        v["status"]["issued"]
+            .as_u64()
+            .context("no status.issued in /_sim/ledger/tokens")
+    }
+
+    /// The status system down; a never-read transaction requested until the hub answers
+    /// `503 circuit_open`; then wrk against it, and the sim's ledger counted around it.
+    fn circuit_open(&mut self) -> Result<()> {
+        println!(
+            "\n== circuit open: the sim's status system down, {CIRCUIT_TXN} (never read) until the hub fails fast =="
+        );
+        self.sim_send(&Method::POST, "/_sim/outage/status", None)?;
+        let outcome = self.circuit_open_measured();
+        let _ = self.sim_send(&Method::DELETE, "/_sim/outage/status", None);
+        let (f, one, upstream) = outcome?;
+        println!("{}", f.line("hub, circuit open"));
+        println!("{}", one.line("  … one connection"));
+        println!(
+            "  ({} and {} answers 503, as expected); upstream requests during both: {upstream}",
+            f.non_2xx, one.non_2xx
+        );
+        self.row(
+            format!("circuit open: fail-fast p99, {CONNECTIONS} connections"),
+            format!("{:.3} ms at {:.0} req/s", f.p99_ms, f.rps),
+            "< 1 ms",
+            Some(f.p99_ms < 1.0),
+        );
+        self.row(
+            "circuit open: fail-fast p99, one connection",
+            format!("{:.3} ms at {:.0} req/s", one.p99_ms, one.rps),
+            "< 1 ms",
+            Some(one.p99_ms < 1.0),
+        );
+        self.row(
+            "circuit open: upstream requests",
+            upstream.to_string(),
+            "0",
+            Some(upstream == 0),
+        );
+        self.results.insert(
+            "circuit_open".to_owned(),
+            json!({"hub": f.json(), "hub_one_connection": one.json(), "upstream_requests": upstream}),
+        );
+        Ok(())
+    }
+
+    fn circuit_open_measured(&mut self) -> Result<(Figures, Figures, u64)> {
+        let url = format!("{}/v1/transactions/{CIRCUIT_TXN}", self.hub);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            interrupted()?;
+            let r = self.client.get(&url, Some(&self.tokens.read))?;
+            if r.status == 503 && r.body.contains("circuit_open") {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the circuit did not open within 60 s; last answer {}", r.summary());
+            }
+        }
+        // What the hub could send the status system during the run: reads of this id and
+        // token requests (the ledger is too long by now to list every request).
+        let prefix = format!("/status/transactions/{CIRCUIT_TXN}");
+        let before = self.ledger_count(&prefix)? + self.status_tokens_issued()?;
+        let auth = format!("Authorization: Bearer {}", self.tokens.read);
+        self.procs.check_alive()?;
+        let f = wrk::run(&url, Some(&auth), self.measure, &self.dir)?;
+        // The same refusal without the queueing of 32 connections on two shared cores.
+        let one = wrk::run_with(&url, Some(&auth), self.measure, &self.dir, 1, 1)?;
+        let upstream = (self.ledger_count(&prefix)? + self.status_tokens_issued()?).saturating_sub(before);
+        Ok((f, one, upstream))
+    }
+
+    /// 1,000 concurrent reads of one never-read key, the upstream slowed down so that all
+    /// of them arrive while the first is out: how many upstream calls.
+    fn cold_reads(&mut self) -> Result<()> {
+        println!("\n== {BURST} concurrent cold reads of {COLD_TXN} (the sim adds {COLD_LATENCY_MS} ms to it) ==");
+        let fault = self.sim_send(
+            &Method::POST,
+            "/_sim/faults",
+            Some(&json!({"kind": "latency", "system": "status",
+                         "route": format!("/transactions/{COLD_TXN}"), "ms": COLD_LATENCY_MS})),
+        )?;
+        let prefix = format!("/status/transactions/{COLD_TXN}");
+        let outcome = (|| -> Result<(burst::Burst, u64)> {
+            let before = self.ledger_count(&prefix)?;
+            let url = format!("{}/v1/transactions/{COLD_TXN}", self.hub);
+            let b = burst::get(BURST, |_| url.clone(), Some(&self.tokens.read), Some("cache-status"))?;
+            Ok((b, self.ledger_count(&prefix)?.saturating_sub(before)))
+        })();
+        if let Some(id) = fault["id"].as_u64() {
+            let _ = self.sim_send(&Method::DELETE, &format!("/_sim/faults/{id}"), None);
+        }
+        let (b, upstream) = outcome?;
+        println!(
+            "  answers: {}  in {:.0} ms; upstream calls: {upstream}",
+            b.summary(),
+            b.elapsed.as_secs_f64() * 1000.0
+        );
+        self.row(
+            format!("{BURST} concurrent cold reads: upstream calls"),
+            upstream.to_string(),
+            "exactly 1",
+            Some(upstream == 1),
+        );
+        self.results.insert(
+            "cold_reads".to_owned(),
+            json!({"concurrent": BURST, "key": COLD_TXN, "upstream_latency_ms": COLD_LATENCY_MS,
+                   "upstream_calls": upstream, "answers": b.json()}),
+        );
+        Ok(())
+    }
+
+    /// 1,000 concurrent upstream calls (distinct unknown ids, so none is coalesced or
+    /// cached) just after the hub's token expired: how many token requests.
+    fn token_expiry(&mut self, pt: &str) -> Result<()> {
+        println!("\n== {BURST} concurrent calls across a token expiry (the sim's tokens live {SHORT_TOKEN_S} s) ==");
+        self.sim_send(
+            &Method::PUT,
+            "/_sim/settings",
+            Some(&json!({"token_ttl_s": SHORT_TOKEN_S})),
+        )?;
+        let outcome = (|| -> Result<(burst::Burst, u64)> {
+            // A first call takes a short-lived token; the burst starts once it has expired.
+            let before = self.status_tokens_issued()?;
+            let first = self
+                .client
+                .get(&format!("{pt}/v1/transactions/{TXN}"), Some(&self.tokens.read))?;
+            if first.status != 200 {
+                bail!("the pass-through hub's read of {TXN}: {}", first.summary());
+            }
+            let taken = Instant::now();
+            if self.status_tokens_issued()? == before {
+                bail!("the pass-through hub's first read took no new token; it had one already");
+            }
+            pause(
+                (taken + Duration::from_millis(SHORT_TOKEN_S * 1000 + 100)).saturating_duration_since(Instant::now()),
+            )?;
+            let before = self.status_tokens_issued()?;
+            let tag = demo::random_hex();
+            let b = burst::get(
+                BURST,
+                |i| format!("{pt}/v1/transactions/BENCH-{tag}-{i}"),
+                Some(&self.tokens.read),
+                None,
+            )?;
+            Ok((b, self.status_tokens_issued()?.saturating_sub(before)))
+        })();
+        let _ = self.sim_send(&Method::PUT, "/_sim/settings", Some(&json!({"token_ttl_s": 3600})));
+        let (b, tokens) = outcome?;
+        println!(
+            "  answers (unknown ids: 404 expected): {}  in {:.0} ms; token requests: {tokens}",
+            b.summary(),
+            b.elapsed.as_secs_f64() * 1000.0
+        );
+        self.row(
+            format!("{BURST} concurrent calls across a token expiry: token requests"),
+            tokens.to_string(),
+            "exactly 1",
+            Some(tokens == 1),
+        );
+        self.results.insert(
+            "token_expiry".to_owned(),
+            json!({"concurrent": BURST, "token_ttl_s": SHORT_TOKEN_S, "token_requests": tokens, "answers": b.json()}),
+        );
+        Ok(())
+    }
+
+    /// The read with no cache: the sim directly, the hub with a zero TTL, nginx without
+    /// `proxy_cache`; the latency each adds over the direct call.
+    fn passthrough(&mut self, pt: &str) -> Result<()> {
+        println!("\n== pass-through read of {TXN} (no cache) ==");
+        let auth = format!("Authorization: Bearer {}", self.tokens.read);
+        let calls_before = upstream_calls(&self.client, pt)?;
+        let hub = self.wrk(
+            "hub (status_ttl_s = 0)",
+            &format!("{pt}/v1/transactions/{TXN}"),
+            Some(&auth),
+        )?;
+        let calls = upstream_calls(&self.client, pt)?.saturating_sub(calls_before);
+        let nginx = self.wrk(
+            "nginx (no proxy_cache)",
+            &format!("{}/passthrough/{TXN}", self.nginx),
+            None,
+        )?;
+        let direct_auth = format!("Authorization: Bearer {}", self.status_token);
+        let direct = self.wrk(
+            "the sim directly",
+            &format!("{}/status/transactions/{TXN}", self.sim),
+            Some(&direct_auth),
+        )?;
+        let added = |f: &Figures| (f.p50_ms - direct.p50_ms, f.p99_ms - direct.p99_ms);
+        let (h50, h99) = added(&hub);
+        let (n50, n99) = added(&nginx);
+        println!(
+            "  added over the direct call: hub p50 {h50:+.3} ms p99 {h99:+.3} ms; nginx p50 {n50:+.3} ms p99 {n99:+.3} ms"
+        );
+        println!(
+            "  the hub made {calls} upstream calls for its {:.0} answers (concurrent reads of one key share one call)",
+            hub.rps * self.measure as f64
+        );
+        let (r50, r99) = (h50 / n50, h99 / n99);
+        for (name, r, h, n) in [("p50", r50, h50, n50), ("p99", r99, h99, n99)] {
+            // A ratio only means something when nginx added latency; otherwise compare.
+            let ratio = if n > 0.0 { format!("{r:.2}") } else { "n/a".to_owned() };
+            self.row(
+                format!("pass-through added latency {name}, hub ÷ nginx"),
+                format!("{ratio} ({h:+.3} ms vs {n:+.3} ms)"),
+                "≤ 1.0",
+                Some(h <= n),
+            );
+        }
+        self.results.insert(
+            "passthrough".to_owned(),
+            json!({
+                "hub": hub.json(), "nginx": nginx.json(), "direct": direct.json(),
+                "hub_upstream_calls": calls,
+                "added_ms": {"hub_p50": h50, "hub_p99": h99, "nginx_p50": n50, "nginx_p99": n99},
+                "ratios": {"added_p50_hub_over_nginx": r50, "added_p99_hub_over_nginx": r99},
+            }),
+        );
+        Ok(())
+    }
+
+    /// The cached hub's resident memory before and after caching `MEMORY_ENTRIES` reads
+    /// of distinct transactions (copies the sim makes of `TXN-5001`).
+    fn memory(&mut self) -> Result<()> {
+        println!("\n== memory: {MEMORY_ENTRIES} more cached entries in the hub ==");
+        let pid = pid_of(&self.dir.join("hub").join("hub.toml"))?;
+        let made = self.sim_send(
+            &Method::POST,
+            "/_sim/transactions/copies",
+            Some(&json!({"count": MEMORY_ENTRIES})),
+        )?;
+        let first = made["first_number"].as_u64().context("no first_number")?;
+        let probe = self.client.get(
+            &format!("{}/v1/transactions/TXN-{first}", self.hub),
+            Some(&self.tokens.read),
+        )?;
+        if probe.status != 200 {
+            bail!("the hub's read of a copy: {}", probe.summary());
+        }
+        // The hub's answer for one entry: the size of what the cache holds for it.
+        let payload = probe.body.len() as u64;
+        std::thread::sleep(Duration::from_secs(1));
+        let before = rss_bytes(pid)?;
+        let started = Instant::now();
+        let failed = fill(&self.hub, &self.tokens.read, first + 1, first + MEMORY_ENTRIES)?;
+        let fill_s = started.elapsed().as_secs_f64();
+        // Let the audit writer drain what the fill queued before reading the figure.
+        pause(Duration::from_secs(2))?;
+        let after = rss_bytes(pid)?;
+        // Reads that failed cached nothing.
+        let entries = (MEMORY_ENTRIES - 1).saturating_sub(failed).max(1);
+        let per_entry = after.saturating_sub(before) as f64 / entries as f64;
+        let beyond = per_entry - payload as f64;
+        println!(
+            "  filled {entries} entries in {fill_s:.1} s ({failed} reads not 200); RSS {:.1} MiB → {:.1} MiB: {per_entry:.0} bytes per entry, payload {payload} bytes, {beyond:.0} bytes beyond it",
+            before as f64 / 1_048_576.0,
+            after as f64 / 1_048_576.0
+        );
+        self.row(
+            "memory per cached entry beyond the payload",
+            format!("{beyond:.0} bytes ({per_entry:.0} − {payload})"),
+            "≤ 512 B",
+            Some(beyond <= 512.0),
+        );
+        self.results.insert(
+            "memory".to_owned(),
+            json!({"entries": entries, "rss_before_bytes": before, "rss_after_bytes": after,
+                   "payload_bytes": payload, "per_entry_bytes": per_entry,
+                   "beyond_payload_bytes": beyond, "failed_reads": failed, "fill_s": fill_s}),
+        );
+        Ok(())
+    }
+
+    fn print_table(&self) {
+        if let Some([hub, nginx, bare]) = &self.cached {
+            println!("\n== cached read GET /v1/transactions/{TXN} (warm), {CONNECTIONS} connections ==");
+            println!("{:<22} {:>12} {:>10} {:>10}", "contestant", "req/s", "p50 ms", "p99 ms");
+            for (name, f) in [("hub", hub), ("nginx (proxy_cache)", nginx), ("bare (hyper)", bare)] {
+                println!("{name:<22} {:>12.0} {:>10.3} {:>10.3}", f.rps, f.p50_ms, f.p99_ms);
+            }
+        }
+        println!("\n{:<58} {:>30} {:>10}  ", "figure (this run)", "measured", "target");
+        for r in &self.table {
+            let verdict = match r.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "",
+            };
+            println!("{:<58} {:>30} {:>10}  {verdict}", r.figure, r.measured, r.target);
+        }
+    }
+}
+
+/// The process whose command line names `config` (the hub started on it).
+fn pid_of(config: &Path) -> Result<u32> {
+    let wanted = config.as_os_str().as_encoded_bytes();
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == wanted)) {
+            return Ok(pid);
+        }
+    }
+    bail!("no process runs on {}", config.display())
+}
+
+/// `VmRSS` of a process, in bytes.
+fn rss_bytes(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    rss_in(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+fn rss_in(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Reads `TXN-<from>`..=`TXN-<to>` through the hub, 16 keep-alive connections at once;
+/// returns how many answers were not 200.
+fn fill(hub: &str, token: &str, from: u64, to: u64) -> Result<u64> {
+    const LANES: u64 = 16;
+    let auth = format!("Bearer {token}");
+    let threads: Vec<_> = (0..LANES)
+        .map(|lane| {
+            let (hub, auth) = (hub.to_owned(), auth.clone());
+            std::thread::spawn(move || -> u64 {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .proxy(None)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .into();
+                let mut failed = 0;
+                for n in (from + lane..=to).step_by(LANES as usize) {
+                    if INTERRUPTED.load(Ordering::SeqCst) {
+                        return failed;
+                    }
+                    let ok = agent
+                        .get(&format!("{hub}/v1/transactions/TXN-{n}"))
+                        .header("authorization", &auth)
+                        .call()
+                        .is_ok_and(|mut r| r.body_mut().read_to_vec().is_ok() && r.status() == 200);
+                    failed += u64::from(!ok);
+                }
+                failed
+            })
+        })
+        .collect();
+    let mut failed = 0;
+    for t in threads {
+        failed += t.join().map_err(|_| anyhow::anyhow!("a fill thread panicked"))?;
+    }
+    interrupted()?;
+    Ok(failed)
+}
+
+/// Upstream calls the hub at `hub` made for `get_transaction_status` (its metrics).
+fn upstream_calls(client: &Client, hub: &str) -> Result<u64> {
+    let r = client.get(&format!("{hub}/metrics"), None)?;
+    if r.status != 200 {
+        bail!("GET {hub}/metrics: {}", r.summary());
+    }
+    Ok(status_calls_in(&r.body))
+}
+
+/// The sum of `integration_requests_total{operation="get_transaction_status"}` in a
+/// Prometheus exposition.
+fn status_calls_in(metrics: &str) -> u64 {
+    let sum: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("integration_requests_total{") && l.contains("operation=\"get_transaction_status\""))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    // Counters are whole numbers far below 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = sum as u64;
+    n
 }
 
 /// The transaction status TTL of the template (`status_ttl_s` under
@@ -325,11 +971,10 @@ fn status_token(sim: &str) -> Result<String> {
         .with_context(|| format!("no access_token in {body}"))
 }
 
-fn nginx_config(dir: &Path, port: u16, sim_port: u16, token: &str, ttl_s: u64, body: &str) -> String {
+fn nginx_config(dir: &Path, port: u16, sim_port: u16, token: &str, ttl_s: u64) -> String {
     let d = dir.display();
     // Running as root, the workers would become `nobody` and could not write the cache.
     let user = if is_root() { "user root;\n" } else { "" };
-    let body = body.replace('\\', "\\\\").replace('\'', "\\'");
     format!(
         "# Written by `cargo xtask bench`; run as nginx -p {d} -c {d}/nginx.conf.
 {user}worker_processes auto;
@@ -364,10 +1009,12 @@ http {{
             proxy_cache_background_update on;
             add_header Cache-Status $upstream_cache_status;
         }}
-        # nginx-static: the hub's body, answered from memory (the machine's ceiling).
-        location /static/ {{
-            default_type application/json;
-            return 200 '{body}';
+        # The same reverse proxy without a cache (the pass-through figure).
+        location /passthrough/ {{
+            proxy_pass http://sim/status/transactions/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header Authorization \"Bearer {token}\";
         }}
     }}
 }}
@@ -399,193 +1046,6 @@ fn wait_200(procs: &mut Procs, client: &Client, url: &str) -> Result<()> {
     }
 }
 
-/// A warm-up run, then the measured one.
-fn measure_wrk(
-    procs: &mut Procs,
-    name: &str,
-    url: &str,
-    header: Option<&str>,
-    warm_s: u64,
-    measure_s: u64,
-    dir: &Path,
-) -> Result<Figures> {
-    interrupted()?;
-    procs.check_alive()?;
-    wrk(url, header, warm_s, dir)?;
-    interrupted()?;
-    let f = wrk(url, header, measure_s, dir)?;
-    println!(
-        "  {name:<14} {:>10.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms{}",
-        f.rps,
-        f.p50_ms,
-        f.p99_ms,
-        if f.non_2xx + f.errors > 0 {
-            format!("  ({} non-2xx, {} socket errors)", f.non_2xx, f.errors)
-        } else {
-            String::new()
-        }
-    );
-    Ok(f)
-}
-
-fn wrk(url: &str, header: Option<&str>, secs: u64, dir: &Path) -> Result<Figures> {
-    let mut cmd = Command::new("wrk");
-    cmd.args([
-        "-t",
-        &THREADS.to_string(),
-        "-c",
-        &CONNECTIONS.to_string(),
-        "-d",
-        &format!("{secs}s"),
-        "--timeout",
-        "5s",
-        "--latency",
-    ]);
-    if let Some(h) = header {
-        cmd.args(["-H", h]);
-    }
-    let out = cmd.arg(url).current_dir(dir).output().context("running wrk")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        bail!(
-            "wrk failed ({}): {text}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    parse_wrk(&text).with_context(|| format!("reading wrk's output:\n{text}"))
-}
-
-fn parse_wrk(text: &str) -> Result<Figures> {
-    let mut f = Figures {
-        rps: f64::NAN,
-        p50_ms: f64::NAN,
-        p99_ms: f64::NAN,
-        non_2xx: 0,
-        errors: 0,
-    };
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["Requests/sec:", v] => f.rps = v.parse()?,
-            ["50%", v] => f.p50_ms = millis(v)?,
-            ["99%", v] => f.p99_ms = millis(v)?,
-            ["Non-2xx", "or", "3xx", "responses:", n] => f.non_2xx = n.parse()?,
-            ["Socket", "errors:", rest @ ..] => {
-                f.errors = rest
-                    .iter()
-                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
-                    .sum();
-            }
-            _ => {}
-        }
-    }
-    if f.rps.is_nan() || f.p50_ms.is_nan() || f.p99_ms.is_nan() {
-        bail!("no Requests/sec or latency distribution");
-    }
-    Ok(f)
-}
-
-/// wrk's `1.23ms`, `456.78us`, `1.02s`, `2.00m` in milliseconds.
-fn millis(v: &str) -> Result<f64> {
-    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = v.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1000.0)
-    } else if let Some(n) = v.strip_suffix('m') {
-        (n, 60_000.0)
-    } else {
-        bail!("a latency without a unit: {v}")
-    };
-    Ok(num.parse::<f64>()? * scale)
-}
-
-/// The status system down; a never-read transaction requested until the hub answers
-/// `503 circuit_open`; then wrk against it, and the sim's ledger counted around it.
-fn circuit_open(
-    procs: &mut Procs,
-    client: &Client,
-    sim: &str,
-    hub: &str,
-    tokens: &Tokens,
-    measure_s: u64,
-    dir: &Path,
-) -> Result<(Figures, u64)> {
-    println!("\ncircuit open: the sim's status system down, TXN-5003 (never read) until the hub fails fast …");
-    let r = client.send(
-        &ureq::http::Method::POST,
-        &format!("{sim}/_sim/outage/status"),
-        None,
-        None,
-        &[],
-    )?;
-    if r.status >= 300 {
-        bail!("POST /_sim/outage/status: {}", r.summary());
-    }
-    let url = format!("{hub}/v1/transactions/TXN-5003");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        interrupted()?;
-        let r = client.get(&url, Some(&tokens.read))?;
-        if r.status == 503 && r.body.contains("circuit_open") {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the circuit did not open within 60 s; last answer {}", r.summary());
-        }
-    }
-    let count = |c: &Client| -> Result<u64> {
-        let r = c.get(&format!("{sim}/_sim/ledger/requests?system=status"), None)?;
-        Ok(r.json()["requests"].as_array().map_or(0, |a| a.len() as u64))
-    };
-    let before = count(client)?;
-    let auth = format!("Authorization: Bearer {}", tokens.read);
-    procs.check_alive()?;
-    let f = wrk(&url, Some(&auth), measure_s, dir)?;
-    let upstream = count(client)?.saturating_sub(before);
-    println!(
-        "  hub, circuit open {:>10.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  ({} answers not 2xx, as expected); upstream requests during it: {upstream}",
-        f.rps, f.p50_ms, f.p99_ms, f.non_2xx
-    );
-    let _ = client.send(
-        &ureq::http::Method::DELETE,
-        &format!("{sim}/_sim/outage/status"),
-        None,
-        None,
-        &[],
-    );
-    Ok((f, upstream))
-}
-
-fn print_table(hub: &Figures, nginx: &Figures, stat: &Figures, circuit: Option<&(Figures, u64)>) {
-    println!("\n== cached read GET /v1/transactions/{TXN} (warm), {CONNECTIONS} connections ==");
-    println!("{:<16} {:>12} {:>10} {:>10}", "contestant", "req/s", "p50 ms", "p99 ms");
-    for (name, f) in [("hub", hub), ("nginx (cache)", nginx), ("nginx-static", stat)] {
-        println!("{name:<16} {:>12.0} {:>10.3} {:>10.3}", f.rps, f.p50_ms, f.p99_ms);
-    }
-    println!("\n{:<34} {:>8} {:>8}", "ratio (this run)", "measured", "target");
-    let rows = [
-        ("req/s  hub ÷ nginx", hub.rps / nginx.rps, "≥ 1.0"),
-        ("req/s  hub ÷ nginx-static", hub.rps / stat.rps, "≥ 0.8"),
-        ("p50    hub ÷ nginx (lower better)", hub.p50_ms / nginx.p50_ms, "-"),
-        ("p99    hub ÷ nginx (lower better)", hub.p99_ms / nginx.p99_ms, "-"),
-        ("p50    hub ÷ nginx-static", hub.p50_ms / stat.p50_ms, "-"),
-        ("p99    hub ÷ nginx-static", hub.p99_ms / stat.p99_ms, "-"),
-    ];
-    for (name, v, target) in rows {
-        println!("{name:<34} {v:>8.2} {target:>8}");
-    }
-    if let Some((f, n)) = circuit {
-        println!("\n== circuit open (status system down), hub fail-fast ==");
-        println!(
-            "req/s {:.0}  p50 {:.3} ms  p99 {:.3} ms (target < 1 ms)  upstream requests {n} (target 0)",
-            f.rps, f.p50_ms, f.p99_ms
-        );
-    }
-}
-
 fn machine() -> Value {
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -605,34 +1065,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_wrk_output() {
-        let text = "Running 3s test @ http://127.0.0.1:1/x
-  2 threads and 32 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency   410.12us  120.00us   5.01ms   90.00%
-  Latency Distribution
-     50%  380.00us
-     75%  450.00us
-     90%  520.00us
-     99%    1.20ms
-  150000 requests in 3.00s, 40.00MB read
-  Socket errors: connect 0, read 2, write 0, timeout 1
-  Non-2xx or 3xx responses: 7
-Requests/sec:  50000.50
-Transfer/sec:     13.33MB
-";
-        let f = parse_wrk(text).unwrap();
-        assert!((f.rps - 50000.5).abs() < 1e-9);
-        assert!((f.p50_ms - 0.38).abs() < 1e-9);
-        assert!((f.p99_ms - 1.2).abs() < 1e-9);
-        assert_eq!((f.non_2xx, f.errors), (7, 3));
-        assert!((millis("1.50s").unwrap() - 1500.0).abs() < 1e-9);
-        assert!(parse_wrk("nothing").is_err());
-    }
-
-    #[test]
     fn finds_the_status_ttl() {
         let t = std::fs::read_to_string(workspace_root().join(demo::TEMPLATE)).unwrap();
         assert_eq!(ttl_of(&t).unwrap(), 2);
+        assert!(ttl_of("[adapters.transaction_status.cache]\nhistory_ttl_s = 3\n").is_err());
+    }
+
+    #[test]
+    fn reads_the_resident_set() {
+        assert_eq!(
+            rss_in("Name:\thub\nVmRSS:\t   2048 kB\nVmSwap: 0 kB\n"),
+            Some(2 * 1024 * 1024)
+        );
+        assert_eq!(rss_in("Name:\thub\n"), None);
+        assert!(rss_bytes(std::process::id()).unwrap() > 0);
+    }
+
+    #[test]
+    fn counts_upstream_calls_in_the_metrics() {
+        let body = "# TYPE integration_requests_total counter
+integration_requests_total{adapter=\"transaction_status\",operation=\"get_transaction_status\",status=\"success\"} 41
+integration_requests_total{adapter=\"transaction_status\",operation=\"get_transaction_status\",status=\"not_found\"} 1
+integration_requests_total{adapter=\"transaction_status\",operation=\"get_transaction_history\",status=\"success\"} 7
+";
+        assert_eq!(status_calls_in(body), 42);
+        assert_eq!(status_calls_in(""), 0);
     }
 }
