@@ -6,8 +6,10 @@
 //! held, an error naming the first that broke. All scenarios run, one after the other,
 //! even when one fails; the command exits non-zero naming every failed scenario.
 
+pub(crate) mod access;
 mod crash;
 mod events;
+pub(crate) mod hostile;
 mod load;
 mod pair;
 mod rig;
@@ -40,6 +42,8 @@ fn scenarios() -> Vec<Scenario> {
         ("1 chaos under load (+5 secrets)", under_load::run),
         ("2 crash (+5 secrets)", crash::run),
         ("3 two instances (+5 secrets)", pair::run),
+        ("4 hostile input", hostile::run),
+        ("6 access", access::run),
     ]
 }
 

@@ -181,3 +181,27 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
     stop.send(()).unwrap();
     assert_eq!(task.await.unwrap(), Stopped::Drained);
 }
+
+#[tokio::test]
+async fn a_connection_stays_usable_after_a_post_refused_before_its_body_was_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = Hub::new();
+    let (addr, stop, task) = start_with(&hub, ServeSettings::default()).await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut answers = String::new();
+    for _ in 0..3 {
+        s.write_all(b"POST /v1/dlq/x/discard HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .expect("no answer")
+            .unwrap();
+        answers.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert_eq!(answers.matches("HTTP/1.1 401").count(), 3, "{answers}");
+    drop(s);
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap(), Stopped::Drained);
+}
