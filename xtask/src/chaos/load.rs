@@ -259,7 +259,8 @@ fn job(http: &Client, t: &Target, i: usize, seen: &mut Seen) {
     let path = match (i / t.hubs.len()) % 3 {
         0 => format!("/v1/tickets/{ticket}"),
         1 => format!("/v1/transactions/TXN-500{}", 1 + i % 7),
-        _ => format!("/v1/customers/CUST-100{}/transactions?limit=5", 1 + i % 3),
+        // Many limits, many cache keys: mostly misses, so the status system sees traffic.
+        _ => format!("/v1/customers/CUST-100{}/transactions?limit={}", 1 + i % 3, 1 + i % 50),
     };
     read(http, t, hub, &path, &format!("{}-{i}-r", t.run), seen);
 }

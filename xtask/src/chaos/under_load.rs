@@ -146,7 +146,8 @@ pub(crate) fn finish(
     let names: Vec<&str> = hubs.iter().map(|h| h.name.as_str()).collect();
     verdict.print(&names, seen, replays);
 
-    let (all_events, circuit_problems) = match feeds {
+    let metrics = gauges(rig, hubs);
+    let (all_events, mut circuit_problems) = match feeds {
         Some(feeds) => circuits(rig, hubs, feeds)?,
         None => {
             println!("\n  circuit transitions: not checked (a restarted hub starts with closed circuits)");
@@ -154,11 +155,15 @@ pub(crate) fn finish(
         }
     };
     let scan = secrets::scan(rig, hubs, &seen.error_bodies, &all_events)?;
+    match metrics {
+        Ok(()) => println!("  /metrics of every hub: integration_dlq_pending 0, integration_circuit_breaker_state 0"),
+        Err(e) => circuit_problems.push(format!("{e:#}")),
+    }
     let checked = verdict.check(seen);
     let scanned = scan.report();
     checked?;
     if let Some(first) = circuit_problems.first() {
-        bail!("circuit transitions: {first}");
+        bail!("circuits and gauges: {first}");
     }
     scanned
 }
@@ -221,4 +226,38 @@ fn circuits(rig: &Rig, hubs: &[&HubProc], feeds: Vec<Feed>) -> Result<(Vec<Value
         println!("  ✗ {p}");
     }
     Ok((all, problems))
+}
+
+/// Once the DLQ is replayed and the circuits closed, every hub's `/metrics` must say so:
+/// `integration_dlq_pending` 0 (refreshed in the background: waited for, 15 s at most)
+/// and `integration_circuit_breaker_state` 0 (closed) for every adapter.
+fn gauges(rig: &Rig, hubs: &[&HubProc]) -> Result<()> {
+    for hub in hubs {
+        let value = |text: &str, name: &str| -> Vec<(String, f64)> {
+            text.lines()
+                .filter(|l| l.starts_with(name))
+                .filter_map(|l| {
+                    let (series, v) = l.rsplit_once(' ')?;
+                    Some((series.to_owned(), v.parse().ok()?))
+                })
+                .collect()
+        };
+        let text = poll(
+            Duration::from_secs(15),
+            &format!("{} integration_dlq_pending 0", hub.name),
+            || {
+                let text = rig.http.get(&format!("{}/metrics", hub.url), None)?.body;
+                let pending = value(&text, "integration_dlq_pending");
+                Ok((!pending.is_empty() && pending.iter().all(|(_, v)| *v == 0.0)).then_some(text))
+            },
+        )?;
+        let states = value(&text, "integration_circuit_breaker_state{");
+        if states.len() != 3 || states.iter().any(|(_, v)| *v != 0.0) {
+            bail!(
+                "{}: integration_circuit_breaker_state should be 0 (closed) for the 3 adapters: {states:?}",
+                hub.name
+            );
+        }
+    }
+    Ok(())
 }
