@@ -13,6 +13,12 @@ use crate::state::AppState;
 
 /// What a subscriber refused for the subscription limit is told to wait, in seconds.
 const RETRY_AFTER_S: u64 = 5;
+/// The largest message (and frame) a subscriber may send. Subscribers only answer pings
+/// and close; tungstenite's default, 64 MiB buffered per connection, let one caller with
+/// the read role hold that much of the hub's memory per socket.
+pub const MAX_INCOMING_MESSAGE: usize = 16 * 1024;
+/// The read buffer of one subscription (tungstenite's default is 128 KiB per socket).
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Subscribes to hub events.
 ///
@@ -69,6 +75,10 @@ pub async fn subscribe(
     // Subscribe before answering, so nothing published after the 101 is missed.
     let feed = state.services.events.subscribe();
     let stopping = state.stopping.subscribe();
+    let ws = ws
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_INCOMING_MESSAGE)
+        .max_frame_size(MAX_INCOMING_MESSAGE);
     Ok(ws.on_upgrade(move |socket| async move {
         let _slot = slot;
         events_ws::run(socket, feed, filter, settings, stopping).await;

@@ -299,3 +299,31 @@ async fn subscriptions_beyond_the_limit_are_refused_with_503_until_one_closes() 
     };
     drop(third);
 }
+
+#[tokio::test]
+async fn a_subscriber_sending_an_oversized_message_is_cut_off() {
+    // Regression: the socket took tungstenite's default limit, a 64 MiB message buffered
+    // per connection, from any caller with the read role.
+    use futures_util::SinkExt;
+    let hub = Hub::new();
+    let bus = Arc::new(LocalEvents::new(4));
+    let srv = Server::start(state(&hub, &bus, LiveSettings::default())).await;
+    let mut socket = connect(&srv, "", Some(READ)).await.unwrap();
+    let big = "x".repeat(hub_server::routes::events::MAX_INCOMING_MESSAGE + 1);
+    // The hub may cut the connection while this is still being written.
+    let _ = socket.send(Message::Text(big.into())).await;
+    let ended = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the connection is still open after an oversized message");
+    if let Some(frame) = ended {
+        assert_eq!(frame.code, CloseCode::Size, "{frame:?}");
+    }
+}
