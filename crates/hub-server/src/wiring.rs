@@ -451,22 +451,41 @@ fn endpoint(
         recovery: r.breaker_open(),
         ..BreakerConfig::default()
     };
-    parts.breaker_observer = Some(Arc::new(CircuitEvents {
-        adapter,
-        events: events.clone(),
-    }));
+    parts.breaker_observer = Some(Arc::new(CircuitEvents::new(adapter, events.clone())));
     Ok(Arc::new(Endpoint::new(parts)))
 }
 
-/// Publishes every circuit transition as `circuit.changed` (best effort, off the caller's path).
+/// Publishes every circuit transition as `circuit.changed` (best effort, off the caller's
+/// path), in the order the breaker made them: transitions go onto a queue that one task
+/// publishes from, one at a time, so a slow publish cannot let a later transition
+/// overtake an earlier one (a subscriber would see `half_open→open` before
+/// `open→half_open`).
 struct CircuitEvents {
     adapter: &'static str,
-    events: Arc<dyn EventPublisher>,
+    /// `None` outside a Tokio runtime, where nothing can be published.
+    queue: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
+}
+
+impl CircuitEvents {
+    fn new(adapter: &'static str, events: Arc<dyn EventPublisher>) -> Self {
+        let queue = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (queue, mut transitions) = tokio::sync::mpsc::unbounded_channel::<Event>();
+            runtime.spawn(async move {
+                while let Some(event) = transitions.recv().await {
+                    if let Err(e) = events.publish(event).await {
+                        tracing::debug!(error = %e, "circuit.changed not published");
+                    }
+                }
+            });
+            queue
+        });
+        Self { adapter, queue }
+    }
 }
 
 impl BreakerObserver for CircuitEvents {
     fn on_transition(&self, t: &Transition) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        let Some(queue) = &self.queue else {
             return;
         };
         let event = Event {
@@ -475,12 +494,8 @@ impl BreakerObserver for CircuitEvents {
             at: OffsetDateTime::now_utc(),
             data: serde_json::json!({"adapter": self.adapter, "from": t.from.as_str(), "to": t.to.as_str()}),
         };
-        let events = self.events.clone();
-        runtime.spawn(async move {
-            if let Err(e) = events.publish(event).await {
-                tracing::debug!(error = %e, "circuit.changed not published");
-            }
-        });
+        // Fails only once the publishing task is gone, with the runtime.
+        let _ = queue.send(event);
     }
 }
 
@@ -521,4 +536,62 @@ fn spawn_gauges(stores: Arc<Stores>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use hub_core::{EventStream, StoreError};
+
+    use super::*;
+
+    /// A publisher whose first publish is slow, as a busy Redis can be.
+    #[derive(Default)]
+    struct SlowFirst {
+        calls: std::sync::atomic::AtomicUsize,
+        published: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl EventPublisher for SlowFirst {
+        async fn publish(&self, event: Event) -> Result<(), StoreError> {
+            let first = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            if first {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let to = event.data["to"].as_str().unwrap_or_default().to_owned();
+            self.published.lock().unwrap().push(to);
+            Ok(())
+        }
+
+        fn subscribe(&self) -> EventStream {
+            Box::pin(futures_util::stream::empty())
+        }
+    }
+
+    /// Found by `cargo xtask chaos`: each transition was published from its own task,
+    /// so a subscriber saw a circuit go `half_open→open` before `open→half_open`.
+    #[tokio::test(start_paused = true)]
+    async fn circuit_events_are_published_in_the_order_of_the_transitions() {
+        let publisher = Arc::new(SlowFirst::default());
+        let observer = CircuitEvents::new("ticketing", publisher.clone());
+        for (from, to) in [
+            (BreakerState::Closed, BreakerState::Open),
+            (BreakerState::Open, BreakerState::HalfOpen),
+            (BreakerState::HalfOpen, BreakerState::Open),
+        ] {
+            observer.on_transition(&Transition {
+                from,
+                to,
+                consecutive_failures: 5,
+            });
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while publisher.published.lock().unwrap().len() < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(*publisher.published.lock().unwrap(), ["open", "half_open", "open"]);
+    }
 }
