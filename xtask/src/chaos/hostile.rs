@@ -53,7 +53,7 @@ impl Sizes {
                 garbage: 50,
                 subscriber_cap: 150,
                 subscriptions: 200,
-                heartbeat_s: 2,
+                heartbeat_s: 3,
             }
         } else {
             Self {
@@ -111,6 +111,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     slow_clients(&stage, sizes.slow_bodies, Slow::Body)?;
     stage.check_alive()?;
     idle_subscriptions(&stage, sizes.subscriptions, sizes.subscriber_cap, sizes.heartbeat_s)?;
+    oversized_message(&stage)?;
     stage.check_alive()?;
     println!("  hub memory at the end: {}", stage.footprint()?);
     Ok(())
@@ -151,7 +152,10 @@ fn schemathesis(stage: &Stage, examples: u32, quick: bool) -> Result<()> {
         // and checked by the access scenario).
         .args(["--exclude-path", "/v1/events"])
         .args(["--max-examples", &examples.to_string()])
-        .args(["--workers", "2", "--no-color"])
+        // One worker: with several, hypothesis (4.32.5's) sometimes fails on its own
+        // ("AST constructor recursion depth mismatch" while describing a lambda from two
+        // threads at once) — a runtime error of the tool, not an answer of the hub.
+        .args(["--workers", "1", "--no-color"])
         .args(["--report", "junit", "--report-dir"])
         .arg(stage.dir.join("schemathesis-report"));
     if quick {
@@ -203,12 +207,12 @@ fn schemathesis(stage: &Stage, examples: u32, quick: bool) -> Result<()> {
         println!("  {}", summary.trim_matches(|c| c == '=' || c == ' '));
     }
     if !status.success() {
-        let failures: Vec<&str> = lines
+        let failures: Vec<String> = lines
             .iter()
-            .skip_while(|l| !l.contains("FAILURES"))
-            .take_while(|l| !l.contains("WARNINGS") && !l.contains("SUMMARY"))
+            .skip_while(|l| !l.contains("= FAILURES =") && !l.contains("= ERRORS ="))
+            .take_while(|l| !l.contains("= WARNINGS =") && !l.contains("= SUMMARY ="))
             .take(60)
-            .copied()
+            .map(|l| l.chars().take(240).collect())
             .collect();
         bail!(
             "schemathesis found answers that break the contract ({status}):\n{}",
@@ -490,17 +494,17 @@ fn idle_subscriptions(stage: &Stage, n: usize, cap: usize, heartbeat_s: u64) -> 
         );
         pause(Duration::from_millis(100))?;
     }
-    let per_sub = rss_with.saturating_sub(rss_before) / u64::try_from(open.len().max(1)).unwrap_or(1);
+    let per_sub = rss_with.saturating_sub(rss_before) as f64 / open.len().max(1) as f64;
     println!(
         "  ✓ {} accepted, {refused} refused with 503 overloaded + Retry-After ({:.1} s to open all); /healthz {:.0} ms and a read 200 meanwhile",
         open.len(),
         opened_in.as_secs_f64(),
         health.as_secs_f64() * 1000.0
     );
-    println!("    hub before {before}; with them {with} (≈ {per_sub} KiB per subscription)");
+    println!("    hub before {before}; with them {with} (≈ {per_sub:.1} KiB per subscription)");
     ensure!(
-        per_sub <= 256,
-        "each idle subscription costs the hub ≈ {per_sub} KiB (more than 256 KiB)"
+        per_sub <= 64.0,
+        "each idle subscription costs the hub ≈ {per_sub:.1} KiB (more than 64 KiB)"
     );
     // Silent clients never answer a ping: the hub closes them after three intervals.
     let waited = Instant::now();
@@ -536,6 +540,54 @@ fn idle_subscriptions(stage: &Stage, n: usize, cap: usize, heartbeat_s: u64) -> 
     Ok(())
 }
 
+/// A subscriber sending one 8 MiB message: the hub must close the connection (1009,
+/// message too big) without taking the message into memory.
+fn oversized_message(stage: &Stage) -> Result<()> {
+    println!("\n-- a subscriber sending an 8 MiB message --");
+    const SIZE: usize = 8 * 1024 * 1024;
+    let rss_before = stage.rss_kib()?;
+    let (status, answer, mut s) = ws_handshake(stage.addr, &stage.tokens.read)?;
+    ensure!(status == 101, "subscribing: {}", head_of(&answer));
+    // A client frame must be masked; a zero key leaves the payload as it is.
+    let mut frame = vec![0x81u8, 0x80 | 127];
+    frame.extend_from_slice(&(SIZE as u64).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.resize(frame.len() + SIZE, b'x');
+    let mut writer = s.try_clone()?;
+    let started = Instant::now();
+    let sending = std::thread::spawn(move || writer.write_all(&frame).is_ok());
+    // Read until the hub closes: a close frame (0x88) with 1009, or the end of the stream.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let ended = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(k) => seen.extend_from_slice(&buf[..k]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break false,
+            Err(_) => break true,
+        }
+    };
+    let took = started.elapsed();
+    drop(s);
+    let sent_all = sending.join().unwrap_or(false);
+    let close_1009 = seen.windows(4).any(|w| w[0] == 0x88 && w[2..4] == [0x03, 0xF1]);
+    let grew = stage.rss_kib()?.saturating_sub(rss_before);
+    ensure!(ended, "the hub kept the connection open 10 s after an 8 MiB message");
+    ensure!(
+        grew < 4 * 1024,
+        "the hub's memory grew by {grew} KiB while refusing an 8 MiB message"
+    );
+    println!(
+        "  ✓ closed after {:.0} ms{}{}; the hub's memory grew {grew} KiB",
+        took.as_secs_f64() * 1000.0,
+        if close_1009 { " with 1009 (message too big)" } else { "" },
+        if sent_all { "" } else { ", before the client could send it all" }
+    );
+    stage.healthy()?;
+    Ok(())
+}
+
 /// A WebSocket handshake to `/v1/events`: the status, the answer's head (and body when
 /// refused), and the connection.
 fn ws_handshake(addr: SocketAddr, token: &str) -> Result<(u16, String, TcpStream)> {
@@ -549,7 +601,12 @@ fn ws_handshake(addr: SocketAddr, token: &str) -> Result<(u16, String, TcpStream
     )?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 2048];
-    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+    loop {
+        let head_done = answer.windows(4).any(|w| w == b"\r\n\r\n");
+        // A 101 has no body (what follows is WebSocket frames); a refusal has a Content-Length.
+        if head_done && (answer.starts_with(b"HTTP/1.1 101") || complete(&answer)) {
+            break;
+        }
         let k = s.read(&mut buf).context("reading the handshake's answer")?;
         if k == 0 {
             break;
@@ -557,15 +614,7 @@ fn ws_handshake(addr: SocketAddr, token: &str) -> Result<(u16, String, TcpStream
         answer.extend_from_slice(&buf[..k]);
     }
     let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = status_of(&text);
-    if status != 101 {
-        // The problem body follows the head; read it for the code (bounded by the timeout).
-        s.set_read_timeout(Some(Duration::from_millis(500)))?;
-        let mut rest = Vec::new();
-        let _ = s.read_to_end(&mut rest);
-        return Ok((status, format!("{text}{}", String::from_utf8_lossy(&rest)), s));
-    }
-    Ok((status, text, s))
+    Ok((status_of(&text), text, s))
 }
 
 // ---- the stage: hub-sim and one hub ----
