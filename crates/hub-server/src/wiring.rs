@@ -120,6 +120,10 @@ async fn assemble_with(
     secrets: Arc<dyn SecretSource>,
     events: Option<Arc<dyn EventPublisher>>,
 ) -> Result<Hub, WiringError> {
+    // Before anything records a metric: the endpoints set their circuit gauges to closed
+    // as they are built, and a gauge set before the recorder exists is lost (a fresh hub
+    // would show no `integration_circuit_breaker_state` until a circuit first changed).
+    let metrics = crate::prometheus::handle();
     let store_config: StoreConfig = toml::Value::Table(store)
         .try_into()
         .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
@@ -249,7 +253,7 @@ async fn assemble_with(
     if state.webhooks.has_no_keys() {
         tracing::warn!("no [webhooks] secrets configured: every webhook is refused with 401");
     }
-    if let Some(handle) = crate::prometheus::handle() {
+    if let Some(handle) = metrics {
         state = state.with_metrics(Arc::new(move || handle.render()));
     }
     let tasks = vec![stores.spawn_sweeper(), spawn_gauges(stores.clone())];

@@ -14,6 +14,7 @@ mod cli;
 mod dlq;
 mod errors;
 mod events;
+mod fresh_metrics;
 mod idempotency;
 mod ids;
 mod openapi;
