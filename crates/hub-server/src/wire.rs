@@ -17,7 +17,7 @@ use crate::problem::{Problem, ProblemCode};
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
     /// Whose ticket it is.
-    #[schema(value_type = String, example = "CUST-1")]
+    #[schema(value_type = String, example = "CUST-1", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub customer_id: CustomerId,
     /// One line, not empty.
     pub subject: String,
@@ -49,7 +49,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct CreateDraftRequest {
     /// For whom.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub customer_id: CustomerId,
     /// How much: an exact decimal, as a JSON number or string; greater than zero.
     #[schema(value_type = String, example = "500.00")]

@@ -342,6 +342,7 @@ fn slow_clients(stage: &Stage, n: usize, slow: Slow) -> Result<()> {
         s.write_all(head.as_bytes())?;
         s.set_nonblocking(true)?;
         conns.push(Trickle {
+            opened: Instant::now(),
             stream: Some(s),
             received: Vec::new(),
             closed_after: None,
@@ -349,11 +350,12 @@ fn slow_clients(stage: &Stage, n: usize, slow: Slow) -> Result<()> {
     }
     let during = stage.footprint()?;
     let mut worst_health = Duration::ZERO;
-    let deadline = started + Duration::from_secs(READ_TIMEOUT_S) + CUT_OFF_SLACK;
+    let opened_in = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(READ_TIMEOUT_S) + CUT_OFF_SLACK;
     while conns.iter().any(|c| c.stream.is_some()) && Instant::now() < deadline {
         interrupted()?;
         for c in &mut conns {
-            c.step(started);
+            c.step();
         }
         worst_health = worst_health.max(stage.healthy()?);
         std::thread::sleep(Duration::from_millis(250));
@@ -381,7 +383,8 @@ fn slow_clients(stage: &Stage, n: usize, slow: Slow) -> Result<()> {
     }
     let after = stage.footprint()?;
     println!(
-        "  ✓ all {n} cut off by the hub after {:.1}–{:.1} s (read timeout {READ_TIMEOUT_S} s){}; /healthz meanwhile within {:.0} ms",
+        "  ✓ all {n} (opened in {:.1} s) cut off by the hub {:.1}–{:.1} s after they connected (read timeout {READ_TIMEOUT_S} s){}; /healthz meanwhile within {:.0} ms",
+        opened_in.as_secs_f64(),
         cut.first().map_or(0.0, Duration::as_secs_f64),
         cut.last().map_or(0.0, Duration::as_secs_f64),
         if slow == Slow::Body {
@@ -397,6 +400,7 @@ fn slow_clients(stage: &Stage, n: usize, slow: Slow) -> Result<()> {
 
 /// One slow client.
 struct Trickle {
+    opened: Instant,
     stream: Option<TcpStream>,
     received: Vec<u8>,
     closed_after: Option<Duration>,
@@ -404,7 +408,7 @@ struct Trickle {
 
 impl Trickle {
     /// Sends one more byte and reads what the hub sent; notes when it closed.
-    fn step(&mut self, started: Instant) {
+    fn step(&mut self) {
         let Some(s) = self.stream.as_mut() else {
             return;
         };
@@ -426,7 +430,7 @@ impl Trickle {
         }
         if closed {
             self.stream = None;
-            self.closed_after = Some(started.elapsed());
+            self.closed_after = Some(self.opened.elapsed());
         }
     }
 }
@@ -582,7 +586,11 @@ fn oversized_message(stage: &Stage) -> Result<()> {
         "  ✓ closed after {:.0} ms{}{}; the hub's memory grew {grew} KiB",
         took.as_secs_f64() * 1000.0,
         if close_1009 { " with 1009 (message too big)" } else { "" },
-        if sent_all { "" } else { ", before the client could send it all" }
+        if sent_all {
+            ""
+        } else {
+            ", before the client could send it all"
+        }
     );
     stage.healthy()?;
     Ok(())

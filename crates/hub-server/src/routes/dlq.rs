@@ -75,7 +75,7 @@ pub async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json
 /// One entry.
 #[utoipa::path(
     get, path = "/v1/dlq/{id}", tag = "dlq",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "The entry", body = DlqEntryBody),
         (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
@@ -96,7 +96,7 @@ pub async fn get_entry(
 /// Runs a pending entry's write again with its idempotency key.
 #[utoipa::path(
     post, path = "/v1/dlq/{id}/replay", tag = "dlq",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "Replayed: the entry, now `replayed`, with the result", body = DlqEntryBody),
         (status = 409, description = "Not pending", body = ProblemDetails, content_type = "application/problem+json"),
@@ -148,7 +148,7 @@ async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: D
 /// Gives up a pending entry.
 #[utoipa::path(
     post, path = "/v1/dlq/{id}/discard", tag = "dlq",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     request_body(content = Option<DiscardRequest>, description = "Optional reason"),
     responses(
         (status = 200, description = "The entry, now `discarded`", body = DlqEntryBody),

@@ -54,7 +54,7 @@ pub async fn create_draft(
 #[utoipa::path(
     post, path = "/v1/transactions/drafts/{draft_id}/commit", tag = "drafts",
     params(
-        ("draft_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("draft_id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("Idempotency-Key" = String, Header, description = "Required"),
     ),
     responses(
@@ -86,7 +86,7 @@ pub async fn commit(
 #[utoipa::path(
     post, path = "/v1/transactions/drafts/{draft_id}/cancel", tag = "drafts",
     params(
-        ("draft_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("draft_id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer"),
     ),
     responses(

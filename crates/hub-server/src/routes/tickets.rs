@@ -52,7 +52,7 @@ pub async fn create_ticket(
 /// Reads a ticket's status (cached).
 #[utoipa::path(
     get, path = "/v1/tickets/{ticket_id}", tag = "tickets",
-    params(("ticket_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
+    params(("ticket_id" = String, Path, description = "The contract's id rule", example = "TCK-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "The ticket; `Cache-Status` says where it came from", body = TicketBody),
         (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
@@ -82,7 +82,7 @@ pub async fn get_ticket(
     post, path = "/v1/tickets/{ticket_id}/comments", tag = "tickets",
     request_body = AddCommentRequest,
     params(
-        ("ticket_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("ticket_id" = String, Path, description = "The contract's id rule", example = "TCK-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer"),
     ),
     responses(

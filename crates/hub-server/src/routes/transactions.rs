@@ -16,7 +16,7 @@ use crate::wire::{HistoryBody, TransactionBody};
 /// Reads one transaction (cached).
 #[utoipa::path(
     get, path = "/v1/transactions/{transaction_id}", tag = "transactions",
-    params(("transaction_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
+    params(("transaction_id" = String, Path, description = "The contract's id rule", example = "TXN-5001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "The transaction; `Cache-Status` says where it came from", body = TransactionBody),
         (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
@@ -45,7 +45,7 @@ pub async fn get_transaction(
 #[utoipa::path(
     get, path = "/v1/customers/{customer_id}/transactions", tag = "transactions",
     params(
-        ("customer_id" = String, Path, description = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("customer_id" = String, Path, description = "The contract's id rule", example = "CUST-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("limit" = Option<u32>, Query, description = "1..100, default 10"),
     ),
     responses(
