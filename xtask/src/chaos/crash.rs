@@ -23,7 +23,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     rig.wait_ready(&[&hub])?;
     let mut target = target(&rig, &[&hub], "K");
     let mut seen = Seen::default();
-    load::seed_tickets(&rig, &mut target, 6, &mut seen)?;
+    load::seed_tickets(&mut target, 6, &mut seen)?;
 
     let size = Size::of(quick);
     let jobs = size.jobs * 2 / 3;

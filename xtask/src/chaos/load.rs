@@ -412,7 +412,7 @@ pub(crate) fn set_outage(rig: &Rig, down: bool) -> Result<()> {
 }
 
 /// Creates `n` tickets per hub, without faults, for the workload's comments and reads.
-pub(crate) fn seed_tickets(rig: &Rig, target: &mut Target, n: usize, seen: &mut Seen) -> Result<()> {
+pub(crate) fn seed_tickets(target: &mut Target, n: usize, seen: &mut Seen) -> Result<()> {
     let http = Client::new();
     for hub in 0..target.hubs.len() {
         let mut ids = Vec::new();
@@ -437,7 +437,6 @@ pub(crate) fn seed_tickets(rig: &Rig, target: &mut Target, n: usize, seen: &mut 
         }
         target.tickets.push(ids);
     }
-    let _ = rig;
     Ok(())
 }
 

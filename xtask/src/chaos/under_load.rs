@@ -53,7 +53,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let feeds = subscribe_all(&rig, &refs)?;
     let mut target = target(&rig, &refs, "L");
     let mut seen = Seen::default();
-    load::seed_tickets(&rig, &mut target, 6, &mut seen)?;
+    load::seed_tickets(&mut target, 6, &mut seen)?;
 
     let size = Size::of(quick);
     println!(
