@@ -94,19 +94,28 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
 }
 
 /// The methods [`ROUTES`] and the supervisor's page ([`crate::admin::ROUTES`]) have for a concrete path.
+///
+/// The router picks a route by path alone, a literal segment before a parameter, so only
+/// the most specific matching template counts: `/v1/transactions/drafts` is the drafts
+/// route (POST), not `/v1/transactions/{transaction_id}` (GET).
+///
+/// ```
+/// use hub_server::routes::allowed_methods;
+/// assert_eq!(allowed_methods("/v1/transactions/drafts"), ["POST"]);
+/// assert_eq!(allowed_methods("/v1/transactions/TXN-1"), ["GET"]);
+/// ```
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     let segments: Vec<&str> = path.split('/').collect();
-    let mut methods: Vec<&'static str> = ROUTES
-        .iter()
-        .chain(crate::admin::ROUTES)
-        .filter(|r| {
-            let template: Vec<&str> = r.path.split('/').collect();
-            template.len() == segments.len()
-                && template
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t.starts_with('{') || t == s)
-        })
+    let all = || ROUTES.iter().chain(crate::admin::ROUTES);
+    // Per segment, whether the template has a literal there: the router's preference.
+    let specificity = |template: &str| -> Option<Vec<bool>> {
+        let parts: Vec<&str> = template.split('/').collect();
+        (parts.len() == segments.len() && parts.iter().zip(&segments).all(|(t, s)| t.starts_with('{') || t == s))
+            .then(|| parts.iter().map(|t| !t.starts_with('{')).collect())
+    };
+    let best = all().filter_map(|r| specificity(r.path)).max();
+    let mut methods: Vec<&'static str> = all()
+        .filter(|r| best.is_some() && specificity(r.path) == best)
         .map(|r| r.method)
         .collect();
     methods.sort_unstable();

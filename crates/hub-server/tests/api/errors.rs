@@ -247,3 +247,21 @@ async fn head_needs_what_get_needs() {
     assert_eq!(srv.req("HEAD", "/v1/tickets/T-1").token(READ).send().await.status, 200);
     assert_eq!(srv.req("HEAD", "/v1/tickets/T-1").send().await.status, 401);
 }
+
+#[tokio::test]
+async fn allow_names_the_methods_of_the_route_the_path_reaches() {
+    // Regression (found by schemathesis' allow_header_conformance): GET on
+    // /v1/transactions/drafts answered 405 with `Allow: GET, POST`, counting the GET of
+    // /v1/transactions/{transaction_id}, which the router never picks for this path.
+    let hub = Hub::new();
+    let srv = hub.serve().await;
+    for (method, path, allow) in [
+        ("GET", "/v1/transactions/drafts", "POST"),
+        ("OPTIONS", "/v1/transactions/drafts", "POST"),
+        ("POST", "/v1/transactions/TXN-1", "GET"),
+    ] {
+        let res = srv.req(method, path).token(ADMIN).send().await;
+        res.problem(405, "not_found");
+        assert_eq!(res.header("allow"), Some(allow), "{method} {path}");
+    }
+}
