@@ -24,7 +24,9 @@ use crate::workspace_root;
 /// The schemathesis release the scenario installs from PyPI.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 /// What schemathesis checks on every answer.
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,\
+                      response_headers_conformance,allow_header_conformance,unsupported_method,ignored_auth,\
+                      missing_required_header";
 
 /// The hub's read timeouts in this scenario, in seconds (the defaults are 30).
 const READ_TIMEOUT_S: u64 = 2;
