@@ -74,7 +74,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
          ({} replayed from the idempotency record, {} of them failed writes with their dlq_id)",
         survived.resent, survived.replayed, survived.failed_replayed
     );
-    let outcome = finish(&rig, &target, &[&hub], None, &mut seen, false);
+    let outcome = finish(&rig, &target, &[&hub], None, &mut seen, Some(killed_at));
     if let Some(first) = survived.problems.first() {
         for p in &survived.problems {
             println!("  ✗ {p}");

@@ -583,15 +583,16 @@ pub(crate) struct HubFigures {
 /// - a refused write happened not at all; one whose outcome the client never learnt at
 ///   most once (and is counted);
 /// - no idempotency key has two effects;
-/// - every effect belongs to a write of the run and is in its hub's audit log
-///   (`audit_required`: a crash may lose the audit writer's queue, which is counted);
+/// - every effect belongs to a write of the run and is in its hub's audit log, where
+///   `audit_required` says so for its write (a hub killed mid-write may lose the record
+///   of a call it never answered; such effects are counted);
 /// - every DLQ entry belongs to a write that failed (`orphans_allowed`: a crash between
 ///   the entry and the answer leaves one whose client retried).
 pub(crate) fn verify(
     rig: &Rig,
     hubs: &[&HubProc],
     seen: &Seen,
-    audit_required: bool,
+    audit_required: &dyn Fn(&Write) -> bool,
     orphans_allowed: bool,
 ) -> Result<Verdict> {
     let mut v = Verdict {
@@ -662,7 +663,7 @@ pub(crate) fn verify(
         let recorded = rid.and_then(|r| audited.get(r)).is_some();
         if !recorded {
             v.unaudited += 1;
-            if audit_required {
+            if audit_required(w) {
                 v.problems.push(format!(
                     "an upstream effect of write {} has no audit record (request id {rid:?})",
                     w.key

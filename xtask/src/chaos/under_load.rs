@@ -5,13 +5,13 @@
 //! and every write is checked against the sim's ledger, the DLQ, the audit logs and the
 //! `circuit.changed` events.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde_json::Value;
 
 use super::events::{self, Feed, check_transitions, transitions};
-use super::load::{self, Seen, Target};
+use super::load::{self, Seen, Target, Write};
 use super::rig::{HubProc, Rig, Store, poll};
 use super::secrets;
 use crate::demo::{pause, random_hex};
@@ -70,7 +70,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     load::set_faults(&rig, false)?;
     merge(&mut seen, &mut run);
 
-    finish(&rig, &target, &refs, Some(feeds), &mut seen, true)
+    finish(&rig, &target, &refs, Some(feeds), &mut seen, None)
 }
 
 /// Background faults throughout; the full outage after 40 % of the jobs, during which a
@@ -122,16 +122,19 @@ pub(crate) fn merge(seen: &mut Seen, more: &mut Seen) {
 }
 
 /// After the load: circuits closed again, the DLQ replayed, every invariant checked,
-/// the figures printed, the secrets scanned. `strict`: no crash happened, so the audit
-/// log must hold every effect and every DLQ entry must belong to a failed write.
+/// the figures printed, the secrets scanned. Without a crash (`crashed_at` `None`) the
+/// audit log must hold every effect and every DLQ entry must belong to a failed write;
+/// after one, the audit log must hold the effects of every write answered before it.
 pub(crate) fn finish(
     rig: &Rig,
     target: &Target,
     hubs: &[&HubProc],
     feeds: Option<Vec<Feed>>,
     seen: &mut Seen,
-    strict: bool,
+    crashed_at: Option<Instant>,
 ) -> Result<()> {
+    let strict = crashed_at.is_none();
+    let audit_required = |w: &Write| crashed_at.is_none_or(|t| w.finished < t);
     println!("\nrecovery: probing until every circuit is closed, then replaying the DLQ …");
     load::close_circuits(rig, target, hubs, seen)?;
     let replays = load::replay_all(rig, hubs, seen, Duration::from_secs(120))?;
@@ -139,10 +142,10 @@ pub(crate) fn finish(
     // The audit writer batches: wait until its queue is written (at most 10 s).
     pause(Duration::from_millis(500))?;
     let verdict = poll(Duration::from_secs(10), "the audit log catching up", || {
-        let v = load::verify(rig, hubs, seen, strict, !strict)?;
-        Ok((v.unaudited == 0 || !strict).then_some(v))
+        let v = load::verify(rig, hubs, seen, &audit_required, !strict)?;
+        Ok((!v.problems.iter().any(|p| p.contains("no audit record"))).then_some(v))
     })
-    .or_else(|_| load::verify(rig, hubs, seen, strict, !strict))?;
+    .or_else(|_| load::verify(rig, hubs, seen, &audit_required, !strict))?;
     let names: Vec<&str> = hubs.iter().map(|h| h.name.as_str()).collect();
     verdict.print(&names, seen, replays);
 
