@@ -227,6 +227,34 @@ fn matrix(stage: &Stage, routes: &[(String, String)]) -> Result<Vec<String>> {
         }
         println!("  {method:<7} {template:<44} {needs:<7} {cells}");
     }
+    // Browsers' WebSockets carry the token in the query instead: the same rules.
+    let mut cells = String::new();
+    for (name, authorization, role) in &callers {
+        let token = authorization
+            .as_deref()
+            .map(|a| a.strip_prefix("Bearer ").unwrap_or(""))
+            .map_or(String::new(), |t| format!("?access_token={t}"));
+        let r = stage.client.send(
+            &Method::GET,
+            &format!("{}/v1/events{token}", stage.url),
+            None,
+            None,
+            &[("connection", "close")],
+        )?;
+        *tally.entry(r.status).or_default() += 1;
+        let verdict = judge(Access::Role(0), *role, authorization.is_some(), &r);
+        cells.push_str(&format!(
+            "{:<10}",
+            format!("{} {}", r.status, if verdict.is_ok() { "✓" } else { "✗" })
+        ));
+        if let Err(why) = verdict {
+            failures.push(format!("GET /v1/events{token} as {name}: {} — {why}", r.summary()));
+        }
+    }
+    println!(
+        "  {:<7} {:<44} {:<7} {cells}",
+        "GET", "/v1/events?access_token=…", "read"
+    );
     let tally: Vec<String> = tally.iter().map(|(s, n)| format!("{s}×{n}")).collect();
     println!("  answers: {}", tally.join(", "));
     if failures.is_empty() {
