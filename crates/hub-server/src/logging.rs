@@ -1,29 +1,34 @@
 //! Structured logs through `tracing`: JSON, or human-readable on a terminal, written to
 //! stdout by a background thread so that a request never waits on the disk.
 //!
-//! Each event is formatted on the request's thread (as before) and its bytes are handed
-//! to one writer thread over a bounded queue; the thread writes them through a buffer and
-//! flushes whenever the queue runs empty, so under load many lines go out in one write
-//! and at rest every line is written at once. A full queue makes the logging thread wait
+//! Each event is formatted on the request's thread (as before) and its bytes appended to
+//! one shared buffer. A writer thread takes the whole buffer and writes it at once: it
+//! is woken when the buffer goes from empty to not empty, then lets a few milliseconds'
+//! lines gather before it writes, so under load one `write(2)` carries hundreds of lines
+//! and a logging thread makes no system call at all; at rest a line reaches the file
+//! within [`GATHER`]. Past [`MAX_PENDING`] bytes, logging threads wait for the writer
 //! (no line is dropped). [`LogGuard`] flushes on drop: `main` holds it until it returns.
 //!
 //! Why: profiling the cached read (`cargo xtask bench`, issue #10) showed the per-request
-//! `answered` line's `write(2)` to the log file at about 7 % of the hub's CPU, and, worse,
-//! a file write now and then blocking a Tokio worker for milliseconds (ext4 journal
-//! commits), which was most of the hub's p99 at light load.
+//! `answered` line's `write(2)` to the log file at about 7 % of the hub's CPU, and a file
+//! write now and then blocking a Tokio worker for milliseconds, a large part of the
+//! hub's p99. A channel per line was tried first: waking the writer for every line cost
+//! as much as the write it saved.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Lines waiting for the writer thread at most; beyond that, logging waits.
-const QUEUE_LINES: usize = 16_384;
-/// How long [`LogGuard`]'s drop waits for the writer thread to flush.
+/// How long the writer lets lines gather after it is woken.
+pub const GATHER: Duration = Duration::from_millis(5);
+/// Bytes waiting for the writer at most; beyond that, logging threads wait.
+pub const MAX_PENDING: usize = 8 * 1024 * 1024;
+/// How long [`LogGuard::flush`] waits for the writer at most.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// Installs the global subscriber; `RUST_LOG` wins over the configured level. Keep the
@@ -55,22 +60,41 @@ pub fn init(config: &LogConfig) -> LogGuard {
     guard
 }
 
-enum Msg {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
+/// What the logging threads and the writer share.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<Pending>,
+    /// Signalled when the buffer stops being empty or a flush is asked for.
+    work: Condvar,
+    /// Signalled after every batch written.
+    written: Condvar,
 }
 
-/// The [`MakeWriter`] that queues each formatted event for the writer thread (or writes
-/// it directly when the thread could not be started).
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Flushes asked for, and flushes done (a count each).
+    asked: u64,
+    done: u64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The [`MakeWriter`] that appends each formatted event to the writer thread's buffer
+/// (or writes it directly when the thread could not be started).
 #[derive(Clone)]
 pub struct Background {
-    queue: Option<SyncSender<Msg>>,
+    shared: Option<Arc<Shared>>,
 }
 
 impl std::fmt::Debug for Background {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Background")
-            .field("threaded", &self.queue.is_some())
+            .field("threaded", &self.shared.is_some())
             .finish()
     }
 }
@@ -82,15 +106,27 @@ pub struct LogGuard {
 }
 
 impl LogGuard {
-    /// Waits (at most two seconds) until every line queued so far is written and flushed.
+    /// Waits (at most two seconds) until every line appended so far is written and flushed.
     pub fn flush(&self) {
-        let Some(queue) = &self.background.queue else {
+        let Some(shared) = &self.background.shared else {
             let _ = io::stdout().flush();
             return;
         };
-        let (ack, done) = mpsc::sync_channel(1);
-        if queue.send(Msg::Flush(ack)).is_ok() {
-            let _ = done.recv_timeout(FLUSH_WAIT);
+        let deadline = Instant::now() + FLUSH_WAIT;
+        let mut state = shared.lock();
+        state.asked += 1;
+        let target = state.asked;
+        shared.work.notify_one();
+        while state.done < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = shared
+                .written
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -115,58 +151,74 @@ where
     W: Write,
     F: FnOnce() -> W + Send + 'static,
 {
-    let (tx, rx) = mpsc::sync_channel(QUEUE_LINES);
+    let shared = Arc::new(Shared::default());
+    let theirs = Arc::clone(&shared);
     let spawned = std::thread::Builder::new()
         .name("hub-log-writer".to_owned())
-        .spawn(move || write_lines(&rx, open()));
+        .spawn(move || write_batches(&theirs, open()));
     let background = Background {
-        queue: spawned.ok().map(|_| tx),
+        shared: spawned.ok().map(|_| shared),
     };
     (background.clone(), LogGuard { background })
 }
 
-/// The writer thread: writes lines through a buffer, flushing whenever nothing waits.
-fn write_lines(rx: &Receiver<Msg>, out: impl Write) {
-    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
-    let handle = |msg: Msg, out: &mut io::BufWriter<_>| match msg {
-        Msg::Line(line) => {
-            let _ = out.write_all(&line);
+/// The writer thread: sleeps until there is something to write, lets more gather, then
+/// writes the whole buffer with one call and flushes.
+fn write_batches(shared: &Shared, mut out: impl Write) {
+    let mut batch = Vec::new();
+    loop {
+        let mut state = shared.lock();
+        while state.bytes.is_empty() && state.asked == state.done {
+            state = shared.work.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
-        Msg::Flush(ack) => {
-            let _ = out.flush();
-            let _ = ack.try_send(());
+        if state.asked == state.done {
+            // Lines arrived: let the ones right behind them join the same write.
+            drop(state);
+            std::thread::sleep(GATHER);
+            state = shared.lock();
         }
-    };
-    while let Ok(first) = rx.recv() {
-        handle(first, &mut out);
-        while let Ok(more) = rx.try_recv() {
-            handle(more, &mut out);
-        }
+        std::mem::swap(&mut batch, &mut state.bytes);
+        let asked = state.asked;
+        drop(state);
+        let _ = out.write_all(&batch);
         let _ = out.flush();
+        batch.clear();
+        let mut state = shared.lock();
+        state.done = asked;
+        drop(state);
+        shared.written.notify_all();
     }
-    let _ = out.flush();
 }
 
 /// One event's bytes on their way to the writer thread.
-#[derive(Debug)]
 pub struct QueuedLine<'a> {
-    queue: Option<&'a SyncSender<Msg>>,
+    shared: Option<&'a Shared>,
+}
+
+impl std::fmt::Debug for QueuedLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedLine").finish_non_exhaustive()
+    }
 }
 
 impl Write for QueuedLine<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some(queue) = self.queue else {
+        let Some(shared) = self.shared else {
             return io::stdout().write(buf);
         };
-        // The formatter writes each event whole, in one call.
-        match queue.try_send(Msg::Line(buf.to_vec())) {
-            Ok(()) => Ok(buf.len()),
-            Err(TrySendError::Full(msg)) => queue
-                .send(msg)
-                .map(|()| buf.len())
-                .map_err(|_| io::Error::other("the log writer thread has stopped")),
-            Err(TrySendError::Disconnected(_)) => Err(io::Error::other("the log writer thread has stopped")),
+        let mut state = shared.lock();
+        while state.bytes.len() >= MAX_PENDING {
+            // The writer is behind (a slow disk): wait for it rather than drop lines.
+            state = shared.written.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
+        let was_empty = state.bytes.is_empty();
+        state.bytes.extend_from_slice(buf);
+        drop(state);
+        if was_empty {
+            // Only the first line of a batch wakes the writer (a system call).
+            shared.work.notify_one();
+        }
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -179,7 +231,7 @@ impl<'a> MakeWriter<'a> for Background {
 
     fn make_writer(&'a self) -> Self::Writer {
         QueuedLine {
-            queue: self.queue.as_ref(),
+            shared: self.shared.as_deref(),
         }
     }
 }
