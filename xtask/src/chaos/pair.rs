@@ -20,7 +20,9 @@ use crate::demo::{pause, random_hex};
 /// `cargo xtask chaos` scenario 3.
 pub(crate) fn run(quick: bool) -> Result<()> {
     crate::services::ensure()?;
+    // Dropped after the rig (which stops the hubs): the schema and the Redis keys go last.
     let schema = Schema::create()?;
+    let prefix = RedisPrefix(format!("hub-chaos-{}", random_hex()));
     let mut rig = Rig::start("3-two-instances", quick)?;
     // Long enough that only an invalidation makes the next read a miss.
     rig.extra_env.push((
@@ -29,9 +31,9 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     ));
     let store = Store::Shared {
         schema: schema.name.clone(),
-        prefix: format!("hub-chaos-{}", random_hex()),
+        prefix: prefix.0.clone(),
     };
-    println!("  PostgreSQL schema {}, Redis key prefix of the run", schema.name);
+    println!("  PostgreSQL schema {}, Redis key prefix {}", schema.name, prefix.0);
     let a = rig.start_hub("hub-a", "generic", &store)?;
     rig.wait_ready(&[&a])?;
     // The second starts on the migrated schema.
@@ -386,5 +388,26 @@ fn commit_until_answered(
             continue;
         }
         return Ok((r, in_flight, bodies));
+    }
+}
+
+/// The run's Redis key prefix; its keys are deleted at the end (through `redis-cli`, best
+/// effort: they would expire anyway).
+struct RedisPrefix(String);
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let url = super::rig::REDIS_URL;
+        let keys = std::process::Command::new("redis-cli")
+            .args(["-u", url, "--scan", "--pattern", &format!("{}:*", self.0)])
+            .output();
+        let Ok(keys) = keys else {
+            return;
+        };
+        for key in String::from_utf8_lossy(&keys.stdout).lines() {
+            let _ = std::process::Command::new("redis-cli")
+                .args(["-u", url, "DEL", key])
+                .output();
+        }
     }
 }
