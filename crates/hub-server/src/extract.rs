@@ -116,7 +116,8 @@ impl<S: Send + Sync> FromRequest<S> for EmptyBody {
     }
 }
 
-/// An optional body (discard's `reason`): empty means the default.
+/// An optional body (discard's `reason`): empty or JSON `null` (as the OpenAPI document's
+/// nullable body allows) means the default.
 #[derive(Debug, Clone)]
 pub struct OptionalJson<T>(pub T);
 
@@ -125,7 +126,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(&r))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(OptionalJson(T::default()));
         }
         from_json(&bytes).map(OptionalJson)

@@ -20,6 +20,7 @@ pub struct CreateTicketRequest {
     #[schema(value_type = String, example = "CUST-1", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub customer_id: CustomerId,
     /// One line, not empty.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub subject: String,
     /// The body.
     pub description: String,
@@ -34,6 +35,7 @@ pub struct CreateTicketRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddCommentRequest {
     /// The text, not empty.
+    #[schema(min_length = 1, pattern = "\\S")]
     pub comment: String,
     /// Whether the customer sees it (default `true`).
     #[serde(default = "yes")]

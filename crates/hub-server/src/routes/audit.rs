@@ -13,11 +13,12 @@ use crate::wire::{AuditPage, AuditRecordBody, query_time, query_token};
 #[utoipa::path(
     get, path = "/v1/audit", tag = "audit",
     params(
-        ("adapter" = Option<String>, Query), ("operation" = Option<String>, Query),
-        ("since" = Option<String>, Query, description = "RFC 3339"),
-        ("until" = Option<String>, Query, description = "RFC 3339"),
-        ("limit" = Option<u32>, Query, description = "1..500, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("adapter" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
+        ("operation" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
+        ("since" = Option<String>, Query, description = "RFC 3339", format = DateTime),
+        ("until" = Option<String>, Query, description = "RFC 3339", format = DateTime),
+        ("limit" = Option<u32>, Query, description = "1..500, default 50", minimum = 1, maximum = 500),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = "^[!-~]{1,512}$"),
     ),
     responses(
         (status = 200, description = "A page", body = AuditPage),

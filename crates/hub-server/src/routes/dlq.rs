@@ -42,9 +42,10 @@ fn parse_status(raw: &str) -> Result<DlqStatus, String> {
     get, path = "/v1/dlq", tag = "dlq",
     params(
         ("status" = Option<String>, Query, description = "pending, replayed or discarded"),
-        ("adapter" = Option<String>, Query), ("operation" = Option<String>, Query),
-        ("limit" = Option<u32>, Query, description = "1..200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("adapter" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
+        ("operation" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
+        ("limit" = Option<u32>, Query, description = "1..200, default 50", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = "^[!-~]{1,512}$"),
     ),
     responses(
         (status = 200, description = "A page", body = DlqPage),

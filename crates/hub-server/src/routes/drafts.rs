@@ -20,7 +20,7 @@ use crate::write;
 #[utoipa::path(
     post, path = "/v1/transactions/drafts", tag = "drafts",
     request_body = CreateDraftRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, description = "Created", body = DraftBody),
         (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
@@ -55,7 +55,7 @@ pub async fn create_draft(
     post, path = "/v1/transactions/drafts/{draft_id}/commit", tag = "drafts",
     params(
         ("draft_id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
-        ("Idempotency-Key" = String, Header, description = "Required"),
+        ("Idempotency-Key" = String, Header, description = "Required", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 200, description = "Committed", body = CommitBody),
@@ -87,7 +87,7 @@ pub async fn commit(
     post, path = "/v1/transactions/drafts/{draft_id}/cancel", tag = "drafts",
     params(
         ("draft_id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 200, description = "Cancelled", body = CancelBody),

@@ -21,7 +21,7 @@ use crate::write;
 #[utoipa::path(
     post, path = "/v1/tickets", tag = "tickets",
     request_body = CreateTicketRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, description = "Created", body = CreatedTicketBody),
         (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
@@ -83,7 +83,7 @@ pub async fn get_ticket(
     request_body = AddCommentRequest,
     params(
         ("ticket_id" = String, Path, description = "The contract's id rule", example = "TCK-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 201, description = "Created", body = CommentBody),

@@ -46,7 +46,7 @@ pub async fn get_transaction(
     get, path = "/v1/customers/{customer_id}/transactions", tag = "transactions",
     params(
         ("customer_id" = String, Path, description = "The contract's id rule", example = "CUST-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
-        ("limit" = Option<u32>, Query, description = "1..100, default 10"),
+        ("limit" = Option<u32>, Query, description = "1..100, default 10", minimum = 1, maximum = 100),
     ),
     responses(
         (status = 200, description = "Newest first; `Cache-Status` says where it came from", body = HistoryBody),

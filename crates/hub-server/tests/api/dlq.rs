@@ -183,3 +183,30 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
     assert_eq!(not_ready.status, 503);
     assert_eq!(not_ready.json()["stores"]["dlq"], "unavailable");
 }
+
+#[tokio::test]
+async fn discard_takes_no_body_an_empty_one_or_null() {
+    // Regression (found by schemathesis): the document declares the body nullable, and
+    // `null` was refused with 422.
+    let hub = Hub::new();
+    let srv = hub.serve().await;
+    for body in ["", " ", "null", "{}"] {
+        let id = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), None);
+        let res = srv
+            .req("POST", &format!("/v1/dlq/{id}/discard"))
+            .token(ADMIN)
+            .header("content-type", "application/json")
+            .raw(body)
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "{body:?}: {}", res.text());
+        assert_eq!(res.json()["status"], "discarded", "{body:?}");
+    }
+    let id = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), None);
+    srv.req("POST", &format!("/v1/dlq/{id}/discard"))
+        .token(ADMIN)
+        .raw("\"a reason\"")
+        .send()
+        .await
+        .problem(422, "invalid_body");
+}
