@@ -200,9 +200,7 @@ mod tests {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .map(drop),
-            decode::<WireDraft>(body)
-                .and_then(|d| d.into_domain(usd))
-                .map(drop),
+            decode::<WireDraft>(body).and_then(|d| d.into_domain(usd)).map(drop),
             decode::<WireCommit>(body).and_then(WireCommit::into_domain).map(drop),
             decode::<WireCancel>(body).map(|c| drop(c.into_domain(&draft))),
         ];
