@@ -108,6 +108,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     stage.check_alive()?;
     oversized_bodies(&stage)?;
     garbage(&stage, sizes.garbage)?;
+    pathological_json(&stage)?;
     stage.check_alive()?;
     slow_clients(&stage, sizes.slow_headers, Slow::Headers)?;
     slow_clients(&stage, sizes.slow_bodies, Slow::Body)?;
@@ -313,6 +314,76 @@ fn garbage(stage: &Stage, n: usize) -> Result<()> {
         "  ✓ {n} garbage requests: {} answered 4xx (or 200 for a tolerable header), {} closed; the hub carries on",
         answered[0], answered[1]
     );
+    Ok(())
+}
+
+/// JSON that is costly to take apart, just under the body limit: refused (or, for a
+/// legal if odd subject, taken), never a 5xx, and the hub carries on.
+fn pathological_json(stage: &Stage) -> Result<()> {
+    println!("\n-- pathological JSON just under the limit --");
+    let near = 1000 * 1000;
+    let ticket = |field: &str, value: &str| {
+        format!("{{\"customer_id\":\"CUST-1001\",\"subject\":\"s\",\"description\":\"d\",\"{field}\":{value}}}")
+    };
+    let cases = [
+        (
+            "arrays nested 500,000 deep",
+            "/v1/tickets",
+            ticket("x", &format!("{}{}", "[".repeat(near / 2), "]".repeat(near / 2))),
+        ),
+        (
+            "metadata nested 160,000 objects deep",
+            "/v1/transactions/drafts",
+            format!(
+                "{{\"customer_id\":\"CUST-1001\",\"amount\":\"1\",\"description\":\"d\",\"metadata\":{}1{}}}",
+                "{\"a\":".repeat(160_000),
+                "}".repeat(160_000)
+            ),
+        ),
+        (
+            "an amount of 990,000 digits",
+            "/v1/transactions/drafts",
+            format!(
+                "{{\"customer_id\":\"CUST-1001\",\"amount\":{},\"description\":\"d\"}}",
+                "9".repeat(near - 10_000)
+            ),
+        ),
+        (
+            "a subject of 160,000 escaped NULs (legal JSON: may be taken)",
+            "/v1/tickets",
+            {
+                let s = "\\u0000".repeat(near / 6 - 1000);
+                format!("{{\"customer_id\":\"CUST-1001\",\"subject\":\"{s}\",\"description\":\"d\"}}")
+            },
+        ),
+        ("80,000 unknown fields", "/v1/tickets", {
+            let fields: String = (0..80_000).map(|i| format!("\"f{i}\":0,")).collect();
+            format!("{{{fields}\"customer_id\":\"CUST-1001\",\"subject\":\"s\",\"description\":\"d\"}}")
+        }),
+    ];
+    for (what, path, body) in cases {
+        ensure!(body.len() < 1024 * 1024, "{what}: {} bytes, over the limit", body.len());
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: hub\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            stage.tokens.write,
+            body.len()
+        );
+        let started = Instant::now();
+        let (status, answer) = raw(stage.addr, request.as_bytes())?;
+        let took = started.elapsed();
+        let taken = what.contains("may be taken") && (200..300).contains(&status);
+        ensure!(
+            (400..500).contains(&status) || taken,
+            "{what}: expected a 4xx, got {}",
+            head(&answer)
+        );
+        println!(
+            "  ✓ {what} ({} KiB): {status} in {:.0} ms",
+            body.len() / 1024,
+            took.as_secs_f64() * 1000.0
+        );
+    }
+    stage.healthy()?;
     Ok(())
 }
 
