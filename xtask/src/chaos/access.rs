@@ -290,6 +290,8 @@ fn webhooks(stage: &Stage) -> Result<()> {
         ])
     };
     let before = counters()?;
+    // A live subscriber sees what was processed: the genuine delivery and nothing else.
+    let feed = super::events::subscribe(&stage.url, &stage.tokens.read, &["transaction.updated"])?;
     let url = format!("{}/webhooks/transaction_updated", stage.url);
     let data = json!({"transaction_id": "TXN-5001", "status": "completed", "customer_id": "CUST-1001"});
     let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
@@ -378,6 +380,22 @@ fn webhooks(stage: &Stage) -> Result<()> {
     let after_replay = cache_status()?;
     let after = counters()?;
     let delta: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    // A last genuine delivery marks the end: events arrive in order, so once it is in,
+    // anything the others published would be too.
+    let marker = send(json!({"id": format!("chaos-end-{}", crate::demo::random_hex())}))?;
+    let marker_id = marker["id"].as_str().unwrap_or_default().to_owned();
+    let waited = std::time::Instant::now();
+    while !feed.messages().iter().any(|m| m["id"] == marker_id.as_str()) {
+        if waited.elapsed() > std::time::Duration::from_secs(10) || feed.closed().is_some() {
+            break;
+        }
+        crate::demo::pause(std::time::Duration::from_millis(50))?;
+    }
+    let events: Vec<String> = feed
+        .stop()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or("?").to_owned())
+        .collect();
 
     for (what, status) in &refused {
         println!("  {} {what}: {status}", if *status == 401 { "✓" } else { "✗" });
@@ -432,6 +450,12 @@ fn webhooks(stage: &Stage) -> Result<()> {
     if delta != expected {
         broken.push(format!(
             "counter increments [bad_signature, stale, duplicate, missing_header] are {delta:?}, expected {expected:?}"
+        ));
+    }
+    println!("  events seen by a subscriber: {}", events.join(", "));
+    if events != [id.clone(), marker_id.clone()] {
+        broken.push(format!(
+            "the subscriber saw {events:?}; only the genuine delivery {id} and the closing {marker_id} were processed"
         ));
     }
     if !broken.is_empty() {
