@@ -6,7 +6,7 @@
 //!
 //! The never-panic targets of the scenario (webhook verifier, ids, Retry-After, upstream
 //! decoding, the configuration loader) are proptests next to their code: cargo-fuzz
-//! needs a nightly toolchain, and this workspace builds on one stable toolchain.
+//! needs nightly compiler flags, and this workspace builds on one stable toolchain.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
