@@ -96,6 +96,7 @@ pub(crate) fn run(_quick: bool) -> Result<()> {
     let routes = routes(&stage)?;
     let failures = matrix(&stage, &routes)?;
     let webhook = webhooks(&stage);
+    stage.no_panics()?;
     if failures.is_empty() {
         return webhook;
     }

@@ -117,7 +117,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     oversized_message(&stage)?;
     stage.check_alive()?;
     println!("  hub memory at the end: {}", stage.footprint()?);
-    Ok(())
+    stage.no_panics()
 }
 
 // ---- schemathesis ----
@@ -765,6 +765,21 @@ impl Stage {
     /// Fails, naming the log, when hub-sim or the hub has exited.
     pub(super) fn check_alive(&mut self) -> Result<()> {
         self.procs.check_alive()
+    }
+
+    /// Fails when the hub's log (its stdout and stderr) reports a panic.
+    pub(super) fn no_panics(&self) -> Result<()> {
+        let log = self.dir.join("hub.log");
+        let text = std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+        let panics: Vec<&str> = text.lines().filter(|l| l.contains("panicked at")).collect();
+        ensure!(
+            panics.is_empty(),
+            "the hub panicked {} time(s), first: {}",
+            panics.len(),
+            panics[0]
+        );
+        println!("  ✓ no panic in the hub's log ({} lines)", text.lines().count());
+        Ok(())
     }
 
     /// `GET /healthz` must answer 200; how long it took.
