@@ -282,12 +282,13 @@ fn webhooks(stage: &Stage) -> Result<()> {
         warm == "integration-hub; hit",
         "TXN-5001 read twice should be a hit, is {warm}"
     );
-    let counters = || -> Result<[f64; 4]> {
+    let counters = || -> Result<[f64; 5]> {
         Ok([
             stage.metric("integration_webhook_verification_failures_total{reason=\"bad_signature\"")?,
             stage.metric("integration_webhook_verification_failures_total{reason=\"stale\"")?,
             stage.metric("integration_webhooks_total{event=\"transaction.updated\",result=\"duplicate\"")?,
             stage.metric("integration_webhook_verification_failures_total{reason=\"missing_header\"")?,
+            stage.metric("integration_webhook_verification_failures_total{reason=\"bad_timestamp\"")?,
         ])
     };
     let before = counters()?;
@@ -371,6 +372,21 @@ fn webhooks(stage: &Stage) -> Result<()> {
             "the genuine signature under another id",
             deliver(&signed(&format!("{id}-z"), ts, &sig), &body)?,
         ),
+        (
+            "a timestamp of i64::MIN (once an overflow)",
+            deliver(&signed(&format!("{id}-m"), i64::MIN, &sig), &body)?,
+        ),
+        (
+            "a timestamp past i64::MAX",
+            deliver(
+                &[
+                    ("webhook-id", format!("{id}-n")),
+                    ("webhook-timestamp", "99999999999999999999".to_owned()),
+                    ("webhook-signature", sig.clone()),
+                ],
+                &body,
+            )?,
+        ),
     ] {
         refused.push((what, u64::from(status)));
     }
@@ -415,8 +431,8 @@ fn webhooks(stage: &Stage) -> Result<()> {
         "  cached read after the refused ones: {after_forged} / {after_tampered}; after the replays: {after_replay}"
     );
     println!(
-        "  hub counters: bad_signature +{}, stale +{}, missing_header +{}, duplicate +{}",
-        delta[0], delta[1], delta[3], delta[2]
+        "  hub counters: bad_signature +{}, stale +{}, bad_timestamp +{}, missing_header +{}, duplicate +{}",
+        delta[0], delta[1], delta[4], delta[3], delta[2]
     );
     let mut broken = Vec::new();
     for (what, status) in &refused {
@@ -446,11 +462,10 @@ fn webhooks(stage: &Stage) -> Result<()> {
             resent["status"]
         ));
     }
-    let expected = [5.0, 2.0, 2.0, 1.0];
-    let delta = [delta[0], delta[1], delta[2], delta[3]];
+    let expected = [5.0, 3.0, 2.0, 1.0, 1.0];
     if delta != expected {
         broken.push(format!(
-            "counter increments [bad_signature, stale, duplicate, missing_header] are {delta:?}, expected {expected:?}"
+            "counter increments [bad_signature, stale, duplicate, missing_header, bad_timestamp] are {delta:?}, expected {expected:?}"
         ));
     }
     println!("  events seen by a subscriber: {}", events.join(", "));
