@@ -2,7 +2,9 @@
 //! of its own `/openapi.json`, so none is missed — called with no token, a wrong one, a
 //! malformed header and each role, checked against the contract's 401/403/2xx; and
 //! webhooks with forged, tampered, stale and replayed signatures, checked to be refused
-//! or acknowledged without any effect on the cache.
+//! or acknowledged without any effect: the cached read they would invalidate stays a
+//! hit, the hub's counters say why each was refused, and a live `/v1/events`
+//! subscriber sees only the genuine delivery.
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
