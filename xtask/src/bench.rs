@@ -5,10 +5,11 @@
 //! `nginx-light` from Debian when missing, starts hub-sim, the hub (the demo's
 //! configuration), one nginx (a caching reverse proxy to the sim, and a non-caching one),
 //! and the bare server (the hub's body from memory: the machine's ceiling), measures each
-//! with wrk, then the hub's own figures (open circuit, cold-read coalescing, token
-//! refresh across an expiry, pass-through latency, memory per cached entry), and prints
-//! absolute figures and the ratios measured in this run. Results go to
-//! `target/bench/results-<unix time>.json`. Nothing here asserts a time.
+//! with wrk, then the hub's own figures (cold-read coalescing, token refresh across an
+//! expiry, pass-through latency, the open circuit, memory per cached entry, idempotent
+//! commits on SQLite and PostgreSQL), and prints absolute figures and the ratios measured
+//! in this run. Results go to `target/bench/results-<unix time>.json`. Nothing here
+//! asserts a time.
 
 mod burst;
 mod wrk;
@@ -61,6 +62,17 @@ const COLD_LATENCY_MS: u64 = 1000;
 const SHORT_TOKEN_S: u64 = 3;
 /// Entries the memory figure fills the hub's cache with.
 const MEMORY_ENTRIES: u64 = 100_000;
+/// Idempotent commits per store (`--quick`: fewer).
+const COMMITS: usize = 1000;
+const COMMITS_QUICK: usize = 300;
+/// Commits in flight at once.
+const COMMIT_LANES: usize = 16;
+/// The PostgreSQL the test suite uses (`cargo xtask services` starts it); the bench
+/// works in a schema of its own and drops it.
+const POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/test";
+/// The same database for the hub, whose configuration never holds a password.
+const HUB_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const POSTGRES_PASSWORD: &str = "postgres";
 
 /// The release binaries.
 struct Bins {
@@ -427,6 +439,10 @@ impl<'a> Bench<'a> {
             Ok(pt) => {
                 self.optional("token expiry", |b| b.token_expiry(&pt))?;
                 self.optional("pass-through read", |b| b.passthrough(&pt))?;
+                // On the second hub: it leaves that hub's circuit open, and the cached hub
+                // has no audit backlog of its own in the way (the memory fill below makes
+                // 100,000 upstream calls, each an audit record to write).
+                self.optional("circuit open", |b| b.circuit_open(&pt))?;
             }
             Err(e) => {
                 interrupted()?;
@@ -434,8 +450,8 @@ impl<'a> Bench<'a> {
             }
         }
         self.optional("memory per cached entry", Self::memory)?;
-        // Last: it leaves the hub's circuit open for the rest of the run.
-        self.optional("circuit open", Self::circuit_open)?;
+        // Last: it starts one more hub, whose failure to start would fail what follows.
+        self.optional("idempotent commits", Self::commits)?;
         self.print_table();
         let mut results = json!({
             "at_unix": unix_now(),
@@ -559,12 +575,12 @@ impl<'a> Bench<'a> {
 
     /// The status system down; a never-read transaction requested until the hub answers
     /// `503 circuit_open`; then wrk against it, and the sim's ledger counted around it.
-    fn circuit_open(&mut self) -> Result<()> {
+    fn circuit_open(&mut self, hub: &str) -> Result<()> {
         println!(
-            "\n== circuit open: the sim's status system down, {CIRCUIT_TXN} (never read) until the hub fails fast =="
+            "\n== circuit open: the sim's status system down, {CIRCUIT_TXN} (never read) until {hub} fails fast =="
         );
         self.sim_send(&Method::POST, "/_sim/outage/status", None)?;
-        let outcome = self.circuit_open_measured();
+        let outcome = self.circuit_open_measured(hub);
         let _ = self.sim_send(&Method::DELETE, "/_sim/outage/status", None);
         let (f, one, upstream) = outcome?;
         println!("{}", f.line("hub, circuit open"));
@@ -598,8 +614,8 @@ impl<'a> Bench<'a> {
         Ok(())
     }
 
-    fn circuit_open_measured(&mut self) -> Result<(Figures, Figures, u64)> {
-        let url = format!("{}/v1/transactions/{CIRCUIT_TXN}", self.hub);
+    fn circuit_open_measured(&mut self, hub: &str) -> Result<(Figures, Figures, u64)> {
+        let url = format!("{hub}/v1/transactions/{CIRCUIT_TXN}");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             interrupted()?;
@@ -827,6 +843,82 @@ impl<'a> Bench<'a> {
         Ok(())
     }
 
+    /// Idempotent commits through the hub with its SQLite store and with a PostgreSQL
+    /// one (a fresh schema in `test`): drafts made first, then committed `LANES` at a
+    /// time, each with its own `Idempotency-Key`.
+    fn commits(&mut self) -> Result<()> {
+        let n = if self.quick { COMMITS_QUICK } else { COMMITS };
+        println!("\n== idempotent commits: {n} drafts committed, {COMMIT_LANES} at a time ==");
+        let sqlite = self.commit_rate("hub", &self.hub.clone(), n)?;
+        let schema = format!("hub_bench_{}", demo::random_hex());
+        psql(&format!("CREATE SCHEMA {schema}"))?;
+        // The hub refuses a password in the URL; libpq's variable carries it.
+        let url = format!("{HUB_POSTGRES_URL}?options=-csearch_path%3D{schema}");
+        let outcome = self
+            .start_hub(
+                "hub-postgres",
+                &[("HUB__STORE__DATABASE_URL", &url), ("PGPASSWORD", POSTGRES_PASSWORD)],
+            )
+            .and_then(|pg| self.commit_rate("hub-postgres", &pg, n));
+        if let Err(e) = psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")) {
+            println!("  could not drop schema {schema}: {e:#}");
+        }
+        let postgres = outcome?;
+        let ratio = postgres / sqlite;
+        self.row(
+            "idempotent commits/s, PostgreSQL ÷ SQLite store",
+            format!("{ratio:.2} ({postgres:.0} vs {sqlite:.0} /s)"),
+            "reported",
+            None,
+        );
+        self.results.insert(
+            "commits".to_owned(),
+            json!({"commits": n, "lanes": COMMIT_LANES, "sqlite_per_s": sqlite, "postgres_per_s": postgres,
+                   "postgres_over_sqlite": ratio}),
+        );
+        Ok(())
+    }
+
+    /// Commits per second through the hub at `hub` (drafts made first, not timed).
+    fn commit_rate(&self, name: &str, hub: &str, n: usize) -> Result<f64> {
+        let write = format!("Bearer {}", self.tokens.write);
+        let tag = demo::random_hex();
+        let (drafts, failed, _) = parallel(n, COMMIT_LANES, |agent, i| {
+            let body = json!({"customer_id": "CUST-1001", "amount": "12.50", "currency": "USD",
+                              "description": format!("bench draft {i}")});
+            let mut r = agent
+                .post(&format!("{hub}/v1/transactions/drafts"))
+                .header("authorization", &write)
+                .header("content-type", "application/json")
+                .send(body.to_string())
+                .ok()?;
+            let v: Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+            v["draft_id"].as_str().map(str::to_owned)
+        });
+        if failed > 0 {
+            bail!("{name}: {failed} of {n} drafts could not be made");
+        }
+        let (_, failed, elapsed) = parallel(n, COMMIT_LANES, |agent, i| {
+            let r = agent
+                .post(&format!("{hub}/v1/transactions/drafts/{}/commit", drafts[i]))
+                .header("authorization", &write)
+                .header("idempotency-key", &format!("bench-{tag}-{i}"))
+                .send_empty()
+                .ok()?;
+            (r.status() == 200).then_some(())
+        });
+        let rate = (n - failed) as f64 / elapsed.as_secs_f64();
+        println!(
+            "  {name:<22} {rate:>10.0} commits/s  ({} committed in {:.2} s, {failed} failed)",
+            n - failed,
+            elapsed.as_secs_f64()
+        );
+        if failed > 0 {
+            bail!("{name}: {failed} of {n} commits failed");
+        }
+        Ok(rate)
+    }
+
     fn print_table(&self) {
         if let Some([hub, nginx, bare]) = &self.cached {
             println!("\n== cached read GET /v1/transactions/{TXN} (warm), {CONNECTIONS} connections ==");
@@ -859,6 +951,59 @@ fn pid_of(config: &Path) -> Result<u32> {
         }
     }
     bail!("no process runs on {}", config.display())
+}
+
+/// Runs `f(agent, i)` for `i` in `0..n` on `lanes` threads, each with its own keep-alive
+/// agent; returns the results in order, how many failed (`None`), and the time taken.
+fn parallel<T: Send>(
+    n: usize,
+    lanes: usize,
+    f: impl Fn(&ureq::Agent, usize) -> Option<T> + Sync,
+) -> (Vec<T>, usize, Duration) {
+    let started = Instant::now();
+    let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(n).collect();
+    std::thread::scope(|scope| {
+        let f = &f;
+        let size = n.div_ceil(lanes.max(1)).max(1);
+        let chunks: Vec<_> = slots
+            .chunks_mut(size)
+            .enumerate()
+            .map(|(lane, chunk)| {
+                scope.spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .proxy(None)
+                        .timeout_global(Some(Duration::from_secs(30)))
+                        .build()
+                        .into();
+                    let first = lane * size;
+                    for (k, slot) in chunk.iter_mut().enumerate() {
+                        if INTERRUPTED.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        *slot = f(&agent, first + k);
+                    }
+                })
+            })
+            .collect();
+        for c in chunks {
+            let _ = c.join();
+        }
+    });
+    let elapsed = started.elapsed();
+    let failed = slots.iter().filter(|s| s.is_none()).count();
+    (slots.into_iter().flatten().collect(), failed, elapsed)
+}
+
+fn psql(sql: &str) -> Result<()> {
+    let out = Command::new("psql")
+        .args([POSTGRES_URL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .context("running psql (PostgreSQL's client; `cargo xtask services` installs it)")?;
+    if !out.status.success() {
+        bail!("psql -c {sql:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
 }
 
 /// `VmRSS` of a process, in bytes.
@@ -1069,6 +1214,16 @@ mod tests {
         let t = std::fs::read_to_string(workspace_root().join(demo::TEMPLATE)).unwrap();
         assert_eq!(ttl_of(&t).unwrap(), 2);
         assert!(ttl_of("[adapters.transaction_status.cache]\nhistory_ttl_s = 3\n").is_err());
+    }
+
+    #[test]
+    fn parallel_keeps_the_order_and_counts_failures() {
+        for (n, lanes) in [(10, 3), (3, 16), (16, 16), (0, 4)] {
+            let (out, failed, _) = parallel(n, lanes, |_, i| (i % 5 != 4).then_some(i));
+            let expected: Vec<usize> = (0..n).filter(|i| i % 5 != 4).collect();
+            assert_eq!(out, expected, "n {n} lanes {lanes}");
+            assert_eq!(failed, n - expected.len());
+        }
     }
 
     #[test]
