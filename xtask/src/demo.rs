@@ -50,6 +50,16 @@ credentials = { api_key = \"env:DEMO_GENERIC_API_KEY\" }
 
 pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// Sets [`INTERRUPTED`] on Ctrl-C; installed once per process, so commands that run
+/// others (`ci` runs the demo, then chaos) may each ask for it.
+pub(crate) fn watch_interrupts() -> Result<()> {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| anyhow::anyhow!("installing the Ctrl-C handler: {e}"))
+}
+
 /// Fails when Ctrl-C (SIGINT) or SIGTERM arrived.
 pub(crate) fn interrupted() -> Result<()> {
     if INTERRUPTED.load(Ordering::SeqCst) {
@@ -108,7 +118,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option {other:?}\n\n{USAGE}"),
         }
     }
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    watch_interrupts()?;
 
     let started = Instant::now();
     println!("== Integration Hub demo ==");

@@ -14,7 +14,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci        what CI runs: cargo fmt --check, clippy (-D warnings), `test`, then `demo`
+  ci        what CI runs (.ci/run): cargo fmt --check, clippy (-D warnings), `test`,
+            every criterion benchmark once as a test, `demo`, then `chaos --quick`
   test      the whole test suite; starts PostgreSQL and Redis first when they do
             not answer, and installs Chromium and chromedriver for the browser
             test (Debian packages, when missing)
@@ -85,7 +86,9 @@ fn ci() -> Result<()> {
         &[],
     )?;
     test(&[])?;
-    demo::run(&[])
+    run("cargo", &["test", "--workspace", "--bench", "*", "--", "--test"], &[])?;
+    demo::run(&[])?;
+    chaos::run(&["--quick".to_owned()])
 }
 
 fn test(extra: &[String]) -> Result<()> {

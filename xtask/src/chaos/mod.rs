@@ -63,7 +63,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option {other:?}\n\n{USAGE}"),
         }
     }
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    crate::demo::watch_interrupts()?;
     println!(
         "== Integration Hub chaos ({}) ==",
         if quick { "--quick" } else { "full" }
