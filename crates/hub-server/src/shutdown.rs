@@ -227,6 +227,11 @@ fn spawn_connection(
     mut drain: watch::Receiver<bool>,
     open: watch::Receiver<()>,
 ) {
+    // Small answers go out at once rather than waiting on Nagle's algorithm and the
+    // client's delayed ACK (what nginx's `tcp_nodelay on` does). A failure only costs latency.
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
     let body_timeout = settings.body_read_timeout;
     let service = router.map_request(move |req: http::Request<Incoming>| {
         req.map(|body| axum::body::Body::new(ReadDeadline::new(body, body_timeout)))
