@@ -24,8 +24,10 @@ commands:
             (--serve: keep them running afterwards; --quick: shorter waits)
   chaos     hub-sim and hubs under faults, a crash and two instances, checking the
             invariants of issue #11 against the sim's ledger (--quick: the CI size)
-  bench     release builds of hub-sim and the hub against nginx on loopback, measured
-            with wrk; a table of figures and ratios (--quick: 3 s per measurement)
+  bench     release builds of hub-sim and the hub against nginx and a bare hyper server
+            on loopback, measured with wrk, plus the hub's own figures (cold reads,
+            token expiry, open circuit, memory, commits); a table of every figure
+            against its target (--quick: 3 s per measurement)
 ";
 
 fn main() -> ExitCode {
