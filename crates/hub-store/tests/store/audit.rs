@@ -140,6 +140,41 @@ async fn a_closed_database_makes_flush_fail_and_counts_the_loss(env: Env) {
     log.flush().await.unwrap();
 }
 
+/// A refused call's record (outcome `rejected`) never waits for room: with the writer
+/// stuck and the queue full, it is dropped and counted at once, however long the
+/// configured wait. (Were it to wait, the deadline below would end the test as failed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_record_never_waits_for_room() {
+    let config = StoreConfig {
+        audit_queue_capacity: 1,
+        audit_enqueue_wait_ms: 3_600_000,
+        ..StoreConfig::default()
+    };
+    run_with(Backend::Sqlite, config, |env| async move {
+        let log = &env.stores.audit;
+        env.stores.database.close().await;
+        let rejected = |n| AuditRecord {
+            outcome: AuditOutcome::Rejected,
+            ..record(n, "transaction_status", "get_transaction_status")
+        };
+        let refused = tokio::time::timeout(Duration::from_secs(60), async {
+            for n in 0..6 {
+                if let Err(e) = log.record(rejected(n)).await {
+                    return Some((n, e));
+                }
+            }
+            None
+        })
+        .await
+        .expect("a rejected record waited for room in the audit queue");
+        let (n, e) = refused.expect("a record is refused once the queue is full");
+        assert!(n >= 1, "the first record always fits");
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        assert_eq!(log.dropped(), 1);
+    })
+    .await;
+}
+
 /// With the writer stuck (its database gone) and a queue of one, `record` gives up
 /// after the configured wait and counts the drop rather than stalling the request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
