@@ -204,7 +204,7 @@ pub struct AppState {
     /// Each adapter's circuit state.
     pub circuits: Arc<dyn CircuitStates>,
     /// The stores `/readyz` checks.
-    pub probes: Vec<Arc<dyn StoreProbe>>,
+    pub probes: Arc<[Arc<dyn StoreProbe>]>,
     /// `/metrics`.
     pub metrics: Arc<dyn MetricsRender>,
     /// The accepted tokens.
@@ -239,10 +239,11 @@ impl AppState {
     /// probing the DLQ and audit stores, with no circuits and no metrics until set.
     pub fn new(ports: Ports, services: Services, auth: Authenticator, settings: ApiSettings) -> Self {
         let replayer = Arc::new(PortReplayer::new(ports.clone()));
-        let probes: Vec<Arc<dyn StoreProbe>> = vec![
-            Arc::new(DlqProbe(services.dlq.clone())),
+        // A shared slice, not a `Vec`: axum clones the state for every request.
+        let probes: Arc<[Arc<dyn StoreProbe>]> = Arc::new([
+            Arc::new(DlqProbe(services.dlq.clone())) as Arc<dyn StoreProbe>,
             Arc::new(AuditProbe(services.audit.clone())),
-        ];
+        ]);
         Self {
             ports,
             services,
@@ -292,7 +293,7 @@ impl AppState {
     /// Adds a store for `/readyz` to check.
     #[must_use]
     pub fn with_probe(mut self, probe: Arc<dyn StoreProbe>) -> Self {
-        self.probes.push(probe);
+        self.probes = self.probes.iter().cloned().chain([probe]).collect();
         self
     }
 
