@@ -508,13 +508,19 @@ struct CacheMetrics;
 
 impl hub_resilience::cache::CacheObserver for CacheMetrics {
     fn on_lookup(&self, operation: &str, outcome: hub_core::CacheOutcome) {
-        let adapter = if operation == hub_resilience::cache::keys::TICKET_STATUS {
+        use hub_resilience::cache::keys::{TICKET_STATUS, TRANSACTION_HISTORY, TRANSACTION_STATUS};
+        let adapter = if operation == TICKET_STATUS {
             "ticketing"
         } else {
             "transaction_status"
         };
+        // The known operations as static labels: no allocation on every cached read.
+        let operation: metrics::SharedString = [TICKET_STATUS, TRANSACTION_STATUS, TRANSACTION_HISTORY]
+            .into_iter()
+            .find(|known| *known == operation)
+            .map_or_else(|| operation.to_owned().into(), metrics::SharedString::const_str);
         metrics::counter!("integration_cache_requests_total",
-            "adapter" => adapter, "operation" => operation.to_owned(), "result" => outcome.as_str())
+            "adapter" => adapter, "operation" => operation, "result" => outcome.as_str())
         .increment(1);
     }
 
@@ -597,5 +603,27 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(*publisher.published.lock().unwrap(), ["open", "half_open", "open"]);
+    }
+
+    #[test]
+    fn cached_reads_are_counted_by_adapter_operation_and_result() {
+        use hub_core::CacheOutcome;
+        use hub_resilience::cache::CacheObserver as _;
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            CacheMetrics.on_lookup("transaction_status", CacheOutcome::Hit);
+            CacheMetrics.on_lookup("transaction_status", CacheOutcome::Hit);
+            CacheMetrics.on_lookup("ticket_status", CacheOutcome::Miss);
+            CacheMetrics.on_lookup("some_new_read", CacheOutcome::Bypass);
+        });
+        let text = handle.render();
+        for line in [
+            r#"integration_cache_requests_total{adapter="transaction_status",operation="transaction_status",result="hit"} 2"#,
+            r#"integration_cache_requests_total{adapter="ticketing",operation="ticket_status",result="miss"} 1"#,
+            r#"integration_cache_requests_total{adapter="transaction_status",operation="some_new_read",result="bypass"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
     }
 }
