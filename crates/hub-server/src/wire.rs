@@ -377,7 +377,8 @@ pub struct AuditRecordBody {
     pub adapter: String,
     /// The operation.
     pub operation: String,
-    /// `success`, `failure` or `rejected`.
+    /// `success`, `failure`, `rejected`, or `started` (a write's record made before it
+    /// was sent; its ending is a later record with the same request id).
     pub outcome: String,
     /// The last upstream HTTP status.
     pub http_status: Option<u16>,

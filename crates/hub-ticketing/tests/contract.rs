@@ -139,12 +139,21 @@ async fn round_trip(port: &dyn TicketingPort, rig: &Rig, system: System) {
         CacheOutcome::Miss,
         "a comment invalidates the cached status"
     );
-    // Every upstream call (not the hit) is audited with its attempts.
-    let operations: Vec<String> = rig.audit.records().into_iter().map(|r| r.operation).collect();
+    // Every upstream call (not the hit) is audited with its attempts; each write also has
+    // a `started` record made before it was sent, reads do not.
+    let records = rig.audit.records();
+    let of = |started: bool| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| (r.outcome == hub_core::AuditOutcome::Started) == started)
+            .map(|r| r.operation.clone())
+            .collect()
+    };
     assert_eq!(
-        operations,
+        of(false),
         ["create_ticket", "get_ticket_status", "add_comment", "get_ticket_status"]
     );
+    assert_eq!(of(true), ["create_ticket", "add_comment"]);
 }
 
 #[tokio::test]

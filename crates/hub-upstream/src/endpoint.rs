@@ -134,6 +134,13 @@ impl Endpoint {
             Idempotency::Keyed(_) => RetryIdempotency::Keyed,
             Idempotency::NonIdempotent => RetryIdempotency::NonIdempotent,
         };
+        let is_write = !matches!(call.idempotency, Idempotency::Idempotent);
+        // A write is recorded durably before it is sent, so a hub killed while the call is
+        // in flight still has a record of it. Not when the open circuit will refuse it:
+        // nothing is sent then, and fail-fast must not wait on the audit store.
+        if is_write && self.upstream.breaker().retry_in().is_none_or(|d| d.is_zero()) {
+            self.record_started(ctx, call, at).await;
+        }
         let last_status = AtomicU16::new(0);
         let outcome = self
             .upstream
@@ -170,6 +177,32 @@ impl Endpoint {
             self.auth.reauthenticate(&stamps).await;
         }
         response::success(response)
+    }
+
+    /// Records that `call`, a write, is about to be sent, and makes the record durable.
+    async fn record_started(&self, ctx: &CallContext, call: &Call, at: OffsetDateTime) {
+        let record = AuditRecord {
+            at,
+            adapter: self.adapter.to_string(),
+            operation: call.operation.to_owned(),
+            outcome: AuditOutcome::Started,
+            http_status: None,
+            attempts: 0,
+            duration_ms: 0,
+            request_id: Some(ctx.request_id.as_str().to_owned()),
+            conversation_id: ctx.conversation_id.as_ref().map(|c| c.as_str().to_owned()),
+            params: redacted(&call.params),
+            error: None,
+        };
+        let durable = match self.audit.record(record).await {
+            Ok(()) => self.audit.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = durable {
+            // The call still goes out: an audit store outage must not stop the writes it records.
+            metrics::counter!("integration_audit_write_failures_total").increment(1);
+            tracing::error!(adapter = %self.adapter, error = %e, "could not record a write before sending it");
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -250,13 +283,33 @@ mod tests {
     use crate::request::Idempotency as CallIdempotency;
     use crate::secret::SecretCell;
 
-    /// One failed call: three refused connects, one audit record with the attempts,
-    /// the failure's code and the parameters redacted, flushed (a write: `cargo xtask
-    /// chaos` found records of writes lost when the hub was killed); the secret resolved once.
+    /// One failed call: three refused connects; a `started` record made durable before
+    /// the first attempt (a write: a hub killed in flight still has its record), then one
+    /// record with the attempts, the failure's code and the parameters redacted, flushed
+    /// before `send` returns (`cargo xtask chaos` found records of writes lost to kill -9);
+    /// the secret resolved once.
     #[tokio::test]
     async fn a_failed_call_is_audited_once_with_its_attempts_and_redacted_params() {
-        let recorded = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut audit = MockAuditLog::new();
+        let mut order = mockall::Sequence::new();
+        audit
+            .expect_record()
+            .withf(|r| {
+                r.outcome == AuditOutcome::Started
+                    && r.operation == "create_ticket"
+                    && r.attempts == 0
+                    && r.error.is_none()
+                    && r.params == json!({"customer_id": "C-1", "api_key": "[REDACTED]"})
+                    && r.request_id.as_deref() == Some("req-1")
+            })
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_| Ok(()));
+        audit
+            .expect_flush()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|| Ok(()));
         audit
             .expect_record()
             .withf(|r| {
@@ -270,21 +323,13 @@ mod tests {
                     && r.request_id.as_deref() == Some("req-1")
             })
             .times(1)
-            .returning({
-                let recorded = Arc::clone(&recorded);
-                move |_| {
-                    recorded.store(true, Ordering::SeqCst);
-                    Ok(())
-                }
-            });
-        // A write: its record is made durable, after it is recorded, before `send` returns.
-        audit.expect_flush().times(1).returning({
-            let recorded = Arc::clone(&recorded);
-            move || {
-                assert!(recorded.load(Ordering::SeqCst), "flushed before the record");
-                Ok(())
-            }
-        });
+            .in_sequence(&mut order)
+            .returning(|_| Ok(()));
+        audit
+            .expect_flush()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|| Ok(()));
         let mut secrets = MockSecretSource::new();
         secrets
             .expect_resolve()
@@ -354,5 +399,52 @@ mod tests {
         let call = Call::get("get_transaction", "/transactions/T-1".into());
         let ctx = CallContext::new(RequestId::parse("req-2").unwrap());
         assert!(endpoint.send(&ctx, &call).await.is_err());
+    }
+
+    /// A write the open circuit refuses was never sent: no `started` record, so fail-fast
+    /// does not wait on the audit store for it; its `rejected` record is still made.
+    #[tokio::test]
+    async fn a_write_the_open_circuit_refuses_has_no_started_record() {
+        let mut audit = MockAuditLog::new();
+        let mut order = mockall::Sequence::new();
+        for outcome in [AuditOutcome::Started, AuditOutcome::Failure, AuditOutcome::Rejected] {
+            audit
+                .expect_record()
+                .withf(move |r| r.outcome == outcome)
+                .times(1)
+                .in_sequence(&mut order)
+                .returning(|_| Ok(()));
+            // Each is a write's record, made durable before going on.
+            audit
+                .expect_flush()
+                .times(1)
+                .in_sequence(&mut order)
+                .returning(|| Ok(()));
+        }
+        let mut parts = EndpointParts::new(
+            "ticketing",
+            "http://127.0.0.1:1/api".parse().unwrap(),
+            HttpClient::new(&ClientConfig::default()).unwrap(),
+            Arc::new(audit),
+        );
+        parts.policy.max_attempts = 1;
+        parts.breaker.failure_threshold = 1;
+        parts.breaker.recovery = Duration::from_secs(3600);
+        let endpoint = Endpoint::new(parts);
+        let call = || {
+            Call::json(
+                "create_ticket",
+                http::Method::POST,
+                "/tickets".into(),
+                &json!({}),
+                CallIdempotency::NonIdempotent,
+            )
+            .unwrap()
+        };
+        let first = CallContext::new(RequestId::parse("req-1").unwrap());
+        assert!(matches!(endpoint.send(&first, &call()).await, Err(Error::Connect(_))));
+        let second = CallContext::new(RequestId::parse("req-2").unwrap());
+        let err = endpoint.send(&second, &call()).await.unwrap_err();
+        assert!(matches!(err, Error::CircuitOpen { .. }), "{err:?}");
     }
 }

@@ -583,18 +583,11 @@ pub(crate) struct HubFigures {
 /// - a refused write happened not at all; one whose outcome the client never learnt at
 ///   most once (and is counted);
 /// - no idempotency key has two effects;
-/// - every effect belongs to a write of the run and is in its hub's audit log, where
-///   `audit_required` says so for its write (a hub killed mid-write may lose the record
-///   of a call it never answered; such effects are counted);
+/// - every effect belongs to a write of the run and is in its hub's audit log — after a
+///   kill -9 too: a write is recorded (`started`) durably before it is sent;
 /// - every DLQ entry belongs to a write that failed (`orphans_allowed`: a crash between
 ///   the entry and the answer leaves one whose client retried).
-pub(crate) fn verify(
-    rig: &Rig,
-    hubs: &[&HubProc],
-    seen: &Seen,
-    audit_required: &dyn Fn(&Write) -> bool,
-    orphans_allowed: bool,
-) -> Result<Verdict> {
+pub(crate) fn verify(rig: &Rig, hubs: &[&HubProc], seen: &Seen, orphans_allowed: bool) -> Result<Verdict> {
     let mut v = Verdict {
         per_hub: vec![HubFigures::default(); hubs.len()],
         ..Verdict::default()
@@ -663,12 +656,10 @@ pub(crate) fn verify(
         let recorded = rid.and_then(|r| audited.get(r)).is_some();
         if !recorded {
             v.unaudited += 1;
-            if audit_required(w) {
-                v.problems.push(format!(
-                    "an upstream effect of write {} has no audit record (request id {rid:?})",
-                    w.key
-                ));
-            }
+            v.problems.push(format!(
+                "an upstream effect of write {} has no audit record (request id {rid:?})",
+                w.key
+            ));
         }
     }
     v.keys_with_two_effects = per_key.values().filter(|n| **n > 1).count();

@@ -17,6 +17,11 @@ pub enum AuditOutcome {
     Failure,
     /// The circuit was open; nothing was sent.
     Rejected,
+    /// A write was about to be sent: recorded durably before its first attempt, so that
+    /// a hub stopped while the call is in flight still has a record of it. The call's
+    /// ending is a later record with the same request id and operation; a `Started`
+    /// record without one means the hub stopped and the call's effect is unknown.
+    Started,
 }
 
 impl AuditOutcome {
@@ -26,6 +31,7 @@ impl AuditOutcome {
             Self::Success => "success",
             Self::Failure => "failure",
             Self::Rejected => "rejected",
+            Self::Started => "started",
         }
     }
 }

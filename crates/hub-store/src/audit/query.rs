@@ -30,6 +30,7 @@ impl Row {
             "success" => AuditOutcome::Success,
             "failure" => AuditOutcome::Failure,
             "rejected" => AuditOutcome::Rejected,
+            "started" => AuditOutcome::Started,
             other => return Err(corrupt("audit outcome", other)),
         };
         Ok(AuditRecord {

@@ -19,8 +19,13 @@ pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
         at: START + Duration::from_secs(u64::from(n / 2)),
         adapter: adapter.to_owned(),
         operation: operation.to_owned(),
+        // Every outcome the schema allows (`started` since migration 0002) round-trips.
         outcome: if n.is_multiple_of(3) {
             AuditOutcome::Failure
+        } else if n.is_multiple_of(7) {
+            AuditOutcome::Started
+        } else if n.is_multiple_of(11) {
+            AuditOutcome::Rejected
         } else {
             AuditOutcome::Success
         },
