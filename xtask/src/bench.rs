@@ -26,8 +26,9 @@ use ureq::http::Method;
 
 use self::wrk::{CONNECTIONS, Figures, THREADS};
 use crate::demo::http::Client;
-use crate::demo::procs::{Procs, free_port};
+use crate::demo::procs::{Procs, free_port, rss_bytes};
 use crate::demo::{self, Hub, INTERRUPTED, Tokens, interrupted, pause};
+use crate::services::{HUB_POSTGRES_URL, psql};
 use crate::{services, workspace_root};
 
 const USAGE: &str = "\
@@ -67,11 +68,6 @@ const COMMITS: usize = 1000;
 const COMMITS_QUICK: usize = 300;
 /// Commits in flight at once.
 const COMMIT_LANES: usize = 16;
-/// The PostgreSQL the test suite uses (`cargo xtask services` starts it); the bench
-/// works in a schema of its own and drops it.
-const POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/test";
-/// The same database for the hub, whose configuration never holds a password.
-const HUB_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const POSTGRES_PASSWORD: &str = "postgres";
 
 /// The release binaries.
@@ -995,29 +991,6 @@ fn parallel<T: Send>(
     (slots.into_iter().flatten().collect(), failed, elapsed)
 }
 
-fn psql(sql: &str) -> Result<()> {
-    let out = Command::new("psql")
-        .args([POSTGRES_URL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .context("running psql (PostgreSQL's client; `cargo xtask services` installs it)")?;
-    if !out.status.success() {
-        bail!("psql -c {sql:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
-}
-
-/// `VmRSS` of a process, in bytes.
-fn rss_bytes(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    rss_in(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
-}
-
-fn rss_in(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// Reads `TXN-<from>`..=`TXN-<to>` through the hub, 16 keep-alive connections at once;
 /// returns how many answers were not 200.
 fn fill(hub: &str, token: &str, from: u64, to: u64) -> Result<u64> {
@@ -1224,16 +1197,6 @@ mod tests {
             assert_eq!(out, expected, "n {n} lanes {lanes}");
             assert_eq!(failed, n - expected.len());
         }
-    }
-
-    #[test]
-    fn reads_the_resident_set() {
-        assert_eq!(
-            rss_in("Name:\thub\nVmRSS:\t   2048 kB\nVmSwap: 0 kB\n"),
-            Some(2 * 1024 * 1024)
-        );
-        assert_eq!(rss_in("Name:\thub\n"), None);
-        assert!(rss_bytes(std::process::id()).unwrap() > 0);
     }
 
     #[test]

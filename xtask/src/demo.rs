@@ -124,7 +124,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!("== Integration Hub demo ==");
     let (sim_bin, hub_bin) = build()?;
     let built = started.elapsed();
-    let run_dir = run_dir()?;
+    let run_dir = crate::run_dir::fresh("demo", "run-", 4)?;
     println!("run directory: {}", run_dir.display());
 
     let mut procs = Procs::default();
@@ -263,35 +263,6 @@ pub(crate) fn build_bins(release: bool) -> Result<(PathBuf, PathBuf)> {
         sim.context("cargo built no hub-sim executable")?,
         hub.context("cargo built no hub-server executable")?,
     ))
-}
-
-/// A fresh `target/demo/run-<unix seconds>`; only the five newest runs are kept.
-fn run_dir() -> Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map_or_else(|| workspace_root().join("target"), |t| workspace_root().join(t));
-    let base = target.join("demo");
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let mut old: Vec<PathBuf> = std::fs::read_dir(&base)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("run-"))
-        })
-        .collect();
-    old.sort();
-    let keep = 4;
-    for p in old.iter().take(old.len().saturating_sub(keep)) {
-        let _ = std::fs::remove_dir_all(p);
-    }
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut dir = base.join(format!("run-{secs}"));
-    if dir.exists() {
-        dir = base.join(format!("run-{secs}-{}", std::process::id()));
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// The configuration of the hub for `dialect`: the template with the sim's address and,

@@ -4,6 +4,7 @@
 mod bench;
 mod chaos;
 mod demo;
+mod run_dir;
 mod services;
 
 use std::process::{Command, ExitCode};

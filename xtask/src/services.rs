@@ -14,6 +14,11 @@ use anyhow::{Context, Result, bail};
 use crate::run;
 
 const PG_ADDR: &str = "127.0.0.1:5432";
+/// The test database as the client `psql` reaches it (`ensure` starts it).
+pub(crate) const POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/test";
+/// The same database for a hub: its configuration never holds a password, which goes in
+/// `PGPASSWORD` (the test database's fixed one, so never a canary).
+pub(crate) const HUB_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_ADDR: &str = "127.0.0.1:6379";
 
 /// The environment the tests read to find the services.
@@ -153,4 +158,16 @@ pub(crate) fn which(program: &str) -> Option<std::path::PathBuf> {
         .split(':')
         .map(|dir| Path::new(dir).join(program))
         .find(|p| p.is_file())
+}
+
+/// Runs one SQL statement against the test database with `psql`.
+pub(crate) fn psql(sql: &str) -> Result<()> {
+    let out = std::process::Command::new("psql")
+        .args([POSTGRES_URL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .context("running psql (PostgreSQL's client; `cargo xtask services` installs it)")?;
+    if !out.status.success() {
+        bail!("psql -c {sql:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
 }

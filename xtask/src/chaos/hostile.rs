@@ -12,7 +12,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
@@ -124,7 +124,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 
 /// Installs schemathesis into `target/chaos/venv` unless the pinned release is there.
 fn schemathesis_bin() -> Result<PathBuf> {
-    let venv = target_dir().join("chaos").join("venv");
+    let venv = crate::run_dir::target_dir().join("chaos").join("venv");
     let st = venv.join("bin").join("st");
     let version = SCHEMATHESIS.split("==").nth(1).unwrap_or_default();
     let installed = Command::new(&st)
@@ -821,12 +821,7 @@ impl Stage {
 
     /// The hub's resident memory, in KiB (`VmRSS` of `/proc/PID/status`).
     fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS in the hub's /proc status")
+        Ok(demo::procs::rss_bytes(self.pid()?)? / 1024)
     }
 
     /// Resident memory and open descriptors of the hub, for the figures.
@@ -837,33 +832,9 @@ impl Stage {
 }
 
 /// `target/` (or `CARGO_TARGET_DIR`).
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map_or_else(|| workspace_root().join("target"), |t| workspace_root().join(t))
-}
-
-/// A fresh `target/chaos/<scenario>-<unix seconds>`; the three newest of the scenario are kept.
+/// A fresh `target/chaos/<scenario>-…`; the three newest of the scenario are kept.
 fn run_dir(scenario: &str) -> Result<PathBuf> {
-    let base = target_dir().join("chaos");
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let prefix = format!("{scenario}-");
-    let mut old: Vec<PathBuf> = std::fs::read_dir(&base)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix))
-        })
-        .collect();
-    old.sort();
-    for p in old.iter().take(old.len().saturating_sub(2)) {
-        let _ = std::fs::remove_dir_all(p);
-    }
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let dir = base.join(format!("{prefix}{secs}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    crate::run_dir::fresh("chaos", &format!("{scenario}-"), 2)
 }
 
 /// The soft limit on open files of this process (the hub inherits it).

@@ -3,9 +3,8 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -13,13 +12,9 @@ use serde_json::{Value, json};
 use crate::demo::http::Client;
 use crate::demo::procs::{Procs, free_port};
 use crate::demo::{self, Hub, TEMPLATE, Tokens, random_hex};
+use crate::services::{HUB_POSTGRES_URL, psql};
 use crate::workspace_root;
 
-/// The PostgreSQL the scenario of two instances uses (`cargo xtask services` starts it).
-pub(crate) const POSTGRES_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/test";
-/// The hub's URL of it: the password goes in `PGPASSWORD`, as the hub refuses one in the
-/// URL (it is the test database's fixed one, so not a canary).
-const HUB_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// The Redis it uses.
 pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -395,26 +390,7 @@ fn run_dir() -> Result<PathBuf> {
     if let Some(d) = DIR.get() {
         return Ok(d.clone());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map_or_else(|| workspace_root().join("target"), |t| workspace_root().join(t));
-    let base = target.join("chaos");
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let mut old: Vec<PathBuf> = std::fs::read_dir(&base)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("run-"))
-        })
-        .collect();
-    old.sort();
-    for p in old.iter().take(old.len().saturating_sub(4)) {
-        let _ = std::fs::remove_dir_all(p);
-    }
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let dir = base.join(format!("run-{secs}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = crate::run_dir::fresh("chaos", "run-", 4)?;
     Ok(DIR.get_or_init(|| dir).clone())
 }
 
@@ -437,17 +413,6 @@ impl Drop for Schema {
             eprintln!("xtask: could not drop schema {}: {e:#}", self.name);
         }
     }
-}
-
-fn psql(sql: &str) -> Result<()> {
-    let out = Command::new("psql")
-        .args([POSTGRES_URL, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .context("running psql (PostgreSQL's client; `cargo xtask services` installs it)")?;
-    if !out.status.success() {
-        bail!("psql -c {sql:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(())
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.

@@ -44,6 +44,18 @@ fn log_file(path: &Path) -> Result<(Stdio, Stdio)> {
     Ok((Stdio::from(file), Stdio::from(copy)))
 }
 
+/// `VmRSS` of a process, in bytes.
+pub(crate) fn rss_bytes(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    rss_in(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+fn rss_in(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 impl Procs {
     /// Starts hub-sim on a free port and returns its URL (the first line it prints).
     pub(crate) fn start_sim(&mut self, bin: &Path, log: &Path) -> Result<String> {
@@ -211,5 +223,20 @@ impl Procs {
 impl Drop for Procs {
     fn drop(&mut self) {
         self.stop_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_resident_set() {
+        assert_eq!(
+            rss_in("Name:\thub\nVmRSS:\t   2048 kB\nVmSwap: 0 kB\n"),
+            Some(2 * 1024 * 1024)
+        );
+        assert_eq!(rss_in("Name:\thub\n"), None);
+        assert!(rss_bytes(std::process::id()).unwrap() > 0);
     }
 }
