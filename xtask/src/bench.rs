@@ -14,9 +14,8 @@
 mod burst;
 mod wrk;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -138,54 +137,8 @@ fn ensure_tools() -> Result<()> {
 
 /// `cargo build --release` of the three contestants' binaries.
 fn build() -> Result<Bins> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let args = [
-        "build",
-        "--release",
-        "-p",
-        "hub-sim",
-        "-p",
-        "hub-server",
-        "-p",
-        "hub-bench-bare",
-        "--message-format=json-render-diagnostics",
-    ];
-    println!("\nbuilding hub-sim, hub-server and hub-bench-bare (release) …");
-    eprintln!("$ cargo {}", args.join(" "));
-    let mut child = Command::new(&cargo)
-        .args(args)
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting cargo")?;
-    let stdout = child.stdout.take().context("cargo's stdout")?;
-    let (mut sim, mut hub, mut bare) = (None, None, None);
-    for line in BufReader::new(stdout).lines() {
-        let msg: Value = serde_json::from_str(&line?).unwrap_or_default();
-        let Some(exe) = msg["executable"]
-            .as_str()
-            .filter(|_| msg["reason"] == "compiler-artifact")
-        else {
-            continue;
-        };
-        match msg["target"]["name"].as_str() {
-            Some("hub-sim") => sim = Some(PathBuf::from(exe)),
-            Some("hub-server") => hub = Some(PathBuf::from(exe)),
-            Some("hub-bench-bare") => bare = Some(PathBuf::from(exe)),
-            _ => {}
-        }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("`cargo {}` failed ({status})", args.join(" "));
-    }
-    Ok(Bins {
-        sim: sim.context("cargo built no hub-sim executable")?,
-        hub: hub.context("cargo built no hub-server executable")?,
-        bare: bare.context("cargo built no hub-bench-bare executable")?,
-    })
+    let [sim, hub, bare] = demo::build_executables(["hub-sim", "hub-server", "hub-bench-bare"], true)?;
+    Ok(Bins { sim, hub, bare })
 }
 
 fn nginx_bin() -> PathBuf {

@@ -122,7 +122,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     let started = Instant::now();
     println!("== Integration Hub demo ==");
-    let (sim_bin, hub_bin) = build()?;
+    let (sim_bin, hub_bin) = build_bins()?;
     let built = started.elapsed();
     let run_dir = crate::run_dir::fresh("demo", "run-", 4)?;
     println!("run directory: {}", run_dir.display());
@@ -207,27 +207,28 @@ fn start_and_tour(procs: &mut Procs, sim_bin: &Path, hub_bin: &Path, run_dir: &P
     Ok(())
 }
 
-/// `cargo build -p hub-sim -p hub-server`, its progress on the terminal; the binaries' paths.
-fn build() -> Result<(PathBuf, PathBuf)> {
-    build_bins(false)
+/// `cargo build -p hub-sim -p hub-server` (dev profile), its progress on the terminal;
+/// the binaries' paths. The chaos scenarios start the same processes.
+pub(crate) fn build_bins() -> Result<(PathBuf, PathBuf)> {
+    let [sim, hub] = build_executables(["hub-sim", "hub-server"], false)?;
+    Ok((sim, hub))
 }
 
-/// [`build`] in the dev or the release profile (`cargo xtask bench` builds in release).
-pub(crate) fn build_bins(release: bool) -> Result<(PathBuf, PathBuf)> {
+/// `cargo build` of `packages` (each with a binary of its own name), cargo's progress on
+/// the terminal; the binaries' paths, in the order of `packages`.
+pub(crate) fn build_executables<const N: usize>(packages: [&str; N], release: bool) -> Result<[PathBuf; N]> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut args = vec![
-        "build",
-        "-p",
-        "hub-sim",
-        "-p",
-        "hub-server",
-        "--message-format=json-render-diagnostics",
-    ];
+    let mut args = vec!["build"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    args.push("--message-format=json-render-diagnostics");
     if release {
         args.push("--release");
     }
     println!(
-        "\nbuilding hub-sim and hub-server ({} profile) …",
+        "\nbuilding {} ({} profile) …",
+        packages.join(", "),
         if release { "release" } else { "dev" }
     );
     eprintln!("$ cargo {}", args.join(" "));
@@ -240,29 +241,29 @@ pub(crate) fn build_bins(release: bool) -> Result<(PathBuf, PathBuf)> {
         .spawn()
         .context("starting cargo")?;
     let stdout = child.stdout.take().context("cargo's stdout")?;
-    let (mut sim, mut hub) = (None, None);
+    let mut found: [Option<PathBuf>; N] = std::array::from_fn(|_| None);
     for line in BufReader::new(stdout).lines() {
         let msg: serde_json::Value = serde_json::from_str(&line?).unwrap_or_default();
-        if msg["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let Some(exe) = msg["executable"].as_str() else {
+        let Some(exe) = msg["executable"]
+            .as_str()
+            .filter(|_| msg["reason"] == "compiler-artifact")
+        else {
             continue;
         };
-        match msg["target"]["name"].as_str() {
-            Some("hub-sim") => sim = Some(PathBuf::from(exe)),
-            Some("hub-server") => hub = Some(PathBuf::from(exe)),
-            _ => {}
+        let name = msg["target"]["name"].as_str();
+        if let Some(i) = packages.iter().position(|p| Some(*p) == name) {
+            found[i] = Some(PathBuf::from(exe));
         }
     }
     let status = child.wait()?;
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
-    Ok((
-        sim.context("cargo built no hub-sim executable")?,
-        hub.context("cargo built no hub-server executable")?,
-    ))
+    let mut exes: [PathBuf; N] = std::array::from_fn(|_| PathBuf::new());
+    for (i, exe) in found.into_iter().enumerate() {
+        exes[i] = exe.with_context(|| format!("cargo built no {} executable", packages[i]))?;
+    }
+    Ok(exes)
 }
 
 /// The configuration of the hub for `dialect`: the template with the sim's address and,

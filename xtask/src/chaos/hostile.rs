@@ -722,7 +722,7 @@ impl Stage {
     /// Builds and starts hub-sim and one hub on `config/demo.toml` with `overrides`
     /// (`HUB__…` variables), and waits for `/readyz`.
     pub(super) fn start(scenario: &str, overrides: &[(&str, String)]) -> Result<Self> {
-        let (sim_bin, hub_bin) = demo::build_bins(false)?;
+        let (sim_bin, hub_bin) = demo::build_bins()?;
         let dir = run_dir(scenario)?;
         println!("run directory: {}", dir.display());
         let mut procs = Procs::default();

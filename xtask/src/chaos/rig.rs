@@ -160,7 +160,7 @@ fn binaries() -> Result<(PathBuf, PathBuf)> {
     if let Some(b) = BUILT.get() {
         return Ok(b.clone());
     }
-    let built = demo::build_bins(false)?;
+    let built = demo::build_bins()?;
     Ok(BUILT.get_or_init(|| built).clone())
 }
 
