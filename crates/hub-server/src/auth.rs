@@ -99,9 +99,14 @@ fn query_token(uri: &http::Uri) -> Option<String> {
 
 /// The role a route needs; unknown routes need admin (fail closed).
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
-    // HEAD is answered by the GET route and needs what GET needs.
+    role_in(ROUTES, method, path)
+}
+
+/// The role `routes` say a route needs; a route missing from them needs admin (fail
+/// closed). HEAD is answered by the GET route and needs what GET needs.
+pub fn role_in(routes: &[RouteRule], method: &Method, path: &str) -> Option<Role> {
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
-    ROUTES
+    routes
         .iter()
         .find(|r| r.method == method && r.path == path)
         .map_or(Some(Role::Admin), |r| r.role)

@@ -20,7 +20,7 @@ use axum::http::Method;
 use axum::middleware;
 use axum::routing::{get, post};
 
-use crate::auth::{Role, RouteRule};
+use crate::auth::{Role, RouteRule, role_in};
 use crate::state::AppState;
 pub use session::{SessionSettings, Sessions};
 
@@ -52,11 +52,7 @@ pub const ROUTES: &[RouteRule] = &[
 /// assert_eq!(required_role(&Method::POST, "/admin/unlisted"), Some(Role::Admin));
 /// ```
 pub fn required_role(method: &Method, path: &str) -> Option<Role> {
-    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
-    ROUTES
-        .iter()
-        .find(|r| r.method == method && r.path == path)
-        .map_or(Some(Role::Admin), |r| r.role)
+    role_in(ROUTES, method, path)
 }
 
 /// The page's routes, with the session check, route labels for the HTTP metrics and the
