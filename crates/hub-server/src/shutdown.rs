@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
@@ -69,6 +70,10 @@ pub struct ServeSettings {
     pub header_read_timeout: Duration,
     /// The longest a client may take to send a request's body, counted from its headers.
     pub body_read_timeout: Duration,
+    /// At most this many client connections at once; one more is closed as soon as it is
+    /// accepted, so clients cannot take the descriptors the hub needs for its upstreams
+    /// and stores.
+    pub max_connections: usize,
 }
 
 impl Default for ServeSettings {
@@ -77,6 +82,7 @@ impl Default for ServeSettings {
             grace: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
         }
     }
 }
@@ -172,12 +178,21 @@ pub async fn serve_with(
     // Each connection holds a receiver of `open`: once all are dropped, every connection is closed.
     let (open, open_rx) = watch::channel(());
     let (drain, drain_rx) = watch::channel(false);
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => spawn_connection(stream, router.clone(), settings, drain_rx.clone(), open_rx.clone()),
+                Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(slot) => spawn_connection(stream, router.clone(), settings, drain_rx.clone(), (open_rx.clone(), slot)),
+                    Err(_) => {
+                        // Closed at once: the client learns now rather than waiting in the backlog.
+                        drop(stream);
+                        metrics::counter!("integration_connections_refused_total").increment(1);
+                        tracing::debug!(max = settings.max_connections, "connection limit reached: closed a new connection");
+                    }
+                },
                 Err(e) if is_connection_error(&e) => {}
                 Err(e) => {
                     // Out of file descriptors, most likely: wait for connections to close.
@@ -225,7 +240,7 @@ fn spawn_connection(
     router: Router,
     settings: ServeSettings,
     mut drain: watch::Receiver<bool>,
-    open: watch::Receiver<()>,
+    open: (watch::Receiver<()>, OwnedSemaphorePermit),
 ) {
     // Small answers go out at once rather than waiting on Nagle's algorithm and the
     // client's delayed ACK (what nginx's `tcp_nodelay on` does). A failure only costs latency.

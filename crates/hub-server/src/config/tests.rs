@@ -266,7 +266,7 @@ fn timeouts_that_would_overflow_the_clock_are_refused() {
     // Regression: `events.heartbeat_s = 9223372036854775807` loaded, then the first
     // subscription panicked adding it to the clock.
     let text = format!(
-        "{}\n[server]\nheader_read_timeout_s = 0\nbody_read_timeout_s = 9223372036854775807\n[events]\nheartbeat_s = 9223372036854775807\nsend_timeout_s = 3601\nmax_subscribers = 0\n",
+        "{}\n[server]\nheader_read_timeout_s = 0\nbody_read_timeout_s = 9223372036854775807\nmax_connections = 0\n[events]\nheartbeat_s = 9223372036854775807\nsend_timeout_s = 3601\nmax_subscribers = 0\n",
         minimal()
     );
     check_errors(
@@ -275,6 +275,7 @@ fn timeouts_that_would_overflow_the_clock_are_refused() {
         &[
             ("server.header_read_timeout_s", "between 1 and 3600"),
             ("server.body_read_timeout_s", "between 1 and 3600"),
+            ("server.max_connections", "between 1 and 1000000"),
             ("events.heartbeat_s", "between 1 and 3600"),
             ("events.send_timeout_s", "between 1 and 3600"),
             ("events.max_subscribers", "between 1 and 1000000"),

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     /// The longest a client may take to send a request's body once its headers are in,
     /// in seconds (default 30); then 408.
     pub body_read_timeout_s: u64,
+    /// At most this many client connections at once (default 10000); one more is closed
+    /// as soon as it is accepted. Keep it well under the process's open-file limit.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -97,6 +100,7 @@ impl ServerConfig {
             grace: Duration::from_secs(self.shutdown_grace_s),
             header_read_timeout: Duration::from_secs(self.header_read_timeout_s),
             body_read_timeout: Duration::from_secs(self.body_read_timeout_s),
+            max_connections: self.max_connections,
         }
     }
 }
@@ -112,6 +116,7 @@ impl Default for ServerConfig {
             probe_timeout_ms: 2000,
             header_read_timeout_s: 30,
             body_read_timeout_s: 30,
+            max_connections: 10_000,
         }
     }
 }

@@ -30,6 +30,11 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         "server.body_read_timeout_s",
         "must be between 1 and 3600",
     );
+    check(
+        (1..=1_000_000).contains(&s.max_connections),
+        "server.max_connections",
+        "must be between 1 and 1000000",
+    );
     check(c.idempotency.lease_s >= 1, "idempotency.lease_s", "must be at least 1");
     check(c.dlq.replay_lease_s >= 1, "dlq.replay_lease_s", "must be at least 1");
     check(

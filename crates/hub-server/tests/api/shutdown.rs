@@ -151,6 +151,57 @@ async fn slow_and_idle_connections_are_cut_off() {
 }
 
 #[tokio::test]
+async fn connections_beyond_the_limit_are_closed_until_one_ends() {
+    // Regression: nothing bounded the client connections, so clients could take every
+    // descriptor the hub needs for its upstreams and stores.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hub = Hub::new();
+    let settings = ServeSettings {
+        max_connections: 2,
+        ..ServeSettings::default()
+    };
+    let (addr, stop, task) = start_with(&hub, settings).await;
+    // Two silent connections hold both places (the header timeout is 30 s).
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert_eq!(
+        until_closed(&mut third).await.as_deref(),
+        Some(""),
+        "a connection past the limit is closed unanswered"
+    );
+    // One ends: its place is free again.
+    drop(first);
+    let mut answered = None;
+    for _ in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        if s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .is_ok()
+            && let Some(out) = until_closed(&mut s).await
+            && !out.is_empty()
+        {
+            answered = Some(out);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answered = answered.expect("no connection was served after one ended");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    // The second connection was held all along, and is served.
+    second
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    second.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap(), Stopped::Drained);
+}
+
+#[tokio::test]
 async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
     // Regression: a client sending its headers and then its body a byte at a time, or not
     // at all, held a handler waiting forever.
