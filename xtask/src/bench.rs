@@ -919,12 +919,7 @@ fn parallel<T: Send>(
             .enumerate()
             .map(|(lane, chunk)| {
                 scope.spawn(move || {
-                    let agent: ureq::Agent = ureq::Agent::config_builder()
-                        .http_status_as_error(false)
-                        .proxy(None)
-                        .timeout_global(Some(Duration::from_secs(30)))
-                        .build()
-                        .into();
+                    let agent = demo::http::agent();
                     let first = lane * size;
                     for (k, slot) in chunk.iter_mut().enumerate() {
                         if INTERRUPTED.load(Ordering::SeqCst) {
@@ -953,12 +948,7 @@ fn fill(hub: &str, token: &str, from: u64, to: u64) -> Result<u64> {
         .map(|lane| {
             let (hub, auth) = (hub.to_owned(), auth.clone());
             std::thread::spawn(move || -> u64 {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .proxy(None)
-                    .timeout_global(Some(Duration::from_secs(30)))
-                    .build()
-                    .into();
+                let agent = demo::http::agent();
                 let mut failed = 0;
                 for n in (from + lane..=to).step_by(LANES as usize) {
                     if INTERRUPTED.load(Ordering::SeqCst) {

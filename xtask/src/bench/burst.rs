@@ -56,12 +56,7 @@ pub(crate) fn get(
             .stack_size(256 * 1024)
             .spawn(move || -> String {
                 // One agent per thread: one connection per request, none shared.
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .proxy(None)
-                    .timeout_global(Some(Duration::from_secs(30)))
-                    .build()
-                    .into();
+                let agent = crate::demo::http::agent();
                 let mut req = agent.get(&url);
                 if let Some(a) = &auth {
                     req = req.header("authorization", a);

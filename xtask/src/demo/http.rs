@@ -56,6 +56,18 @@ pub(crate) fn show(value: Option<&Value>) -> String {
     }
 }
 
+/// A keep-alive HTTP agent for loopback: every status is an answer (not an error), no
+/// proxy, no redirects followed, 30 s at most per request.
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
 /// The client: no proxy (the demo only talks to loopback), non-2xx answers are answers.
 pub(crate) struct Client {
     agent: ureq::Agent,
@@ -63,14 +75,7 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn new() -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(None)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        Self { agent }
+        Self { agent: agent() }
     }
 
     /// Sends one request; `body` is sent as JSON.

@@ -13,10 +13,13 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
     f
 }
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+/// Runs the binary with `args` and `env` only: none of the caller's `HUB_*` or Vault
+/// variables leak in. Exit code, stdout, stderr.
+pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hub-server"));
     cmd.args(args)
         .env_remove("HUB_CONFIG")
+        .env_remove("HUB_ADMIN_TOKEN")
         .env_remove("VAULT_ADDR")
         .env_remove("VAULT_TOKEN");
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUB__")) {

@@ -2,7 +2,6 @@
 //! against a SQLite store and through a running hub's API, with their exit codes.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use hub_core::{DeadLetterQueue, NewDlqEntry};
 use hub_store::{StoreConfig, Stores};
@@ -31,27 +30,11 @@ fn run(args: &[&str], db: &str, env: &[(&str, &str)]) -> (i32, String, String) {
 
 /// Runs the binary on `config` with the store at `db`.
 fn run_on(config: &str, args: &[&str], db: &str, env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hub-server"));
-    cmd.args(args)
-        .arg("--config")
-        .arg(config)
-        .env_remove("HUB_CONFIG")
-        .env_remove("HUB_ADMIN_TOKEN")
-        .env_remove("VAULT_ADDR")
-        .env_remove("VAULT_TOKEN");
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUB__")) {
-        cmd.env_remove(k);
-    }
-    cmd.env("HUB__STORE__DATABASE_URL", db);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut args = args.to_vec();
+    args.extend(["--config", config]);
+    let mut env = env.to_vec();
+    env.insert(0, ("HUB__STORE__DATABASE_URL", db));
+    crate::cli::run(&args, &env)
 }
 
 async fn run_async(args: Vec<String>, db: String, env: Vec<(String, String)>) -> (i32, String, String) {
