@@ -1,12 +1,16 @@
 //! The Integration Hub server: the hub's HTTP API over hub-core's ports, its security,
 //! idempotency, configuration and secrets.
 //!
-//! Compose an [`AppState`] from `Arc<dyn Port>`s, then serve [`build_router`]:
+//! Compose an [`AppState`] from `Arc<dyn Port>`s, then serve it with
+//! [`shutdown::serve`] (the router with read timeouts, a connection limit and a
+//! graceful drain; [`build_router`] alone gives the bare router, without them):
 //!
 //! ```no_run
 //! # async fn run(state: hub_server::AppState) -> std::io::Result<()> {
+//! use std::time::Duration;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, hub_server::build_router(state)).await
+//! hub_server::shutdown::serve(listener, state, hub_server::shutdown::signal(), Duration::from_secs(30)).await?;
+//! # Ok(())
 //! # }
 //! ```
 
