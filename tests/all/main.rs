@@ -11,3 +11,4 @@ mod operations;
 mod security;
 mod tickets;
 mod transactions;
+mod write_truth;

@@ -12,9 +12,13 @@ pub enum Delivery {
     NotSent,
     /// The upstream received it and answered that it did not apply it (4xx, 429).
     Refused,
-    /// The upstream may have applied it (timeout after sending, reset, 5xx, an
-    /// unreadable 2xx): only an idempotent or keyed request may be sent again.
+    /// The upstream may have applied it (timeout after sending, reset, 5xx): only an
+    /// idempotent or keyed request may be sent again.
     Unknown,
+    /// The upstream answered 2xx, so the request took effect, but its answer could not be
+    /// used: a write is done and must never be sent again or dead-lettered; it is
+    /// reconciled by a person instead.
+    Applied,
 }
 
 /// What made a connection attempt fail; in every case nothing was sent.
@@ -122,10 +126,19 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The upstream answered 2xx with a body the adapter cannot decode.
+    /// The upstream answered 2xx with a body the adapter cannot decode (a read).
     #[error("could not decode the upstream's answer: {reason}")]
     Decode {
         /// What was wrong (never the body itself).
+        reason: String,
+    },
+    /// The upstream accepted a write (2xx) but its answer cannot be used: the effect
+    /// happened, so the write is neither retried nor dead-lettered.
+    #[error("the upstream accepted the write (HTTP {status}) but its answer could not be read: {reason}")]
+    AnswerUnreadable {
+        /// The upstream's 2xx status.
+        status: u16,
+        /// What was wrong (field names and kinds, never the body itself).
         reason: String,
     },
 }
@@ -166,6 +179,7 @@ impl Error {
             | Self::NotFound
             | Self::Rejected { .. } => Delivery::Refused,
             Self::Timeout | Self::ConnectionLost | Self::Upstream { .. } | Self::Decode { .. } => Delivery::Unknown,
+            Self::AnswerUnreadable { .. } => Delivery::Applied,
             Self::RetryBudgetExhausted { last } | Self::DeadlineExceeded { last } => last.delivery(),
         }
     }
@@ -182,6 +196,9 @@ impl Error {
     /// let c = Error::RateLimited { retry_after: None }.classify();
     /// assert!(c.retryable && !c.outcome_unknown && !c.breaker_failure);
     /// assert!(!Error::CircuitOpen { retry_in: Default::default() }.classify().retryable);
+    /// // A write the upstream accepted is done, whatever its answer looked like.
+    /// let c = Error::AnswerUnreadable { status: 200, reason: "missing field `id`".into() }.classify();
+    /// assert!(!c.retryable && !c.outcome_unknown && !c.breaker_failure);
     /// ```
     pub fn classify(&self) -> Classification {
         let retryable = matches!(
@@ -222,7 +239,9 @@ impl Error {
     /// The upstream's HTTP status, when it answered with one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
-            Self::Upstream { status, .. } | Self::Rejected { status, .. } => Some(*status),
+            Self::Upstream { status, .. } | Self::Rejected { status, .. } | Self::AnswerUnreadable { status, .. } => {
+                Some(*status)
+            }
             Self::RateLimited { .. } => Some(429),
             Self::Unauthorized => Some(401),
             Self::Forbidden => Some(403),
@@ -250,6 +269,7 @@ impl Error {
             Self::Credentials { .. } => "credentials",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Decode { .. } => "decode",
+            Self::AnswerUnreadable { .. } => "answer_unreadable",
         }
     }
 
@@ -351,6 +371,23 @@ mod tests {
             false,
         );
         check(Error::Decode { reason: "eof".into() }, true, true, false);
+        check(
+            Error::AnswerUnreadable {
+                status: 201,
+                reason: "missing field `id`".into(),
+            },
+            false,
+            false,
+            false,
+        );
+        assert_eq!(
+            Error::AnswerUnreadable {
+                status: 201,
+                reason: "x".into()
+            }
+            .delivery(),
+            Delivery::Applied
+        );
         check(
             Error::RetryBudgetExhausted {
                 last: Box::new(Error::Timeout),

@@ -101,6 +101,9 @@ impl Serialize for Amount {
     }
 }
 
+/// The key under which serde_json's `arbitrary_precision` passes a number's text.
+const SERDE_JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -119,11 +122,18 @@ impl<'de> Deserialize<'de> for Amount {
                 Ok(Amount(Decimal::from(v)))
             }
             // With `arbitrary_precision`, serde_json hands a number over as a one-entry map
-            // holding its exact text.
+            // whose key is its private token and whose value is the number's exact text.
+            // Any other object (`{"value": "1.00"}`) is not an amount.
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Amount, A::Error> {
-                let Some((_, text)) = map.next_entry::<String, String>()? else {
-                    return Err(serde::de::Error::custom("an empty object is not an amount"));
-                };
+                let not_a_number = || serde::de::Error::custom("an object is not an amount");
+                match map.next_key::<String>()? {
+                    Some(key) if key == SERDE_JSON_NUMBER_TOKEN => {}
+                    _ => return Err(not_a_number()),
+                }
+                let text: String = map.next_value()?;
+                if map.next_key::<String>()?.is_some() {
+                    return Err(not_a_number());
+                }
                 text.parse().map_err(serde::de::Error::custom)
             }
         }
@@ -259,6 +269,40 @@ mod tests {
         assert!(serde_json::from_str::<Amount>("{}").is_err());
     }
 
+    /// An amount is a JSON number or a decimal string, nothing else, whether read from
+    /// text or from an already parsed value.
+    #[test]
+    fn only_numbers_and_decimal_strings_are_amounts() {
+        for bad in [
+            r#"{"value": "1.00"}"#,
+            r#"{"value": 1.00}"#,
+            r#"{"amount": "1.00", "currency": "USD"}"#,
+            r#"["1.00"]"#,
+            "[1]",
+            "true",
+            "null",
+            r#""NaN""#,
+            r#""Infinity""#,
+            r#""-Infinity""#,
+            r#""1e2""#,
+            "1e2",
+            "1.5E-3",
+            r#""""#,
+            r#"" 1.00x""#,
+            "0.123456789",
+        ] {
+            assert!(serde_json::from_str::<Amount>(bad).is_err(), "{bad} was accepted");
+            let value: serde_json::Value = serde_json::from_str(bad).unwrap();
+            assert!(
+                serde_json::from_value::<Amount>(value).is_err(),
+                "{bad} was accepted as a value"
+            );
+        }
+        let parsed: serde_json::Value = serde_json::from_str("12.50").unwrap();
+        let from_value: Amount = serde_json::from_value(parsed).unwrap();
+        assert_eq!(from_value.to_string(), "12.50");
+    }
+
     #[test]
     fn money_round_trips_through_json() {
         let m: Money = serde_json::from_str(r#"{"amount": 500.10, "currency": "usd"}"#).unwrap();
@@ -266,6 +310,34 @@ mod tests {
             serde_json::to_value(m).unwrap(),
             serde_json::json!({"amount": "500.10", "currency": "USD"})
         );
+    }
+
+    fn hostile_json() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            prop_oneof![
+                "-?[0-9]{1,20}(\\.[0-9]{0,10})?",
+                Just("NaN".to_owned()),
+                Just("Infinity".to_owned()),
+                "\\PC{0,12}",
+            ]
+            .prop_map(Value::String),
+            "-?[0-9]{1,20}(\\.[0-9]{1,10})?([eE][+-]?[0-9]{1,3})?"
+                .prop_filter_map("a JSON number", |n| serde_json::from_str(&n).ok()),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![Just("value".to_owned()), Just("amount".to_owned()), "[a-z$:]{0,8}"],
+                    inner,
+                    0..3
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     proptest! {
@@ -276,6 +348,25 @@ mod tests {
             prop_assert_eq!(a.value(), Decimal::from_str_exact(&text).unwrap());
             let from_json: Amount = serde_json::from_str(&text).unwrap();
             prop_assert_eq!(from_json, a);
+        }
+
+        /// Hostile JSON in an amount's place: accepted only when it is a JSON number
+        /// or a string of a plain decimal, and then exactly that decimal.
+        #[test]
+        fn hostile_json_is_an_amount_only_when_it_is_a_decimal(value in hostile_json()) {
+            let text = serde_json::to_string(&value).unwrap();
+            let read = serde_json::from_str::<Amount>(&text);
+            let plain = |t: &str| t.parse::<Amount>().ok();
+            let expected = match &value {
+                serde_json::Value::Number(n) => plain(&n.to_string()),
+                serde_json::Value::String(s) => plain(s),
+                _ => None,
+            };
+            prop_assert_eq!(read.ok(), expected);
+            // Through a parsed value, a non-number is refused just the same.
+            if !value.is_number() {
+                prop_assert!(serde_json::from_value::<Amount>(value).ok() == expected);
+            }
         }
 
         #[test]

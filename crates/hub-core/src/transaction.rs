@@ -153,8 +153,9 @@ pub struct CommitResult {
     pub status: TransactionStatus,
     /// How much, exactly.
     pub amount: Amount,
-    /// In which currency.
-    pub currency: Currency,
+    /// In which currency, when the upstream says (the hub's answer does not need it).
+    #[serde(default)]
+    pub currency: Option<Currency>,
 }
 
 /// The outcome of cancelling a draft.

@@ -38,12 +38,17 @@ impl Idempotency {
     /// assert!(Idempotency::NonIdempotent.may_resend(&Error::Unauthorized));
     /// assert!(Idempotency::NonIdempotent.may_resend(&Error::RateLimited { retry_after: None }));
     /// assert!(Idempotency::Keyed.may_resend(&Error::Timeout));
+    /// // A write the upstream accepted is done: never sent again, keyed or not.
+    /// let applied = Error::AnswerUnreadable { status: 200, reason: "missing field `id`".into() };
+    /// assert!(!Idempotency::Keyed.may_resend(&applied));
+    /// assert!(!Idempotency::NonIdempotent.may_resend(&applied));
     /// ```
     pub fn may_resend(self, err: &Error) -> bool {
         match self {
-            Self::Idempotent | Self::Keyed => true,
+            Self::Idempotent => true,
+            Self::Keyed => err.delivery() != Delivery::Applied,
             // The upstream either never saw it or answered that it did not apply it (401, 429, 4xx).
-            Self::NonIdempotent => err.delivery() != Delivery::Unknown,
+            Self::NonIdempotent => matches!(err.delivery(), Delivery::NotSent | Delivery::Refused),
         }
     }
 

@@ -31,7 +31,8 @@ impl Default for AlertSettings {
     }
 }
 
-type Key = (String, String);
+/// One kind of failure of one (adapter, operation): its summary keeps kinds apart.
+type Key = (String, String, String);
 
 /// The occurrences gathered in the current window of one pair.
 #[derive(Debug)]
@@ -83,7 +84,7 @@ impl Supervisor {
     /// Records one failure; never waits (delivery runs in a task of the pair's own).
     pub fn record(&self, adapter: &str, operation: &str, summary: &str, sample_id: Option<&str>) {
         let now = OffsetDateTime::now_utc();
-        let key = (adapter.to_owned(), operation.to_owned());
+        let key = (adapter.to_owned(), operation.to_owned(), summary.to_owned());
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(w) = open.get_mut(&key) {
             if w.count == 0 {

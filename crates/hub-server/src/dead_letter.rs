@@ -6,6 +6,14 @@ use time::OffsetDateTime;
 use crate::operations::WriteOp;
 use crate::state::AppState;
 
+/// The supervisor alert's summary for writes that took effect but whose answer could not
+/// be read: they need reconciling with the upstream, not replaying.
+pub const APPLIED_UNREADABLE: &str =
+    "writes applied upstream with unreadable answers: reconcile them (audit outcome applied_unreadable)";
+
+/// The supervisor alert's summary for dead-lettered writes.
+pub const DEAD_LETTERED: &str = "writes dead-lettered";
+
 /// Whether a failed write is kept for replay.
 ///
 /// Yes when the hub or the upstream failed and the same request may succeed later:
@@ -23,6 +31,8 @@ use crate::state::AppState;
 /// ```
 pub fn should_dead_letter(err: &Error) -> bool {
     match err {
+        // The upstream accepted it: a replay could only do it twice.
+        Error::AnswerUnreadable { .. } => false,
         Error::NotFound | Error::Rejected { .. } | Error::InvalidInput { .. } => false,
         Error::RetryBudgetExhausted { last } | Error::DeadlineExceeded { last } => !matches!(
             **last,
@@ -74,12 +84,9 @@ pub async fn enqueue(
     if let Err(e) = state.services.events.publish(event).await {
         tracing::warn!(error = %e, "could not publish dlq.enqueued");
     }
-    state.supervisor.record(
-        op.adapter(),
-        op.operation(),
-        "writes dead-lettered",
-        Some(stored.id.as_str()),
-    );
+    state
+        .supervisor
+        .record(op.adapter(), op.operation(), DEAD_LETTERED, Some(stored.id.as_str()));
     refresh_pending_gauge(state);
     Ok(stored)
 }
@@ -127,6 +134,13 @@ mod tests {
             (Error::Forbidden, true),
             (Error::Credentials { reason: "x".into() }, true),
             (Error::Decode { reason: "x".into() }, true),
+            (
+                Error::AnswerUnreadable {
+                    status: 200,
+                    reason: "x".into(),
+                },
+                false,
+            ),
             (
                 Error::RetryBudgetExhausted {
                     last: Box::new(Error::Timeout),

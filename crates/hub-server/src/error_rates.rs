@@ -134,7 +134,9 @@ impl ErrorRates {
         bucket.counts.calls += 1;
         match outcome {
             AuditOutcome::Success | AuditOutcome::Started => {}
-            AuditOutcome::Failure => bucket.counts.failures += 1,
+            // An answer the hub could not read is the upstream failing the hub, even
+            // though the write itself took effect.
+            AuditOutcome::Failure | AuditOutcome::AppliedUnreadable => bucket.counts.failures += 1,
             AuditOutcome::Rejected => bucket.counts.rejected += 1,
         }
     }
@@ -196,10 +198,11 @@ mod tests {
     const STEP: Duration = Duration::from_secs(10);
 
     fn outcome(i: u8) -> AuditOutcome {
-        match i % 4 {
+        match i % 5 {
             0 => AuditOutcome::Success,
             1 => AuditOutcome::Failure,
             2 => AuditOutcome::Rejected,
+            3 => AuditOutcome::AppliedUnreadable,
             _ => AuditOutcome::Started,
         }
     }
@@ -337,7 +340,7 @@ mod tests {
                         match o {
                             AuditOutcome::Started => continue,
                             AuditOutcome::Success => {}
-                            AuditOutcome::Failure => model.failures += 1,
+                            AuditOutcome::Failure | AuditOutcome::AppliedUnreadable => model.failures += 1,
                             AuditOutcome::Rejected => model.rejected += 1,
                         }
                         model.calls += 1;

@@ -1,5 +1,5 @@
 //! Idempotency keys: reading `Idempotency-Key`, deriving one when absent, and the
-//! request fingerprint (route, path ids, canonical body) a key is bound to.
+//! request fingerprint (caller, route, path ids, canonical body) a key is bound to.
 
 use axum::http::{HeaderMap, HeaderName};
 use hub_core::{Fingerprint, IdempotencyKey};
@@ -124,6 +124,33 @@ pub fn fingerprint(route: &str, ids: &[&str], body: &Value) -> Fingerprint {
         field(id.as_bytes());
     }
     field(canonical_json(body).as_bytes());
+    let digest = h.finalize();
+    Fingerprint(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `fingerprint` bound to the caller that sent it (the token's configured name; no name
+/// when the hub runs without tokens), so one caller's key never matches another's
+/// request, even for the same route, ids and body.
+///
+/// ```
+/// use serde_json::json;
+/// use hub_server::idempotency::{fingerprint, for_caller};
+/// let fp = fingerprint("POST /v1/tickets", &[], &json!({"subject": "s"}));
+/// assert_ne!(for_caller(&fp, Some("crm")), for_caller(&fp, Some("billing")));
+/// assert_eq!(for_caller(&fp, Some("crm")), for_caller(&fp, Some("crm")));
+/// assert_ne!(for_caller(&fp, Some("crm")), for_caller(&fp, None));
+/// ```
+pub fn for_caller(fingerprint: &Fingerprint, caller: Option<&str>) -> Fingerprint {
+    let mut h = Sha256::new();
+    match caller {
+        Some(name) => {
+            h.update([1u8]);
+            h.update((name.len() as u64).to_be_bytes());
+            h.update(name.as_bytes());
+        }
+        None => h.update([0u8]),
+    }
+    h.update(fingerprint.0.as_bytes());
     let digest = h.finalize();
     Fingerprint(digest.iter().map(|b| format!("{b:02x}")).collect())
 }

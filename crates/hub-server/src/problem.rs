@@ -48,6 +48,9 @@ pub enum ProblemCode {
     IdempotencyMismatch,
     /// The dead-letter entry is not pending (409).
     DlqConflict,
+    /// The upstream accepted a write (2xx) but its answer could not be read (502): the
+    /// effect happened; nothing is retried or dead-lettered.
+    UpstreamAnswerUnreadable,
     /// One of the hub's own stores failed (503). Not in the contract's list: the hub's design.
     StoreUnavailable,
     /// Anything else (500). Not in the contract's list: the hub's design.
@@ -59,7 +62,7 @@ pub enum ProblemCode {
 
 impl ProblemCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ProblemCode; 18] = [
+    pub const ALL: [ProblemCode; 19] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::InvalidId,
@@ -75,6 +78,7 @@ impl ProblemCode {
         Self::IdempotencyInFlight,
         Self::IdempotencyMismatch,
         Self::DlqConflict,
+        Self::UpstreamAnswerUnreadable,
         Self::StoreUnavailable,
         Self::Internal,
         Self::Overloaded,
@@ -98,6 +102,7 @@ impl ProblemCode {
             Self::IdempotencyInFlight => "idempotency_in_flight",
             Self::IdempotencyMismatch => "idempotency_mismatch",
             Self::DlqConflict => "dlq_conflict",
+            Self::UpstreamAnswerUnreadable => "upstream_answer_unreadable",
             Self::StoreUnavailable => "store_unavailable",
             Self::Internal => "internal",
             Self::Overloaded => "overloaded",
@@ -113,7 +118,7 @@ impl ProblemCode {
             Self::InvalidBody | Self::UpstreamRejected | Self::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamUnavailable | Self::UpstreamAnswerUnreadable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::CircuitOpen | Self::StoreUnavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,6 +145,7 @@ impl ProblemCode {
             Self::IdempotencyInFlight => "A request with this Idempotency-Key is in progress",
             Self::IdempotencyMismatch => "Idempotency-Key reused for a different request",
             Self::DlqConflict => "The dead-letter entry is not pending",
+            Self::UpstreamAnswerUnreadable => "The upstream system accepted the write but its answer could not be read",
             Self::StoreUnavailable => "A hub store is unavailable",
             Self::Internal => "Internal error",
             Self::Overloaded => "The hub is at a capacity limit",
@@ -310,6 +316,14 @@ impl Problem {
                 },
             ),
             Error::InvalidInput { field, reason } => (ProblemCode::InvalidBody, format!("{field}: {reason}")),
+            Error::AnswerUnreadable { status, reason } => (
+                ProblemCode::UpstreamAnswerUnreadable,
+                format!(
+                    "the upstream accepted the write (HTTP {status}), so it took effect, but its answer could not \
+                     be read ({reason}); it is not retried or dead-lettered: do not send it again, the supervisor \
+                     reconciles it by this request id"
+                ),
+            ),
             Error::Timeout | Error::DeadlineExceeded { .. } => (ProblemCode::UpstreamTimeout, err.to_string()),
             Error::Unauthorized | Error::Forbidden | Error::Credentials { .. } => (
                 ProblemCode::UpstreamUnavailable,

@@ -104,6 +104,26 @@ pub async fn replay_entry(
             tracing::info!(dlq_id = %id, actor, "dead-letter entry replayed");
             Ok(Replayed::Done(Box::new(entry)))
         }
+        Err(ReplayError::Upstream(err)) if err.delivery() == hub_core::Delivery::Applied => {
+            // The upstream did it again-or-for-the-first-time; only its answer is
+            // unusable. The entry is settled (a second replay could only repeat it) and
+            // its result says what a person must reconcile.
+            let result = serde_json::json!({
+                "applied": true,
+                "answer_unreadable": err.to_string(),
+            });
+            let entry = dlq
+                .finish_replay(&claim, hub_core::ReplayOutcome::Succeeded { result })
+                .await?;
+            tracing::error!(dlq_id = %id, actor, error = %err, "dead-letter replay took effect but its answer could not be read; reconcile it");
+            state.supervisor.record(
+                &failure.adapter,
+                &failure.operation,
+                crate::dead_letter::APPLIED_UNREADABLE,
+                Some(id.as_str()),
+            );
+            Ok(Replayed::Done(Box::new(entry)))
+        }
         Err(err) => {
             let (error_code, attempts) = match &err {
                 ReplayError::Upstream(e) => (e.code(), ctx.attempts.get()),

@@ -10,7 +10,7 @@ use hub_core::{Claim, Delivery, Fingerprint, StoredResponse};
 use crate::auth::Principal;
 use crate::correlation::Correlation;
 use crate::dead_letter;
-use crate::idempotency::{IDEMPOTENT_REPLAYED, KeySource};
+use crate::idempotency::{IDEMPOTENT_REPLAYED, KeySource, for_caller};
 use crate::operations::WriteOp;
 use crate::problem::{PROBLEM_JSON, Problem, ProblemCode};
 use crate::state::AppState;
@@ -128,6 +128,8 @@ async fn run(
     let rid = corr.request_id.as_str();
     let ctx = corr.call_context().with_idempotency_key(key.key().clone());
     let store = &state.services.idempotency;
+    // A key is bound to its caller: another caller's use of it is a mismatch.
+    let fingerprint = for_caller(&fingerprint, principal.map(|p| p.name.as_str()));
     if let KeySource::Client(k) = &key {
         match store.claim(k, &fingerprint, state.settings.idempotency_lease).await {
             Err(e) => {
@@ -146,7 +148,7 @@ async fn run(
             Ok(Claim::Mismatch) => {
                 let p = Problem::new(
                     ProblemCode::IdempotencyMismatch,
-                    "this Idempotency-Key was used for a different request (route, ids or body)",
+                    "this Idempotency-Key was used for a different request (caller, route, ids or body)",
                 );
                 return Answer::problem(&p.with_request_id(rid), Disposition::Leave);
             }
@@ -196,6 +198,21 @@ async fn perform(
         Err(err) => err,
     };
     let problem = Problem::upstream(&err, op.adapter(), op.operation()).with_request_id(rid);
+    if err.delivery() == Delivery::Applied {
+        // The upstream did it; only its answer is unusable. Never sent again, never
+        // dead-lettered: the answer is kept for the key, and a person reconciles it.
+        tracing::error!(
+            adapter = op.adapter(),
+            operation = op.operation(),
+            request_id = rid,
+            error = %err,
+            "a write took effect but its answer could not be read; reconcile it with the upstream"
+        );
+        state
+            .supervisor
+            .record(op.adapter(), op.operation(), dead_letter::APPLIED_UNREADABLE, None);
+        return Answer::problem(&problem, Disposition::Complete);
+    }
     if dead_letter::should_dead_letter(&err) {
         let actor = principal.map(|p| p.name.as_str());
         return match dead_letter::enqueue(state, ctx, op, &err, actor).await {

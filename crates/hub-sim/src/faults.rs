@@ -25,12 +25,17 @@ pub enum FaultKind {
     Hang,
     /// Add `ms` of latency, then go on (other rules still apply).
     Latency,
-    /// Answer 200 with a body that is not JSON, without running the route.
+    /// Answer 200 with a body that is not JSON, without running the route (with
+    /// `after_handler`: run the route, then answer its status with that body).
     MalformedJson,
     /// Run the route, then cut its JSON body in half (with a matching `Content-Length`).
     TruncatedJson,
     /// The whole system is down: 503 from every route, as a load balancer in front would say.
     Outage,
+    /// Run the route (its effects happen), then change its JSON answer: remove the fields
+    /// at the JSON pointers in `remove`, set those in `set` (a field the route did not
+    /// send is added). An answer an independent implementation might give.
+    Reshape,
 }
 
 /// One fault rule: which requests it matches, how often it fires, what it does.
@@ -80,9 +85,15 @@ pub struct FaultRule {
     /// `latency`: the delay; `hang`: the longest it hangs, in milliseconds.
     #[serde(default)]
     pub ms: Option<u64>,
-    /// `reset` and `hang`: run the route first (its effects happen), then fail.
+    /// `reset`, `hang` and `malformed_json`: run the route first (its effects happen), then fail.
     #[serde(default)]
     pub after_handler: bool,
+    /// `reshape`: JSON pointers (`/currency`, `/ticket/id`) of fields to remove from the answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+    /// `reshape`: JSON pointers and the values to put there.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub set: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl FaultRule {
@@ -100,7 +111,23 @@ impl FaultRule {
             retry_after: None,
             ms: None,
             after_handler: false,
+            remove: Vec::new(),
+            set: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Makes a `reshape` fault remove the field at `pointer` from the answer.
+    #[must_use]
+    pub fn remove(mut self, pointer: &str) -> Self {
+        self.remove.push(pointer.to_owned());
+        self
+    }
+
+    /// Makes a `reshape` fault set the field at `pointer` to `value`.
+    #[must_use]
+    pub fn set(mut self, pointer: &str, value: serde_json::Value) -> Self {
+        self.set.insert(pointer.to_owned(), value);
+        self
     }
 
     /// Restricts the rule to one system.
@@ -175,6 +202,13 @@ impl FaultRule {
         if self.kind == FaultKind::Latency && self.ms.is_none() {
             return Err(InvalidFault("latency needs ms"));
         }
+        if self.kind == FaultKind::Reshape && self.remove.is_empty() && self.set.is_empty() {
+            return Err(InvalidFault("reshape needs remove or set"));
+        }
+        let pointers = self.remove.iter().chain(self.set.keys());
+        if pointers.clone().any(|p| !p.starts_with('/')) {
+            return Err(InvalidFault("reshape pointers start with /"));
+        }
         Ok(())
     }
 
@@ -228,11 +262,22 @@ pub(crate) struct Plan {
 pub(crate) enum Action {
     Error(u16),
     RateLimit(Option<String>),
-    Reset { after_handler: bool },
-    Hang { after_handler: bool, max: Duration },
-    Malformed,
+    Reset {
+        after_handler: bool,
+    },
+    Hang {
+        after_handler: bool,
+        max: Duration,
+    },
+    Malformed {
+        after_handler: bool,
+    },
     Truncated,
     Outage,
+    Reshape {
+        remove: Vec<String>,
+        set: std::collections::BTreeMap<String, serde_json::Value>,
+    },
 }
 
 impl Action {
@@ -242,9 +287,10 @@ impl Action {
             Action::RateLimit(_) => FaultKind::RateLimit,
             Action::Reset { .. } => FaultKind::Reset,
             Action::Hang { .. } => FaultKind::Hang,
-            Action::Malformed => FaultKind::MalformedJson,
+            Action::Malformed { .. } => FaultKind::MalformedJson,
             Action::Truncated => FaultKind::TruncatedJson,
             Action::Outage => FaultKind::Outage,
+            Action::Reshape { .. } => FaultKind::Reshape,
         }
     }
 }
@@ -400,9 +446,15 @@ impl Faults {
                     after_handler: rule.after_handler,
                     max: rule.ms.map_or(self.hang_max, Duration::from_millis),
                 },
-                FaultKind::MalformedJson => Action::Malformed,
+                FaultKind::MalformedJson => Action::Malformed {
+                    after_handler: rule.after_handler,
+                },
                 FaultKind::TruncatedJson => Action::Truncated,
                 FaultKind::Outage => Action::Outage,
+                FaultKind::Reshape => Action::Reshape {
+                    remove: rule.remove.clone(),
+                    set: rule.set.clone(),
+                },
             };
             plan.action = Some(action);
         }

@@ -64,6 +64,42 @@ async fn truncate(response: Response) -> Response {
     Response::from_parts(parts, Body::from(cut))
 }
 
+/// Removes and sets fields of a JSON answer by JSON pointer; a body that is not a JSON
+/// object or array is left as it is. Setting a field of a missing parent creates nothing.
+async fn reshape(
+    response: Response,
+    remove: &[String],
+    set: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    for pointer in remove {
+        if let Some((parent, field)) = split_pointer(pointer)
+            && let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent)
+        {
+            map.remove(&field);
+        }
+    }
+    for (pointer, new) in set {
+        if let Some((parent, field)) = split_pointer(pointer)
+            && let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent)
+        {
+            map.insert(field, new.clone());
+        }
+    }
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(serde_json::to_vec(&value).unwrap_or_default()))
+}
+
+/// `/a/b~1c` → (`/a`, `b/c`): the parent's pointer and the last field, unescaped.
+fn split_pointer(pointer: &str) -> Option<(&str, String)> {
+    let (parent, last) = pointer.rsplit_once('/')?;
+    Some((parent, last.replace("~1", "/").replace("~0", "~")))
+}
+
 /// Applies the fault plan to a request of a simulated system and records it.
 pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
@@ -125,11 +161,21 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
             .header("content-type", "text/html")
             .into_response()
         }
-        Action::Malformed => {
-            seen.record(&st, Some(200), kind);
-            Reply::raw(StatusCode::OK, MALFORMED)
+        Action::Malformed { after_handler } => {
+            let status = if after_handler {
+                run_route(req).await.status()
+            } else {
+                StatusCode::OK
+            };
+            seen.record(&st, Some(status.as_u16()), kind);
+            Reply::raw(status, MALFORMED)
                 .header("content-type", "application/json")
                 .into_response()
+        }
+        Action::Reshape { remove, set } => {
+            let response = run_route(req).await;
+            seen.record(&st, Some(response.status().as_u16()), kind);
+            reshape(response, &remove, &set).await
         }
         Action::Truncated => {
             let response = run_route(req).await;

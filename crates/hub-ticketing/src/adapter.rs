@@ -65,8 +65,9 @@ impl<D: Dialect> TicketingAdapter<D> {
 impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     async fn create_ticket(&self, ctx: &CallContext, ticket: &NewTicket) -> Result<CreatedTicket, Error> {
         let call = self.dialect.create_ticket(ticket, &write_key(ctx, "create_ticket"))?;
-        let response = self.endpoint.send(ctx, &call).await?;
-        self.dialect.created_ticket(&response.body)
+        self.endpoint
+            .send_and_read(ctx, &call, |response| self.dialect.created_ticket(&response.body))
+            .await
     }
 
     async fn get_ticket_status(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<Fetched<Ticket>, Error> {
@@ -95,12 +96,17 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
         let call = self
             .dialect
             .add_comment(ticket_id, comment, &write_key(ctx, "add_comment"))?;
-        let result = self.endpoint.send(ctx, &call).await;
+        let result = self
+            .endpoint
+            .send_and_read(ctx, &call, |response| {
+                self.dialect.created_comment(ticket_id, &response.body)
+            })
+            .await;
         // A comment changes the ticket; even a failed attempt may have landed.
         if let Some(cache) = &self.cache {
             // An unreachable cache holds nothing to invalidate; the manager counts the failure.
             let _ = cache.invalidate(&keys::ticket_status(ticket_id.as_str())).await;
         }
-        self.dialect.created_comment(ticket_id, &result?.body)
+        result
     }
 }

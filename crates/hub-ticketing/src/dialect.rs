@@ -66,9 +66,14 @@ impl<'de> serde::Deserialize<'de> for NumOrStr {
                 Ok(NumOrStr(v.to_string()))
             }
             // `arbitrary_precision` hands a number over as a one-entry map holding its text.
+            // Any other object (`{"id": "7"}`) is not an id.
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NumOrStr, A::Error> {
                 match map.next_entry::<String, String>()? {
-                    Some((_, text)) if text.bytes().all(|b| b.is_ascii_digit()) => Ok(NumOrStr(text)),
+                    Some((token, text))
+                        if token == "$serde_json::private::Number" && text.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        Ok(NumOrStr(text))
+                    }
                     _ => Err(serde::de::Error::custom("not an integer id")),
                 }
             }

@@ -101,11 +101,12 @@ pub(crate) fn cancel_call(draft_id: &DraftId, key: &str) -> Result<Call, Error> 
 #[async_trait]
 impl TransactionCreatePort for TransactionCreateAdapter {
     async fn create_draft_transaction(&self, ctx: &CallContext, draft: &NewDraft) -> Result<Draft, Error> {
-        let response = self
-            .endpoint
-            .send(ctx, &draft_call(draft, &write_key(ctx, "create_draft_transaction"))?)
-            .await?;
-        decode::<WireDraft>(&response.body)?.into_domain(draft.money.currency)
+        let call = draft_call(draft, &write_key(ctx, "create_draft_transaction"))?;
+        self.endpoint
+            .send_and_read(ctx, &call, |response| {
+                decode::<WireDraft>(&response.body)?.into_domain(draft.money)
+            })
+            .await
     }
 
     async fn commit_transaction(
@@ -114,13 +115,15 @@ impl TransactionCreatePort for TransactionCreateAdapter {
         draft_id: &DraftId,
         idempotency_key: &IdempotencyKey,
     ) -> Result<CommitResult, Error> {
-        let response = self
+        let call = commit_call(draft_id, idempotency_key)?;
+        let (result, customer) = self
             .endpoint
-            .send(ctx, &commit_call(draft_id, idempotency_key)?)
+            .send_and_read(ctx, &call, |response| {
+                let wire: WireCommit = decode(&response.body)?;
+                let customer = wire.customer_id.clone();
+                Ok((wire.into_domain()?, customer))
+            })
             .await?;
-        let wire: WireCommit = decode(&response.body)?;
-        let customer = wire.customer_id.clone();
-        let result = wire.into_domain()?;
         if let Some(cache) = &self.cache {
             // An unreachable cache holds nothing to invalidate; the manager counts the failure.
             let _ = cache
@@ -134,10 +137,11 @@ impl TransactionCreatePort for TransactionCreateAdapter {
     }
 
     async fn cancel_draft(&self, ctx: &CallContext, draft_id: &DraftId) -> Result<CancelResult, Error> {
-        let response = self
-            .endpoint
-            .send(ctx, &cancel_call(draft_id, &write_key(ctx, "cancel_draft"))?)
-            .await?;
-        Ok(decode::<WireCancel>(&response.body)?.into_domain(draft_id))
+        let call = cancel_call(draft_id, &write_key(ctx, "cancel_draft"))?;
+        self.endpoint
+            .send_and_read(ctx, &call, |response| {
+                Ok(decode::<WireCancel>(&response.body)?.into_domain(draft_id))
+            })
+            .await
     }
 }

@@ -1,7 +1,8 @@
 //! The transaction systems' wire shapes and their mapping to hub-core's domain.
 
 use hub_core::{
-    Amount, CancelResult, CommitResult, Currency, Draft, DraftId, DraftStatus, Error, Transaction, TransactionStatus,
+    Amount, CancelResult, CommitResult, Currency, Draft, DraftId, DraftStatus, Error, Money, Transaction,
+    TransactionStatus,
 };
 use serde::Deserialize;
 
@@ -39,37 +40,42 @@ pub(crate) struct WireHistory {
     pub(crate) transactions: Vec<WireTransaction>,
 }
 
-/// A draft as the sales system sends it.
+/// A draft as the sales system sends it: what the hub asked for (amount, currency)
+/// may be left out.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireDraft {
     id: String,
     status: DraftStatus,
-    amount: Amount,
+    #[serde(default)]
+    amount: Option<Amount>,
+    #[serde(default)]
     currency: Option<Currency>,
     #[serde(deserialize_with = "timestamp::required::deserialize")]
     expires_at: time::OffsetDateTime,
 }
 
 impl WireDraft {
-    /// The draft, with `requested` as the currency when the upstream omits it.
-    pub(crate) fn into_domain(self, requested: Currency) -> Result<Draft, Error> {
+    /// The draft, with the `requested` amount and currency where the upstream omits them.
+    pub(crate) fn into_domain(self, requested: Money) -> Result<Draft, Error> {
         Ok(Draft {
             draft_id: self.id.parse().map_err(|_| bad_id("id"))?,
             status: self.status,
-            amount: self.amount,
-            currency: self.currency.unwrap_or(requested),
+            amount: self.amount.unwrap_or(requested.amount),
+            currency: self.currency.unwrap_or(requested.currency),
             expires_at: self.expires_at,
         })
     }
 }
 
-/// A commit's answer.
+/// A commit's answer: the hub's own answer needs the id, status and amount; the
+/// currency is kept when given.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireCommit {
     id: String,
     status: TransactionStatus,
     amount: Amount,
-    currency: Currency,
+    #[serde(default)]
+    currency: Option<Currency>,
     /// The customer, when the upstream says: their cached history is then invalidated.
     #[serde(default)]
     pub(crate) customer_id: Option<String>,
@@ -86,17 +92,19 @@ impl WireCommit {
     }
 }
 
-/// A cancellation's answer.
+/// A cancellation's answer: a 2xx means the draft is cancelled, whatever the body says
+/// or leaves out.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireCancel {
-    status: DraftStatus,
+    #[serde(default)]
+    status: Option<DraftStatus>,
 }
 
 impl WireCancel {
     pub(crate) fn into_domain(self, draft_id: &DraftId) -> CancelResult {
         CancelResult {
             draft_id: draft_id.clone(),
-            status: self.status,
+            status: self.status.unwrap_or(DraftStatus::Cancelled),
         }
     }
 }
@@ -200,7 +208,9 @@ mod tests {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .map(drop),
-            decode::<WireDraft>(body).and_then(|d| d.into_domain(usd)).map(drop),
+            decode::<WireDraft>(body)
+                .and_then(|d| d.into_domain(Money::new(Amount::default(), usd)))
+                .map(drop),
             decode::<WireCommit>(body).and_then(WireCommit::into_domain).map(drop),
             decode::<WireCancel>(body).map(|c| drop(c.into_domain(&draft))),
         ];

@@ -131,12 +131,17 @@ impl HttpClient {
             .collect()
             .await
             .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                    Error::Decode {
+                if e.downcast_ref::<http_body_util::LengthLimitError>().is_none() {
+                    return Error::ConnectionLost;
+                }
+                if parts.status.is_success() {
+                    // The upstream did what was asked; only its answer is too large to read.
+                    Error::AnswerUnreadable {
+                        status: parts.status.as_u16(),
                         reason: format!("the response body exceeds {} bytes", self.max_response_bytes),
                     }
                 } else {
-                    Error::ConnectionLost
+                    crate::response::classify_status(parts.status, &parts.headers)
                 }
             })?;
         Ok(Response {

@@ -127,6 +127,22 @@ impl Endpoint {
     /// Runs `call` through the breaker and the retry engine, authenticating each
     /// attempt, and records it. A non-2xx answer comes back as its classified error.
     pub async fn send(&self, ctx: &CallContext, call: &Call) -> Result<Response, Error> {
+        self.send_and_read(ctx, call, Ok).await
+    }
+
+    /// Like [`Endpoint::send`], then reads the 2xx answer with `read` before the call is
+    /// recorded, so the audit record says what the caller is told.
+    ///
+    /// When `read` fails on a write's 2xx answer, the write happened all the same: the
+    /// error becomes [`Error::AnswerUnreadable`] (never retried, never dead-lettered),
+    /// audited as [`AuditOutcome::AppliedUnreadable`]. A read's failure stays
+    /// [`Error::Decode`]; so does an answer too large to read.
+    pub async fn send_and_read<T>(
+        &self,
+        ctx: &CallContext,
+        call: &Call,
+        read: impl FnOnce(Response) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let at = OffsetDateTime::now_utc();
         let started = Instant::now();
         let idempotency = match call.idempotency {
@@ -153,17 +169,23 @@ impl Endpoint {
             0 => None,
             s => Some(s),
         };
-        self.report(
-            ctx,
-            call,
-            &outcome.result,
-            outcome.attempts,
-            status,
-            at,
-            started.elapsed(),
-        )
-        .await;
-        outcome.result
+        let result = match outcome.result {
+            Ok(response) => {
+                let answered = response.status.as_u16();
+                read(response).map_err(|e| match e {
+                    Error::Decode { reason } if is_write => Error::AnswerUnreadable {
+                        status: answered,
+                        reason,
+                    },
+                    other => other,
+                })
+            }
+            Err(Error::AnswerUnreadable { reason, .. }) if !is_write => Err(Error::Decode { reason }),
+            Err(e) => Err(e),
+        };
+        self.report(ctx, call, &result, outcome.attempts, status, at, started.elapsed())
+            .await;
+        result
     }
 
     async fn attempt(&self, ctx: &CallContext, call: &Call, last_status: &AtomicU16) -> Result<Response, Error> {
@@ -206,11 +228,11 @@ impl Endpoint {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn report(
+    async fn report<T>(
         &self,
         ctx: &CallContext,
         call: &Call,
-        result: &Result<Response, Error>,
+        result: &Result<T, Error>,
         attempts: u32,
         http_status: Option<u16>,
         at: OffsetDateTime,
@@ -219,6 +241,7 @@ impl Endpoint {
         let (outcome, status_label) = match result {
             Ok(_) => (AuditOutcome::Success, "success"),
             Err(e @ Error::CircuitOpen { .. }) => (AuditOutcome::Rejected, e.code()),
+            Err(e @ Error::AnswerUnreadable { .. }) => (AuditOutcome::AppliedUnreadable, e.code()),
             Err(e) => (AuditOutcome::Failure, e.code()),
         };
         let adapter = self.adapter.to_string();

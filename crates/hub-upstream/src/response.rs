@@ -46,20 +46,56 @@ pub fn success(response: Response) -> Result<Response, Error> {
 }
 
 /// Decodes a JSON body: unknown fields are ignored (vendors add fields), but a missing
-/// or ill-typed field the hub needs is a decode error. The message names the place, never the content.
+/// or ill-typed field the hub needs is a decode error. The message names the place and
+/// the kind of fault (`missing field `currency``, `expected a string, found integer at
+/// `ticket.status``), never a value from the body.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let category = match e.inner().classify() {
-            serde_json::error::Category::Io => "i/o error",
-            serde_json::error::Category::Syntax => "not JSON",
-            serde_json::error::Category::Data => "unexpected value",
-            serde_json::error::Category::Eof => "truncated JSON",
+        let what = match e.inner().classify() {
+            serde_json::error::Category::Io => "i/o error".to_owned(),
+            serde_json::error::Category::Syntax => "not JSON".to_owned(),
+            serde_json::error::Category::Data => describe_data_error(&e.inner().to_string()),
+            serde_json::error::Category::Eof => "truncated JSON".to_owned(),
         };
-        Error::Decode {
-            reason: format!("{category} at `{}`", e.path()),
-        }
+        let path = e.path().to_string();
+        let reason = if path == "." {
+            what
+        } else {
+            format!("{what} at `{path}`")
+        };
+        Error::Decode { reason }
     })
+}
+
+/// What serde's message for a data error says, without the value it may quote: the
+/// field names and expected types come from the hub's own types, values from the body.
+fn describe_data_error(message: &str) -> String {
+    // serde_json appends the position; it says nothing a reader of our logs needs.
+    let message = message.rsplit_once(" at line ").map_or(message, |(m, _)| m);
+    let expected = message.rsplit_once(", expected ").map(|(_, e)| e);
+    if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+        // `missing field `name``: the name is the hub's own field.
+        return message.to_owned();
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let found: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+        return match expected {
+            Some(e) => format!("expected {e}, found {found}"),
+            None => format!("unexpected {found}"),
+        };
+    }
+    let kind = if message.starts_with("unknown variant") {
+        "unknown variant"
+    } else if message.starts_with("invalid length") {
+        "invalid length"
+    } else {
+        "invalid value"
+    };
+    match expected {
+        Some(e) if !message.starts_with("unknown variant") => format!("{kind}, expected {e}"),
+        _ => kind.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -108,7 +144,21 @@ mod tests {
         assert_eq!(
             e,
             Error::Decode {
-                reason: "unexpected value at `n`".into()
+                reason: "expected u32, found string at `n`".into()
+            }
+        );
+        let e = decode::<Thing>(br#"{"n":1}"#).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Decode {
+                reason: "missing field `id`".into()
+            }
+        );
+        let e = decode::<Vec<Thing>>(br#"[{"id":"a","n":1},{"id":"secret-value","n":-1}]"#).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Decode {
+                reason: "invalid value, expected u32 at `[1].n`".into()
             }
         );
         let e = decode::<Thing>(br#"{"id":"a","#).unwrap_err();
@@ -147,6 +197,19 @@ mod tests {
                 if let Err(e) = result {
                     proptest::prop_assert!(matches!(e, Error::Decode { .. }), "{e:?}");
                 }
+            }
+        }
+
+        #[test]
+        fn decode_errors_never_quote_the_body(value in "[a-z]{12}") {
+            for body in [
+                format!(r#"{{"id":{{"x":"{value}"}},"n":1}}"#),
+                format!(r#"{{"id":"a","n":"{value}"}}"#),
+                format!(r#"{{"id":"a","n":1.5,"{value}":1}}"#),
+                format!(r#"["{value}"]"#),
+            ] {
+                let e = decode::<Thing>(body.as_bytes()).unwrap_err();
+                proptest::prop_assert!(!e.to_string().contains(&value), "{e}");
             }
         }
 

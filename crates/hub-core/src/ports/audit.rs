@@ -22,6 +22,9 @@ pub enum AuditOutcome {
     /// ending is a later record with the same request id and operation; a `Started`
     /// record without one means the hub stopped and the call's effect is unknown.
     Started,
+    /// A write the upstream accepted (2xx) whose answer could not be read: the effect
+    /// happened, the caller was told so, and the supervisor must reconcile it.
+    AppliedUnreadable,
 }
 
 impl AuditOutcome {
@@ -32,6 +35,7 @@ impl AuditOutcome {
             Self::Failure => "failure",
             Self::Rejected => "rejected",
             Self::Started => "started",
+            Self::AppliedUnreadable => "applied_unreadable",
         }
     }
 }

@@ -509,6 +509,10 @@ fn error() -> impl Strategy<Value = Error> {
         Just(Error::NotFound),
         Just(Error::CircuitOpen { retry_in: secs(5) }),
         Just(Error::Decode { reason: "eof".into() }),
+        Just(Error::AnswerUnreadable {
+            status: 200,
+            reason: "missing field `id`".into()
+        }),
     ]
 }
 
@@ -586,10 +590,15 @@ proptest! {
                 prop_assert!(false, "retried after a success");
                 unreachable!()
             };
-            // Never resend an outcome-unknown non-idempotent write.
+            // Never resend an outcome-unknown non-idempotent write, nor any write the
+            // upstream accepted.
             prop_assert!(
                 idem != Idempotency::NonIdempotent || err.delivery() != Delivery::Unknown,
                 "resent a {:?} write after {:?}", idem, err
+            );
+            prop_assert!(
+                idem == Idempotency::Idempotent || err.delivery() != Delivery::Applied,
+                "resent a {:?} write the upstream accepted ({:?})", idem, err
             );
             prop_assert!(!matches!(err, Error::CircuitOpen { .. }), "retried an open circuit");
             let gap = run.spans[i].0 - end;

@@ -101,6 +101,15 @@ fn upstream_errors_map_as_the_contract_says() {
         502,
         None,
     );
+    check(
+        Error::AnswerUnreadable {
+            status: 200,
+            reason: "missing field `id`".into(),
+        },
+        C::UpstreamAnswerUnreadable,
+        502,
+        None,
+    );
     check(Error::Unauthorized, C::UpstreamUnavailable, 502, None);
     check(Error::Forbidden, C::UpstreamUnavailable, 502, None);
     check(

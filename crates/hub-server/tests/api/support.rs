@@ -157,7 +157,7 @@ impl TransactionCreatePort for Upstream {
             transaction_id: TransactionId::parse("TX-9").unwrap(),
             status: TransactionStatus::Completed,
             amount: "500.10".parse().unwrap(),
-            currency: Currency::parse("EUR").unwrap(),
+            currency: Some(Currency::parse("EUR").unwrap()),
         })
     }
     async fn cancel_draft(&self, ctx: &CallContext, id: &DraftId) -> Result<CancelResult, Error> {

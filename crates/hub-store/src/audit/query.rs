@@ -31,6 +31,7 @@ impl Row {
             "failure" => AuditOutcome::Failure,
             "rejected" => AuditOutcome::Rejected,
             "started" => AuditOutcome::Started,
+            "applied_unreadable" => AuditOutcome::AppliedUnreadable,
             other => return Err(corrupt("audit outcome", other)),
         };
         Ok(AuditRecord {

@@ -1,0 +1,425 @@
+//! Writes whose upstream answered 2xx in a shape the hub did not expect: a field it can do
+//! without is not a failure; an answer it cannot use still means the write happened —
+//! 502 `upstream_answer_unreadable`, no DLQ entry, one effect, the same answer to a retry.
+
+use http::Method;
+use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, System};
+use hub_tests::{ADMIN_TOKEN, Hub, Options, WRITE_TOKEN};
+use serde_json::{Value, json};
+
+/// How the upstream's 2xx answer is bent.
+#[derive(Debug, Clone)]
+enum Bend {
+    /// Fields removed (JSON pointers).
+    Remove(&'static [&'static str]),
+    /// A field set to a value (an extra field, or a wrong type in a needed one).
+    Set(&'static str, Value),
+    /// The route runs, the answer is not JSON.
+    NotJson,
+}
+
+/// One write of one dialect, and what the hub answers when its upstream's answer is bent.
+struct Case {
+    what: &'static str,
+    system: System,
+    method: &'static str,
+    route: &'static str,
+    effect: EffectKind,
+    operation: &'static str,
+}
+
+fn fault(case: &Case, bend: &Bend) -> FaultRule {
+    let rule = match bend {
+        Bend::Remove(pointers) => pointers
+            .iter()
+            .fold(FaultRule::new(FaultKind::Reshape), |r, p| r.remove(p)),
+        Bend::Set(pointer, value) => FaultRule::new(FaultKind::Reshape).set(pointer, value.clone()),
+        Bend::NotJson => FaultRule::new(FaultKind::MalformedJson).after_handler(),
+    };
+    rule.system(case.system).route(case.method, case.route).times(1)
+}
+
+fn effects(hub: &Hub, kind: EffectKind) -> usize {
+    hub.sim.control().effects(&EffectFilter::kind(kind)).len()
+}
+
+async fn dlq_size(hub: &Hub) -> usize {
+    let list = hub.get("/v1/dlq?status=pending&limit=100", ADMIN_TOKEN).await;
+    assert_eq!(list.status, 200, "{list:?}");
+    list.json()["items"].as_array().map_or(0, Vec::len)
+}
+
+/// Sends `path` with `body` under `key`, with the upstream's answer bent by `bend`, and
+/// checks the contract: `ok` → a 2xx; otherwise 502 `upstream_answer_unreadable`, audited
+/// `applied_unreadable`, nothing dead-lettered, exactly one effect, and a retry with the
+/// same key answered the same without sending anything.
+async fn check(hub: &Hub, case: &Case, path: &str, body: Value, key: &str, bend: Bend, ok: bool) -> Value {
+    let label = format!("{} {bend:?}", case.what);
+    let effects_before = effects(hub, case.effect);
+    let requests_before = hub.sim.control().requests(&Default::default()).len();
+    hub.sim.control().add_fault(fault(case, &bend)).unwrap();
+    let headers = [("idempotency-key", key)];
+    let first = hub.post(path, WRITE_TOKEN, body.clone(), &headers).await;
+    assert_eq!(effects(hub, case.effect), effects_before + 1, "{label}: one effect");
+    assert_eq!(dlq_size(hub).await, 0, "{label}: nothing dead-lettered");
+    let answer = first.json();
+    if ok {
+        assert!((200..300).contains(&first.status), "{label}: {first:?}");
+        return answer;
+    }
+    assert_eq!(first.status, 502, "{label}: {first:?}");
+    assert_eq!(answer["code"], "upstream_answer_unreadable", "{label}");
+    assert!(answer.get("dlq_id").is_none(), "{label}: {answer}");
+    let detail = answer["detail"].as_str().unwrap();
+    assert!(detail.contains("accepted the write"), "{label}: {detail}");
+    assert!(answer["request_id"].is_string(), "{label}");
+    let requests_after_first = hub.sim.control().requests(&Default::default()).len();
+    assert!(requests_after_first > requests_before);
+
+    let retry = hub.post(path, WRITE_TOKEN, body, &headers).await;
+    assert_eq!(
+        (retry.status, retry.json()),
+        (502, answer.clone()),
+        "{label}: the same answer"
+    );
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"), "{label}");
+    assert_eq!(
+        hub.sim.control().requests(&Default::default()).len(),
+        requests_after_first,
+        "{label}: a retry with the same key sends nothing"
+    );
+    assert_eq!(effects(hub, case.effect), effects_before + 1, "{label}");
+
+    let audit = hub
+        .get(
+            &format!("/v1/audit?operation={}&limit=100", case.operation),
+            ADMIN_TOKEN,
+        )
+        .await;
+    let records = audit.json()["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["outcome"] == "applied_unreadable" && r["request_id"].as_str() == answer["request_id"].as_str()),
+        "{label}: audited as applied_unreadable: {records:?}"
+    );
+    answer
+}
+
+fn ticket() -> Value {
+    json!({"customer_id": "CUST-1001", "subject": "Refund", "description": "Please refund."})
+}
+
+async fn tickets_of(
+    dialect: &'static str,
+    system: System,
+    create_route: &'static str,
+    comment: (&'static str, &'static str),
+) {
+    let hub = Hub::start(Options {
+        dialect,
+        max_attempts: 3,
+        ..Options::default()
+    })
+    .await;
+    let create = Case {
+        what: "create_ticket",
+        system,
+        method: "POST",
+        route: create_route,
+        effect: EffectKind::TicketCreated,
+        operation: "create_ticket",
+    };
+    let id_pointer = match dialect {
+        "zendesk" => "/ticket/id",
+        "jira" => "/key",
+        _ => "/id",
+    };
+    let extra = check(
+        &hub,
+        &create,
+        "/v1/tickets",
+        ticket(),
+        &format!("{dialect}-t-1"),
+        Bend::Set("/vendor_extra", json!({"x": [1]})),
+        true,
+    )
+    .await;
+    let ticket_id = extra["ticket_id"].as_str().unwrap().to_owned();
+    check(
+        &hub,
+        &create,
+        "/v1/tickets",
+        ticket(),
+        &format!("{dialect}-t-2"),
+        Bend::Set(id_pointer, json!({"nested": true})),
+        false,
+    )
+    .await;
+    check(
+        &hub,
+        &create,
+        "/v1/tickets",
+        ticket(),
+        &format!("{dialect}-t-3"),
+        Bend::NotJson,
+        false,
+    )
+    .await;
+
+    let (comment_method, comment_route) = comment;
+    let add = Case {
+        what: "add_comment",
+        system,
+        method: comment_method,
+        route: comment_route,
+        effect: EffectKind::CommentAdded,
+        operation: "add_comment",
+    };
+    let path = format!("/v1/tickets/{ticket_id}/comments");
+    let body = json!({"comment": "Refund issued.", "is_public": true});
+    check(
+        &hub,
+        &add,
+        &path,
+        body.clone(),
+        &format!("{dialect}-c-1"),
+        Bend::Set("/vendor_extra", json!(1)),
+        true,
+    )
+    .await;
+    let needed = match dialect {
+        "zendesk" => "/audit",
+        _ => "/id",
+    };
+    check(
+        &hub,
+        &add,
+        &path,
+        body.clone(),
+        &format!("{dialect}-c-2"),
+        Bend::Set(needed, json!([1, 2])),
+        false,
+    )
+    .await;
+    check(&hub, &add, &path, body, &format!("{dialect}-c-3"), Bend::NotJson, false).await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn generic_ticket_writes_accepted_upstream_are_never_failures_to_replay() {
+    tickets_of(
+        "generic",
+        System::Generic,
+        "/tickets",
+        ("POST", "/tickets/{id}/comments"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn zendesk_ticket_writes_accepted_upstream_are_never_failures_to_replay() {
+    tickets_of(
+        "zendesk",
+        System::Zendesk,
+        "/api/v2/tickets.json",
+        ("PUT", "/api/v2/tickets/{id}"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn jira_ticket_writes_accepted_upstream_are_never_failures_to_replay() {
+    tickets_of(
+        "jira",
+        System::Jira,
+        "/rest/api/3/issue",
+        ("POST", "/rest/api/3/issue/{key}/comment"),
+    )
+    .await;
+}
+
+fn draft() -> Value {
+    json!({"customer_id": "CUST-1001", "amount": "250.00", "currency": "EUR", "description": "refund"})
+}
+
+async fn new_draft(hub: &Hub) -> String {
+    let d = hub.post("/v1/transactions/drafts", WRITE_TOKEN, draft(), &[]).await;
+    assert_eq!(d.status, 201, "{d:?}");
+    d.json()["draft_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn transaction_writes_accepted_upstream_are_never_failures_to_replay() {
+    let hub = Hub::start(Options::default()).await;
+    let create = Case {
+        what: "create_draft_transaction",
+        system: System::Sales,
+        method: "POST",
+        route: "/transactions/drafts",
+        effect: EffectKind::DraftCreated,
+        operation: "create_draft_transaction",
+    };
+    // What the hub asked for may be left out of the answer: it is taken from the request.
+    let d = check(
+        &hub,
+        &create,
+        "/v1/transactions/drafts",
+        draft(),
+        "d-1",
+        Bend::Remove(&["/amount", "/currency"]),
+        true,
+    )
+    .await;
+    assert_eq!(d["amount"], "250.00");
+    check(
+        &hub,
+        &create,
+        "/v1/transactions/drafts",
+        draft(),
+        "d-2",
+        Bend::Set("/expires_at", json!(12)),
+        false,
+    )
+    .await;
+    check(
+        &hub,
+        &create,
+        "/v1/transactions/drafts",
+        draft(),
+        "d-3",
+        Bend::NotJson,
+        false,
+    )
+    .await;
+
+    let commit = Case {
+        what: "commit_transaction",
+        system: System::Sales,
+        method: "POST",
+        route: "/transactions/drafts/{id}/commit",
+        effect: EffectKind::DraftCommitted,
+        operation: "commit_transaction",
+    };
+    // The answer of the independent implementation that found this: no currency.
+    let id = new_draft(&hub).await;
+    let c = check(
+        &hub,
+        &commit,
+        &format!("/v1/transactions/drafts/{id}/commit"),
+        json!({}),
+        "c-1",
+        Bend::Remove(&["/currency"]),
+        true,
+    )
+    .await;
+    assert_eq!(c["amount"], "250.00");
+    let id = new_draft(&hub).await;
+    check(
+        &hub,
+        &commit,
+        &format!("/v1/transactions/drafts/{id}/commit"),
+        json!({}),
+        "c-2",
+        Bend::Set("/unknown", json!({"a": 1})),
+        true,
+    )
+    .await;
+    // An amount that is an object is not an amount, on the way out as on the way in.
+    let id = new_draft(&hub).await;
+    check(
+        &hub,
+        &commit,
+        &format!("/v1/transactions/drafts/{id}/commit"),
+        json!({}),
+        "c-3",
+        Bend::Set("/amount", json!({"value": "1.00"})),
+        false,
+    )
+    .await;
+    let id = new_draft(&hub).await;
+    check(
+        &hub,
+        &commit,
+        &format!("/v1/transactions/drafts/{id}/commit"),
+        json!({}),
+        "c-4",
+        Bend::NotJson,
+        false,
+    )
+    .await;
+
+    let cancel = Case {
+        what: "cancel_draft",
+        system: System::Sales,
+        method: "POST",
+        route: "/transactions/drafts/{id}/cancel",
+        effect: EffectKind::DraftCancelled,
+        operation: "cancel_draft",
+    };
+    let id = new_draft(&hub).await;
+    let c = check(
+        &hub,
+        &cancel,
+        &format!("/v1/transactions/drafts/{id}/cancel"),
+        json!({}),
+        "x-1",
+        Bend::Remove(&["/status"]),
+        true,
+    )
+    .await;
+    assert_eq!(c["status"], "cancelled");
+    let id = new_draft(&hub).await;
+    check(
+        &hub,
+        &cancel,
+        &format!("/v1/transactions/drafts/{id}/cancel"),
+        json!({}),
+        "x-2",
+        Bend::NotJson,
+        false,
+    )
+    .await;
+
+    // The supervisor heard that writes need reconciling.
+    let alerts = hub
+        .sim
+        .control()
+        .wait_for_notifications(1, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.body["summary"].as_str().is_some_and(|s| s.contains("reconcile"))),
+        "{alerts:?}"
+    );
+    hub.stop().await;
+}
+
+/// An idempotency key is bound to its caller: another caller sending the same key and
+/// body learns nothing of the first request and sends nothing.
+#[tokio::test]
+async fn another_callers_key_is_a_mismatch_that_reveals_nothing() {
+    let hub = Hub::start(Options::default()).await;
+    let key = [("idempotency-key", "order-123")];
+    let first = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &key).await;
+    assert_eq!(first.status, 201);
+    let requests = hub.sim.control().requests(&Default::default()).len();
+    // The admin token is another caller with the rights to write.
+    let other = hub
+        .send(Method::POST, "/v1/tickets", Some(ADMIN_TOKEN), Some(ticket()), &key)
+        .await;
+    assert_eq!(other.status, 422, "{other:?}");
+    let problem = other.json();
+    assert_eq!(problem["code"], "idempotency_mismatch");
+    let ticket_id = first.json()["ticket_id"].as_str().unwrap().to_owned();
+    assert!(!String::from_utf8_lossy(&other.body).contains(&ticket_id), "{problem}");
+    assert_eq!(other.header("idempotent-replayed"), None);
+    assert_eq!(hub.sim.control().requests(&Default::default()).len(), requests);
+    // The first caller still gets its own answer.
+    let again = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &key).await;
+    assert_eq!((again.status, again.json()), (201, first.json()));
+    assert_eq!(effects(&hub, EffectKind::TicketCreated), 1);
+    hub.stop().await;
+}
