@@ -92,6 +92,43 @@ async fn replay_reuses_the_key_and_a_second_replay_is_refused() {
     assert_eq!(hub.upstream.calls(), 2);
 }
 
+/// A replay the upstream accepted but answered unreadably took effect: the entry is
+/// settled (`replayed`, its result saying so) and can never be replayed again.
+#[tokio::test]
+async fn a_replay_applied_with_an_unreadable_answer_settles_the_entry() {
+    let hub = Hub::new();
+    let id = hub
+        .dlq
+        .seed("commit_transaction", json!({"draft_id": "D-1"}), Some("commit-key-8"));
+    let srv = hub.serve().await;
+    hub.upstream.fail_with(Error::AnswerUnreadable {
+        status: 200,
+        reason: "missing field `id`".into(),
+    });
+    let res = srv
+        .req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let body = res.json();
+    assert_eq!(body["status"], "replayed");
+    assert_eq!(body["result"]["applied"], true);
+    assert!(
+        body["result"]["answer_unreadable"]
+            .as_str()
+            .unwrap()
+            .contains("missing field")
+    );
+    hub.upstream.succeed();
+    srv.req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(409, "dlq_conflict");
+    assert_eq!(hub.upstream.calls(), 1);
+}
+
 #[tokio::test]
 async fn discard_with_a_reason_then_conflict() {
     let hub = Hub::new();
