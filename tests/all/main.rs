@@ -11,4 +11,5 @@ mod operations;
 mod security;
 mod tickets;
 mod transactions;
+mod unkeyed_comments;
 mod write_truth;

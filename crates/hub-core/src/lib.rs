@@ -28,7 +28,7 @@ pub use ports::events::{Event, EventPublisher, EventStream, Lagged, Topic};
 pub use ports::idempotency::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
 pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
-pub use ports::ticketing::TicketingPort;
+pub use ports::ticketing::{CommentLookup, TicketingPort};
 pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
 pub use store_error::StoreError;
 pub use ticket::{CreatedComment, CreatedTicket, NewComment, NewTicket, Priority, Ticket, TicketStatus};

@@ -1,10 +1,11 @@
 //! Replaying dead-lettered writes: a DLQ entry's operation and payload mapped back to the port call.
 
 use async_trait::async_trait;
-use hub_core::{CallContext, DlqEntry, Error};
+use hub_core::{CallContext, CommentLookup, DlqEntry, Error};
 
 use crate::operations::{UnreplayableError, WriteOp};
 use crate::state::Ports;
+use crate::wire::CommentBody;
 
 /// Why a replay did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +16,24 @@ pub enum ReplayError {
     /// The upstream failed again.
     #[error(transparent)]
     Upstream(#[from] Error),
+    /// The write may already have taken effect, the upstream ignores idempotency keys and
+    /// cannot be asked: running it again may do it twice, so only a forced replay does.
+    #[error(
+        "the write's outcome is unknown and the upstream can neither deduplicate it nor be asked whether it \
+         took effect; replaying it may do it twice: replay with force to accept that risk"
+    )]
+    OutcomeUnknown,
+}
+
+impl ReplayError {
+    /// The short code recorded in the entry.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unreplayable(_) => "unreplayable",
+            Self::Upstream(e) => e.code(),
+            Self::OutcomeUnknown => "outcome_unknown",
+        }
+    }
 }
 
 /// Runs a dead-lettered write again.
@@ -24,7 +43,11 @@ pub enum ReplayError {
 #[async_trait]
 pub trait Replayer: Send + Sync {
     /// Runs the entry's operation; on success, the body the original route would have answered.
-    async fn replay(&self, entry: &DlqEntry, ctx: &CallContext) -> Result<serde_json::Value, ReplayError>;
+    ///
+    /// A write to an upstream that ignores keys (a comment) is first looked for upstream:
+    /// found, it is not sent again and its answer is the one found; when it cannot be
+    /// looked for, only `force` sends it.
+    async fn replay(&self, entry: &DlqEntry, ctx: &CallContext, force: bool) -> Result<serde_json::Value, ReplayError>;
 }
 
 /// Replays through the same ports the API uses.
@@ -42,10 +65,20 @@ impl PortReplayer {
 
 #[async_trait]
 impl Replayer for PortReplayer {
-    async fn replay(&self, entry: &DlqEntry, ctx: &CallContext) -> Result<serde_json::Value, ReplayError> {
+    async fn replay(&self, entry: &DlqEntry, ctx: &CallContext, force: bool) -> Result<serde_json::Value, ReplayError> {
         let op = WriteOp::from_entry(&entry.failure.operation, &entry.failure.payload)?;
         if matches!(op, WriteOp::Commit(_)) && ctx.idempotency_key.is_none() {
             return Err(UnreplayableError::MissingKey.into());
+        }
+        if let WriteOp::AddComment(c) = &op {
+            match self.ports.ticketing.find_comment(ctx, &c.ticket_id).await? {
+                CommentLookup::Found(found) => {
+                    tracing::info!(dlq_id = %entry.id, "the dead-lettered comment was found upstream; not sent again");
+                    return Ok(serde_json::to_value(CommentBody::from(found)).unwrap_or_default());
+                }
+                CommentLookup::Uncheckable if !force => return Err(ReplayError::OutcomeUnknown),
+                CommentLookup::Absent | CommentLookup::KeyHonoured | CommentLookup::Uncheckable => {}
+            }
         }
         let (_, body) = op.call(&self.ports, ctx).await?;
         Ok(body)
@@ -71,12 +104,14 @@ pub enum Replayed {
 
 /// Claims entry `id` for `actor`, runs it again with its own idempotency key and
 /// conversation (filled into `ctx` when missing), and records the outcome — the one
-/// replay flow of the API route and of the command line.
+/// replay flow of the API route, the supervisor's page and the command line. `force`
+/// sends a write whose earlier outcome cannot be checked (see [`Replayer::replay`]).
 pub async fn replay_entry(
     state: &crate::state::AppState,
     id: &hub_core::DlqId,
     actor: &str,
     mut ctx: CallContext,
+    force: bool,
 ) -> Result<Replayed, hub_core::DlqError> {
     let dlq = &state.services.dlq;
     let claim = dlq.claim_replay(id, actor, state.settings.replay_lease).await?;
@@ -96,7 +131,7 @@ pub async fn replay_entry(
     {
         ctx = ctx.with_idempotency_key(k);
     }
-    match state.replayer.replay(&claim.entry, &ctx).await {
+    match state.replayer.replay(&claim.entry, &ctx, force).await {
         Ok(result) => {
             let entry = dlq
                 .finish_replay(&claim, hub_core::ReplayOutcome::Succeeded { result })
@@ -126,8 +161,8 @@ pub async fn replay_entry(
         }
         Err(err) => {
             let (error_code, attempts) = match &err {
-                ReplayError::Upstream(e) => (e.code(), ctx.attempts.get()),
-                ReplayError::Unreplayable(_) => ("unreplayable", 0),
+                ReplayError::Upstream(_) => (err.code(), ctx.attempts.get()),
+                ReplayError::Unreplayable(_) | ReplayError::OutcomeUnknown => (err.code(), 0),
             };
             let outcome = hub_core::ReplayOutcome::Failed {
                 error: err.to_string(),

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_core::{
-    CacheOutcome, CallContext, CreatedComment, CreatedTicket, Error, Fetched, NewComment, NewTicket, Ticket, TicketId,
-    TicketingPort,
+    CacheOutcome, CallContext, CommentLookup, CreatedComment, CreatedTicket, Delivery, Error, Fetched, NewComment,
+    NewTicket, Ticket, TicketId, TicketingPort,
 };
 use hub_resilience::cache::{CacheManager, Lookup, keys};
 use hub_upstream::Endpoint;
 use hub_upstream::request::write_key;
 
-use crate::dialect::Dialect;
+use crate::dialect::{CommentCheck, Dialect};
 
 /// Implements [`TicketingPort`] for a vendor dialect over an [`Endpoint`].
 pub struct TicketingAdapter<D> {
@@ -107,6 +107,34 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
             // An unreachable cache holds nothing to invalidate; the manager counts the failure.
             let _ = cache.invalidate(&keys::ticket_status(ticket_id.as_str())).await;
         }
-        result
+        match result {
+            // The answer was lost: the comment may be there. Where the vendor can be asked,
+            // ask; a comment found is the comment added. Nothing is sent again here.
+            Err(e) if e.delivery() == Delivery::Unknown => match self.find_comment(ctx, ticket_id).await {
+                Ok(CommentLookup::Found(comment)) => {
+                    tracing::info!(ticket_id = %ticket_id, "a comment whose answer was lost was found upstream");
+                    Ok(comment)
+                }
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn find_comment(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<CommentLookup, Error> {
+        let key = write_key(ctx, "add_comment");
+        match self.dialect.comment_check(ticket_id, &key) {
+            CommentCheck::KeyHonoured => Ok(CommentLookup::KeyHonoured),
+            CommentCheck::Uncheckable => Ok(CommentLookup::Uncheckable),
+            CommentCheck::ReadBack(call) => {
+                let found = self
+                    .endpoint
+                    .send_and_read(ctx, &call, |response| {
+                        self.dialect.found_comment(ticket_id, &key, &response.body)
+                    })
+                    .await?;
+                Ok(found.map_or(CommentLookup::Absent, CommentLookup::Found))
+            }
+        }
     }
 }

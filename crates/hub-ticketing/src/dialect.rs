@@ -26,7 +26,36 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// Reads the created comment from the response body.
     fn created_comment(&self, id: &TicketId, body: &[u8]) -> Result<CreatedComment, Error>;
+
+    /// How to learn whether a comment sent with `key` (by [`Dialect::add_comment`]) is
+    /// on ticket `id` when its answer was lost. The default: it cannot be learnt.
+    fn comment_check(&self, id: &TicketId, key: &str) -> CommentCheck {
+        let _ = (id, key);
+        CommentCheck::Uncheckable
+    }
+
+    /// Reads the answer of the [`CommentCheck::ReadBack`] call: the comment sent with
+    /// `key`, or `None` when it is not there.
+    fn found_comment(&self, id: &TicketId, key: &str, body: &[u8]) -> Result<Option<CreatedComment>, Error> {
+        let _ = (id, key, body);
+        Ok(None)
+    }
 }
+
+/// How a dialect learns whether a comment whose answer was lost took effect.
+#[derive(Debug)]
+pub enum CommentCheck {
+    /// The vendor deduplicates comments by idempotency key: sending again is safe.
+    KeyHonoured,
+    /// This call lists the ticket's recent comments with the hub's key marker on each.
+    ReadBack(Call),
+    /// There is no way to ask.
+    Uncheckable,
+}
+
+/// The name under which the hub tags a comment with its idempotency key (a Jira comment
+/// property, a Zendesk audit's custom metadata), so a lost answer can be looked up.
+pub const KEY_MARKER: &str = "integration_hub_key";
 
 /// An id the vendor returned, checked against the hub's id rule.
 pub(crate) fn vendor_id<T: std::str::FromStr>(raw: &str, field: &str) -> Result<T, Error> {

@@ -8,7 +8,7 @@ use hub_upstream::{Call, timestamp};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::dialect::{Dialect, NumOrStr, vendor_id};
+use crate::dialect::{CommentCheck, Dialect, NumOrStr, vendor_id};
 
 /// The generic dialect.
 #[derive(Debug, Clone, Copy, Default)]
@@ -103,6 +103,10 @@ impl Dialect for Generic {
         Ok(CreatedComment {
             comment_id: vendor_id(&c.id.into_string(), "id")?,
         })
+    }
+
+    fn comment_check(&self, _id: &TicketId, _key: &str) -> CommentCheck {
+        CommentCheck::KeyHonoured
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::adf;
-use crate::dialect::{Dialect, NumOrStr, vendor_id};
+use crate::dialect::{CommentCheck, Dialect, KEY_MARKER, NumOrStr, vendor_id};
 
 /// The Jira dialect.
 ///
@@ -66,6 +66,27 @@ struct Got {
 #[derive(Deserialize)]
 struct Commented {
     id: NumOrStr,
+}
+
+/// A comment as listed with `expand=properties`.
+#[derive(Deserialize)]
+struct ListedComment {
+    id: NumOrStr,
+    #[serde(default)]
+    properties: Vec<CommentProperty>,
+}
+
+#[derive(Deserialize)]
+struct CommentProperty {
+    key: String,
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
+/// `GET /rest/api/3/issue/{key}/comment`.
+#[derive(Deserialize)]
+struct Comments {
+    comments: Vec<ListedComment>,
 }
 
 /// Jira's default priority scheme.
@@ -156,12 +177,15 @@ impl Dialect for Jira {
         })
     }
 
-    fn add_comment(&self, id: &TicketId, c: &NewComment, _key: &str) -> Result<Call, Error> {
-        let mut body = json!({"body": adf::from_text(&c.body)});
+    fn add_comment(&self, id: &TicketId, c: &NewComment, key: &str) -> Result<Call, Error> {
+        // Jira keeps no key for comments; the key rides in a comment property, so a lost
+        // answer can be looked up among the issue's comments.
+        let mut properties = vec![json!({"key": KEY_MARKER, "value": {"idempotency_key": key}})];
         if !c.public {
             // Jira Service Management's internal-note property.
-            body["properties"] = json!([{"key": "sd.public.comment", "value": {"internal": true}}]);
+            properties.push(json!({"key": "sd.public.comment", "value": {"internal": true}}));
         }
+        let body = json!({"body": adf::from_text(&c.body), "properties": properties});
         Ok(Call::json(
             "add_comment",
             Method::POST,
@@ -177,6 +201,34 @@ impl Dialect for Jira {
         Ok(CreatedComment {
             comment_id: vendor_id(&c.id.into_string(), "id")?,
         })
+    }
+
+    fn comment_check(&self, id: &TicketId, _key: &str) -> CommentCheck {
+        // The newest comments first, each with its properties.
+        CommentCheck::ReadBack(
+            Call::get(
+                "find_comment",
+                format!("/rest/api/3/issue/{}/comment", id.path_segment()),
+            )
+            .with_query("orderBy=-created&maxResults=100&expand=properties".to_owned())
+            .with_params(json!({"ticket_id": id.as_str()})),
+        )
+    }
+
+    fn found_comment(&self, _id: &TicketId, key: &str, body: &[u8]) -> Result<Option<CreatedComment>, Error> {
+        let Comments { comments } = decode(body)?;
+        let marked = comments.into_iter().find(|c| {
+            c.properties.iter().any(|p| {
+                p.key == KEY_MARKER && p.value.get("idempotency_key").and_then(serde_json::Value::as_str) == Some(key)
+            })
+        });
+        marked
+            .map(|c| {
+                Ok(CreatedComment {
+                    comment_id: vendor_id(&c.id.into_string(), "comments.id")?,
+                })
+            })
+            .transpose()
     }
 }
 

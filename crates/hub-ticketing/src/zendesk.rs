@@ -8,7 +8,7 @@ use hub_upstream::{Call, timestamp};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::dialect::{Dialect, NumOrStr, vendor_id};
+use crate::dialect::{CommentCheck, Dialect, KEY_MARKER, NumOrStr, vendor_id};
 
 /// The Zendesk dialect.
 ///
@@ -70,6 +70,27 @@ struct Audit {
 #[derive(Deserialize)]
 struct Updated {
     audit: Option<Audit>,
+}
+
+/// An audit as listed, with the custom metadata its update carried.
+#[derive(Deserialize)]
+struct ListedAudit {
+    #[serde(default)]
+    metadata: Option<AuditMetadata>,
+    #[serde(default)]
+    events: Vec<AuditEvent>,
+}
+
+#[derive(Deserialize)]
+struct AuditMetadata {
+    #[serde(default)]
+    custom: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `GET /api/v2/tickets/{id}/audits`.
+#[derive(Deserialize)]
+struct Audits {
+    audits: Vec<ListedAudit>,
 }
 
 /// Zendesk's tag for a customer: letters, digits, `_` and `-` only.
@@ -139,8 +160,13 @@ impl Dialect for Zendesk {
         })
     }
 
-    fn add_comment(&self, id: &TicketId, c: &NewComment, _key: &str) -> Result<Call, Error> {
-        let body = json!({"ticket": {"comment": {"body": c.body, "public": c.public}}});
+    fn add_comment(&self, id: &TicketId, c: &NewComment, key: &str) -> Result<Call, Error> {
+        // Zendesk keeps no key for updates; the key rides in the audit's custom metadata,
+        // so a lost answer can be looked up in the ticket's audits.
+        let body = json!({"ticket": {
+            "comment": {"body": c.body, "public": c.public},
+            "metadata": {KEY_MARKER: key},
+        }});
         Ok(Call::json(
             "add_comment",
             Method::PUT,
@@ -168,6 +194,43 @@ impl Dialect for Zendesk {
         Ok(CreatedComment {
             comment_id: vendor_id(&id.into_string(), "audit.events.id")?,
         })
+    }
+
+    fn comment_check(&self, id: &TicketId, _key: &str) -> CommentCheck {
+        // The newest audits first: a comment whose answer was just lost is among them.
+        CommentCheck::ReadBack(
+            Call::get(
+                "find_comment",
+                format!("/api/v2/tickets/{}/audits.json", id.path_segment()),
+            )
+            .with_query("sort_order=desc&page[size]=100".to_owned())
+            .with_params(json!({"ticket_id": id.as_str()})),
+        )
+    }
+
+    fn found_comment(&self, _id: &TicketId, key: &str, body: &[u8]) -> Result<Option<CreatedComment>, Error> {
+        let Audits { audits } = decode(body)?;
+        let marked = audits.into_iter().find(|a| {
+            a.metadata
+                .as_ref()
+                .and_then(|m| m.custom.as_ref())
+                .and_then(|c| c.get(KEY_MARKER))
+                .and_then(serde_json::Value::as_str)
+                == Some(key)
+        });
+        let Some(audit) = marked else {
+            return Ok(None);
+        };
+        let comment = audit
+            .events
+            .into_iter()
+            .find(|e| e.kind == "Comment")
+            .ok_or_else(|| Error::Decode {
+                reason: "the marked audit has no comment event".to_owned(),
+            })?;
+        Ok(Some(CreatedComment {
+            comment_id: vendor_id(&comment.id.into_string(), "audits.events.id")?,
+        }))
     }
 }
 

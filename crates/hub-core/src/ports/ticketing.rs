@@ -8,6 +8,36 @@ use crate::id::TicketId;
 use crate::ports::cache::Fetched;
 use crate::ticket::{CreatedComment, CreatedTicket, NewComment, NewTicket, Ticket};
 
+/// What the ticketing system can say about a comment whose outcome is unknown (its
+/// answer was lost): whether it is there, before anyone sends it again.
+///
+/// ```
+/// use hub_core::{CommentId, CommentLookup, CreatedComment};
+/// let found = CommentLookup::Found(CreatedComment { comment_id: CommentId::parse("77").unwrap() });
+/// assert!(!found.may_send());
+/// assert!(CommentLookup::Absent.may_send());
+/// assert!(CommentLookup::KeyHonoured.may_send());
+/// assert!(!CommentLookup::Uncheckable.may_send());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentLookup {
+    /// The comment is there: it took effect, and this is it.
+    Found(CreatedComment),
+    /// The system was asked and the comment is not there: sending it adds it once.
+    Absent,
+    /// The system deduplicates comments by the idempotency key: sending again is safe.
+    KeyHonoured,
+    /// The system cannot be asked: sending again may post the comment twice.
+    Uncheckable,
+}
+
+impl CommentLookup {
+    /// Whether sending the comment (again) cannot post it twice.
+    pub fn may_send(&self) -> bool {
+        matches!(self, Self::Absent | Self::KeyHonoured)
+    }
+}
+
 /// Opens tickets, reads their status and comments on them.
 ///
 /// ```
@@ -34,4 +64,11 @@ pub trait TicketingPort: Send + Sync {
         ticket_id: &TicketId,
         comment: &NewComment,
     ) -> Result<CreatedComment, Error>;
+
+    /// Looks for the comment that an earlier [`TicketingPort::add_comment`] with the same
+    /// idempotency key (in `ctx`) may have added. The default says it cannot be checked.
+    async fn find_comment(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<CommentLookup, Error> {
+        let _ = (ctx, ticket_id);
+        Ok(CommentLookup::Uncheckable)
+    }
 }

@@ -358,6 +358,13 @@ fn dlq_row(e: &DlqEntry, l: &Live) -> Markup {
                 @if e.status == DlqStatus::Pending {
                     form method="post" action={ "/admin/dlq/" (path) "/replay" } class="inline replay" {
                         (hidden_filters(l))
+                        @if e.failure.error_code == "outcome_unknown" {
+                            // The write may have taken effect and cannot be checked upstream.
+                            label title="The write may already have taken effect and the upstream cannot be asked: a forced replay may do it twice." {
+                                input type="checkbox" name="force" value="yes";
+                                " force (may duplicate)"
+                            }
+                        }
                         button type="submit" { "Replay" }
                     }
                     form method="post" action={ "/admin/dlq/" (path) "/discard" } class="inline discard" {

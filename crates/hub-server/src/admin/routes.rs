@@ -122,10 +122,12 @@ impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for Checked<T>
 }
 
 /// The fields of the action forms (sign-out, replay, discard): the CSRF token, the view to
-/// return to, and a discard's reason.
+/// return to, a discard's reason, and a forced replay's confirmation (`force=yes`).
 #[derive(Debug, Deserialize)]
 pub(super) struct ActionForm {
     csrf: String,
+    #[serde(default)]
+    force: Option<String>,
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
@@ -413,10 +415,11 @@ pub(super) async fn replay(
     let actor = active.principal.name.clone();
     let task_state = state.clone();
     let task_id = id.clone();
+    let force = form.force.as_deref() == Some("yes");
     // Its own task, as in the API: a browser that goes away cannot cut the replay short
     // between the upstream call and recording its outcome.
     let outcome = tokio::spawn(async move {
-        let outcome = crate::replay::replay_entry(&task_state, &task_id, &actor, corr.call_context()).await;
+        let outcome = crate::replay::replay_entry(&task_state, &task_id, &actor, corr.call_context(), force).await;
         crate::dead_letter::refresh_pending_gauge(&task_state);
         outcome
     })
@@ -439,6 +442,12 @@ pub(super) async fn replay(
             error: ReplayError::Unreplayable(e),
             ..
         })) => Flash::error(format!("Entry {id} cannot be replayed: {e}.")),
+        Ok(Ok(Replayed::Failed {
+            error: e @ ReplayError::OutcomeUnknown,
+            ..
+        })) => Flash::error(format!(
+            "Entry {id} was not replayed: {e} (tick \"force\" and replay again)."
+        )),
         Ok(Err(e)) => Flash::error(conflict_text(&id, &e)),
         Err(e) => {
             tracing::error!(error = %e, "the replay task failed");

@@ -71,6 +71,11 @@ enum Action {
     Replay {
         /// The entry's id.
         id: String,
+        /// Send a write whose earlier outcome is unknown and cannot be checked upstream
+        /// (a comment to a system that neither deduplicates nor can be asked). It may
+        /// take effect twice.
+        #[arg(long)]
+        force: bool,
     },
     /// Give up a pending entry.
     #[command(after_help = EXIT_CODES)]
@@ -147,8 +152,8 @@ fn dlq_failure(id: &str, err: &DlqError) -> Failure {
 
 async fn direct(config: &Path, action: &Action) -> Result<Value, Failure> {
     let loaded = load_config(config)?;
-    if let Action::Replay { id } = action {
-        return direct_replay(&loaded, id).await;
+    if let Action::Replay { id, force } = action {
+        return direct_replay(&loaded, id, *force).await;
     }
     let stores = open_stores(&loaded).await?;
     let dlq: Arc<dyn DeadLetterQueue> = stores.dlq.clone();
@@ -202,7 +207,7 @@ async fn direct_action(dlq: &dyn DeadLetterQueue, action: &Action) -> Result<Val
 
 /// Assembles the hub from the configuration and replays one entry through its adapters,
 /// with the claim/finish flow of `POST /v1/dlq/{id}/replay`.
-async fn direct_replay(loaded: &hub_server::config::Loaded, raw_id: &str) -> Result<Value, Failure> {
+async fn direct_replay(loaded: &hub_server::config::Loaded, raw_id: &str, force: bool) -> Result<Value, Failure> {
     let id = parse_id(raw_id)?;
     let secrets = Secrets::from_process_env().map_err(|e| Failure::Usage(format!("{}: {e}", loaded.file.display())))?;
     let hub = wiring::assemble(&loaded.config, loaded.store_section(), Arc::new(secrets))
@@ -212,14 +217,14 @@ async fn direct_replay(loaded: &hub_server::config::Loaded, raw_id: &str) -> Res
             // A missing credential or an unusable adapter setting is the configuration's fault.
             other => Failure::Usage(format!("{}: {other}", loaded.file.display())),
         })?;
-    let result = replay_with(&hub.state, raw_id, &id).await;
+    let result = replay_with(&hub.state, raw_id, &id, force).await;
     hub.shutdown().await;
     result
 }
 
-async fn replay_with(state: &hub_server::AppState, raw_id: &str, id: &DlqId) -> Result<Value, Failure> {
+async fn replay_with(state: &hub_server::AppState, raw_id: &str, id: &DlqId, force: bool) -> Result<Value, Failure> {
     let ctx = hub_core::CallContext::new(hub_server::correlation::generate_request_id());
-    match replay_entry(state, id, DIRECT_ACTOR, ctx)
+    match replay_entry(state, id, DIRECT_ACTOR, ctx, force)
         .await
         .map_err(|e| dlq_failure(raw_id, &e))?
     {
@@ -235,6 +240,10 @@ async fn replay_with(state: &hub_server::AppState, raw_id: &str, id: &DlqId) -> 
             error: ReplayError::Unreplayable(e),
             ..
         } => Err(Failure::Conflict(format!("entry {raw_id} cannot be replayed: {e}"))),
+        Replayed::Failed {
+            error: e @ ReplayError::OutcomeUnknown,
+            ..
+        } => Err(Failure::Conflict(format!("entry {raw_id}: {e} (--force)"))),
     }
 }
 
@@ -270,7 +279,10 @@ async fn over_http(url: &str, args: &DlqArgs) -> Result<Value, Failure> {
             (http::Method::GET, format!("{base}?{}", q.join("&")), None)
         }
         Action::Show { id } => (http::Method::GET, format!("{base}/{}", enc(id)), None),
-        Action::Replay { id } => (http::Method::POST, format!("{base}/{}/replay", enc(id)), None),
+        Action::Replay { id, force } => {
+            let query = if *force { "?force=true" } else { "" };
+            (http::Method::POST, format!("{base}/{}/replay{query}", enc(id)), None)
+        }
         Action::Discard { id, reason } => (
             http::Method::POST,
             format!("{base}/{}/discard", enc(id)),

@@ -94,10 +94,14 @@ pub async fn get_entry(
     }
 }
 
-/// Runs a pending entry's write again with its idempotency key.
+/// Runs a pending entry's write again with its idempotency key. A comment whose earlier
+/// outcome is unknown is first looked for upstream and not sent again when found.
 #[utoipa::path(
     post, path = "/v1/dlq/{id}/replay", tag = "dlq",
-    params(("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
+    params(
+        ("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+        ("force" = Option<bool>, Query, description = "Send a write whose earlier outcome is unknown and cannot be checked upstream (a comment to a system that neither deduplicates nor can be asked), accepting that it may take effect twice"),
+    ),
     responses(
         (status = 200, description = "Replayed: the entry, now `replayed`, with the result", body = DlqEntryBody),
         (status = 409, description = "Not pending", body = ProblemDetails, content_type = "application/problem+json"),
@@ -111,13 +115,21 @@ pub async fn replay(
     Extension(corr): Extension<Correlation>,
     principal: Option<Extension<Principal>>,
     PathId(id): PathId<DlqId>,
+    query: QueryMap,
     _body: EmptyBody,
 ) -> Result<Response, Problem> {
     let actor = principal.ok_or_else(|| wiring_problem("principal"))?.0.name;
+    let force = query
+        .parse("force", |raw| match raw {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err("must be true or false".to_owned()),
+        })?
+        .unwrap_or(false);
     // Run in its own task: a client that disconnects cannot cut the replay short
     // between the upstream call and recording its outcome.
     tokio::spawn(async move {
-        let answer = replay_entry(&state, &corr, actor, id).await;
+        let answer = replay_entry(&state, &corr, actor, id, force).await;
         crate::dead_letter::refresh_pending_gauge(&state);
         answer
     })
@@ -128,8 +140,14 @@ pub async fn replay(
     })?
 }
 
-async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: DlqId) -> Result<Response, Problem> {
-    match crate::replay::replay_entry(state, &id, &actor, corr.call_context())
+async fn replay_entry(
+    state: &AppState,
+    corr: &Correlation,
+    actor: String,
+    id: DlqId,
+    force: bool,
+) -> Result<Response, Problem> {
+    match crate::replay::replay_entry(state, &id, &actor, corr.call_context(), force)
         .await
         .map_err(|e| dlq_problem(&e))?
     {
@@ -143,6 +161,10 @@ async fn replay_entry(state: &AppState, corr: &Correlation, actor: String, id: D
             error: ReplayError::Unreplayable(e),
             ..
         } => Err(Problem::new(ProblemCode::DlqConflict, format!("the entry cannot be replayed: {e}")).with_dlq_id(&id)),
+        Replayed::Failed {
+            error: e @ ReplayError::OutcomeUnknown,
+            ..
+        } => Err(Problem::new(ProblemCode::DlqConflict, format!("{e} (?force=true)")).with_dlq_id(&id)),
     }
 }
 

@@ -92,6 +92,41 @@ async fn replay_reuses_the_key_and_a_second_replay_is_refused() {
     assert_eq!(hub.upstream.calls(), 2);
 }
 
+/// A comment whose outcome is unknown, to a ticketing system that can neither dedupe it
+/// nor be asked (the port's default answer): not sent without `force`, and the entry says
+/// why; with `force` it is sent once.
+#[tokio::test]
+async fn an_uncheckable_comment_is_replayed_only_when_forced() {
+    let hub = Hub::new();
+    let id = hub.dlq.seed(
+        "add_comment",
+        json!({"ticket_id": "T-1", "comment": {"body": "b", "public": true}}),
+        Some("comment-key-1"),
+    );
+    let srv = hub.serve().await;
+    let p = srv
+        .req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await
+        .problem(409, "dlq_conflict");
+    assert!(p["detail"].as_str().unwrap().contains("force"), "{p}");
+    let entry = hub.dlq.get_sync(id.as_str()).unwrap();
+    assert_eq!(
+        (entry.status, entry.failure.error_code.as_str()),
+        (DlqStatus::Pending, "outcome_unknown")
+    );
+    assert_eq!(hub.upstream.calls(), 0, "nothing was sent");
+    let res = srv
+        .req("POST", &format!("/v1/dlq/{id}/replay?force=true"))
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["status"], "replayed");
+    assert_eq!(hub.upstream.calls(), 1);
+}
+
 /// A replay the upstream accepted but answered unreadably took effect: the entry is
 /// settled (`replayed`, its result saying so) and can never be replayed again.
 #[tokio::test]

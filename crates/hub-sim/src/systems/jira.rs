@@ -115,6 +115,8 @@ struct Comment {
     body: Value,
     public: bool,
     created: OffsetDateTime,
+    /// The entity properties sent with it (`properties`), listed with `expand=properties`.
+    properties: Vec<Value>,
 }
 
 /// A Jira issue.
@@ -397,8 +399,29 @@ fn comment_json(base: &str, issue: u64, c: &Comment) -> Value {
     })
 }
 
-fn comments_json(base: &str, issue: &Issue) -> Value {
-    let list: Vec<Value> = issue.comments.iter().map(|c| comment_json(base, issue.id, c)).collect();
+/// The issue's comments, oldest first (`orderBy=-created`: newest first), each with its
+/// properties when `expand=properties`.
+fn comments_json(base: &str, issue: &Issue, query: Option<&str>) -> Value {
+    let params: Vec<&str> = query.map(|q| q.split('&').collect()).unwrap_or_default();
+    let newest_first = params.contains(&"orderBy=-created");
+    let with_properties = params.iter().any(|p| {
+        p.strip_prefix("expand=")
+            .is_some_and(|e| e.split(',').any(|x| x == "properties"))
+    });
+    let mut list: Vec<Value> = issue
+        .comments
+        .iter()
+        .map(|c| {
+            let mut json = comment_json(base, issue.id, c);
+            if with_properties {
+                json["properties"] = Value::Array(c.properties.clone());
+            }
+            json
+        })
+        .collect();
+    if newest_first {
+        list.reverse();
+    }
     json!({"comments": list, "maxResults": list.len(), "total": list.len(), "startAt": 0})
 }
 
@@ -432,7 +455,7 @@ fn issue_json(base: &str, i: &Issue) -> Value {
         "created": jira_time(i.created),
         "updated": jira_time(i.updated),
         "resolutiondate": if s.category_key == "done" { Value::from(jira_time(i.updated)) } else { Value::Null },
-        "comment": comments_json(base, i),
+        "comment": comments_json(base, i, None),
     });
     if let Some(obj) = fields.as_object_mut() {
         obj.extend(i.custom.clone());
@@ -458,14 +481,19 @@ async fn read(State(st): State<Arc<SimState>>, Path(key): Path<String>, headers:
     }
 }
 
-async fn comments(State(st): State<Arc<SimState>>, Path(key): Path<String>, headers: HeaderMap) -> Reply {
+async fn comments(
+    State(st): State<Arc<SimState>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    uri: http::Uri,
+) -> Reply {
     if let Err(r) = check_auth(&st, &headers) {
         return r;
     }
     let base = st.system_url(System::Jira);
     let data = lock(&st.jira);
     match data.find(&key).and_then(|id| data.issues.get(&id)) {
-        Some(issue) => Reply::json(StatusCode::OK, &comments_json(&base, issue)),
+        Some(issue) => Reply::json(StatusCode::OK, &comments_json(&base, issue, uri.query())),
         None => not_found(),
     }
 }
@@ -519,6 +547,11 @@ fn add_comment(st: &SimState, key: &str, body: &[u8], idem: Option<&str>) -> Rep
             body: doc.clone(),
             public: !internal,
             created: now,
+            properties: input
+                .get("properties")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
         };
         let reply = comment_json(&base, id, &c);
         issue.comments.push(c);

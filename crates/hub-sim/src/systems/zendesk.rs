@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -85,6 +85,8 @@ pub(crate) struct Ticket {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     comments: Vec<Comment>,
+    /// Every audit of the ticket, oldest first, as `GET …/audits` lists them.
+    audits: Vec<Value>,
 }
 
 /// Zendesk's tickets.
@@ -155,6 +157,7 @@ impl Data {
                         public: true,
                         author_id: 9101,
                     }],
+                    audits: Vec::new(),
                 };
                 (id, t)
             })
@@ -173,6 +176,8 @@ pub(crate) fn routes(router: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
         .route(&at(s, "/api/v2/tickets"), post(create))
         .route(&at(s, "/api/v2/tickets.json"), post(create))
         .route(&at(s, "/api/v2/tickets/{id}"), get(read).put(update))
+        .route(&at(s, "/api/v2/tickets/{id}/audits"), get(audits))
+        .route(&at(s, "/api/v2/tickets/{id}/audits.json"), get(audits))
         .route(&at(s, "/api/v2/users/{id}"), get(user))
 }
 
@@ -278,13 +283,19 @@ fn ticket_json(base: &str, t: &Ticket) -> Value {
     })
 }
 
-fn audit_json(t: &Ticket, audit_id: u64, events: Vec<Value>, at: OffsetDateTime) -> Value {
+fn audit_json(
+    t: &Ticket,
+    audit_id: u64,
+    events: Vec<Value>,
+    at: OffsetDateTime,
+    custom: Option<serde_json::Map<String, Value>>,
+) -> Value {
     json!({
         "id": audit_id,
         "ticket_id": t.id,
         "created_at": rfc3339(at),
         "author_id": API_USER,
-        "metadata": {"system": {}, "custom": {}},
+        "metadata": {"system": {}, "custom": custom.unwrap_or_default()},
         "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": null}},
         "events": events,
     })
@@ -322,6 +333,8 @@ struct TicketIn {
     external_id: Option<String>,
     tags: Option<Vec<String>>,
     custom_fields: Option<Vec<Value>>,
+    /// Custom metadata kept in the update's audit (`metadata.custom`).
+    metadata: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -432,8 +445,17 @@ fn create_ticket(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
             created_at: now,
             updated_at: now,
             comments: vec![comment.clone()],
+            audits: Vec::new(),
         };
-        let audit = audit_json(&t, audit_id, vec![comment_event(&comment, audit_id)], now);
+        let audit = audit_json(
+            &t,
+            audit_id,
+            vec![comment_event(&comment, audit_id)],
+            now,
+            input.metadata,
+        );
+        let mut t = t;
+        t.audits.push(audit.clone());
         let body = json!({"ticket": ticket_json(&base, &t), "audit": audit});
         data.tickets.insert(id, t);
         (id, body)
@@ -537,7 +559,9 @@ async fn update(State(st): State<Arc<SimState>>, Path(raw): Path<String>, header
             t.subject = s;
         }
         t.updated_at = now;
-        let body = json!({"ticket": ticket_json(&base, t), "audit": audit_json(t, audit_id, events, now)});
+        let audit = audit_json(t, audit_id, events, now, input.metadata);
+        t.audits.push(audit.clone());
+        let body = json!({"ticket": ticket_json(&base, t), "audit": audit});
         data.next_event = next_event;
         body
     };
@@ -551,6 +575,33 @@ async fn update(State(st): State<Arc<SimState>>, Path(raw): Path<String>, header
         );
     }
     Reply::json(StatusCode::OK, &reply)
+}
+
+/// `GET /api/v2/tickets/{id}/audits`: every audit, oldest first, or newest first with
+/// `sort_order=desc`; each with the custom metadata its update carried.
+async fn audits(State(st): State<Arc<SimState>>, Path(raw): Path<String>, headers: HeaderMap, uri: Uri) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    let Some(id) = parse_id(&raw) else {
+        return not_found();
+    };
+    let descending = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "sort_order=desc"));
+    let data = lock(&st.zendesk);
+    let Some(t) = data.tickets.get(&id) else {
+        return not_found();
+    };
+    let mut list = t.audits.clone();
+    if descending {
+        list.reverse();
+    }
+    let count = list.len();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"audits": list, "count": count, "next_page": null, "previous_page": null}),
+    )
 }
 
 async fn user(State(st): State<Arc<SimState>>, Path(raw): Path<String>, headers: HeaderMap) -> Reply {
