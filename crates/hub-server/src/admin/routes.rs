@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use hub_core::{AuditQuery, DlqError, DlqFilter, DlqId, DlqStatus};
+use hub_core::{AuditQuery, DlqEntry, DlqError, DlqFilter, DlqId, DlqStatus};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -221,7 +221,7 @@ async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
             tracing::warn!(error = %e, "the supervisor's page could not list the DLQ");
             Err("The dead-letter store is unavailable; try again shortly.".to_owned())
         },
-        |p| Ok((p.items, p.next_cursor)),
+        |p| Ok((p.items.into_iter().map(DlqEntry::shown).collect(), p.next_cursor)),
     );
     let audit_query = AuditQuery {
         limit: AUDIT_RECORDS,

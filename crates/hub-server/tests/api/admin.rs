@@ -506,3 +506,23 @@ async fn the_page_routes_are_served_answer_405_with_allow_and_stay_out_of_openap
             .all(|p| !p.starts_with("/admin"))
     );
 }
+
+#[tokio::test]
+async fn the_page_shows_dead_letter_payloads_redacted() {
+    let hub = Hub::new();
+    let id = hub.dlq.seed("create_ticket", crate::dlq::secret_payload(), Some("k-1"));
+    let srv = hub.serve().await;
+    let b = signed_in(&srv).await;
+    for path in ["/admin", "/admin/fragment"] {
+        let html = b.get(&srv, path).await.text();
+        assert!(html.contains(&format!("data-dlq-id=\"{id}\"")), "{html}");
+        assert!(html.contains("&quot;Api_Key&quot;: &quot;[REDACTED]&quot;"), "{html}");
+        assert!(html.contains("printer on fire"));
+        assert!(!html.contains("canary-dlq-s3cret"), "{path}: {html}");
+    }
+    assert_eq!(
+        hub.dlq.get_sync(id.as_str()).unwrap().failure.payload,
+        crate::dlq::secret_payload(),
+        "the stored entry keeps the value for the replay"
+    );
+}
