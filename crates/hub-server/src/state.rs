@@ -219,7 +219,8 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// Each adapter's recent outcomes (fed by [`crate::error_rates::CountingAudit`]).
     pub error_rates: Arc<ErrorRates>,
-    /// The supervisor's page's sessions.
+    /// The supervisor's page's sessions (in memory until [`AppState::with_sessions`]
+    /// puts them in the shared store).
     pub sessions: Arc<Sessions>,
     /// The open `/v1/events` subscriptions, counted against `settings.live.max_subscribers`.
     pub subscribers: Arc<crate::events_ws::Subscribers>,
@@ -301,6 +302,14 @@ impl AppState {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsRender>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Keeps the supervisor's page's sessions in `sessions` (the shared SQL store, so
+    /// every instance on the same database shares a sign-in).
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = sessions;
         self
     }
 

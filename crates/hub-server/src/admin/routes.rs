@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::render::{self, CircuitRow, Dashboard, Filters, Live};
-use super::session::{Active, Flash};
+use super::session::{Active, Flash, SessionError};
 use super::{cookie, csrf, random};
 use crate::auth::Role;
 use crate::correlation::Correlation;
@@ -48,6 +48,15 @@ fn not_signed_in() -> Response {
     )
 }
 
+fn store_unavailable(e: &hub_core::StoreError) -> Response {
+    tracing::warn!(error = %e, "the supervisor's session store is unavailable");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "The session store is unavailable; nothing was done. Try again shortly.",
+    )
+}
+
 fn random_failed() -> Response {
     tracing::error!("the operating system's random source failed: no session or form token can be issued");
     refusal(
@@ -66,15 +75,15 @@ pub(super) async fn require_session(State(state): State<AppState>, mut req: Requ
     };
     // The refresh script's fetches do not count as use: an unattended tab still times out.
     let refresh = path.as_deref() == Some(REFRESH_ROUTE);
-    let session = cookie::get(req.headers(), cookie::SESSION).and_then(|id| {
-        if refresh {
-            state.sessions.peek(id, Instant::now())
-        } else {
-            state.sessions.lookup(id, Instant::now())
-        }
-    });
+    let id = cookie::get(req.headers(), cookie::SESSION).unwrap_or("");
+    let session = if refresh {
+        state.sessions.peek(id, &state.auth).await
+    } else {
+        state.sessions.lookup(id, &state.auth).await
+    };
     match session {
-        Some(active) if active.principal.role >= needed => {
+        Err(e) => store_unavailable(&e),
+        Ok(Some(active)) if active.principal.role >= needed => {
             req.extensions_mut().insert(active);
             next.run(req).await
         }
@@ -289,11 +298,18 @@ pub(super) async fn page(
     query: Result<Query<ViewQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    let session = cookie::get(&headers, cookie::SESSION).and_then(|id| state.sessions.lookup(id, Instant::now()));
+    let id = cookie::get(&headers, cookie::SESSION).unwrap_or("");
+    let session = match state.sessions.lookup(id, &state.auth).await {
+        Ok(s) => s,
+        Err(e) => return store_unavailable(&e),
+    };
     let Some(active) = session.filter(|s| s.principal.role >= Role::Admin) else {
         return sign_in_page(StatusCode::OK, None);
     };
-    let flash = state.sessions.take_flash(&active);
+    let flash = state.sessions.take_flash(&active).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the supervisor's flash message could not be read");
+        None
+    });
     let live = live(&state, &query, active.csrf.clone()).await;
     html(
         StatusCode::OK,
@@ -366,8 +382,10 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
         return sign_in_page(StatusCode::FORBIDDEN, Some(&Flash::error(text)));
     }
     let name = principal.name.clone();
-    let Ok(id) = state.sessions.create(principal, Instant::now()) else {
-        return random_failed();
+    let id = match state.sessions.create(principal, &state.auth).await {
+        Ok(id) => id,
+        Err(SessionError::Random(_)) => return random_failed(),
+        Err(SessionError::Store(e)) => return store_unavailable(&e),
     };
     tracing::info!(principal = %name, "supervisor signed in");
     let mut res = Redirect::to("/admin").into_response();
@@ -379,12 +397,21 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
 
 /// `POST /admin/logout`: ends the session.
 pub(super) async fn logout(State(state): State<AppState>, Checked(active, _): Checked<ActionForm>) -> Response {
-    state.sessions.end(&active);
+    if let Err(e) = state.sessions.end(&active).await {
+        return store_unavailable(&e);
+    }
     tracing::info!(principal = %active.principal.name, "supervisor signed out");
     let mut res = Redirect::to("/admin").into_response();
     res.headers_mut()
         .append(header::SET_COOKIE, cookie::clear(cookie::SESSION));
     res
+}
+
+/// Leaves `flash` for the session's next page; the action is done whether or not it can be.
+async fn leave_flash(state: &AppState, active: &Active, flash: Flash) {
+    if let Err(e) = state.sessions.set_flash(active, flash).await {
+        tracing::warn!(error = %e, "the supervisor's flash message could not be stored");
+    }
 }
 
 fn conflict_text(id: &DlqId, err: &DlqError) -> String {
@@ -445,7 +472,7 @@ pub(super) async fn replay(
             Flash::error(format!("The replay of {id} could not be completed."))
         }
     };
-    state.sessions.set_flash(&active, flash);
+    leave_flash(&state, &active, flash).await;
     form.back().into_response()
 }
 
@@ -476,7 +503,7 @@ pub(super) async fn discard(
             Err(e) => Flash::error(conflict_text(&id, &e)),
         }
     };
-    state.sessions.set_flash(&active, flash);
+    leave_flash(&state, &active, flash).await;
     form.back().into_response()
 }
 

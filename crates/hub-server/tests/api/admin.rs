@@ -155,7 +155,7 @@ async fn signing_in_with_admin_read_write_and_unknown_tokens() {
             assert!(!res.text().contains(canary));
         }
     }
-    assert_eq!(hub.state.sessions.len(), 1);
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -188,7 +188,7 @@ async fn sign_in_is_refused_without_the_forms_nonce_or_from_another_site() {
         assert_eq!(res.status, 403, "{cookie:?} {field_value} {origin} {site}");
         assert!(set_cookie(&res, admin::cookie::SESSION).is_none());
     }
-    assert!(hub.state.sessions.is_empty());
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -474,7 +474,7 @@ async fn signing_out_ends_the_session() {
     assert!(set_cookie(&res, admin::cookie::SESSION).unwrap().contains("Max-Age=0"));
     assert_eq!(b.get(&srv, "/admin/fragment").await.status, 401);
     assert!(b.get(&srv, "/admin").await.text().contains("id=\"sign-in\""));
-    assert!(hub.state.sessions.is_empty());
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -525,4 +525,63 @@ async fn the_page_shows_dead_letter_payloads_redacted() {
         crate::dlq::secret_payload(),
         "the stored entry keeps the value for the replay"
     );
+}
+
+/// Sessions in a SQL store on `url`, as an instance opened on that database keeps them.
+async fn shared_sessions(url: &str) -> (hub_store::Stores, Arc<admin::Sessions>) {
+    let stores = hub_store::Stores::open(hub_store::StoreConfig::with_database_url(url))
+        .await
+        .unwrap();
+    let sessions = Arc::new(admin::Sessions::new(
+        admin::SessionSettings::default(),
+        stores.admin_sessions.clone(),
+    ));
+    (stores, sessions)
+}
+
+#[tokio::test]
+async fn instances_on_one_database_share_a_sign_in_until_the_token_changes() {
+    let dir = std::env::temp_dir().join(format!("hub-admin-shared-{}", uuid::Uuid::now_v7()));
+    let url = format!("sqlite://{}", dir.join("hub.sqlite3").display());
+    let (first, second) = (Hub::new(), Hub::new());
+    let (stores_a, sessions_a) = shared_sessions(&url).await;
+    let (stores_b, sessions_b) = shared_sessions(&url).await;
+    let srv_a = Server::start(first.state.clone().with_sessions(sessions_a)).await;
+    let srv_b = Server::start(second.state.clone().with_sessions(sessions_b.clone())).await;
+
+    // Signed in on A, the same cookie and CSRF token work on B.
+    let b = signed_in(&srv_a).await;
+    let page = b.get(&srv_b, "/admin").await.text();
+    assert!(page.contains("Signed in as <strong>ops</strong>"), "{page}");
+    assert_eq!(b.get(&srv_b, "/admin/fragment").await.status, 200);
+    let id = second.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), None);
+    let res = b.post(&srv_b, &format!("/admin/dlq/{id}/discard"), "reason=dup").await;
+    assert_eq!(res.status, 303, "{}", res.text());
+    assert_eq!(second.dlq.get_sync(id.as_str()).unwrap().status, DlqStatus::Discarded);
+    // B's flash is shown on A (once).
+    assert!(b.get(&srv_a, "/admin").await.text().contains("Discarded dlq-1"));
+    assert!(!b.get(&srv_b, "/admin").await.text().contains("id=\"flash\""));
+
+    // An instance whose configuration replaced the admin token revokes the session,
+    // for every instance.
+    let mut rotated = Hub::new().state.with_sessions(sessions_b);
+    rotated.auth = Arc::new(hub_server::Authenticator::default().with_token(
+        "ops",
+        hub_server::Role::Admin,
+        &"canary-rotated".to_owned().into(),
+    ));
+    let srv_c = Server::start(rotated).await;
+    assert_eq!(b.get(&srv_c, "/admin/fragment").await.status, 401);
+    assert!(b.get(&srv_a, "/admin").await.text().contains("id=\"sign-in\""));
+    assert_eq!(b.get(&srv_b, "/admin/fragment").await.status, 401);
+
+    // Signing out on one instance signs out everywhere.
+    let again = signed_in(&srv_b).await;
+    assert_eq!(again.get(&srv_a, "/admin/fragment").await.status, 200);
+    assert_eq!(again.post(&srv_a, "/admin/logout", "").await.status, 303);
+    assert_eq!(again.get(&srv_b, "/admin/fragment").await.status, 401);
+
+    stores_a.shutdown().await.unwrap();
+    stores_b.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
 }
