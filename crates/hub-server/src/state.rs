@@ -11,7 +11,7 @@ use hub_core::{
 };
 use serde::Serialize;
 
-use crate::admin::Sessions;
+use crate::admin::{Sessions, Throttle};
 use crate::alerts::{AlertSettings, Supervisor};
 use crate::auth::Authenticator;
 use crate::error_rates::ErrorRates;
@@ -222,6 +222,9 @@ pub struct AppState {
     /// The supervisor's page's sessions (in memory until [`AppState::with_sessions`]
     /// puts them in the shared store).
     pub sessions: Arc<Sessions>,
+    /// Failed sign-ins to the supervisor's page, per client address and per account
+    /// (this instance's memory).
+    pub signin_throttle: Arc<Throttle>,
     /// The open `/v1/events` subscriptions, counted against `settings.live.max_subscribers`.
     pub subscribers: Arc<crate::events_ws::Subscribers>,
 }
@@ -259,6 +262,7 @@ impl AppState {
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             error_rates: Arc::new(ErrorRates::default()),
             sessions: Arc::new(Sessions::default()),
+            signin_throttle: Arc::default(),
             subscribers: Arc::default(),
         }
     }

@@ -1,11 +1,12 @@
 //! The page's handlers: sign-in and sign-out, the page and its live fragment, replay and
 //! discard through plain forms answered by redirect-after-POST with a flash message.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, MatchedPath, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::render::{self, CircuitRow, Dashboard, Filters, Live};
 use super::session::{Active, Flash, SessionError};
+use super::throttle::{self, Subject};
 use super::{cookie, csrf, random};
 use crate::auth::Role;
 use crate::correlation::Correlation;
@@ -343,12 +345,16 @@ pub(super) struct LoginForm {
 
 /// `POST /admin/login`: an admin token starts a session; other tokens are refused.
 ///
+/// Failed sign-ins are throttled per client address and per account ([`throttle`]): past
+/// the limit, 429 with `Retry-After`, before the token is even looked at.
+///
 /// Login CSRF is refused by the double-submit nonce (the form's hidden `login` field must
 /// equal the `hub_admin_login` cookie set with the form, which another site can neither
 /// read nor set) and by the same-origin check of the browser's headers.
 pub(super) async fn login(State(state): State<AppState>, req: Request) -> Response {
     let headers = req.headers().clone();
     let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+    let client = Subject::address(client_address(&req));
     let form = Form::<LoginForm>::from_request(req, &state).await;
     let cross_site = csrf::same_origin(&headers, authority.as_deref()).err();
     let Ok(Form(form)) = form else {
@@ -366,12 +372,28 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
             "The sign-in form has expired or came from another site. Open the page again and sign in.",
         );
     }
-    let Some(principal) = state.auth.authenticate(form.token.trim()) else {
+    let now = Instant::now();
+    let throttle = &state.signin_throttle;
+    // A throttled address learns nothing about the token it sent.
+    if let Some(wait) = throttle.retry_after(&client, now) {
+        return throttled(&client, wait);
+    }
+    let token = form.token.trim();
+    let principal = state.auth.authenticate(token);
+    let account = principal
+        .as_ref()
+        .map_or_else(|| Subject::credential(token), |p| Subject::token(&p.name));
+    if let Some(wait) = throttle.retry_after(&account, now) {
+        return throttled(&account, wait);
+    }
+    let refused = |status: StatusCode, text: String| {
+        throttle.failed(&client, now);
+        throttle.failed(&account, now);
+        sign_in_page(status, Some(&Flash::error(text)))
+    };
+    let Some(principal) = principal else {
         tracing::warn!("supervisor sign-in refused: unknown token");
-        return sign_in_page(
-            StatusCode::UNAUTHORIZED,
-            Some(&Flash::error("That token is not known.")),
-        );
+        return refused(StatusCode::UNAUTHORIZED, "That token is not known.".to_owned());
     };
     if principal.role < Role::Admin {
         tracing::warn!(principal = %principal.name, role = %principal.role, "supervisor sign-in refused: not an admin token");
@@ -379,7 +401,7 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
             "This token has the '{}' role; the supervisor's page needs a token with the 'admin' role.",
             principal.role
         );
-        return sign_in_page(StatusCode::FORBIDDEN, Some(&Flash::error(text)));
+        return refused(StatusCode::FORBIDDEN, text);
     }
     let name = principal.name.clone();
     let id = match state.sessions.create(principal, &state.auth).await {
@@ -387,11 +409,41 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
         Err(SessionError::Random(_)) => return random_failed(),
         Err(SessionError::Store(e)) => return store_unavailable(&e),
     };
+    throttle.succeeded(&client);
+    throttle.succeeded(&account);
     tracing::info!(principal = %name, "supervisor signed in");
     let mut res = Redirect::to("/admin").into_response();
     let h = res.headers_mut();
     h.append(header::SET_COOKIE, cookie::set(cookie::SESSION, &id, None));
     h.append(header::SET_COOKIE, cookie::clear(cookie::LOGIN));
+    res
+}
+
+/// The client's address: the connection's peer. `X-Forwarded-For` and the like are not
+/// read (a client could set them); without a peer (a router served without connection
+/// information) every client counts as one.
+fn client_address(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// 429 with `Retry-After` and the sign-in form saying how long to wait.
+fn throttled(subject: &Subject, wait: std::time::Duration) -> Response {
+    let secs = throttle::retry_after_secs(wait);
+    metrics::counter!("integration_admin_signin_throttled_total", "scope" => subject.scope()).increment(1);
+    tracing::warn!(
+        scope = subject.scope(),
+        retry_after_s = secs,
+        "supervisor sign-in throttled"
+    );
+    let whose = match subject {
+        Subject::Address(_) => "from this address",
+        Subject::Account(_) => "with this token",
+    };
+    let text = format!("Too many failed sign-ins {whose}. Wait {secs} seconds, then try again.");
+    let mut res = sign_in_page(StatusCode::TOO_MANY_REQUESTS, Some(&Flash::error(text)));
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     res
 }
 

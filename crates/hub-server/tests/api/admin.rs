@@ -585,3 +585,80 @@ async fn instances_on_one_database_share_a_sign_in_until_the_token_changes() {
     stores_b.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_address_and_per_account() {
+    let Some(handle) = hub_server::prometheus::handle() else {
+        panic!("another recorder was installed in this test binary");
+    };
+    let hub = Hub::new();
+    let srv = Server::start(hub.state.clone().with_metrics(Arc::new(move || handle.render()))).await;
+    let limit = admin::ThrottleSettings::default().max_failures;
+    for i in 0..limit {
+        let res = sign_in(&srv, &format!("canary-guess-{i}")).await;
+        assert_eq!(res.status, 401, "failure {i} is answered as before");
+    }
+    // Then even the right token waits, whatever X-Forwarded-For claims.
+    for forwarded in [None, Some("203.0.113.9")] {
+        let form = srv.req("GET", "/admin").send().await;
+        let nonce = field(&form.text(), "login");
+        let mut req = srv
+            .req("POST", "/admin/login")
+            .header("cookie", &format!("{}={nonce}", admin::cookie::LOGIN))
+            .header("content-type", FORM)
+            .header("origin", &format!("http://{}", srv.addr));
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        let res = req.raw(format!("login={nonce}&token={ADMIN}")).send().await;
+        assert_eq!(res.status, 429, "{}", res.text());
+        let wait: u64 = res.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&wait), "{wait}");
+        let text = res.text();
+        assert!(
+            text.contains(&format!(
+                "Too many failed sign-ins from this address. Wait {wait} seconds, then try again."
+            )),
+            "{text}"
+        );
+        assert!(text.contains("id=\"sign-in\""), "the form is shown with the message");
+        assert!(set_cookie(&res, admin::cookie::SESSION).is_none());
+    }
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 0);
+    let metrics = srv.req("GET", "/metrics").send().await.text();
+    assert!(
+        metrics.contains("# HELP integration_admin_signin_throttled_total "),
+        "{metrics}"
+    );
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("integration_admin_signin_throttled_total{scope=\"address\"}"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 2.0, "{line}");
+
+    // Per account: a token that failed too often waits, from any address.
+    let other = Hub::new();
+    let srv = other.serve().await;
+    let now = Instant::now();
+    for _ in 0..limit {
+        other
+            .state
+            .signin_throttle
+            .failed(&admin::throttle::Subject::token("reader"), now);
+    }
+    let res = sign_in(&srv, READ).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("Too many failed sign-ins with this token."));
+    assert!(res.header("retry-after").is_some());
+
+    // A successful sign-in clears the address's failures.
+    for i in 0..limit - 1 {
+        assert_eq!(sign_in(&srv, &format!("canary-guess-{i}")).await.status, 401);
+    }
+    assert_eq!(sign_in(&srv, ADMIN).await.status, 303);
+    for i in 0..limit {
+        assert_eq!(sign_in(&srv, &format!("canary-again-{i}")).await.status, 401);
+    }
+    assert_eq!(sign_in(&srv, ADMIN).await.status, 429);
+}
