@@ -28,6 +28,7 @@ pub use ports::events::{Event, EventPublisher, EventStream, Lagged, Topic};
 pub use ports::idempotency::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
 pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
+pub use ports::sessions::{NewSession, Session, SessionStore};
 pub use ports::ticketing::{CommentLookup, TicketingPort};
 pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
 pub use store_error::StoreError;
@@ -44,6 +45,7 @@ pub mod mock {
     pub use crate::ports::idempotency::MockIdempotencyStore;
     pub use crate::ports::notify::MockNotifier;
     pub use crate::ports::secrets::MockSecretSource;
+    pub use crate::ports::sessions::MockSessionStore;
     pub use crate::ports::ticketing::MockTicketingPort;
     pub use crate::ports::transactions::{MockTransactionCreatePort, MockTransactionStatusPort};
 }

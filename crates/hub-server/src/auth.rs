@@ -228,6 +228,35 @@ impl Authenticator {
         })
     }
 
+    /// A digest identifying the configured token named `name` (its name, role and a
+    /// digest of its digest; every token of that name, should there be several), or
+    /// `None` when no token has that name. A supervisor's session stores it at sign-in
+    /// and ends when it no longer matches: the token was removed, replaced or its role
+    /// changed. It reveals nothing of the token.
+    ///
+    /// ```
+    /// use hub_server::auth::{Authenticator, Role};
+    /// let before = Authenticator::default().with_token("ops", Role::Admin, &"old-token".to_owned().into());
+    /// let after = Authenticator::default().with_token("ops", Role::Admin, &"new-token".to_owned().into());
+    /// assert!(before.token_fingerprint("ops").is_some());
+    /// assert_ne!(before.token_fingerprint("ops"), after.token_fingerprint("ops"));
+    /// assert_eq!(before.token_fingerprint("nobody"), None);
+    /// ```
+    pub fn token_fingerprint(&self, name: &str) -> Option<String> {
+        let mut hasher = Sha256::new();
+        hasher.update(b"hub-admin-session-token-v1");
+        let mut any = false;
+        for entry in self.tokens.iter().filter(|t| t.name == name) {
+            any = true;
+            for part in [entry.name.as_bytes(), entry.role.as_str().as_bytes()] {
+                hasher.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+                hasher.update(part);
+            }
+            hasher.update(Sha256::digest(entry.digest));
+        }
+        any.then(|| hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Checks the request's headers against the role a route needs.
     pub fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<Principal, Problem> {
         let raw = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));

@@ -82,6 +82,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "integration_supervisor_notifications_total",
         "Supervisor alerts by channel (log, webhook) and result.",
     ),
+    (
+        "integration_admin_signin_throttled_total",
+        "Sign-ins to the supervisor's page refused with 429 after repeated failures, by scope (address, account).",
+    ),
     ("integration_event_subscribers", "Open /v1/events connections."),
     (
         "integration_event_subscribers_dropped_total",

@@ -9,12 +9,14 @@
 //! and cleartext HTTP/2 (prior knowledge) is not something the support platform speaks.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -184,8 +186,8 @@ pub async fn serve_with(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
-                    Ok(slot) => spawn_connection(stream, router.clone(), settings, drain_rx.clone(), (open_rx.clone(), slot)),
+                Ok((stream, peer)) => match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(slot) => spawn_connection((stream, peer), router.clone(), settings, drain_rx.clone(), (open_rx.clone(), slot)),
                     Err(_) => {
                         // Closed at once: the client learns now rather than waiting in the backlog.
                         drop(stream);
@@ -236,7 +238,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// Serves one connection: HTTP/1.1 with upgrades (WebSockets), the header read timeout
 /// on hyper's timer, each request's body under its deadline; closes gracefully on drain.
 fn spawn_connection(
-    stream: TcpStream,
+    (stream, peer): (TcpStream, SocketAddr),
     router: Router,
     settings: ServeSettings,
     mut drain: watch::Receiver<bool>,
@@ -248,8 +250,12 @@ fn spawn_connection(
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
     let body_timeout = settings.body_read_timeout;
+    // Every request carries its connection's peer address (`ConnectInfo`), which the
+    // sign-in throttle counts failures against.
     let service = router.map_request(move |req: http::Request<Incoming>| {
-        req.map(|body| axum::body::Body::new(ReadDeadline::new(body, body_timeout)))
+        let mut req = req.map(|body| axum::body::Body::new(ReadDeadline::new(body, body_timeout)));
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
     });
     let service = TowerToHyperService::new(service);
     tokio::spawn(async move {

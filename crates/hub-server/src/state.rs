@@ -11,7 +11,7 @@ use hub_core::{
 };
 use serde::Serialize;
 
-use crate::admin::Sessions;
+use crate::admin::{Sessions, Throttle};
 use crate::alerts::{AlertSettings, Supervisor};
 use crate::auth::Authenticator;
 use crate::error_rates::ErrorRates;
@@ -219,8 +219,12 @@ pub struct AppState {
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// Each adapter's recent outcomes (fed by [`crate::error_rates::CountingAudit`]).
     pub error_rates: Arc<ErrorRates>,
-    /// The supervisor's page's sessions.
+    /// The supervisor's page's sessions (in memory until [`AppState::with_sessions`]
+    /// puts them in the shared store).
     pub sessions: Arc<Sessions>,
+    /// Failed sign-ins to the supervisor's page, per client address and per account
+    /// (this instance's memory).
+    pub signin_throttle: Arc<Throttle>,
     /// The open `/v1/events` subscriptions, counted against `settings.live.max_subscribers`.
     pub subscribers: Arc<crate::events_ws::Subscribers>,
 }
@@ -258,6 +262,7 @@ impl AppState {
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             error_rates: Arc::new(ErrorRates::default()),
             sessions: Arc::new(Sessions::default()),
+            signin_throttle: Arc::default(),
             subscribers: Arc::default(),
         }
     }
@@ -301,6 +306,14 @@ impl AppState {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsRender>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Keeps the supervisor's page's sessions in `sessions` (the shared SQL store, so
+    /// every instance on the same database shares a sign-in).
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = sessions;
         self
     }
 

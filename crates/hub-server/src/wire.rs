@@ -299,7 +299,8 @@ pub struct DlqEntryBody {
     pub adapter: String,
     /// The operation.
     pub operation: String,
-    /// What a replay sends again (no credentials).
+    /// What a replay sends again, as shown: values under secret-named keys (any depth,
+    /// any case) read `[REDACTED]`; the stored entry keeps them for the replay.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     /// The key the write was sent with; a replay reuses it.
@@ -333,8 +334,10 @@ pub struct DlqEntryBody {
     pub acted_at: Option<OffsetDateTime>,
 }
 
+/// The entry as shown ([`DlqEntry::shown`]): secret-named payload and result keys redacted.
 impl From<DlqEntry> for DlqEntryBody {
     fn from(e: DlqEntry) -> Self {
+        let e = e.shown();
         let f = e.failure;
         Self {
             id: e.id.into(),

@@ -239,6 +239,10 @@ async fn assemble_with(
                 .collect()
         }))
         .with_error_rates(error_rates)
+        .with_sessions(Arc::new(crate::admin::Sessions::new(
+            crate::admin::SessionSettings::default(),
+            stores.admin_sessions.clone(),
+        )))
         .with_probe(Arc::new(CacheProbe(cache_store)))
         .with_webhooks(Arc::new(
             WebhookReceiver::new(webhook_keys(config, secrets.as_ref()).await?)

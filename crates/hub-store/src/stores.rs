@@ -13,6 +13,7 @@ use crate::error::OpenError;
 use crate::events::{LocalEvents, RedisEvents};
 use crate::idempotency::SqlIdempotencyStore;
 use crate::redis_cache::RedisCache;
+use crate::sessions::SqlAdminSessions;
 use crate::webhook_ids::SqlWebhookIds;
 
 /// The hub's stores, opened and migrated; hand them to the server as `Arc<dyn Port>`.
@@ -46,6 +47,8 @@ pub struct Stores {
     pub idempotency: Arc<SqlIdempotencyStore>,
     /// Webhook ids seen recently.
     pub webhook_ids: Arc<SqlWebhookIds>,
+    /// The supervisor's page's sign-in sessions (`SessionStore`), shared by every instance.
+    pub admin_sessions: Arc<SqlAdminSessions>,
     /// The shared cache (`Cache`), when `redis_url` is set.
     pub cache: Option<Arc<RedisCache>>,
     /// The live-event bus (`EventPublisher`): [`RedisEvents`] when `redis_url` is set,
@@ -64,6 +67,7 @@ impl std::fmt::Debug for Stores {
             .field("dlq", &self.dlq)
             .field("idempotency", &self.idempotency)
             .field("webhook_ids", &self.webhook_ids)
+            .field("admin_sessions", &self.admin_sessions)
             .field("cache", &self.cache)
             .field("redis_events", &self.redis_events)
             .finish_non_exhaustive()
@@ -100,7 +104,8 @@ impl Stores {
                 Arc::clone(&clock),
                 config.idempotency_retention(),
             )),
-            webhook_ids: Arc::new(SqlWebhookIds::new(database.clone(), clock)),
+            webhook_ids: Arc::new(SqlWebhookIds::new(database.clone(), Arc::clone(&clock))),
+            admin_sessions: Arc::new(SqlAdminSessions::new(database.clone(), clock)),
             cache,
             events,
             redis_events,
@@ -109,11 +114,13 @@ impl Stores {
         })
     }
 
-    /// Spawns the sweeper for the idempotency keys and webhook ids, every `sweep_interval_s`.
+    /// Spawns the sweeper for the idempotency keys, webhook ids and ended admin
+    /// sessions, every `sweep_interval_s`.
     pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
         crate::sweeper::spawn_sweeper(
             self.idempotency.clone(),
             Some(Arc::clone(&self.webhook_ids)),
+            Some(Arc::clone(&self.admin_sessions) as Arc<dyn hub_core::SessionStore>),
             self.config.sweep_interval(),
         )
     }

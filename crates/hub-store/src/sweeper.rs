@@ -1,19 +1,24 @@
-//! The background task that removes expired idempotency keys and webhook ids.
+//! The background task that removes expired idempotency keys, webhook ids and admin sessions.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_core::IdempotencyStore;
+use hub_core::{IdempotencyStore, SessionStore};
 use tokio::task::JoinHandle;
 
 use crate::webhook_ids::SqlWebhookIds;
 
-/// Spawns a task that sweeps `keys` (and `webhook_ids`, when given) every `every`,
+/// Spawns a task that sweeps `keys` (and `webhook_ids` and `sessions`, when given) every `every`,
 /// first right away; it logs failures and keeps going. Abort the handle to stop it.
 ///
 /// ```no_run
 /// # async fn demo(stores: hub_store::Stores) {
-/// let sweeper = hub_store::spawn_sweeper(stores.idempotency.clone(), Some(stores.webhook_ids.clone()), stores.config.sweep_interval());
+/// let sweeper = hub_store::spawn_sweeper(
+///     stores.idempotency.clone(),
+///     Some(stores.webhook_ids.clone()),
+///     Some(stores.admin_sessions.clone()),
+///     stores.config.sweep_interval(),
+/// );
 /// // … on shutdown:
 /// sweeper.abort();
 /// # }
@@ -21,6 +26,7 @@ use crate::webhook_ids::SqlWebhookIds;
 pub fn spawn_sweeper(
     keys: Arc<dyn IdempotencyStore>,
     webhook_ids: Option<Arc<SqlWebhookIds>>,
+    sessions: Option<Arc<dyn SessionStore>>,
     every: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -36,6 +42,12 @@ pub fn spawn_sweeper(
                 match ids.sweep().await {
                     Ok(n) => tracing::debug!(removed = n, "webhook ids swept"),
                     Err(e) => tracing::warn!(error = %e, "sweeping webhook ids failed"),
+                }
+            }
+            if let Some(sessions) = &sessions {
+                match sessions.sweep().await {
+                    Ok(n) => tracing::debug!(removed = n, "ended admin sessions swept"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping admin sessions failed"),
                 }
             }
         }
@@ -80,7 +92,7 @@ mod tests {
     async fn sweeps_at_once_then_every_interval_through_failures() {
         let keys = Arc::new(Counting::default());
         let every = Duration::from_secs(300);
-        let handle = spawn_sweeper(keys.clone(), None, every);
+        let handle = spawn_sweeper(keys.clone(), None, None, every);
         tokio::task::yield_now().await;
         assert_eq!(keys.0.load(Ordering::SeqCst), 1, "the first sweep runs right away");
         for n in 2..=4 {

@@ -302,7 +302,21 @@ mod tests {
             )
             .unwrap();
         let sent: serde_json::Value = serde_json::from_slice(internal.body.as_ref().unwrap()).unwrap();
-        assert_eq!(sent["properties"][0]["value"]["internal"], true);
+        assert_eq!(
+            sent["properties"],
+            json!([
+                {"key": "integration_hub_key", "value": {"idempotency_key": "k"}},
+                {"key": "sd.public.comment", "value": {"internal": true}},
+            ])
+        );
+        // The comment read back by the key marker, and only by it.
+        let listed = br#"{"comments":[
+            {"id":"10011","properties":[{"key":"integration_hub_key","value":{"idempotency_key":"other"}}]},
+            {"id":"10012"},
+            {"id":"10010","properties":[{"key":"integration_hub_key","value":{"idempotency_key":"k"}}]}]}"#;
+        let found = jira().found_comment(&id, "k", listed).unwrap().unwrap();
+        assert_eq!(found.comment_id.as_str(), "10010");
+        assert_eq!(jira().found_comment(&id, "nope", listed).unwrap(), None);
         assert_eq!(
             jira()
                 .created_comment(&id, br#"{"id":"10010"}"#)

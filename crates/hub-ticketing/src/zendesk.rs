@@ -239,6 +239,27 @@ mod tests {
     use super::*;
     use hub_core::CustomerId;
 
+    /// A comment carries the hub's key in its audit's custom metadata and is found among
+    /// the ticket's audits by it, and only by it.
+    #[test]
+    fn comments_are_marked_and_found_by_their_key() {
+        let id = TicketId::parse("35436").unwrap();
+        let comment = NewComment {
+            body: "b".into(),
+            public: true,
+        };
+        let call = Zendesk.add_comment(&id, &comment, "k-9").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["ticket"]["metadata"], json!({"integration_hub_key": "k-9"}));
+        let listed = br#"{"audits":[
+            {"id":1,"metadata":{"custom":{"integration_hub_key":"k-8"}},"events":[{"id":11,"type":"Comment"}]},
+            {"id":2,"metadata":{"system":{}},"events":[{"id":21,"type":"Comment"}]},
+            {"id":3,"metadata":{"custom":{"integration_hub_key":"k-9"}},"events":[{"id":30,"type":"Change"},{"id":31,"type":"Comment"}]}]}"#;
+        let found = Zendesk.found_comment(&id, "k-9", listed).unwrap().unwrap();
+        assert_eq!(found.comment_id.as_str(), "31");
+        assert_eq!(Zendesk.found_comment(&id, "k-0", listed).unwrap(), None);
+    }
+
     #[test]
     fn shapes() {
         let t = NewTicket {

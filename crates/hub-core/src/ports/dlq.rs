@@ -85,6 +85,50 @@ pub struct DlqEntry {
     pub acted_at: Option<OffsetDateTime>,
 }
 
+impl DlqEntry {
+    /// The entry as people see it (the API, the supervisor's page, the command line):
+    /// values under secret-named keys of its payload and result are redacted at any
+    /// depth, case-insensitively, as audit records are ([`crate::redact`]). The stored
+    /// entry keeps them, so a replay still sends the real values.
+    ///
+    /// ```
+    /// use hub_core::{DlqEntry, DlqId, DlqStatus, NewDlqEntry};
+    /// use serde_json::json;
+    /// let entry = DlqEntry {
+    ///     id: DlqId::parse("dlq-1").unwrap(),
+    ///     failure: NewDlqEntry {
+    ///         adapter: "ticketing".into(),
+    ///         operation: "create_ticket".into(),
+    ///         payload: json!({"subject": "hi", "metadata": {"nested": {"Api_Key": "s3cret"}}}),
+    ///         idempotency_key: None,
+    ///         error: "timeout".into(),
+    ///         error_code: "timeout".into(),
+    ///         attempts: 1,
+    ///         request_id: None,
+    ///         conversation_id: None,
+    ///     },
+    ///     created_at: time::OffsetDateTime::UNIX_EPOCH,
+    ///     status: DlqStatus::Pending,
+    ///     result: None,
+    ///     reason: None,
+    ///     acted_by: None,
+    ///     acted_at: None,
+    /// };
+    /// let shown = entry.clone().shown();
+    /// assert_eq!(shown.failure.payload["metadata"]["nested"]["Api_Key"], "[REDACTED]");
+    /// assert_eq!(shown.failure.payload["subject"], "hi");
+    /// assert_eq!(entry.failure.payload["metadata"]["nested"]["Api_Key"], "s3cret");
+    /// ```
+    #[must_use]
+    pub fn shown(mut self) -> Self {
+        crate::redact::redact_in_place(&mut self.failure.payload);
+        if let Some(result) = &mut self.result {
+            crate::redact::redact_in_place(result);
+        }
+        self
+    }
+}
+
 /// Which entries to list, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DlqFilter {

@@ -10,6 +10,7 @@ pub mod events;
 pub mod idempotency;
 pub mod notify;
 pub mod secrets;
+pub mod sessions;
 pub mod ticketing;
 pub mod transactions;
 

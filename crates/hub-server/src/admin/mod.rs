@@ -14,6 +14,7 @@ pub mod random;
 pub mod render;
 mod routes;
 pub mod session;
+pub mod throttle;
 
 use axum::Router;
 use axum::http::Method;
@@ -23,6 +24,7 @@ use axum::routing::{get, post};
 use crate::auth::{Role, RouteRule, role_in};
 use crate::state::AppState;
 pub use session::{SessionSettings, Sessions};
+pub use throttle::{Throttle, ThrottleSettings};
 
 const fn rule(method: &'static str, path: &'static str, role: Option<Role>) -> RouteRule {
     RouteRule { method, path, role }

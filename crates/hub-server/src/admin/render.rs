@@ -81,7 +81,8 @@ pub struct Live {
     pub filters: Filters,
     /// Why a filter was ignored, if one was.
     pub filter_error: Option<String>,
-    /// The dead-letter entries, with the next page's cursor; or why they could not be read.
+    /// The dead-letter entries as shown ([`DlqEntry::shown`]: secret-named keys redacted),
+    /// with the next page's cursor; or why they could not be read.
     pub dlq: Result<(Vec<DlqEntry>, Option<String>), String>,
     /// The newest audit records, or why they could not be read.
     pub audit: Result<Vec<AuditRecord>, String>,

@@ -1,20 +1,22 @@
 //! The page's handlers: sign-in and sign-out, the page and its live fragment, replay and
 //! discard through plain forms answered by redirect-after-POST with a flash message.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, MatchedPath, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use hub_core::{AuditQuery, DlqError, DlqFilter, DlqId, DlqStatus};
+use hub_core::{AuditQuery, DlqEntry, DlqError, DlqFilter, DlqId, DlqStatus};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::render::{self, CircuitRow, Dashboard, Filters, Live};
-use super::session::{Active, Flash};
+use super::session::{Active, Flash, SessionError};
+use super::throttle::{self, Subject};
 use super::{cookie, csrf, random};
 use crate::auth::Role;
 use crate::correlation::Correlation;
@@ -48,6 +50,15 @@ fn not_signed_in() -> Response {
     )
 }
 
+fn store_unavailable(e: &hub_core::StoreError) -> Response {
+    tracing::warn!(error = %e, "the supervisor's session store is unavailable");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "The session store is unavailable; nothing was done. Try again shortly.",
+    )
+}
+
 fn random_failed() -> Response {
     tracing::error!("the operating system's random source failed: no session or form token can be issued");
     refusal(
@@ -66,15 +77,15 @@ pub(super) async fn require_session(State(state): State<AppState>, mut req: Requ
     };
     // The refresh script's fetches do not count as use: an unattended tab still times out.
     let refresh = path.as_deref() == Some(REFRESH_ROUTE);
-    let session = cookie::get(req.headers(), cookie::SESSION).and_then(|id| {
-        if refresh {
-            state.sessions.peek(id, Instant::now())
-        } else {
-            state.sessions.lookup(id, Instant::now())
-        }
-    });
+    let id = cookie::get(req.headers(), cookie::SESSION).unwrap_or("");
+    let session = if refresh {
+        state.sessions.peek(id, &state.auth).await
+    } else {
+        state.sessions.lookup(id, &state.auth).await
+    };
     match session {
-        Some(active) if active.principal.role >= needed => {
+        Err(e) => store_unavailable(&e),
+        Ok(Some(active)) if active.principal.role >= needed => {
             req.extensions_mut().insert(active);
             next.run(req).await
         }
@@ -223,7 +234,7 @@ async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
             tracing::warn!(error = %e, "the supervisor's page could not list the DLQ");
             Err("The dead-letter store is unavailable; try again shortly.".to_owned())
         },
-        |p| Ok((p.items, p.next_cursor)),
+        |p| Ok((p.items.into_iter().map(DlqEntry::shown).collect(), p.next_cursor)),
     );
     let audit_query = AuditQuery {
         limit: AUDIT_RECORDS,
@@ -291,11 +302,18 @@ pub(super) async fn page(
     query: Result<Query<ViewQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    let session = cookie::get(&headers, cookie::SESSION).and_then(|id| state.sessions.lookup(id, Instant::now()));
+    let id = cookie::get(&headers, cookie::SESSION).unwrap_or("");
+    let session = match state.sessions.lookup(id, &state.auth).await {
+        Ok(s) => s,
+        Err(e) => return store_unavailable(&e),
+    };
     let Some(active) = session.filter(|s| s.principal.role >= Role::Admin) else {
         return sign_in_page(StatusCode::OK, None);
     };
-    let flash = state.sessions.take_flash(&active);
+    let flash = state.sessions.take_flash(&active).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the supervisor's flash message could not be read");
+        None
+    });
     let live = live(&state, &query, active.csrf.clone()).await;
     html(
         StatusCode::OK,
@@ -329,12 +347,16 @@ pub(super) struct LoginForm {
 
 /// `POST /admin/login`: an admin token starts a session; other tokens are refused.
 ///
+/// Failed sign-ins are throttled per client address and per account ([`throttle`]): past
+/// the limit, 429 with `Retry-After`, before the token is even looked at.
+///
 /// Login CSRF is refused by the double-submit nonce (the form's hidden `login` field must
 /// equal the `hub_admin_login` cookie set with the form, which another site can neither
 /// read nor set) and by the same-origin check of the browser's headers.
 pub(super) async fn login(State(state): State<AppState>, req: Request) -> Response {
     let headers = req.headers().clone();
     let authority = req.uri().authority().map(|a| a.as_str().to_owned());
+    let client = Subject::address(client_address(&req));
     let form = Form::<LoginForm>::from_request(req, &state).await;
     let cross_site = csrf::same_origin(&headers, authority.as_deref()).err();
     let Ok(Form(form)) = form else {
@@ -352,12 +374,28 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
             "The sign-in form has expired or came from another site. Open the page again and sign in.",
         );
     }
-    let Some(principal) = state.auth.authenticate(form.token.trim()) else {
+    let now = Instant::now();
+    let throttle = &state.signin_throttle;
+    // A throttled address learns nothing about the token it sent.
+    if let Some(wait) = throttle.retry_after(&client, now) {
+        return throttled(&client, wait);
+    }
+    let token = form.token.trim();
+    let principal = state.auth.authenticate(token);
+    let account = principal
+        .as_ref()
+        .map_or_else(|| Subject::credential(token), |p| Subject::token(&p.name));
+    if let Some(wait) = throttle.retry_after(&account, now) {
+        return throttled(&account, wait);
+    }
+    let refused = |status: StatusCode, text: String| {
+        throttle.failed(&client, now);
+        throttle.failed(&account, now);
+        sign_in_page(status, Some(&Flash::error(text)))
+    };
+    let Some(principal) = principal else {
         tracing::warn!("supervisor sign-in refused: unknown token");
-        return sign_in_page(
-            StatusCode::UNAUTHORIZED,
-            Some(&Flash::error("That token is not known.")),
-        );
+        return refused(StatusCode::UNAUTHORIZED, "That token is not known.".to_owned());
     };
     if principal.role < Role::Admin {
         tracing::warn!(principal = %principal.name, role = %principal.role, "supervisor sign-in refused: not an admin token");
@@ -365,12 +403,16 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
             "This token has the '{}' role; the supervisor's page needs a token with the 'admin' role.",
             principal.role
         );
-        return sign_in_page(StatusCode::FORBIDDEN, Some(&Flash::error(text)));
+        return refused(StatusCode::FORBIDDEN, text);
     }
     let name = principal.name.clone();
-    let Ok(id) = state.sessions.create(principal, Instant::now()) else {
-        return random_failed();
+    let id = match state.sessions.create(principal, &state.auth).await {
+        Ok(id) => id,
+        Err(SessionError::Random(_)) => return random_failed(),
+        Err(SessionError::Store(e)) => return store_unavailable(&e),
     };
+    throttle.succeeded(&client);
+    throttle.succeeded(&account);
     tracing::info!(principal = %name, "supervisor signed in");
     let mut res = Redirect::to("/admin").into_response();
     let h = res.headers_mut();
@@ -379,14 +421,51 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
     res
 }
 
+/// The client's address: the connection's peer. `X-Forwarded-For` and the like are not
+/// read (a client could set them); without a peer (a router served without connection
+/// information) every client counts as one.
+fn client_address(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// 429 with `Retry-After` and the sign-in form saying how long to wait.
+fn throttled(subject: &Subject, wait: std::time::Duration) -> Response {
+    let secs = throttle::retry_after_secs(wait);
+    metrics::counter!("integration_admin_signin_throttled_total", "scope" => subject.scope()).increment(1);
+    tracing::warn!(
+        scope = subject.scope(),
+        retry_after_s = secs,
+        "supervisor sign-in throttled"
+    );
+    let whose = match subject {
+        Subject::Address(_) => "from this address",
+        Subject::Account(_) => "with this token",
+    };
+    let text = format!("Too many failed sign-ins {whose}. Wait {secs} seconds, then try again.");
+    let mut res = sign_in_page(StatusCode::TOO_MANY_REQUESTS, Some(&Flash::error(text)));
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
 /// `POST /admin/logout`: ends the session.
 pub(super) async fn logout(State(state): State<AppState>, Checked(active, _): Checked<ActionForm>) -> Response {
-    state.sessions.end(&active);
+    if let Err(e) = state.sessions.end(&active).await {
+        return store_unavailable(&e);
+    }
     tracing::info!(principal = %active.principal.name, "supervisor signed out");
     let mut res = Redirect::to("/admin").into_response();
     res.headers_mut()
         .append(header::SET_COOKIE, cookie::clear(cookie::SESSION));
     res
+}
+
+/// Leaves `flash` for the session's next page; the action is done whether or not it can be.
+async fn leave_flash(state: &AppState, active: &Active, flash: Flash) {
+    if let Err(e) = state.sessions.set_flash(active, flash).await {
+        tracing::warn!(error = %e, "the supervisor's flash message could not be stored");
+    }
 }
 
 fn conflict_text(id: &DlqId, err: &DlqError) -> String {
@@ -454,7 +533,7 @@ pub(super) async fn replay(
             Flash::error(format!("The replay of {id} could not be completed."))
         }
     };
-    state.sessions.set_flash(&active, flash);
+    leave_flash(&state, &active, flash).await;
     form.back().into_response()
 }
 
@@ -485,7 +564,7 @@ pub(super) async fn discard(
             Err(e) => Flash::error(conflict_text(&id, &e)),
         }
     };
-    state.sessions.set_flash(&active, flash);
+    leave_flash(&state, &active, flash).await;
     form.back().into_response()
 }
 

@@ -1,17 +1,23 @@
-//! Signed-in supervisors: random session ids held in memory with an idle and an absolute expiry.
+//! Signed-in supervisors: random session ids kept as digests in a shared session store, with an idle and an absolute expiry, revoked when their token changes.
 //!
-//! The cookie carries only the session id; the store keeps its SHA-256 digest, the
-//! token's identity (name and role, never the token), the session's CSRF token and a
-//! one-shot flash message. Time is passed in, so expiry is tested without sleeping.
+//! The cookie carries only the session id; the store ([`SessionStore`]: the SQL store,
+//! so every hub instance on the same database shares a sign-in, or memory for a single
+//! process) keeps its SHA-256 digest, the token's identity (name and role, and a digest
+//! of the token's digest, never the token), the session's CSRF token and a one-shot
+//! flash message. Time comes from the store's injected clock, so expiry is tested
+//! without sleeping.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use hub_core::{NewSession, SessionStore, StoreError};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub use hub_core::ports::sessions::Flash;
 
 use super::random::{self, RandomError};
-use crate::auth::Principal;
+use crate::auth::{Authenticator, Principal, Role};
 
 /// How long sessions last and how many are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,40 +40,15 @@ impl Default for SessionSettings {
     }
 }
 
-/// A message shown once, on the next page after an action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flash {
-    /// Whether the action succeeded.
-    pub ok: bool,
-    /// What happened.
-    pub text: String,
-}
-
-impl Flash {
-    /// A success message.
-    pub fn ok(text: impl Into<String>) -> Self {
-        Self {
-            ok: true,
-            text: text.into(),
-        }
-    }
-
-    /// A failure message.
-    pub fn error(text: impl Into<String>) -> Self {
-        Self {
-            ok: false,
-            text: text.into(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Entry {
-    principal: Principal,
-    csrf: String,
-    created: Instant,
-    last_seen: Instant,
-    flash: Option<Flash>,
+/// Why a session could not be started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// No session id could be drawn.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The session store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A live session as a request sees it.
@@ -78,235 +59,250 @@ pub struct Active {
     /// The token every form of this session must carry.
     pub csrf: String,
     /// The session id's digest (the store's key).
-    key: [u8; 32],
+    key: String,
 }
 
-/// The sessions of this instance (in memory: a restart signs everyone out).
+/// The supervisors' sessions, over a [`SessionStore`].
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::{sync::Arc, time::Duration};
 /// use hub_server::admin::session::{SessionSettings, Sessions};
-/// use hub_server::auth::{Principal, Role};
-/// let sessions = Sessions::new(SessionSettings::default());
-/// let t0 = Instant::now();
-/// let ops = Principal { name: "ops".into(), role: Role::Admin };
-/// let id = sessions.create(ops, t0).unwrap();
-/// assert_eq!(sessions.lookup(&id, t0).unwrap().principal.name, "ops");
-/// assert!(sessions.lookup(&id, t0 + Duration::from_secs(9 * 3600)).is_none());
+/// use hub_server::auth::{Authenticator, Role};
+/// use hub_store::{MemoryAdminSessions, clock::ManualClock};
+/// let clock = Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH));
+/// let sessions = Sessions::new(SessionSettings::default(), Arc::new(MemoryAdminSessions::new(clock.clone())));
+/// let auth = Authenticator::default().with_token("ops", Role::Admin, &"s3cret".to_owned().into());
+/// let ops = auth.authenticate("s3cret").unwrap();
+/// let id = sessions.create(ops, &auth).await.unwrap();
+/// assert_eq!(sessions.lookup(&id, &auth).await.unwrap().unwrap().principal.name, "ops");
+/// clock.advance(Duration::from_secs(9 * 3600));
+/// assert!(sessions.lookup(&id, &auth).await.unwrap().is_none(), "idle for 9 hours");
+/// # }
 /// ```
-#[derive(Debug)]
+#[derive(Clone)]
 pub struct Sessions {
     settings: SessionSettings,
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    store: Arc<dyn SessionStore>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Sessions {
+    /// Default settings, in this process's memory (tests; the server uses the SQL store).
     fn default() -> Self {
-        Self::new(SessionSettings::default())
+        Self::new(
+            SessionSettings::default(),
+            Arc::new(hub_store::MemoryAdminSessions::new(Arc::new(
+                hub_store::clock::SystemClock,
+            ))),
+        )
     }
 }
 
-fn key(id: &str) -> [u8; 32] {
-    Sha256::digest(id.as_bytes()).into()
+/// The store's key for session `id`: its SHA-256 digest in hex.
+fn key(id: &str) -> String {
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse_role(raw: &str) -> Option<Role> {
+    match raw {
+        "read" => Some(Role::Read),
+        "write" => Some(Role::Write),
+        "admin" => Some(Role::Admin),
+        _ => None,
+    }
 }
 
 impl Sessions {
-    /// An empty store.
-    pub fn new(settings: SessionSettings) -> Self {
-        Self {
-            settings,
-            entries: Mutex::new(HashMap::new()),
-        }
+    /// Sessions kept in `store`.
+    pub fn new(settings: SessionSettings, store: Arc<dyn SessionStore>) -> Self {
+        Self { settings, store }
     }
 
-    fn live(&self, e: &Entry, now: Instant) -> bool {
-        now.saturating_duration_since(e.last_seen) < self.settings.idle
-            && now.saturating_duration_since(e.created) < self.settings.lifetime
+    /// The settings.
+    pub fn settings(&self) -> SessionSettings {
+        self.settings
     }
 
-    /// Starts a session for `principal`; returns its new id (for the cookie only).
-    pub fn create(&self, principal: Principal, now: Instant) -> Result<String, RandomError> {
+    /// Starts a session for `principal`, remembering the identity of its token in
+    /// `auth`; returns the new id (for the cookie only).
+    pub async fn create(&self, principal: Principal, auth: &Authenticator) -> Result<String, SessionError> {
         let id = random::token()?;
         let csrf = random::token()?;
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.retain(|_, e| self.live(e, now));
-        while entries.len() >= self.settings.max_sessions.max(1) {
-            let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.last_seen).map(|(k, _)| *k) else {
-                break;
-            };
-            entries.remove(&oldest);
-        }
-        entries.insert(
-            key(&id),
-            Entry {
-                principal,
-                csrf,
-                created: now,
-                last_seen: now,
-                flash: None,
-            },
-        );
+        let token_fingerprint = auth.token_fingerprint(&principal.name).unwrap_or_default();
+        let session = NewSession {
+            key: key(&id),
+            principal: principal.name,
+            role: principal.role.as_str().to_owned(),
+            token_fingerprint,
+            csrf,
+            idle: self.settings.idle,
+            lifetime: self.settings.lifetime,
+        };
+        self.store.create(session, self.settings.max_sessions).await?;
         Ok(id)
     }
 
-    /// The live session `id` names, marked as used at `now`; an ended one is removed.
-    pub fn lookup(&self, id: &str, now: Instant) -> Option<Active> {
-        self.find(id, now, true)
+    /// The live session `id` names, marked as used now. A session whose token in `auth`
+    /// was removed or changed since it signed in is ended and not found.
+    pub async fn lookup(&self, id: &str, auth: &Authenticator) -> Result<Option<Active>, StoreError> {
+        self.find(id, auth, true).await
     }
 
     /// Like [`Self::lookup`] without marking the session as used: the page's own
     /// periodic refresh must not keep an unattended session alive.
-    pub fn peek(&self, id: &str, now: Instant) -> Option<Active> {
-        self.find(id, now, false)
+    pub async fn peek(&self, id: &str, auth: &Authenticator) -> Result<Option<Active>, StoreError> {
+        self.find(id, auth, false).await
     }
 
-    fn find(&self, id: &str, now: Instant, used: bool) -> Option<Active> {
+    async fn find(&self, id: &str, auth: &Authenticator, touch: bool) -> Result<Option<Active>, StoreError> {
+        if id.is_empty() {
+            return Ok(None);
+        }
         let k = key(id);
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries.get_mut(&k)?;
-        if !self.live(entry, now) {
-            entries.remove(&k);
-            return None;
-        }
-        if used {
-            entry.last_seen = now;
-        }
-        Some(Active {
-            principal: entry.principal.clone(),
-            csrf: entry.csrf.clone(),
+        let Some(found) = self.store.find(&k, touch).await? else {
+            return Ok(None);
+        };
+        let current = auth.token_fingerprint(&found.principal).unwrap_or_default();
+        let same_token = !current.is_empty()
+            && !found.token_fingerprint.is_empty()
+            && bool::from(current.as_bytes().ct_eq(found.token_fingerprint.as_bytes()));
+        let role = parse_role(&found.role);
+        let Some(role) = role.filter(|_| same_token) else {
+            tracing::info!(principal = %found.principal, "supervisor session revoked: its token was removed or changed");
+            self.store.end(&k).await?;
+            return Ok(None);
+        };
+        Ok(Some(Active {
+            principal: Principal {
+                name: found.principal,
+                role,
+            },
+            csrf: found.csrf,
             key: k,
-        })
+        }))
     }
 
     /// Leaves `flash` for the session's next page.
-    pub fn set_flash(&self, session: &Active, flash: Flash) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = entries.get_mut(&session.key) {
-            e.flash = Some(flash);
-        }
+    pub async fn set_flash(&self, session: &Active, flash: Flash) -> Result<(), StoreError> {
+        self.store.set_flash(&session.key, flash).await
     }
 
     /// Takes the session's flash message, if any (shown once).
-    pub fn take_flash(&self, session: &Active) -> Option<Flash> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.get_mut(&session.key).and_then(|e| e.flash.take())
+    pub async fn take_flash(&self, session: &Active) -> Result<Option<Flash>, StoreError> {
+        self.store.take_flash(&session.key).await
     }
 
     /// Ends the session.
-    pub fn end(&self, session: &Active) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.remove(&session.key);
+    pub async fn end(&self, session: &Active) -> Result<(), StoreError> {
+        self.store.end(&session.key).await
     }
 
-    /// How many sessions are held (ended ones included until the next sign-in sweeps them).
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    /// Whether no session is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// How many sessions are held (ended ones included until swept).
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.store.count().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use hub_store::MemoryAdminSessions;
+    use hub_store::clock::ManualClock;
 
-    fn ops() -> Principal {
-        Principal {
-            name: "ops".to_owned(),
-            role: Role::Admin,
-        }
+    const TOKEN: &str = "canary-session-token-1";
+
+    fn auth_with(token: &str, role: Role) -> Authenticator {
+        Authenticator::default()
+            .with_token("ops", role, &token.to_owned().into())
+            .with_token("other", Role::Admin, &"canary-other-token".to_owned().into())
     }
 
-    fn settings() -> SessionSettings {
-        SessionSettings {
+    fn sessions() -> (Sessions, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH));
+        let settings = SessionSettings {
             idle: Duration::from_secs(100),
             lifetime: Duration::from_secs(250),
-            max_sessions: 2,
+            max_sessions: 8,
+        };
+        (
+            Sessions::new(settings, Arc::new(MemoryAdminSessions::new(clock.clone()))),
+            clock,
+        )
+    }
+
+    async fn signed_in(s: &Sessions, auth: &Authenticator) -> String {
+        s.create(auth.authenticate(TOKEN).unwrap(), auth).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_settings_reach_the_store() {
+        let (s, clock) = sessions();
+        let auth = auth_with(TOKEN, Role::Admin);
+        let id = signed_in(&s, &auth).await;
+        clock.advance(Duration::from_secs(99));
+        assert!(s.peek(&id, &auth).await.unwrap().is_some());
+        clock.advance(Duration::from_secs(1));
+        assert!(s.lookup(&id, &auth).await.unwrap().is_none(), "idle 100 s");
+    }
+
+    #[tokio::test]
+    async fn a_changed_removed_or_downgraded_token_ends_the_session() {
+        for (why, changed) in [
+            ("replaced", auth_with("canary-session-token-2", Role::Admin)),
+            ("downgraded", auth_with(TOKEN, Role::Read)),
+            (
+                "removed",
+                Authenticator::default().with_token("other", Role::Admin, &"canary-other-token".to_owned().into()),
+            ),
+        ] {
+            let (s, _) = sessions();
+            let auth = auth_with(TOKEN, Role::Admin);
+            let id = signed_in(&s, &auth).await;
+            let active = s.lookup(&id, &auth).await.unwrap().unwrap();
+            assert_eq!(active.principal.role, Role::Admin);
+            // Another token changing does not matter.
+            let unrelated = auth_with(TOKEN, Role::Admin).with_token("new", Role::Read, &"x".to_owned().into());
+            assert!(s.lookup(&id, &unrelated).await.unwrap().is_some(), "{why}");
+            assert!(s.lookup(&id, &changed).await.unwrap().is_none(), "{why}");
+            assert!(
+                s.lookup(&id, &auth).await.unwrap().is_none(),
+                "{why}: ended for good, even if the token comes back"
+            );
+            assert_eq!(s.count().await.unwrap(), 0, "{why}");
         }
     }
 
-    /// Looks the session up at each offset (seconds from t0) and says whether it was live.
-    fn check(lookups: &[u64], expected: &[bool]) {
-        let sessions = Sessions::new(settings());
-        let t0 = Instant::now();
-        let id = sessions.create(ops(), t0).unwrap();
-        let seen: Vec<bool> = lookups
-            .iter()
-            .map(|s| sessions.lookup(&id, t0 + Duration::from_secs(*s)).is_some())
-            .collect();
-        assert_eq!(seen, expected, "lookups at {lookups:?}");
-    }
-
-    #[test]
-    fn idle_expiry_counts_from_the_last_use() {
-        check(&[99], &[true]);
-        check(&[100], &[false]);
-        check(&[90, 180, 189], &[true, true, true]);
-        // Once ended, a session stays ended.
-        check(&[101, 50], &[false, false]);
-    }
-
-    #[test]
-    fn peeking_does_not_keep_a_session_alive() {
-        let sessions = Sessions::new(settings());
-        let t0 = Instant::now();
-        let id = sessions.create(ops(), t0).unwrap();
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        assert!(sessions.peek(&id, at(60)).is_some());
-        assert!(sessions.peek(&id, at(99)).is_some());
-        assert!(sessions.peek(&id, at(100)).is_none(), "idle since t0");
-        assert!(sessions.lookup(&id, at(50)).is_none(), "and ended for good");
-    }
-
-    #[test]
-    fn a_busy_session_still_ends_at_its_lifetime() {
-        check(&[90, 180, 249, 250], &[true, true, true, false]);
-    }
-
-    #[test]
-    fn ids_and_csrf_tokens_are_distinct_and_unknown_ids_find_nothing() {
-        let sessions = Sessions::new(settings());
-        let t0 = Instant::now();
-        let a = sessions.create(ops(), t0).unwrap();
-        let b = sessions.create(ops(), t0).unwrap();
+    #[tokio::test]
+    async fn ids_and_csrf_tokens_are_distinct_and_flashes_shown_once() {
+        let (s, _) = sessions();
+        let auth = auth_with(TOKEN, Role::Admin);
+        let (a, b) = (signed_in(&s, &auth).await, signed_in(&s, &auth).await);
         assert_ne!(a, b);
-        let (sa, sb) = (sessions.lookup(&a, t0).unwrap(), sessions.lookup(&b, t0).unwrap());
+        let sa = s.lookup(&a, &auth).await.unwrap().unwrap();
+        let sb = s.lookup(&b, &auth).await.unwrap().unwrap();
         assert_ne!(sa.csrf, sb.csrf);
         assert_ne!(sa.csrf, a, "the CSRF token is not the session id");
-        assert!(sessions.lookup("", t0).is_none());
-        assert!(sessions.lookup(&format!("{a}x"), t0).is_none());
-    }
-
-    #[test]
-    fn the_least_recently_used_session_makes_room() {
-        let sessions = Sessions::new(settings());
-        let t0 = Instant::now();
-        let a = sessions.create(ops(), t0).unwrap();
-        let b = sessions.create(ops(), t0 + Duration::from_secs(1)).unwrap();
-        sessions.lookup(&a, t0 + Duration::from_secs(2));
-        let c = sessions.create(ops(), t0 + Duration::from_secs(3)).unwrap();
-        let at = t0 + Duration::from_secs(4);
-        assert!(sessions.lookup(&a, at).is_some());
-        assert!(sessions.lookup(&b, at).is_none());
-        assert!(sessions.lookup(&c, at).is_some());
-        assert_eq!(sessions.len(), 2);
-    }
-
-    #[test]
-    fn flash_is_shown_once_and_end_signs_out() {
-        let sessions = Sessions::new(settings());
-        let t0 = Instant::now();
-        let id = sessions.create(ops(), t0).unwrap();
-        let s = sessions.lookup(&id, t0).unwrap();
-        sessions.set_flash(&s, Flash::ok("replayed"));
-        assert_eq!(sessions.take_flash(&s), Some(Flash::ok("replayed")));
-        assert_eq!(sessions.take_flash(&s), None);
-        sessions.end(&s);
-        assert!(sessions.lookup(&id, t0).is_none());
-        assert!(sessions.is_empty());
+        assert_ne!(sa.key, a, "the store sees only the id's digest");
+        assert!(s.lookup("", &auth).await.unwrap().is_none());
+        assert!(s.lookup(&format!("{a}x"), &auth).await.unwrap().is_none());
+        s.set_flash(&sa, Flash::ok("replayed")).await.unwrap();
+        assert_eq!(s.take_flash(&sb).await.unwrap(), None);
+        assert_eq!(s.take_flash(&sa).await.unwrap(), Some(Flash::ok("replayed")));
+        assert_eq!(s.take_flash(&sa).await.unwrap(), None);
+        s.end(&sa).await.unwrap();
+        assert!(s.lookup(&a, &auth).await.unwrap().is_none());
+        assert_eq!(s.count().await.unwrap(), 1);
     }
 }

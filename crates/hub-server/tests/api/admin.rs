@@ -155,7 +155,7 @@ async fn signing_in_with_admin_read_write_and_unknown_tokens() {
             assert!(!res.text().contains(canary));
         }
     }
-    assert_eq!(hub.state.sessions.len(), 1);
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -188,7 +188,7 @@ async fn sign_in_is_refused_without_the_forms_nonce_or_from_another_site() {
         assert_eq!(res.status, 403, "{cookie:?} {field_value} {origin} {site}");
         assert!(set_cookie(&res, admin::cookie::SESSION).is_none());
     }
-    assert!(hub.state.sessions.is_empty());
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -474,7 +474,7 @@ async fn signing_out_ends_the_session() {
     assert!(set_cookie(&res, admin::cookie::SESSION).unwrap().contains("Max-Age=0"));
     assert_eq!(b.get(&srv, "/admin/fragment").await.status, 401);
     assert!(b.get(&srv, "/admin").await.text().contains("id=\"sign-in\""));
-    assert!(hub.state.sessions.is_empty());
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -505,4 +505,160 @@ async fn the_page_routes_are_served_answer_405_with_allow_and_stay_out_of_openap
             .keys()
             .all(|p| !p.starts_with("/admin"))
     );
+}
+
+#[tokio::test]
+async fn the_page_shows_dead_letter_payloads_redacted() {
+    let hub = Hub::new();
+    let id = hub.dlq.seed("create_ticket", crate::dlq::secret_payload(), Some("k-1"));
+    let srv = hub.serve().await;
+    let b = signed_in(&srv).await;
+    for path in ["/admin", "/admin/fragment"] {
+        let html = b.get(&srv, path).await.text();
+        assert!(html.contains(&format!("data-dlq-id=\"{id}\"")), "{html}");
+        assert!(html.contains("&quot;Api_Key&quot;: &quot;[REDACTED]&quot;"), "{html}");
+        assert!(html.contains("printer on fire"));
+        assert!(!html.contains("canary-dlq-s3cret"), "{path}: {html}");
+    }
+    assert_eq!(
+        hub.dlq.get_sync(id.as_str()).unwrap().failure.payload,
+        crate::dlq::secret_payload(),
+        "the stored entry keeps the value for the replay"
+    );
+}
+
+/// Sessions in a SQL store on `url`, as an instance opened on that database keeps them.
+async fn shared_sessions(url: &str) -> (hub_store::Stores, Arc<admin::Sessions>) {
+    let stores = hub_store::Stores::open(hub_store::StoreConfig::with_database_url(url))
+        .await
+        .unwrap();
+    let sessions = Arc::new(admin::Sessions::new(
+        admin::SessionSettings::default(),
+        stores.admin_sessions.clone(),
+    ));
+    (stores, sessions)
+}
+
+#[tokio::test]
+async fn instances_on_one_database_share_a_sign_in_until_the_token_changes() {
+    let dir = std::env::temp_dir().join(format!("hub-admin-shared-{}", uuid::Uuid::now_v7()));
+    let url = format!("sqlite://{}", dir.join("hub.sqlite3").display());
+    let (first, second) = (Hub::new(), Hub::new());
+    let (stores_a, sessions_a) = shared_sessions(&url).await;
+    let (stores_b, sessions_b) = shared_sessions(&url).await;
+    let srv_a = Server::start(first.state.clone().with_sessions(sessions_a)).await;
+    let srv_b = Server::start(second.state.clone().with_sessions(sessions_b.clone())).await;
+
+    // Signed in on A, the same cookie and CSRF token work on B.
+    let b = signed_in(&srv_a).await;
+    let page = b.get(&srv_b, "/admin").await.text();
+    assert!(page.contains("Signed in as <strong>ops</strong>"), "{page}");
+    assert_eq!(b.get(&srv_b, "/admin/fragment").await.status, 200);
+    let id = second.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), None);
+    let res = b.post(&srv_b, &format!("/admin/dlq/{id}/discard"), "reason=dup").await;
+    assert_eq!(res.status, 303, "{}", res.text());
+    assert_eq!(second.dlq.get_sync(id.as_str()).unwrap().status, DlqStatus::Discarded);
+    // B's flash is shown on A (once).
+    assert!(b.get(&srv_a, "/admin").await.text().contains("Discarded dlq-1"));
+    assert!(!b.get(&srv_b, "/admin").await.text().contains("id=\"flash\""));
+
+    // An instance whose configuration replaced the admin token revokes the session,
+    // for every instance.
+    let mut rotated = Hub::new().state.with_sessions(sessions_b);
+    rotated.auth = Arc::new(hub_server::Authenticator::default().with_token(
+        "ops",
+        hub_server::Role::Admin,
+        &"canary-rotated".to_owned().into(),
+    ));
+    let srv_c = Server::start(rotated).await;
+    assert_eq!(b.get(&srv_c, "/admin/fragment").await.status, 401);
+    assert!(b.get(&srv_a, "/admin").await.text().contains("id=\"sign-in\""));
+    assert_eq!(b.get(&srv_b, "/admin/fragment").await.status, 401);
+
+    // Signing out on one instance signs out everywhere.
+    let again = signed_in(&srv_b).await;
+    assert_eq!(again.get(&srv_a, "/admin/fragment").await.status, 200);
+    assert_eq!(again.post(&srv_a, "/admin/logout", "").await.status, 303);
+    assert_eq!(again.get(&srv_b, "/admin/fragment").await.status, 401);
+
+    stores_a.shutdown().await.unwrap();
+    stores_b.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_address_and_per_account() {
+    let Some(handle) = hub_server::prometheus::handle() else {
+        panic!("another recorder was installed in this test binary");
+    };
+    let hub = Hub::new();
+    let srv = Server::start(hub.state.clone().with_metrics(Arc::new(move || handle.render()))).await;
+    let limit = admin::ThrottleSettings::default().max_failures;
+    for i in 0..limit {
+        let res = sign_in(&srv, &format!("canary-guess-{i}")).await;
+        assert_eq!(res.status, 401, "failure {i} is answered as before");
+    }
+    // Then even the right token waits, whatever X-Forwarded-For claims.
+    for forwarded in [None, Some("203.0.113.9")] {
+        let form = srv.req("GET", "/admin").send().await;
+        let nonce = field(&form.text(), "login");
+        let mut req = srv
+            .req("POST", "/admin/login")
+            .header("cookie", &format!("{}={nonce}", admin::cookie::LOGIN))
+            .header("content-type", FORM)
+            .header("origin", &format!("http://{}", srv.addr));
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        let res = req.raw(format!("login={nonce}&token={ADMIN}")).send().await;
+        assert_eq!(res.status, 429, "{}", res.text());
+        let wait: u64 = res.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&wait), "{wait}");
+        let text = res.text();
+        assert!(
+            text.contains(&format!(
+                "Too many failed sign-ins from this address. Wait {wait} seconds, then try again."
+            )),
+            "{text}"
+        );
+        assert!(text.contains("id=\"sign-in\""), "the form is shown with the message");
+        assert!(set_cookie(&res, admin::cookie::SESSION).is_none());
+    }
+    assert_eq!(hub.state.sessions.count().await.unwrap(), 0);
+    let metrics = srv.req("GET", "/metrics").send().await.text();
+    assert!(
+        metrics.contains("# HELP integration_admin_signin_throttled_total "),
+        "{metrics}"
+    );
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("integration_admin_signin_throttled_total{scope=\"address\"}"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 2.0, "{line}");
+
+    // Per account: a token that failed too often waits, from any address.
+    let other = Hub::new();
+    let srv = other.serve().await;
+    let now = Instant::now();
+    for _ in 0..limit {
+        other
+            .state
+            .signin_throttle
+            .failed(&admin::throttle::Subject::token("reader"), now);
+    }
+    let res = sign_in(&srv, READ).await;
+    assert_eq!(res.status, 429);
+    assert!(res.text().contains("Too many failed sign-ins with this token."));
+    assert!(res.header("retry-after").is_some());
+
+    // A successful sign-in clears the address's failures.
+    for i in 0..limit - 1 {
+        assert_eq!(sign_in(&srv, &format!("canary-guess-{i}")).await.status, 401);
+    }
+    assert_eq!(sign_in(&srv, ADMIN).await.status, 303);
+    for i in 0..limit {
+        assert_eq!(sign_in(&srv, &format!("canary-again-{i}")).await.status, 401);
+    }
+    assert_eq!(sign_in(&srv, ADMIN).await.status, 429);
 }

@@ -282,3 +282,70 @@ async fn discard_takes_no_body_an_empty_one_or_null() {
         .await
         .problem(422, "invalid_body");
 }
+
+/// Remembers the payload each replay was handed, and answers with it.
+#[derive(Default)]
+struct RecordingReplayer(std::sync::Mutex<Vec<serde_json::Value>>);
+
+#[async_trait::async_trait]
+impl hub_server::replay::Replayer for RecordingReplayer {
+    async fn replay(
+        &self,
+        entry: &hub_core::DlqEntry,
+        _: &hub_core::CallContext,
+        _force: bool,
+    ) -> Result<serde_json::Value, hub_server::replay::ReplayError> {
+        self.0.lock().unwrap().push(entry.failure.payload.clone());
+        Ok(json!({"echo": entry.failure.payload}))
+    }
+}
+
+/// A payload with a secret-named key deep inside, in a case audit redaction also catches.
+pub(crate) fn secret_payload() -> serde_json::Value {
+    json!({"subject": "printer on fire", "metadata": {"nested": {"Api_Key": "canary-dlq-s3cret"}}})
+}
+
+#[tokio::test]
+async fn entries_are_shown_redacted_while_a_replay_sends_the_stored_values() {
+    let hub = Hub::new();
+    let replayer = std::sync::Arc::new(RecordingReplayer::default());
+    let id = hub.dlq.seed("create_ticket", secret_payload(), Some("k-1"));
+    let other = hub.dlq.seed("create_ticket", secret_payload(), Some("k-2"));
+    let srv = Server::start(hub.state.clone().with_replayer(replayer.clone())).await;
+    let shown = |v: &serde_json::Value| {
+        assert_eq!(v["payload"]["metadata"]["nested"]["Api_Key"], "[REDACTED]", "{v}");
+        assert_eq!(v["payload"]["subject"], "printer on fire", "{v}");
+    };
+
+    let list = srv.req("GET", "/v1/dlq").token(ADMIN).send().await;
+    assert!(!list.text().contains("canary-dlq-s3cret"), "{}", list.text());
+    let items = list.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    items.iter().for_each(shown);
+    let one = srv.req("GET", &format!("/v1/dlq/{id}")).token(ADMIN).send().await;
+    assert!(!one.text().contains("canary-dlq-s3cret"));
+    shown(&one.json());
+
+    let replayed = srv
+        .req("POST", &format!("/v1/dlq/{id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.text());
+    assert!(!replayed.text().contains("canary-dlq-s3cret"), "{}", replayed.text());
+    let body = replayed.json();
+    shown(&body);
+    assert_eq!(body["result"]["echo"]["metadata"]["nested"]["Api_Key"], "[REDACTED]");
+    // The replay itself got the stored values, and the store still holds them.
+    assert_eq!(*replayer.0.lock().unwrap(), vec![secret_payload()]);
+    assert_eq!(hub.dlq.get_sync(id.as_str()).unwrap().failure.payload, secret_payload());
+
+    let discarded = srv
+        .req("POST", &format!("/v1/dlq/{other}/discard"))
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(discarded.status, 200);
+    assert!(!discarded.text().contains("canary-dlq-s3cret"));
+    shown(&discarded.json());
+}

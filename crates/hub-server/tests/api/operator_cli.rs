@@ -183,6 +183,38 @@ async fn list_show_and_discard_directly_in_the_store() {
     assert_eq!(code, 3, "{err}");
 }
 
+#[tokio::test]
+async fn list_and_show_redact_secret_named_payload_keys() {
+    let db = database_url(&temp_dir());
+    let id = enqueue_entry(&db, "create_ticket", crate::dlq::secret_payload()).await;
+    let go = |args: &[&str]| run_async(args.iter().map(|s| (*s).to_owned()).collect(), db.clone(), vec![]);
+    for args in [
+        vec!["dlq", "show", id.as_str(), "--json"],
+        vec!["dlq", "show", id.as_str()],
+        vec!["dlq", "list", "--json"],
+    ] {
+        let (code, out, err) = go(&args).await;
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            out.contains("[REDACTED]") && out.contains("printer on fire"),
+            "{args:?}: {out}"
+        );
+        assert!(!out.contains("canary-dlq-s3cret"), "{args:?}: {out}");
+    }
+    let (_, out, _) = go(&["dlq", "show", id.as_str(), "--json"]).await;
+    assert_eq!(json_of(&out)["payload"]["metadata"]["nested"]["Api_Key"], "[REDACTED]");
+    // The store keeps the value a replay sends.
+    let stores = Stores::open(StoreConfig::with_database_url(&db)).await.unwrap();
+    let stored = stores
+        .dlq
+        .get(&hub_core::DlqId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.failure.payload, crate::dlq::secret_payload());
+    stores.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn through_a_running_hub() {
     let hub = Hub::new();

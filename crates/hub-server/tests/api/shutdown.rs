@@ -256,3 +256,58 @@ async fn a_connection_stays_usable_after_a_post_refused_before_its_body_was_read
     stop.send(()).unwrap();
     assert_eq!(task.await.unwrap(), Stopped::Drained);
 }
+
+/// One HTTP/1.1 exchange over a connection from `from` (a loopback address): status and answer.
+async fn exchange(addr: std::net::SocketAddr, from: std::net::IpAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    let mut s = socket.connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out)
+}
+
+/// Signs in to the page with `token` from `from`: the status of the form's post.
+async fn sign_in_from(addr: std::net::SocketAddr, from: std::net::IpAddr, token: &str) -> u16 {
+    let (_, page) = exchange(
+        addr,
+        from,
+        "GET /admin HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let marker = "name=\"login\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let nonce = page[start..].split('"').next().unwrap();
+    let body = format!("login={nonce}&token={token}");
+    let request = format!(
+        "POST /admin/login HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncookie: hub_admin_login={nonce}\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, from, &request).await.0
+}
+
+/// The hub's own accept loop gives each request its peer address, so the sign-in
+/// throttle counts one client's failures against that client only.
+#[tokio::test]
+async fn sign_in_failures_count_against_the_connections_peer_address() {
+    let hub = Hub::new();
+    let (addr, stop, task) = start(&hub, Duration::from_secs(5)).await;
+    let (one, two) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+    let limit = hub_server::admin::ThrottleSettings::default().max_failures;
+    for i in 0..limit {
+        assert_eq!(sign_in_from(addr, one, &format!("canary-guess-{i}")).await, 401);
+    }
+    assert_eq!(sign_in_from(addr, one, ADMIN).await, 429);
+    assert_eq!(
+        sign_in_from(addr, two, "canary-guess-x").await,
+        401,
+        "another client is not throttled"
+    );
+    assert_eq!(sign_in_from(addr, two, ADMIN).await, 303);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}

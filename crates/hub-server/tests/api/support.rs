@@ -464,7 +464,8 @@ impl Server {
     pub async fn start(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = build_router(state);
+        // With the peer address, as the hub's own accept loop gives it (the sign-in throttle reads it).
+        let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

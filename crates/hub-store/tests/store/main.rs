@@ -14,4 +14,5 @@ mod idempotency;
 mod models;
 mod open;
 mod redis_cache;
+mod sessions;
 mod webhook_ids;
