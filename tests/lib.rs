@@ -72,6 +72,8 @@ pub struct Options {
     pub attempt_ms: u64,
     /// Extra TOML appended to the configuration.
     pub extra: String,
+    /// Extra keys of the `[store]` section (`key = value` lines).
+    pub store: String,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             max_attempts: 3,
             attempt_ms: 5_000,
             extra: String::new(),
+            store: String::new(),
         }
     }
 }
@@ -156,6 +159,7 @@ fn config(sim: &SimHandle, dir: &std::path::Path, o: &Options) -> String {
         r#"
 [store]
 database_url = "sqlite://{db}"
+{store}
 
 [[auth.tokens]]
 name = "reader"
@@ -201,6 +205,7 @@ webhook_secret = "env:NOTIFY_SECRET"
         sales = sim.url(System::Sales),
         notify = sim.url(System::Notify),
         extra = o.extra,
+        store = o.store,
     )
 }
 

@@ -423,3 +423,46 @@ async fn another_callers_key_is_a_mismatch_that_reveals_nothing() {
     assert_eq!(effects(&hub, EffectKind::TicketCreated), 1);
     hub.stop().await;
 }
+
+/// When the hub's own store cannot make a write's intent durable (its SQLite file locked
+/// by another process), the write is refused with 503 `store_unavailable` and
+/// `Retry-After`, and nothing reaches the upstream; once the lock goes, the same request
+/// goes through.
+#[tokio::test]
+async fn a_write_whose_intent_cannot_be_recorded_is_refused_unsent() {
+    use sqlx::Connection;
+    let hub = Hub::start(Options {
+        store: "sqlite_busy_timeout_ms = 50\naudit_write_timeout_ms = 300".to_owned(),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("sqlite://{}", hub.dir.path().join("hub.sqlite3").display());
+    let mut locker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker).await.unwrap();
+
+    // No Idempotency-Key: nothing but the audit record stands between it and the upstream.
+    let refused = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &[]).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    let problem = refused.json();
+    assert_eq!(problem["code"], "store_unavailable");
+    assert_eq!(refused.header("retry-after"), Some("2"));
+    assert!(problem.get("dlq_id").is_none(), "{problem}");
+    assert_eq!(
+        hub.sim
+            .control()
+            .requests(&hub_sim::RequestFilter {
+                system: Some(System::Generic),
+                ..Default::default()
+            })
+            .len(),
+        0,
+        "nothing was sent"
+    );
+
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    drop(locker);
+    let accepted = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &[]).await;
+    assert_eq!(accepted.status, 201, "{accepted:?}");
+    assert_eq!(effects(&hub, EffectKind::TicketCreated), 1);
+    hub.stop().await;
+}

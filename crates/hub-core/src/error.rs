@@ -132,6 +132,14 @@ pub enum Error {
         /// What was wrong (never the body itself).
         reason: String,
     },
+    /// The hub refused to send a write because its `started` audit record could not be
+    /// made durable in time (the hub's own store is slow or down): nothing was sent, and
+    /// the same request may be sent again later.
+    #[error("the write was not sent: its audit record could not be made durable ({reason})")]
+    NotRecorded {
+        /// What the store said (no credentials).
+        reason: String,
+    },
     /// The upstream accepted a write (2xx) but its answer cannot be used: the effect
     /// happened, so the write is neither retried nor dead-lettered.
     #[error("the upstream accepted the write (HTTP {status}) but its answer could not be read: {reason}")]
@@ -170,9 +178,11 @@ impl Error {
     /// ```
     pub fn delivery(&self) -> Delivery {
         match self {
-            Self::Connect(_) | Self::CircuitOpen { .. } | Self::Credentials { .. } | Self::InvalidInput { .. } => {
-                Delivery::NotSent
-            }
+            Self::Connect(_)
+            | Self::CircuitOpen { .. }
+            | Self::Credentials { .. }
+            | Self::InvalidInput { .. }
+            | Self::NotRecorded { .. } => Delivery::NotSent,
             Self::RateLimited { .. }
             | Self::Unauthorized
             | Self::Forbidden
@@ -270,6 +280,7 @@ impl Error {
             Self::InvalidInput { .. } => "invalid_input",
             Self::Decode { .. } => "decode",
             Self::AnswerUnreadable { .. } => "answer_unreadable",
+            Self::NotRecorded { .. } => "not_recorded",
         }
     }
 
@@ -371,6 +382,14 @@ mod tests {
             false,
         );
         check(Error::Decode { reason: "eof".into() }, true, true, false);
+        check(
+            Error::NotRecorded {
+                reason: "pool timed out".into(),
+            },
+            false,
+            false,
+            false,
+        );
         check(
             Error::AnswerUnreadable {
                 status: 201,

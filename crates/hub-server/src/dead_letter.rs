@@ -33,6 +33,8 @@ pub fn should_dead_letter(err: &Error) -> bool {
     match err {
         // The upstream accepted it: a replay could only do it twice.
         Error::AnswerUnreadable { .. } => false,
+        // Nothing was sent and the client was told to retry with its key.
+        Error::NotRecorded { .. } => false,
         Error::NotFound | Error::Rejected { .. } | Error::InvalidInput { .. } => false,
         Error::RetryBudgetExhausted { last } | Error::DeadlineExceeded { last } => !matches!(
             **last,
@@ -141,6 +143,7 @@ mod tests {
                 },
                 false,
             ),
+            (Error::NotRecorded { reason: "x".into() }, false),
             (
                 Error::RetryBudgetExhausted {
                     last: Box::new(Error::Timeout),

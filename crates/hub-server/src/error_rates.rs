@@ -188,6 +188,11 @@ impl AuditLog for CountingAudit {
     async fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush().await
     }
+
+    async fn record_durable(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.rates.observe(&record.adapter, record.outcome, Instant::now());
+        self.inner.record_durable(record).await
+    }
 }
 
 #[cfg(test)]

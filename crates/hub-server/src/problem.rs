@@ -316,6 +316,12 @@ impl Problem {
                 },
             ),
             Error::InvalidInput { field, reason } => (ProblemCode::InvalidBody, format!("{field}: {reason}")),
+            Error::NotRecorded { .. } => (
+                ProblemCode::StoreUnavailable,
+                "the write was not sent: the hub could not record it durably first (its own store is slow or \
+                 unavailable); nothing reached the upstream, retry with the same Idempotency-Key"
+                    .to_owned(),
+            ),
             Error::AnswerUnreadable { status, reason } => (
                 ProblemCode::UpstreamAnswerUnreadable,
                 format!(
@@ -336,6 +342,9 @@ impl Problem {
         p.operation = Some(operation.to_owned());
         if matches!(code, ProblemCode::CircuitOpen | ProblemCode::RateLimited) {
             p.retry_after_s = err.retry_after().map(ceil_secs);
+        }
+        if matches!(err, Error::NotRecorded { .. }) {
+            p.retry_after_s = Some(STORE_RETRY_AFTER_S);
         }
         p
     }
@@ -365,6 +374,10 @@ impl Problem {
         serde_json::to_vec(&*self.0).unwrap_or_default()
     }
 }
+
+/// `Retry-After` of a write refused because the hub's own store failed: long enough for
+/// a database blip or a lock to pass.
+pub const STORE_RETRY_AFTER_S: u64 = 2;
 
 /// Whole seconds, rounded up, so a client never retries early.
 pub fn ceil_secs(d: Duration) -> u64 {

@@ -127,6 +127,8 @@ async fn assemble_with(
     let store_config: StoreConfig = toml::Value::Table(store)
         .try_into()
         .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
+    // A write waits this long for its audit record before it is refused unsent.
+    let audit_timeout = Duration::from_millis(store_config.audit_write_timeout_ms.max(1));
     let stores = Arc::new(Stores::open(store_config).await?);
     let events = events.unwrap_or_else(|| stores.events.clone());
     // Every upstream call's outcome passes through the audit log: count it there.
@@ -146,7 +148,7 @@ async fn assemble_with(
         "ticketing",
         &a.ticketing,
         ticketing_auth(&a.ticketing, &secrets).await?,
-        &audit,
+        (&audit, audit_timeout),
         &events,
     )?;
     let status_auth = oauth2(
@@ -159,7 +161,7 @@ async fn assemble_with(
         "transaction_status",
         &a.transaction_status,
         Arc::new(status_auth),
-        &audit,
+        (&audit, audit_timeout),
         &events,
     )?;
     let create_client = ticketing_client(&a.transaction_create)?;
@@ -181,7 +183,7 @@ async fn assemble_with(
         "transaction_create",
         &a.transaction_create,
         Arc::new(create_auth),
-        &audit,
+        (&audit, audit_timeout),
         &events,
     )?;
 
@@ -431,7 +433,7 @@ fn endpoint(
     adapter: &'static str,
     a: &AdapterConfig,
     auth: Arc<dyn Authenticate>,
-    audit: &Arc<dyn AuditLog>,
+    (audit, audit_timeout): (&Arc<dyn AuditLog>, Duration),
     events: &Arc<dyn EventPublisher>,
 ) -> Result<Arc<Endpoint>, WiringError> {
     let base_url = a.base_url.parse().map_err(|_| WiringError::Adapter {
@@ -442,6 +444,7 @@ fn endpoint(
     let r = &a.resilience;
     let mut parts = EndpointParts::new(adapter, base_url, ticketing_client(a)?, audit.clone());
     parts.auth = auth;
+    parts.audit_timeout = audit_timeout;
     parts.policy = RetryPolicy {
         max_attempts: r.max_attempts,
         backoff: Backoff {

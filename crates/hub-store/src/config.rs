@@ -55,6 +55,9 @@ pub struct StoreConfig {
     /// How long `record` waits for room in a full audit queue before it drops the
     /// record and counts it, in milliseconds (default 50).
     pub audit_enqueue_wait_ms: u64,
+    /// How long a write waits for its audit record to be durable before the hub refuses
+    /// to send it (503 `store_unavailable`, nothing sent), in milliseconds (default 5000).
+    pub audit_write_timeout_ms: u64,
     /// Bound on every Redis call, connecting included, in milliseconds (default 500);
     /// past it the call fails as unavailable and the cache falls through.
     pub redis_timeout_ms: u64,
@@ -86,6 +89,7 @@ impl Default for StoreConfig {
             audit_queue_capacity: 4096,
             audit_batch_size: 256,
             audit_enqueue_wait_ms: 50,
+            audit_write_timeout_ms: 5_000,
             redis_timeout_ms: 500,
             redis_invalidation_memory_s: 3600,
             events_capacity: crate::events::DEFAULT_CAPACITY,
@@ -109,6 +113,7 @@ impl fmt::Debug for StoreConfig {
             .field("audit_queue_capacity", &self.audit_queue_capacity)
             .field("audit_batch_size", &self.audit_batch_size)
             .field("audit_enqueue_wait_ms", &self.audit_enqueue_wait_ms)
+            .field("audit_write_timeout_ms", &self.audit_write_timeout_ms)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("redis_invalidation_memory_s", &self.redis_invalidation_memory_s)
             .field("events_capacity", &self.events_capacity)

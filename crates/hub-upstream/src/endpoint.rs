@@ -46,7 +46,13 @@ pub struct EndpointParts {
     pub breaker_observer: Option<Arc<dyn BreakerObserver>>,
     /// The clock for the breaker and the budget.
     pub clock: Arc<dyn Clock>,
+    /// How long a write waits for its `started` audit record to be durable before it is
+    /// refused unsent ([`Error::NotRecorded`]).
+    pub audit_timeout: Duration,
 }
+
+/// The default of [`EndpointParts::audit_timeout`].
+pub const DEFAULT_AUDIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl EndpointParts {
     /// Parts with the contract's defaults, no authentication, and the given audit log.
@@ -62,6 +68,7 @@ impl EndpointParts {
             audit,
             breaker_observer: None,
             clock: Arc::new(TokioClock::default()),
+            audit_timeout: DEFAULT_AUDIT_TIMEOUT,
         }
     }
 }
@@ -76,6 +83,7 @@ pub struct Endpoint {
     auth: Arc<dyn Authenticate>,
     upstream: Upstream,
     audit: Arc<dyn AuditLog>,
+    audit_timeout: Duration,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -106,6 +114,7 @@ impl Endpoint {
             auth: parts.auth,
             upstream,
             audit: parts.audit,
+            audit_timeout: parts.audit_timeout,
         }
     }
 
@@ -152,10 +161,16 @@ impl Endpoint {
         };
         let is_write = !matches!(call.idempotency, Idempotency::Idempotent);
         // A write is recorded durably before it is sent, so a hub killed while the call is
-        // in flight still has a record of it. Not when the open circuit will refuse it:
+        // in flight still has a record of it; when the record cannot be made durable the
+        // write is not sent at all (fail closed). Not when the open circuit will refuse it:
         // nothing is sent then, and fail-fast must not wait on the audit store.
-        if is_write && self.upstream.breaker().retry_in().is_none_or(|d| d.is_zero()) {
-            self.record_started(ctx, call, at).await;
+        if is_write
+            && self.upstream.breaker().retry_in().is_none_or(|d| d.is_zero())
+            && let Err(refused) = self.record_started(ctx, call, at).await
+        {
+            let result = Err(refused);
+            self.report(ctx, call, &result, 0, None, at, started.elapsed()).await;
+            return result;
         }
         let last_status = AtomicU16::new(0);
         let outcome = self
@@ -201,8 +216,9 @@ impl Endpoint {
         response::success(response)
     }
 
-    /// Records that `call`, a write, is about to be sent, and makes the record durable.
-    async fn record_started(&self, ctx: &CallContext, call: &Call, at: OffsetDateTime) {
+    /// Records that `call`, a write, is about to be sent, and makes the record durable
+    /// within the audit timeout; otherwise the write must not be sent.
+    async fn record_started(&self, ctx: &CallContext, call: &Call, at: OffsetDateTime) -> Result<(), Error> {
         let record = AuditRecord {
             at,
             adapter: self.adapter.to_string(),
@@ -216,15 +232,16 @@ impl Endpoint {
             params: redacted(&call.params),
             error: None,
         };
-        let durable = match self.audit.record(record).await {
-            Ok(()) => self.audit.flush().await,
-            Err(e) => Err(e),
+        let durable = match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("not durable within {} ms", self.audit_timeout.as_millis())),
         };
-        if let Err(e) = durable {
-            // The call still goes out: an audit store outage must not stop the writes it records.
+        durable.map_err(|reason| {
             metrics::counter!("integration_audit_write_failures_total").increment(1);
-            tracing::error!(adapter = %self.adapter, error = %e, "could not record a write before sending it");
-        }
+            tracing::error!(adapter = %self.adapter, operation = call.operation, error = %reason,
+                "a write was not sent: its audit record could not be made durable");
+            Error::NotRecorded { reason }
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -240,7 +257,8 @@ impl Endpoint {
     ) {
         let (outcome, status_label) = match result {
             Ok(_) => (AuditOutcome::Success, "success"),
-            Err(e @ Error::CircuitOpen { .. }) => (AuditOutcome::Rejected, e.code()),
+            // Refused by the hub itself: nothing was sent.
+            Err(e @ (Error::CircuitOpen { .. } | Error::NotRecorded { .. })) => (AuditOutcome::Rejected, e.code()),
             Err(e @ Error::AnswerUnreadable { .. }) => (AuditOutcome::AppliedUnreadable, e.code()),
             Err(e) => (AuditOutcome::Failure, e.code()),
         };
@@ -276,19 +294,22 @@ impl Endpoint {
             params: redacted(&call.params),
             error: result.as_ref().err().map(|e| format!("{}: {e}", e.code())),
         };
-        if let Err(e) = self.audit.record(record).await {
-            metrics::counter!("integration_audit_write_failures_total").increment(1);
-            tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
-            return;
-        }
         // A write's record is made durable before its answer goes out, so that a crash
         // just after cannot leave an upstream effect the hub answered for without its
-        // audit record. Reads stay write-behind: the log's writer batches them.
-        if !matches!(call.idempotency, Idempotency::Idempotent)
-            && let Err(e) = self.audit.flush().await
-        {
+        // audit record (its `started` record already is). Reads stay write-behind: the
+        // log's writer batches them.
+        // A refusal sent nothing: best effort, never a wait on a store that just failed.
+        let written = if matches!(call.idempotency, Idempotency::Idempotent) || outcome == AuditOutcome::Rejected {
+            self.audit.record(record).await.map_err(|e| e.to_string())
+        } else {
+            match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("not durable within {} ms", self.audit_timeout.as_millis())),
+            }
+        };
+        if let Err(e) = written {
             metrics::counter!("integration_audit_write_failures_total").increment(1);
-            tracing::error!(adapter = %self.adapter, error = %e, "could not make a write's audit record durable");
+            tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
         }
     }
 }
@@ -316,7 +337,7 @@ mod tests {
         let mut audit = MockAuditLog::new();
         let mut order = mockall::Sequence::new();
         audit
-            .expect_record()
+            .expect_record_durable()
             .withf(|r| {
                 r.outcome == AuditOutcome::Started
                     && r.operation == "create_ticket"
@@ -329,12 +350,7 @@ mod tests {
             .in_sequence(&mut order)
             .returning(|_| Ok(()));
         audit
-            .expect_flush()
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(|| Ok(()));
-        audit
-            .expect_record()
+            .expect_record_durable()
             .withf(|r| {
                 r.adapter == "ticketing"
                     && r.operation == "create_ticket"
@@ -348,11 +364,8 @@ mod tests {
             .times(1)
             .in_sequence(&mut order)
             .returning(|_| Ok(()));
-        audit
-            .expect_flush()
-            .times(1)
-            .in_sequence(&mut order)
-            .returning(|| Ok(()));
+        audit.expect_record().times(0);
+        audit.expect_flush().times(0);
         let mut secrets = MockSecretSource::new();
         secrets
             .expect_resolve()
@@ -398,6 +411,47 @@ mod tests {
         );
     }
 
+    /// A write whose `started` record cannot be made durable is not sent (fail closed):
+    /// `NotRecorded`, nothing sent, no attempt, the refusal recorded as best it can be.
+    #[tokio::test]
+    async fn a_write_whose_intent_cannot_be_recorded_is_not_sent() {
+        let mut audit = MockAuditLog::new();
+        audit.expect_record_durable().times(1).returning(|_| {
+            Err(hub_core::StoreError::Unavailable {
+                reason: "database is locked".into(),
+            })
+        });
+        audit
+            .expect_record()
+            .withf(|r| r.outcome == AuditOutcome::Rejected && r.attempts == 0)
+            .times(1)
+            .returning(|_| Ok(()));
+        // A listener that would accept the request: it must never see a connection.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let endpoint = Endpoint::new(EndpointParts::new(
+            "ticketing",
+            url.parse().unwrap(),
+            HttpClient::new(&ClientConfig::default()).unwrap(),
+            Arc::new(audit),
+        ));
+        let call = Call::json(
+            "create_ticket",
+            http::Method::POST,
+            "/tickets".into(),
+            &json!({}),
+            CallIdempotency::Keyed("k-1".into()),
+        )
+        .unwrap();
+        let ctx = CallContext::new(RequestId::parse("req-3").unwrap());
+        let err = endpoint.send(&ctx, &call).await.unwrap_err();
+        assert!(matches!(err, Error::NotRecorded { .. }), "{err:?}");
+        assert_eq!(err.delivery(), hub_core::Delivery::NotSent);
+        assert_eq!(ctx.attempts.get(), 0);
+        assert!(listener.accept().is_err(), "nothing may reach the upstream");
+    }
+
     /// A read's record is left to the audit writer's batching: no flush.
     #[tokio::test]
     async fn a_read_is_audited_without_a_flush() {
@@ -430,20 +484,23 @@ mod tests {
     async fn a_write_the_open_circuit_refuses_has_no_started_record() {
         let mut audit = MockAuditLog::new();
         let mut order = mockall::Sequence::new();
-        for outcome in [AuditOutcome::Started, AuditOutcome::Failure, AuditOutcome::Rejected] {
+        // A write's start and end are made durable before going on; the refusal is
+        // recorded best effort (it sent nothing).
+        for outcome in [AuditOutcome::Started, AuditOutcome::Failure] {
             audit
-                .expect_record()
+                .expect_record_durable()
                 .withf(move |r| r.outcome == outcome)
                 .times(1)
                 .in_sequence(&mut order)
                 .returning(|_| Ok(()));
-            // Each is a write's record, made durable before going on.
-            audit
-                .expect_flush()
-                .times(1)
-                .in_sequence(&mut order)
-                .returning(|| Ok(()));
         }
+        audit
+            .expect_record()
+            .withf(|r| r.outcome == AuditOutcome::Rejected)
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_| Ok(()));
+        audit.expect_flush().times(0);
         let mut parts = EndpointParts::new(
             "ticketing",
             "http://127.0.0.1:1/api".parse().unwrap(),

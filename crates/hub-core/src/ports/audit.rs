@@ -110,4 +110,12 @@ pub trait AuditLog: Send + Sync {
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Appends `record` and returns once that record itself is durable; an error means
+    /// it may not be. A write to an upstream is sent only after its `started` record
+    /// passed this (the caller bounds the wait). The default records, then flushes.
+    async fn record_durable(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.record(record).await?;
+        self.flush().await
+    }
 }

@@ -110,6 +110,14 @@ fn upstream_errors_map_as_the_contract_says() {
         502,
         None,
     );
+    check(
+        Error::NotRecorded {
+            reason: "database is locked".into(),
+        },
+        C::StoreUnavailable,
+        503,
+        Some(2),
+    );
     check(Error::Unauthorized, C::UpstreamUnavailable, 502, None);
     check(Error::Forbidden, C::UpstreamUnavailable, 502, None);
     check(

@@ -26,6 +26,8 @@ use self::writer::{Command, Counters};
 /// stall requests. A `rejected` record (a call an open circuit refused, answered in
 /// microseconds) does not wait at all: it is dropped and counted at once. [`AuditLog::flush`] returns once every record accepted before it is
 /// committed, and reports a batch that could not be written since the last flush.
+/// [`AuditLog::record_durable`] (a write's record) is never dropped for want of room:
+/// it waits as long as its caller allows and answers with its own batch's result.
 ///
 /// Created inside a Tokio runtime (it spawns the writer). The writer stops when the
 /// log is dropped, after writing what was queued.
@@ -127,6 +129,17 @@ impl AuditLog for SqlAuditLog {
     async fn flush(&self) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         self.queue.send(Command::Flush(done)).await.map_err(|_| writer_gone())?;
+        wait.await.map_err(|_| writer_gone())?
+    }
+
+    /// Waits for room in the queue as long as the caller lets it (never dropped after
+    /// `audit_enqueue_wait_ms`), then for the result of the one batch that held it.
+    async fn record_durable(&self, record: AuditRecord) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.queue
+            .send(Command::Durable(Box::new(record), done))
+            .await
+            .map_err(|_| writer_gone())?;
         wait.await.map_err(|_| writer_gone())?
     }
 }

@@ -16,6 +16,8 @@ use crate::error::db_error;
 pub(super) enum Command {
     /// Write this record.
     Record(Box<AuditRecord>),
+    /// Write this record and answer with the result of the batch that held it.
+    Durable(Box<AuditRecord>, oneshot::Sender<Result<(), StoreError>>),
     /// Answer once everything queued before is written.
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -36,7 +38,10 @@ const RETRY_DELAYS: [Duration; 3] = [
 
 /// Runs until every sender is gone and the queue is drained.
 pub(super) async fn run(db: Database, mut rx: mpsc::Receiver<Command>, batch_size: usize, counters: Arc<Counters>) {
-    let mut batch: Vec<AuditRecord> = Vec::with_capacity(batch_size);
+    let mut batch = Batch {
+        records: Vec::with_capacity(batch_size),
+        acks: Vec::new(),
+    };
     // The first failure since the last flush, reported to that flush.
     let mut failed: Option<StoreError> = None;
     while let Some(first) = rx.recv().await {
@@ -44,8 +49,15 @@ pub(super) async fn run(db: Database, mut rx: mpsc::Receiver<Command>, batch_siz
         while let Some(command) = next.take() {
             match command {
                 Command::Record(record) => {
-                    batch.push(*record);
-                    if batch.len() >= batch_size {
+                    batch.records.push(*record);
+                    if batch.records.len() >= batch_size {
+                        write_batch(&db, &mut batch, &counters, &mut failed).await;
+                    }
+                }
+                Command::Durable(record, ack) => {
+                    batch.records.push(*record);
+                    batch.acks.push(ack);
+                    if batch.records.len() >= batch_size {
                         write_batch(&db, &mut batch, &counters, &mut failed).await;
                     }
                 }
@@ -60,32 +72,37 @@ pub(super) async fn run(db: Database, mut rx: mpsc::Receiver<Command>, batch_siz
     }
 }
 
-async fn write_batch(
-    db: &Database,
-    batch: &mut Vec<AuditRecord>,
-    counters: &Counters,
-    failed: &mut Option<StoreError>,
-) {
-    if batch.is_empty() {
+/// Records waiting to be written, and who waits to hear that theirs is durable.
+struct Batch {
+    records: Vec<AuditRecord>,
+    acks: Vec<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+async fn write_batch(db: &Database, batch: &mut Batch, counters: &Counters, failed: &mut Option<StoreError>) {
+    if batch.records.is_empty() {
         return;
     }
-    let mut result = insert(db, batch).await;
+    let mut result = insert(db, &batch.records).await;
     for delay in RETRY_DELAYS {
         match &result {
             Err(e) if e.is_transient() => {
                 tokio::time::sleep(delay).await;
-                result = insert(db, batch).await;
+                result = insert(db, &batch.records).await;
             }
             _ => break,
         }
     }
+    // Each durable record hears its own batch's result, never another's.
+    for ack in batch.acks.drain(..) {
+        let _ = ack.send(result.clone());
+    }
     if let Err(e) = result {
-        let n = batch.len() as u64;
+        let n = batch.records.len() as u64;
         counters.lost.fetch_add(n, Ordering::Relaxed);
         tracing::error!(records = n, error = %e, "audit batch lost");
         failed.get_or_insert(e);
     }
-    batch.clear();
+    batch.records.clear();
 }
 
 async fn insert(db: &Database, batch: &[AuditRecord]) -> Result<(), StoreError> {

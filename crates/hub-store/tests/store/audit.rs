@@ -12,6 +12,7 @@ on_both_backends!(
     flushed_records_are_listed_newest_first,
     queries_filter_by_adapter_operation_and_time,
     a_closed_database_makes_flush_fail_and_counts_the_loss,
+    a_durable_record_hears_its_own_batchs_result,
 );
 
 pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
@@ -136,6 +137,27 @@ async fn queries_filter_by_adapter_operation_and_time(env: Env) {
 async fn request_ids(log: &SqlAuditLog, query: AuditQuery) -> Vec<String> {
     let page = log.query(&AuditQuery { limit: 100, ..query }).await.unwrap();
     page.items.iter().map(|r| r.request_id.clone().unwrap()).collect()
+}
+
+/// `record_durable` answers once that record's own batch is committed (no flush needed),
+/// and every writer whose batch failed hears the failure: a flush that took the error
+/// first cannot leave another writer told `Ok`.
+async fn a_durable_record_hears_its_own_batchs_result(env: Env) {
+    let log = &env.stores.audit;
+    log.record_durable(record(1, "ticketing", "create_ticket"))
+        .await
+        .unwrap();
+    let page = log.query(&AuditQuery::default()).await.unwrap();
+    assert_eq!(page.items.len(), 1, "durable without a flush");
+    env.stores.database.close().await;
+    let (a, b, flushed) = tokio::join!(
+        log.record_durable(record(2, "ticketing", "create_ticket")),
+        log.record_durable(record(3, "ticketing", "create_ticket")),
+        log.flush(),
+    );
+    assert!(matches!(a, Err(StoreError::Unavailable { .. })), "{a:?}");
+    assert!(matches!(b, Err(StoreError::Unavailable { .. })), "{b:?}");
+    let _ = flushed;
 }
 
 async fn a_closed_database_makes_flush_fail_and_counts_the_loss(env: Env) {
