@@ -466,3 +466,154 @@ async fn a_write_whose_intent_cannot_be_recorded_is_refused_unsent() {
     assert_eq!(effects(&hub, EffectKind::TicketCreated), 1);
     hub.stop().await;
 }
+
+/// Claims `key` for the request `op` would make as caller `platform`, with a lease that
+/// has already lapsed: a holder that stopped (or could not record its outcome) mid-write.
+async fn lapsed_claim(hub: &Hub, key: &str, route: &str, ids: &[&str], op: &hub_server::operations::WriteOp) {
+    use hub_server::idempotency::{fingerprint, for_caller};
+    let fp = for_caller(&fingerprint(route, ids, &op.payload()), Some("platform"));
+    let k = hub_core::IdempotencyKey::parse(key).unwrap();
+    let claim = hub
+        .hub
+        .state
+        .services
+        .idempotency
+        .claim(&k, &fp, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(matches!(claim, hub_core::Claim::Acquired(_)), "{claim:?}");
+}
+
+fn new_ticket() -> hub_server::operations::WriteOp {
+    hub_server::operations::WriteOp::CreateTicket(hub_core::NewTicket {
+        customer_id: hub_core::CustomerId::parse("CUST-1001").unwrap(),
+        subject: "Refund".to_owned(),
+        description: "Please refund.".to_owned(),
+        priority: hub_core::Priority::Normal,
+    })
+}
+
+fn system_requests(hub: &Hub, system: System) -> usize {
+    hub.sim
+        .control()
+        .requests(&hub_sim::RequestFilter {
+            system: Some(system),
+            ..Default::default()
+        })
+        .len()
+}
+
+/// A lapsed claim is taken over; whether the write is sent again depends on whether the
+/// first attempt could have done it already and that can be ruled out: a keyed upstream
+/// deduplicates (sent); Jira's creates keep no key and cannot be looked up (not sent,
+/// dead-lettered `outcome_unknown`, replayed only when forced).
+#[tokio::test]
+async fn a_taken_over_claim_is_resent_only_where_that_cannot_do_it_twice() {
+    // Generic: the upstream honours keys, so the takeover sends (once, under the key).
+    let hub = Hub::start(Options::default()).await;
+    lapsed_claim(&hub, "lapsed-generic", "POST /v1/tickets", &[], &new_ticket()).await;
+    let res = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            ticket(),
+            &[("idempotency-key", "lapsed-generic")],
+        )
+        .await;
+    assert_eq!(res.status, 201, "{res:?}");
+    assert_eq!(effects(&hub, EffectKind::TicketCreated), 1);
+    hub.stop().await;
+
+    // Jira: nothing is sent; the write awaits the supervisor.
+    let hub = Hub::start(Options {
+        dialect: "jira",
+        ..Options::default()
+    })
+    .await;
+    lapsed_claim(&hub, "lapsed-jira", "POST /v1/tickets", &[], &new_ticket()).await;
+    let before = system_requests(&hub, System::Jira);
+    let headers = [("idempotency-key", "lapsed-jira")];
+    let res = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &headers).await;
+    assert_eq!(res.status, 409, "{res:?}");
+    let problem = res.json();
+    assert_eq!(problem["code"], "idempotency_in_flight");
+    let dlq_id = problem["dlq_id"].as_str().unwrap().to_owned();
+    assert_eq!(system_requests(&hub, System::Jira), before, "nothing was sent");
+    let again = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &headers).await;
+    assert_eq!((again.status, again.json()), (409, problem.clone()));
+    let entry = hub.get(&format!("/v1/dlq/{dlq_id}"), ADMIN_TOKEN).await.json();
+    assert_eq!(entry["error_code"], "outcome_unknown", "{entry}");
+    let refused = hub
+        .send(
+            Method::POST,
+            &format!("/v1/dlq/{dlq_id}/replay"),
+            Some(ADMIN_TOKEN),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert_eq!(system_requests(&hub, System::Jira), before);
+    let forced = hub
+        .send(
+            Method::POST,
+            &format!("/v1/dlq/{dlq_id}/replay?force=true"),
+            Some(ADMIN_TOKEN),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(forced.status, 200, "{forced:?}");
+    assert_eq!(effects(&hub, EffectKind::TicketCreated), 1);
+    hub.stop().await;
+}
+
+/// A lapsed claim of a comment to Zendesk (no keys) is resolved by looking: absent
+/// upstream, the comment is sent once.
+#[tokio::test]
+async fn a_taken_over_comment_is_looked_for_before_it_is_sent() {
+    let hub = Hub::start(Options {
+        dialect: "zendesk",
+        ..Options::default()
+    })
+    .await;
+    let created = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &[]).await;
+    let id = created.json()["ticket_id"].as_str().unwrap().to_owned();
+    let op = hub_server::operations::WriteOp::AddComment(hub_server::operations::CommentOnTicket {
+        ticket_id: hub_core::TicketId::parse(&id).unwrap(),
+        comment: hub_core::NewComment {
+            body: "Refund issued.".to_owned(),
+            public: true,
+        },
+    });
+    lapsed_claim(
+        &hub,
+        "lapsed-comment",
+        "POST /v1/tickets/{ticket_id}/comments",
+        &[],
+        &op,
+    )
+    .await;
+    let before = effects(&hub, EffectKind::CommentAdded);
+    let res = hub
+        .post(
+            &format!("/v1/tickets/{id}/comments"),
+            WRITE_TOKEN,
+            json!({"comment": "Refund issued.", "is_public": true}),
+            &[("idempotency-key", "lapsed-comment")],
+        )
+        .await;
+    assert_eq!(res.status, 201, "{res:?}");
+    assert_eq!(effects(&hub, EffectKind::CommentAdded), before + 1);
+    let looked = hub
+        .sim
+        .control()
+        .requests(&hub_sim::RequestFilter {
+            system: Some(System::Zendesk),
+            ..Default::default()
+        })
+        .iter()
+        .any(|r| r.method == "GET" && r.path.contains("/audits"));
+    assert!(looked, "the takeover looked for the comment first");
+    hub.stop().await;
+}

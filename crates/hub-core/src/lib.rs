@@ -25,7 +25,7 @@ pub use ports::dlq::{
     DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqStatus, NewDlqEntry, ReplayClaim, ReplayOutcome,
 };
 pub use ports::events::{Event, EventPublisher, EventStream, Lagged, Topic};
-pub use ports::idempotency::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
+pub use ports::idempotency::{Claim, ClaimToken, Fingerprint, IdempotencyStore, StoredResponse};
 pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
 pub use ports::sessions::{NewSession, Session, SessionStore};

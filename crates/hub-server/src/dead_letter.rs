@@ -53,13 +53,51 @@ pub async fn enqueue(
     err: &Error,
     actor: Option<&str>,
 ) -> Result<DlqEntry, StoreError> {
+    enqueue_as(state, ctx, op, (&err.to_string(), err.code()), actor).await
+}
+
+/// Whether sending `op` again cannot do it twice: its upstream deduplicates by key, or
+/// (comments) is looked at before anything is sent again.
+pub fn resend_is_safe(op: &WriteOp, ports: &crate::state::Ports) -> bool {
+    match op {
+        WriteOp::CreateTicket(_) => ports.ticketing.creates_honour_keys(),
+        WriteOp::AddComment(_) | WriteOp::CreateDraft(_) | WriteOp::Commit(_) | WriteOp::Cancel(_) => true,
+    }
+}
+
+/// The error code of an entry whose write may have taken effect at an upstream that can
+/// neither deduplicate it nor be asked: replayed only when forced.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+
+/// Dead-letters a write the hub lost track of: its claim lapsed (the first request's
+/// holder stopped, or could not record how it ended) and its upstream can neither
+/// deduplicate it nor be asked whether it took effect.
+pub async fn enqueue_outcome_unknown(
+    state: &AppState,
+    ctx: &CallContext,
+    op: &WriteOp,
+    actor: Option<&str>,
+) -> Result<DlqEntry, StoreError> {
+    let error = "the first request with this key may have taken effect (its claim lapsed without an outcome) \
+                 and the upstream can neither deduplicate it nor be asked: check upstream, then replay with force \
+                 or discard";
+    enqueue_as(state, ctx, op, (error, OUTCOME_UNKNOWN), actor).await
+}
+
+async fn enqueue_as(
+    state: &AppState,
+    ctx: &CallContext,
+    op: &WriteOp,
+    (error, error_code): (&str, &str),
+    actor: Option<&str>,
+) -> Result<DlqEntry, StoreError> {
     let entry = NewDlqEntry {
         adapter: op.adapter().to_owned(),
         operation: op.operation().to_owned(),
         payload: op.payload(),
         idempotency_key: ctx.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
-        error: err.to_string(),
-        error_code: err.code().to_owned(),
+        error: error.to_owned(),
+        error_code: error_code.to_owned(),
         // Filled in by the adapter: 0 when nothing was sent (an open circuit).
         attempts: ctx.attempts.get(),
         request_id: Some(ctx.request_id.as_str().to_owned()),
@@ -70,7 +108,7 @@ pub async fn enqueue(
         dlq_id = %stored.id,
         adapter = op.adapter(),
         operation = op.operation(),
-        error_code = err.code(),
+        error_code,
         "write dead-lettered"
     );
     let event = Event {

@@ -79,6 +79,8 @@ impl Replayer for PortReplayer {
                 CommentLookup::Uncheckable if !force => return Err(ReplayError::OutcomeUnknown),
                 CommentLookup::Absent | CommentLookup::KeyHonoured | CommentLookup::Uncheckable => {}
             }
+        } else if entry.failure.error_code == crate::dead_letter::OUTCOME_UNKNOWN && !force {
+            return Err(ReplayError::OutcomeUnknown);
         }
         let (_, body) = op.call(&self.ports, ctx).await?;
         Ok(body)

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use hub_core::{Claim, Delivery, Fingerprint, StoredResponse};
+use hub_core::{Claim, ClaimToken, CommentLookup, Delivery, Fingerprint, IdempotencyKey, StoredResponse};
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
@@ -130,6 +130,8 @@ async fn run(
     let store = &state.services.idempotency;
     // A key is bound to its caller: another caller's use of it is a mismatch.
     let fingerprint = for_caller(&fingerprint, principal.map(|p| p.name.as_str()));
+    let mut held: Option<(&IdempotencyKey, ClaimToken)> = None;
+    let mut earlier = None;
     if let KeySource::Client(k) = &key {
         match store.claim(k, &fingerprint, state.settings.idempotency_lease).await {
             Err(e) => {
@@ -158,32 +160,127 @@ async fn run(
                 .increment(1);
                 return Answer::replayed(stored);
             }
-            Ok(Claim::Acquired) => {}
+            Ok(Claim::Acquired(token)) => held = Some((k, token)),
+            Ok(Claim::TakenOver(token)) => {
+                held = Some((k, token));
+                earlier = Some(after_takeover(state, &ctx, &op, principal, rid).await);
+            }
         }
     }
 
-    let answer = perform(state, &ctx, &op, principal, rid).await;
+    let answer = match earlier {
+        // The earlier request's outcome decided the answer: nothing is sent.
+        Some(Some(answer)) => answer,
+        Some(None) | None => perform(state, &ctx, &op, principal, rid).await,
+    };
 
-    if let KeySource::Client(k) = &key {
-        let outcome = match answer.disposition {
-            Disposition::Complete => {
-                let stored = StoredResponse {
-                    status: answer.status.as_u16(),
-                    content_type: answer.content_type.to_owned(),
-                    body: answer.body.clone(),
-                };
-                store.complete(k, &stored).await
-            }
-            Disposition::Release => store.release(k).await,
-            Disposition::Leave => Ok(()),
-        };
-        if let Err(e) = outcome {
-            // The write is done and answered; a later replay may run it again with the same
-            // key, which the upstream deduplicates.
-            tracing::error!(error = %e, "could not record the idempotency outcome");
-        }
+    if let Some((k, token)) = held {
+        record_outcome(store.as_ref(), k, &token, &answer).await;
     }
     answer
+}
+
+/// Pauses between attempts to record a claim's outcome: a database blip must not leave
+/// a finished write's key in flight (its lease would lapse into a takeover).
+const RECORD_RETRY_DELAYS: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(1000),
+];
+
+/// Completes or releases the claim `token` of `key` as `answer` says, retrying a store
+/// that is briefly unavailable; a holder whose claim was taken over records nothing.
+async fn record_outcome(
+    store: &dyn hub_core::IdempotencyStore,
+    key: &IdempotencyKey,
+    token: &ClaimToken,
+    answer: &Answer,
+) {
+    let stored = StoredResponse {
+        status: answer.status.as_u16(),
+        content_type: answer.content_type.to_owned(),
+        body: answer.body.clone(),
+    };
+    let mut delays = RECORD_RETRY_DELAYS.iter();
+    loop {
+        let outcome = match answer.disposition {
+            Disposition::Complete => store.complete(key, token, &stored).await,
+            Disposition::Release => store.release(key, token).await,
+            Disposition::Leave => Ok(()),
+        };
+        match outcome {
+            Ok(()) => return,
+            Err(e) if e.is_transient() => {
+                if let Some(delay) = delays.next() {
+                    tokio::time::sleep(*delay).await;
+                    continue;
+                }
+                // The key stays in flight until its lease lapses; the next claim is then a
+                // takeover, which finds out what this write did before sending anything.
+                metrics::counter!("integration_idempotency_record_failures_total").increment(1);
+                tracing::error!(error = %e, "could not record the idempotency outcome");
+                return;
+            }
+            Err(e) => {
+                metrics::counter!("integration_idempotency_record_failures_total").increment(1);
+                tracing::error!(error = %e, "could not record the idempotency outcome");
+                return;
+            }
+        }
+    }
+}
+
+/// After taking over a lapsed claim: the first request may have taken effect. Keyed
+/// upstreams deduplicate a resend (`None`: send). A comment is looked for upstream:
+/// found, it is the answer; absent, it is sent. Where nothing can be checked, nothing is
+/// sent: the write goes to the supervisor as `outcome_unknown`.
+async fn after_takeover(
+    state: &AppState,
+    ctx: &hub_core::CallContext,
+    op: &WriteOp,
+    principal: Option<&Principal>,
+    rid: &str,
+) -> Option<Answer> {
+    metrics::counter!("integration_idempotency_takeovers_total",
+        "adapter" => op.adapter(), "operation" => op.operation())
+    .increment(1);
+    let safe = match op {
+        WriteOp::AddComment(c) => match state.ports.ticketing.find_comment(ctx, &c.ticket_id).await {
+            Ok(CommentLookup::Found(found)) => {
+                let body = serde_json::to_value(crate::wire::CommentBody::from(found)).unwrap_or_default();
+                return Some(Answer::json(StatusCode::CREATED, &body));
+            }
+            Ok(CommentLookup::Absent | CommentLookup::KeyHonoured) => true,
+            Ok(CommentLookup::Uncheckable) => false,
+            Err(e) => {
+                // Cannot look now: answer the failure and leave the claim to lapse again.
+                let p = Problem::upstream(&e, op.adapter(), op.operation()).with_request_id(rid);
+                return Some(Answer::problem(&p, Disposition::Leave));
+            }
+        },
+        other => dead_letter::resend_is_safe(other, &state.ports),
+    };
+    if safe {
+        return None;
+    }
+    let actor = principal.map(|p| p.name.as_str());
+    Some(
+        match dead_letter::enqueue_outcome_unknown(state, ctx, op, actor).await {
+            Ok(entry) => {
+                let mut p = Problem::new(
+                    ProblemCode::IdempotencyInFlight,
+                    "the first request with this Idempotency-Key may have taken effect and the upstream can neither \
+                 deduplicate it nor be asked; nothing was sent again: it awaits the supervisor (see dlq_id)",
+                )
+                .with_request_id(rid)
+                .with_dlq_id(&entry.id);
+                p.adapter = Some(op.adapter().to_owned());
+                p.operation = Some(op.operation().to_owned());
+                Answer::problem(&p, Disposition::Complete)
+            }
+            Err(e) => Answer::problem(&Problem::store("dlq", &e).with_request_id(rid), Disposition::Leave),
+        },
+    )
 }
 
 async fn perform(
@@ -215,7 +312,15 @@ async fn perform(
     }
     if dead_letter::should_dead_letter(&err) {
         let actor = principal.map(|p| p.name.as_str());
-        return match dead_letter::enqueue(state, ctx, op, &err, actor).await {
+        // A write that may have landed at an upstream that would not deduplicate a
+        // resend, and that cannot be checked: its replay must be forced.
+        let unknown = err.delivery() == Delivery::Unknown && !dead_letter::resend_is_safe(op, &state.ports);
+        let stored = if unknown {
+            dead_letter::enqueue_outcome_unknown(state, ctx, op, actor).await
+        } else {
+            dead_letter::enqueue(state, ctx, op, &err, actor).await
+        };
+        return match stored {
             Ok(entry) => Answer::problem(&problem.with_dlq_id(&entry.id), Disposition::Complete),
             Err(store_err) => {
                 tracing::error!(error = %store_err, error_code = err.code(), "a failed write could not be dead-lettered");

@@ -1,12 +1,13 @@
 //! Idempotency keys on SQL: a claim is one atomic upsert (insert, or take over a lapsed
-//! or expired record), then a read of whatever holds the key.
+//! or expired record) that sets a fresh fencing token, then a read of whatever holds the
+//! key; completing and releasing match the token.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use hub_core::{Claim, Fingerprint, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse};
+use hub_core::{Claim, ClaimToken, Fingerprint, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse};
 
 use crate::clock::{Clock, duration_us, to_us};
 use crate::db::{Database, with_pool};
@@ -22,6 +23,13 @@ struct Row {
     status: Option<i64>,
     content_type: Option<String>,
     body: Option<Vec<u8>>,
+}
+
+/// A complete or release by a claim whose lease lapsed and was taken over.
+fn stale_holder() -> StoreError {
+    StoreError::Conflict {
+        reason: "the idempotency key is held by a newer claim".to_owned(),
+    }
 }
 
 /// How many times a claim re-reads a key that changed under it before giving up.
@@ -41,8 +49,9 @@ const CLAIM_ROUNDS: usize = 4;
 /// let keys = SqlIdempotencyStore::new(db, Arc::new(SystemClock), Duration::from_secs(24 * 3600));
 /// let key = IdempotencyKey::parse("order-42")?;
 /// let fp = Fingerprint("9f2c".into());
-/// assert_eq!(keys.claim(&key, &fp, Duration::from_secs(30)).await?, Claim::Acquired);
+/// let Claim::Acquired(token) = keys.claim(&key, &fp, Duration::from_secs(30)).await? else { panic!() };
 /// assert_eq!(keys.claim(&key, &fp, Duration::from_secs(30)).await?, Claim::InFlight);
+/// keys.release(&key, &token).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -80,31 +89,39 @@ impl IdempotencyStore for SqlIdempotencyStore {
         let now = to_us(self.clock.now());
         let until = now.saturating_add(duration_us(lease));
         let expired_before = now.saturating_sub(self.retention_us);
-        // Inserts a new record, or takes over one that expired (any fingerprint) or
-        // whose in-flight lease lapsed (same fingerprint only). Atomic on both engines.
-        let upsert = "INSERT INTO idempotency_keys (idem_key, fingerprint, state, lease_until_us, created_us) \
-             VALUES ($1, $2, 'in_flight', $3, $4) \
+        // Inserts a new record, or takes over one that expired (any fingerprint: a fresh
+        // claim) or whose in-flight lease lapsed (same fingerprint only: a takeover,
+        // counted). Either way a fresh fencing token. Atomic on both engines.
+        let upsert = "INSERT INTO idempotency_keys \
+             (idem_key, fingerprint, state, lease_until_us, created_us, claim_token, takeovers) \
+             VALUES ($1, $2, 'in_flight', $3, $4, $6, 0) \
              ON CONFLICT (idem_key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in_flight', \
-             lease_until_us = excluded.lease_until_us, \
+             lease_until_us = excluded.lease_until_us, claim_token = excluded.claim_token, \
+             takeovers = CASE WHEN idempotency_keys.created_us <= $5 THEN 0 \
+                              ELSE idempotency_keys.takeovers + 1 END, \
              created_us = CASE WHEN idempotency_keys.created_us <= $5 THEN excluded.created_us \
                                ELSE idempotency_keys.created_us END, \
              completed_us = NULL, status = NULL, content_type = NULL, body = NULL \
              WHERE idempotency_keys.created_us <= $5 \
                 OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.lease_until_us <= $4 \
-                    AND idempotency_keys.fingerprint = excluded.fingerprint)";
+                    AND idempotency_keys.fingerprint = excluded.fingerprint) \
+             RETURNING takeovers";
         for _ in 0..CLAIM_ROUNDS {
-            let done = with_pool!(self.db, p => sqlx::query(upsert)
+            let token = ClaimToken(uuid::Uuid::new_v4().simple().to_string());
+            let claimed: Option<i64> = with_pool!(self.db, p => sqlx::query_scalar(upsert)
                 .bind(key.as_str())
                 .bind(&fingerprint.0)
                 .bind(until)
                 .bind(now)
                 .bind(expired_before)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))
+                .bind(&token.0)
+                .fetch_optional(p)
+                .await)
             .map_err(db_error)?;
-            if done == 1 {
-                return Ok(Claim::Acquired);
+            match claimed {
+                Some(0) => return Ok(Claim::Acquired(token)),
+                Some(_) => return Ok(Claim::TakenOver(token)),
+                None => {}
             }
             let Some(row) = self.fetch(key.as_str()).await? else {
                 continue; // released or swept since: try again
@@ -137,16 +154,22 @@ impl IdempotencyStore for SqlIdempotencyStore {
         })
     }
 
-    async fn complete(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        token: &ClaimToken,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
         let now = to_us(self.clock.now());
         let sql = "UPDATE idempotency_keys SET state = 'completed', completed_us = $2, status = $3, \
-                   content_type = $4, body = $5 WHERE idem_key = $1 AND state = 'in_flight'";
+                   content_type = $4, body = $5 WHERE idem_key = $1 AND state = 'in_flight' AND claim_token = $6";
         let done = with_pool!(self.db, p => sqlx::query(sql)
             .bind(key.as_str())
             .bind(now)
             .bind(i64::from(response.status))
             .bind(&response.content_type)
             .bind(response.body.as_ref())
+            .bind(&token.0)
             .execute(p)
             .await
             .map(|r| r.rows_affected()))
@@ -156,25 +179,31 @@ impl IdempotencyStore for SqlIdempotencyStore {
         }
         match self.fetch(key.as_str()).await? {
             None => Err(StoreError::NotFound),
-            Some(_) => Err(StoreError::Conflict {
+            Some(row) if row.state == "completed" => Err(StoreError::Conflict {
                 reason: "the idempotency key has already completed".to_owned(),
             }),
+            Some(_) => Err(stale_holder()),
         }
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
-        let sql = "DELETE FROM idempotency_keys WHERE idem_key = $1 AND state = 'in_flight'";
-        let done =
-            with_pool!(self.db, p => sqlx::query(sql).bind(key.as_str()).execute(p).await.map(|r| r.rows_affected()))
-                .map_err(db_error)?;
+    async fn release(&self, key: &IdempotencyKey, token: &ClaimToken) -> Result<(), StoreError> {
+        let sql = "DELETE FROM idempotency_keys WHERE idem_key = $1 AND state = 'in_flight' AND claim_token = $2";
+        let done = with_pool!(self.db, p => sqlx::query(sql)
+            .bind(key.as_str())
+            .bind(&token.0)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(db_error)?;
         if done == 1 {
             return Ok(());
         }
         match self.fetch(key.as_str()).await? {
             None => Ok(()),
-            Some(_) => Err(StoreError::Conflict {
+            Some(row) if row.state == "completed" => Err(StoreError::Conflict {
                 reason: "a completed idempotency key cannot be released".to_owned(),
             }),
+            Some(_) => Err(stale_holder()),
         }
     }
 

@@ -59,7 +59,7 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use async_trait::async_trait;
-    use hub_core::{Claim, Fingerprint, IdempotencyKey, StoreError, StoredResponse};
+    use hub_core::{Claim, ClaimToken, Fingerprint, IdempotencyKey, StoreError, StoredResponse};
 
     use super::*;
 
@@ -70,12 +70,12 @@ mod tests {
     #[async_trait]
     impl IdempotencyStore for Counting {
         async fn claim(&self, _: &IdempotencyKey, _: &Fingerprint, _: Duration) -> Result<Claim, StoreError> {
-            Ok(Claim::Acquired)
+            Ok(Claim::Acquired(ClaimToken("t".to_owned())))
         }
-        async fn complete(&self, _: &IdempotencyKey, _: &StoredResponse) -> Result<(), StoreError> {
+        async fn complete(&self, _: &IdempotencyKey, _: &ClaimToken, _: &StoredResponse) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn release(&self, _: &IdempotencyKey) -> Result<(), StoreError> {
+        async fn release(&self, _: &IdempotencyKey, _: &ClaimToken) -> Result<(), StoreError> {
             Ok(())
         }
         async fn sweep(&self) -> Result<u64, StoreError> {

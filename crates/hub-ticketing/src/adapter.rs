@@ -121,6 +121,10 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
         }
     }
 
+    fn creates_honour_keys(&self) -> bool {
+        self.dialect.creates_honour_keys()
+    }
+
     async fn find_comment(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<CommentLookup, Error> {
         let key = write_key(ctx, "add_comment");
         match self.dialect.comment_check(ticket_id, &key) {

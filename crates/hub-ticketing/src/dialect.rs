@@ -27,6 +27,12 @@ pub trait Dialect: Send + Sync + 'static {
     /// Reads the created comment from the response body.
     fn created_comment(&self, id: &TicketId, body: &[u8]) -> Result<CreatedComment, Error>;
 
+    /// Whether the vendor deduplicates ticket creates by the idempotency key the dialect
+    /// sends. The default says no.
+    fn creates_honour_keys(&self) -> bool {
+        false
+    }
+
     /// How to learn whether a comment sent with `key` (by [`Dialect::add_comment`]) is
     /// on ticket `id` when its answer was lost. The default: it cannot be learnt.
     fn comment_check(&self, id: &TicketId, key: &str) -> CommentCheck {

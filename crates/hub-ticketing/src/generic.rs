@@ -105,6 +105,10 @@ impl Dialect for Generic {
         })
     }
 
+    fn creates_honour_keys(&self) -> bool {
+        true
+    }
+
     fn comment_check(&self, _id: &TicketId, _key: &str) -> CommentCheck {
         CommentCheck::KeyHonoured
     }

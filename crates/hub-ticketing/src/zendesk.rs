@@ -196,6 +196,10 @@ impl Dialect for Zendesk {
         })
     }
 
+    fn creates_honour_keys(&self) -> bool {
+        true
+    }
+
     fn comment_check(&self, id: &TicketId, _key: &str) -> CommentCheck {
         // The newest audits first: a comment whose answer was just lost is among them.
         CommentCheck::ReadBack(

@@ -71,4 +71,10 @@ pub trait TicketingPort: Send + Sync {
         let _ = (ctx, ticket_id);
         Ok(CommentLookup::Uncheckable)
     }
+
+    /// Whether the system deduplicates ticket creates by idempotency key, so that a
+    /// create whose outcome is unknown may be sent again. The default says no.
+    fn creates_honour_keys(&self) -> bool {
+        false
+    }
 }

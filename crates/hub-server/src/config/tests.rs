@@ -261,6 +261,30 @@ fn operating_sections_are_checked() {
     );
 }
 
+/// A lease shorter than the work it covers would lapse mid-write and let a second
+/// request take over a write that is still running.
+#[test]
+fn leases_must_outlive_the_longest_deadline() {
+    // The default deadline is 30 s: at least 2 × 30 + 20 = 80 s.
+    let text = format!(
+        "{}\n[idempotency]\nlease_s = 79\n[dlq]\nreplay_lease_s = 30\n",
+        minimal()
+    );
+    check_errors(
+        &text,
+        &[],
+        &[
+            ("idempotency.lease_s", "at least 80"),
+            ("dlq.replay_lease_s", "at least 80"),
+        ],
+    );
+    let text = format!(
+        "{}\n[idempotency]\nlease_s = 80\n[dlq]\nreplay_lease_s = 80\n",
+        minimal()
+    );
+    assert!(load(&text, &[]).is_ok());
+}
+
 #[test]
 fn timeouts_that_would_overflow_the_clock_are_refused() {
     // Regression: `events.heartbeat_s = 9223372036854775807` loaded, then the first

@@ -4,6 +4,20 @@ use std::collections::BTreeSet;
 
 use super::types::{AdapterConfig, Config, Dialect};
 
+/// What a lease needs beyond its calls' deadlines: the hub's durable records around them.
+pub(super) const LEASE_MARGIN_S: u64 = 20;
+
+/// The shortest idempotency or replay lease `c` allows.
+pub(super) fn min_lease_s(c: &Config) -> u64 {
+    let a = &c.adapters;
+    let longest = [&a.ticketing, &a.transaction_status, &a.transaction_create]
+        .iter()
+        .map(|a| a.timeouts.deadline_s)
+        .max()
+        .unwrap_or(0);
+    longest.saturating_mul(2).saturating_add(LEASE_MARGIN_S)
+}
+
 /// `(dotted key, reason)` for every problem.
 pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -35,8 +49,21 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         "server.max_connections",
         "must be between 1 and 1000000",
     );
-    check(c.idempotency.lease_s >= 1, "idempotency.lease_s", "must be at least 1");
-    check(c.dlq.replay_lease_s >= 1, "dlq.replay_lease_s", "must be at least 1");
+    // A claim must outlive the work it covers: a write (or a replay) may make two calls
+    // (a comment's look-up and its send), each up to its adapter's deadline, plus the
+    // hub's own durable records. A shorter lease lapses mid-write, and the next claim
+    // would take over a write that is still running.
+    let min_lease = min_lease_s(c);
+    check(
+        c.idempotency.lease_s >= min_lease,
+        "idempotency.lease_s",
+        &format!("must be at least {min_lease} (twice the longest adapter deadline, plus {LEASE_MARGIN_S} s)"),
+    );
+    check(
+        c.dlq.replay_lease_s >= min_lease,
+        "dlq.replay_lease_s",
+        &format!("must be at least {min_lease} (twice the longest adapter deadline, plus {LEASE_MARGIN_S} s)"),
+    );
     check(
         tracing_subscriber::EnvFilter::try_new(&c.log.level).is_ok(),
         "log.level",

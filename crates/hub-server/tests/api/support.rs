@@ -183,20 +183,20 @@ impl IdempotencyStore for MemIdempotency {
         Ok(match r.get(key.as_str()) {
             None => {
                 r.insert(key.as_str().to_owned(), (fp.clone(), None));
-                Claim::Acquired
+                Claim::Acquired(ClaimToken(key.as_str().to_owned()))
             }
             Some((f, _)) if f != fp => Claim::Mismatch,
             Some((_, Some(resp))) => Claim::Completed(resp.clone()),
             Some((_, None)) => Claim::InFlight,
         })
     }
-    async fn complete(&self, key: &IdempotencyKey, resp: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete(&self, key: &IdempotencyKey, _: &ClaimToken, resp: &StoredResponse) -> Result<(), StoreError> {
         if let Some(rec) = self.records.lock().unwrap().get_mut(key.as_str()) {
             rec.1 = Some(resp.clone());
         }
         Ok(())
     }
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+    async fn release(&self, key: &IdempotencyKey, _: &ClaimToken) -> Result<(), StoreError> {
         self.released.fetch_add(1, Ordering::SeqCst);
         self.records.lock().unwrap().remove(key.as_str());
         Ok(())

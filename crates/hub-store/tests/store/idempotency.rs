@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use hub_core::{Claim, Fingerprint, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse};
+use hub_core::{Claim, ClaimToken, Fingerprint, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse};
 
 use crate::support::{Env, on_both_backends};
 
@@ -32,40 +32,62 @@ pub(crate) fn response(status: u16) -> StoredResponse {
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// The token of a claim that must be a fresh acquisition.
+pub(crate) fn acquired(claim: Claim) -> ClaimToken {
+    match claim {
+        Claim::Acquired(token) => token,
+        other => panic!("expected an acquired claim, got {other:?}"),
+    }
+}
+
 async fn a_key_is_claimed_once_and_answers_replays(env: Env) {
     let keys = &env.stores.idempotency;
     let k = key("commit-42");
-    assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::Acquired);
+    let token = acquired(keys.claim(&k, &fp("a"), LEASE).await.unwrap());
     assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::InFlight);
     assert_eq!(keys.claim(&k, &fp("b"), LEASE).await.unwrap(), Claim::Mismatch);
-    keys.complete(&k, &response(201)).await.unwrap();
+    keys.complete(&k, &token, &response(201)).await.unwrap();
     assert_eq!(
         keys.claim(&k, &fp("a"), LEASE).await.unwrap(),
         Claim::Completed(response(201))
     );
     assert_eq!(keys.claim(&k, &fp("b"), LEASE).await.unwrap(), Claim::Mismatch);
     assert!(matches!(
-        keys.complete(&k, &response(200)).await,
+        keys.complete(&k, &token, &response(200)).await,
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(
-        keys.complete(&key("never-claimed"), &response(200)).await,
+        keys.complete(&key("never-claimed"), &token, &response(200)).await,
         Err(StoreError::NotFound)
     );
 }
 
+/// A lapsed lease is taken over by the same request only, as a takeover (the first may
+/// have taken effect), with a new token: the stale holder can then neither complete nor
+/// release the newer claim.
 async fn a_lapsed_lease_is_taken_over_by_the_same_request_only(env: Env) {
     let keys = &env.stores.idempotency;
     let k = key("create-7");
-    assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::Acquired);
+    let stale = acquired(keys.claim(&k, &fp("a"), LEASE).await.unwrap());
     env.clock.advance(LEASE - Duration::from_millis(1));
     assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::InFlight);
     env.clock.advance(Duration::from_millis(1));
     assert_eq!(keys.claim(&k, &fp("b"), LEASE).await.unwrap(), Claim::Mismatch);
-    assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::Acquired);
+    let Claim::TakenOver(current) = keys.claim(&k, &fp("a"), LEASE).await.unwrap() else {
+        panic!("a lapsed claim is a takeover");
+    };
+    assert_ne!(current, stale);
     assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::InFlight);
-    // The first holder finishing late still completes the key (the same key went upstream).
-    keys.complete(&k, &response(201)).await.unwrap();
+    // The first holder finishing late cannot complete or release the newer claim.
+    assert!(matches!(
+        keys.complete(&k, &stale, &response(502)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        keys.release(&k, &stale).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    keys.complete(&k, &current, &response(201)).await.unwrap();
     assert_eq!(
         keys.claim(&k, &fp("a"), LEASE).await.unwrap(),
         Claim::Completed(response(201))
@@ -75,16 +97,23 @@ async fn a_lapsed_lease_is_taken_over_by_the_same_request_only(env: Env) {
 async fn a_released_key_can_be_used_again(env: Env) {
     let keys = &env.stores.idempotency;
     let k = key("comment-1");
-    assert_eq!(keys.claim(&k, &fp("a"), LEASE).await.unwrap(), Claim::Acquired);
-    keys.release(&k).await.unwrap();
-    assert_eq!(keys.claim(&k, &fp("b"), LEASE).await.unwrap(), Claim::Acquired);
-    keys.complete(&k, &response(201)).await.unwrap();
-    assert!(matches!(keys.release(&k).await, Err(StoreError::Conflict { .. })));
+    let first = acquired(keys.claim(&k, &fp("a"), LEASE).await.unwrap());
+    keys.release(&k, &first).await.unwrap();
+    let second = acquired(keys.claim(&k, &fp("b"), LEASE).await.unwrap());
+    assert!(matches!(
+        keys.release(&k, &first).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    keys.complete(&k, &second, &response(201)).await.unwrap();
+    assert!(matches!(
+        keys.release(&k, &second).await,
+        Err(StoreError::Conflict { .. })
+    ));
     assert_eq!(
         keys.claim(&k, &fp("b"), LEASE).await.unwrap(),
         Claim::Completed(response(201))
     );
-    keys.release(&key("unknown")).await.unwrap();
+    keys.release(&key("unknown"), &second).await.unwrap();
 }
 
 async fn records_expire_after_the_retention_and_are_swept(env: Env) {
@@ -92,10 +121,10 @@ async fn records_expire_after_the_retention_and_are_swept(env: Env) {
     let retention = env.config.idempotency_retention();
     assert_eq!(retention, Duration::from_secs(24 * 3600));
     let (old, young) = (key("old"), key("young"));
-    assert_eq!(keys.claim(&old, &fp("a"), LEASE).await.unwrap(), Claim::Acquired);
-    keys.complete(&old, &response(200)).await.unwrap();
+    let token = acquired(keys.claim(&old, &fp("a"), LEASE).await.unwrap());
+    keys.complete(&old, &token, &response(200)).await.unwrap();
     env.clock.advance(Duration::from_secs(3600));
-    assert_eq!(keys.claim(&young, &fp("a"), LEASE).await.unwrap(), Claim::Acquired);
+    acquired(keys.claim(&young, &fp("a"), LEASE).await.unwrap());
 
     env.clock
         .advance(retention - Duration::from_secs(3600) - Duration::from_millis(1));
@@ -103,8 +132,8 @@ async fn records_expire_after_the_retention_and_are_swept(env: Env) {
     assert_eq!(keys.claim(&old, &fp("b"), LEASE).await.unwrap(), Claim::Mismatch);
     env.clock.advance(Duration::from_millis(1));
     assert_eq!(keys.sweep().await.unwrap(), 1);
-    // Expired: the key is new again, whatever it was used for.
-    assert_eq!(keys.claim(&old, &fp("b"), LEASE).await.unwrap(), Claim::Acquired);
+    // Expired: the key is new again (not a takeover), whatever it was used for.
+    acquired(keys.claim(&old, &fp("b"), LEASE).await.unwrap());
     env.clock.advance(Duration::from_secs(3600));
     assert_eq!(keys.sweep().await.unwrap(), 1, "the young key goes an hour later");
 }

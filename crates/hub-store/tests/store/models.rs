@@ -52,11 +52,13 @@ where
 
 // ---------------------------------------------------------------- idempotency
 
+/// `claim` picks one of the tokens handed out so far (a stale holder, often): fencing
+/// must refuse every holder but the current one.
 #[derive(Debug, Clone)]
 enum KeyOp {
     Claim { other_fp: bool, lease_s: u64 },
-    Complete { status: u16 },
-    Release,
+    Complete { status: u16, claim: usize },
+    Release { claim: usize },
     Sweep,
     Advance { s: u64 },
 }
@@ -64,8 +66,9 @@ enum KeyOp {
 fn key_op() -> impl Strategy<Value = KeyOp> {
     prop_oneof![
         4 => (any::<bool>(), 1..6_u64).prop_map(|(other_fp, lease_s)| KeyOp::Claim { other_fp, lease_s }),
-        2 => prop_oneof![Just(200_u16), Just(201), Just(502)].prop_map(|status| KeyOp::Complete { status }),
-        1 => Just(KeyOp::Release),
+        2 => (prop_oneof![Just(200_u16), Just(201), Just(502)], 0..4_usize)
+            .prop_map(|(status, claim)| KeyOp::Complete { status, claim }),
+        1 => (0..4_usize).prop_map(|claim| KeyOp::Release { claim }),
         1 => Just(KeyOp::Sweep),
         3 => (0..9_u64).prop_map(|s| KeyOp::Advance { s }),
     ]
@@ -77,12 +80,15 @@ struct KeyRecord {
     completed: Option<u16>,
     lease_until: u64,
     created: u64,
+    /// Which of the handed-out tokens holds the claim.
+    holder: usize,
 }
 
 /// The model's answer, comparable with the store's.
 fn claim_name(c: &Claim) -> String {
     match c {
-        Claim::Acquired => "acquired".to_owned(),
+        Claim::Acquired(_) => "acquired".to_owned(),
+        Claim::TakenOver(_) => "taken_over".to_owned(),
         Claim::InFlight => "in_flight".to_owned(),
         Claim::Mismatch => "mismatch".to_owned(),
         Claim::Completed(r) => format!("completed {}", r.status),
@@ -104,10 +110,19 @@ async fn check_key(env: Env, ops: Vec<KeyOp>) -> Result<(), TestCaseError> {
     let k = key(&format!("k-{}", uuid::Uuid::new_v4().simple()));
     let mut now = 0_u64;
     let mut model: Option<KeyRecord> = None;
+    let mut tokens: Vec<hub_core::ClaimToken> = Vec::new();
+    let pick = |tokens: &[hub_core::ClaimToken], i: usize| {
+        tokens
+            .get(i % tokens.len().max(1))
+            .cloned()
+            .map(|t| (i % tokens.len().max(1), t))
+            .unwrap_or((usize::MAX, hub_core::ClaimToken("never-issued".to_owned())))
+    };
     for op in ops {
         match op {
             KeyOp::Claim { other_fp, lease_s } => {
                 let live = model.clone().filter(|r| r.created + RETENTION_S > now);
+                let next = tokens.len();
                 let want = match live {
                     None => {
                         model = Some(KeyRecord {
@@ -115,6 +130,7 @@ async fn check_key(env: Env, ops: Vec<KeyOp>) -> Result<(), TestCaseError> {
                             completed: None,
                             lease_until: now + lease_s,
                             created: now,
+                            holder: next,
                         });
                         "acquired".to_owned()
                     }
@@ -127,9 +143,10 @@ async fn check_key(env: Env, ops: Vec<KeyOp>) -> Result<(), TestCaseError> {
                     Some(r) => {
                         model = Some(KeyRecord {
                             lease_until: now + lease_s,
+                            holder: next,
                             ..r
                         });
-                        "acquired".to_owned()
+                        "taken_over".to_owned()
                     }
                 };
                 let fingerprint = fp(if other_fp { "b" } else { "a" });
@@ -138,29 +155,36 @@ async fn check_key(env: Env, ops: Vec<KeyOp>) -> Result<(), TestCaseError> {
                     .await
                     .unwrap();
                 prop_assert_eq!(claim_name(&got), want, "claim at {}", now);
+                if let Claim::Acquired(t) | Claim::TakenOver(t) = got {
+                    tokens.push(t);
+                }
             }
-            KeyOp::Complete { status } => {
+            KeyOp::Complete { status, claim } => {
+                let (index, token) = pick(&tokens, claim);
                 let want = match &mut model {
                     None => "not_found",
                     Some(r) if r.completed.is_some() => "conflict",
+                    Some(r) if r.holder != index => "conflict",
                     Some(r) => {
                         r.completed = Some(status);
                         "ok"
                     }
                 };
-                let got = store.complete(&k, &response(status)).await;
+                let got = store.complete(&k, &token, &response(status)).await;
                 prop_assert_eq!(unit_name(&got), want, "complete at {}", now);
             }
-            KeyOp::Release => {
+            KeyOp::Release { claim } => {
+                let (index, token) = pick(&tokens, claim);
                 let want = match &model {
                     None => "ok",
                     Some(r) if r.completed.is_some() => "conflict",
+                    Some(r) if r.holder != index => "conflict",
                     Some(_) => {
                         model = None;
                         "ok"
                     }
                 };
-                prop_assert_eq!(unit_name(&store.release(&k).await), want, "release at {}", now);
+                prop_assert_eq!(unit_name(&store.release(&k, &token).await), want, "release at {}", now);
             }
             KeyOp::Sweep => {
                 let expired = model.as_ref().is_some_and(|r| r.created + RETENTION_S <= now);
