@@ -74,7 +74,7 @@ impl Modify for ProblemAnswers {
         wire::CreatedTicketBody, wire::TicketBody, wire::CommentBody, wire::TransactionBody, wire::HistoryBody,
         wire::HistoryItem, wire::DraftBody, wire::CommitBody, wire::CancelBody, wire::DlqEntryBody, wire::DlqPage,
         wire::AuditRecordBody, wire::AuditPage, wire::HealthBody, wire::ReadyBody, wire::AdapterReadiness,
-        wire::TransactionWebhook, wire::TicketWebhook, wire::EventMessage,
+        wire::TransactionWebhook, wire::TicketWebhook, wire::EventMessage, wire::PriorityName, wire::DlqStatusName,
     )),
     modifiers(&BearerAuth, &ProblemAnswers),
 )]

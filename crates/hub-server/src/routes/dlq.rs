@@ -41,7 +41,7 @@ fn parse_status(raw: &str) -> Result<DlqStatus, String> {
 #[utoipa::path(
     get, path = "/v1/dlq", tag = "dlq", operation_id = "list_dlq_entries",
     params(
-        ("status" = Option<String>, Query, description = "pending, replayed or discarded"),
+        ("status" = Option<crate::wire::DlqStatusName>, Query, description = "pending, replayed or discarded"),
         ("adapter" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
         ("operation" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
         ("limit" = Option<u32>, Query, description = "1..200, default 50", minimum = 1, maximum = 200),
