@@ -165,3 +165,21 @@ fn what_the_handlers_answer_is_documented() {
         assert_problem(&doc, id, status, code);
     }
 }
+
+proptest::proptest! {
+    /// Every amount the document's pattern allows is one the hub takes: a positive exact
+    /// decimal (schemathesis generates schema-valid drafts from this pattern).
+    #[test]
+    fn every_documented_amount_is_accepted(raw in proptest::string::string_regex(
+        doc()["components"]["schemas"]["CreateDraftRequest"]["properties"]["amount"]["pattern"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches('^')
+            .trim_end_matches('$'),
+    ).unwrap()) {
+        let amount: hub_core::Amount = raw.parse().unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+        proptest::prop_assert!(amount.is_positive(), "{raw:?}");
+        let from_json: hub_core::Amount = serde_json::from_value(serde_json::json!(raw)).unwrap();
+        proptest::prop_assert_eq!(from_json, amount);
+    }
+}
