@@ -343,3 +343,36 @@ impl Hub {
         self.hub.shutdown().await;
     }
 }
+
+/// Runs `promtool check metrics` over a Prometheus exposition and fails with its complaints.
+///
+/// promtool must be there: `cargo xtask test` installs it (Debian's `prometheus`) and sets
+/// `HUB_PROMTOOL`; without it this panics saying how to install it, never skips.
+pub fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let promtool = std::env::var_os("HUB_PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let spawned = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = spawned.unwrap_or_else(|e| {
+        panic!(
+            "promtool ({}) could not be run: {e}. Run the tests with `cargo xtask test`, which installs \
+             it, or `apt-get install prometheus` (or set HUB_PROMTOOL to a promtool binary)",
+            promtool.to_string_lossy()
+        )
+    });
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(text.as_bytes()).expect("writing to promtool");
+    }
+    let out = child.wait_with_output().expect("waiting for promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

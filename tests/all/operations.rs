@@ -182,5 +182,6 @@ async fn an_outage_dead_letters_writes_and_a_replay_after_recovery_makes_one_eff
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
+    hub_tests::promtool_check(&text);
     hub.stop().await;
 }

@@ -97,6 +97,7 @@ fn ci() -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     let mut env = services::ensure()?;
     env.extend(services::browser()?);
+    env.extend(services::promtool()?);
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));

@@ -1,5 +1,5 @@
 //! Makes sure PostgreSQL and Redis answer on loopback, starting them when they do not,
-//! and that the browser test has Chromium and chromedriver.
+//! and that the tests have their tools: Chromium and chromedriver, and promtool.
 //!
 //! A service that already answers is used as it is and never stopped or reset. One
 //! that does not is installed from Debian's packages when missing and started; what
@@ -67,6 +67,23 @@ pub(crate) fn browser() -> Result<TestEnv> {
         ("HUB_CHROMIUM", CHROMIUM.to_owned()),
         ("HUB_CHROMEDRIVER", CHROMEDRIVER.to_owned()),
     ])
+}
+
+const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// Ensures `promtool` is installed (Debian's `prometheus`) for the tests that run
+/// `promtool check metrics` over the hub's exposition; returns the variable that points
+/// them at it.
+pub(crate) fn promtool() -> Result<TestEnv> {
+    if Path::new(PROMTOOL).is_file() {
+        eprintln!("xtask: {PROMTOOL} is installed; using it");
+    } else {
+        apt_install(&["prometheus"])?;
+        if !Path::new(PROMTOOL).is_file() {
+            bail!("{PROMTOOL} is still missing after installing prometheus");
+        }
+    }
+    Ok(vec![("HUB_PROMTOOL", PROMTOOL.to_owned())])
 }
 
 fn answers(addr: &str) -> bool {

@@ -88,6 +88,14 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     ("integration_event_subscribers", "Open /v1/events connections."),
     (
+        "integration_event_subscribers_refused_total",
+        "/v1/events subscriptions refused because the hub serves its limit of them.",
+    ),
+    (
+        "integration_connections_refused_total",
+        "Client connections closed as soon as accepted because the hub holds its limit of them.",
+    ),
+    (
         "integration_event_subscribers_dropped_total",
         "/v1/events connections closed by the hub, by reason (lagged, slow, silent).",
     ),
@@ -113,3 +121,6 @@ fn describe() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

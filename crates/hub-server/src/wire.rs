@@ -12,6 +12,36 @@ use utoipa::ToSchema;
 
 use crate::problem::{Problem, ProblemCode};
 
+/// A ticket priority's name, for the document (the domain type stays free of schema code).
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(as = Priority)]
+#[allow(dead_code)] // Only its schema is used.
+#[serde(rename_all = "snake_case")]
+pub enum PriorityName {
+    /// Low.
+    Low,
+    /// Normal (the default).
+    Normal,
+    /// High.
+    High,
+    /// Urgent.
+    Urgent,
+}
+
+/// A dead-letter entry's status name, for the document.
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(as = DlqStatus)]
+#[allow(dead_code)] // Only its schema is used.
+#[serde(rename_all = "snake_case")]
+pub enum DlqStatusName {
+    /// Awaiting review.
+    Pending,
+    /// Run again successfully.
+    Replayed,
+    /// Given up.
+    Discarded,
+}
+
 /// `POST /v1/tickets`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +56,7 @@ pub struct CreateTicketRequest {
     pub description: String,
     /// `low`, `normal` (default), `high` or `urgent`.
     #[serde(default)]
-    #[schema(value_type = String, example = "normal")]
+    #[schema(value_type = PriorityName, example = "normal")]
     pub priority: Priority,
 }
 
@@ -53,8 +83,10 @@ pub struct CreateDraftRequest {
     /// For whom.
     #[schema(value_type = String, pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
     pub customer_id: CustomerId,
-    /// How much: an exact decimal, as a JSON number or string; greater than zero.
-    #[schema(value_type = String, example = "500.00")]
+    /// How much: an exact decimal greater than zero, at most 8 places, as a string (a JSON
+    /// number without an exponent is taken too). The documented pattern (up to 20 integer
+    /// digits) is what is always accepted.
+    #[schema(value_type = String, example = "500.00", pattern = "^(0{0,8}[1-9][0-9]{0,19}(\\.[0-9]{1,8})?|0{1,8}\\.0{0,7}[1-9])$")]
     pub amount: Amount,
     /// ISO 4217; the configured default when absent.
     #[serde(default)]

@@ -5,13 +5,13 @@ use axum::extract::State;
 use hub_core::AuditQuery;
 
 use crate::extract::QueryMap;
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 use crate::state::AppState;
 use crate::wire::{AuditPage, AuditRecordBody, query_time, query_token};
 
 /// Lists audit records, newest first.
 #[utoipa::path(
-    get, path = "/v1/audit", tag = "audit",
+    get, path = "/v1/audit", tag = "audit", operation_id = "list_audit_records",
     params(
         ("adapter" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
         ("operation" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
@@ -22,7 +22,6 @@ use crate::wire::{AuditPage, AuditRecordBody, query_time, query_token};
     ),
     responses(
         (status = 200, description = "A page", body = AuditPage),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -8,7 +8,7 @@ use hub_core::{DlqError, DlqFilter, DlqId, DlqStatus};
 use crate::auth::Principal;
 use crate::correlation::Correlation;
 use crate::extract::{EmptyBody, OptionalJson, PathId, QueryMap};
-use crate::problem::{Problem, ProblemCode, ProblemDetails};
+use crate::problem::{Problem, ProblemCode};
 use crate::replay::{ReplayError, Replayed};
 use crate::state::AppState;
 use crate::wire::{DiscardRequest, DlqEntryBody, DlqPage, query_token, wiring_problem};
@@ -39,9 +39,9 @@ fn parse_status(raw: &str) -> Result<DlqStatus, String> {
 
 /// Lists entries, newest first.
 #[utoipa::path(
-    get, path = "/v1/dlq", tag = "dlq",
+    get, path = "/v1/dlq", tag = "dlq", operation_id = "list_dlq_entries",
     params(
-        ("status" = Option<String>, Query, description = "pending, replayed or discarded"),
+        ("status" = Option<crate::wire::DlqStatusName>, Query, description = "pending, replayed or discarded"),
         ("adapter" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
         ("operation" = Option<String>, Query, pattern = "^[!-~]{1,512}$"),
         ("limit" = Option<u32>, Query, description = "1..200, default 50", minimum = 1, maximum = 200),
@@ -49,7 +49,6 @@ fn parse_status(raw: &str) -> Result<DlqStatus, String> {
     ),
     responses(
         (status = 200, description = "A page", body = DlqPage),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -75,11 +74,10 @@ pub async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json
 
 /// One entry.
 #[utoipa::path(
-    get, path = "/v1/dlq/{id}", tag = "dlq",
+    get, path = "/v1/dlq/{id}", tag = "dlq", operation_id = "get_dlq_entry",
     params(("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "The entry", body = DlqEntryBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -97,16 +95,13 @@ pub async fn get_entry(
 /// Runs a pending entry's write again with its idempotency key. A comment whose earlier
 /// outcome is unknown is first looked for upstream and not sent again when found.
 #[utoipa::path(
-    post, path = "/v1/dlq/{id}/replay", tag = "dlq",
+    post, path = "/v1/dlq/{id}/replay", tag = "dlq", operation_id = "replay_dlq_entry",
     params(
         ("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("force" = Option<bool>, Query, description = "Send a write whose earlier outcome is unknown and cannot be checked upstream (a comment to a system that neither deduplicates nor can be asked), accepting that it may take effect twice"),
     ),
     responses(
         (status = 200, description = "Replayed: the entry, now `replayed`, with the result", body = DlqEntryBody),
-        (status = 409, description = "Not pending", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Failed again (the entry stays pending)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -170,13 +165,11 @@ async fn replay_entry(
 
 /// Gives up a pending entry.
 #[utoipa::path(
-    post, path = "/v1/dlq/{id}/discard", tag = "dlq",
+    post, path = "/v1/dlq/{id}/discard", tag = "dlq", operation_id = "discard_dlq_entry",
     params(("id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     request_body(content = Option<DiscardRequest>, description = "Optional reason"),
     responses(
         (status = 200, description = "The entry, now `discarded`", body = DlqEntryBody),
-        (status = 409, description = "Not pending", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -11,20 +11,18 @@ use crate::correlation::Correlation;
 use crate::extract::{EmptyBody, JsonBody, PathId};
 use crate::idempotency::{fingerprint, key_from_headers};
 use crate::operations::{OnDraft, WriteOp};
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 use crate::state::AppState;
 use crate::wire::{CancelBody, CommitBody, CreateDraftRequest, DraftBody};
 use crate::write;
 
 /// Creates a draft transaction.
 #[utoipa::path(
-    post, path = "/v1/transactions/drafts", tag = "drafts",
+    post, path = "/v1/transactions/drafts", tag = "drafts", operation_id = "create_draft",
     request_body = CreateDraftRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, description = "Created", body = DraftBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -52,15 +50,13 @@ pub async fn create_draft(
 
 /// Commits a draft; `Idempotency-Key` is required.
 #[utoipa::path(
-    post, path = "/v1/transactions/drafts/{draft_id}/commit", tag = "drafts",
+    post, path = "/v1/transactions/drafts/{draft_id}/commit", tag = "drafts", operation_id = "commit_draft",
     params(
         ("draft_id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("Idempotency-Key" = String, Header, description = "Required", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 200, description = "Committed", body = CommitBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -84,15 +80,13 @@ pub async fn commit(
 
 /// Cancels a draft.
 #[utoipa::path(
-    post, path = "/v1/transactions/drafts/{draft_id}/cancel", tag = "drafts",
+    post, path = "/v1/transactions/drafts/{draft_id}/cancel", tag = "drafts", operation_id = "cancel_draft",
     params(
         ("draft_id" = String, Path, description = "The contract's id rule", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 200, description = "Cancelled", body = CancelBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::events_ws::{self, EventFilter};
-use crate::problem::{Problem, ProblemCode, ProblemDetails};
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What a subscriber refused for the subscription limit is told to wait, in seconds.
@@ -29,7 +29,7 @@ const READ_BUFFER: usize = 4 * 1024;
 /// every 20 s. Beyond `events.max_subscribers` open subscriptions, 503 `overloaded` with
 /// `Retry-After`.
 #[utoipa::path(
-    get, path = "/v1/events", tag = "events",
+    get, path = "/v1/events", tag = "events", operation_id = "subscribe_to_events",
     params(
         ("topic" = Option<Vec<String>>, Query, description = "Repeatable: transaction.updated, ticket.updated, dlq.enqueued, circuit.changed (default all)"),
         ("transaction_id" = Option<String>, Query, description = "Only events whose data.transaction_id is this"),
@@ -38,9 +38,6 @@ const READ_BUFFER: usize = 4 * 1024;
     ),
     responses(
         (status = 101, description = "WebSocket: one text message per event", body = crate::wire::EventMessage),
-        (status = 426, description = "Not a WebSocket upgrade", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Too many live subscriptions (`overloaded`), with Retry-After", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -11,7 +11,7 @@ use crate::state::{AppState, CircuitState};
 use crate::wire::{AdapterReadiness, HealthBody, ReadyBody};
 
 /// 200 while the process serves.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Serving", body = HealthBody)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "get_health", responses((status = 200, description = "Serving", body = HealthBody)))]
 pub async fn healthz() -> Json<HealthBody> {
     Json(HealthBody {
         status: "ok".to_owned(),
@@ -20,7 +20,7 @@ pub async fn healthz() -> Json<HealthBody> {
 
 /// 200 when every store answers, else 503; with each adapter's circuit.
 #[utoipa::path(
-    get, path = "/readyz", tag = "operations",
+    get, path = "/readyz", tag = "operations", operation_id = "get_readiness",
     responses(
         (status = 200, description = "Ready", body = ReadyBody),
         (status = 503, description = "A store does not answer", body = ReadyBody),
@@ -74,7 +74,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "get_metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(

@@ -11,7 +11,7 @@ use crate::correlation::Correlation;
 use crate::extract::{JsonBody, PathId};
 use crate::idempotency::{fingerprint, key_from_headers};
 use crate::operations::{CommentOnTicket, TICKETING, WriteOp};
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 use crate::routes::{CACHE_STATUS, cache_status};
 use crate::state::AppState;
 use crate::wire::{AddCommentRequest, CommentBody, CreateTicketRequest, CreatedTicketBody, TicketBody, non_empty};
@@ -19,13 +19,11 @@ use crate::write;
 
 /// Opens a ticket.
 #[utoipa::path(
-    post, path = "/v1/tickets", tag = "tickets",
+    post, path = "/v1/tickets", tag = "tickets", operation_id = "create_ticket",
     request_body = CreateTicketRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat return the first answer", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, description = "Created", body = CreatedTicketBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -51,12 +49,10 @@ pub async fn create_ticket(
 
 /// Reads a ticket's status (cached).
 #[utoipa::path(
-    get, path = "/v1/tickets/{ticket_id}", tag = "tickets",
+    get, path = "/v1/tickets/{ticket_id}", tag = "tickets", operation_id = "get_ticket",
     params(("ticket_id" = String, Path, description = "The contract's id rule", example = "TCK-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "The ticket; `Cache-Status` says where it came from", body = TicketBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -79,7 +75,7 @@ pub async fn get_ticket(
 
 /// Adds a comment to a ticket.
 #[utoipa::path(
-    post, path = "/v1/tickets/{ticket_id}/comments", tag = "tickets",
+    post, path = "/v1/tickets/{ticket_id}/comments", tag = "tickets", operation_id = "add_ticket_comment",
     request_body = AddCommentRequest,
     params(
         ("ticket_id" = String, Path, description = "The contract's id rule", example = "TCK-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
@@ -87,8 +83,6 @@ pub async fn get_ticket(
     ),
     responses(
         (status = 201, description = "Created", body = CommentBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure (with dlq_id)", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

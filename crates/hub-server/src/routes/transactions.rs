@@ -8,19 +8,17 @@ use hub_core::{CustomerId, HistoryLimit, TransactionId};
 use crate::correlation::Correlation;
 use crate::extract::{PathId, QueryMap};
 use crate::operations::TRANSACTION_STATUS;
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::Problem;
 use crate::routes::{CACHE_STATUS, cache_status};
 use crate::state::AppState;
 use crate::wire::{HistoryBody, TransactionBody};
 
 /// Reads one transaction (cached).
 #[utoipa::path(
-    get, path = "/v1/transactions/{transaction_id}", tag = "transactions",
+    get, path = "/v1/transactions/{transaction_id}", tag = "transactions", operation_id = "get_transaction",
     params(("transaction_id" = String, Path, description = "The contract's id rule", example = "TXN-5001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
         (status = 200, description = "The transaction; `Cache-Status` says where it came from", body = TransactionBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -43,15 +41,13 @@ pub async fn get_transaction(
 
 /// Reads a customer's most recent transactions (cached).
 #[utoipa::path(
-    get, path = "/v1/customers/{customer_id}/transactions", tag = "transactions",
+    get, path = "/v1/customers/{customer_id}/transactions", tag = "transactions", operation_id = "list_customer_transactions",
     params(
         ("customer_id" = String, Path, description = "The contract's id rule", example = "CUST-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
         ("limit" = Option<u32>, Query, description = "1..100, default 10", minimum = 1, maximum = 100),
     ),
     responses(
         (status = 200, description = "Newest first; `Cache-Status` says where it came from", body = HistoryBody),
-        (status = "4XX", description = "Problem", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = "5XX", description = "Upstream failure", body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

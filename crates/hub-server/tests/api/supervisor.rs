@@ -127,20 +127,26 @@ async fn operating_metrics_move() {
     promtool_check(&text);
 }
 
-/// `promtool check metrics` over the exposition, where promtool is installed (the
-/// end-to-end suite runs it over the real hub's full exposition too).
+/// `promtool check metrics` over the exposition (the end-to-end suite runs it over the
+/// real hub's full exposition too). promtool must be there: `cargo xtask test` installs
+/// it (Debian's `prometheus`) and sets `HUB_PROMTOOL`; without it this test fails.
 fn promtool_check(text: &str) {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
-    let Ok(mut child) = Command::new("promtool")
+    let promtool = std::env::var_os("HUB_PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let spawned = Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-    else {
-        return;
-    };
+        .spawn();
+    let mut child = spawned.unwrap_or_else(|e| {
+        panic!(
+            "promtool ({}) could not be run: {e}. Run the tests with `cargo xtask test`, which installs \
+             it, or `apt-get install prometheus` (or set HUB_PROMTOOL to a promtool binary)",
+            promtool.to_string_lossy()
+        )
+    });
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
