@@ -77,6 +77,14 @@ impl WriteOp {
         }
     }
 
+    /// The status the route answers when the write succeeds.
+    pub fn success_status(&self) -> StatusCode {
+        match self {
+            Self::CreateTicket(_) | Self::AddComment(_) | Self::CreateDraft(_) => StatusCode::CREATED,
+            Self::Commit(_) | Self::Cancel(_) => StatusCode::OK,
+        }
+    }
+
     /// The adapter it goes through.
     pub fn adapter(&self) -> &'static str {
         match self {

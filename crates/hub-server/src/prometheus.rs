@@ -67,6 +67,14 @@ pub const METRICS: &[(&str, &str)] = &[
         "Writes answered again from their Idempotency-Key record.",
     ),
     (
+        "integration_idempotency_takeovers_total",
+        "Lapsed Idempotency-Key claims taken over; the write is resent only where that cannot duplicate it.",
+    ),
+    (
+        "integration_idempotency_record_failures_total",
+        "Finished writes whose outcome could not be recorded for their Idempotency-Key (the claim lapses into a takeover).",
+    ),
+    (
         "integration_webhook_verification_failures_total",
         "Webhooks refused, by reason (missing_header, bad_timestamp, stale, bad_signature).",
     ),

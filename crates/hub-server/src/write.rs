@@ -158,7 +158,7 @@ async fn run(
                 metrics::counter!("integration_idempotent_replays_total",
                     "adapter" => op.adapter(), "operation" => op.operation())
                 .increment(1);
-                return Answer::replayed(stored);
+                return follow_dead_letter(state, &op, stored).await;
             }
             Ok(Claim::Acquired(token)) => held = Some((k, token)),
             Ok(Claim::TakenOver(token)) => {
@@ -178,6 +178,68 @@ async fn run(
         record_outcome(store.as_ref(), k, &token, &answer).await;
     }
     answer
+}
+
+/// A key's stored answer, or — when that answer dead-lettered the write — what became of
+/// the entry since: still pending, the stored failure without its invitation to retry
+/// (no `Retry-After`, no `retry_after_s`: the supervisor holds the write); replayed, the
+/// replay's result as the route answers success; discarded, 409 `dlq_conflict` with the
+/// supervisor's reason. Always `Idempotent-Replayed`.
+async fn follow_dead_letter(state: &AppState, op: &WriteOp, stored: StoredResponse) -> Answer {
+    let dlq_id = serde_json::from_slice::<serde_json::Value>(&stored.body)
+        .ok()
+        .and_then(|v| v.get("dlq_id").and_then(serde_json::Value::as_str).map(str::to_owned))
+        .and_then(|id| hub_core::DlqId::parse(&id).ok());
+    let Some(id) = dlq_id else {
+        return Answer::replayed(stored);
+    };
+    let entry = match state.services.dlq.get(&id).await {
+        Ok(Some(entry)) => entry,
+        // The entry is gone (pruned) or the store cannot say: the stored answer stands.
+        Ok(None) | Err(_) => return Answer::replayed(stored),
+    };
+    match entry.status {
+        hub_core::DlqStatus::Pending => {
+            // The stored answer as it was, less any invitation to retry (a circuit's
+            // `retry_after_s`): the supervisor holds the write now.
+            let mut body: serde_json::Value = serde_json::from_slice(&stored.body).unwrap_or_default();
+            let invited = body.as_object_mut().and_then(|m| m.remove("retry_after_s")).is_some();
+            let stored = if invited {
+                StoredResponse {
+                    body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+                    ..stored
+                }
+            } else {
+                stored
+            };
+            Answer::replayed(stored)
+        }
+        hub_core::DlqStatus::Replayed => {
+            let status = op.success_status().as_u16();
+            Answer::replayed(StoredResponse {
+                status,
+                content_type: "application/json".to_owned(),
+                body: Bytes::from(serde_json::to_vec(&entry.result.unwrap_or_default()).unwrap_or_default()),
+            })
+        }
+        hub_core::DlqStatus::Discarded => {
+            let reason = entry.reason.unwrap_or_else(|| "no reason given".to_owned());
+            let mut p = Problem::new(
+                ProblemCode::DlqConflict,
+                format!("the write was dead-lettered and the supervisor discarded it: {reason}"),
+            )
+            .with_dlq_id(&id);
+            p.adapter = Some(op.adapter().to_owned());
+            p.operation = Some(op.operation().to_owned());
+            let mut answer = Answer::problem(&p, Disposition::Leave);
+            answer.replay = Some(StoredResponse {
+                status: answer.status.as_u16(),
+                content_type: PROBLEM_JSON.to_owned(),
+                body: answer.body.clone(),
+            });
+            answer
+        }
+    }
 }
 
 /// Pauses between attempts to record a claim's outcome: a database blip must not leave

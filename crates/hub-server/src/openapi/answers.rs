@@ -60,7 +60,12 @@ const KEY: &[Answer] = &[
     answer(
         409,
         "idempotency_in_flight",
-        "the first request with this Idempotency-Key is still running",
+        "the first request with this Idempotency-Key is still running; or its claim lapsed, it may have taken effect and the upstream can neither deduplicate nor be asked, so nothing was sent and the write awaits the supervisor (`dlq_id`)",
+    ),
+    answer(
+        409,
+        "dlq_conflict",
+        "the first request with this Idempotency-Key was dead-lettered and the supervisor discarded it (`dlq_id`, the reason in `detail`)",
     ),
     answer(
         422,
@@ -115,7 +120,7 @@ const WRITE: &[Answer] = &[
     answer(
         503,
         "store_unavailable",
-        "the idempotency store or the dead-letter queue could not be used",
+        "the idempotency store or the dead-letter queue could not be used, or the write's audit record could not be made durable first: nothing was sent (`Retry-After`)",
     ),
     answer(
         500,
@@ -230,8 +235,8 @@ pub fn answers(operation_id: &str) -> Option<Vec<(u16, Vec<Answer>)>> {
     Some(merged)
 }
 
-/// Codes whose answers carry `Retry-After`.
-const RETRY_AFTER_CODES: &[&str] = &["rate_limited", "circuit_open", "overloaded"];
+/// Codes whose answers carry `Retry-After` (`store_unavailable`: a write refused unsent).
+const RETRY_AFTER_CODES: &[&str] = &["rate_limited", "circuit_open", "overloaded", "store_unavailable"];
 
 /// The document's response for one status: the problem schema, a description listing
 /// each code and when it is given, and `Retry-After` where one of them sends it.
@@ -253,7 +258,7 @@ pub fn response(answers: &[Answer]) -> utoipa::openapi::Response {
             HeaderBuilder::new()
                 .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
                 .description(Some(
-                    "Seconds to wait before trying again (rate_limited, circuit_open, overloaded)",
+                    "Seconds to wait before trying again (rate_limited, circuit_open, overloaded, store_unavailable)",
                 ))
                 .build(),
         );

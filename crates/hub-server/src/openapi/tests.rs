@@ -45,10 +45,7 @@ fn operation_ids_are_unique_and_each_has_its_answers() {
 
 #[test]
 fn every_code_in_the_table_is_one_the_hub_sends() {
-    // `upstream_answer_unreadable` is the contract's code for an accepted write whose answer
-    // cannot be used; the write path answers it.
-    let mut known: BTreeSet<&str> = ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
-    known.insert("upstream_answer_unreadable");
+    let known: BTreeSet<&str> = ProblemCode::ALL.iter().map(|c| c.as_str()).collect();
     for (id, groups) in OPERATIONS {
         for a in groups.iter().flat_map(|g| g.iter()) {
             assert!(known.contains(a.code), "{id}: unknown code {}", a.code);

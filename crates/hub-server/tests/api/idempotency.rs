@@ -171,3 +171,71 @@ async fn a_dead_lettered_failure_is_replayed_with_its_dlq_id() {
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
     assert_eq!(hub.upstream.calls(), 1);
 }
+
+/// A retry with the key of a dead-lettered write follows the entry: while it is pending,
+/// the stored failure without its invitation to retry; once the supervisor replayed it,
+/// the replay's result as the route's success; once discarded, 409 with the reason.
+#[tokio::test]
+async fn a_key_follows_its_dead_letter() {
+    let hub = Hub::new();
+    let srv = hub.serve().await;
+    let send = |key: &'static str| {
+        srv.req("POST", "/v1/tickets")
+            .token(WRITE)
+            .header("idempotency-key", key)
+            .json(json!({"customer_id": "C-1", "subject": "s", "description": "d"}))
+            .send()
+    };
+    hub.upstream.fail_with(Error::CircuitOpen {
+        retry_in: std::time::Duration::from_secs(30),
+    });
+    let first = send("follow-1").await;
+    let p = first.problem(503, "circuit_open");
+    assert_eq!(first.header("retry-after"), Some("30"));
+    let dlq_id = p["dlq_id"].as_str().unwrap().to_owned();
+
+    // Pending: no invitation to retry, nothing sent.
+    let pending = send("follow-1").await;
+    assert_eq!(pending.status, 503);
+    let body = pending.json();
+    assert_eq!(body["code"], "circuit_open");
+    assert_eq!(body["request_id"], p["request_id"], "the first request's answer");
+    assert_eq!(pending.header("retry-after"), None);
+    assert!(body.get("retry_after_s").is_none(), "{body}");
+    assert_eq!(body["dlq_id"], dlq_id.as_str());
+    assert_eq!(pending.header("idempotent-replayed"), Some("true"));
+
+    // Replayed by the supervisor: the replay's result, as the route's success.
+    hub.upstream.succeed();
+    let replay = srv
+        .req("POST", &format!("/v1/dlq/{dlq_id}/replay"))
+        .token(ADMIN)
+        .send()
+        .await;
+    assert_eq!(replay.status, 200, "{}", replay.text());
+    let after = send("follow-1").await;
+    assert_eq!(after.status, 201, "{}", after.text());
+    assert_eq!(after.json(), replay.json()["result"]);
+    assert_eq!(after.header("idempotent-replayed"), Some("true"));
+    let calls = hub.upstream.calls();
+
+    // Discarded: 409 with the supervisor's reason.
+    hub.upstream.fail_with(Error::Connect(ConnectCause::Refused));
+    let second = send("follow-2").await;
+    let id = second.problem(502, "upstream_unavailable")["dlq_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    srv.req("POST", &format!("/v1/dlq/{id}/discard"))
+        .token(ADMIN)
+        .json(json!({"reason": "sent by hand"}))
+        .send()
+        .await;
+    let discarded = send("follow-2").await;
+    assert_eq!(discarded.status, 409);
+    let p = discarded.json();
+    assert_eq!(p["code"], "dlq_conflict");
+    assert!(p["detail"].as_str().unwrap().contains("sent by hand"), "{p}");
+    assert_eq!(p["dlq_id"], id.as_str());
+    assert_eq!(hub.upstream.calls(), calls + 1, "retries sent nothing");
+}
