@@ -193,10 +193,9 @@ async fn follow_dead_letter(state: &AppState, op: &WriteOp, stored: StoredRespon
     let Some(id) = dlq_id else {
         return Answer::replayed(stored);
     };
-    let entry = match state.services.dlq.get(&id).await {
-        Ok(Some(entry)) => entry,
-        // The entry is gone (pruned) or the store cannot say: the stored answer stands.
-        Ok(None) | Err(_) => return Answer::replayed(stored),
+    // The entry is gone (pruned) or the store cannot say: the stored answer stands.
+    let Ok(Some(entry)) = state.services.dlq.get(&id).await else {
+        return Answer::replayed(stored);
     };
     match entry.status {
         hub_core::DlqStatus::Pending => {
