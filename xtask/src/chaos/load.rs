@@ -47,6 +47,9 @@ pub(crate) enum Outcome {
     Success(Value),
     /// 502/503/504 or 429 with a `dlq_id`: failed, kept for replay.
     Failed { dlq_id: String, code: String },
+    /// 502 `upstream_answer_unreadable`: the upstream accepted it (a 2xx the hub could
+    /// not read); it must have happened exactly once, with no DLQ entry.
+    Applied,
     /// Another 4xx: refused; must have had no effect.
     Rejected { status: u16, code: String },
     /// No final answer within the client's patience.
@@ -340,6 +343,7 @@ pub(crate) fn write(
         last = r.summary();
         match r.status {
             200..=299 => break Outcome::Success(json),
+            502 if code == "upstream_answer_unreadable" => break Outcome::Applied,
             409 if code == "idempotency_in_flight" => std::thread::sleep(Duration::from_millis(100)),
             429 | 502..=504 if json["dlq_id"].is_string() => {
                 break Outcome::Failed {
@@ -374,7 +378,8 @@ pub(crate) fn background_faults() -> Vec<Value> {
         json!({"kind": "rate_limit", "rate": 0.03}),
         json!({"kind": "reset", "rate": 0.02}),
         json!({"kind": "hang", "ms": 2500, "rate": 0.01}),
-        json!({"kind": "malformed_json", "rate": 0.02}),
+        // A 2xx means the upstream did it: the garbled answer comes after the route ran.
+        json!({"kind": "malformed_json", "after_handler": true, "rate": 0.02}),
     ];
     for (system, route) in [
         ("generic", "/tickets*"),
@@ -440,7 +445,25 @@ pub(crate) fn seed_tickets(target: &mut Target, n: usize, seen: &mut Seen) -> Re
     Ok(())
 }
 
-/// Replays every pending DLQ entry of every hub until none is left; returns the replays made.
+/// The reason the chaos supervisor gives when it discards an `outcome_unknown` entry
+/// whose write it found in the sim's ledger.
+pub(crate) const FOUND_UPSTREAM: &str = "found upstream";
+
+/// Whether the sim's ledger holds an effect of the write with `key` (by key, or by one of
+/// its request ids, for upstreams that ignore keys).
+fn happened(effects: &[Value], key: &str, request_ids: &[String]) -> bool {
+    effects.iter().any(|e| {
+        e["idempotency_key"].as_str() == Some(key)
+            || e["request_id"]
+                .as_str()
+                .is_some_and(|r| request_ids.iter().any(|id| id == r))
+    })
+}
+
+/// Replays every pending DLQ entry of every hub until none is left; returns the replays
+/// made. An `outcome_unknown` entry (its write may have happened at an upstream that can
+/// neither deduplicate nor be asked) is handled as a supervisor would: looked up in the
+/// sim's ledger, discarded when found, else replayed with `force`.
 pub(crate) fn replay_all(rig: &Rig, hubs: &[&HubProc], seen: &mut Seen, limit: Duration) -> Result<usize> {
     let by_key: HashMap<String, usize> = seen
         .writes
@@ -464,9 +487,35 @@ pub(crate) fn replay_all(rig: &Rig, hubs: &[&HubProc], seen: &mut Seen, limit: D
                     seen.violations
                         .push(format!("DLQ entry {id} has a key no write used: {key:?}"));
                 }
+                let mut query = "";
+                if entry["error_code"] == "outcome_unknown" {
+                    let effects = rig.sim_get("/_sim/ledger/effects")?["effects"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    let ids = by_key
+                        .get(key)
+                        .map(|&i| seen.writes[i].request_ids.clone())
+                        .unwrap_or_default();
+                    if happened(&effects, key, &ids) {
+                        let r = rig.http.send(
+                            &Method::POST,
+                            &format!("{}/v1/dlq/{id}/discard", hub.url),
+                            Some(&rig.canaries.tokens.admin),
+                            Some(&json!({"reason": FOUND_UPSTREAM})),
+                            &[],
+                        )?;
+                        note(seen, r.status, &r.body);
+                        if r.status != 200 {
+                            left += 1;
+                        }
+                        continue;
+                    }
+                    query = "?force=true";
+                }
                 let r = rig.http.send(
                     &Method::POST,
-                    &format!("{}/v1/dlq/{id}/replay", hub.url),
+                    &format!("{}/v1/dlq/{id}/replay{query}", hub.url),
                     Some(&rig.canaries.tokens.admin),
                     None,
                     &[("x-request-id", &rid)],
@@ -718,6 +767,9 @@ pub(crate) fn verify(rig: &Rig, hubs: &[&HubProc], seen: &Seen, orphans_allowed:
                         "DLQ entry {dlq_id} of write {} holds key {}",
                         w.key, e["idempotency_key"]
                     )),
+                    // The supervisor's answer to an entry whose write may already have
+                    // happened (`outcome_unknown`): found upstream, discarded.
+                    Some(e) if e["status"] == "discarded" && e["reason"] == FOUND_UPSTREAM && n == 1 => {}
                     Some(e) if e["status"] != "replayed" => {
                         v.problems.push(format!(
                             "DLQ entry {dlq_id} of write {} is {}, not replayed",
@@ -730,6 +782,16 @@ pub(crate) fn verify(rig: &Rig, hubs: &[&HubProc], seen: &Seen, orphans_allowed:
                     v.lost += 1;
                     v.problems.push(format!(
                         "write {} failed, was replayed and still never happened upstream",
+                        w.key
+                    ));
+                }
+            }
+            Outcome::Applied => {
+                f.ok += 1;
+                if n == 0 {
+                    v.lost += 1;
+                    v.problems.push(format!(
+                        "write {} was answered upstream_answer_unreadable (accepted) but never happened upstream",
                         w.key
                     ));
                 }
