@@ -67,6 +67,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "Writes answered again from their Idempotency-Key record.",
     ),
     (
+        "integration_store_pruned_total",
+        "Audit records and settled dead-letter entries removed past their retention, by store.",
+    ),
+    (
         "integration_idempotency_takeovers_total",
         "Lapsed Idempotency-Key claims taken over; the write is resent only where that cannot duplicate it.",
     ),

@@ -48,6 +48,11 @@ pub struct StoreConfig {
     pub idempotency_retention_s: u64,
     /// How often the sweeper removes expired idempotency keys and webhook ids, in seconds (default 300).
     pub sweep_interval_s: u64,
+    /// How long audit records are kept, in days (default 90; 0 keeps them forever).
+    pub audit_retention_days: u64,
+    /// How long replayed and discarded dead-letter entries are kept after they were
+    /// settled, in days (default 30; 0 keeps them forever). Pending entries are never pruned.
+    pub dlq_retention_days: u64,
     /// Capacity of the audit writer's queue, in records (default 4096).
     pub audit_queue_capacity: usize,
     /// Most records the audit writer puts in one transaction (default 256).
@@ -86,6 +91,8 @@ impl Default for StoreConfig {
             sqlite_busy_timeout_ms: 5_000,
             idempotency_retention_s: 24 * 3600,
             sweep_interval_s: 300,
+            audit_retention_days: 90,
+            dlq_retention_days: 30,
             audit_queue_capacity: 4096,
             audit_batch_size: 256,
             audit_enqueue_wait_ms: 50,
@@ -110,6 +117,8 @@ impl fmt::Debug for StoreConfig {
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
             .field("idempotency_retention_s", &self.idempotency_retention_s)
             .field("sweep_interval_s", &self.sweep_interval_s)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .field("dlq_retention_days", &self.dlq_retention_days)
             .field("audit_queue_capacity", &self.audit_queue_capacity)
             .field("audit_batch_size", &self.audit_batch_size)
             .field("audit_enqueue_wait_ms", &self.audit_enqueue_wait_ms)
@@ -136,10 +145,25 @@ impl StoreConfig {
         Duration::from_secs(self.idempotency_retention_s)
     }
 
+    /// How long audit records are kept; `None`: forever.
+    pub fn audit_retention(&self) -> Option<Duration> {
+        days(self.audit_retention_days)
+    }
+
+    /// How long settled dead-letter entries are kept; `None`: forever.
+    pub fn dlq_retention(&self) -> Option<Duration> {
+        days(self.dlq_retention_days)
+    }
+
     /// How often the sweeper runs.
     pub fn sweep_interval(&self) -> Duration {
         Duration::from_secs(self.sweep_interval_s.max(1))
     }
+}
+
+/// `n` days, or `None` for 0 (keep forever).
+fn days(n: u64) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(n.saturating_mul(24 * 3600)))
 }
 
 #[cfg(test)]

@@ -121,6 +121,20 @@ impl SqlDeadLetterQueue {
         Self { db, clock }
     }
 
+    /// Removes up to `batch` settled (replayed or discarded) entries settled before
+    /// `before`; pending entries are never removed. Returns how many went.
+    pub async fn prune_settled(&self, before: time::OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM dlq_entries WHERE id IN \
+                   (SELECT id FROM dlq_entries WHERE status <> 'pending' AND acted_us < $1 ORDER BY acted_us LIMIT $2)";
+        with_pool!(self.db, p => sqlx::query(sql)
+            .bind(to_us(before))
+            .bind(i64::from(batch))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(db_error)
+    }
+
     async fn fetch(&self, id: &str) -> Result<Option<Row>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM dlq_entries WHERE id = $1");
         with_pool!(self.db, p => sqlx::query_as::<_, Row>(&sql).bind(id).fetch_optional(p).await).map_err(db_error)

@@ -22,6 +22,7 @@ pub mod events;
 pub mod idempotency;
 pub mod redis_cache;
 mod redis_conn;
+pub mod retention;
 pub mod sessions;
 pub mod stores;
 pub mod sweeper;

@@ -56,6 +56,8 @@ pub struct Stores {
     pub events: Arc<dyn EventPublisher>,
     /// The same bus when it is on Redis, to stop its relay on shutdown.
     redis_events: Option<Arc<RedisEvents>>,
+    /// The clock the stores and the pruner read.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -105,7 +107,8 @@ impl Stores {
                 config.idempotency_retention(),
             )),
             webhook_ids: Arc::new(SqlWebhookIds::new(database.clone(), Arc::clone(&clock))),
-            admin_sessions: Arc::new(SqlAdminSessions::new(database.clone(), clock)),
+            admin_sessions: Arc::new(SqlAdminSessions::new(database.clone(), Arc::clone(&clock))),
+            clock,
             cache,
             events,
             redis_events,
@@ -115,14 +118,29 @@ impl Stores {
     }
 
     /// Spawns the sweeper for the idempotency keys, webhook ids and ended admin
-    /// sessions, every `sweep_interval_s`.
+    /// sessions, and the pruner of audit records and settled dead-letter entries past
+    /// their retention, both every `sweep_interval_s`.
     pub fn spawn_sweeper(&self) -> tokio::task::JoinHandle<()> {
-        crate::sweeper::spawn_sweeper(
+        let sweep = crate::sweeper::sweep_loop(
             self.idempotency.clone(),
             Some(Arc::clone(&self.webhook_ids)),
             Some(Arc::clone(&self.admin_sessions) as Arc<dyn hub_core::SessionStore>),
             self.config.sweep_interval(),
-        )
+        );
+        let retention = crate::retention::Retention {
+            audit: self.config.audit_retention(),
+            dlq: self.config.dlq_retention(),
+        };
+        let prune = crate::retention::prune_loop(
+            Arc::clone(&self.audit),
+            Arc::clone(&self.dlq),
+            retention,
+            Arc::clone(&self.clock),
+            self.config.sweep_interval(),
+        );
+        tokio::spawn(async move {
+            tokio::join!(sweep, prune);
+        })
     }
 
     /// Clean shutdown: stops the event relay (when on Redis), flushes the audit log,

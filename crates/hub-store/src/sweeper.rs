@@ -29,7 +29,17 @@ pub fn spawn_sweeper(
     sessions: Option<Arc<dyn SessionStore>>,
     every: Duration,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    tokio::spawn(sweep_loop(keys, webhook_ids, sessions, every))
+}
+
+/// What [`spawn_sweeper`] runs.
+pub(crate) async fn sweep_loop(
+    keys: Arc<dyn IdempotencyStore>,
+    webhook_ids: Option<Arc<SqlWebhookIds>>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    every: Duration,
+) {
+    {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -51,7 +61,7 @@ pub fn spawn_sweeper(
                 }
             }
         }
-    })
+    }
 }
 
 #[cfg(test)]

@@ -88,6 +88,19 @@ impl SqlAuditLog {
         }
     }
 
+    /// Removes up to `batch` records older than `before` (oldest first); returns how many went.
+    pub async fn prune(&self, before: time::OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM audit_records WHERE id IN \
+                   (SELECT id FROM audit_records WHERE at_us < $1 ORDER BY id LIMIT $2)";
+        crate::db::with_pool!(self.db, p => sqlx::query(sql)
+            .bind(crate::clock::to_us(before))
+            .bind(i64::from(batch))
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(crate::error::db_error)
+    }
+
     /// Records accepted but lost because the database refused their batch repeatedly.
     pub fn lost(&self) -> u64 {
         self.counters.lost.load(Ordering::Relaxed)

@@ -14,5 +14,6 @@ mod idempotency;
 mod models;
 mod open;
 mod redis_cache;
+mod retention;
 mod sessions;
 mod webhook_ids;
