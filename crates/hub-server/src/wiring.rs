@@ -456,6 +456,13 @@ fn endpoint(
         ..BreakerConfig::default()
     };
     parts.breaker_observer = Some(Arc::new(CircuitEvents::new(adapter, events.clone())));
+    // A vendor's rejection says why in its own error shape; the reason reaches the
+    // problem's detail, the audit record and the DLQ entry.
+    parts.reject_reason = match a.dialect {
+        Dialect::Generic => None,
+        Dialect::Zendesk => Some(hub_ticketing::zendesk::reject_reason),
+        Dialect::Jira => Some(hub_ticketing::jira::reject_reason),
+    };
     Ok(Arc::new(Endpoint::new(parts)))
 }
 

@@ -104,6 +104,11 @@ mod tests {
         "statusCategory",
         "emailAddress",
         "updated",
+        "errorMessages",
+        "errors",
+        "error",
+        "description",
+        "details",
     ];
 
     fn any_json() -> impl Strategy<Value = Value> {
@@ -153,6 +158,12 @@ mod tests {
                     prop_assert!(matches!(e, Error::Decode { .. }), "{}: {e:?}", d.name());
                 }
             }
+        }
+        for reason in [crate::jira::reject_reason(body), crate::zendesk::reject_reason(body)]
+            .into_iter()
+            .flatten()
+        {
+            prop_assert!(reason.chars().count() <= crate::reject::MAX_REASON);
         }
         Ok(())
     }

@@ -68,6 +68,33 @@ struct Commented {
     id: NumOrStr,
 }
 
+/// Jira's error collection: `{"errorMessages": [..], "errors": {"field": "message"}}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorCollection {
+    #[serde(default)]
+    error_messages: Vec<String>,
+    #[serde(default)]
+    errors: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The short, redacted reason in a Jira error body (`{errorMessages, errors}`): each
+/// field error as `field: message`, then the general messages.
+///
+/// ```
+/// let body = br#"{"errorMessages":[],"errors":{"priority":"Field 'priority' cannot be set."}}"#;
+/// assert_eq!(hub_ticketing::jira::reject_reason(body).as_deref(), Some("priority: Field 'priority' cannot be set."));
+/// ```
+pub fn reject_reason(body: &[u8]) -> Option<String> {
+    let c: ErrorCollection = serde_json::from_slice(body).ok()?;
+    let fields = c
+        .errors
+        .iter()
+        .filter_map(|(field, m)| m.as_str().map(|m| (Some(field.as_str()), m)));
+    let general = c.error_messages.iter().map(|m| (None, m.as_str()));
+    crate::reject::reason(fields.chain(general))
+}
+
 /// Jira's default priority scheme.
 fn priority(p: Priority) -> &'static str {
     match p {
@@ -190,6 +217,32 @@ mod tests {
             project_key: "SUP".into(),
             issue_type: "Task".into(),
             browse_url: "https://x.atlassian.net/".into(),
+        }
+    }
+
+    /// Bodies shaped as Jira Cloud documents its error collection.
+    #[test]
+    fn vendor_error_bodies_give_short_reasons() {
+        for (body, expected) in [
+            (
+                &include_bytes!("../tests/fixtures/jira-400-field-not-on-screen.json")[..],
+                Some("priority: Field 'priority' cannot be set. It is not on the appropriate screen, or unknown."),
+            ),
+            (
+                include_bytes!("../tests/fixtures/jira-400-project-key.json"),
+                Some(
+                    "projectKey: Project keys must start with an uppercase letter, followed by one or more uppercase \
+                     alphanumeric characters.; input parameter 'key' must be provided",
+                ),
+            ),
+            (
+                include_bytes!("../tests/fixtures/jira-404-issue.json"),
+                Some("Issue does not exist or you do not have permission to see it."),
+            ),
+            (br#"{"errorMessages":[],"errors":{}}"#, None),
+            (b"<html>Bad Gateway</html>", None),
+        ] {
+            assert_eq!(reject_reason(body).as_deref(), expected);
         }
     }
 

@@ -44,6 +44,7 @@ pub mod adf;
 pub mod dialect;
 pub mod generic;
 pub mod jira;
+pub mod reject;
 pub mod zendesk;
 
 pub use adapter::TicketingAdapter;

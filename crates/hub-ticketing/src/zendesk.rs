@@ -72,6 +72,60 @@ struct Updated {
     audit: Option<Audit>,
 }
 
+/// Zendesk's error body: `{"error": "RecordInvalid", "description": "..", "details":
+/// {"field": [{"description": "..", "error": ".."}]}}`; `error` is sometimes an object
+/// `{"title": "..", "message": ".."}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<serde_json::Value>,
+    description: Option<String>,
+    #[serde(default)]
+    details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The short, redacted reason in a Zendesk error body: each validation detail as
+/// `field: description`, else the description (or the error object's message), else
+/// the error's name.
+///
+/// ```
+/// let body = br#"{"error":"RecordInvalid","description":"Record validation errors",
+///   "details":{"subject":[{"description":"Subject: cannot be blank","error":"BlankValue"}]}}"#;
+/// assert_eq!(hub_ticketing::zendesk::reject_reason(body).as_deref(), Some("subject: Subject: cannot be blank"));
+/// ```
+pub fn reject_reason(body: &[u8]) -> Option<String> {
+    let e: ErrorBody = serde_json::from_slice(body).ok()?;
+    let details: Vec<(Option<&str>, &str)> = e
+        .details
+        .iter()
+        .flat_map(|(field, list)| {
+            let list = list.as_array().map(Vec::as_slice).unwrap_or_default();
+            list.iter()
+                .filter_map(|d| d.get("description").and_then(serde_json::Value::as_str))
+                .map(move |m| (Some(field.as_str()), m))
+        })
+        .collect();
+    if let Some(r) = crate::reject::reason(details) {
+        return Some(r);
+    }
+    let name = e.error.as_ref().and_then(serde_json::Value::as_str);
+    let object = e.error.as_ref().and_then(serde_json::Value::as_object);
+    let message = e
+        .description
+        .as_deref()
+        .or_else(|| {
+            object
+                .and_then(|o| o.get("message"))
+                .and_then(serde_json::Value::as_str)
+        })
+        .or_else(|| object.and_then(|o| o.get("title")).and_then(serde_json::Value::as_str));
+    crate::reject::reason(match (name, message) {
+        (Some(n), Some(m)) => vec![(Some(n), m)],
+        (None, Some(m)) => vec![(None, m)],
+        (Some(n), None) => vec![(None, n)],
+        (None, None) => vec![],
+    })
+}
+
 /// Zendesk's tag for a customer: letters, digits, `_` and `-` only.
 fn customer_tag(customer: &str) -> String {
     let safe: String = customer
@@ -175,6 +229,35 @@ impl Dialect for Zendesk {
 mod tests {
     use super::*;
     use hub_core::CustomerId;
+
+    /// Bodies shaped as Zendesk documents its errors.
+    #[test]
+    fn vendor_error_bodies_give_short_reasons() {
+        for (body, expected) in [
+            (
+                &include_bytes!("../tests/fixtures/zendesk-422-record-invalid.json")[..],
+                Some(
+                    "requester: Requester: Email is already being used by another user; subject: Subject: cannot be blank",
+                ),
+            ),
+            (
+                include_bytes!("../tests/fixtures/zendesk-404-invalid-endpoint.json"),
+                Some("InvalidEndpoint: Not found"),
+            ),
+            (
+                include_bytes!("../tests/fixtures/zendesk-403-error-object.json"),
+                Some(
+                    "You do not have access to this page. Please contact the account owner of this help desk for \
+                     further help.",
+                ),
+            ),
+            (br#"{"error":"RecordInvalid"}"#, Some("RecordInvalid")),
+            (br#"{}"#, None),
+            (b"not json", None),
+        ] {
+            assert_eq!(reject_reason(body).as_deref(), expected);
+        }
+    }
 
     #[test]
     fn shapes() {

@@ -62,6 +62,11 @@ impl Rig {
         );
         parts.auth = auth;
         parts.policy = policy;
+        parts.reject_reason = match system {
+            System::Zendesk => Some(hub_ticketing::zendesk::reject_reason),
+            System::Jira => Some(hub_ticketing::jira::reject_reason),
+            _ => None,
+        };
         Arc::new(Endpoint::new(parts))
     }
 
@@ -199,6 +204,33 @@ async fn seeded_statuses_normalise_per_dialect() {
         .get_ticket_status(&ctx("r-3"), &TicketId::parse("TCK-404404").unwrap())
         .await;
     assert_eq!(missing.unwrap_err(), Error::NotFound);
+}
+
+/// The sim answers in Jira's error shape; the rejection carries the vendor's reason
+/// (field and message) into the error and the audit record, not a bare status.
+#[tokio::test]
+async fn a_rejection_carries_the_vendors_reason_into_the_error_and_the_audit() {
+    let rig = Rig::start().await;
+    let port = rig.adapter(
+        Jira {
+            project_key: "NOPE".into(),
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::Rejected {
+            status: 400,
+            reason: Some("project: valid project is required".into())
+        }
+    );
+    let last = rig.audit.records().pop().unwrap();
+    assert_eq!(
+        last.error.as_deref(),
+        Some("rejected: the upstream rejected the request with HTTP 400: project: valid project is required")
+    );
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use crate::auth::{Authenticate, NoAuth};
 use crate::client::{HttpClient, Response};
 use crate::observe::AdapterMetrics;
 use crate::request::{Call, Idempotency};
-use crate::response;
+use crate::response::{self, RejectReason};
 
 /// Everything an [`Endpoint`] is made of.
 pub struct EndpointParts {
@@ -46,6 +46,8 @@ pub struct EndpointParts {
     pub breaker_observer: Option<Arc<dyn BreakerObserver>>,
     /// The clock for the breaker and the budget.
     pub clock: Arc<dyn Clock>,
+    /// Reads the upstream's reason out of a rejection's body (the dialect's error shape).
+    pub reject_reason: Option<RejectReason>,
 }
 
 impl EndpointParts {
@@ -62,6 +64,7 @@ impl EndpointParts {
             audit,
             breaker_observer: None,
             clock: Arc::new(TokioClock::default()),
+            reject_reason: None,
         }
     }
 }
@@ -76,6 +79,7 @@ pub struct Endpoint {
     auth: Arc<dyn Authenticate>,
     upstream: Upstream,
     audit: Arc<dyn AuditLog>,
+    reject_reason: Option<RejectReason>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -106,6 +110,7 @@ impl Endpoint {
             auth: parts.auth,
             upstream,
             audit: parts.audit,
+            reject_reason: parts.reject_reason,
         }
     }
 
@@ -176,7 +181,7 @@ impl Endpoint {
         if response.status == http::StatusCode::UNAUTHORIZED {
             self.auth.reauthenticate(&stamps).await;
         }
-        response::success(response)
+        response::success_with(response, self.reject_reason)
     }
 
     /// Records that `call`, a write, is about to be sent, and makes the record durable.

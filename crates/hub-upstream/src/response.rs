@@ -38,11 +38,35 @@ pub fn classify_status(status: StatusCode, headers: &HeaderMap) -> Error {
 
 /// The response itself when it is a success, its classified error otherwise.
 pub fn success(response: Response) -> Result<Response, Error> {
+    success_with(response, None)
+}
+
+/// Reads a short, redacted reason out of a vendor's error body (the dialect knows its
+/// shape); `None` when the body says nothing usable.
+pub type RejectReason = fn(&[u8]) -> Option<String>;
+
+/// Like [`success`], but a rejection ([`Error::Rejected`]) carries the reason `reader`
+/// finds in the body, so the problem's `detail`, the audit record and the DLQ entry say
+/// what the upstream refused rather than a bare status.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use hub_core::Error;
+/// use hub_upstream::client::Response;
+/// let response = Response { status: StatusCode::BAD_REQUEST, headers: HeaderMap::new(), body: "summary: too long".into() };
+/// let reader: hub_upstream::response::RejectReason = |b| std::str::from_utf8(b).ok().map(str::to_owned);
+/// let e = hub_upstream::response::success_with(response, Some(reader)).unwrap_err();
+/// assert_eq!(e, Error::Rejected { status: 400, reason: Some("summary: too long".into()) });
+/// ```
+pub fn success_with(response: Response, reader: Option<RejectReason>) -> Result<Response, Error> {
     if response.status.is_success() {
-        Ok(response)
-    } else {
-        Err(classify_status(response.status, &response.headers))
+        return Ok(response);
     }
+    let mut err = classify_status(response.status, &response.headers);
+    if let (Error::Rejected { reason, .. }, Some(read)) = (&mut err, reader) {
+        *reason = read(&response.body);
+    }
+    Err(err)
 }
 
 /// Decodes a JSON body: unknown fields are ignored (vendors add fields), but a missing
