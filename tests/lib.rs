@@ -139,7 +139,7 @@ fn config(sim: &SimHandle, dir: &std::path::Path, o: &Options) -> String {
             sim.url(System::Zendesk)
         ),
         "jira" => format!(
-            "dialect = \"jira\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:JIRA_TOKEN\" }}\njira = {{ project_key = \"SUP\" }}",
+            "dialect = \"jira\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:JIRA_TOKEN\" }}\njira = {{ project_key = \"SUP\", service_management = true }}",
             sim.url(System::Jira)
         ),
         other => panic!("unknown dialect {other}"),

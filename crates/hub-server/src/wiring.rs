@@ -203,6 +203,7 @@ async fn assemble_with(
                 project_key: jira.project_key.clone(),
                 issue_type: jira.issue_type.clone(),
                 browse_url: jira.browse_url.clone().unwrap_or_else(|| a.ticketing.base_url.clone()),
+                service_management: jira.service_management,
             };
             Arc::new(TicketingAdapter::new(dialect, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
         }

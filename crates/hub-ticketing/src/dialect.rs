@@ -15,6 +15,13 @@ pub trait Dialect: Send + Sync + 'static {
     /// Reads the created ticket from the response body.
     fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error>;
 
+    /// Whether the create's answer lacks the new ticket's status, so the adapter reads
+    /// the ticket back for it (Jira answers only `id`, `key` and `self`). When that read
+    /// fails, the created ticket keeps the status [`Dialect::created_ticket`] gave.
+    fn reads_status_after_create(&self) -> bool {
+        false
+    }
+
     /// The call that reads a ticket.
     fn get_ticket(&self, id: &TicketId) -> Call;
 
@@ -103,6 +110,8 @@ mod tests {
         "name",
         "statusCategory",
         "emailAddress",
+        "displayName",
+        "accountId",
         "updated",
         "errorMessages",
         "errors",
@@ -140,6 +149,7 @@ mod tests {
                 project_key: "SUP".into(),
                 issue_type: "Task".into(),
                 browse_url: "https://example.atlassian.net".into(),
+                service_management: false,
             }),
         ]
     }

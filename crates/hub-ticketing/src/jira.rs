@@ -25,7 +25,14 @@ pub struct Jira {
     pub issue_type: String,
     /// The site URL people open (`https://example.atlassian.net`), for `/browse/{key}` links.
     pub browse_url: String,
+    /// The project is a Jira Service Management service project, where a comment can be
+    /// internal (`sd.public.comment`). Plain Jira ignores that property and posts the
+    /// comment publicly, so without this an internal comment is refused before sending.
+    pub service_management: bool,
 }
+
+/// Jira's limit on a summary, in characters.
+pub const SUMMARY_MAX: usize = 255;
 
 #[derive(Deserialize)]
 struct Created {
@@ -48,6 +55,19 @@ struct Status {
 #[serde(rename_all = "camelCase")]
 struct Assignee {
     email_address: Option<String>,
+    display_name: Option<String>,
+    account_id: Option<String>,
+}
+
+impl Assignee {
+    /// The e-mail address when Jira shows it (a user's privacy settings often hide it),
+    /// else the display name, else the account id.
+    fn best_name(self) -> Option<String> {
+        let present = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        present(self.email_address)
+            .or_else(|| present(self.display_name))
+            .or_else(|| present(self.account_id))
+    }
 }
 
 #[derive(Deserialize)]
@@ -95,6 +115,21 @@ pub fn reject_reason(body: &[u8]) -> Option<String> {
     crate::reject::reason(fields.chain(general))
 }
 
+/// What Jira refuses in a summary: a line break, or more than [`SUMMARY_MAX`] characters.
+fn validate_summary(summary: &str) -> Result<(), Error> {
+    let reason = if summary.contains(['\n', '\r']) {
+        "Jira's summary must be a single line"
+    } else if summary.chars().count() > SUMMARY_MAX {
+        "Jira's summary must be at most 255 characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidInput {
+        field: "subject".to_owned(),
+        reason: reason.to_owned(),
+    })
+}
+
 /// Jira's default priority scheme.
 fn priority(p: Priority) -> &'static str {
     match p {
@@ -124,6 +159,7 @@ impl Dialect for Jira {
     }
 
     fn create_ticket(&self, t: &NewTicket, _key: &str) -> Result<Call, Error> {
+        validate_summary(&t.subject)?;
         let label: String = t
             .customer_id
             .as_str()
@@ -158,8 +194,13 @@ impl Dialect for Jira {
                 ticket_id.path_segment()
             ),
             ticket_id,
+            // Provisional: the adapter reads the workflow's real initial status back.
             status: TicketStatus::New,
         })
+    }
+
+    fn reads_status_after_create(&self) -> bool {
+        true
     }
 
     fn get_ticket(&self, id: &TicketId) -> Call {
@@ -178,12 +219,20 @@ impl Dialect for Jira {
             ticket_id: id.clone(),
             status,
             vendor_status: fields.status.name,
-            assigned_to: fields.assignee.and_then(|a| a.email_address),
+            assigned_to: fields.assignee.and_then(Assignee::best_name),
             last_updated: fields.updated,
         })
     }
 
     fn add_comment(&self, id: &TicketId, c: &NewComment, _key: &str) -> Result<Call, Error> {
+        if !c.public && !self.service_management {
+            return Err(Error::InvalidInput {
+                field: "is_public".to_owned(),
+                reason: "internal comments need Jira Service Management; this Jira project would post it publicly \
+                         (set ticketing.jira.service_management for a service project)"
+                    .to_owned(),
+            });
+        }
         let mut body = json!({"body": adf::from_text(&c.body)});
         if !c.public {
             // Jira Service Management's internal-note property.
@@ -217,6 +266,7 @@ mod tests {
             project_key: "SUP".into(),
             issue_type: "Task".into(),
             browse_url: "https://x.atlassian.net/".into(),
+            service_management: true,
         }
     }
 
@@ -244,6 +294,76 @@ mod tests {
         ] {
             assert_eq!(reject_reason(body).as_deref(), expected);
         }
+    }
+
+    fn ticket(subject: &str) -> NewTicket {
+        NewTicket {
+            customer_id: CustomerId::parse("C.1").unwrap(),
+            subject: subject.into(),
+            description: "d".into(),
+            priority: Priority::Normal,
+        }
+    }
+
+    #[test]
+    fn summaries_jira_refuses_are_refused_before_sending() {
+        for bad in ["two\nlines", "cr\ronly", &"x".repeat(256)] {
+            let e = jira().create_ticket(&ticket(bad), "k").unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidInput { field, .. } if field == "subject"),
+                "{e:?}"
+            );
+        }
+        // 255 characters, multi-byte ones counted as one each, is fine.
+        jira().create_ticket(&ticket(&"é".repeat(255)), "k").unwrap();
+    }
+
+    #[test]
+    fn internal_comments_only_on_service_management() {
+        let id = TicketId::parse("SUP-1").unwrap();
+        let internal = NewComment {
+            body: "x".into(),
+            public: false,
+        };
+        let plain = Jira {
+            service_management: false,
+            ..jira()
+        };
+        let e = plain.add_comment(&id, &internal, "k").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput { field, .. } if field == "is_public"),
+            "{e:?}"
+        );
+        let public = NewComment {
+            body: "x".into(),
+            public: true,
+        };
+        let sent = plain.add_comment(&id, &public, "k").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
+        assert!(sent.get("properties").is_none());
+    }
+
+    /// Jira hides `emailAddress` under most users' privacy settings.
+    #[test]
+    fn assignee_without_a_visible_email_is_named_or_identified() {
+        let id = TicketId::parse("SUP-1").unwrap();
+        let read = |assignee: &str| {
+            let body = format!(r#"{{"fields":{{"status":{{"name":"To Do"}},"assignee":{assignee}}}}}"#);
+            jira().ticket(&id, body.as_bytes()).unwrap().assigned_to
+        };
+        assert_eq!(
+            read(r#"{"accountId":"712020:b","displayName":"Bob Agent"}"#).as_deref(),
+            Some("Bob Agent")
+        );
+        assert_eq!(
+            read(r#"{"accountId":"712020:b","emailAddress":"","displayName":""}"#).as_deref(),
+            Some("712020:b")
+        );
+        assert_eq!(
+            read(r#"{"accountId":"712020:b","emailAddress":"b@x","displayName":"Bob"}"#).as_deref(),
+            Some("b@x")
+        );
+        assert_eq!(read("null"), None);
     }
 
     #[test]

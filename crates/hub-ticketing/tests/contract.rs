@@ -80,6 +80,7 @@ impl Rig {
             project_key: "SUP".into(),
             issue_type: "Task".into(),
             browse_url: self.sim.url(System::Jira),
+            service_management: true,
         }
     }
 
@@ -107,6 +108,19 @@ fn new_ticket() -> NewTicket {
 async fn round_trip(port: &dyn TicketingPort, rig: &Rig, system: System) {
     let created = port.create_ticket(&ctx("r-create"), &new_ticket()).await.unwrap();
     assert_eq!(rig.created(system), 1);
+    let id = created.ticket_id.as_str();
+    match system {
+        // A link a person can open, not the JSON API's URL.
+        System::Zendesk => assert_eq!(created.url, format!("{}/agent/tickets/{id}", rig.sim.url(system))),
+        System::Jira => assert_eq!(created.url, format!("{}/browse/{id}", rig.sim.url(system))),
+        _ => {}
+    }
+    // Jira's create answers no status: the adapter reads it back, one read more.
+    let read_back: &[&str] = if system == System::Jira {
+        &["get_ticket_status"]
+    } else {
+        &[]
+    };
     let first = port
         .get_ticket_status(&ctx("r-get-1"), &created.ticket_id)
         .await
@@ -154,10 +168,13 @@ async fn round_trip(port: &dyn TicketingPort, rig: &Rig, system: System) {
             .map(|r| r.operation.clone())
             .collect()
     };
-    assert_eq!(
-        of(false),
-        ["create_ticket", "get_ticket_status", "add_comment", "get_ticket_status"]
-    );
+    let expected: Vec<&str> = [
+        &["create_ticket"][..],
+        read_back,
+        &["get_ticket_status", "add_comment", "get_ticket_status"],
+    ]
+    .concat();
+    assert_eq!(of(false), expected);
     assert_eq!(of(true), ["create_ticket", "add_comment"]);
 }
 
@@ -231,6 +248,89 @@ async fn a_rejection_carries_the_vendors_reason_into_the_error_and_the_audit() {
         last.error.as_deref(),
         Some("rejected: the upstream rejected the request with HTTP 400: project: valid project is required")
     );
+}
+
+/// A new Jira issue reports its workflow's real first status: the sim's Bugs start in
+/// the classic workflow's "Open", not "To Do".
+#[tokio::test]
+async fn a_new_jira_issue_reports_its_real_status() {
+    let rig = Rig::start().await;
+    let bugs = rig.adapter(
+        Jira {
+            issue_type: "Bug".into(),
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let created = bugs.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
+    assert_eq!(created.status, TicketStatus::Open);
+    let tasks = rig.adapter(rig.jira(), System::Jira);
+    let created = tasks.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap();
+    assert_eq!(created.status, TicketStatus::New);
+}
+
+/// Jira hides most users' e-mail addresses; the assignee is then named, not lost.
+#[tokio::test]
+async fn a_jira_assignee_with_a_hidden_email_is_named() {
+    let rig = Rig::start().await;
+    let port = rig.adapter(rig.jira(), System::Jira);
+    let t = port
+        .get_ticket_status(&ctx("r-1"), &TicketId::parse("SUP-3").unwrap())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(t.assigned_to.as_deref(), Some("Bob Agent"));
+}
+
+/// What the vendors would refuse is refused before anything is sent.
+#[tokio::test]
+async fn invalid_input_never_reaches_the_vendor() {
+    let rig = Rig::start().await;
+    let plain_jira = rig.adapter(
+        Jira {
+            service_management: false,
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let long = NewTicket {
+        subject: "x".repeat(256),
+        ..new_ticket()
+    };
+    let e = plain_jira.create_ticket(&ctx("r-1"), &long).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field == "subject"),
+        "{e:?}"
+    );
+    let internal = NewComment {
+        body: "note".into(),
+        public: false,
+    };
+    let e = plain_jira
+        .add_comment(&ctx("r-2"), &TicketId::parse("SUP-1").unwrap(), &internal)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field == "is_public"),
+        "{e:?}"
+    );
+    let zendesk = rig.adapter(Zendesk, System::Zendesk);
+    let blank = NewTicket {
+        description: " ".into(),
+        ..new_ticket()
+    };
+    let e = zendesk.create_ticket(&ctx("r-3"), &blank).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field == "description"),
+        "{e:?}"
+    );
+    for system in [System::Jira, System::Zendesk] {
+        let sent = rig.sim.control().requests(&RequestFilter {
+            system: Some(system),
+            ..RequestFilter::default()
+        });
+        assert!(sent.is_empty(), "{system:?}: {sent:?}");
+    }
 }
 
 #[tokio::test]

@@ -313,6 +313,11 @@ pub struct JiraConfig {
     /// The site people open, for `/browse/{key}` links; default the `base_url`.
     #[serde(default)]
     pub browse_url: Option<String>,
+    /// The project is a Jira Service Management service project, so internal comments
+    /// (`is_public: false`) are possible; default false, and then an internal comment is
+    /// refused with 422 rather than posted publicly.
+    #[serde(default)]
+    pub service_management: bool,
 }
 
 fn default_issue_type() -> String {

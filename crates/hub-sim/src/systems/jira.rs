@@ -29,7 +29,7 @@ struct Status {
     color: &'static str,
 }
 
-const STATUSES: [Status; 4] = [
+const STATUSES: [Status; 5] = [
     Status {
         id: "10000",
         name: "To Do",
@@ -62,7 +62,19 @@ const STATUSES: [Status; 4] = [
         category_name: "Done",
         color: "green",
     },
+    // The classic workflow's first status (Bugs here): a new issue is not always "To Do".
+    Status {
+        id: "1",
+        name: "Open",
+        category_id: 2,
+        category_key: "new",
+        category_name: "To Do",
+        color: "blue-gray",
+    },
 ];
+
+/// The index of "Open" in [`STATUSES`].
+const OPEN: usize = 4;
 
 const PRIORITIES: [(&str, &str); 5] = [
     ("1", "Highest"),
@@ -81,31 +93,37 @@ const PROJECT: (&str, &str, &str) = ("10000", "SUP", "Support");
 
 struct Account {
     id: &'static str,
-    email: &'static str,
+    /// `None`: the user's profile hides it, and Jira leaves `emailAddress` out (the
+    /// default for most Atlassian accounts).
+    email: Option<&'static str>,
     name: &'static str,
 }
 
 const ACCOUNTS: [Account; 3] = [
     Account {
         id: "712020:hub-integration",
-        email: "agent@example.com",
+        email: Some("agent@example.com"),
         name: "Hub Integration",
     },
     Account {
         id: "712020:alice",
-        email: "alice@example.com",
+        email: Some("alice@example.com"),
         name: "Alice Agent",
     },
     Account {
         id: "712020:bob",
-        email: "bob@example.com",
+        email: None,
         name: "Bob Agent",
     },
 ];
 
 fn account_json(index: usize) -> Value {
     ACCOUNTS.get(index).map_or(Value::Null, |a| {
-        json!({"accountId": a.id, "emailAddress": a.email, "displayName": a.name, "active": true, "accountType": "atlassian"})
+        let mut account = json!({"accountId": a.id, "displayName": a.name, "active": true, "accountType": "atlassian"});
+        if let Some(email) = a.email {
+            account["emailAddress"] = json!(email);
+        }
+        account
     })
 }
 
@@ -363,7 +381,9 @@ fn create_issue(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
                 key: issue_key.clone(),
                 summary,
                 description,
-                status: 0,
+                // Each issue type's workflow has its own first status: Bugs follow the
+                // classic workflow ("Open"), the rest the simplified one ("To Do").
+                status: if ISSUE_TYPES[issue_type].1 == "Bug" { OPEN } else { 0 },
                 priority,
                 issue_type,
                 assignee: None,
