@@ -14,7 +14,7 @@ use hub_resilience::retry::RetryPolicy;
 use hub_store::{StoreConfig, Stores};
 use hub_ticketing::{Generic, Jira, TicketingAdapter, Zendesk};
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
-use hub_upstream::auth::{ApiKey, Basic, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
+use hub_upstream::auth::{ApiKey, Basic, Bearer, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
 use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -388,6 +388,11 @@ async fn ticketing_auth(
             http::HeaderName::from_static("x-api-key"),
             cell(secrets, a, "api_key", "ticketing")?,
         )),
+        // An OAuth access token when one is configured (Zendesk is retiring API tokens),
+        // re-read from the secret store after a 401 like every other secret.
+        Dialect::Zendesk if a.credentials.contains_key("oauth_token") => {
+            Arc::new(Bearer::new(cell(secrets, a, "oauth_token", "ticketing")?))
+        }
         Dialect::Zendesk => Arc::new(Basic::zendesk(
             &email().await?,
             cell(secrets, a, "api_token", "ticketing")?,

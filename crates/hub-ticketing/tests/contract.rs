@@ -14,7 +14,7 @@ use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::RetryPolicy;
 use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, RequestFilter, Sim, SimConfig, SimHandle, System};
 use hub_ticketing::{Dialect, Generic, Jira, TicketingAdapter, Zendesk};
-use hub_upstream::auth::{ApiKey, Basic};
+use hub_upstream::auth::{ApiKey, Basic, Bearer};
 use hub_upstream::testing::{MemoryAudit, StaticSecrets, ctx, fast_policy as policy};
 use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
 
@@ -331,6 +331,48 @@ async fn invalid_input_never_reaches_the_vendor() {
         });
         assert!(sent.is_empty(), "{system:?}: {sent:?}");
     }
+}
+
+/// A Zendesk whose API tokens are retired answers only OAuth bearer tokens; the token
+/// comes from the secret store and a rotated one is picked up after a 401.
+#[tokio::test]
+async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
+    let rig = Rig::start().await;
+    rig.sim.control().set_settings(hub_sim::Settings {
+        zendesk_oauth_only: true,
+        ..rig.sim.control().settings()
+    });
+    let basic = rig.adapter(Zendesk, System::Zendesk);
+    assert_eq!(
+        basic.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
+        Error::Unauthorized
+    );
+    rig.secrets.set("env:ZENDESK_OAUTH", "expired-token");
+    let mut parts = EndpointParts::new(
+        "ticketing",
+        rig.sim.url(System::Zendesk).parse().unwrap(),
+        rig.http.clone(),
+        rig.audit.clone(),
+    );
+    parts.auth = Arc::new(Bearer::new(rig.cell("env:ZENDESK_OAUTH")));
+    parts.policy = policy();
+    let bearer = TicketingAdapter::new(Zendesk, Arc::new(Endpoint::new(parts)));
+    assert_eq!(
+        bearer.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap_err(),
+        Error::Unauthorized
+    );
+    // The operator stores a fresh token; the 401 made the adapter forget the old one.
+    rig.secrets.set("env:ZENDESK_OAUTH", "sim-zendesk-oauth");
+    let created = bearer.create_ticket(&ctx("r-3"), &new_ticket()).await.unwrap();
+    assert_eq!(rig.created(System::Zendesk), 1);
+    let sent = rig.sim.control().requests(&RequestFilter {
+        system: Some(System::Zendesk),
+        ..RequestFilter::default()
+    });
+    // Basic: 401, re-read, 401. Bearer with the expired token: the same. Then 201.
+    let statuses: Vec<Option<u16>> = sent.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(401), Some(401), Some(401), Some(401), Some(201)]);
+    assert!(!created.ticket_id.as_str().is_empty());
 }
 
 #[tokio::test]

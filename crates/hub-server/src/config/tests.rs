@@ -147,6 +147,34 @@ fn problems_name_the_file_the_key_and_the_reason() {
         &[],
         &[("adapters.transaction_status.dialect", "not a dialect of this adapter")],
     );
+    // Zendesk: an OAuth access token alone, or e-mail and API token; not a mix.
+    let zendesk = |credentials: &str| {
+        minimal()
+            .replace("dialect = \"jira\"", "dialect = \"zendesk\"")
+            .replace("jira = { project_key = \"SUP\" }\n", "")
+            .replace(
+                "credentials = { email = \"env:JIRA_EMAIL\", api_token = \"env:JIRA_TOKEN\" }",
+                credentials,
+            )
+    };
+    load(
+        &zendesk("credentials = { oauth_token = \"env:ZENDESK_OAUTH_TOKEN\" }"),
+        &[],
+    )
+    .unwrap();
+    load(
+        &zendesk("credentials = { email = \"env:E\", api_token = \"env:T\" }"),
+        &[],
+    )
+    .unwrap();
+    check_errors(
+        &zendesk("credentials = { oauth_token = \"env:O\", api_token = \"env:T\" }"),
+        &[],
+        &[(
+            "adapters.ticketing.credentials.api_token",
+            "not a credential of the zendesk dialect (expected oauth_token)",
+        )],
+    );
     check_errors(
         &format!(
             "{}\n[store]\ndatabase_url = \"postgres://hub:hunter2@db/hub\"",

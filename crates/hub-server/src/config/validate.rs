@@ -144,9 +144,11 @@ fn http_url(raw: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn required_credentials(adapter: &str, dialect: Dialect) -> Option<&'static [&'static str]> {
-    Some(match (adapter, dialect) {
+fn required_credentials(adapter: &str, a: &AdapterConfig) -> Option<&'static [&'static str]> {
+    Some(match (adapter, a.dialect) {
         ("ticketing", Dialect::Generic) => &["api_key"],
+        // Zendesk: an OAuth access token (bearer), or an e-mail and API token (basic).
+        ("ticketing", Dialect::Zendesk) if a.credentials.contains_key("oauth_token") => &["oauth_token"],
         ("ticketing", Dialect::Zendesk) => &["email", "api_token"],
         ("ticketing", Dialect::Jira) => &["email", "api_token"],
         ("transaction_status", Dialect::Generic) => &["client_id", "client_secret"],
@@ -170,7 +172,7 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
     {
         check(false, "token_url", reason);
     }
-    match required_credentials(name, a.dialect) {
+    match required_credentials(name, a) {
         None => check(
             false,
             "dialect",
