@@ -204,6 +204,20 @@ async fn assemble_with(
                 issue_type: jira.issue_type.clone(),
                 browse_url: jira.browse_url.clone().unwrap_or_else(|| a.ticketing.base_url.clone()),
                 service_management: jira.service_management,
+                create_fields: hub_ticketing::jira::CreateFields {
+                    priority: jira.priority.then(|| {
+                        jira.priority_names.as_ref().map_or_else(Default::default, |n| {
+                            hub_ticketing::jira::PriorityNames {
+                                low: n.low.clone(),
+                                normal: n.normal.clone(),
+                                high: n.high.clone(),
+                                urgent: n.urgent.clone(),
+                            }
+                        })
+                    }),
+                    customer_field: jira.customer_field.clone(),
+                    fixed: jira.fixed_fields.clone(),
+                },
             };
             Arc::new(TicketingAdapter::new(dialect, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
         }

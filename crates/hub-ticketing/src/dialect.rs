@@ -150,6 +150,7 @@ mod tests {
                 issue_type: "Task".into(),
                 browse_url: "https://example.atlassian.net".into(),
                 service_management: false,
+                create_fields: crate::jira::CreateFields::default(),
             }),
         ]
     }

@@ -29,7 +29,64 @@ pub struct Jira {
     /// internal (`sd.public.comment`). Plain Jira ignores that property and posts the
     /// comment publicly, so without this an internal comment is refused before sending.
     pub service_management: bool,
+    /// Which fields a create sends beyond the four every create screen has.
+    pub create_fields: CreateFields,
 }
+
+/// The fields a Jira create sends besides `project`, `issuetype`, `summary` and
+/// `description`, which every create screen has. Jira refuses a create carrying any field
+/// its project's create screen lacks ("Field 'priority' cannot be set. It is not on the
+/// appropriate screen, or unknown."), so the default sends none of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreateFields {
+    /// Send `priority` by name, with these names; `None` (default): no priority.
+    pub priority: Option<PriorityNames>,
+    /// Where the customer id goes: `labels` (as a `customer-{id}` label) or a field id
+    /// such as `customfield_10050` (the id as text); `None` (default): not sent.
+    pub customer_field: Option<String>,
+    /// Fields sent unchanged with every create, such as
+    /// `components = [{ name = "Payments" }]`.
+    pub fixed: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The Jira priority names for the hub's four priorities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorityNames {
+    /// For `low` (Jira's default scheme: `Low`).
+    pub low: String,
+    /// For `normal` (`Medium`).
+    pub normal: String,
+    /// For `high` (`High`).
+    pub high: String,
+    /// For `urgent` (`Highest`).
+    pub urgent: String,
+}
+
+impl Default for PriorityNames {
+    /// Jira's default priority scheme.
+    fn default() -> Self {
+        Self {
+            low: "Low".to_owned(),
+            normal: "Medium".to_owned(),
+            high: "High".to_owned(),
+            urgent: "Highest".to_owned(),
+        }
+    }
+}
+
+impl PriorityNames {
+    fn name(&self, p: Priority) -> &str {
+        match p {
+            Priority::Low => &self.low,
+            Priority::Normal => &self.normal,
+            Priority::High => &self.high,
+            Priority::Urgent => &self.urgent,
+        }
+    }
+}
+
+/// The fields a create always sends; fixed fields never replace them.
+pub const CORE_FIELDS: [&str; 4] = ["project", "issuetype", "summary", "description"];
 
 /// Jira's limit on a summary, in characters.
 pub const SUMMARY_MAX: usize = 255;
@@ -130,16 +187,6 @@ fn validate_summary(summary: &str) -> Result<(), Error> {
     })
 }
 
-/// Jira's default priority scheme.
-fn priority(p: Priority) -> &'static str {
-    match p {
-        Priority::Low => "Low",
-        Priority::Normal => "Medium",
-        Priority::High => "High",
-        Priority::Urgent => "Highest",
-    }
-}
-
 /// Normalises by name when the hub knows it, else by the status category.
 fn normalise(name: &str, category: Option<&str>) -> TicketStatus {
     match TicketStatus::normalise(name) {
@@ -160,20 +207,36 @@ impl Dialect for Jira {
 
     fn create_ticket(&self, t: &NewTicket, _key: &str) -> Result<Call, Error> {
         validate_summary(&t.subject)?;
-        let label: String = t
-            .customer_id
-            .as_str()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-            .collect();
-        let body = json!({"fields": {
-            "project": {"key": self.project_key},
-            "issuetype": {"name": self.issue_type},
-            "summary": t.subject,
-            "description": adf::from_text(&t.description),
-            "priority": {"name": priority(t.priority)},
-            "labels": [format!("customer-{label}")],
-        }});
+        let mut fields = serde_json::Map::new();
+        let extra = &self.create_fields;
+        for (k, v) in &extra.fixed {
+            if !CORE_FIELDS.contains(&k.as_str()) {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(names) = &extra.priority {
+            fields.insert("priority".to_owned(), json!({"name": names.name(t.priority)}));
+        }
+        match extra.customer_field.as_deref() {
+            Some("labels") => {
+                let label: String = t
+                    .customer_id
+                    .as_str()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                    .collect();
+                fields.insert("labels".to_owned(), json!([format!("customer-{label}")]));
+            }
+            Some(field) => {
+                fields.insert(field.to_owned(), json!(t.customer_id.as_str()));
+            }
+            None => {}
+        }
+        fields.insert("project".to_owned(), json!({"key": self.project_key}));
+        fields.insert("issuetype".to_owned(), json!({"name": self.issue_type}));
+        fields.insert("summary".to_owned(), json!(t.subject));
+        fields.insert("description".to_owned(), adf::from_text(&t.description));
+        let body = json!({ "fields": fields });
         Ok(Call::json(
             "create_ticket",
             Method::POST,
@@ -267,6 +330,7 @@ mod tests {
             issue_type: "Task".into(),
             browse_url: "https://x.atlassian.net/".into(),
             service_management: true,
+            create_fields: CreateFields::default(),
         }
     }
 
@@ -316,6 +380,46 @@ mod tests {
         }
         // 255 characters, multi-byte ones counted as one each, is fine.
         jira().create_ticket(&ticket(&"é".repeat(255)), "k").unwrap();
+    }
+
+    #[test]
+    fn create_fields_are_what_the_deployment_configured() {
+        let mut fixed = serde_json::Map::new();
+        fixed.insert("components".into(), json!([{"name": "Payments"}]));
+        fixed.insert("summary".into(), json!("never replaces the caller's"));
+        let configured = Jira {
+            create_fields: CreateFields {
+                priority: Some(PriorityNames {
+                    urgent: "P1".into(),
+                    ..PriorityNames::default()
+                }),
+                customer_field: Some("customfield_10050".into()),
+                fixed,
+            },
+            ..jira()
+        };
+        let t = NewTicket {
+            priority: Priority::Urgent,
+            ..ticket("s")
+        };
+        let sent = configured.create_ticket(&t, "k").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
+        let f = &sent["fields"];
+        assert_eq!(f["priority"], json!({"name": "P1"}));
+        assert_eq!(f["customfield_10050"], "C.1");
+        assert_eq!(f["components"], json!([{"name": "Payments"}]));
+        assert_eq!(f["summary"], "s");
+        assert!(f.get("labels").is_none());
+        let labelled = Jira {
+            create_fields: CreateFields {
+                customer_field: Some("labels".into()),
+                ..CreateFields::default()
+            },
+            ..jira()
+        };
+        let sent = labelled.create_ticket(&ticket("s"), "k").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["fields"]["labels"], json!(["customer-C_1"]));
     }
 
     #[test]
@@ -392,7 +496,10 @@ mod tests {
         let call = jira().create_ticket(&t, "k").unwrap();
         assert_eq!(call.idempotency, Idempotency::NonIdempotent);
         let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
-        assert_eq!(sent["fields"]["priority"]["name"], "Medium");
+        // By default only what every create screen has.
+        let mut keys: Vec<&str> = sent["fields"].as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["description", "issuetype", "project", "summary"]);
         assert_eq!(adf::to_text(&sent["fields"]["description"]), "line1\nline2");
         let created = jira()
             .created_ticket(br#"{"id":"10001","key":"SUP-1","self":"https://x/rest/api/3/issue/10001"}"#)

@@ -13,6 +13,7 @@ use hub_resilience::clock::ManualClock;
 use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::RetryPolicy;
 use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, RequestFilter, Sim, SimConfig, SimHandle, System};
+use hub_ticketing::jira::{CreateFields, PriorityNames};
 use hub_ticketing::{Dialect, Generic, Jira, TicketingAdapter, Zendesk};
 use hub_upstream::auth::{ApiKey, Basic, Bearer};
 use hub_upstream::testing::{MemoryAudit, StaticSecrets, ctx, fast_policy as policy};
@@ -81,6 +82,7 @@ impl Rig {
             issue_type: "Task".into(),
             browse_url: self.sim.url(System::Jira),
             service_management: true,
+            create_fields: CreateFields::default(),
         }
     }
 
@@ -248,6 +250,43 @@ async fn a_rejection_carries_the_vendors_reason_into_the_error_and_the_audit() {
         last.error.as_deref(),
         Some("rejected: the upstream rejected the request with HTTP 400: project: valid project is required")
     );
+}
+
+/// A project whose create screen lacks Priority: the default create (the four fields
+/// every screen has) works; a deployment that configures priority gets Jira's refusal,
+/// with the field and Jira's message as the reason.
+#[tokio::test]
+async fn jira_creates_send_only_the_configured_fields() {
+    let rig = Rig::start().await;
+    rig.sim
+        .control()
+        .set_jira_create_screen(&["project", "issuetype", "summary", "description", "components"]);
+    let safe = rig.adapter(rig.jira(), System::Jira);
+    safe.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
+    let with_priority = rig.adapter(
+        Jira {
+            create_fields: CreateFields {
+                priority: Some(PriorityNames::default()),
+                ..CreateFields::default()
+            },
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let err = with_priority
+        .create_ticket(&ctx("r-2"), &new_ticket())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Rejected {
+            status: 400,
+            reason: Some(
+                "priority: Field 'priority' cannot be set. It is not on the appropriate screen, or unknown.".into()
+            )
+        }
+    );
+    assert_eq!(rig.created(System::Jira), 1);
 }
 
 /// A new Jira issue reports its workflow's real first status: the sim's Bugs start in

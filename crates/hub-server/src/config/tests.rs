@@ -147,6 +147,27 @@ fn problems_name_the_file_the_key_and_the_reason() {
         &[],
         &[("adapters.transaction_status.dialect", "not a dialect of this adapter")],
     );
+    // Jira create fields: priority names only with priority; the hub's own fields not fixed.
+    let jira = |extra: &str| {
+        minimal().replace(
+            "jira = { project_key = \"SUP\" }",
+            &format!("jira = {{ project_key = \"SUP\", {extra} }}"),
+        )
+    };
+    load(
+        &jira("priority = true, priority_names = { urgent = \"P1\" }, customer_field = \"customfield_10050\", fixed_fields = { components = [{ name = \"Payments\" }] }"),
+        &[],
+    )
+    .unwrap();
+    check_errors(
+        &jira("priority_names = { urgent = \"P1\" }, fixed_fields = { summary = \"x\" }, customer_field = \"project\""),
+        &[],
+        &[
+            ("adapters.ticketing.jira.priority_names", "without priority = true"),
+            ("adapters.ticketing.jira.customer_field", "must be `labels`"),
+            ("adapters.ticketing.jira.fixed_fields.summary", "cannot be fixed"),
+        ],
+    );
     // Zendesk: an OAuth access token alone, or e-mail and API token; not a mix.
     let zendesk = |credentials: &str| {
         minimal()

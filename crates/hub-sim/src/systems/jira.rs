@@ -1,6 +1,6 @@
 //! Jira Cloud REST v3: issues with workflow statuses, comments in Atlassian Document Format.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
@@ -161,6 +161,32 @@ pub(crate) struct Data {
     next_number: u64,
     next_id: u64,
     next_comment: u64,
+    /// The fields the project's create screen has; any other field in a create is
+    /// refused as Jira refuses it.
+    screen: BTreeSet<String>,
+}
+
+/// The create screen of a new Jira Software project, plus the sim's "Customer" custom
+/// field. Restored by every reset.
+pub(crate) const DEFAULT_SCREEN: &[&str] = &[
+    "project",
+    "issuetype",
+    "summary",
+    "description",
+    "priority",
+    "labels",
+    "components",
+    "assignee",
+    "reporter",
+    "duedate",
+    "customfield_10050",
+];
+
+impl Data {
+    /// Replaces the create screen's fields.
+    pub(crate) fn set_screen(&mut self, fields: &[&str]) {
+        self.screen = fields.iter().map(|f| (*f).to_owned()).collect();
+    }
 }
 
 fn adf(text: &str) -> Value {
@@ -182,6 +208,7 @@ impl Data {
             next_number: 5,
             next_id: 10005,
             next_comment: 10100,
+            screen: DEFAULT_SCREEN.iter().map(|f| (*f).to_owned()).collect(),
         };
         for (n, summary, status, priority, assignee, at) in seeds {
             let issue = Issue {
@@ -328,6 +355,21 @@ fn create_issue(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
     let Some(fields) = input.get("fields").and_then(Value::as_object) else {
         return field_error("fields", "Field 'fields' is required.");
     };
+    // Jira refuses every field the project's create screen lacks, all named at once.
+    let off_screen: Map<String, Value> = {
+        let data = lock(&st.jira);
+        fields
+            .keys()
+            .filter(|k| !data.screen.contains(k.as_str()))
+            .map(|k| {
+                let message = format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.");
+                (k.clone(), Value::from(message))
+            })
+            .collect()
+    };
+    if !off_screen.is_empty() {
+        return errors(StatusCode::BAD_REQUEST, &[], off_screen);
+    }
     let project_ok = fields.get("project").is_some_and(|p| {
         p.get("key").and_then(Value::as_str) == Some(PROJECT.1)
             || p.get("id").and_then(Value::as_str) == Some(PROJECT.0)

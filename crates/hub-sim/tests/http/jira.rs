@@ -133,3 +133,27 @@ async fn a_bug_starts_in_the_classic_workflows_open() {
     assert_eq!(issue["fields"]["status"]["name"], "Open");
     assert_eq!(issue["fields"]["status"]["statusCategory"]["key"], "new");
 }
+
+/// A field the project's create screen lacks is refused with Jira's own 400 body.
+#[tokio::test]
+async fn fields_off_the_create_screen_are_refused_as_jira_refuses_them() {
+    let sim = start().await;
+    sim.control()
+        .set_jira_create_screen(&["project", "issuetype", "summary", "description"]);
+    let base = format!("{}/rest/api/3", sim.url(System::Jira));
+    let a = auth();
+    let h = [("authorization", a.as_str()), JSON];
+    let r = call("POST", &format!("{base}/issue"), &h, ISSUE).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"errorMessages": [], "errors": {
+            "priority": "Field 'priority' cannot be set. It is not on the appropriate screen, or unknown.",
+            "customfield_10050": "Field 'customfield_10050' cannot be set. It is not on the appropriate screen, or unknown.",
+        }})
+    );
+    let minimal = br#"{"fields":{"project":{"key":"SUP"},"summary":"s","issuetype":{"name":"Task"}}}"#;
+    assert_eq!(call("POST", &format!("{base}/issue"), &h, minimal).await.status, 201);
+    let created = sim.control().effects(&EffectFilter::kind(EffectKind::TicketCreated));
+    assert_eq!(created.len(), 1);
+}
