@@ -8,14 +8,20 @@ use hub_resilience::retry_after::{parse_rate_limit_reset, parse_retry_after};
 use serde::de::DeserializeOwned;
 
 use crate::client::Response;
+use crate::rate_headers;
 
 /// How long the upstream asked us to wait: `Retry-After` (seconds or HTTP date), else
-/// `X-RateLimit-Reset`.
+/// Jira's `Beta-Retry-After` (seconds), else `X-RateLimit-Reset` (epoch or delta
+/// seconds, or Jira's ISO 8601 time).
 pub fn requested_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     header("retry-after")
         .and_then(|v| parse_retry_after(v, now))
-        .or_else(|| header("x-ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now)))
+        .or_else(|| header("beta-retry-after").and_then(rate_headers::seconds))
+        .or_else(|| {
+            header("x-ratelimit-reset")
+                .and_then(|v| parse_rate_limit_reset(v, now).or_else(|| rate_headers::jira_reset(v, now)))
+        })
 }
 
 /// The error for a response that is not a success.
@@ -115,6 +121,19 @@ mod tests {
                 reason: None
             }
         );
+    }
+
+    /// Jira answers 429 with an ISO 8601 `X-RateLimit-Reset` or a `Beta-Retry-After`.
+    #[test]
+    fn jira_waits_are_read() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_796_379_240); // 2026-12-04T10:14:00Z
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("2026-12-04T10:15Z"));
+        assert_eq!(requested_wait(&h, now), Some(Duration::from_secs(60)));
+        h.insert("beta-retry-after", HeaderValue::from_static("5"));
+        assert_eq!(requested_wait(&h, now), Some(Duration::from_secs(5)));
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(requested_wait(&h, now), Some(Duration::from_secs(2)));
     }
 
     #[derive(serde::Deserialize, Debug)]
