@@ -62,7 +62,8 @@ pub fn captured_logs() -> String {
 /// How to start a hub.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `generic`, `zendesk` or `jira`.
+    /// `generic`, `zendesk`, `zendesk-oauth` (an OAuth bearer token against a Zendesk
+    /// that refuses API tokens) or `jira`.
     pub dialect: &'static str,
     /// Ticket and transaction status TTL in seconds (contract defaults when `None`).
     pub status_ttl_s: Option<u64>,
@@ -141,8 +142,12 @@ fn config(sim: &SimHandle, dir: &std::path::Path, o: &Options) -> String {
             "dialect = \"zendesk\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:ZENDESK_TOKEN\" }}",
             sim.url(System::Zendesk)
         ),
+        "zendesk-oauth" => format!(
+            "dialect = \"zendesk\"\nbase_url = \"{}\"\ncredentials = {{ oauth_token = \"env:ZENDESK_OAUTH_TOKEN\" }}",
+            sim.url(System::Zendesk)
+        ),
         "jira" => format!(
-            "dialect = \"jira\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:JIRA_TOKEN\" }}\njira = {{ project_key = \"SUP\" }}",
+            "dialect = \"jira\"\nbase_url = \"{}\"\ncredentials = {{ email = \"env:AGENT_EMAIL\", api_token = \"env:JIRA_TOKEN\" }}\njira = {{ project_key = \"SUP\", service_management = true }}",
             sim.url(System::Jira)
         ),
         other => panic!("unknown dialect {other}"),
@@ -218,6 +223,7 @@ pub fn secrets_env() -> Vec<(&'static str, &'static str)> {
         ("GENERIC_KEY", "sim-generic-key"),
         ("AGENT_EMAIL", "agent@example.com"),
         ("ZENDESK_TOKEN", "sim-zendesk-token"),
+        ("ZENDESK_OAUTH_TOKEN", "sim-zendesk-oauth"),
         ("JIRA_TOKEN", "sim-jira-token"),
         ("STATUS_ID", "hub-status"),
         ("STATUS_SECRET", "sim-status-secret"),
@@ -234,6 +240,13 @@ impl Hub {
     pub async fn start(options: Options) -> Self {
         capture_logs();
         let sim = Sim::start(SimConfig::default()).await.unwrap();
+        if options.dialect == "zendesk-oauth" {
+            // A Zendesk account whose API tokens are retired: basic auth would get 401.
+            sim.control().set_settings(hub_sim::Settings {
+                zendesk_oauth_only: true,
+                ..sim.control().settings()
+            });
+        }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hub.toml");
         std::fs::write(&file, config(&sim, dir.path(), &options)).unwrap();

@@ -69,6 +69,12 @@ async fn zendesk_tickets() {
     round_trip("zendesk").await;
 }
 
+/// Zendesk with an OAuth bearer token, against a sim that refuses API-token basic auth.
+#[tokio::test]
+async fn zendesk_oauth_tickets() {
+    round_trip("zendesk-oauth").await;
+}
+
 #[tokio::test]
 async fn jira_tickets() {
     round_trip("jira").await;

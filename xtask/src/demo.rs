@@ -284,7 +284,7 @@ credentials = { email = \"env:DEMO_AGENT_EMAIL\", api_token = \"env:DEMO_ZENDESK
         "jira" => "dialect = \"jira\"
 base_url = \"http://127.0.0.1:8900/jira\"
 credentials = { email = \"env:DEMO_AGENT_EMAIL\", api_token = \"env:DEMO_JIRA_API_TOKEN\" }
-jira = { project_key = \"SUP\" }
+jira = { project_key = \"SUP\", service_management = true }
 "
         .to_owned(),
         other => bail!("unknown dialect {other}"),

@@ -87,7 +87,7 @@ pub enum Error {
     #[error("the upstream has no such resource")]
     NotFound,
     /// The upstream rejected the request (another 4xx: 400, 409, 422, …).
-    #[error("the upstream rejected the request with HTTP {status}")]
+    #[error("the upstream rejected the request with HTTP {status}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Rejected {
         /// The HTTP status.
         status: u16,

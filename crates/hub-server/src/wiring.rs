@@ -14,7 +14,7 @@ use hub_resilience::retry::RetryPolicy;
 use hub_store::{StoreConfig, Stores};
 use hub_ticketing::{Generic, Jira, TicketingAdapter, Zendesk};
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
-use hub_upstream::auth::{ApiKey, Basic, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
+use hub_upstream::auth::{ApiKey, Basic, Bearer, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
 use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -205,6 +205,21 @@ async fn assemble_with(
                 project_key: jira.project_key.clone(),
                 issue_type: jira.issue_type.clone(),
                 browse_url: jira.browse_url.clone().unwrap_or_else(|| a.ticketing.base_url.clone()),
+                service_management: jira.service_management,
+                create_fields: hub_ticketing::jira::CreateFields {
+                    priority: jira.priority.then(|| {
+                        jira.priority_names.as_ref().map_or_else(Default::default, |n| {
+                            hub_ticketing::jira::PriorityNames {
+                                low: n.low.clone(),
+                                normal: n.normal.clone(),
+                                high: n.high.clone(),
+                                urgent: n.urgent.clone(),
+                            }
+                        })
+                    }),
+                    customer_field: jira.customer_field.clone(),
+                    fixed: jira.fixed_fields.clone(),
+                },
             };
             Arc::new(TicketingAdapter::new(dialect, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
         }
@@ -393,6 +408,11 @@ async fn ticketing_auth(
             http::HeaderName::from_static("x-api-key"),
             cell(secrets, a, "api_key", "ticketing")?,
         )),
+        // An OAuth access token when one is configured (Zendesk is retiring API tokens),
+        // re-read from the secret store after a 401 like every other secret.
+        Dialect::Zendesk if a.credentials.contains_key("oauth_token") => {
+            Arc::new(Bearer::new(cell(secrets, a, "oauth_token", "ticketing")?))
+        }
         Dialect::Zendesk => Arc::new(Basic::zendesk(
             &email().await?,
             cell(secrets, a, "api_token", "ticketing")?,
@@ -463,6 +483,13 @@ fn endpoint(
         ..BreakerConfig::default()
     };
     parts.breaker_observer = Some(Arc::new(CircuitEvents::new(adapter, events.clone())));
+    // A vendor's rejection says why in its own error shape; the reason reaches the
+    // problem's detail, the audit record and the DLQ entry.
+    parts.reject_reason = match a.dialect {
+        Dialect::Generic => None,
+        Dialect::Zendesk => Some(hub_ticketing::zendesk::reject_reason),
+        Dialect::Jira => Some(hub_ticketing::jira::reject_reason),
+    };
     Ok(Arc::new(Endpoint::new(parts)))
 }
 

@@ -74,6 +74,9 @@ pub struct Settings {
     pub commit_delay_ms: u64,
     /// Whether Jira honours `Idempotency-Key` on creates (a sim extension; real Jira does not).
     pub jira_idempotency: bool,
+    /// Whether Zendesk accepts only OAuth bearer tokens, refusing API-token basic
+    /// authentication with 401 (an account after Zendesk retires API tokens).
+    pub zendesk_oauth_only: bool,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             draft_ttl_s: 900,
             commit_delay_ms: 0,
             jira_idempotency: true,
+            zendesk_oauth_only: false,
         }
     }
 }

@@ -217,6 +217,14 @@ impl Control {
         self.state.set_settings(settings);
     }
 
+    /// Replaces the fields on the Jira project's create screen (by default a new Jira
+    /// Software project's, plus `customfield_10050`); a create sending any other field
+    /// gets Jira's 400 "Field '…' cannot be set. It is not on the appropriate screen, or
+    /// unknown." A reset restores the default.
+    pub fn set_jira_create_screen(&self, fields: &[&str]) {
+        lock(&self.state.jira).set_screen(fields);
+    }
+
     /// Writes a Vault KV v2 secret (a new version); returns the version.
     pub fn set_vault_secret(&self, mount: &str, path: &str, data: Map<String, Value>) -> u64 {
         let now = self.state.clock.now();

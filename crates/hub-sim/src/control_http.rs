@@ -183,6 +183,7 @@ struct SettingsPatch {
     draft_ttl_s: Option<u64>,
     commit_delay_ms: Option<u64>,
     jira_idempotency: Option<bool>,
+    zendesk_oauth_only: Option<bool>,
 }
 
 async fn update_settings(State(c): Ctl, Json(p): Json<SettingsPatch>) -> Reply {
@@ -192,6 +193,7 @@ async fn update_settings(State(c): Ctl, Json(p): Json<SettingsPatch>) -> Reply {
         draft_ttl_s: p.draft_ttl_s.unwrap_or(old.draft_ttl_s),
         commit_delay_ms: p.commit_delay_ms.unwrap_or(old.commit_delay_ms),
         jira_idempotency: p.jira_idempotency.unwrap_or(old.jira_idempotency),
+        zendesk_oauth_only: p.zendesk_oauth_only.unwrap_or(old.zendesk_oauth_only),
     });
     ok(&c.settings())
 }

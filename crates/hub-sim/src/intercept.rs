@@ -146,11 +146,12 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
         Action::RateLimit(retry_after) => {
             seen.record(&st, Some(429), kind);
             let reply = Reply::json(StatusCode::TOO_MANY_REQUESTS, &json!({"error": "rate_limited"}));
-            match retry_after {
-                Some(value) => reply.header("retry-after", &value),
+            let reply = match &retry_after {
+                Some(value) => reply.header("retry-after", value),
                 None => reply,
-            }
-            .into_response()
+            };
+            let wait_s = retry_after.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
+            vendor_rate_headers(reply, system, wait_s, st.clock.now()).into_response()
         }
         Action::Outage => {
             seen.record(&st, Some(503), kind);
@@ -203,4 +204,47 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
 /// The answer for a path no system route matches.
 pub(crate) async fn fallback() -> Reply {
     Reply::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"}))
+}
+
+/// The rate-limit headers each vendor sends with a 429, besides `Retry-After`: Jira's
+/// `X-RateLimit-*` with an ISO 8601 reset to the minute (`yyyy-MM-ddTHH:mmZ`, the
+/// request time plus the wait, rounded up) and `RateLimit-Reason`; Zendesk's
+/// `ratelimit-*` and `x-rate-limit*` account headers.
+fn vendor_rate_headers(reply: Reply, system: System, wait_s: Option<i64>, now: time::OffsetDateTime) -> Reply {
+    match system {
+        System::Jira => {
+            let reply = reply
+                .header("x-ratelimit-limit", "350")
+                .header("x-ratelimit-remaining", "0")
+                .header("ratelimit-reason", "jira-burst-based");
+            match wait_s {
+                Some(s) => {
+                    let at = now + time::Duration::seconds(s.max(0) + 59);
+                    let at = at.to_offset(time::UtcOffset::UTC);
+                    let text = format!(
+                        "{:04}-{:02}-{:02}T{:02}:{:02}Z",
+                        at.year(),
+                        u8::from(at.month()),
+                        at.day(),
+                        at.hour(),
+                        at.minute()
+                    );
+                    reply.header("x-ratelimit-reset", &text)
+                }
+                None => reply,
+            }
+        }
+        System::Zendesk => {
+            let reply = reply
+                .header("x-rate-limit", "700")
+                .header("ratelimit-limit", "700")
+                .header("x-rate-limit-remaining", "0")
+                .header("ratelimit-remaining", "0");
+            match wait_s {
+                Some(s) => reply.header("ratelimit-reset", &s.max(0).to_string()),
+                None => reply,
+            }
+        }
+        _ => reply,
+    }
 }

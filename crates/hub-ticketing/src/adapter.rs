@@ -65,9 +65,19 @@ impl<D: Dialect> TicketingAdapter<D> {
 impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     async fn create_ticket(&self, ctx: &CallContext, ticket: &NewTicket) -> Result<CreatedTicket, Error> {
         let call = self.dialect.create_ticket(ticket, &write_key(ctx, "create_ticket"))?;
-        self.endpoint
+        let mut created = self
+            .endpoint
             .send_and_read(ctx, &call, |response| self.dialect.created_ticket(&response.body))
-            .await
+            .await?;
+        if self.dialect.reads_status_after_create() {
+            // The ticket exists whatever this read answers: a failed read keeps the
+            // provisional status rather than failing the create.
+            match self.fetch_ticket(ctx, &created.ticket_id).await {
+                Ok(t) => created.status = t.status,
+                Err(e) => tracing::warn!(error = %e, "could not read a created ticket's status back"),
+            }
+        }
+        Ok(created)
     }
 
     async fn get_ticket_status(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<Fetched<Ticket>, Error> {

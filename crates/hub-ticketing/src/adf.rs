@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-/// Plain text as an ADF document: one paragraph per line, empty lines kept as empty paragraphs.
+/// Plain text as an ADF document: one paragraph per line, empty lines kept as empty
+/// paragraphs. CRLF and lone CR line ends count as line ends, so no `\r` reaches Jira.
 ///
 /// ```
 /// let doc = hub_ticketing::adf::from_text("Hello\nworld");
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 /// assert_eq!(hub_ticketing::adf::to_text(&doc), "Hello\nworld");
 /// ```
 pub fn from_text(text: &str) -> Value {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let paragraphs: Vec<Value> = text
         .split('\n')
         .map(|line| {
@@ -53,6 +55,14 @@ mod tests {
         fn text_round_trips(text in "[^\r]{0,200}") {
             prop_assert_eq!(to_text(&from_text(&text)), text);
         }
+
+        /// Windows and old-Mac line ends become paragraphs; no `\r` is ever sent.
+        #[test]
+        fn carriage_returns_never_reach_the_document(text in "[a-z\r\n]{0,60}") {
+            let doc = from_text(&text);
+            prop_assert!(!doc.to_string().contains("\\r"));
+            prop_assert_eq!(to_text(&doc), text.replace("\r\n", "\n").replace('\r', "\n"));
+        }
     }
 
     #[test]
@@ -63,5 +73,10 @@ mod tests {
         ]});
         assert_eq!(to_text(&doc), "a b\nc");
         assert_eq!(to_text(&json!(null)), "");
+    }
+
+    #[test]
+    fn crlf_input_makes_the_same_document_as_lf() {
+        assert_eq!(from_text("a\r\nb\r\n\r\nc"), from_text("a\nb\n\nc"));
     }
 }

@@ -15,6 +15,13 @@ pub trait Dialect: Send + Sync + 'static {
     /// Reads the created ticket from the response body.
     fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error>;
 
+    /// Whether the create's answer lacks the new ticket's status, so the adapter reads
+    /// the ticket back for it (Jira answers only `id`, `key` and `self`). When that read
+    /// fails, the created ticket keeps the status [`Dialect::created_ticket`] gave.
+    fn reads_status_after_create(&self) -> bool {
+        false
+    }
+
     /// The call that reads a ticket.
     fn get_ticket(&self, id: &TicketId) -> Call;
 
@@ -143,7 +150,14 @@ mod tests {
         "name",
         "statusCategory",
         "emailAddress",
+        "displayName",
+        "accountId",
         "updated",
+        "errorMessages",
+        "errors",
+        "error",
+        "description",
+        "details",
     ];
 
     fn any_json() -> impl Strategy<Value = Value> {
@@ -175,6 +189,8 @@ mod tests {
                 project_key: "SUP".into(),
                 issue_type: "Task".into(),
                 browse_url: "https://example.atlassian.net".into(),
+                service_management: false,
+                create_fields: crate::jira::CreateFields::default(),
             }),
         ]
     }
@@ -193,6 +209,12 @@ mod tests {
                     prop_assert!(matches!(e, Error::Decode { .. }), "{}: {e:?}", d.name());
                 }
             }
+        }
+        for reason in [crate::jira::reject_reason(body), crate::zendesk::reject_reason(body)]
+            .into_iter()
+            .flatten()
+        {
+            prop_assert!(reason.chars().count() <= crate::reject::MAX_REASON);
         }
         Ok(())
     }

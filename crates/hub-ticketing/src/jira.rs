@@ -25,7 +25,71 @@ pub struct Jira {
     pub issue_type: String,
     /// The site URL people open (`https://example.atlassian.net`), for `/browse/{key}` links.
     pub browse_url: String,
+    /// The project is a Jira Service Management service project, where a comment can be
+    /// internal (`sd.public.comment`). Plain Jira ignores that property and posts the
+    /// comment publicly, so without this an internal comment is refused before sending.
+    pub service_management: bool,
+    /// Which fields a create sends beyond the four every create screen has.
+    pub create_fields: CreateFields,
 }
+
+/// The fields a Jira create sends besides `project`, `issuetype`, `summary` and
+/// `description`, which every create screen has. Jira refuses a create carrying any field
+/// its project's create screen lacks ("Field 'priority' cannot be set. It is not on the
+/// appropriate screen, or unknown."), so the default sends none of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreateFields {
+    /// Send `priority` by name, with these names; `None` (default): no priority.
+    pub priority: Option<PriorityNames>,
+    /// Where the customer id goes: `labels` (as a `customer-{id}` label) or a field id
+    /// such as `customfield_10050` (the id as text); `None` (default): not sent.
+    pub customer_field: Option<String>,
+    /// Fields sent unchanged with every create, such as
+    /// `components = [{ name = "Payments" }]`.
+    pub fixed: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The Jira priority names for the hub's four priorities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorityNames {
+    /// For `low` (Jira's default scheme: `Low`).
+    pub low: String,
+    /// For `normal` (`Medium`).
+    pub normal: String,
+    /// For `high` (`High`).
+    pub high: String,
+    /// For `urgent` (`Highest`).
+    pub urgent: String,
+}
+
+impl Default for PriorityNames {
+    /// Jira's default priority scheme.
+    fn default() -> Self {
+        Self {
+            low: "Low".to_owned(),
+            normal: "Medium".to_owned(),
+            high: "High".to_owned(),
+            urgent: "Highest".to_owned(),
+        }
+    }
+}
+
+impl PriorityNames {
+    fn name(&self, p: Priority) -> &str {
+        match p {
+            Priority::Low => &self.low,
+            Priority::Normal => &self.normal,
+            Priority::High => &self.high,
+            Priority::Urgent => &self.urgent,
+        }
+    }
+}
+
+/// The fields a create always sends; fixed fields never replace them.
+pub const CORE_FIELDS: [&str; 4] = ["project", "issuetype", "summary", "description"];
+
+/// Jira's limit on a summary, in characters.
+pub const SUMMARY_MAX: usize = 255;
 
 #[derive(Deserialize)]
 struct Created {
@@ -48,6 +112,19 @@ struct Status {
 #[serde(rename_all = "camelCase")]
 struct Assignee {
     email_address: Option<String>,
+    display_name: Option<String>,
+    account_id: Option<String>,
+}
+
+impl Assignee {
+    /// The e-mail address when Jira shows it (a user's privacy settings often hide it),
+    /// else the display name, else the account id.
+    fn best_name(self) -> Option<String> {
+        let present = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        present(self.email_address)
+            .or_else(|| present(self.display_name))
+            .or_else(|| present(self.account_id))
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,14 +166,46 @@ struct Comments {
     comments: Vec<ListedComment>,
 }
 
-/// Jira's default priority scheme.
-fn priority(p: Priority) -> &'static str {
-    match p {
-        Priority::Low => "Low",
-        Priority::Normal => "Medium",
-        Priority::High => "High",
-        Priority::Urgent => "Highest",
-    }
+/// Jira's error collection: `{"errorMessages": [..], "errors": {"field": "message"}}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorCollection {
+    #[serde(default)]
+    error_messages: Vec<String>,
+    #[serde(default)]
+    errors: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The short, redacted reason in a Jira error body (`{errorMessages, errors}`): each
+/// field error as `field: message`, then the general messages.
+///
+/// ```
+/// let body = br#"{"errorMessages":[],"errors":{"priority":"Field 'priority' cannot be set."}}"#;
+/// assert_eq!(hub_ticketing::jira::reject_reason(body).as_deref(), Some("priority: Field 'priority' cannot be set."));
+/// ```
+pub fn reject_reason(body: &[u8]) -> Option<String> {
+    let c: ErrorCollection = serde_json::from_slice(body).ok()?;
+    let fields = c
+        .errors
+        .iter()
+        .filter_map(|(field, m)| m.as_str().map(|m| (Some(field.as_str()), m)));
+    let general = c.error_messages.iter().map(|m| (None, m.as_str()));
+    crate::reject::reason(fields.chain(general))
+}
+
+/// What Jira refuses in a summary: a line break, or more than [`SUMMARY_MAX`] characters.
+fn validate_summary(summary: &str) -> Result<(), Error> {
+    let reason = if summary.contains(['\n', '\r']) {
+        "Jira's summary must be a single line"
+    } else if summary.chars().count() > SUMMARY_MAX {
+        "Jira's summary must be at most 255 characters"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidInput {
+        field: "subject".to_owned(),
+        reason: reason.to_owned(),
+    })
 }
 
 /// Normalises by name when the hub knows it, else by the status category.
@@ -118,20 +227,37 @@ impl Dialect for Jira {
     }
 
     fn create_ticket(&self, t: &NewTicket, _key: &str) -> Result<Call, Error> {
-        let label: String = t
-            .customer_id
-            .as_str()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-            .collect();
-        let body = json!({"fields": {
-            "project": {"key": self.project_key},
-            "issuetype": {"name": self.issue_type},
-            "summary": t.subject,
-            "description": adf::from_text(&t.description),
-            "priority": {"name": priority(t.priority)},
-            "labels": [format!("customer-{label}")],
-        }});
+        validate_summary(&t.subject)?;
+        let mut fields = serde_json::Map::new();
+        let extra = &self.create_fields;
+        for (k, v) in &extra.fixed {
+            if !CORE_FIELDS.contains(&k.as_str()) {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(names) = &extra.priority {
+            fields.insert("priority".to_owned(), json!({"name": names.name(t.priority)}));
+        }
+        match extra.customer_field.as_deref() {
+            Some("labels") => {
+                let label: String = t
+                    .customer_id
+                    .as_str()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                    .collect();
+                fields.insert("labels".to_owned(), json!([format!("customer-{label}")]));
+            }
+            Some(field) => {
+                fields.insert(field.to_owned(), json!(t.customer_id.as_str()));
+            }
+            None => {}
+        }
+        fields.insert("project".to_owned(), json!({"key": self.project_key}));
+        fields.insert("issuetype".to_owned(), json!({"name": self.issue_type}));
+        fields.insert("summary".to_owned(), json!(t.subject));
+        fields.insert("description".to_owned(), adf::from_text(&t.description));
+        let body = json!({ "fields": fields });
         Ok(Call::json(
             "create_ticket",
             Method::POST,
@@ -152,8 +278,13 @@ impl Dialect for Jira {
                 ticket_id.path_segment()
             ),
             ticket_id,
+            // Provisional: the adapter reads the workflow's real initial status back.
             status: TicketStatus::New,
         })
+    }
+
+    fn reads_status_after_create(&self) -> bool {
+        true
     }
 
     fn get_ticket(&self, id: &TicketId) -> Call {
@@ -172,12 +303,20 @@ impl Dialect for Jira {
             ticket_id: id.clone(),
             status,
             vendor_status: fields.status.name,
-            assigned_to: fields.assignee.and_then(|a| a.email_address),
+            assigned_to: fields.assignee.and_then(Assignee::best_name),
             last_updated: fields.updated,
         })
     }
 
     fn add_comment(&self, id: &TicketId, c: &NewComment, key: &str) -> Result<Call, Error> {
+        if !c.public && !self.service_management {
+            return Err(Error::InvalidInput {
+                field: "is_public".to_owned(),
+                reason: "internal comments need Jira Service Management; this Jira project would post it publicly \
+                         (set ticketing.jira.service_management for a service project)"
+                    .to_owned(),
+            });
+        }
         // Jira keeps no key for comments; the key rides in a comment property, so a lost
         // answer can be looked up among the issue's comments.
         let mut properties = vec![json!({"key": KEY_MARKER, "value": {"idempotency_key": key}})];
@@ -242,7 +381,145 @@ mod tests {
             project_key: "SUP".into(),
             issue_type: "Task".into(),
             browse_url: "https://x.atlassian.net/".into(),
+            service_management: true,
+            create_fields: CreateFields::default(),
         }
+    }
+
+    /// Bodies shaped as Jira Cloud documents its error collection.
+    #[test]
+    fn vendor_error_bodies_give_short_reasons() {
+        for (body, expected) in [
+            (
+                &include_bytes!("../tests/fixtures/jira-400-field-not-on-screen.json")[..],
+                Some("priority: Field 'priority' cannot be set. It is not on the appropriate screen, or unknown."),
+            ),
+            (
+                include_bytes!("../tests/fixtures/jira-400-project-key.json"),
+                Some(
+                    "projectKey: Project keys must start with an uppercase letter, followed by one or more uppercase \
+                     alphanumeric characters.; input parameter 'key' must be provided",
+                ),
+            ),
+            (
+                include_bytes!("../tests/fixtures/jira-404-issue.json"),
+                Some("Issue does not exist or you do not have permission to see it."),
+            ),
+            (br#"{"errorMessages":[],"errors":{}}"#, None),
+            (b"<html>Bad Gateway</html>", None),
+        ] {
+            assert_eq!(reject_reason(body).as_deref(), expected);
+        }
+    }
+
+    fn ticket(subject: &str) -> NewTicket {
+        NewTicket {
+            customer_id: CustomerId::parse("C.1").unwrap(),
+            subject: subject.into(),
+            description: "d".into(),
+            priority: Priority::Normal,
+        }
+    }
+
+    #[test]
+    fn summaries_jira_refuses_are_refused_before_sending() {
+        for bad in ["two\nlines", "cr\ronly", &"x".repeat(256)] {
+            let e = jira().create_ticket(&ticket(bad), "k").unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidInput { field, .. } if field == "subject"),
+                "{e:?}"
+            );
+        }
+        // 255 characters, multi-byte ones counted as one each, is fine.
+        jira().create_ticket(&ticket(&"é".repeat(255)), "k").unwrap();
+    }
+
+    #[test]
+    fn create_fields_are_what_the_deployment_configured() {
+        let mut fixed = serde_json::Map::new();
+        fixed.insert("components".into(), json!([{"name": "Payments"}]));
+        fixed.insert("summary".into(), json!("never replaces the caller's"));
+        let configured = Jira {
+            create_fields: CreateFields {
+                priority: Some(PriorityNames {
+                    urgent: "P1".into(),
+                    ..PriorityNames::default()
+                }),
+                customer_field: Some("customfield_10050".into()),
+                fixed,
+            },
+            ..jira()
+        };
+        let t = NewTicket {
+            priority: Priority::Urgent,
+            ..ticket("s")
+        };
+        let sent = configured.create_ticket(&t, "k").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
+        let f = &sent["fields"];
+        assert_eq!(f["priority"], json!({"name": "P1"}));
+        assert_eq!(f["customfield_10050"], "C.1");
+        assert_eq!(f["components"], json!([{"name": "Payments"}]));
+        assert_eq!(f["summary"], "s");
+        assert!(f.get("labels").is_none());
+        let labelled = Jira {
+            create_fields: CreateFields {
+                customer_field: Some("labels".into()),
+                ..CreateFields::default()
+            },
+            ..jira()
+        };
+        let sent = labelled.create_ticket(&ticket("s"), "k").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
+        assert_eq!(sent["fields"]["labels"], json!(["customer-C_1"]));
+    }
+
+    #[test]
+    fn internal_comments_only_on_service_management() {
+        let id = TicketId::parse("SUP-1").unwrap();
+        let internal = NewComment {
+            body: "x".into(),
+            public: false,
+        };
+        let plain = Jira {
+            service_management: false,
+            ..jira()
+        };
+        let e = plain.add_comment(&id, &internal, "k").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput { field, .. } if field == "is_public"),
+            "{e:?}"
+        );
+        let public = NewComment {
+            body: "x".into(),
+            public: true,
+        };
+        let sent = plain.add_comment(&id, &public, "k").unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
+        assert!(sent.get("properties").is_none());
+    }
+
+    /// Jira hides `emailAddress` under most users' privacy settings.
+    #[test]
+    fn assignee_without_a_visible_email_is_named_or_identified() {
+        let id = TicketId::parse("SUP-1").unwrap();
+        let read = |assignee: &str| {
+            let body = format!(r#"{{"fields":{{"status":{{"name":"To Do"}},"assignee":{assignee}}}}}"#);
+            jira().ticket(&id, body.as_bytes()).unwrap().assigned_to
+        };
+        assert_eq!(
+            read(r#"{"accountId":"712020:b","displayName":"Bob Agent"}"#).as_deref(),
+            Some("Bob Agent")
+        );
+        assert_eq!(
+            read(r#"{"accountId":"712020:b","emailAddress":"","displayName":""}"#).as_deref(),
+            Some("712020:b")
+        );
+        assert_eq!(
+            read(r#"{"accountId":"712020:b","emailAddress":"b@x","displayName":"Bob"}"#).as_deref(),
+            Some("b@x")
+        );
+        assert_eq!(read("null"), None);
     }
 
     #[test]
@@ -271,7 +548,10 @@ mod tests {
         let call = jira().create_ticket(&t, "k").unwrap();
         assert_eq!(call.idempotency, Idempotency::NonIdempotent);
         let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
-        assert_eq!(sent["fields"]["priority"]["name"], "Medium");
+        // By default only what every create screen has.
+        let mut keys: Vec<&str> = sent["fields"].as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["description", "issuetype", "project", "summary"]);
         assert_eq!(adf::to_text(&sent["fields"]["description"]), "line1\nline2");
         let created = jira()
             .created_ticket(br#"{"id":"10001","key":"SUP-1","self":"https://x/rest/api/3/issue/10001"}"#)

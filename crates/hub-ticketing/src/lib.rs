@@ -14,8 +14,12 @@
 //! | dialect | authentication | credentials |
 //! |---|---|---|
 //! | [`Generic`] | `X-API-Key` header ([`hub_upstream::auth::ApiKey`]) | API key |
-//! | [`Zendesk`] | basic `{email}/token:{api_token}` ([`hub_upstream::auth::Basic::zendesk`]) | e-mail, API token |
-//! | [`Jira`] | basic `{email}:{api_token}` ([`hub_upstream::auth::Basic::jira`]) | e-mail, API token; plus project key, issue type, browse URL |
+//! | [`Zendesk`] | OAuth bearer ([`hub_upstream::auth::Bearer`]) or basic `{email}/token:{api_token}` ([`hub_upstream::auth::Basic::zendesk`]) | access token, or e-mail and API token |
+//! | [`Jira`] | basic `{email}:{api_token}` ([`hub_upstream::auth::Basic::jira`]) | e-mail, API token; plus project key, issue type, browse URL, whether it is a service project |
+//!
+//! A rejection's reason is read from the vendor's error body by
+//! [`zendesk::reject_reason`] and [`jira::reject_reason`] (set as the endpoint's
+//! `reject_reason`), redacted and bounded by [`reject`].
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -44,6 +48,7 @@ pub mod adf;
 pub mod dialect;
 pub mod generic;
 pub mod jira;
+pub mod reject;
 pub mod zendesk;
 
 pub use adapter::TicketingAdapter;

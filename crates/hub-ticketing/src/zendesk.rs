@@ -62,7 +62,6 @@ struct AuditEvent {
 
 #[derive(Deserialize)]
 struct Audit {
-    id: Option<NumOrStr>,
     #[serde(default)]
     events: Vec<AuditEvent>,
 }
@@ -93,6 +92,74 @@ struct Audits {
     audits: Vec<ListedAudit>,
 }
 
+/// Zendesk's error body: `{"error": "RecordInvalid", "description": "..", "details":
+/// {"field": [{"description": "..", "error": ".."}]}}`; `error` is sometimes an object
+/// `{"title": "..", "message": ".."}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<serde_json::Value>,
+    description: Option<String>,
+    #[serde(default)]
+    details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The short, redacted reason in a Zendesk error body: each validation detail as
+/// `field: description`, else the description (or the error object's message), else
+/// the error's name.
+///
+/// ```
+/// let body = br#"{"error":"RecordInvalid","description":"Record validation errors",
+///   "details":{"subject":[{"description":"Subject: cannot be blank","error":"BlankValue"}]}}"#;
+/// assert_eq!(hub_ticketing::zendesk::reject_reason(body).as_deref(), Some("subject: Subject: cannot be blank"));
+/// ```
+pub fn reject_reason(body: &[u8]) -> Option<String> {
+    let e: ErrorBody = serde_json::from_slice(body).ok()?;
+    let details: Vec<(Option<&str>, &str)> = e
+        .details
+        .iter()
+        .flat_map(|(field, list)| {
+            let list = list.as_array().map(Vec::as_slice).unwrap_or_default();
+            list.iter()
+                .filter_map(|d| d.get("description").and_then(serde_json::Value::as_str))
+                .map(move |m| (Some(field.as_str()), m))
+        })
+        .collect();
+    if let Some(r) = crate::reject::reason(details) {
+        return Some(r);
+    }
+    let name = e.error.as_ref().and_then(serde_json::Value::as_str);
+    let object = e.error.as_ref().and_then(serde_json::Value::as_object);
+    let message = e
+        .description
+        .as_deref()
+        .or_else(|| {
+            object
+                .and_then(|o| o.get("message"))
+                .and_then(serde_json::Value::as_str)
+        })
+        .or_else(|| object.and_then(|o| o.get("title")).and_then(serde_json::Value::as_str));
+    crate::reject::reason(match (name, message) {
+        (Some(n), Some(m)) => vec![(Some(n), m)],
+        (None, Some(m)) => vec![(None, m)],
+        (Some(n), None) => vec![(None, n)],
+        (None, None) => vec![],
+    })
+}
+
+/// The agent interface's page for a ticket (`https://acme.zendesk.com/agent/tickets/35436`),
+/// which a person can open, derived from the API URL Zendesk returns
+/// (`https://acme.zendesk.com/api/v2/tickets/35436.json`): the same site, so the same
+/// base URL the hub is configured with.
+fn agent_url(api_url: &str, id: &TicketId) -> Result<String, Error> {
+    let site = api_url
+        .find("/api/v2/")
+        .map(|i| &api_url[..i])
+        .ok_or_else(|| Error::Decode {
+            reason: "`ticket.url` is not a Zendesk API URL".to_owned(),
+        })?;
+    Ok(format!("{site}/agent/tickets/{}", id.path_segment()))
+}
+
 /// Zendesk's tag for a customer: letters, digits, `_` and `-` only.
 fn customer_tag(customer: &str) -> String {
     let safe: String = customer
@@ -113,6 +180,13 @@ impl Dialect for Zendesk {
     }
 
     fn create_ticket(&self, t: &NewTicket, key: &str) -> Result<Call, Error> {
+        // Zendesk answers 422 "Description: cannot be blank" to an empty first comment.
+        if t.description.trim().is_empty() {
+            return Err(Error::InvalidInput {
+                field: "description".to_owned(),
+                reason: "Zendesk needs a description that is not blank".to_owned(),
+            });
+        }
         let body = json!({"ticket": {
             "subject": t.subject,
             "comment": {"body": t.description},
@@ -131,9 +205,10 @@ impl Dialect for Zendesk {
 
     fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error> {
         let Envelope { ticket } = decode::<Envelope<Created>>(body)?;
+        let ticket_id: TicketId = vendor_id(&ticket.id.into_string(), "ticket.id")?;
         Ok(CreatedTicket {
-            ticket_id: vendor_id(&ticket.id.into_string(), "ticket.id")?,
-            url: ticket.url,
+            url: agent_url(&ticket.url, &ticket_id)?,
+            ticket_id,
             status: TicketStatus::normalise(&ticket.status),
         })
     }
@@ -187,7 +262,7 @@ impl Dialect for Zendesk {
             .into_iter()
             .find(|e| e.kind == "Comment")
             .map(|e| e.id)
-            .or(audit.id)
+            // Never the audit's own id: that would report a wrong comment id as success.
             .ok_or_else(|| Error::Decode {
                 reason: "no comment event in the update's audit".to_owned(),
             })?;
@@ -264,6 +339,74 @@ mod tests {
         assert_eq!(Zendesk.found_comment(&id, "k-0", listed).unwrap(), None);
     }
 
+    /// Bodies shaped as Zendesk documents its errors.
+    #[test]
+    fn vendor_error_bodies_give_short_reasons() {
+        for (body, expected) in [
+            (
+                &include_bytes!("../tests/fixtures/zendesk-422-record-invalid.json")[..],
+                Some(
+                    "requester: Requester: Email is already being used by another user; subject: Subject: cannot be blank",
+                ),
+            ),
+            (
+                include_bytes!("../tests/fixtures/zendesk-404-invalid-endpoint.json"),
+                Some("InvalidEndpoint: Not found"),
+            ),
+            (
+                include_bytes!("../tests/fixtures/zendesk-403-error-object.json"),
+                Some(
+                    "You do not have access to this page. Please contact the account owner of this help desk for \
+                     further help.",
+                ),
+            ),
+            (br#"{"error":"RecordInvalid"}"#, Some("RecordInvalid")),
+            (br#"{}"#, None),
+            (b"not json", None),
+        ] {
+            assert_eq!(reject_reason(body).as_deref(), expected);
+        }
+    }
+
+    #[test]
+    fn a_blank_description_is_refused_before_sending() {
+        for blank in ["", " \r\n\t"] {
+            let t = NewTicket {
+                customer_id: CustomerId::parse("C1").unwrap(),
+                subject: "s".into(),
+                description: blank.into(),
+                priority: Priority::Low,
+            };
+            let e = Zendesk.create_ticket(&t, "k").unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidInput { field, .. } if field == "description"),
+                "{e:?}"
+            );
+        }
+    }
+
+    /// An update whose audit has no `Comment` event did not (visibly) add the comment;
+    /// the audit's own id is not a comment id.
+    #[test]
+    fn a_comment_id_comes_only_from_the_comment_event() {
+        let id = TicketId::parse("1").unwrap();
+        let e = Zendesk
+            .created_comment(
+                &id,
+                br#"{"ticket":{"id":1},"audit":{"id":99,"events":[{"id":5,"type":"Change"}]}}"#,
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_created_ticket_url_without_the_api_path_is_a_decode_error() {
+        let e = Zendesk
+            .created_ticket(br#"{"ticket":{"id":1,"url":"https://x/tickets/1","status":"new"}}"#)
+            .unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+    }
+
     #[test]
     fn shapes() {
         let t = NewTicket {
@@ -283,6 +426,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(created.ticket_id.as_str(), "35436");
+        assert_eq!(created.url, "https://x/agent/tickets/35436");
         let id = TicketId::parse("35436").unwrap();
         let got = Zendesk
             .ticket(

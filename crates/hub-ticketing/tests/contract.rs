@@ -13,8 +13,9 @@ use hub_resilience::clock::ManualClock;
 use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::RetryPolicy;
 use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, RequestFilter, Sim, SimConfig, SimHandle, System};
+use hub_ticketing::jira::{CreateFields, PriorityNames};
 use hub_ticketing::{Dialect, Generic, Jira, TicketingAdapter, Zendesk};
-use hub_upstream::auth::{ApiKey, Basic};
+use hub_upstream::auth::{ApiKey, Basic, Bearer};
 use hub_upstream::testing::{MemoryAudit, StaticSecrets, ctx, fast_policy as policy};
 use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
 
@@ -62,6 +63,11 @@ impl Rig {
         );
         parts.auth = auth;
         parts.policy = policy;
+        parts.reject_reason = match system {
+            System::Zendesk => Some(hub_ticketing::zendesk::reject_reason),
+            System::Jira => Some(hub_ticketing::jira::reject_reason),
+            _ => None,
+        };
         Arc::new(Endpoint::new(parts))
     }
 
@@ -75,6 +81,8 @@ impl Rig {
             project_key: "SUP".into(),
             issue_type: "Task".into(),
             browse_url: self.sim.url(System::Jira),
+            service_management: true,
+            create_fields: CreateFields::default(),
         }
     }
 
@@ -102,6 +110,19 @@ fn new_ticket() -> NewTicket {
 async fn round_trip(port: &dyn TicketingPort, rig: &Rig, system: System) {
     let created = port.create_ticket(&ctx("r-create"), &new_ticket()).await.unwrap();
     assert_eq!(rig.created(system), 1);
+    let id = created.ticket_id.as_str();
+    match system {
+        // A link a person can open, not the JSON API's URL.
+        System::Zendesk => assert_eq!(created.url, format!("{}/agent/tickets/{id}", rig.sim.url(system))),
+        System::Jira => assert_eq!(created.url, format!("{}/browse/{id}", rig.sim.url(system))),
+        _ => {}
+    }
+    // Jira's create answers no status: the adapter reads it back, one read more.
+    let read_back: &[&str] = if system == System::Jira {
+        &["get_ticket_status"]
+    } else {
+        &[]
+    };
     let first = port
         .get_ticket_status(&ctx("r-get-1"), &created.ticket_id)
         .await
@@ -149,10 +170,13 @@ async fn round_trip(port: &dyn TicketingPort, rig: &Rig, system: System) {
             .map(|r| r.operation.clone())
             .collect()
     };
-    assert_eq!(
-        of(false),
-        ["create_ticket", "get_ticket_status", "add_comment", "get_ticket_status"]
-    );
+    let expected: Vec<&str> = [
+        &["create_ticket"][..],
+        read_back,
+        &["get_ticket_status", "add_comment", "get_ticket_status"],
+    ]
+    .concat();
+    assert_eq!(of(false), expected);
     assert_eq!(of(true), ["create_ticket", "add_comment"]);
 }
 
@@ -199,6 +223,195 @@ async fn seeded_statuses_normalise_per_dialect() {
         .get_ticket_status(&ctx("r-3"), &TicketId::parse("TCK-404404").unwrap())
         .await;
     assert_eq!(missing.unwrap_err(), Error::NotFound);
+}
+
+/// The sim answers in Jira's error shape; the rejection carries the vendor's reason
+/// (field and message) into the error and the audit record, not a bare status.
+#[tokio::test]
+async fn a_rejection_carries_the_vendors_reason_into_the_error_and_the_audit() {
+    let rig = Rig::start().await;
+    let port = rig.adapter(
+        Jira {
+            project_key: "NOPE".into(),
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::Rejected {
+            status: 400,
+            reason: Some("project: valid project is required".into())
+        }
+    );
+    let last = rig.audit.records().pop().unwrap();
+    assert_eq!(
+        last.error.as_deref(),
+        Some("rejected: the upstream rejected the request with HTTP 400: project: valid project is required")
+    );
+}
+
+/// A project whose create screen lacks Priority: the default create (the four fields
+/// every screen has) works; a deployment that configures priority gets Jira's refusal,
+/// with the field and Jira's message as the reason.
+#[tokio::test]
+async fn jira_creates_send_only_the_configured_fields() {
+    let rig = Rig::start().await;
+    rig.sim
+        .control()
+        .set_jira_create_screen(&["project", "issuetype", "summary", "description", "components"]);
+    let safe = rig.adapter(rig.jira(), System::Jira);
+    safe.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
+    let with_priority = rig.adapter(
+        Jira {
+            create_fields: CreateFields {
+                priority: Some(PriorityNames::default()),
+                ..CreateFields::default()
+            },
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let err = with_priority
+        .create_ticket(&ctx("r-2"), &new_ticket())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::Rejected {
+            status: 400,
+            reason: Some(
+                "priority: Field 'priority' cannot be set. It is not on the appropriate screen, or unknown.".into()
+            )
+        }
+    );
+    assert_eq!(rig.created(System::Jira), 1);
+}
+
+/// A new Jira issue reports its workflow's real first status: the sim's Bugs start in
+/// the classic workflow's "Open", not "To Do".
+#[tokio::test]
+async fn a_new_jira_issue_reports_its_real_status() {
+    let rig = Rig::start().await;
+    let bugs = rig.adapter(
+        Jira {
+            issue_type: "Bug".into(),
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let created = bugs.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
+    assert_eq!(created.status, TicketStatus::Open);
+    let tasks = rig.adapter(rig.jira(), System::Jira);
+    let created = tasks.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap();
+    assert_eq!(created.status, TicketStatus::New);
+}
+
+/// Jira hides most users' e-mail addresses; the assignee is then named, not lost.
+#[tokio::test]
+async fn a_jira_assignee_with_a_hidden_email_is_named() {
+    let rig = Rig::start().await;
+    let port = rig.adapter(rig.jira(), System::Jira);
+    let t = port
+        .get_ticket_status(&ctx("r-1"), &TicketId::parse("SUP-3").unwrap())
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(t.assigned_to.as_deref(), Some("Bob Agent"));
+}
+
+/// What the vendors would refuse is refused before anything is sent.
+#[tokio::test]
+async fn invalid_input_never_reaches_the_vendor() {
+    let rig = Rig::start().await;
+    let plain_jira = rig.adapter(
+        Jira {
+            service_management: false,
+            ..rig.jira()
+        },
+        System::Jira,
+    );
+    let long = NewTicket {
+        subject: "x".repeat(256),
+        ..new_ticket()
+    };
+    let e = plain_jira.create_ticket(&ctx("r-1"), &long).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field == "subject"),
+        "{e:?}"
+    );
+    let internal = NewComment {
+        body: "note".into(),
+        public: false,
+    };
+    let e = plain_jira
+        .add_comment(&ctx("r-2"), &TicketId::parse("SUP-1").unwrap(), &internal)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field == "is_public"),
+        "{e:?}"
+    );
+    let zendesk = rig.adapter(Zendesk, System::Zendesk);
+    let blank = NewTicket {
+        description: " ".into(),
+        ..new_ticket()
+    };
+    let e = zendesk.create_ticket(&ctx("r-3"), &blank).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput { field, .. } if field == "description"),
+        "{e:?}"
+    );
+    for system in [System::Jira, System::Zendesk] {
+        let sent = rig.sim.control().requests(&RequestFilter {
+            system: Some(system),
+            ..RequestFilter::default()
+        });
+        assert!(sent.is_empty(), "{system:?}: {sent:?}");
+    }
+}
+
+/// A Zendesk whose API tokens are retired answers only OAuth bearer tokens; the token
+/// comes from the secret store and a rotated one is picked up after a 401.
+#[tokio::test]
+async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
+    let rig = Rig::start().await;
+    rig.sim.control().set_settings(hub_sim::Settings {
+        zendesk_oauth_only: true,
+        ..rig.sim.control().settings()
+    });
+    let basic = rig.adapter(Zendesk, System::Zendesk);
+    assert_eq!(
+        basic.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
+        Error::Unauthorized
+    );
+    rig.secrets.set("env:ZENDESK_OAUTH", "expired-token");
+    let mut parts = EndpointParts::new(
+        "ticketing",
+        rig.sim.url(System::Zendesk).parse().unwrap(),
+        rig.http.clone(),
+        rig.audit.clone(),
+    );
+    parts.auth = Arc::new(Bearer::new(rig.cell("env:ZENDESK_OAUTH")));
+    parts.policy = policy();
+    let bearer = TicketingAdapter::new(Zendesk, Arc::new(Endpoint::new(parts)));
+    assert_eq!(
+        bearer.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap_err(),
+        Error::Unauthorized
+    );
+    // The operator stores a fresh token; the 401 made the adapter forget the old one.
+    rig.secrets.set("env:ZENDESK_OAUTH", "sim-zendesk-oauth");
+    let created = bearer.create_ticket(&ctx("r-3"), &new_ticket()).await.unwrap();
+    assert_eq!(rig.created(System::Zendesk), 1);
+    let sent = rig.sim.control().requests(&RequestFilter {
+        system: Some(System::Zendesk),
+        ..RequestFilter::default()
+    });
+    // Basic: 401, re-read, 401. Bearer with the expired token: the same. Then 201.
+    let statuses: Vec<Option<u16>> = sent.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(401), Some(401), Some(401), Some(401), Some(201)]);
+    assert!(!created.ticket_id.as_str().is_empty());
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use crate::auth::{Authenticate, NoAuth};
 use crate::client::{HttpClient, Response};
 use crate::observe::AdapterMetrics;
 use crate::request::{Call, Idempotency};
-use crate::response;
+use crate::response::{self, RejectReason};
 
 /// Everything an [`Endpoint`] is made of.
 pub struct EndpointParts {
@@ -49,6 +49,8 @@ pub struct EndpointParts {
     /// How long a write waits for its `started` audit record to be durable before it is
     /// refused unsent ([`Error::NotRecorded`]).
     pub audit_timeout: Duration,
+    /// Reads the upstream's reason out of a rejection's body (the dialect's error shape).
+    pub reject_reason: Option<RejectReason>,
 }
 
 /// The default of [`EndpointParts::audit_timeout`].
@@ -69,6 +71,7 @@ impl EndpointParts {
             breaker_observer: None,
             clock: Arc::new(TokioClock::default()),
             audit_timeout: DEFAULT_AUDIT_TIMEOUT,
+            reject_reason: None,
         }
     }
 }
@@ -84,6 +87,7 @@ pub struct Endpoint {
     upstream: Upstream,
     audit: Arc<dyn AuditLog>,
     audit_timeout: Duration,
+    reject_reason: Option<RejectReason>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -115,6 +119,7 @@ impl Endpoint {
             upstream,
             audit: parts.audit,
             audit_timeout: parts.audit_timeout,
+            reject_reason: parts.reject_reason,
         }
     }
 
@@ -213,7 +218,7 @@ impl Endpoint {
         if response.status == http::StatusCode::UNAUTHORIZED {
             self.auth.reauthenticate(&stamps).await;
         }
-        response::success(response)
+        response::success_with(response, self.reject_reason)
     }
 
     /// Records that `call`, a write, is about to be sent, and makes the record durable

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client;
 pub mod endpoint;
 pub mod observe;
+pub mod rate_headers;
 pub mod request;
 pub mod response;
 pub mod secret;

@@ -8,14 +8,20 @@ use hub_resilience::retry_after::{parse_rate_limit_reset, parse_retry_after};
 use serde::de::DeserializeOwned;
 
 use crate::client::Response;
+use crate::rate_headers;
 
 /// How long the upstream asked us to wait: `Retry-After` (seconds or HTTP date), else
-/// `X-RateLimit-Reset`.
+/// Jira's `Beta-Retry-After` (seconds), else `X-RateLimit-Reset` (epoch or delta
+/// seconds, or Jira's ISO 8601 time).
 pub fn requested_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     header("retry-after")
         .and_then(|v| parse_retry_after(v, now))
-        .or_else(|| header("x-ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now)))
+        .or_else(|| header("beta-retry-after").and_then(rate_headers::seconds))
+        .or_else(|| {
+            header("x-ratelimit-reset")
+                .and_then(|v| parse_rate_limit_reset(v, now).or_else(|| rate_headers::jira_reset(v, now)))
+        })
 }
 
 /// The error for a response that is not a success.
@@ -38,11 +44,35 @@ pub fn classify_status(status: StatusCode, headers: &HeaderMap) -> Error {
 
 /// The response itself when it is a success, its classified error otherwise.
 pub fn success(response: Response) -> Result<Response, Error> {
+    success_with(response, None)
+}
+
+/// Reads a short, redacted reason out of a vendor's error body (the dialect knows its
+/// shape); `None` when the body says nothing usable.
+pub type RejectReason = fn(&[u8]) -> Option<String>;
+
+/// Like [`success`], but a rejection ([`Error::Rejected`]) carries the reason `reader`
+/// finds in the body, so the problem's `detail`, the audit record and the DLQ entry say
+/// what the upstream refused rather than a bare status.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use hub_core::Error;
+/// use hub_upstream::client::Response;
+/// let response = Response { status: StatusCode::BAD_REQUEST, headers: HeaderMap::new(), body: "summary: too long".into() };
+/// let reader: hub_upstream::response::RejectReason = |b| std::str::from_utf8(b).ok().map(str::to_owned);
+/// let e = hub_upstream::response::success_with(response, Some(reader)).unwrap_err();
+/// assert_eq!(e, Error::Rejected { status: 400, reason: Some("summary: too long".into()) });
+/// ```
+pub fn success_with(response: Response, reader: Option<RejectReason>) -> Result<Response, Error> {
     if response.status.is_success() {
-        Ok(response)
-    } else {
-        Err(classify_status(response.status, &response.headers))
+        return Ok(response);
     }
+    let mut err = classify_status(response.status, &response.headers);
+    if let (Error::Rejected { reason, .. }, Some(read)) = (&mut err, reader) {
+        *reason = read(&response.body);
+    }
+    Err(err)
 }
 
 /// Decodes a JSON body: unknown fields are ignored (vendors add fields), but a missing
@@ -127,6 +157,19 @@ mod tests {
                 reason: None
             }
         );
+    }
+
+    /// Jira answers 429 with an ISO 8601 `X-RateLimit-Reset` or a `Beta-Retry-After`.
+    #[test]
+    fn jira_waits_are_read() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_796_379_240); // 2026-12-04T10:14:00Z
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("2026-12-04T10:15Z"));
+        assert_eq!(requested_wait(&h, now), Some(Duration::from_secs(60)));
+        h.insert("beta-retry-after", HeaderValue::from_static("5"));
+        assert_eq!(requested_wait(&h, now), Some(Duration::from_secs(5)));
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(requested_wait(&h, now), Some(Duration::from_secs(2)));
     }
 
     #[derive(serde::Deserialize, Debug)]

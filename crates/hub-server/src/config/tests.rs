@@ -147,6 +147,55 @@ fn problems_name_the_file_the_key_and_the_reason() {
         &[],
         &[("adapters.transaction_status.dialect", "not a dialect of this adapter")],
     );
+    // Jira create fields: priority names only with priority; the hub's own fields not fixed.
+    let jira = |extra: &str| {
+        minimal().replace(
+            "jira = { project_key = \"SUP\" }",
+            &format!("jira = {{ project_key = \"SUP\", {extra} }}"),
+        )
+    };
+    load(
+        &jira("priority = true, priority_names = { urgent = \"P1\" }, customer_field = \"customfield_10050\", fixed_fields = { components = [{ name = \"Payments\" }] }"),
+        &[],
+    )
+    .unwrap();
+    check_errors(
+        &jira("priority_names = { urgent = \"P1\" }, fixed_fields = { summary = \"x\" }, customer_field = \"project\""),
+        &[],
+        &[
+            ("adapters.ticketing.jira.priority_names", "without priority = true"),
+            ("adapters.ticketing.jira.customer_field", "must be `labels`"),
+            ("adapters.ticketing.jira.fixed_fields.summary", "cannot be fixed"),
+        ],
+    );
+    // Zendesk: an OAuth access token alone, or e-mail and API token; not a mix.
+    let zendesk = |credentials: &str| {
+        minimal()
+            .replace("dialect = \"jira\"", "dialect = \"zendesk\"")
+            .replace("jira = { project_key = \"SUP\" }\n", "")
+            .replace(
+                "credentials = { email = \"env:JIRA_EMAIL\", api_token = \"env:JIRA_TOKEN\" }",
+                credentials,
+            )
+    };
+    load(
+        &zendesk("credentials = { oauth_token = \"env:ZENDESK_OAUTH_TOKEN\" }"),
+        &[],
+    )
+    .unwrap();
+    load(
+        &zendesk("credentials = { email = \"env:E\", api_token = \"env:T\" }"),
+        &[],
+    )
+    .unwrap();
+    check_errors(
+        &zendesk("credentials = { oauth_token = \"env:O\", api_token = \"env:T\" }"),
+        &[],
+        &[(
+            "adapters.ticketing.credentials.api_token",
+            "not a credential of the zendesk dialect (expected oauth_token)",
+        )],
+    );
     check_errors(
         &format!(
             "{}\n[store]\ndatabase_url = \"postgres://hub:hunter2@db/hub\"",

@@ -313,6 +313,57 @@ pub struct JiraConfig {
     /// The site people open, for `/browse/{key}` links; default the `base_url`.
     #[serde(default)]
     pub browse_url: Option<String>,
+    /// The project is a Jira Service Management service project, so internal comments
+    /// (`is_public: false`) are possible; default false, and then an internal comment is
+    /// refused with 422 rather than posted publicly.
+    #[serde(default)]
+    pub service_management: bool,
+    /// Send `priority` with creates (default false: the project's create screen must
+    /// have Priority, or Jira refuses every create).
+    #[serde(default)]
+    pub priority: bool,
+    /// The Jira priority names for `low`, `normal`, `high`, `urgent` (default Jira's
+    /// scheme: Low, Medium, High, Highest); only with `priority = true`.
+    #[serde(default)]
+    pub priority_names: Option<JiraPriorityNames>,
+    /// Where the customer id goes: `labels` (a `customer-{id}` label) or a field id such
+    /// as `customfield_10050`; default: not sent.
+    #[serde(default)]
+    pub customer_field: Option<String>,
+    /// Fields sent unchanged with every create (`components = [{ name = "Payments" }]`).
+    #[serde(default)]
+    pub fixed_fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `[adapters.ticketing.jira.priority_names]`: each defaults to Jira's default scheme.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraPriorityNames {
+    /// For `low` (default `Low`).
+    #[serde(default = "jira_low")]
+    pub low: String,
+    /// For `normal` (default `Medium`).
+    #[serde(default = "jira_normal")]
+    pub normal: String,
+    /// For `high` (default `High`).
+    #[serde(default = "jira_high")]
+    pub high: String,
+    /// For `urgent` (default `Highest`).
+    #[serde(default = "jira_urgent")]
+    pub urgent: String,
+}
+
+fn jira_low() -> String {
+    "Low".to_owned()
+}
+fn jira_normal() -> String {
+    "Medium".to_owned()
+}
+fn jira_high() -> String {
+    "High".to_owned()
+}
+fn jira_urgent() -> String {
+    "Highest".to_owned()
 }
 
 fn default_issue_type() -> String {

@@ -171,9 +171,11 @@ fn http_url(raw: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn required_credentials(adapter: &str, dialect: Dialect) -> Option<&'static [&'static str]> {
-    Some(match (adapter, dialect) {
+fn required_credentials(adapter: &str, a: &AdapterConfig) -> Option<&'static [&'static str]> {
+    Some(match (adapter, a.dialect) {
         ("ticketing", Dialect::Generic) => &["api_key"],
+        // Zendesk: an OAuth access token (bearer), or an e-mail and API token (basic).
+        ("ticketing", Dialect::Zendesk) if a.credentials.contains_key("oauth_token") => &["oauth_token"],
         ("ticketing", Dialect::Zendesk) => &["email", "api_token"],
         ("ticketing", Dialect::Jira) => &["email", "api_token"],
         ("transaction_status", Dialect::Generic) => &["client_id", "client_secret"],
@@ -197,7 +199,7 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
     {
         check(false, "token_url", reason);
     }
-    match required_credentials(name, a.dialect) {
+    match required_credentials(name, a) {
         None => check(
             false,
             "dialect",
@@ -226,11 +228,35 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
     }
     match (a.dialect, &a.jira) {
         (Dialect::Jira, None) => check(false, "jira.project_key", "missing: the jira dialect needs a project"),
-        (Dialect::Jira, Some(j)) => check(
-            !j.project_key.trim().is_empty(),
-            "jira.project_key",
-            "must not be empty",
-        ),
+        (Dialect::Jira, Some(j)) => {
+            check(
+                !j.project_key.trim().is_empty(),
+                "jira.project_key",
+                "must not be empty",
+            );
+            check(
+                j.priority || j.priority_names.is_none(),
+                "jira.priority_names",
+                "has no effect without priority = true",
+            );
+            if let Some(f) = &j.customer_field {
+                check(
+                    !f.trim().is_empty() && !hub_ticketing::jira::CORE_FIELDS.contains(&f.as_str()) && f != "priority",
+                    "jira.customer_field",
+                    "must be `labels` or a field id such as customfield_10050",
+                );
+            }
+            for k in j.fixed_fields.keys() {
+                let taken = hub_ticketing::jira::CORE_FIELDS.contains(&k.as_str())
+                    || (k == "priority" && j.priority)
+                    || j.customer_field.as_deref() == Some(k.as_str());
+                check(
+                    !taken,
+                    &format!("jira.fixed_fields.{k}"),
+                    "is set by the hub on every create; it cannot be fixed",
+                );
+            }
+        }
         (_, Some(_)) => check(false, "jira", "only the jira dialect takes a [jira] section"),
         (_, None) => {}
     }

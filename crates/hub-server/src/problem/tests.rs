@@ -197,3 +197,20 @@ fn responses_carry_the_headers() {
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers()[header::ALLOW], "POST");
 }
+
+/// The vendor's reason (read from its error body by the dialect) reaches the detail.
+#[test]
+fn a_rejections_reason_is_in_the_detail() {
+    let reason = "priority: Field 'priority' cannot be set.";
+    let err = Error::Rejected {
+        status: 400,
+        reason: Some(reason.to_owned()),
+    };
+    let p = Problem::upstream(&err, "ticketing", "create_ticket");
+    assert_eq!(
+        p.detail,
+        format!("the upstream rejected the request with HTTP 400: {reason}")
+    );
+    // The DLQ entry and the audit record keep the error's text, which carries it too.
+    assert!(err.to_string().ends_with(reason));
+}

@@ -1,6 +1,6 @@
 //! Jira Cloud REST v3: issues with workflow statuses, comments in Atlassian Document Format.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
@@ -29,7 +29,7 @@ struct Status {
     color: &'static str,
 }
 
-const STATUSES: [Status; 4] = [
+const STATUSES: [Status; 5] = [
     Status {
         id: "10000",
         name: "To Do",
@@ -62,7 +62,19 @@ const STATUSES: [Status; 4] = [
         category_name: "Done",
         color: "green",
     },
+    // The classic workflow's first status (Bugs here): a new issue is not always "To Do".
+    Status {
+        id: "1",
+        name: "Open",
+        category_id: 2,
+        category_key: "new",
+        category_name: "To Do",
+        color: "blue-gray",
+    },
 ];
+
+/// The index of "Open" in [`STATUSES`].
+const OPEN: usize = 4;
 
 const PRIORITIES: [(&str, &str); 5] = [
     ("1", "Highest"),
@@ -81,31 +93,37 @@ const PROJECT: (&str, &str, &str) = ("10000", "SUP", "Support");
 
 struct Account {
     id: &'static str,
-    email: &'static str,
+    /// `None`: the user's profile hides it, and Jira leaves `emailAddress` out (the
+    /// default for most Atlassian accounts).
+    email: Option<&'static str>,
     name: &'static str,
 }
 
 const ACCOUNTS: [Account; 3] = [
     Account {
         id: "712020:hub-integration",
-        email: "agent@example.com",
+        email: Some("agent@example.com"),
         name: "Hub Integration",
     },
     Account {
         id: "712020:alice",
-        email: "alice@example.com",
+        email: Some("alice@example.com"),
         name: "Alice Agent",
     },
     Account {
         id: "712020:bob",
-        email: "bob@example.com",
+        email: None,
         name: "Bob Agent",
     },
 ];
 
 fn account_json(index: usize) -> Value {
     ACCOUNTS.get(index).map_or(Value::Null, |a| {
-        json!({"accountId": a.id, "emailAddress": a.email, "displayName": a.name, "active": true, "accountType": "atlassian"})
+        let mut account = json!({"accountId": a.id, "displayName": a.name, "active": true, "accountType": "atlassian"});
+        if let Some(email) = a.email {
+            account["emailAddress"] = json!(email);
+        }
+        account
     })
 }
 
@@ -145,6 +163,32 @@ pub(crate) struct Data {
     next_number: u64,
     next_id: u64,
     next_comment: u64,
+    /// The fields the project's create screen has; any other field in a create is
+    /// refused as Jira refuses it.
+    screen: BTreeSet<String>,
+}
+
+/// The create screen of a new Jira Software project, plus the sim's "Customer" custom
+/// field. Restored by every reset.
+pub(crate) const DEFAULT_SCREEN: &[&str] = &[
+    "project",
+    "issuetype",
+    "summary",
+    "description",
+    "priority",
+    "labels",
+    "components",
+    "assignee",
+    "reporter",
+    "duedate",
+    "customfield_10050",
+];
+
+impl Data {
+    /// Replaces the create screen's fields.
+    pub(crate) fn set_screen(&mut self, fields: &[&str]) {
+        self.screen = fields.iter().map(|f| (*f).to_owned()).collect();
+    }
 }
 
 fn adf(text: &str) -> Value {
@@ -166,6 +210,7 @@ impl Data {
             next_number: 5,
             next_id: 10005,
             next_comment: 10100,
+            screen: DEFAULT_SCREEN.iter().map(|f| (*f).to_owned()).collect(),
         };
         for (n, summary, status, priority, assignee, at) in seeds {
             let issue = Issue {
@@ -312,6 +357,21 @@ fn create_issue(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
     let Some(fields) = input.get("fields").and_then(Value::as_object) else {
         return field_error("fields", "Field 'fields' is required.");
     };
+    // Jira refuses every field the project's create screen lacks, all named at once.
+    let off_screen: Map<String, Value> = {
+        let data = lock(&st.jira);
+        fields
+            .keys()
+            .filter(|k| !data.screen.contains(k.as_str()))
+            .map(|k| {
+                let message = format!("Field '{k}' cannot be set. It is not on the appropriate screen, or unknown.");
+                (k.clone(), Value::from(message))
+            })
+            .collect()
+    };
+    if !off_screen.is_empty() {
+        return errors(StatusCode::BAD_REQUEST, &[], off_screen);
+    }
     let project_ok = fields.get("project").is_some_and(|p| {
         p.get("key").and_then(Value::as_str) == Some(PROJECT.1)
             || p.get("id").and_then(Value::as_str) == Some(PROJECT.0)
@@ -365,7 +425,9 @@ fn create_issue(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
                 key: issue_key.clone(),
                 summary,
                 description,
-                status: 0,
+                // Each issue type's workflow has its own first status: Bugs follow the
+                // classic workflow ("Open"), the rest the simplified one ("To Do").
+                status: if ISSUE_TYPES[issue_type].1 == "Bug" { OPEN } else { 0 },
                 priority,
                 issue_type,
                 assignee: None,

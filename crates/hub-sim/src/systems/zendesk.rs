@@ -221,7 +221,9 @@ const REFUSALS: Refusals = Refusals {
 
 fn check_auth(st: &SimState, headers: &HeaderMap) -> Result<(), Reply> {
     let c = &st.credentials;
+    let oauth_only = st.settings().zendesk_oauth_only;
     let ok = match (auth::basic(headers), auth::bearer(headers)) {
+        (Some(_), _) if oauth_only => false,
         (Some((user, token)), _) => {
             auth::same(&user, &format!("{}/token", c.zendesk_email)) && auth::same(&token, &c.zendesk_api_token)
         }

@@ -103,6 +103,10 @@ async fn rate_limits_with_and_without_retry_after() {
     .await;
     assert_eq!(z.status, 429);
     assert_eq!(z.header("retry-after"), Some("7"));
+    // Zendesk's account headers, as its rate-limit documentation shows them.
+    assert_eq!(z.header("ratelimit-limit"), Some("700"));
+    assert_eq!(z.header("ratelimit-remaining"), Some("0"));
+    assert_eq!(z.header("ratelimit-reset"), Some("7"));
     let j = call(
         "GET",
         &format!("{}/rest/api/3/issue/SUP-1", sim.url(System::Jira)),
@@ -112,6 +116,44 @@ async fn rate_limits_with_and_without_retry_after() {
     .await;
     assert_eq!(j.status, 429);
     assert_eq!(j.header("retry-after"), None);
+    assert_eq!(j.header("ratelimit-reason"), Some("jira-burst-based"));
+    assert_eq!(j.header("x-ratelimit-reset"), None, "no wait given, no reset time");
+}
+
+/// Jira's reset is an ISO 8601 minute (`yyyy-MM-ddTHH:mmZ`) at or after now + the wait.
+#[tokio::test]
+async fn jira_rate_limits_carry_an_iso_8601_reset() {
+    let sim = start().await;
+    let c = sim.control();
+    c.add_fault(
+        FaultRule::new(FaultKind::RateLimit)
+            .system(System::Jira)
+            .retry_after_s(90)
+            .times(1),
+    )
+    .unwrap();
+    let before = c.now();
+    let j = call(
+        "GET",
+        &format!("{}/rest/api/3/issue/SUP-1", sim.url(System::Jira)),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(j.status, 429);
+    let reset = j.header("x-ratelimit-reset").unwrap().to_owned();
+    assert_eq!(reset.len(), "2026-12-04T10:15Z".len(), "{reset}");
+    let parsed = time::PrimitiveDateTime::parse(
+        reset.trim_end_matches('Z'),
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+    )
+    .unwrap()
+    .assume_utc();
+    assert!(
+        parsed >= before + time::Duration::seconds(90) - time::Duration::minutes(1),
+        "{reset}"
+    );
+    assert!(parsed <= before + time::Duration::seconds(90 + 120), "{reset}");
 }
 
 #[tokio::test]

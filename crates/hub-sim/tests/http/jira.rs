@@ -45,13 +45,19 @@ async fn issues_statuses_and_comments() {
     assert_eq!(issue["fields"]["priority"]["name"], "High");
     for (k, name, category, assignee) in [
         ("SUP-2", "In Progress", "indeterminate", "alice@example.com"),
-        ("SUP-3", "Done", "done", "bob@example.com"),
+        ("SUP-3", "Done", "done", "hidden"),
         ("10004", "Waiting for customer", "indeterminate", "alice@example.com"),
     ] {
         let i = call("GET", &format!("{base}/issue/{k}"), &h, b"").await.json();
         assert_eq!(i["fields"]["status"]["name"], name);
         assert_eq!(i["fields"]["status"]["statusCategory"]["key"], category);
-        assert_eq!(i["fields"]["assignee"]["emailAddress"], assignee);
+        if assignee == "hidden" {
+            // Bob's profile hides his e-mail address: Jira leaves the field out.
+            assert!(i["fields"]["assignee"].get("emailAddress").is_none());
+            assert_eq!(i["fields"]["assignee"]["displayName"], "Bob Agent");
+        } else {
+            assert_eq!(i["fields"]["assignee"]["emailAddress"], assignee);
+        }
         assert!(i["fields"]["updated"].as_str().unwrap().ends_with("+0000"));
     }
 
@@ -110,4 +116,44 @@ async fn idempotency_is_a_switchable_extension() {
     });
     assert_eq!(dupes.len(), 2);
     assert_eq!(dupes[0].kind, EffectKind::TicketCreated);
+}
+
+/// A new issue starts in its workflow's first status, which is not always "To Do".
+#[tokio::test]
+async fn a_bug_starts_in_the_classic_workflows_open() {
+    let sim = start().await;
+    let base = format!("{}/rest/api/3", sim.url(System::Jira));
+    let a = auth();
+    let h = [("authorization", a.as_str()), JSON];
+    let bug = br#"{"fields":{"project":{"key":"SUP"},"summary":"Crash","issuetype":{"name":"Bug"}}}"#;
+    let r = call("POST", &format!("{base}/issue"), &h, bug).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let key = r.json()["key"].as_str().unwrap().to_owned();
+    let issue = call("GET", &format!("{base}/issue/{key}"), &h, b"").await.json();
+    assert_eq!(issue["fields"]["status"]["name"], "Open");
+    assert_eq!(issue["fields"]["status"]["statusCategory"]["key"], "new");
+}
+
+/// A field the project's create screen lacks is refused with Jira's own 400 body.
+#[tokio::test]
+async fn fields_off_the_create_screen_are_refused_as_jira_refuses_them() {
+    let sim = start().await;
+    sim.control()
+        .set_jira_create_screen(&["project", "issuetype", "summary", "description"]);
+    let base = format!("{}/rest/api/3", sim.url(System::Jira));
+    let a = auth();
+    let h = [("authorization", a.as_str()), JSON];
+    let r = call("POST", &format!("{base}/issue"), &h, ISSUE).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"errorMessages": [], "errors": {
+            "priority": "Field 'priority' cannot be set. It is not on the appropriate screen, or unknown.",
+            "customfield_10050": "Field 'customfield_10050' cannot be set. It is not on the appropriate screen, or unknown.",
+        }})
+    );
+    let minimal = br#"{"fields":{"project":{"key":"SUP"},"summary":"s","issuetype":{"name":"Task"}}}"#;
+    assert_eq!(call("POST", &format!("{base}/issue"), &h, minimal).await.status, 201);
+    let created = sim.control().effects(&EffectFilter::kind(EffectKind::TicketCreated));
+    assert_eq!(created.len(), 1);
 }

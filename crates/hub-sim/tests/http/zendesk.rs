@@ -29,6 +29,26 @@ async fn authentication() {
     );
 }
 
+/// Once API tokens are retired (`zendesk_oauth_only`), only an OAuth bearer token works.
+#[tokio::test]
+async fn oauth_only_refuses_api_token_basic_auth() {
+    let sim = start().await;
+    sim.control().set_settings(hub_sim::Settings {
+        zendesk_oauth_only: true,
+        ..sim.control().settings()
+    });
+    let url = format!("{}/api/v2/tickets/1.json", sim.url(System::Zendesk));
+    let r = call("GET", &url, &[("authorization", &auth())], b"").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "Couldn't authenticate you");
+    assert_eq!(
+        call("GET", &url, &[("authorization", "Bearer sim-zendesk-oauth")], b"")
+            .await
+            .status,
+        200
+    );
+}
+
 #[tokio::test]
 async fn create_read_and_comment() {
     let sim = start().await;

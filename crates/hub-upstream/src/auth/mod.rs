@@ -6,6 +6,7 @@
 
 mod api_key;
 mod basic;
+mod bearer;
 mod hmac;
 mod oauth2;
 
@@ -16,6 +17,7 @@ use hub_core::Error;
 
 pub use self::api_key::ApiKey;
 pub use self::basic::Basic;
+pub use self::bearer::Bearer;
 pub use self::hmac::{HmacSigner, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_payload};
 pub use self::oauth2::{OAuth2ClientCredentials, OAuth2Config};
 
