@@ -496,7 +496,11 @@ mod tests {
         };
         let sent = plain.add_comment(&id, &public, "k").unwrap();
         let sent: serde_json::Value = serde_json::from_slice(sent.body.as_ref().unwrap()).unwrap();
-        assert!(sent.get("properties").is_none());
+        // Only the hub's key marker: no internal-note property on a public comment.
+        assert_eq!(
+            sent["properties"],
+            json!([{"key": "integration_hub_key", "value": {"idempotency_key": "k"}}])
+        );
     }
 
     /// Jira hides `emailAddress` under most users' privacy settings.
