@@ -1,6 +1,6 @@
 //! An in-process, bounded implementation of the `hub_core::Cache` port: LRU eviction, tags, no resurrection.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -74,9 +74,13 @@ enum Mark {
 struct Inner {
     lru: LruCache<String, Slot>,
     tags: HashMap<String, HashSet<String>>,
-    marks: HashMap<Mark, u64>,
-    /// Marks in the order they were set, for forgetting old ones.
-    mark_order: VecDeque<(u64, Mark)>,
+    /// The last invalidation of each key or tag (ms), with its place in `mark_order`.
+    marks: HashMap<Mark, (u64, u64)>,
+    /// Each remembered mark once, oldest first, for forgetting old ones: a key
+    /// invalidated again moves to the back, so the memory holds one mark per key or tag.
+    mark_order: BTreeMap<(u64, u64), Mark>,
+    /// Orders marks set in the same millisecond.
+    mark_seq: u64,
 }
 
 /// Builds a [`MemoryCache`].
@@ -123,7 +127,8 @@ impl MemoryCacheBuilder {
                 lru,
                 tags: HashMap::new(),
                 marks: HashMap::new(),
-                mark_order: VecDeque::new(),
+                mark_order: BTreeMap::new(),
+                mark_seq: 0,
             }),
             evicted,
             clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
@@ -191,22 +196,23 @@ impl Inner {
     }
 
     fn mark(&mut self, mark: Mark, now_ms: u64, memory_ms: u64) {
-        while let Some((at, _)) = self.mark_order.front() {
-            if at.saturating_add(memory_ms) >= now_ms {
+        while let Some(entry) = self.mark_order.first_entry() {
+            if entry.key().0.saturating_add(memory_ms) >= now_ms {
                 break;
             }
-            if let Some((at, old)) = self.mark_order.pop_front()
-                && self.marks.get(&old) == Some(&at)
-            {
-                self.marks.remove(&old);
-            }
+            let old = entry.remove();
+            self.marks.remove(&old);
         }
-        self.marks.insert(mark.clone(), now_ms);
-        self.mark_order.push_back((now_ms, mark));
+        self.mark_seq += 1;
+        let place = (now_ms, self.mark_seq);
+        if let Some(previous) = self.marks.insert(mark.clone(), place) {
+            self.mark_order.remove(&previous);
+        }
+        self.mark_order.insert(place, mark);
     }
 
     fn invalidated_since(&self, key: &str, tags: &[String], fetched_at_ms: u64) -> bool {
-        let after = |m: Mark| self.marks.get(&m).is_some_and(|at| fetched_at_ms <= *at);
+        let after = |m: Mark| self.marks.get(&m).is_some_and(|(at, _)| fetched_at_ms <= *at);
         after(Mark::Key(key.to_owned())) || tags.iter().any(|t| after(Mark::Tag(t.clone())))
     }
 }
@@ -360,6 +366,13 @@ mod tests {
         clock.advance(Duration::from_secs(601));
         c.invalidate("other").await.unwrap();
         assert_eq!(c.inner().marks.len(), 1);
+        // One mark per key, however often it is invalidated within the memory time.
+        for _ in 0..1000 {
+            c.invalidate("hot").await.unwrap();
+            clock.advance(Duration::from_millis(1));
+        }
+        let inner = c.inner();
+        assert_eq!((inner.marks.len(), inner.mark_order.len()), (2, 2));
     }
 
     #[derive(Debug, Clone)]
