@@ -13,7 +13,9 @@ use crate::dialect::{CommentCheck, Dialect, KEY_MARKER, NumOrStr, vendor_id};
 /// The Zendesk dialect.
 ///
 /// Tickets are created with the caller's idempotency key (Zendesk's `Idempotency-Key`),
-/// the customer carried as a `customer_{id}` tag. Reads side-load users
+/// which Zendesk forgets after some hours, so the key is also the ticket's `external_id`
+/// and a create whose answer was lost is found by it (`GET /api/v2/tickets.json?external_id=`).
+/// The customer is carried as a `customer_{id}` tag. Reads side-load users
 /// (`include=users`) to report the assignee's e-mail. A comment is a ticket update
 /// (`PUT`), which Zendesk does not deduplicate: it is retried only when it provably
 /// never left.
@@ -30,6 +32,19 @@ struct Created {
     id: NumOrStr,
     url: String,
     status: String,
+}
+
+/// `GET /api/v2/tickets.json?external_id=…`.
+#[derive(Deserialize)]
+struct Listed {
+    tickets: Vec<ListedTicket>,
+}
+
+#[derive(Deserialize)]
+struct ListedTicket {
+    external_id: Option<String>,
+    #[serde(flatten)]
+    ticket: Created,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +184,15 @@ fn customer_tag(customer: &str) -> String {
     format!("customer_{safe}")
 }
 
+fn created(ticket: Created) -> Result<CreatedTicket, Error> {
+    let ticket_id: TicketId = vendor_id(&ticket.id.into_string(), "ticket.id")?;
+    Ok(CreatedTicket {
+        url: agent_url(&ticket.url, &ticket_id)?,
+        ticket_id,
+        status: TicketStatus::normalise(&ticket.status),
+    })
+}
+
 fn priority(p: Priority) -> &'static str {
     // Zendesk's priorities are the hub's.
     p.as_str()
@@ -192,6 +216,8 @@ impl Dialect for Zendesk {
             "comment": {"body": t.description},
             "priority": priority(t.priority),
             "tags": [customer_tag(t.customer_id.as_str())],
+            // Zendesk forgets idempotency keys after some hours; the ticket keeps this.
+            "external_id": key,
         }});
         Ok(Call::json(
             "create_ticket",
@@ -205,12 +231,24 @@ impl Dialect for Zendesk {
 
     fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error> {
         let Envelope { ticket } = decode::<Envelope<Created>>(body)?;
-        let ticket_id: TicketId = vendor_id(&ticket.id.into_string(), "ticket.id")?;
-        Ok(CreatedTicket {
-            url: agent_url(&ticket.url, &ticket_id)?,
-            ticket_id,
-            status: TicketStatus::normalise(&ticket.status),
-        })
+        created(ticket)
+    }
+
+    fn ticket_check(&self, key: &str) -> Option<Call> {
+        Some(
+            Call::get("find_ticket", "/api/v2/tickets.json".to_owned())
+                .with_query(format!("external_id={}", hub_core::id::encode_path_segment(key))),
+        )
+    }
+
+    fn found_ticket(&self, key: &str, body: &[u8]) -> Result<Option<CreatedTicket>, Error> {
+        let Listed { tickets } = decode(body)?;
+        // External ids need not be unique: the first (oldest) ticket carrying the key.
+        tickets
+            .into_iter()
+            .find(|t| t.external_id.as_deref() == Some(key))
+            .map(|t| created(t.ticket))
+            .transpose()
     }
 
     fn get_ticket(&self, id: &TicketId) -> Call {
@@ -339,6 +377,27 @@ mod tests {
         assert_eq!(Zendesk.found_comment(&id, "k-0", listed).unwrap(), None);
     }
 
+    /// A create is found by the key it carried as `external_id`, and only by it.
+    #[test]
+    fn created_tickets_are_found_by_their_key() {
+        let call = Zendesk.ticket_check("k:9/x").unwrap();
+        assert_eq!(call.method, Method::GET);
+        assert_eq!(call.path, "/api/v2/tickets.json");
+        assert_eq!(call.query.as_deref(), Some("external_id=k%3A9%2Fx"));
+        let listed = br#"{"tickets":[
+            {"id":7,"url":"https://acme.zendesk.com/api/v2/tickets/7.json","status":"open","external_id":"other"},
+            {"id":8,"url":"https://acme.zendesk.com/api/v2/tickets/8.json","status":"open","external_id":"k:9/x"},
+            {"id":9,"url":"https://acme.zendesk.com/api/v2/tickets/9.json","status":"new","external_id":"k:9/x"}],
+            "count":3,"next_page":null}"#;
+        let found = Zendesk.found_ticket("k:9/x", listed).unwrap().unwrap();
+        assert_eq!(found.ticket_id.as_str(), "8");
+        assert_eq!(found.url, "https://acme.zendesk.com/agent/tickets/8");
+        assert_eq!(found.status, TicketStatus::Open);
+        assert_eq!(Zendesk.found_ticket("k-0", listed).unwrap(), None);
+        assert_eq!(Zendesk.found_ticket("k", br#"{"tickets":[]}"#).unwrap(), None);
+        assert!(matches!(Zendesk.found_ticket("k", b"{}"), Err(Error::Decode { .. })));
+    }
+
     /// Bodies shaped as Zendesk documents its errors.
     #[test]
     fn vendor_error_bodies_give_short_reasons() {
@@ -419,6 +478,7 @@ mod tests {
         assert_eq!(call.idempotency, Idempotency::Keyed("k-1".into()));
         let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
         assert_eq!(sent["ticket"]["tags"], json!(["customer_C_1"]));
+        assert_eq!(sent["ticket"]["external_id"], "k-1");
         assert_eq!(sent["ticket"]["comment"]["body"], "d");
         let created = Zendesk
             .created_ticket(

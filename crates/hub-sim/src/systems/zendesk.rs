@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::auth;
 use crate::clock::{parse, rfc3339};
-use crate::idempotency::{Refusals, fingerprint};
+use crate::idempotency::{Expiry, Refusals, fingerprint};
 use crate::ledger::EffectKind;
 use crate::reply::Reply;
 use crate::state::{SimState, lock};
@@ -173,8 +173,8 @@ impl Data {
 pub(crate) fn routes(router: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
     let s = System::Zendesk;
     router
-        .route(&at(s, "/api/v2/tickets"), post(create))
-        .route(&at(s, "/api/v2/tickets.json"), post(create))
+        .route(&at(s, "/api/v2/tickets"), post(create).get(list))
+        .route(&at(s, "/api/v2/tickets.json"), post(create).get(list))
         .route(&at(s, "/api/v2/tickets/{id}"), get(read).put(update))
         .route(&at(s, "/api/v2/tickets/{id}/audits"), get(audits))
         .route(&at(s, "/api/v2/tickets/{id}/audits.json"), get(audits))
@@ -393,9 +393,44 @@ async fn create(State(st): State<Arc<SimState>>, headers: HeaderMap, body: Bytes
     let key = auth::idempotency_key(&headers);
     let fp = fingerprint(&[b"POST /api/v2/tickets", &body]);
     let store = st.idempotency.zendesk.clone();
+    // Zendesk forgets a key some hours after its first use; the same key then creates a
+    // second ticket.
+    let ttl = i64::try_from(st.settings().zendesk_key_ttl_s).unwrap_or(i64::MAX);
+    let expiry = Expiry {
+        now: st.clock.now(),
+        ttl: time::Duration::seconds(ttl),
+    };
     store
-        .run(key, fp, &REFUSALS, async { create_ticket(&st, &body, key) })
+        .run_expiring(key, fp, Some(expiry), &REFUSALS, async {
+            create_ticket(&st, &body, key)
+        })
         .await
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    external_id: Option<String>,
+}
+
+/// `GET /api/v2/tickets.json`, optionally `?external_id=…`: the tickets (with that
+/// external id), oldest first. External ids need not be unique, so several may match.
+async fn list(State(st): State<Arc<SimState>>, Query(q): Query<ListQuery>, headers: HeaderMap) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    let base = st.system_url(System::Zendesk);
+    let data = lock(&st.zendesk);
+    let tickets: Vec<Value> = data
+        .tickets
+        .values()
+        .filter(|t| q.external_id.is_none() || t.external_id == q.external_id)
+        .map(|t| ticket_json(&base, t))
+        .collect();
+    let count = tickets.len();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"tickets": tickets, "count": count, "next_page": null, "previous_page": null}),
+    )
 }
 
 fn create_ticket(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {

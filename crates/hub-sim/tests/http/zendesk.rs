@@ -147,3 +147,67 @@ async fn idempotent_create() {
     });
     assert_eq!(created.len(), 1);
 }
+
+/// Zendesk forgets a create's key after `zendesk_key_ttl_s` (two hours by default, on the
+/// simulated clock): the same request then makes a second ticket. The tickets carrying
+/// an external id are listed by it.
+#[tokio::test]
+async fn create_keys_expire_and_tickets_are_listed_by_external_id() {
+    let sim = start().await;
+    assert_eq!(sim.control().settings().zendesk_key_ttl_s, 7200);
+    let url = format!("{}/api/v2/tickets.json", sim.url(System::Zendesk));
+    let a = auth();
+    let h = [("authorization", a.as_str()), JSON, ("idempotency-key", "z-exp")];
+    let body = br#"{"ticket":{"subject":"Once","comment":{"body":"x"},"external_id":"hub:z-exp"}}"#;
+    let first = call("POST", &url, &h, body).await;
+    sim.control().advance_clock(std::time::Duration::from_secs(7199));
+    let within = call("POST", &url, &h, body).await;
+    assert_eq!(first.json()["ticket"]["id"], within.json()["ticket"]["id"]);
+    assert_eq!(within.header("x-idempotency-lookup"), Some("hit"));
+    sim.control().advance_clock(std::time::Duration::from_secs(1));
+    let after = call("POST", &url, &h, body).await;
+    assert_eq!(after.status, 201);
+    assert_eq!(after.header("x-idempotency-lookup"), Some("miss"));
+    assert_ne!(first.json()["ticket"]["id"], after.json()["ticket"]["id"]);
+
+    let listed = call(
+        "GET",
+        &format!("{url}?external_id=hub%3Az-exp"),
+        &[("authorization", a.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    let ids: Vec<_> = listed.json()["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            first.json()["ticket"]["id"].clone(),
+            after.json()["ticket"]["id"].clone()
+        ]
+    );
+    let none = call(
+        "GET",
+        &format!("{url}?external_id=nothing"),
+        &[("authorization", a.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(none.json()["tickets"], serde_json::json!([]));
+
+    // A shorter window is a setting.
+    sim.control().set_settings(hub_sim::Settings {
+        zendesk_key_ttl_s: 60,
+        ..sim.control().settings()
+    });
+    let h2 = [("authorization", a.as_str()), JSON, ("idempotency-key", "z-short")];
+    let one = call("POST", &url, &h2, body).await;
+    sim.control().advance_clock(std::time::Duration::from_secs(60));
+    let two = call("POST", &url, &h2, body).await;
+    assert_ne!(one.json()["ticket"]["id"], two.json()["ticket"]["id"]);
+}
