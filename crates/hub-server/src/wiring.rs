@@ -193,7 +193,22 @@ async fn assemble_with(
             Arc::new(TicketingAdapter::new(Generic, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
         }
         Dialect::Zendesk => {
-            Arc::new(TicketingAdapter::new(Zendesk, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
+            let requester = a
+                .ticketing
+                .zendesk
+                .as_ref()
+                .map(crate::config::ZendeskConfig::requester)
+                .transpose()
+                .map_err(|reason| WiringError::Adapter {
+                    adapter: "ticketing",
+                    key: "zendesk.requester_email",
+                    reason,
+                })?
+                .unwrap_or_default();
+            Arc::new(
+                TicketingAdapter::new(Zendesk { requester }, ticketing.clone())
+                    .with_cache(caches.tickets.clone(), ticket_ttl),
+            )
         }
         Dialect::Jira => {
             let jira = a.ticketing.jira.as_ref().ok_or_else(|| WiringError::Adapter {

@@ -199,7 +199,7 @@ mod tests {
     fn dialects() -> Vec<Box<dyn Dialect>> {
         vec![
             Box::new(Generic),
-            Box::new(Zendesk),
+            Box::new(Zendesk::default()),
             Box::new(Jira {
                 project_key: "SUP".into(),
                 issue_type: "Task".into(),
