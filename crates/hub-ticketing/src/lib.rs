@@ -45,6 +45,7 @@
 
 pub mod adapter;
 pub mod adf;
+pub mod createmeta;
 pub mod dialect;
 pub mod generic;
 pub mod jira;
