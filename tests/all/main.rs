@@ -6,6 +6,7 @@
 mod admin_browser;
 mod architecture;
 mod errors;
+mod expiring_keys;
 mod idempotency;
 mod operations;
 mod security;

@@ -29,7 +29,7 @@ pub use ports::idempotency::{Claim, ClaimToken, Fingerprint, IdempotencyStore, S
 pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
 pub use ports::sessions::{NewSession, Session, SessionStore};
-pub use ports::ticketing::{CommentLookup, TicketingPort};
+pub use ports::ticketing::{CommentLookup, TicketLookup, TicketingPort};
 pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
 pub use store_error::StoreError;
 pub use ticket::{CreatedComment, CreatedTicket, NewComment, NewTicket, Priority, Ticket, TicketStatus};

@@ -30,6 +30,7 @@ pub mod logging;
 pub mod notify;
 pub mod openapi;
 pub mod operations;
+pub mod probe;
 pub mod problem;
 pub mod prometheus;
 pub mod replay;

@@ -58,6 +58,22 @@ enum Command {
     /// the hub refuses); 2 runtime failure (store, network, the hub, or a replay that failed
     /// again); 3 no such entry; 4 conflict: the entry is not pending, or is being replayed.
     Dlq(cli::DlqArgs),
+    /// Ask an upstream whether the configuration fits it (reads only; not audited).
+    #[command(subcommand)]
+    Probe(Probe),
+}
+
+#[derive(Debug, Subcommand)]
+enum Probe {
+    /// Read the Jira project's create screen for the configured issue type
+    /// (`GET /rest/api/3/issue/createmeta/{project}/issuetypes/{issueTypeId}`) and say which
+    /// fields a create would send that the screen lacks (Jira refuses every such create),
+    /// and which required fields without a default it does not send.
+    ///
+    /// Exit codes: 0 the configuration fits the screen; 1 it does not, or the configuration
+    /// is invalid (not the jira dialect, unknown issue type, missing credentials); 2 Jira
+    /// could not be read.
+    JiraFields,
 }
 
 fn load(cli: &Cli) -> Result<Loaded, ExitCode> {
@@ -119,6 +135,59 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+async fn probe_jira_fields(cli: &Cli) -> ExitCode {
+    use hub_server::probe::{self, ProbeError};
+    let loaded = match load(cli) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let secrets = match Secrets::from_process_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}: {e}", cli.config.display());
+            return ExitCode::from(1);
+        }
+    };
+    let report = match probe::jira_fields(&loaded.config, Arc::new(secrets)).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e}", cli.config.display());
+            let code = match e {
+                ProbeError::Upstream(_) | ProbeError::EndlessPages => 2,
+                ProbeError::NotJira(_) | ProbeError::Wiring(_) | ProbeError::NoIssueType { .. } => 1,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    let (type_name, type_id) = &report.issue_type;
+    println!(
+        "project {}, issue type {type_name} ({type_id}): the create screen has {} field(s): {}",
+        report.project,
+        report.screen.len(),
+        report
+            .screen
+            .iter()
+            .map(|f| f.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("a create sends: {}", report.sent.join(", "));
+    for f in &report.findings.missing {
+        println!(
+            "missing: {f} is sent but not on the create screen; Jira refuses every create with \"Field '{f}' cannot be set\""
+        );
+    }
+    for (id, name) in &report.findings.required_unsent {
+        println!("required: {id} ({name}) is required by the screen, has no default and is not sent");
+    }
+    if report.findings.is_ok() {
+        println!("ok: the configured create fields fit the screen");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
     let c = &loaded.config;
     let hub = wiring::assemble(c, loaded.store_section(), Arc::new(secrets))
@@ -160,6 +229,7 @@ async fn main() -> ExitCode {
         Some(Command::Migrate) => cli::migrate(&cli.config).await,
         Some(Command::Dlq(args)) => cli::run_dlq(&cli.config, args).await,
         Some(Command::CheckConfig { resolve_secrets }) => check_config(&cli, *resolve_secrets).await,
+        Some(Command::Probe(Probe::JiraFields)) => probe_jira_fields(&cli).await,
         None | Some(Command::Serve) => {
             let loaded = match load(&cli) {
                 Ok(l) => l,

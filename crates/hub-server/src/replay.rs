@@ -1,11 +1,11 @@
 //! Replaying dead-lettered writes: a DLQ entry's operation and payload mapped back to the port call.
 
 use async_trait::async_trait;
-use hub_core::{CallContext, CommentLookup, DlqEntry, Error};
+use hub_core::{CallContext, CommentLookup, DlqEntry, Error, TicketLookup};
 
 use crate::operations::{UnreplayableError, WriteOp};
 use crate::state::Ports;
-use crate::wire::CommentBody;
+use crate::wire::{CommentBody, CreatedTicketBody};
 
 /// Why a replay did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +46,8 @@ pub trait Replayer: Send + Sync {
     ///
     /// A write to an upstream that ignores keys (a comment) is first looked for upstream:
     /// found, it is not sent again and its answer is the one found; when it cannot be
-    /// looked for, only `force` sends it.
+    /// looked for, only `force` sends it. A ticket create is looked for too where the
+    /// upstream can be asked (Zendesk, which forgets idempotency keys after some hours).
     async fn replay(&self, entry: &DlqEntry, ctx: &CallContext, force: bool) -> Result<serde_json::Value, ReplayError>;
 }
 
@@ -78,6 +79,19 @@ impl Replayer for PortReplayer {
                 }
                 CommentLookup::Uncheckable if !force => return Err(ReplayError::OutcomeUnknown),
                 CommentLookup::Absent | CommentLookup::KeyHonoured | CommentLookup::Uncheckable => {}
+            }
+        } else if let WriteOp::CreateTicket(_) = &op {
+            match self.ports.ticketing.find_ticket(ctx).await? {
+                TicketLookup::Found(found) => {
+                    tracing::info!(dlq_id = %entry.id, ticket_id = %found.ticket_id, "the dead-lettered ticket was found upstream; not created again");
+                    return Ok(serde_json::to_value(CreatedTicketBody::from(found)).unwrap_or_default());
+                }
+                TicketLookup::Uncheckable
+                    if entry.failure.error_code == crate::dead_letter::OUTCOME_UNKNOWN && !force =>
+                {
+                    return Err(ReplayError::OutcomeUnknown);
+                }
+                TicketLookup::Absent | TicketLookup::Uncheckable => {}
             }
         } else if entry.failure.error_code == crate::dead_letter::OUTCOME_UNKNOWN && !force {
             return Err(ReplayError::OutcomeUnknown);

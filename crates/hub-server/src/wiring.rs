@@ -193,7 +193,22 @@ async fn assemble_with(
             Arc::new(TicketingAdapter::new(Generic, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
         }
         Dialect::Zendesk => {
-            Arc::new(TicketingAdapter::new(Zendesk, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
+            let requester = a
+                .ticketing
+                .zendesk
+                .as_ref()
+                .map(crate::config::ZendeskConfig::requester)
+                .transpose()
+                .map_err(|reason| WiringError::Adapter {
+                    adapter: "ticketing",
+                    key: "zendesk.requester_email",
+                    reason,
+                })?
+                .unwrap_or_default();
+            Arc::new(
+                TicketingAdapter::new(Zendesk { requester }, ticketing.clone())
+                    .with_cache(caches.tickets.clone(), ticket_ttl),
+            )
         }
         Dialect::Jira => {
             let jira = a.ticketing.jira.as_ref().ok_or_else(|| WiringError::Adapter {
@@ -206,20 +221,7 @@ async fn assemble_with(
                 issue_type: jira.issue_type.clone(),
                 browse_url: jira.browse_url.clone().unwrap_or_else(|| a.ticketing.base_url.clone()),
                 service_management: jira.service_management,
-                create_fields: hub_ticketing::jira::CreateFields {
-                    priority: jira.priority.then(|| {
-                        jira.priority_names.as_ref().map_or_else(Default::default, |n| {
-                            hub_ticketing::jira::PriorityNames {
-                                low: n.low.clone(),
-                                normal: n.normal.clone(),
-                                high: n.high.clone(),
-                                urgent: n.urgent.clone(),
-                            }
-                        })
-                    }),
-                    customer_field: jira.customer_field.clone(),
-                    fixed: jira.fixed_fields.clone(),
-                },
+                create_fields: jira_create_fields(jira),
             };
             Arc::new(TicketingAdapter::new(dialect, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
         }
@@ -334,6 +336,37 @@ async fn notifier(config: &Config, secrets: &dyn SecretSource) -> Result<Supervi
     )
     .map_err(|e| problem("notify.webhook_secret", e.to_string()))?;
     Ok(SupervisorNotifier::default().with_webhook(sink))
+}
+
+/// The fields a Jira create sends, as `[adapters.ticketing.jira]` configures them.
+pub fn jira_create_fields(jira: &crate::config::JiraConfig) -> hub_ticketing::jira::CreateFields {
+    hub_ticketing::jira::CreateFields {
+        priority: jira.priority.then(|| {
+            jira.priority_names
+                .as_ref()
+                .map_or_else(Default::default, |n| hub_ticketing::jira::PriorityNames {
+                    low: n.low.clone(),
+                    normal: n.normal.clone(),
+                    high: n.high.clone(),
+                    urgent: n.urgent.clone(),
+                })
+        }),
+        customer_field: jira.customer_field.clone(),
+        fixed: jira.fixed_fields.clone(),
+    }
+}
+
+/// The ticketing adapter's endpoint alone (its base URL, credentials, timeouts and
+/// retries), for a command-line probe: its calls go to `audit`, not the hub's store.
+pub async fn ticketing_endpoint(
+    config: &Config,
+    secrets: Arc<dyn SecretSource>,
+    audit: Arc<dyn AuditLog>,
+) -> Result<Arc<Endpoint>, WiringError> {
+    let a = &config.adapters.ticketing;
+    let auth = ticketing_auth(a, &secrets).await?;
+    let events: Arc<dyn EventPublisher> = Arc::new(hub_store::LocalEvents::new(16));
+    endpoint("ticketing", a, auth, (&audit, Duration::from_secs(5)), &events)
 }
 
 fn ttl(configured: Option<u64>, default: Duration) -> Duration {

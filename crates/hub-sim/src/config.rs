@@ -77,6 +77,15 @@ pub struct Settings {
     /// Whether Zendesk accepts only OAuth bearer tokens, refusing API-token basic
     /// authentication with 401 (an account after Zendesk retires API tokens).
     pub zendesk_oauth_only: bool,
+    /// How long Zendesk remembers a ticket create's `Idempotency-Key`, in seconds from its
+    /// first use (default 7200: about two hours, as reported of the vendor); after it, the
+    /// same key creates a new ticket. Measured on the simulated clock.
+    #[serde(default = "default_zendesk_key_ttl_s")]
+    pub zendesk_key_ttl_s: u64,
+}
+
+fn default_zendesk_key_ttl_s() -> u64 {
+    7200
 }
 
 impl Default for Settings {
@@ -87,6 +96,7 @@ impl Default for Settings {
             commit_delay_ms: 0,
             jira_idempotency: true,
             zendesk_oauth_only: false,
+            zendesk_key_ttl_s: default_zendesk_key_ttl_s(),
         }
     }
 }

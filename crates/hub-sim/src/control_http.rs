@@ -184,6 +184,7 @@ struct SettingsPatch {
     commit_delay_ms: Option<u64>,
     jira_idempotency: Option<bool>,
     zendesk_oauth_only: Option<bool>,
+    zendesk_key_ttl_s: Option<u64>,
 }
 
 async fn update_settings(State(c): Ctl, Json(p): Json<SettingsPatch>) -> Reply {
@@ -194,6 +195,7 @@ async fn update_settings(State(c): Ctl, Json(p): Json<SettingsPatch>) -> Reply {
         commit_delay_ms: p.commit_delay_ms.unwrap_or(old.commit_delay_ms),
         jira_idempotency: p.jira_idempotency.unwrap_or(old.jira_idempotency),
         zendesk_oauth_only: p.zendesk_oauth_only.unwrap_or(old.zendesk_oauth_only),
+        zendesk_key_ttl_s: p.zendesk_key_ttl_s.unwrap_or(old.zendesk_key_ttl_s),
     });
     ok(&c.settings())
 }

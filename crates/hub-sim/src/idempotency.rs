@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
 
 use crate::reply::Reply;
 
@@ -21,10 +22,18 @@ pub(crate) fn fingerprint(parts: &[&[u8]]) -> Fingerprint {
     hasher.finalize().into()
 }
 
+/// A key's record, with the time of the key's first use.
 #[derive(Debug, Clone, PartialEq)]
 enum Record {
-    InFlight(Fingerprint),
-    Done(Fingerprint, Reply),
+    InFlight(Fingerprint, OffsetDateTime),
+    Done(Fingerprint, Reply, OffsetDateTime),
+}
+
+/// When a system forgets its keys: `ttl` after their first use, as of `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Expiry {
+    pub(crate) now: OffsetDateTime,
+    pub(crate) ttl: Duration,
 }
 
 /// What a request with a key may do.
@@ -52,16 +61,24 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub(crate) fn begin(&mut self, key: &str, fp: Fingerprint) -> Decision {
+    /// Decides for a request with `key`; with `expiry`, a completed key first used `ttl`
+    /// or longer before `now` is forgotten, so the request proceeds as a first use.
+    pub(crate) fn begin_at(&mut self, key: &str, fp: Fingerprint, expiry: Option<Expiry>) -> Decision {
+        if let (Some(e), Some(Record::Done(_, _, since))) = (expiry, self.records.get(key))
+            && e.now - *since >= e.ttl
+        {
+            self.records.remove(key);
+        }
+        let now = expiry.map_or(OffsetDateTime::UNIX_EPOCH, |e| e.now);
         match self.records.get(key) {
             None => {
-                self.records.insert(key.to_owned(), Record::InFlight(fp));
+                self.records.insert(key.to_owned(), Record::InFlight(fp, now));
                 self.order.push_back(key.to_owned());
                 self.forget_oldest();
                 Decision::Proceed
             }
-            Some(Record::InFlight(_)) => Decision::InFlight,
-            Some(Record::Done(stored, reply)) if *stored == fp => Decision::Replay(reply.clone()),
+            Some(Record::InFlight(..)) => Decision::InFlight,
+            Some(Record::Done(stored, reply, _)) if *stored == fp => Decision::Replay(reply.clone()),
             Some(Record::Done(..)) => Decision::Mismatch,
         }
     }
@@ -84,11 +101,12 @@ impl Table {
 
     /// Ends the in-flight request: a success is kept for replay, a failure frees the key.
     pub(crate) fn finish(&mut self, key: &str, reply: &Reply) {
-        let Some(Record::InFlight(fp)) = self.records.get(key).cloned() else {
+        let Some(Record::InFlight(fp, since)) = self.records.get(key).cloned() else {
             return;
         };
         if reply.status.is_success() {
-            self.records.insert(key.to_owned(), Record::Done(fp, reply.clone()));
+            self.records
+                .insert(key.to_owned(), Record::Done(fp, reply.clone(), since));
         } else {
             self.records.remove(key);
         }
@@ -96,7 +114,7 @@ impl Table {
 
     /// Frees an in-flight key whose request was dropped before finishing.
     pub(crate) fn abandon(&mut self, key: &str) {
-        if matches!(self.records.get(key), Some(Record::InFlight(_))) {
+        if matches!(self.records.get(key), Some(Record::InFlight(..))) {
             self.records.remove(key);
         }
     }
@@ -145,10 +163,26 @@ impl IdempotencyStore {
     where
         F: Future<Output = Reply>,
     {
+        self.run_expiring(key, fp, None, refusals, work).await
+    }
+
+    /// [`IdempotencyStore::run`] for a system that forgets keys: with `expiry`, a key
+    /// first used `ttl` or longer ago is new again.
+    pub(crate) async fn run_expiring<F>(
+        &self,
+        key: Option<&str>,
+        fp: Fingerprint,
+        expiry: Option<Expiry>,
+        refusals: &Refusals,
+        work: F,
+    ) -> Reply
+    where
+        F: Future<Output = Reply>,
+    {
         let Some(key) = key else {
             return work.await;
         };
-        let decision = self.lock().begin(key, fp);
+        let decision = self.lock().begin_at(key, fp, expiry);
         match decision {
             Decision::Replay(reply) => return reply.with_headers(refusals.replay_headers),
             Decision::Mismatch => return (refusals.mismatch)(),
@@ -185,6 +219,8 @@ mod tests {
         Begin(u8, u8),
         Finish(u8, bool),
         Abandon(u8),
+        /// The clock moves on by one hour.
+        Tick,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -192,30 +228,42 @@ mod tests {
             (0u8..3, 0u8..2).prop_map(|(k, f)| Op::Begin(k, f)),
             (0u8..3, any::<bool>()).prop_map(|(k, ok)| Op::Finish(k, ok)),
             (0u8..3).prop_map(Op::Abandon),
+            Just(Op::Tick),
         ]
     }
 
-    /// The reference model: per key, nothing, in flight with a body id, or done with one.
+    /// The reference model: per key, nothing, in flight with a body id, or done with one;
+    /// each with the hour of the key's first use.
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum Model {
-        InFlight(u8),
-        Done(u8),
+        InFlight(u8, i64),
+        Done(u8, i64),
     }
 
     proptest! {
+        /// With `expiring`, keys are forgotten two hours after their first use once done.
         #[test]
-        fn table_follows_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        fn table_follows_the_model(ops in proptest::collection::vec(op(), 1..60), expiring in any::<bool>()) {
+            const TTL_H: i64 = 2;
             let mut table = Table::default();
             let mut model: HashMap<u8, Model> = HashMap::new();
+            let mut hour = 0i64;
+            let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
             for op in ops {
                 match op {
                     Op::Begin(k, f) => {
-                        let got = table.begin(&k.to_string(), fingerprint(&[&[f]]));
+                        let expiry = expiring.then(|| Expiry { now: t0 + Duration::hours(hour), ttl: Duration::hours(TTL_H) });
+                        let got = table.begin_at(&k.to_string(), fingerprint(&[&[f]]), expiry);
+                        if let Some(Model::Done(_, since)) = model.get(&k).copied()
+                            && expiring && hour - since >= TTL_H
+                        {
+                            model.remove(&k);
+                        }
                         let want = match model.get(&k).copied() {
-                            None => { model.insert(k, Model::InFlight(f)); "proceed" }
-                            Some(Model::InFlight(_)) => "in_flight",
-                            Some(Model::Done(g)) if g == f => "replay",
-                            Some(Model::Done(_)) => "mismatch",
+                            None => { model.insert(k, Model::InFlight(f, hour)); "proceed" }
+                            Some(Model::InFlight(..)) => "in_flight",
+                            Some(Model::Done(g, _)) if g == f => "replay",
+                            Some(Model::Done(..)) => "mismatch",
                         };
                         let got = match got {
                             Decision::Proceed => "proceed",
@@ -231,17 +279,44 @@ mod tests {
                     Op::Finish(k, ok) => {
                         let status = if ok { StatusCode::CREATED } else { StatusCode::BAD_GATEWAY };
                         table.finish(&k.to_string(), &Reply::raw(status, vec![k]));
-                        if let Some(Model::InFlight(f)) = model.get(&k).copied() {
-                            if ok { model.insert(k, Model::Done(f)); } else { model.remove(&k); }
+                        if let Some(Model::InFlight(f, since)) = model.get(&k).copied() {
+                            if ok { model.insert(k, Model::Done(f, since)); } else { model.remove(&k); }
                         }
                     }
                     Op::Abandon(k) => {
                         table.abandon(&k.to_string());
-                        if let Some(Model::InFlight(_)) = model.get(&k) { model.remove(&k); }
+                        if let Some(Model::InFlight(..)) = model.get(&k) { model.remove(&k); }
                     }
+                    Op::Tick => hour += 1,
                 }
             }
         }
+    }
+
+    /// A completed key is replayed until `ttl` after its first use, then forgotten: the
+    /// same request proceeds again (Zendesk's keys expire).
+    #[test]
+    fn completed_keys_expire_after_their_ttl() {
+        let mut table = Table::default();
+        let t0 = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let ttl = Duration::hours(2);
+        let at = |d: Duration| Some(Expiry { now: t0 + d, ttl });
+        let fp = fingerprint(&[b"a"]);
+        assert_eq!(table.begin_at("k", fp, at(Duration::ZERO)), Decision::Proceed);
+        let reply = Reply::raw(StatusCode::CREATED, b"one".to_vec());
+        table.finish("k", &reply);
+        let just_before = Duration::hours(2) - Duration::seconds(1);
+        assert_eq!(table.begin_at("k", fp, at(just_before)), Decision::Replay(reply));
+        assert_eq!(
+            table.begin_at("k", fingerprint(&[b"b"]), at(just_before)),
+            Decision::Mismatch
+        );
+        assert_eq!(table.begin_at("k", fp, at(Duration::hours(2))), Decision::Proceed);
+        // An in-flight key never expires under its request.
+        assert_eq!(table.begin_at("k", fp, at(Duration::hours(9))), Decision::InFlight);
+        // Without an expiry, keys are kept.
+        table.finish("k", &Reply::raw(StatusCode::CREATED, b"two".to_vec()));
+        assert!(matches!(table.begin_at("k", fp, None), Decision::Replay(_)));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hub_core::{
     CacheOutcome, CallContext, CommentLookup, CreatedComment, CreatedTicket, Delivery, Error, Fetched, NewComment,
-    NewTicket, Ticket, TicketId, TicketingPort,
+    NewTicket, Ticket, TicketId, TicketLookup, TicketingPort,
 };
 use hub_resilience::cache::{CacheManager, Lookup, keys};
 use hub_upstream::Endpoint;
@@ -133,6 +133,23 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
 
     fn creates_honour_keys(&self) -> bool {
         self.dialect.creates_honour_keys()
+    }
+
+    async fn find_ticket(&self, ctx: &CallContext) -> Result<TicketLookup, Error> {
+        // Without the caller's key the create sent one derived from its request id, which
+        // a later lookup cannot know.
+        if ctx.idempotency_key.is_none() {
+            return Ok(TicketLookup::Uncheckable);
+        }
+        let key = write_key(ctx, "create_ticket");
+        let Some(call) = self.dialect.ticket_check(&key) else {
+            return Ok(TicketLookup::Uncheckable);
+        };
+        let found = self
+            .endpoint
+            .send_and_read(ctx, &call, |response| self.dialect.found_ticket(&key, &response.body))
+            .await?;
+        Ok(found.map_or(TicketLookup::Absent, TicketLookup::Found))
     }
 
     async fn find_comment(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<CommentLookup, Error> {

@@ -40,6 +40,21 @@ pub trait Dialect: Send + Sync + 'static {
         false
     }
 
+    /// The call that lists the tickets a create sent with `key` (by
+    /// [`Dialect::create_ticket`]) would carry, for when its answer was lost and the
+    /// vendor may have forgotten the key. The default: there is none.
+    fn ticket_check(&self, key: &str) -> Option<Call> {
+        let _ = key;
+        None
+    }
+
+    /// Reads the answer of [`Dialect::ticket_check`]'s call: the ticket created with
+    /// `key`, or `None` when there is none.
+    fn found_ticket(&self, key: &str, body: &[u8]) -> Result<Option<CreatedTicket>, Error> {
+        let _ = (key, body);
+        Ok(None)
+    }
+
     /// How to learn whether a comment sent with `key` (by [`Dialect::add_comment`]) is
     /// on ticket `id` when its answer was lost. The default: it cannot be learnt.
     fn comment_check(&self, id: &TicketId, key: &str) -> CommentCheck {
@@ -184,7 +199,7 @@ mod tests {
     fn dialects() -> Vec<Box<dyn Dialect>> {
         vec![
             Box::new(Generic),
-            Box::new(Zendesk),
+            Box::new(Zendesk::default()),
             Box::new(Jira {
                 project_key: "SUP".into(),
                 issue_type: "Task".into(),

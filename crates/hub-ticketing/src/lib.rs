@@ -38,13 +38,14 @@
 //! parts.auth = Arc::new(Basic::zendesk("agent@acme.example", token));
 //! parts.policy = RetryPolicy::default(); // 3 attempts, 2 s ×2 up to 10 s, 30 s deadline
 //! let cache = Arc::new(CacheManager::builder(Arc::new(MemoryCache::default())).build());
-//! let port = TicketingAdapter::new(Zendesk, Arc::new(Endpoint::new(parts)))
+//! let port = TicketingAdapter::new(Zendesk::default(), Arc::new(Endpoint::new(parts)))
 //!     .with_cache(cache, Duration::from_secs(300));
 //! # let _ = port; Ok(()) }
 //! ```
 
 pub mod adapter;
 pub mod adf;
+pub mod createmeta;
 pub mod dialect;
 pub mod generic;
 pub mod jira;

@@ -13,12 +13,98 @@ use crate::dialect::{CommentCheck, Dialect, KEY_MARKER, NumOrStr, vendor_id};
 /// The Zendesk dialect.
 ///
 /// Tickets are created with the caller's idempotency key (Zendesk's `Idempotency-Key`),
-/// the customer carried as a `customer_{id}` tag. Reads side-load users
+/// which Zendesk forgets after some hours, so the key is also the ticket's `external_id`
+/// and a create whose answer was lost is found by it (`GET /api/v2/tickets.json?external_id=`).
+/// The customer is carried as a `customer_{id}` tag. Reads side-load users
 /// (`include=users`) to report the assignee's e-mail. A comment is a ticket update
 /// (`PUT`), which Zendesk does not deduplicate: it is retried only when it provably
 /// never left.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Zendesk;
+///
+/// The ticket's requester is the API user unless [`Zendesk::requester`] maps the
+/// customer to a Zendesk user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Zendesk {
+    /// Who a new ticket's requester is.
+    pub requester: Requester,
+}
+
+/// Who a new Zendesk ticket's requester is. Zendesk notifies the requester of public
+/// comments; a customer who is not the requester hears nothing.
+///
+/// ```
+/// use hub_ticketing::zendesk::Requester;
+/// let r = Requester::email_template("{customer_id}@customers.example.com").unwrap();
+/// assert_eq!(r.object("C-1").unwrap().unwrap()["email"], "C-1@customers.example.com");
+/// assert!(Requester::email_template("support@example.com").is_err());
+/// assert_eq!(Requester::ApiUser.object("C-1").unwrap(), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Requester {
+    /// No mapping: the user the credentials belong to is the requester, and receives the
+    /// notifications of public comments.
+    #[default]
+    ApiUser,
+    /// The Zendesk user whose `external_id` is the customer id (made an end-user with the
+    /// customer id as name when the account has none).
+    ExternalId,
+    /// The Zendesk user with the e-mail this template gives, `{customer_id}` replaced
+    /// (made an end-user when the account has none).
+    Email(String),
+}
+
+/// The placeholder of [`Requester::Email`]'s template.
+pub const CUSTOMER_PLACEHOLDER: &str = "{customer_id}";
+
+/// Why an e-mail template cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The template does not contain `{customer_id}`: every customer would be one user.
+    #[error("the template must contain {{customer_id}}")]
+    NoPlaceholder,
+    /// The template is not `local@domain` with the placeholder in it.
+    #[error("the template must be an e-mail address: local part, `@`, domain")]
+    NotAnEmail,
+}
+
+impl Requester {
+    /// An [`Requester::Email`] mapping from a template such as
+    /// `{customer_id}@customers.example.com`.
+    pub fn email_template(template: &str) -> Result<Self, TemplateError> {
+        if !template.contains(CUSTOMER_PLACEHOLDER) {
+            return Err(TemplateError::NoPlaceholder);
+        }
+        match template.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.contains('@')
+                    && !template.chars().any(char::is_whitespace) =>
+            {
+                Ok(Self::Email(template.to_owned()))
+            }
+            _ => Err(TemplateError::NotAnEmail),
+        }
+    }
+
+    /// The create's `requester` object for `customer`, or `None` (no mapping). An e-mail
+    /// mapping refuses a customer id with `:`, which an e-mail address cannot hold.
+    pub fn object(&self, customer: &str) -> Result<Option<serde_json::Value>, Error> {
+        Ok(match self {
+            Self::ApiUser => None,
+            Self::ExternalId => Some(json!({"external_id": customer, "name": customer})),
+            Self::Email(template) => {
+                if customer.contains(':') {
+                    return Err(Error::InvalidInput {
+                        field: "customer_id".to_owned(),
+                        reason: "the requester's e-mail is made from the customer id, which must not contain `:`"
+                            .to_owned(),
+                    });
+                }
+                Some(json!({"email": template.replace(CUSTOMER_PLACEHOLDER, customer), "name": customer}))
+            }
+        })
+    }
+}
 
 #[derive(Deserialize)]
 struct Envelope<T> {
@@ -30,6 +116,19 @@ struct Created {
     id: NumOrStr,
     url: String,
     status: String,
+}
+
+/// `GET /api/v2/tickets.json?external_id=…`.
+#[derive(Deserialize)]
+struct Listed {
+    tickets: Vec<ListedTicket>,
+}
+
+#[derive(Deserialize)]
+struct ListedTicket {
+    external_id: Option<String>,
+    #[serde(flatten)]
+    ticket: Created,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +268,15 @@ fn customer_tag(customer: &str) -> String {
     format!("customer_{safe}")
 }
 
+fn created(ticket: Created) -> Result<CreatedTicket, Error> {
+    let ticket_id: TicketId = vendor_id(&ticket.id.into_string(), "ticket.id")?;
+    Ok(CreatedTicket {
+        url: agent_url(&ticket.url, &ticket_id)?,
+        ticket_id,
+        status: TicketStatus::normalise(&ticket.status),
+    })
+}
+
 fn priority(p: Priority) -> &'static str {
     // Zendesk's priorities are the hub's.
     p.as_str()
@@ -187,12 +295,17 @@ impl Dialect for Zendesk {
                 reason: "Zendesk needs a description that is not blank".to_owned(),
             });
         }
-        let body = json!({"ticket": {
+        let mut body = json!({"ticket": {
             "subject": t.subject,
             "comment": {"body": t.description},
             "priority": priority(t.priority),
             "tags": [customer_tag(t.customer_id.as_str())],
+            // Zendesk forgets idempotency keys after some hours; the ticket keeps this.
+            "external_id": key,
         }});
+        if let Some(requester) = self.requester.object(t.customer_id.as_str())? {
+            body["ticket"]["requester"] = requester;
+        }
         Ok(Call::json(
             "create_ticket",
             Method::POST,
@@ -205,12 +318,24 @@ impl Dialect for Zendesk {
 
     fn created_ticket(&self, body: &[u8]) -> Result<CreatedTicket, Error> {
         let Envelope { ticket } = decode::<Envelope<Created>>(body)?;
-        let ticket_id: TicketId = vendor_id(&ticket.id.into_string(), "ticket.id")?;
-        Ok(CreatedTicket {
-            url: agent_url(&ticket.url, &ticket_id)?,
-            ticket_id,
-            status: TicketStatus::normalise(&ticket.status),
-        })
+        created(ticket)
+    }
+
+    fn ticket_check(&self, key: &str) -> Option<Call> {
+        Some(
+            Call::get("find_ticket", "/api/v2/tickets.json".to_owned())
+                .with_query(format!("external_id={}", hub_core::id::encode_path_segment(key))),
+        )
+    }
+
+    fn found_ticket(&self, key: &str, body: &[u8]) -> Result<Option<CreatedTicket>, Error> {
+        let Listed { tickets } = decode(body)?;
+        // External ids need not be unique: the first (oldest) ticket carrying the key.
+        tickets
+            .into_iter()
+            .find(|t| t.external_id.as_deref() == Some(key))
+            .map(|t| created(t.ticket))
+            .transpose()
     }
 
     fn get_ticket(&self, id: &TicketId) -> Call {
@@ -327,16 +452,91 @@ mod tests {
             body: "b".into(),
             public: true,
         };
-        let call = Zendesk.add_comment(&id, &comment, "k-9").unwrap();
+        let call = Zendesk::default().add_comment(&id, &comment, "k-9").unwrap();
         let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
         assert_eq!(sent["ticket"]["metadata"], json!({"integration_hub_key": "k-9"}));
         let listed = br#"{"audits":[
             {"id":1,"metadata":{"custom":{"integration_hub_key":"k-8"}},"events":[{"id":11,"type":"Comment"}]},
             {"id":2,"metadata":{"system":{}},"events":[{"id":21,"type":"Comment"}]},
             {"id":3,"metadata":{"custom":{"integration_hub_key":"k-9"}},"events":[{"id":30,"type":"Change"},{"id":31,"type":"Comment"}]}]}"#;
-        let found = Zendesk.found_comment(&id, "k-9", listed).unwrap().unwrap();
+        let found = Zendesk::default().found_comment(&id, "k-9", listed).unwrap().unwrap();
         assert_eq!(found.comment_id.as_str(), "31");
-        assert_eq!(Zendesk.found_comment(&id, "k-0", listed).unwrap(), None);
+        assert_eq!(Zendesk::default().found_comment(&id, "k-0", listed).unwrap(), None);
+    }
+
+    /// A create is found by the key it carried as `external_id`, and only by it.
+    #[test]
+    fn created_tickets_are_found_by_their_key() {
+        let call = Zendesk::default().ticket_check("k:9/x").unwrap();
+        assert_eq!(call.method, Method::GET);
+        assert_eq!(call.path, "/api/v2/tickets.json");
+        assert_eq!(call.query.as_deref(), Some("external_id=k%3A9%2Fx"));
+        let listed = br#"{"tickets":[
+            {"id":7,"url":"https://acme.zendesk.com/api/v2/tickets/7.json","status":"open","external_id":"other"},
+            {"id":8,"url":"https://acme.zendesk.com/api/v2/tickets/8.json","status":"open","external_id":"k:9/x"},
+            {"id":9,"url":"https://acme.zendesk.com/api/v2/tickets/9.json","status":"new","external_id":"k:9/x"}],
+            "count":3,"next_page":null}"#;
+        let found = Zendesk::default().found_ticket("k:9/x", listed).unwrap().unwrap();
+        assert_eq!(found.ticket_id.as_str(), "8");
+        assert_eq!(found.url, "https://acme.zendesk.com/agent/tickets/8");
+        assert_eq!(found.status, TicketStatus::Open);
+        assert_eq!(Zendesk::default().found_ticket("k-0", listed).unwrap(), None);
+        assert_eq!(
+            Zendesk::default().found_ticket("k", br#"{"tickets":[]}"#).unwrap(),
+            None
+        );
+        assert!(matches!(
+            Zendesk::default().found_ticket("k", b"{}"),
+            Err(Error::Decode { .. })
+        ));
+    }
+
+    /// The requester is the API user unless mapped; a mapping sends `requester` by
+    /// external id or by the e-mail its template makes.
+    #[test]
+    fn requesters_are_mapped_from_the_customer() {
+        let t = NewTicket {
+            customer_id: CustomerId::parse("CUST-1001").unwrap(),
+            subject: "s".into(),
+            description: "d".into(),
+            priority: Priority::Normal,
+        };
+        let sent = |z: &Zendesk| -> serde_json::Value {
+            serde_json::from_slice(z.create_ticket(&t, "k").unwrap().body.as_ref().unwrap()).unwrap()
+        };
+        assert!(sent(&Zendesk::default())["ticket"].get("requester").is_none());
+        let by_id = Zendesk {
+            requester: Requester::ExternalId,
+        };
+        assert_eq!(
+            sent(&by_id)["ticket"]["requester"],
+            json!({"external_id": "CUST-1001", "name": "CUST-1001"})
+        );
+        let by_email = Zendesk {
+            requester: Requester::email_template("zd+{customer_id}@customers.example.com").unwrap(),
+        };
+        assert_eq!(
+            sent(&by_email)["ticket"]["requester"],
+            json!({"email": "zd+CUST-1001@customers.example.com", "name": "CUST-1001"})
+        );
+        let colon = NewTicket {
+            customer_id: CustomerId::parse("C:1").unwrap(),
+            ..t.clone()
+        };
+        let e = by_email.create_ticket(&colon, "k").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput { field, .. } if field == "customer_id"),
+            "{e:?}"
+        );
+        for bad in [
+            "{customer_id}",
+            "x@y.z",
+            "{customer_id}@nodot",
+            "@{customer_id}.z",
+            "a b{customer_id}@x.y",
+        ] {
+            assert!(Requester::email_template(bad).is_err(), "{bad}");
+        }
     }
 
     /// Bodies shaped as Zendesk documents its errors.
@@ -377,7 +577,7 @@ mod tests {
                 description: blank.into(),
                 priority: Priority::Low,
             };
-            let e = Zendesk.create_ticket(&t, "k").unwrap_err();
+            let e = Zendesk::default().create_ticket(&t, "k").unwrap_err();
             assert!(
                 matches!(&e, Error::InvalidInput { field, .. } if field == "description"),
                 "{e:?}"
@@ -390,7 +590,7 @@ mod tests {
     #[test]
     fn a_comment_id_comes_only_from_the_comment_event() {
         let id = TicketId::parse("1").unwrap();
-        let e = Zendesk
+        let e = Zendesk::default()
             .created_comment(
                 &id,
                 br#"{"ticket":{"id":1},"audit":{"id":99,"events":[{"id":5,"type":"Change"}]}}"#,
@@ -401,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_created_ticket_url_without_the_api_path_is_a_decode_error() {
-        let e = Zendesk
+        let e = Zendesk::default()
             .created_ticket(br#"{"ticket":{"id":1,"url":"https://x/tickets/1","status":"new"}}"#)
             .unwrap_err();
         assert!(matches!(e, Error::Decode { .. }), "{e:?}");
@@ -415,12 +615,13 @@ mod tests {
             description: "d".into(),
             priority: Priority::Urgent,
         };
-        let call = Zendesk.create_ticket(&t, "k-1").unwrap();
+        let call = Zendesk::default().create_ticket(&t, "k-1").unwrap();
         assert_eq!(call.idempotency, Idempotency::Keyed("k-1".into()));
         let sent: serde_json::Value = serde_json::from_slice(call.body.as_ref().unwrap()).unwrap();
         assert_eq!(sent["ticket"]["tags"], json!(["customer_C_1"]));
+        assert_eq!(sent["ticket"]["external_id"], "k-1");
         assert_eq!(sent["ticket"]["comment"]["body"], "d");
-        let created = Zendesk
+        let created = Zendesk::default()
             .created_ticket(
                 br#"{"ticket":{"id":35436,"url":"https://x/api/v2/tickets/35436.json","status":"new","via":{}}}"#,
             )
@@ -428,7 +629,7 @@ mod tests {
         assert_eq!(created.ticket_id.as_str(), "35436");
         assert_eq!(created.url, "https://x/agent/tickets/35436");
         let id = TicketId::parse("35436").unwrap();
-        let got = Zendesk
+        let got = Zendesk::default()
             .ticket(
                 &id,
                 br#"{"ticket":{"id":35436,"status":"hold","assignee_id":7,"updated_at":"2026-01-05T12:00:00Z"},
@@ -438,12 +639,12 @@ mod tests {
         assert_eq!(got.status, TicketStatus::OnHold);
         assert_eq!(got.vendor_status, "hold");
         assert_eq!(got.assigned_to.as_deref(), Some("agent@x"));
-        let comment = Zendesk
+        let comment = Zendesk::default()
             .created_comment(&id, br#"{"ticket":{"id":1},"audit":{"id":99,"events":[{"id":5,"type":"Change"},{"id":6,"type":"Comment"}]}}"#)
             .unwrap();
         assert_eq!(comment.comment_id.as_str(), "6");
         assert_eq!(
-            Zendesk
+            Zendesk::default()
                 .add_comment(
                     &id,
                     &NewComment {

@@ -189,7 +189,7 @@ async fn generic_round_trip() {
 #[tokio::test]
 async fn zendesk_round_trip() {
     let rig = Rig::start().await;
-    round_trip(&rig.adapter(Zendesk, System::Zendesk), &rig, System::Zendesk).await;
+    round_trip(&rig.adapter(Zendesk::default(), System::Zendesk), &rig, System::Zendesk).await;
 }
 
 #[tokio::test]
@@ -353,7 +353,7 @@ async fn invalid_input_never_reaches_the_vendor() {
         matches!(&e, Error::InvalidInput { field, .. } if field == "is_public"),
         "{e:?}"
     );
-    let zendesk = rig.adapter(Zendesk, System::Zendesk);
+    let zendesk = rig.adapter(Zendesk::default(), System::Zendesk);
     let blank = NewTicket {
         description: " ".into(),
         ..new_ticket()
@@ -381,7 +381,7 @@ async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
         zendesk_oauth_only: true,
         ..rig.sim.control().settings()
     });
-    let basic = rig.adapter(Zendesk, System::Zendesk);
+    let basic = rig.adapter(Zendesk::default(), System::Zendesk);
     assert_eq!(
         basic.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
         Error::Unauthorized
@@ -395,7 +395,7 @@ async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
     );
     parts.auth = Arc::new(Bearer::new(rig.cell("env:ZENDESK_OAUTH")));
     parts.policy = policy();
-    let bearer = TicketingAdapter::new(Zendesk, Arc::new(Endpoint::new(parts)));
+    let bearer = TicketingAdapter::new(Zendesk::default(), Arc::new(Endpoint::new(parts)));
     assert_eq!(
         bearer.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap_err(),
         Error::Unauthorized
@@ -418,7 +418,7 @@ async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
 async fn wrong_credentials_are_unauthorized_after_one_reauth() {
     let rig = Rig::start().await;
     rig.secrets.set("env:ZENDESK_TOKEN", "wrong");
-    let port = rig.adapter(Zendesk, System::Zendesk);
+    let port = rig.adapter(Zendesk::default(), System::Zendesk);
     let reads_before = rig.secrets.reads();
     let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
     assert_eq!(err, Error::Unauthorized);
@@ -435,7 +435,7 @@ async fn wrong_credentials_are_unauthorized_after_one_reauth() {
 async fn a_rotated_secret_is_picked_up_after_a_401() {
     let rig = Rig::start().await;
     rig.secrets.set("env:ZENDESK_TOKEN", "rotated-away");
-    let port = rig.adapter(Zendesk, System::Zendesk);
+    let port = rig.adapter(Zendesk::default(), System::Zendesk);
     assert_eq!(
         port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
         Error::Unauthorized
@@ -459,7 +459,7 @@ async fn retry_after_is_honoured() {
                 .times(1),
         )
         .unwrap();
-    let port = rig.adapter(Zendesk, System::Zendesk);
+    let port = rig.adapter(Zendesk::default(), System::Zendesk);
     let started = std::time::Instant::now();
     port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
     // A lower bound only: the engine waited at least what the upstream asked.
@@ -481,7 +481,7 @@ async fn resets_after_the_effect_never_duplicate_a_keyed_ticket() {
                 .times(2),
         )
         .unwrap();
-    let port = rig.adapter(Zendesk, System::Zendesk);
+    let port = rig.adapter(Zendesk::default(), System::Zendesk);
     let ctx = ctx("r-1").with_idempotency_key(IdempotencyKey::parse("ticket-key-1").unwrap());
     let created = port.create_ticket(&ctx, &new_ticket()).await.unwrap();
     // Three attempts reached the sim; the key made them one ticket.
@@ -600,4 +600,60 @@ async fn a_401_on_a_non_idempotent_write_earns_its_reauthenticated_retry() {
     });
     assert_eq!(sent.len(), 2);
     assert_eq!(rig.created(System::Jira), 0);
+}
+
+/// A deployment's requester mapping reaches Zendesk in a shape it accepts: the customer
+/// is the ticket's requester (found by external id, or made from the e-mail template);
+/// without a mapping, the API user is.
+#[tokio::test]
+async fn zendesk_requesters_are_the_mapped_customers() {
+    use hub_ticketing::zendesk::Requester;
+    let rig = Rig::start().await;
+    let requester_of = |port: TicketingAdapter<Zendesk>, customer: &'static str, request: &'static str| {
+        let endpoint = rig.endpoint(System::Zendesk, policy());
+        async move {
+            let ticket = NewTicket {
+                customer_id: CustomerId::parse(customer).unwrap(),
+                ..new_ticket()
+            };
+            let created = port.create_ticket(&ctx(request), &ticket).await.unwrap();
+            let read = hub_upstream::Call::get(
+                "get_ticket_status",
+                format!("/api/v2/tickets/{}.json", created.ticket_id.as_str()),
+            )
+            .with_query("include=users".to_owned());
+            let body: serde_json::Value =
+                serde_json::from_slice(&endpoint.send(&ctx("r-read"), &read).await.unwrap().body).unwrap();
+            let id = body["ticket"]["requester_id"].clone();
+            let user = body["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["id"] == id)
+                .cloned();
+            user.unwrap()
+        }
+    };
+    let by_id = rig.adapter(
+        Zendesk {
+            requester: Requester::ExternalId,
+        },
+        System::Zendesk,
+    );
+    let carol = requester_of(by_id, "CUST-1001", "r-ext").await;
+    assert_eq!(
+        (carol["id"].clone(), carol["external_id"].clone()),
+        (9101.into(), "CUST-1001".into())
+    );
+    let by_email = rig.adapter(
+        Zendesk {
+            requester: Requester::email_template("{customer_id}@customers.example.com").unwrap(),
+        },
+        System::Zendesk,
+    );
+    let made = requester_of(by_email, "CUST-7", "r-mail").await;
+    assert_eq!(made["email"], "CUST-7@customers.example.com");
+    assert_eq!(made["role"], "end-user");
+    let unmapped = requester_of(rig.adapter(Zendesk::default(), System::Zendesk), "CUST-1001", "r-none").await;
+    assert_eq!(unmapped["email"], "agent@example.com", "the API user");
 }

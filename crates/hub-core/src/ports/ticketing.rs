@@ -38,6 +38,29 @@ impl CommentLookup {
     }
 }
 
+/// What the ticketing system can say about a ticket create whose outcome is unknown (its
+/// answer was lost, and the vendor may have forgotten the idempotency key since).
+///
+/// ```
+/// use hub_core::{CreatedTicket, TicketId, TicketLookup, TicketStatus};
+/// let found = TicketLookup::Found(CreatedTicket {
+///     ticket_id: TicketId::parse("35436").unwrap(),
+///     url: "https://acme.zendesk.com/agent/tickets/35436".into(),
+///     status: TicketStatus::New,
+/// });
+/// assert!(matches!(found, TicketLookup::Found(_)));
+/// assert_ne!(TicketLookup::Absent, TicketLookup::Uncheckable);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketLookup {
+    /// The ticket is there: the create took effect, and this is it.
+    Found(CreatedTicket),
+    /// The system was asked and no ticket carries the key: creating it makes it once.
+    Absent,
+    /// The system cannot be asked.
+    Uncheckable,
+}
+
 /// Opens tickets, reads their status and comments on them.
 ///
 /// ```
@@ -70,6 +93,13 @@ pub trait TicketingPort: Send + Sync {
     async fn find_comment(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<CommentLookup, Error> {
         let _ = (ctx, ticket_id);
         Ok(CommentLookup::Uncheckable)
+    }
+
+    /// Looks for the ticket that an earlier [`TicketingPort::create_ticket`] with the same
+    /// idempotency key (in `ctx`) may have opened. The default says it cannot be checked.
+    async fn find_ticket(&self, ctx: &CallContext) -> Result<TicketLookup, Error> {
+        let _ = ctx;
+        Ok(TicketLookup::Uncheckable)
     }
 
     /// Whether the system deduplicates ticket creates by idempotency key, so that a

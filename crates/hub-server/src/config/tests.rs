@@ -188,6 +188,53 @@ fn problems_name_the_file_the_key_and_the_reason() {
         &[],
     )
     .unwrap();
+    // Zendesk requesters: by external id, or by an e-mail template holding the customer id.
+    let oauth = "credentials = { oauth_token = \"env:ZENDESK_OAUTH_TOKEN\" }";
+    for (section, requester) in [
+        ("", hub_ticketing::zendesk::Requester::ApiUser),
+        (
+            "zendesk = { requester = \"external_id\" }",
+            hub_ticketing::zendesk::Requester::ExternalId,
+        ),
+        (
+            "zendesk = { requester = \"email\", requester_email = \"{customer_id}@customers.example.com\" }",
+            hub_ticketing::zendesk::Requester::Email("{customer_id}@customers.example.com".to_owned()),
+        ),
+    ] {
+        let c = load(&zendesk(&format!("{oauth}\n{section}")), &[]).unwrap();
+        let got = c
+            .adapters
+            .ticketing
+            .zendesk
+            .map(|z| z.requester().unwrap())
+            .unwrap_or_default();
+        assert_eq!(got, requester, "{section}");
+    }
+    for (section, reason) in [
+        ("zendesk = { requester = \"email\" }", "needs requester_email"),
+        (
+            "zendesk = { requester = \"email\", requester_email = \"support@example.com\" }",
+            "must contain {customer_id}",
+        ),
+        (
+            "zendesk = { requester_email = \"{customer_id}@x.example\" }",
+            "only with requester = \"email\"",
+        ),
+    ] {
+        check_errors(
+            &zendesk(&format!("{oauth}\n{section}")),
+            &[],
+            &[("adapters.ticketing.zendesk.requester_email", reason)],
+        );
+    }
+    check_errors(
+        &minimal().replace(
+            "jira = { project_key = \"SUP\" }",
+            "jira = { project_key = \"SUP\" }\nzendesk = { requester = \"external_id\" }",
+        ),
+        &[],
+        &[("adapters.ticketing.zendesk", "only the zendesk dialect")],
+    );
     check_errors(
         &zendesk("credentials = { oauth_token = \"env:O\", api_token = \"env:T\" }"),
         &[],

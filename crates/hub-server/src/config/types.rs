@@ -335,6 +335,33 @@ pub struct JiraConfig {
     pub fixed_fields: serde_json::Map<String, serde_json::Value>,
 }
 
+/// `[adapters.ticketing.zendesk]`: who a new ticket's requester is (Zendesk dialect only).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZendeskConfig {
+    /// `api_user` (default: the credentials' user is the requester and receives public
+    /// comments' notifications), `external_id` (the Zendesk user whose external id is the
+    /// customer id) or `email` (the user with the e-mail `requester_email` makes).
+    #[serde(default)]
+    pub requester: ZendeskRequester,
+    /// With `requester = "email"`: a template such as `{customer_id}@customers.example.com`.
+    #[serde(default)]
+    pub requester_email: Option<String>,
+}
+
+/// How `customer_id` maps to a Zendesk requester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZendeskRequester {
+    /// The API user.
+    #[default]
+    ApiUser,
+    /// By the user's external id.
+    ExternalId,
+    /// By an e-mail made from a template.
+    Email,
+}
+
 /// `[adapters.ticketing.jira.priority_names]`: each defaults to Jira's default scheme.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -419,6 +446,23 @@ pub struct AdapterConfig {
     /// `[adapters.ticketing.jira]`: the Jira dialect's project settings.
     #[serde(default)]
     pub jira: Option<JiraConfig>,
+    /// `[adapters.ticketing.zendesk]`: the Zendesk dialect's requester mapping.
+    #[serde(default)]
+    pub zendesk: Option<ZendeskConfig>,
+}
+
+impl ZendeskConfig {
+    /// The dialect's requester mapping, or why the configuration cannot give one.
+    pub fn requester(&self) -> Result<hub_ticketing::zendesk::Requester, String> {
+        use hub_ticketing::zendesk::Requester;
+        match (self.requester, &self.requester_email) {
+            (ZendeskRequester::Email, Some(t)) => Requester::email_template(t).map_err(|e| e.to_string()),
+            (ZendeskRequester::Email, None) => Err("requester = \"email\" needs requester_email".to_owned()),
+            (_, Some(_)) => Err("requester_email is used only with requester = \"email\"".to_owned()),
+            (ZendeskRequester::ApiUser, None) => Ok(Requester::ApiUser),
+            (ZendeskRequester::ExternalId, None) => Ok(Requester::ExternalId),
+        }
+    }
 }
 
 /// Timeouts of one upstream.

@@ -260,6 +260,15 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
         (_, Some(_)) => check(false, "jira", "only the jira dialect takes a [jira] section"),
         (_, None) => {}
     }
+    match (a.dialect, &a.zendesk) {
+        (Dialect::Zendesk, Some(z)) => {
+            if let Err(reason) = z.requester() {
+                check(false, "zendesk.requester_email", &reason);
+            }
+        }
+        (_, Some(_)) => check(false, "zendesk", "only the zendesk dialect takes a [zendesk] section"),
+        (_, None) => {}
+    }
     let t = &a.timeouts;
     check(t.connect_ms >= 1, "timeouts.connect_ms", "must be at least 1");
     check(t.attempt_ms >= 1, "timeouts.attempt_ms", "must be at least 1");

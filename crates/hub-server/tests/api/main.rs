@@ -19,6 +19,7 @@ mod idempotency;
 mod ids;
 mod openapi;
 mod operator_cli;
+mod probe_cli;
 mod reads;
 mod roles;
 mod shutdown;

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -248,6 +248,114 @@ pub(crate) fn routes(router: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
         .route(&at(s, "/rest/api/3/issue"), post(create))
         .route(&at(s, "/rest/api/3/issue/{key}"), get(read))
         .route(&at(s, "/rest/api/3/issue/{key}/comment"), post(comment).get(comments))
+        .route(
+            &at(s, "/rest/api/3/issue/createmeta/{project}/issuetypes"),
+            get(createmeta_types),
+        )
+        .route(
+            &at(s, "/rest/api/3/issue/createmeta/{project}/issuetypes/{type_id}"),
+            get(createmeta_fields),
+        )
+}
+
+/// Jira's names of the create screen's system fields; custom fields are named by id.
+fn field_name(id: &str) -> String {
+    match id {
+        "project" => "Project",
+        "issuetype" => "Issue Type",
+        "summary" => "Summary",
+        "description" => "Description",
+        "priority" => "Priority",
+        "labels" => "Labels",
+        "components" => "Components",
+        "assignee" => "Assignee",
+        "reporter" => "Reporter",
+        "duedate" => "Due date",
+        "customfield_10050" => "Customer",
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+/// Reads `startAt` and `maxResults` (default 50, at most 200) as Jira pages its lists.
+fn page(uri: &Uri) -> (usize, usize) {
+    let mut start = 0;
+    let mut max = 50;
+    for (k, v) in uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+    {
+        match k {
+            "startAt" => start = v.parse().unwrap_or(0),
+            "maxResults" => max = v.parse::<usize>().unwrap_or(50).clamp(1, 200),
+            _ => {}
+        }
+    }
+    (start, max)
+}
+
+fn project_known(project: &str) -> bool {
+    project == PROJECT.0 || project.eq_ignore_ascii_case(PROJECT.1)
+}
+
+/// `GET /rest/api/3/issue/createmeta/{project}/issuetypes`: the issue types a create may use.
+async fn createmeta_types(
+    State(st): State<Arc<SimState>>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    if !project_known(&project) {
+        let message = format!("No project could be found with key '{project}'.");
+        return errors(StatusCode::NOT_FOUND, &[&message], Map::new());
+    }
+    let (start, max) = page(&uri);
+    let all: Vec<Value> = ISSUE_TYPES
+        .iter()
+        .map(|(id, name)| json!({"id": id, "name": name, "subtask": false, "description": ""}))
+        .collect();
+    let items: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"issueTypes": items, "maxResults": max, "startAt": start, "total": all.len()}),
+    )
+}
+
+/// `GET /rest/api/3/issue/createmeta/{project}/issuetypes/{id}`: the fields on the
+/// project's create screen for that issue type (the sim's one screen), paged.
+async fn createmeta_fields(
+    State(st): State<Arc<SimState>>,
+    Path((project, type_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    if !project_known(&project) || !ISSUE_TYPES.iter().any(|(id, _)| *id == type_id) {
+        let message = format!("Issue type with id '{type_id}' does not exist or is not valid for this project.");
+        return errors(StatusCode::NOT_FOUND, &[&message], Map::new());
+    }
+    let (start, max) = page(&uri);
+    let screen: Vec<Value> = lock(&st.jira)
+        .screen
+        .iter()
+        .map(|f| {
+            let required = matches!(f.as_str(), "project" | "issuetype" | "summary" | "reporter");
+            json!({"fieldId": f, "key": f, "name": field_name(f), "required": required,
+                   "hasDefaultValue": f == "reporter", "operations": ["set"]})
+        })
+        .collect();
+    let items: Vec<Value> = screen.iter().skip(start).take(max).cloned().collect();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"fields": items, "maxResults": max, "startAt": start, "total": screen.len()}),
+    )
 }
 
 fn errors(status: StatusCode, messages: &[&str], fields: Map<String, Value>) -> Reply {
@@ -543,12 +651,7 @@ async fn read(State(st): State<Arc<SimState>>, Path(key): Path<String>, headers:
     }
 }
 
-async fn comments(
-    State(st): State<Arc<SimState>>,
-    Path(key): Path<String>,
-    headers: HeaderMap,
-    uri: http::Uri,
-) -> Reply {
+async fn comments(State(st): State<Arc<SimState>>, Path(key): Path<String>, headers: HeaderMap, uri: Uri) -> Reply {
     if let Err(r) = check_auth(&st, &headers) {
         return r;
     }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::auth;
 use crate::clock::{parse, rfc3339};
-use crate::idempotency::{Refusals, fingerprint};
+use crate::idempotency::{Expiry, Refusals, fingerprint};
 use crate::ledger::EffectKind;
 use crate::reply::Reply;
 use crate::state::{SimState, lock};
@@ -32,6 +32,20 @@ struct User {
     email: &'static str,
     role: &'static str,
 }
+
+/// A user as the account holds it: the seeded ones, and end-users made by ticket creates
+/// that name a requester the account does not know.
+#[derive(Debug, Clone)]
+struct UserRec {
+    id: u64,
+    name: String,
+    email: Option<String>,
+    external_id: Option<String>,
+    role: &'static str,
+}
+
+/// The external id of the seeded customer Carol (the payments systems' `CUST-1001`).
+const CAROL_EXTERNAL_ID: &str = "CUST-1001";
 
 const USERS: [User; 4] = [
     User {
@@ -93,8 +107,10 @@ pub(crate) struct Ticket {
 #[derive(Debug)]
 pub(crate) struct Data {
     tickets: BTreeMap<u64, Ticket>,
+    users: Vec<UserRec>,
     next_ticket: u64,
     next_event: u64,
+    next_user: u64,
 }
 
 impl Data {
@@ -162,10 +178,22 @@ impl Data {
                 (id, t)
             })
             .collect();
+        let users = USERS
+            .iter()
+            .map(|u| UserRec {
+                id: u.id,
+                name: u.name.to_owned(),
+                email: Some(u.email.to_owned()),
+                external_id: (u.id == 9101).then(|| CAROL_EXTERNAL_ID.to_owned()),
+                role: u.role,
+            })
+            .collect();
         Self {
             tickets,
+            users,
             next_ticket: 5,
             next_event: 60_001,
+            next_user: 9200,
         }
     }
 }
@@ -173,8 +201,8 @@ impl Data {
 pub(crate) fn routes(router: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
     let s = System::Zendesk;
     router
-        .route(&at(s, "/api/v2/tickets"), post(create))
-        .route(&at(s, "/api/v2/tickets.json"), post(create))
+        .route(&at(s, "/api/v2/tickets"), post(create).get(list))
+        .route(&at(s, "/api/v2/tickets.json"), post(create).get(list))
         .route(&at(s, "/api/v2/tickets/{id}"), get(read).put(update))
         .route(&at(s, "/api/v2/tickets/{id}/audits"), get(audits))
         .route(&at(s, "/api/v2/tickets/{id}/audits.json"), get(audits))
@@ -244,11 +272,62 @@ fn parse_id(raw: &str) -> Option<u64> {
     raw.strip_suffix(".json").unwrap_or(raw).parse().ok()
 }
 
-fn user_json(id: u64) -> Value {
-    match USERS.iter().find(|u| u.id == id) {
-        Some(u) => json!({"id": u.id, "name": u.name, "email": u.email, "role": u.role, "active": true}),
+fn user_json(data: &Data, id: u64) -> Value {
+    match data.users.iter().find(|u| u.id == id) {
+        Some(u) => json!({"id": u.id, "name": u.name, "email": u.email, "external_id": u.external_id,
+                          "role": u.role, "active": true}),
         None => json!({"id": id, "name": "Unknown", "email": null, "role": "end-user", "active": false}),
     }
+}
+
+/// The `requester` object of a create: an end-user named by `email` or `external_id`
+/// (the first that is given), with the `name` a new one is made with.
+#[derive(Deserialize)]
+struct RequesterIn {
+    email: Option<String>,
+    external_id: Option<String>,
+    name: Option<String>,
+}
+
+/// Finds the requester's user, or makes an end-user of it, as Zendesk does; a requester
+/// naming neither an e-mail nor an external id, an invalid e-mail, or a new user without
+/// a name is refused with Zendesk's 422.
+fn requester_id(data: &mut Data, r: &RequesterIn) -> Result<u64, Reply> {
+    let found = match (&r.email, &r.external_id) {
+        (Some(email), _) => {
+            let (local, domain) = email.split_once('@').unwrap_or_default();
+            if local.is_empty() || !domain.contains('.') || email.chars().any(|c| c.is_whitespace() || c == ':') {
+                return Err(invalid("requester", "Requester: Email is invalid"));
+            }
+            data.users
+                .iter()
+                .find(|u| u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        }
+        (None, Some(ext)) if !ext.trim().is_empty() => data
+            .users
+            .iter()
+            .find(|u| u.external_id.as_deref() == Some(ext.as_str())),
+        _ => return Err(invalid("requester", "Requester: Email or external id is required")),
+    };
+    if let Some(u) = found {
+        return Ok(u.id);
+    }
+    let Some(name) = r.name.as_deref().filter(|n| !n.trim().is_empty()) else {
+        return Err(invalid(
+            "requester",
+            "Requester: Name: is too short (minimum one character)",
+        ));
+    };
+    let id = data.next_user;
+    data.next_user += 1;
+    data.users.push(UserRec {
+        id,
+        name: name.to_owned(),
+        email: r.email.clone(),
+        external_id: r.external_id.clone(),
+        role: "end-user",
+    });
+    Ok(id)
 }
 
 fn ticket_json(base: &str, t: &Ticket) -> Value {
@@ -331,6 +410,8 @@ struct TicketIn {
     #[serde(rename = "type")]
     kind: Option<String>,
     requester_id: Option<u64>,
+    /// Creates only: the requester by e-mail or external id, made if unknown.
+    requester: Option<RequesterIn>,
     assignee_id: Option<u64>,
     external_id: Option<String>,
     tags: Option<Vec<String>>,
@@ -393,9 +474,44 @@ async fn create(State(st): State<Arc<SimState>>, headers: HeaderMap, body: Bytes
     let key = auth::idempotency_key(&headers);
     let fp = fingerprint(&[b"POST /api/v2/tickets", &body]);
     let store = st.idempotency.zendesk.clone();
+    // Zendesk forgets a key some hours after its first use; the same key then creates a
+    // second ticket.
+    let ttl = i64::try_from(st.settings().zendesk_key_ttl_s).unwrap_or(i64::MAX);
+    let expiry = Expiry {
+        now: st.clock.now(),
+        ttl: time::Duration::seconds(ttl),
+    };
     store
-        .run(key, fp, &REFUSALS, async { create_ticket(&st, &body, key) })
+        .run_expiring(key, fp, Some(expiry), &REFUSALS, async {
+            create_ticket(&st, &body, key)
+        })
         .await
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    external_id: Option<String>,
+}
+
+/// `GET /api/v2/tickets.json`, optionally `?external_id=…`: the tickets (with that
+/// external id), oldest first. External ids need not be unique, so several may match.
+async fn list(State(st): State<Arc<SimState>>, Query(q): Query<ListQuery>, headers: HeaderMap) -> Reply {
+    if let Err(r) = check_auth(&st, &headers) {
+        return r;
+    }
+    let base = st.system_url(System::Zendesk);
+    let data = lock(&st.zendesk);
+    let tickets: Vec<Value> = data
+        .tickets
+        .values()
+        .filter(|t| q.external_id.is_none() || t.external_id == q.external_id)
+        .map(|t| ticket_json(&base, t))
+        .collect();
+    let count = tickets.len();
+    Reply::json(
+        StatusCode::OK,
+        &json!({"tickets": tickets, "count": count, "next_page": null, "previous_page": null}),
+    )
 }
 
 fn create_ticket(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
@@ -414,6 +530,15 @@ fn create_ticket(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
     let base = st.system_url(System::Zendesk);
     let (id, reply) = {
         let mut data = lock(&st.zendesk);
+        let requester = match (&input.requester, input.requester_id) {
+            (Some(r), _) => match requester_id(&mut data, r) {
+                Ok(id) => id,
+                Err(reply) => return reply,
+            },
+            (None, Some(id)) => id,
+            // Without one, the API user asks: public comments notify it, not a customer.
+            (None, None) => API_USER,
+        };
         let id = data.next_ticket;
         data.next_ticket += 1;
         let audit_id = data.next_event;
@@ -439,7 +564,7 @@ fn create_ticket(st: &SimState, body: &[u8], key: Option<&str>) -> Reply {
             status,
             priority: input.priority,
             kind: input.kind,
-            requester_id: input.requester_id.unwrap_or(API_USER),
+            requester_id: requester,
             assignee_id: input.assignee_id,
             external_id: input.external_id,
             tags: input.tags.unwrap_or_default(),
@@ -496,7 +621,7 @@ async fn read(
         let mut ids = vec![t.requester_id];
         ids.extend(t.assignee_id);
         ids.dedup();
-        body["users"] = Value::Array(ids.into_iter().map(user_json).collect());
+        body["users"] = Value::Array(ids.into_iter().map(|id| user_json(&data, id)).collect());
     }
     Reply::json(StatusCode::OK, &body)
 }
@@ -610,8 +735,9 @@ async fn user(State(st): State<Arc<SimState>>, Path(raw): Path<String>, headers:
     if let Err(r) = check_auth(&st, &headers) {
         return r;
     }
-    match parse_id(&raw).filter(|id| USERS.iter().any(|u| u.id == *id)) {
-        Some(id) => Reply::json(StatusCode::OK, &json!({"user": user_json(id)})),
+    let data = lock(&st.zendesk);
+    match parse_id(&raw).filter(|id| data.users.iter().any(|u| u.id == *id)) {
+        Some(id) => Reply::json(StatusCode::OK, &json!({"user": user_json(&data, id)})),
         None => not_found(),
     }
 }

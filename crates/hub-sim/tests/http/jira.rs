@@ -157,3 +157,52 @@ async fn fields_off_the_create_screen_are_refused_as_jira_refuses_them() {
     let created = sim.control().effects(&EffectFilter::kind(EffectKind::TicketCreated));
     assert_eq!(created.len(), 1);
 }
+
+/// Createmeta lists the project's issue types and the create screen's fields (the
+/// configurable screen), paged with `startAt`/`maxResults` as Jira pages them.
+#[tokio::test]
+async fn createmeta_serves_the_create_screen() {
+    let sim = start().await;
+    let base = format!("{}/rest/api/3/issue/createmeta/SUP/issuetypes", sim.url(System::Jira));
+    let a = auth();
+    let h = [("authorization", a.as_str())];
+    let types = call("GET", &base, &h, b"").await.json();
+    assert_eq!(types["issueTypes"][0]["name"], "Task");
+    assert_eq!(types["total"], 4);
+    sim.control()
+        .set_jira_create_screen(&["project", "issuetype", "summary", "description", "priority"]);
+    let first = call("GET", &format!("{base}/10001?startAt=0&maxResults=3"), &h, b"")
+        .await
+        .json();
+    let second = call("GET", &format!("{base}/10001?startAt=3&maxResults=3"), &h, b"")
+        .await
+        .json();
+    let ids: Vec<_> = [&first, &second]
+        .iter()
+        .flat_map(|p| {
+            p["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["fieldId"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(ids, ["description", "issuetype", "priority", "project", "summary"]);
+    assert_eq!(
+        (first["total"].clone(), second["startAt"].clone()),
+        (5.into(), 3.into())
+    );
+    assert_eq!(call("GET", &format!("{base}/99999"), &h, b"").await.status, 404);
+    assert_eq!(
+        call(
+            "GET",
+            &format!("{}/rest/api/3/issue/createmeta/NOPE/issuetypes", sim.url(System::Jira)),
+            &h,
+            b""
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(call("GET", &base, &[], b"").await.status, 401);
+}
