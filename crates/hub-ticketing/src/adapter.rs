@@ -112,8 +112,13 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
                 self.dialect.created_comment(ticket_id, &response.body)
             })
             .await;
-        // A comment changes the ticket; even a failed attempt may have landed.
-        if let Some(cache) = &self.cache {
+        // A comment changes the ticket; a failed attempt may have landed too, unless it
+        // provably did nothing (never sent, or refused), which changes nothing cached.
+        let may_have_landed = result
+            .as_ref()
+            .err()
+            .is_none_or(|e| matches!(e.delivery(), Delivery::Unknown | Delivery::Applied));
+        if may_have_landed && let Some(cache) = &self.cache {
             // An unreachable cache holds nothing to invalidate; the manager counts the failure.
             let _ = cache.invalidate(&keys::ticket_status(ticket_id.as_str())).await;
         }

@@ -657,3 +657,37 @@ async fn zendesk_requesters_are_the_mapped_customers() {
     let unmapped = requester_of(rig.adapter(Zendesk::default(), System::Zendesk), "CUST-1001", "r-none").await;
     assert_eq!(unmapped["email"], "agent@example.com", "the API user");
 }
+
+/// A comment that provably did nothing (the upstream refused it: 429 through every
+/// attempt) leaves the cached status alone; one that may have landed (a 5xx) clears it.
+#[tokio::test]
+async fn only_a_comment_that_may_have_landed_invalidates_the_cached_status() {
+    let rig = Rig::start().await;
+    let generic = rig.adapter(Generic, System::Generic);
+    let created = generic.create_ticket(&ctx("r-create"), &new_ticket()).await.unwrap();
+    let id = &created.ticket_id;
+    let generic = &generic;
+    let read = |n: &'static str| async move { generic.get_ticket_status(&ctx(n), id).await };
+    assert_eq!(read("r-get-1").await.unwrap().cache, CacheOutcome::Miss);
+    assert_eq!(read("r-get-2").await.unwrap().cache, CacheOutcome::Hit);
+    let comment = NewComment {
+        body: "note".into(),
+        public: true,
+    };
+    let comment_route = FaultRule::new(FaultKind::RateLimit)
+        .system(System::Generic)
+        .route("POST", "/tickets/{id}/comments");
+    rig.sim.control().add_fault(comment_route.clone()).unwrap();
+    let refused = generic.add_comment(&ctx("r-c-1"), id, &comment).await.unwrap_err();
+    assert_eq!(refused.delivery(), hub_core::Delivery::Refused, "{refused:?}");
+    assert_eq!(read("r-get-3").await.unwrap().cache, CacheOutcome::Hit);
+    rig.sim.control().clear_faults(None);
+    let failing = FaultRule {
+        kind: FaultKind::Error,
+        ..comment_route
+    };
+    rig.sim.control().add_fault(failing).unwrap();
+    let unknown = generic.add_comment(&ctx("r-c-2"), id, &comment).await.unwrap_err();
+    assert_eq!(unknown.delivery(), hub_core::Delivery::Unknown, "{unknown:?}");
+    assert_eq!(read("r-get-4").await.unwrap().cache, CacheOutcome::Miss);
+}
