@@ -67,6 +67,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "Writes answered again from their Idempotency-Key record.",
     ),
     (
+        "integration_writes_refused_total",
+        "Writes refused unsent because server.max_write_tasks were already running.",
+    ),
+    (
         "integration_store_pruned_total",
         "Audit records and settled dead-letter entries removed past their retention, by store.",
     ),

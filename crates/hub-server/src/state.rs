@@ -172,6 +172,9 @@ pub struct ApiSettings {
     pub probe_timeout: Duration,
     /// How `/v1/events` connections are run.
     pub live: LiveSettings,
+    /// At most this many writes run at once (each in a task of its own that outlives a
+    /// client that hung up); one more is refused, unsent, with 503 `overloaded`.
+    pub max_write_tasks: usize,
 }
 
 impl Default for ApiSettings {
@@ -183,6 +186,7 @@ impl Default for ApiSettings {
             replay_lease: Duration::from_secs(120),
             probe_timeout: Duration::from_secs(2),
             live: LiveSettings::default(),
+            max_write_tasks: 1024,
         }
     }
 }
@@ -227,6 +231,8 @@ pub struct AppState {
     pub signin_throttle: Arc<Throttle>,
     /// The open `/v1/events` subscriptions, counted against `settings.live.max_subscribers`.
     pub subscribers: Arc<crate::events_ws::Subscribers>,
+    /// One permit per write task, `settings.max_write_tasks` in all.
+    pub write_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for AppState {
@@ -256,6 +262,7 @@ impl AppState {
             probes,
             metrics: Arc::new(NoMetrics),
             auth: Arc::new(auth),
+            write_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_write_tasks.max(1))),
             settings: Arc::new(settings),
             webhooks: Arc::new(WebhookReceiver::default()),
             supervisor: Supervisor::new(Arc::new(SupervisorNotifier::default()), AlertSettings::default()),

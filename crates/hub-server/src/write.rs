@@ -103,9 +103,25 @@ pub async fn execute(
     fingerprint: Fingerprint,
     op: WriteOp,
 ) -> Response {
+    // Write tasks outlive clients that hang up, so they are counted: beyond the cap, a
+    // write is refused before anything is claimed, recorded or sent.
+    let Ok(slot) = state.write_slots.clone().try_acquire_owned() else {
+        metrics::counter!("integration_writes_refused_total").increment(1);
+        let mut p = Problem::new(
+            ProblemCode::Overloaded,
+            "the hub is running as many writes as it allows; nothing was sent, retry with the same Idempotency-Key",
+        )
+        .with_request_id(corr.request_id.as_str());
+        p.retry_after_s = Some(1);
+        return p.into_response();
+    };
     let (state, corr, principal) = (state.clone(), corr.clone(), principal.cloned());
     let rid = corr.request_id.clone();
-    let task = tokio::spawn(async move { run(&state, &corr, principal.as_ref(), key, fingerprint, op).await });
+    let task = tokio::spawn(async move {
+        let answer = run(&state, &corr, principal.as_ref(), key, fingerprint, op).await;
+        drop(slot);
+        answer
+    });
     match task.await {
         Ok(answer) => answer.into_response(),
         Err(e) => {

@@ -91,6 +91,9 @@ pub struct ServerConfig {
     /// At most this many client connections at once (default 10000); one more is closed
     /// as soon as it is accepted. Keep it well under the process's open-file limit.
     pub max_connections: usize,
+    /// At most this many writes in flight at once (default 1024); one more is answered 503
+    /// `overloaded` with `Retry-After`, nothing sent.
+    pub max_write_tasks: usize,
 }
 
 impl ServerConfig {
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             header_read_timeout_s: 30,
             body_read_timeout_s: 30,
             max_connections: 10_000,
+            max_write_tasks: api.max_write_tasks,
         }
     }
 }
@@ -640,6 +644,7 @@ impl Config {
                 send_timeout: Duration::from_secs(self.events.send_timeout_s),
                 max_subscribers: self.events.max_subscribers,
             },
+            max_write_tasks: self.server.max_write_tasks,
         }
     }
 

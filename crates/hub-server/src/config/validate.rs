@@ -49,6 +49,11 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         "server.max_connections",
         "must be between 1 and 1000000",
     );
+    check(
+        (1..=1_000_000).contains(&s.max_write_tasks),
+        "server.max_write_tasks",
+        "must be between 1 and 1000000",
+    );
     // A claim must outlive the work it covers: a write (or a replay) may make two calls
     // (a comment's look-up and its send), each up to its adapter's deadline, plus the
     // hub's own durable records. A shorter lease lapses mid-write, and the next claim

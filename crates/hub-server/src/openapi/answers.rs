@@ -123,6 +123,11 @@ const WRITE: &[Answer] = &[
         "the idempotency store or the dead-letter queue could not be used, or the write's audit record could not be made durable first: nothing was sent (`Retry-After`)",
     ),
     answer(
+        503,
+        "overloaded",
+        "the hub already runs server.max_write_tasks writes: nothing was sent (`Retry-After`)",
+    ),
+    answer(
         500,
         "internal",
         "the write could not be completed (a defect of the hub)",

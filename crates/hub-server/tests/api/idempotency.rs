@@ -239,3 +239,35 @@ async fn a_key_follows_its_dead_letter() {
     assert_eq!(p["dlq_id"], id.as_str());
     assert_eq!(hub.upstream.calls(), calls + 1, "retries sent nothing");
 }
+
+/// Write tasks outlive their clients, so they are capped: with one already running, the
+/// next write is refused with 503 `overloaded` and `Retry-After`, and nothing is sent.
+#[tokio::test]
+async fn writes_beyond_the_cap_are_refused_unsent() {
+    let hub = Hub::new();
+    let mut state = hub.state.clone();
+    state.write_slots = Arc::new(tokio::sync::Semaphore::new(1));
+    let srv = Server::start(state).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
+    let send = |key: &'static str| {
+        srv.req("POST", "/v1/tickets")
+            .token(WRITE)
+            .header("idempotency-key", key)
+            .json(json!({"customer_id": "C-1", "subject": "s", "description": "d"}))
+            .send()
+    };
+    let (first, ()) = tokio::join!(send("cap-1"), async {
+        while hub.upstream.calls() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = send("cap-2").await;
+        refused.problem(503, "overloaded");
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert_eq!(hub.upstream.calls(), 1, "the refused write sent nothing");
+        gate.notify_one();
+    });
+    assert_eq!(first.status, 201);
+    *hub.upstream.gate.lock().unwrap() = None;
+    assert_eq!(send("cap-2").await.status, 201, "the slot is free again");
+}
