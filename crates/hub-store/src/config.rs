@@ -42,6 +42,9 @@ pub struct StoreConfig {
     /// How long a store call waits for a pooled connection before it fails as
     /// unavailable, in milliseconds (default 5000).
     pub acquire_timeout_ms: u64,
+    /// The longest one PostgreSQL statement may run, in milliseconds (default 5000); past
+    /// it the statement fails as unavailable (`statement_timeout`).
+    pub statement_timeout_ms: u64,
     /// How long SQLite waits for another writer before it fails, in milliseconds (default 5000).
     pub sqlite_busy_timeout_ms: u64,
     /// How long idempotency keys are kept after their first use, in seconds (default 24 h).
@@ -88,6 +91,7 @@ impl Default for StoreConfig {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout_ms: 5_000,
+            statement_timeout_ms: 5_000,
             sqlite_busy_timeout_ms: 5_000,
             idempotency_retention_s: 24 * 3600,
             sweep_interval_s: 300,
@@ -114,6 +118,7 @@ impl fmt::Debug for StoreConfig {
             .field("max_connections", &self.max_connections)
             .field("min_connections", &self.min_connections)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
             .field("idempotency_retention_s", &self.idempotency_retention_s)
             .field("sweep_interval_s", &self.sweep_interval_s)

@@ -125,7 +125,12 @@ impl Database {
                 Pool::Sqlite(pool)
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url).map_err(invalid)?;
+                // Every statement is bounded: a hung database must not hold a write past
+                // its deadline. Migrations run on the same pool and are short.
+                let timeout = config.statement_timeout_ms.max(1).to_string();
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(invalid)?
+                    .options([("statement_timeout", timeout.as_str())]);
                 let pool = PgPoolOptions::new()
                     .max_connections(max)
                     .min_connections(min)

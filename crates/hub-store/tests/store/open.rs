@@ -105,3 +105,37 @@ async fn an_in_memory_database_is_shared_by_the_pool_and_private_to_it() {
     assert_eq!(a.dlq.pending_count().await.unwrap(), 20);
     assert_eq!(b.dlq.pending_count().await.unwrap(), 0);
 }
+
+/// On PostgreSQL every statement is bounded by `statement_timeout_ms`: a store call
+/// blocked by another session's lock fails as unavailable instead of holding its caller
+/// (were it to wait, the guard below would end the test as failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_blocked_on_postgresql_times_out_as_unavailable() {
+    use sqlx::Connection;
+    let db = TestDb::create(Backend::Postgres).await;
+    let config = StoreConfig {
+        statement_timeout_ms: 200,
+        ..StoreConfig::with_database_url(&db.url)
+    };
+    let stores = Stores::open(config).await.unwrap();
+    let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE dlq_entries IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let blocked = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stores.dlq.enqueue(crate::dlq::failure("ticketing", 1), None),
+    )
+    .await
+    .expect("a blocked statement must time out");
+    assert!(
+        matches!(blocked, Err(hub_core::StoreError::Unavailable { .. })),
+        "{blocked:?}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    drop(locker);
+    stores.database.close().await;
+    db.drop_it().await;
+}
