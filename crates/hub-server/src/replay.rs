@@ -147,11 +147,24 @@ pub async fn replay_entry(
     {
         ctx = ctx.with_idempotency_key(k);
     }
-    match state.replayer.replay(&claim.entry, &ctx, force).await {
+    // The claim outlives a long replay: renewed at a third of the lease while the write
+    // runs, so no second replay can take the entry meanwhile.
+    let lease = state.settings.replay_lease;
+    let replay = state.replayer.replay(&claim.entry, &ctx, force);
+    tokio::pin!(replay);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut replay => break outcome,
+            () = tokio::time::sleep(lease / 3) => {
+                if let Err(e) = dlq.renew_replay(&claim, lease).await {
+                    tracing::warn!(dlq_id = %id, error = %e, "could not renew a replay's claim");
+                }
+            }
+        }
+    };
+    match outcome {
         Ok(result) => {
-            let entry = dlq
-                .finish_replay(&claim, hub_core::ReplayOutcome::Succeeded { result })
-                .await?;
+            let entry = finish(dlq.as_ref(), &claim, hub_core::ReplayOutcome::Succeeded { result }).await?;
             tracing::info!(dlq_id = %id, actor, "dead-letter entry replayed");
             Ok(Replayed::Done(Box::new(entry)))
         }
@@ -163,9 +176,7 @@ pub async fn replay_entry(
                 "applied": true,
                 "answer_unreadable": err.to_string(),
             });
-            let entry = dlq
-                .finish_replay(&claim, hub_core::ReplayOutcome::Succeeded { result })
-                .await?;
+            let entry = finish(dlq.as_ref(), &claim, hub_core::ReplayOutcome::Succeeded { result }).await?;
             tracing::error!(dlq_id = %id, actor, error = %err, "dead-letter replay took effect but its answer could not be read; reconcile it");
             state.supervisor.record(
                 &failure.adapter,
@@ -186,12 +197,38 @@ pub async fn replay_entry(
                 attempts,
             };
             tracing::warn!(dlq_id = %id, actor, error = %err, "dead-letter replay failed");
-            dlq.finish_replay(&claim, outcome).await?;
+            finish(dlq.as_ref(), &claim, outcome).await?;
             Ok(Replayed::Failed {
                 error: err,
                 adapter: failure.adapter.clone(),
                 operation: failure.operation.clone(),
             })
+        }
+    }
+}
+
+/// Pauses before retrying to record a replay's outcome: a database blip must not leave a
+/// replay that took effect `pending` (it would be replayed again).
+const FINISH_RETRY_DELAYS: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(1000),
+];
+
+/// Records a replay's outcome, retrying a store that is briefly unavailable.
+async fn finish(
+    dlq: &dyn hub_core::DeadLetterQueue,
+    claim: &hub_core::ReplayClaim,
+    outcome: hub_core::ReplayOutcome,
+) -> Result<DlqEntry, hub_core::DlqError> {
+    let mut delays = FINISH_RETRY_DELAYS.iter();
+    loop {
+        match dlq.finish_replay(claim, outcome.clone()).await {
+            Err(hub_core::DlqError::Store(e)) if e.is_transient() => match delays.next() {
+                Some(delay) => tokio::time::sleep(*delay).await,
+                None => return Err(hub_core::DlqError::Store(e)),
+            },
+            other => return other,
         }
     }
 }

@@ -251,6 +251,28 @@ impl DeadLetterQueue for SqlDeadLetterQueue {
         }
     }
 
+    async fn renew_replay(&self, claim: &ReplayClaim, lease: Duration) -> Result<(), DlqError> {
+        let now = to_us(self.clock.now());
+        let until = now.saturating_add(duration_us(lease));
+        let id = claim.entry.id.as_str();
+        let sql = "UPDATE dlq_entries SET claim_until_us = $1 \
+                   WHERE id = $2 AND status = 'pending' AND claim_token = $3 AND claim_until_us > $4";
+        let done = with_pool!(self.db, p => sqlx::query(sql)
+            .bind(until)
+            .bind(id)
+            .bind(&claim.token)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| DlqError::Store(db_error(e)))?;
+        if done == 1 {
+            Ok(())
+        } else {
+            Err(self.refusal(id, now).await)
+        }
+    }
+
     async fn finish_replay(&self, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError> {
         let now = to_us(self.clock.now());
         let id = claim.entry.id.as_str();

@@ -219,6 +219,10 @@ pub trait DeadLetterQueue: Send + Sync {
     /// Records how a claimed replay ended and releases the claim.
     async fn finish_replay(&self, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError>;
 
+    /// Extends a live claim to `lease` from now, so a replay that runs long keeps its
+    /// entry; a lapsed or foreign claim is a conflict (another replay may hold it).
+    async fn renew_replay(&self, claim: &ReplayClaim, lease: Duration) -> Result<(), DlqError>;
+
     /// Marks a `pending`, unclaimed entry `discarded`.
     async fn discard(&self, id: &DlqId, actor: &str, reason: Option<String>) -> Result<DlqEntry, DlqError>;
 

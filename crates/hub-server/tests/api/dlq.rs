@@ -349,3 +349,31 @@ async fn entries_are_shown_redacted_while_a_replay_sends_the_stored_values() {
     assert!(!discarded.text().contains("canary-dlq-s3cret"));
     shown(&discarded.json());
 }
+
+/// A replay that runs longer than a third of its lease renews its claim while it runs.
+#[tokio::test]
+async fn a_long_replay_renews_its_claim() {
+    let hub = Hub::new();
+    let id = hub
+        .dlq
+        .seed("commit_transaction", json!({"draft_id": "D-1"}), Some("commit-key-9"));
+    let mut state = hub.state.clone();
+    state.settings = std::sync::Arc::new(hub_server::ApiSettings {
+        replay_lease: std::time::Duration::from_millis(30),
+        ..(*state.settings).clone()
+    });
+    let srv = Server::start(state).await;
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
+    let (res, ()) = tokio::join!(
+        srv.req("POST", &format!("/v1/dlq/{id}/replay")).token(ADMIN).send(),
+        async {
+            while hub.dlq.renewals.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            gate.notify_one();
+        }
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(hub.dlq.renewals.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}

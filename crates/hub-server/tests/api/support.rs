@@ -211,6 +211,7 @@ impl IdempotencyStore for MemIdempotency {
 pub struct MemDlq {
     pub entries: Mutex<Vec<DlqEntry>>,
     pub fail: Mutex<bool>,
+    pub renewals: AtomicUsize,
 }
 
 impl MemDlq {
@@ -306,6 +307,10 @@ impl DeadLetterQueue for MemDlq {
             entry,
             token: "t".into(),
         })
+    }
+    async fn renew_replay(&self, _: &ReplayClaim, _: Duration) -> Result<(), DlqError> {
+        self.renewals.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
     async fn finish_replay(&self, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError> {
         self.update(&claim.entry.id, |e| match outcome {

@@ -13,7 +13,42 @@ on_both_backends!(
     a_claim_excludes_other_replays_until_its_lease_lapses,
     a_failed_replay_stays_pending_with_the_new_error,
     discarding_is_final_and_unknown_ids_are_not_found,
+    a_renewed_claim_outlives_its_first_lease,
 );
+
+/// A replay that runs long renews its claim: no second replay can take the entry past
+/// the first lease, and the holder still finishes it; a lapsed claim cannot be renewed.
+async fn a_renewed_claim_outlives_its_first_lease(env: Env) {
+    let dlq = &env.stores.dlq;
+    let id = dlq.enqueue(failure("ticketing", 1), None).await.unwrap().id;
+    let lease = Duration::from_secs(30);
+    let claim = dlq.claim_replay(&id, "alice", lease).await.unwrap();
+    env.clock.advance(Duration::from_secs(20));
+    dlq.renew_replay(&claim, lease).await.unwrap();
+    env.clock.advance(Duration::from_secs(20));
+    assert!(matches!(
+        dlq.claim_replay(&id, "bob", lease).await,
+        Err(DlqError::Conflict { claimed: true, .. })
+    ));
+    let done = dlq
+        .finish_replay(
+            &claim,
+            ReplayOutcome::Succeeded {
+                result: json!({"ok": true}),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, DlqStatus::Replayed);
+
+    let other = dlq.enqueue(failure("ticketing", 2), None).await.unwrap().id;
+    let lapsed = dlq.claim_replay(&other, "alice", lease).await.unwrap();
+    env.clock.advance(lease);
+    assert!(
+        dlq.renew_replay(&lapsed, lease).await.is_err(),
+        "a lapsed claim is not renewed"
+    );
+}
 
 pub(crate) fn failure(adapter: &str, n: u32) -> NewDlqEntry {
     NewDlqEntry {
