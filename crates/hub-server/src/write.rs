@@ -151,10 +151,10 @@ async fn run(
     if let KeySource::Client(k) = &key {
         match store.claim(k, &fingerprint, state.settings.idempotency_lease).await {
             Err(e) => {
-                return Answer::problem(
-                    &Problem::store("idempotency", &e).with_request_id(rid),
-                    Disposition::Leave,
-                );
+                // Nothing was sent: the client retries with the same key.
+                let mut p = Problem::store("idempotency", &e).with_request_id(rid);
+                p.retry_after_s = Some(crate::problem::STORE_RETRY_AFTER_S);
+                return Answer::problem(&p, Disposition::Leave);
             }
             Ok(Claim::InFlight) => {
                 let p = Problem::new(
