@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--quick]`: the hub against nginx and a bare hyper server on
-//! loopback, in the same run (issue #10).
+//! loopback, in the same run.
 //!
 //! Builds hub-sim, hub-server and hub-bench-bare in release, installs `wrk` and
 //! `nginx-light` from Debian when missing, starts hub-sim, the hub (the demo's

@@ -24,7 +24,7 @@ commands:
   demo      build and start hub-sim and the hub, then walk a scripted tour of it
             (--serve: keep them running afterwards; --quick: shorter waits)
   chaos     hub-sim and hubs under faults, a crash and two instances, checking the
-            invariants of issue #11 against the sim's ledger (--quick: the CI size)
+            invariants against the sim's ledger (--quick: the CI size)
   bench     release builds of hub-sim and the hub against nginx and a bare hyper server
             on loopback, measured with wrk, plus the hub's own figures (cold reads,
             token expiry, open circuit, memory, commits); a table of every figure

@@ -9,7 +9,7 @@
 //! within [`GATHER`]. Past [`MAX_PENDING`] bytes, logging threads wait for the writer
 //! (no line is dropped). [`LogGuard`] flushes on drop: `main` holds it until it returns.
 //!
-//! Why: profiling the cached read (`cargo xtask bench`, issue #10) showed the per-request
+//! Why: profiling the cached read (`cargo xtask bench`) showed the per-request
 //! `answered` line's `write(2)` to the log file at about 7 % of the hub's CPU, and a file
 //! write now and then blocking a Tokio worker for milliseconds, a large part of the
 //! hub's p99. A channel per line was tried first: waking the writer for every line cost

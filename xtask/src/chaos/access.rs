@@ -1,4 +1,4 @@
-//! Scenario 6 of issue #11, access: every route of a live hub — the paths and methods
+//! Scenario 6, access: every route of a live hub — the paths and methods
 //! of its own `/openapi.json`, so none is missed — called with no token, a wrong one, a
 //! malformed header and each role, checked against the contract's 401/403/2xx; and
 //! webhooks with forged, tampered, stale and replayed signatures, checked to be refused

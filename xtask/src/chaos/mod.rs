@@ -1,6 +1,6 @@
 //! `cargo xtask chaos [--quick]`: the hub under faults, crashes, two instances and hostile
 //! callers, each scenario checking its invariants against hub-sim's ledger and printing
-//! its figures (issue #11).
+//! its figures.
 //!
 //! Every scenario is a function `run(quick) -> Result<()>`: `Ok` when all its invariants
 //! held, an error naming the first that broke. All scenarios run, one after the other,
@@ -26,7 +26,7 @@ use crate::demo::INTERRUPTED;
 const USAGE: &str = "\
 usage: cargo xtask chaos [--quick] [--only N]
 
-Builds hub-sim and hub-server and runs the chaos scenarios of issue #11 against them,
+Builds hub-sim and hub-server and runs the chaos scenarios against them,
 each printing its figures and checking its invariants:
 
   --quick   the CI size: fewer requests and shorter fault windows (a few minutes)
