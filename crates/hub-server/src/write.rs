@@ -244,8 +244,7 @@ async fn follow_dead_letter(state: &AppState, op: &WriteOp, stored: StoredRespon
                 format!("the write was dead-lettered and the supervisor discarded it: {reason}"),
             )
             .with_dlq_id(&id);
-            p.adapter = Some(op.adapter().to_owned());
-            p.operation = Some(op.operation().to_owned());
+            name_the_write(&mut p, op);
             let mut answer = Answer::problem(&p, Disposition::Leave);
             answer.replay = Some(StoredResponse {
                 status: answer.status.as_u16(),
@@ -351,8 +350,7 @@ async fn after_takeover(
                 )
                 .with_request_id(rid)
                 .with_dlq_id(&entry.id);
-                p.adapter = Some(op.adapter().to_owned());
-                p.operation = Some(op.operation().to_owned());
+                name_the_write(&mut p, op);
                 Answer::problem(&p, Disposition::Complete)
             }
             Err(e) => Answer::problem(&Problem::store("dlq", &e).with_request_id(rid), Disposition::Leave),
@@ -409,8 +407,7 @@ async fn perform(
                     ),
                 )
                 .with_request_id(rid);
-                p.adapter = Some(op.adapter().to_owned());
-                p.operation = Some(op.operation().to_owned());
+                name_the_write(&mut p, op);
                 Answer::problem(&p, Disposition::Leave)
             }
         };
@@ -421,4 +418,10 @@ async fn perform(
         Disposition::Complete
     };
     Answer::problem(&problem, disposition)
+}
+
+/// Names the write's adapter and operation in a problem about it.
+fn name_the_write(p: &mut Problem, op: &WriteOp) {
+    p.adapter = Some(op.adapter().to_owned());
+    p.operation = Some(op.operation().to_owned());
 }
