@@ -469,13 +469,13 @@ async fn a_write_whose_intent_cannot_be_recorded_is_refused_unsent() {
 
 /// Claims `key` for the request `op` would make as caller `platform`, with a lease that
 /// has already lapsed: a holder that stopped (or could not record its outcome) mid-write.
-async fn lapsed_claim(hub: &Hub, key: &str, route: &str, ids: &[&str], op: &hub_server::operations::WriteOp) {
-    use hub_server::idempotency::{fingerprint, for_caller};
-    let fp = for_caller(&fingerprint(route, ids, &op.payload()), Some("platform"));
+async fn lapsed_claim(hub: &Hub, key: &str, op: &hub_app::WriteOp) {
+    let fp = hub_app::fingerprint::of_write(op, Some("platform"));
     let k = hub_core::IdempotencyKey::parse(key).unwrap();
     let claim = hub
         .hub
         .state
+        .hub
         .services
         .idempotency
         .claim(&k, &fp, std::time::Duration::ZERO)
@@ -484,8 +484,8 @@ async fn lapsed_claim(hub: &Hub, key: &str, route: &str, ids: &[&str], op: &hub_
     assert!(matches!(claim, hub_core::Claim::Acquired(_)), "{claim:?}");
 }
 
-fn new_ticket() -> hub_server::operations::WriteOp {
-    hub_server::operations::WriteOp::CreateTicket(hub_core::NewTicket {
+fn new_ticket() -> hub_app::WriteOp {
+    hub_app::WriteOp::CreateTicket(hub_core::NewTicket {
         customer_id: hub_core::CustomerId::parse("CUST-1001").unwrap(),
         subject: "Refund".to_owned(),
         description: "Please refund.".to_owned(),
@@ -511,7 +511,7 @@ fn system_requests(hub: &Hub, system: System) -> usize {
 async fn a_taken_over_claim_is_resent_only_where_that_cannot_do_it_twice() {
     // Generic: the upstream honours keys, so the takeover sends (once, under the key).
     let hub = Hub::start(Options::default()).await;
-    lapsed_claim(&hub, "lapsed-generic", "POST /v1/tickets", &[], &new_ticket()).await;
+    lapsed_claim(&hub, "lapsed-generic", &new_ticket()).await;
     let res = hub
         .post(
             "/v1/tickets",
@@ -530,7 +530,7 @@ async fn a_taken_over_claim_is_resent_only_where_that_cannot_do_it_twice() {
         ..Options::default()
     })
     .await;
-    lapsed_claim(&hub, "lapsed-jira", "POST /v1/tickets", &[], &new_ticket()).await;
+    lapsed_claim(&hub, "lapsed-jira", &new_ticket()).await;
     let before = system_requests(&hub, System::Jira);
     let headers = [("idempotency-key", "lapsed-jira")];
     let res = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &headers).await;
@@ -579,21 +579,14 @@ async fn a_taken_over_comment_is_looked_for_before_it_is_sent() {
     .await;
     let created = hub.post("/v1/tickets", WRITE_TOKEN, ticket(), &[]).await;
     let id = created.json()["ticket_id"].as_str().unwrap().to_owned();
-    let op = hub_server::operations::WriteOp::AddComment(hub_server::operations::CommentOnTicket {
+    let op = hub_app::WriteOp::AddComment {
         ticket_id: hub_core::TicketId::parse(&id).unwrap(),
         comment: hub_core::NewComment {
             body: "Refund issued.".to_owned(),
             public: true,
         },
-    });
-    lapsed_claim(
-        &hub,
-        "lapsed-comment",
-        "POST /v1/tickets/{ticket_id}/comments",
-        &[],
-        &op,
-    )
-    .await;
+    };
+    lapsed_claim(&hub, "lapsed-comment", &op).await;
     let before = effects(&hub, EffectKind::CommentAdded);
     let res = hub
         .post(

@@ -8,9 +8,12 @@ pub mod context;
 pub mod error;
 pub mod id;
 pub mod money;
+pub mod names;
 pub mod ports;
 pub mod redact;
 pub mod store_error;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod ticket;
 pub mod transaction;
 
@@ -18,6 +21,7 @@ pub use context::{AttemptCount, CallContext, ConversationId, IdempotencyKey, Req
 pub use error::{Classification, ConnectCause, Delivery, Error};
 pub use id::{CommentId, CustomerId, DlqId, DraftId, IdError, TicketId, TransactionId};
 pub use money::{Amount, Currency, Money, MoneyError};
+pub use names::{Adapter, Operation};
 pub use ports::Page;
 pub use ports::audit::{AuditLog, AuditOutcome, AuditQuery, AuditRecord};
 pub use ports::cache::{Cache, CacheEntry, CacheOutcome, Fetched};
@@ -26,11 +30,13 @@ pub use ports::dlq::{
 };
 pub use ports::events::{Event, EventPublisher, EventStream, Lagged, Topic};
 pub use ports::idempotency::{Claim, ClaimToken, Fingerprint, IdempotencyStore, StoredResponse};
+pub use ports::invalidation::{Change, ReadInvalidation};
 pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
 pub use ports::sessions::{NewSession, Session, SessionStore};
 pub use ports::ticketing::{CommentLookup, TicketLookup, TicketingPort};
 pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
+pub use ports::webhook_ids::WebhookIds;
 pub use store_error::StoreError;
 pub use ticket::{CreatedComment, CreatedTicket, NewComment, NewTicket, Priority, Ticket, TicketStatus};
 pub use transaction::{CancelResult, CommitResult, Draft, DraftStatus, NewDraft, Transaction, TransactionStatus};
@@ -43,9 +49,11 @@ pub mod mock {
     pub use crate::ports::dlq::MockDeadLetterQueue;
     pub use crate::ports::events::MockEventPublisher;
     pub use crate::ports::idempotency::MockIdempotencyStore;
+    pub use crate::ports::invalidation::MockReadInvalidation;
     pub use crate::ports::notify::MockNotifier;
     pub use crate::ports::secrets::MockSecretSource;
     pub use crate::ports::sessions::MockSessionStore;
     pub use crate::ports::ticketing::MockTicketingPort;
     pub use crate::ports::transactions::{MockTransactionCreatePort, MockTransactionStatusPort};
+    pub use crate::ports::webhook_ids::MockWebhookIds;
 }

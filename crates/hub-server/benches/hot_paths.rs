@@ -7,8 +7,8 @@ use std::hint::black_box;
 
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
+use hub_app::webhooks::signature::{WebhookKeys, sign};
 use hub_server::auth::{Authenticator, Role};
-use hub_server::webhook_signature::{WebhookKeys, sign};
 
 fn authentication(c: &mut Criterion) {
     let auth = Authenticator::default()

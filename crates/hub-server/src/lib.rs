@@ -15,13 +15,11 @@
 //! ```
 
 pub mod admin;
-pub mod alerts;
+pub mod answer;
 pub mod auth;
 pub mod compose;
 pub mod config;
 pub mod correlation;
-pub mod dead_letter;
-pub mod error_rates;
 pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;
@@ -29,21 +27,17 @@ pub mod idempotency;
 pub mod logging;
 pub mod notify;
 pub mod openapi;
-pub mod operations;
 pub mod probe;
 pub mod problem;
 pub mod prometheus;
-pub mod replay;
 pub mod routes;
 pub mod secrets;
 pub mod shutdown;
 pub mod state;
-pub mod webhook_signature;
-pub mod webhooks;
 pub mod wire;
 pub mod wiring;
-pub mod write;
 
 pub use auth::{Authenticator, Role};
+pub use hub_app::{Ports, Services};
 pub use routes::build_router;
-pub use state::{ApiSettings, AppState, CircuitState, CircuitStates, MetricsRender, Ports, Services, StoreProbe};
+pub use state::{ApiSettings, AppState, CircuitState, CircuitStates, MetricsRender, StoreProbe};

@@ -9,7 +9,7 @@ use hub_core::{Alert, Notifier, StoreError};
 use hub_upstream::HttpClient;
 use secrecy::{ExposeSecret, SecretSlice};
 
-use crate::webhook_signature::{BadSecret, decode_secret, sign};
+use hub_app::webhooks::signature::{BadSecret, decode_secret, sign};
 
 /// Where alerts are POSTed, and the key they are signed with.
 pub struct WebhookSink {
@@ -44,7 +44,7 @@ impl WebhookSink {
         let unavailable = |reason: String| StoreError::Unavailable { reason };
         let body = serde_json::to_vec(alert).map_err(|e| unavailable(format!("alert not serialisable: {e}")))?;
         let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-        let ts = crate::webhooks::now_unix();
+        let ts = hub_app::webhooks::now_unix();
         let signature = sign(self.key.expose_secret(), &id, ts, &body);
         let request = http::Request::post(self.url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hub_core::{DlqId, Error, StoreError};
+use hub_core::{DlqId, Error, Operation, StoreError};
 use serde::Serialize;
 
 /// The media type of every error body.
@@ -287,10 +287,10 @@ impl Problem {
     /// ```
     /// use std::time::Duration;
     /// use hub_server::problem::{Problem, ProblemCode};
-    /// let p = Problem::upstream(&hub_core::Error::CircuitOpen { retry_in: Duration::from_millis(2500) }, "ticketing", "create_ticket");
+    /// let p = Problem::upstream(&hub_core::Error::CircuitOpen { retry_in: Duration::from_millis(2500) }, hub_core::Operation::CreateTicket);
     /// assert_eq!((p.code, p.status, p.retry_after_s), (ProblemCode::CircuitOpen, 503, Some(3)));
     /// ```
-    pub fn upstream(err: &Error, adapter: &str, operation: &str) -> Self {
+    pub fn upstream(err: &Error, operation: Operation) -> Self {
         // Rate limiting that outlasted the retries or the deadline is still rate limiting:
         // the caller learns how long to wait.
         let err = match err {
@@ -337,9 +337,7 @@ impl Problem {
             ),
             _ => (ProblemCode::UpstreamUnavailable, err.to_string()),
         };
-        let mut p = Self::new(code, detail);
-        p.adapter = Some(adapter.to_owned());
-        p.operation = Some(operation.to_owned());
+        let mut p = Self::new(code, detail).naming(operation);
         if matches!(code, ProblemCode::CircuitOpen | ProblemCode::RateLimited) {
             p.retry_after_s = err.retry_after().map(ceil_secs);
         }
@@ -347,6 +345,14 @@ impl Problem {
             p.retry_after_s = Some(STORE_RETRY_AFTER_S);
         }
         p
+    }
+
+    /// Names the operation (and its adapter) the problem is about.
+    #[must_use]
+    pub fn naming(mut self, operation: Operation) -> Self {
+        self.adapter = Some(operation.adapter().as_str().to_owned());
+        self.operation = Some(operation.as_str().to_owned());
+        self
     }
 
     /// Sets the request id.

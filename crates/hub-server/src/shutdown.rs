@@ -174,7 +174,7 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
     settings: ServeSettings,
 ) -> std::io::Result<Stopped> {
-    let audit = state.services.audit.clone();
+    let audit = state.hub.services.audit.clone();
     let stopping = state.stopping.clone();
     let router = build_router(state);
     // Each connection holds a receiver of `open`: once all are dropped, every connection is closed.

@@ -1,48 +1,18 @@
-//! The server's shared state: every port as `Arc<dyn …>`, the tokens and the settings.
+//! The server's shared state: the application (`hub_app::Hub`), the tokens, the
+//! settings and what the HTTP shell keeps of its own.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hub_core::{
-    AuditLog, AuditQuery, Cache, Currency, DeadLetterQueue, EventPublisher, IdempotencyStore, StoreError,
-    TicketingPort, TransactionCreatePort, TransactionStatusPort,
-};
+use hub_app::{ErrorRates, Hub, WebhookReceiver};
+use hub_core::{AuditLog, AuditQuery, Cache, Currency, DeadLetterQueue, StoreError};
 use serde::Serialize;
 
 use crate::admin::{Sessions, Throttle};
-use crate::alerts::{AlertSettings, Supervisor};
 use crate::auth::Authenticator;
-use crate::error_rates::ErrorRates;
 use crate::events_ws::LiveSettings;
-use crate::notify::SupervisorNotifier;
-use crate::replay::{PortReplayer, Replayer};
-use crate::webhooks::WebhookReceiver;
-
-/// The three upstream ports the API calls.
-#[derive(Clone)]
-pub struct Ports {
-    /// Tickets (generic, Zendesk or Jira).
-    pub ticketing: Arc<dyn TicketingPort>,
-    /// Transaction reads.
-    pub transaction_status: Arc<dyn TransactionStatusPort>,
-    /// Drafts, commits and cancels.
-    pub transaction_create: Arc<dyn TransactionCreatePort>,
-}
-
-/// The hub's own services the API uses.
-#[derive(Clone)]
-pub struct Services {
-    /// Idempotency keys and their responses.
-    pub idempotency: Arc<dyn IdempotencyStore>,
-    /// Failed writes.
-    pub dlq: Arc<dyn DeadLetterQueue>,
-    /// The audit trail (read by `/v1/audit`, flushed on shutdown).
-    pub audit: Arc<dyn AuditLog>,
-    /// Live events (`dlq.enqueued`).
-    pub events: Arc<dyn EventPublisher>,
-}
 
 /// A circuit breaker's state as `/readyz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -157,24 +127,17 @@ impl MetricsRender for NoMetrics {
     }
 }
 
-/// The API's tunables (from the `[server]` and `[idempotency]` configuration sections).
+/// The API's tunables (from the `[server]` and `[events]` configuration sections).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiSettings {
     /// The currency of drafts that do not name one.
     pub default_currency: Currency,
     /// The largest request body accepted.
     pub body_limit: usize,
-    /// How long an idempotency claim lasts unless completed (longer than any request's deadline).
-    pub idempotency_lease: Duration,
-    /// How long a DLQ replay may hold its entry.
-    pub replay_lease: Duration,
     /// The longest `/readyz` waits for one store.
     pub probe_timeout: Duration,
     /// How `/v1/events` connections are run.
     pub live: LiveSettings,
-    /// At most this many writes run at once (each in a task of its own that outlives a
-    /// client that hung up); one more is refused, unsent, with 503 `overloaded`.
-    pub max_write_tasks: usize,
 }
 
 impl Default for ApiSettings {
@@ -182,11 +145,8 @@ impl Default for ApiSettings {
         Self {
             default_currency: usd(),
             body_limit: 1024 * 1024,
-            idempotency_lease: Duration::from_secs(120),
-            replay_lease: Duration::from_secs(120),
             probe_timeout: Duration::from_secs(2),
             live: LiveSettings::default(),
-            max_write_tasks: 1024,
         }
     }
 }
@@ -199,12 +159,8 @@ fn usd() -> Currency {
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The upstream ports.
-    pub ports: Ports,
-    /// The hub's own services.
-    pub services: Services,
-    /// Maps DLQ entries back to port calls.
-    pub replayer: Arc<dyn Replayer>,
+    /// The use cases, over the ports and services.
+    pub hub: Hub,
     /// Each adapter's circuit state.
     pub circuits: Arc<dyn CircuitStates>,
     /// The stores `/readyz` checks.
@@ -217,11 +173,9 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// `POST /webhooks/*`: keys, id memory, caches to invalidate.
     pub webhooks: Arc<WebhookReceiver>,
-    /// Aggregated alerts to the supervisor (dead-lettered writes).
-    pub supervisor: Supervisor,
     /// Set to `true` when the server stops accepting: live connections close (1001).
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
-    /// Each adapter's recent outcomes (fed by [`crate::error_rates::CountingAudit`]).
+    /// Each adapter's recent outcomes (fed by [`hub_app::CountingAudit`]).
     pub error_rates: Arc<ErrorRates>,
     /// The supervisor's page's sessions (in memory until [`AppState::with_sessions`]
     /// puts them in the shared store).
@@ -231,8 +185,6 @@ pub struct AppState {
     pub signin_throttle: Arc<Throttle>,
     /// The open `/v1/events` subscriptions, counted against `settings.live.max_subscribers`.
     pub subscribers: Arc<crate::events_ws::Subscribers>,
-    /// One permit per write task, `settings.max_write_tasks` in all.
-    pub write_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for AppState {
@@ -245,27 +197,22 @@ impl fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over `ports` and `services`, replaying DLQ entries through the same ports,
-    /// probing the DLQ and audit stores, with no circuits and no metrics until set.
-    pub fn new(ports: Ports, services: Services, auth: Authenticator, settings: ApiSettings) -> Self {
-        let replayer = Arc::new(PortReplayer::new(ports.clone()));
+    /// State over `hub`, probing its DLQ and audit stores, with no circuits and no
+    /// metrics until set.
+    pub fn new(hub: Hub, auth: Authenticator, settings: ApiSettings) -> Self {
         // A shared slice, not a `Vec`: axum clones the state for every request.
         let probes: Arc<[Arc<dyn StoreProbe>]> = Arc::new([
-            Arc::new(DlqProbe(services.dlq.clone())) as Arc<dyn StoreProbe>,
-            Arc::new(AuditProbe(services.audit.clone())),
+            Arc::new(DlqProbe(hub.services.dlq.clone())) as Arc<dyn StoreProbe>,
+            Arc::new(AuditProbe(hub.services.audit.clone())),
         ]);
         Self {
-            ports,
-            services,
-            replayer,
+            hub,
             circuits: Arc::new(NoCircuits),
             probes,
             metrics: Arc::new(NoMetrics),
             auth: Arc::new(auth),
-            write_slots: Arc::new(tokio::sync::Semaphore::new(settings.max_write_tasks.max(1))),
             settings: Arc::new(settings),
             webhooks: Arc::new(WebhookReceiver::default()),
-            supervisor: Supervisor::new(Arc::new(SupervisorNotifier::default()), AlertSettings::default()),
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             error_rates: Arc::new(ErrorRates::default()),
             sessions: Arc::new(Sessions::default()),
@@ -285,13 +232,6 @@ impl AppState {
     #[must_use]
     pub fn with_webhooks(mut self, webhooks: Arc<WebhookReceiver>) -> Self {
         self.webhooks = webhooks;
-        self
-    }
-
-    /// Replaces the supervisor's alert aggregation.
-    #[must_use]
-    pub fn with_supervisor(mut self, supervisor: Supervisor) -> Self {
-        self.supervisor = supervisor;
         self
     }
 
@@ -321,13 +261,6 @@ impl AppState {
     #[must_use]
     pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
         self.sessions = sessions;
-        self
-    }
-
-    /// Replaces the DLQ replayer.
-    #[must_use]
-    pub fn with_replayer(mut self, replayer: Arc<dyn Replayer>) -> Self {
-        self.replayer = replayer;
         self
     }
 }

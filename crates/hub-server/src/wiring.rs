@@ -4,10 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_core::{AuditLog, Cache, Event, EventPublisher, SecretRef, SecretSource, Topic};
+use async_trait::async_trait;
+use hub_app::webhooks::signature::WebhookKeys;
+use hub_app::{CountingAudit, ErrorRates, Ports, Services, Supervisor, WebhookReceiver};
+use hub_core::{
+    AuditLog, Cache, Change, Event, EventPublisher, ReadInvalidation, SecretRef, SecretSource, StoreError, Topic,
+};
 use hub_resilience::backoff::Backoff;
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
-use hub_resilience::cache::keys::Ttls;
+use hub_resilience::cache::keys::{self, Ttls};
 use hub_resilience::cache::{CacheConfig as ManagerConfig, CacheManager};
 use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::RetryPolicy;
@@ -19,14 +24,11 @@ use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClie
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
-use crate::alerts::Supervisor;
+use crate::answer::HttpAnswers;
 use crate::compose::{ResolveError, authenticator};
 use crate::config::{AdapterConfig, Config, Dialect};
-use crate::error_rates::{CountingAudit, ErrorRates};
 use crate::notify::{SupervisorNotifier, WebhookSink};
-use crate::state::{AppState, CacheProbe, CircuitState, Ports, Services};
-use crate::webhook_signature::WebhookKeys;
-use crate::webhooks::WebhookReceiver;
+use crate::state::{AppState, CacheProbe, CircuitState};
 
 /// Entries the in-process cache holds at most (LRU beyond).
 const MEMORY_CACHE_ENTRIES: usize = 100_000;
@@ -70,6 +72,32 @@ pub struct Caches {
     pub tickets: Arc<CacheManager>,
     /// Transaction status and history reads (and commits' invalidations).
     pub transactions: Arc<CacheManager>,
+}
+
+/// Through the adapters' cache managers, so an in-flight read of the same key is detached
+/// and cannot write old data back; with Redis the store is shared, so every instance's
+/// next read misses.
+#[async_trait]
+impl ReadInvalidation for Caches {
+    async fn invalidate(&self, change: &Change) -> Result<(), StoreError> {
+        match change {
+            Change::Transaction {
+                transaction_id,
+                customer_id,
+            } => {
+                let status = self
+                    .transactions
+                    .invalidate(&keys::transaction_status(transaction_id.as_str()))
+                    .await;
+                let history = match customer_id {
+                    Some(c) => self.transactions.invalidate_tag(&keys::customer_tag(c.as_str())).await,
+                    None => Ok(()),
+                };
+                status.and(history)
+            }
+            Change::Ticket { ticket_id } => self.tickets.invalidate(&keys::ticket_status(ticket_id.as_str())).await,
+        }
+    }
 }
 
 /// The assembled hub: what to serve, and what to close on shutdown.
@@ -250,7 +278,18 @@ async fn assemble_with(
     let auth = authenticator(config, secrets.as_ref()).await?;
     let endpoints = vec![ticketing, status, create];
     let circuit_source = endpoints.clone();
-    let mut state = AppState::new(ports, services, auth, config.api_settings())
+    let supervisor = Supervisor::new(
+        Arc::new(notifier(config, secrets.as_ref()).await?),
+        config.alert_settings(),
+    );
+    let app = hub_app::Hub::new(
+        ports,
+        services,
+        Arc::new(HttpAnswers),
+        supervisor,
+        config.app_settings(),
+    );
+    let mut state = AppState::new(app, auth, config.api_settings())
         .with_circuits(Arc::new(move || {
             circuit_source
                 .iter()
@@ -268,10 +307,6 @@ async fn assemble_with(
                 .with_seen_ids(stores.webhook_ids.clone())
                 .with_caches(Arc::new(caches.clone()))
                 .with_id_memory(Duration::from_secs(config.webhooks.id_memory_s)),
-        ))
-        .with_supervisor(Supervisor::new(
-            Arc::new(notifier(config, secrets.as_ref()).await?),
-            config.alert_settings(),
         ));
     if state.webhooks.has_no_keys() {
         tracing::warn!("no [webhooks] secrets configured: every webhook is refused with 401");
@@ -591,7 +626,7 @@ impl hub_resilience::cache::CacheObserver for CacheMetrics {
         .increment(1);
     }
 
-    fn on_store_error(&self, action: &'static str, error: &hub_core::StoreError) {
+    fn on_store_error(&self, action: &'static str, error: &StoreError) {
         metrics::counter!("integration_cache_store_errors_total", "action" => action).increment(1);
         tracing::warn!(action, error = %error, "cache store failed; the read went on without it");
     }

@@ -61,3 +61,11 @@ impl SqlWebhookIds {
             .map_err(db_error)
     }
 }
+
+/// The port, so every instance on the same database agrees on what was processed.
+#[async_trait::async_trait]
+impl hub_core::WebhookIds for SqlWebhookIds {
+    async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        SqlWebhookIds::remember(self, id, ttl).await
+    }
+}

@@ -8,11 +8,13 @@ pub mod cache;
 pub mod dlq;
 pub mod events;
 pub mod idempotency;
+pub mod invalidation;
 pub mod notify;
 pub mod secrets;
 pub mod sessions;
 pub mod ticketing;
 pub mod transactions;
+pub mod webhook_ids;
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -21,9 +21,9 @@ use super::{cookie, csrf, random};
 use crate::auth::Role;
 use crate::correlation::Correlation;
 use crate::extract::PathId;
-use crate::replay::{ReplayError, Replayed};
 use crate::state::AppState;
 use crate::wire::query_token;
+use hub_app::{ReplayError, Replayed};
 
 /// DLQ entries per page.
 const DLQ_PAGE: u32 = 50;
@@ -229,7 +229,7 @@ async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
         limit: DLQ_PAGE,
         cursor: filters.cursor.clone(),
     };
-    let dlq = state.services.dlq.list(&filter).await.map_or_else(
+    let dlq = state.hub.dead_letters(&filter).await.map_or_else(
         |e| {
             tracing::warn!(error = %e, "the supervisor's page could not list the DLQ");
             Err("The dead-letter store is unavailable; try again shortly.".to_owned())
@@ -240,7 +240,7 @@ async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
         limit: AUDIT_RECORDS,
         ..AuditQuery::default()
     };
-    let audit = state.services.audit.query(&audit_query).await.map_or_else(
+    let audit = state.hub.services.audit.query(&audit_query).await.map_or_else(
         |e| {
             tracing::warn!(error = %e, "the supervisor's page could not read the audit log");
             Err("The audit log is unavailable; try again shortly.".to_owned())
@@ -484,7 +484,7 @@ fn conflict_text(id: &DlqId, err: &DlqError) -> String {
     }
 }
 
-/// `POST /admin/dlq/{id}/replay`: runs the entry again through [`crate::replay::replay_entry`].
+/// `POST /admin/dlq/{id}/replay`: runs the entry again through [`hub_app::Hub::replay`].
 pub(super) async fn replay(
     State(state): State<AppState>,
     Extension(corr): Extension<Correlation>,
@@ -498,9 +498,10 @@ pub(super) async fn replay(
     // Its own task, as in the API: a browser that goes away cannot cut the replay short
     // between the upstream call and recording its outcome.
     let outcome = tokio::spawn(async move {
-        let outcome = crate::replay::replay_entry(&task_state, &task_id, &actor, corr.call_context(), force).await;
-        crate::dead_letter::refresh_pending_gauge(&task_state);
-        outcome
+        task_state
+            .hub
+            .replay(&task_id, &actor, corr.call_context(), force)
+            .await
     })
     .await;
     let flash = match outcome {
@@ -555,12 +556,8 @@ pub(super) async fn discard(
         ))
     } else {
         let actor = &active.principal.name;
-        match state.services.dlq.discard(&id, actor, reason).await {
-            Ok(entry) => {
-                tracing::info!(dlq_id = %id, actor = %actor, "dead-letter entry discarded");
-                crate::dead_letter::refresh_pending_gauge(&state);
-                Flash::ok(format!("Discarded {id}: it is now {}.", entry.status.as_str()))
-            }
+        match state.hub.discard(&id, actor, reason).await {
+            Ok(entry) => Flash::ok(format!("Discarded {id}: it is now {}.", entry.status.as_str())),
             Err(e) => Flash::error(conflict_text(&id, &e)),
         }
     };

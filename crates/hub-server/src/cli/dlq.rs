@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Subcommand, ValueEnum};
+use hub_app::{ReplayError, Replayed};
 use hub_core::{DeadLetterQueue, DlqError, DlqFilter, DlqId, DlqStatus};
-use hub_server::replay::{ReplayError, Replayed, replay_entry};
 use hub_server::secrets::Secrets;
 use hub_server::wire::{DlqEntryBody, DlqPage};
 use hub_server::wiring;
@@ -217,14 +217,15 @@ async fn direct_replay(loaded: &hub_server::config::Loaded, raw_id: &str, force:
             // A missing credential or an unusable adapter setting is the configuration's fault.
             other => Failure::Usage(format!("{}: {other}", loaded.file.display())),
         })?;
-    let result = replay_with(&hub.state, raw_id, &id, force).await;
+    let result = replay_with(&hub.state.hub, raw_id, &id, force).await;
     hub.shutdown().await;
     result
 }
 
-async fn replay_with(state: &hub_server::AppState, raw_id: &str, id: &DlqId, force: bool) -> Result<Value, Failure> {
+async fn replay_with(hub: &hub_app::Hub, raw_id: &str, id: &DlqId, force: bool) -> Result<Value, Failure> {
     let ctx = hub_core::CallContext::new(hub_server::correlation::generate_request_id());
-    match replay_entry(state, id, DIRECT_ACTOR, ctx, force)
+    match hub
+        .replay(id, DIRECT_ACTOR, ctx, force)
         .await
         .map_err(|e| dlq_failure(raw_id, &e))?
     {

@@ -120,7 +120,7 @@ impl Default for ServerConfig {
             header_read_timeout_s: 30,
             body_read_timeout_s: 30,
             max_connections: 10_000,
-            max_write_tasks: api.max_write_tasks,
+            max_write_tasks: hub_app::Settings::default().max_write_tasks,
         }
     }
 }
@@ -635,8 +635,6 @@ impl Config {
         ApiSettings {
             default_currency: self.server.default_currency,
             body_limit: self.server.body_limit_bytes,
-            idempotency_lease: Duration::from_secs(self.idempotency.lease_s),
-            replay_lease: Duration::from_secs(self.dlq.replay_lease_s),
             probe_timeout: Duration::from_millis(self.server.probe_timeout_ms),
             live: crate::events_ws::LiveSettings {
                 send_buffer: self.events.send_buffer,
@@ -644,13 +642,21 @@ impl Config {
                 send_timeout: Duration::from_secs(self.events.send_timeout_s),
                 max_subscribers: self.events.max_subscribers,
             },
+        }
+    }
+
+    /// The use cases' tunables.
+    pub fn app_settings(&self) -> hub_app::Settings {
+        hub_app::Settings {
+            idempotency_lease: Duration::from_secs(self.idempotency.lease_s),
+            replay_lease: Duration::from_secs(self.dlq.replay_lease_s),
             max_write_tasks: self.server.max_write_tasks,
         }
     }
 
     /// How supervisor alerts are aggregated.
-    pub fn alert_settings(&self) -> crate::alerts::AlertSettings {
-        crate::alerts::AlertSettings {
+    pub fn alert_settings(&self) -> hub_app::AlertSettings {
+        hub_app::AlertSettings {
             window: Duration::from_secs(self.notify.window_s),
             max_samples: self.notify.max_samples,
         }

@@ -7,7 +7,7 @@ use hub_core::{ConnectCause, Error};
 use super::*;
 
 fn check(err: Error, code: ProblemCode, status: u16, retry_after_s: Option<u64>) {
-    let p = Problem::upstream(&err, "ticketing", "create_ticket");
+    let p = Problem::upstream(&err, Operation::CreateTicket);
     assert_eq!(
         (p.code, p.status, p.retry_after_s),
         (code, status, retry_after_s),
@@ -145,8 +145,7 @@ fn credential_failures_reveal_nothing_of_the_credentials() {
         &Error::Credentials {
             reason: "canary-secret-ref".into(),
         },
-        "a",
-        "b",
+        Operation::CreateTicket,
     );
     assert!(!String::from_utf8(p.body()).unwrap().contains("canary"));
 }
@@ -184,8 +183,7 @@ fn responses_carry_the_headers() {
         &Error::CircuitOpen {
             retry_in: Duration::from_secs(12),
         },
-        "a",
-        "b",
+        Operation::CreateTicket,
     )
     .into_response();
     assert_eq!(res.status(), 503);
@@ -206,7 +204,7 @@ fn a_rejections_reason_is_in_the_detail() {
         status: 400,
         reason: Some(reason.to_owned()),
     };
-    let p = Problem::upstream(&err, "ticketing", "create_ticket");
+    let p = Problem::upstream(&err, Operation::CreateTicket);
     assert_eq!(
         p.detail,
         format!("the upstream rejected the request with HTTP 400: {reason}")

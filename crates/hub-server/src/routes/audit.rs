@@ -35,6 +35,7 @@ pub async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json
         cursor: query.parse("cursor", query_token)?,
     };
     let page = state
+        .hub
         .services
         .audit
         .query(&q)

@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use hub_core::{DlqError, DlqFilter, DlqId, DlqStatus};
+use hub_app::{ReplayError, Replayed};
+use hub_core::{DlqError, DlqFilter, DlqId, DlqStatus, Operation};
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
 use crate::extract::{EmptyBody, OptionalJson, PathId, QueryMap};
 use crate::problem::{Problem, ProblemCode};
-use crate::replay::{ReplayError, Replayed};
 use crate::state::AppState;
 use crate::wire::{DiscardRequest, DlqEntryBody, DlqPage, query_token, wiring_problem};
 
@@ -61,9 +61,8 @@ pub async fn list(State(state): State<AppState>, query: QueryMap) -> Result<Json
         cursor: query.parse("cursor", query_token)?,
     };
     let page = state
-        .services
-        .dlq
-        .list(&filter)
+        .hub
+        .dead_letters(&filter)
         .await
         .map_err(|e| Problem::store_listing("dlq", &e))?;
     Ok(Json(DlqPage {
@@ -85,11 +84,12 @@ pub async fn get_entry(
     State(state): State<AppState>,
     PathId(id): PathId<DlqId>,
 ) -> Result<Json<DlqEntryBody>, Problem> {
-    match state.services.dlq.get(&id).await {
-        Ok(Some(entry)) => Ok(Json(entry.into())),
-        Ok(None) => Err(dlq_problem(&DlqError::NotFound)),
-        Err(e) => Err(Problem::store("dlq", &e)),
-    }
+    state
+        .hub
+        .dead_letter(&id)
+        .await
+        .map(|entry| Json(entry.into()))
+        .map_err(|e| dlq_problem(&e))
 }
 
 /// Runs a pending entry's write again with its idempotency key. A comment whose earlier
@@ -123,16 +123,12 @@ pub async fn replay(
         .unwrap_or(false);
     // Run in its own task: a client that disconnects cannot cut the replay short
     // between the upstream call and recording its outcome.
-    tokio::spawn(async move {
-        let answer = replay_entry(&state, &corr, actor, id, force).await;
-        crate::dead_letter::refresh_pending_gauge(&state);
-        answer
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "the replay task failed");
-        Problem::new(ProblemCode::Internal, "the replay could not be completed")
-    })?
+    tokio::spawn(async move { replay_entry(&state, &corr, actor, id, force).await })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the replay task failed");
+            Problem::new(ProblemCode::Internal, "the replay could not be completed")
+        })?
 }
 
 async fn replay_entry(
@@ -142,16 +138,24 @@ async fn replay_entry(
     id: DlqId,
     force: bool,
 ) -> Result<Response, Problem> {
-    match crate::replay::replay_entry(state, &id, &actor, corr.call_context(), force)
+    match state
+        .hub
+        .replay(&id, &actor, corr.call_context(), force)
         .await
         .map_err(|e| dlq_problem(&e))?
     {
         Replayed::Done(entry) => Ok(Json(DlqEntryBody::from(*entry)).into_response()),
         Replayed::Failed {
             error: ReplayError::Upstream(e),
-            adapter,
             operation,
-        } => Err(Problem::upstream(&e, &adapter, &operation).with_dlq_id(&id)),
+            ..
+        } => {
+            let p = match Operation::parse(&operation) {
+                Some(op) => Problem::upstream(&e, op),
+                None => Problem::new(ProblemCode::UpstreamUnavailable, e.to_string()),
+            };
+            Err(p.with_dlq_id(&id))
+        }
         Replayed::Failed {
             error: ReplayError::Unreplayable(e),
             ..
@@ -181,12 +185,9 @@ pub async fn discard(
 ) -> Result<Json<DlqEntryBody>, Problem> {
     let actor = principal.ok_or_else(|| wiring_problem("principal"))?.0.name;
     let entry = state
-        .services
-        .dlq
+        .hub
         .discard(&id, &actor, req.reason)
         .await
         .map_err(|e| dlq_problem(&e))?;
-    tracing::info!(dlq_id = %id, actor = %actor, "dead-letter entry discarded");
-    crate::dead_letter::refresh_pending_gauge(&state);
     Ok(Json(entry.into()))
 }

@@ -4,17 +4,17 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use hub_app::WriteOp;
 use hub_core::{DraftId, Money, NewDraft};
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
 use crate::extract::{EmptyBody, JsonBody, PathId};
-use crate::idempotency::{fingerprint, key_from_headers};
-use crate::operations::{OnDraft, WriteOp};
+use crate::idempotency::key_from_headers;
 use crate::problem::Problem;
+use crate::routes::write;
 use crate::state::AppState;
 use crate::wire::{CancelBody, CommitBody, CreateDraftRequest, DraftBody};
-use crate::write;
 
 /// Creates a draft transaction.
 #[utoipa::path(
@@ -44,8 +44,7 @@ pub async fn create_draft(
         description: req.description,
         metadata: req.metadata.unwrap_or_default(),
     });
-    let fp = fingerprint("POST /v1/transactions/drafts", &[], &op.payload());
-    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+    Ok(write(&state, &corr, principal.as_deref(), key, op).await)
 }
 
 /// Commits a draft; `Idempotency-Key` is required.
@@ -69,13 +68,7 @@ pub async fn commit(
     _body: EmptyBody,
 ) -> Result<Response, Problem> {
     let key = key_from_headers(&headers, true)?;
-    let fp = fingerprint(
-        "POST /v1/transactions/drafts/{draft_id}/commit",
-        &[id.as_str()],
-        &serde_json::Value::Null,
-    );
-    let op = WriteOp::Commit(OnDraft { draft_id: id });
-    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+    Ok(write(&state, &corr, principal.as_deref(), key, WriteOp::Commit(id)).await)
 }
 
 /// Cancels a draft.
@@ -99,11 +92,5 @@ pub async fn cancel(
     _body: EmptyBody,
 ) -> Result<Response, Problem> {
     let key = key_from_headers(&headers, false)?;
-    let fp = fingerprint(
-        "POST /v1/transactions/drafts/{draft_id}/cancel",
-        &[id.as_str()],
-        &serde_json::Value::Null,
-    );
-    let op = WriteOp::Cancel(OnDraft { draft_id: id });
-    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+    Ok(write(&state, &corr, principal.as_deref(), key, WriteOp::Cancel(id)).await)
 }

@@ -70,7 +70,7 @@ pub async fn subscribe(
         return Err(p);
     };
     // Subscribe before answering, so nothing published after the 101 is missed.
-    let feed = state.services.events.subscribe();
+    let feed = state.hub.services.events.subscribe();
     let stopping = state.stopping.subscribe();
     let ws = ws
         .read_buffer_size(READ_BUFFER)

@@ -22,6 +22,23 @@ use crate::http_metrics;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
+/// Runs `op` through the application's idempotent write and answers it.
+pub(crate) async fn write(
+    state: &AppState,
+    corr: &correlation::Correlation,
+    principal: Option<&auth::Principal>,
+    key: hub_app::KeySource,
+    op: hub_app::WriteOp,
+) -> axum::response::Response {
+    let request = hub_app::WriteRequest {
+        ctx: corr.call_context(),
+        caller: principal.map(|p| p.name.clone()),
+        key,
+        op,
+    };
+    crate::answer::respond(state.hub.write(request).await)
+}
+
 /// `Cache-Status`.
 pub static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 

@@ -4,18 +4,17 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use hub_core::{NewComment, NewTicket, TicketId};
+use hub_app::WriteOp;
+use hub_core::{NewComment, NewTicket, Operation, TicketId};
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
 use crate::extract::{JsonBody, PathId};
-use crate::idempotency::{fingerprint, key_from_headers};
-use crate::operations::{CommentOnTicket, TICKETING, WriteOp};
+use crate::idempotency::key_from_headers;
 use crate::problem::Problem;
-use crate::routes::{CACHE_STATUS, cache_status};
+use crate::routes::{CACHE_STATUS, cache_status, write};
 use crate::state::AppState;
 use crate::wire::{AddCommentRequest, CommentBody, CreateTicketRequest, CreatedTicketBody, TicketBody, non_empty};
-use crate::write;
 
 /// Opens a ticket.
 #[utoipa::path(
@@ -42,9 +41,7 @@ pub async fn create_ticket(
         description: req.description,
         priority: req.priority,
     };
-    let op = WriteOp::CreateTicket(ticket);
-    let fp = fingerprint("POST /v1/tickets", &[], &op.payload());
-    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+    Ok(write(&state, &corr, principal.as_deref(), key, WriteOp::CreateTicket(ticket)).await)
 }
 
 /// Reads a ticket's status (cached).
@@ -62,11 +59,12 @@ pub async fn get_ticket(
     PathId(id): PathId<TicketId>,
 ) -> Result<Response, Problem> {
     let fetched = state
+        .hub
         .ports
         .ticketing
         .get_ticket_status(&corr.call_context(), &id)
         .await
-        .map_err(|e| Problem::upstream(&e, TICKETING, "get_ticket_status"))?;
+        .map_err(|e| Problem::upstream(&e, Operation::GetTicketStatus))?;
     let mut res = Json(TicketBody::from(fetched.value)).into_response();
     res.headers_mut()
         .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));
@@ -96,13 +94,12 @@ pub async fn add_comment(
 ) -> Result<Response, Problem> {
     let key = key_from_headers(&headers, false)?;
     non_empty("comment", &req.comment)?;
-    let op = WriteOp::AddComment(CommentOnTicket {
+    let op = WriteOp::AddComment {
         ticket_id: id,
         comment: NewComment {
             body: req.comment,
             public: req.is_public,
         },
-    });
-    let fp = fingerprint("POST /v1/tickets/{ticket_id}/comments", &[], &op.payload());
-    Ok(write::execute(&state, &corr, principal.as_deref(), key, fp, op).await)
+    };
+    Ok(write(&state, &corr, principal.as_deref(), key, op).await)
 }

@@ -3,11 +3,10 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use hub_core::{CustomerId, HistoryLimit, TransactionId};
+use hub_core::{CustomerId, HistoryLimit, Operation, TransactionId};
 
 use crate::correlation::Correlation;
 use crate::extract::{PathId, QueryMap};
-use crate::operations::TRANSACTION_STATUS;
 use crate::problem::Problem;
 use crate::routes::{CACHE_STATUS, cache_status};
 use crate::state::AppState;
@@ -28,11 +27,12 @@ pub async fn get_transaction(
     PathId(id): PathId<TransactionId>,
 ) -> Result<Response, Problem> {
     let fetched = state
+        .hub
         .ports
         .transaction_status
         .get_transaction_status(&corr.call_context(), &id)
         .await
-        .map_err(|e| Problem::upstream(&e, TRANSACTION_STATUS, "get_transaction_status"))?;
+        .map_err(|e| Problem::upstream(&e, Operation::GetTransactionStatus))?;
     let mut res = Json(TransactionBody::from(fetched.value)).into_response();
     res.headers_mut()
         .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));
@@ -65,11 +65,12 @@ pub async fn get_history(
     )?;
     let limit = HistoryLimit::new(n).map_err(|e| Problem::invalid_body("limit", e))?;
     let fetched = state
+        .hub
         .ports
         .transaction_status
         .get_transaction_history(&corr.call_context(), &id, limit)
         .await
-        .map_err(|e| Problem::upstream(&e, TRANSACTION_STATUS, "get_transaction_history"))?;
+        .map_err(|e| Problem::upstream(&e, Operation::GetTransactionHistory))?;
     let mut res = Json(HistoryBody::from(fetched.value)).into_response();
     res.headers_mut()
         .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));

@@ -5,9 +5,11 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 
-use crate::problem::Problem;
+use hub_app::WebhookKind;
+use hub_app::webhooks::{Signed, WebhookError};
+
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
-use crate::webhooks::{WebhookKind, now_unix};
 
 async fn receive(
     state: &AppState,
@@ -16,11 +18,24 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Problem> {
     let body = body.map_err(|r| crate::extract::body_rejection(&r))?;
-    state
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signed = Signed {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match state
         .webhooks
-        .receive(kind, headers, &body, now_unix(), state.services.events.as_ref())
+        .receive(kind, signed, &body, now, state.hub.services.events.as_ref())
         .await
-        .map(|_| StatusCode::NO_CONTENT)
+    {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(e @ WebhookError::Unverified(_)) => Err(Problem::new(ProblemCode::Unauthorized, e.to_string())),
+        Err(WebhookError::Body(reason)) => Err(Problem::new(ProblemCode::InvalidBody, reason)),
+        Err(WebhookError::Invalid { field, reason }) => Err(Problem::invalid_body(field, reason)),
+        Err(WebhookError::Store(e)) => Err(Problem::store("webhook ids", &e)),
+    }
 }
 
 /// A transaction changed: invalidates its status (and the customer's history when

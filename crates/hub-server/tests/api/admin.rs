@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use hub_app::error_rates::ErrorRates;
 use hub_core::{AuditOutcome, AuditRecord, DlqStatus, Error};
-use hub_server::error_rates::ErrorRates;
 use hub_server::{CircuitState, admin};
 use serde_json::json;
 

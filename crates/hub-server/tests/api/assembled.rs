@@ -68,10 +68,10 @@ async fn an_assembled_hub_verifies_remembers_and_publishes() {
         .insert("authorization", format!("Bearer {READ}").parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(req).await.unwrap();
 
-    let key = hub_server::webhook_signature::decode_secret(DEFAULT_WEBHOOK_SECRET).unwrap();
+    let key = hub_app::webhooks::signature::decode_secret(DEFAULT_WEBHOOK_SECRET).unwrap();
     let body = serde_json::to_vec(&json!({"ticket_id": "T-1", "status": "solved"})).unwrap();
     let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-    let sig = hub_server::webhook_signature::sign(secrecy::ExposeSecret::expose_secret(&key), "msg_w", ts, &body);
+    let sig = hub_app::webhooks::signature::sign(secrecy::ExposeSecret::expose_secret(&key), "msg_w", ts, &body);
     for _ in 0..2 {
         let res = srv
             .req("POST", "/webhooks/ticket_updated")

@@ -27,7 +27,7 @@ fn state(hub: &Hub, bus: &Arc<LocalEvents>, live: LiveSettings) -> AppState {
         .state
         .clone()
         .with_webhooks(receiver(&Arc::new(RecordingCache::default())));
-    state.services.events = bus.clone();
+    state.hub.services.events = bus.clone();
     state.settings = Arc::new(ApiSettings {
         live,
         ..(*state.settings).clone()

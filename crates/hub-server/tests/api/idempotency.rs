@@ -244,10 +244,11 @@ async fn a_key_follows_its_dead_letter() {
 /// next write is refused with 503 `overloaded` and `Retry-After`, and nothing is sent.
 #[tokio::test]
 async fn writes_beyond_the_cap_are_refused_unsent() {
-    let hub = Hub::new();
-    let mut state = hub.state.clone();
-    state.write_slots = Arc::new(tokio::sync::Semaphore::new(1));
-    let srv = Server::start(state).await;
+    let hub = Hub::with_settings(hub_app::Settings {
+        max_write_tasks: 1,
+        ..hub_app::Settings::default()
+    });
+    let srv = hub.serve().await;
     let gate = Arc::new(tokio::sync::Notify::new());
     *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
     let send = |key: &'static str| {

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use hub_app::webhooks::WebhookReceiver;
+use hub_app::webhooks::signature::WebhookKeys;
 use hub_core::{Alert, Notifier, Topic};
 use hub_server::notify::{SupervisorNotifier, WebhookSink};
-use hub_server::webhook_signature::WebhookKeys;
-use hub_server::webhooks::WebhookReceiver;
 use hub_sim::{DEFAULT_WEBHOOK_SECRET, Sim, SimConfig, System, Tamper, WebhookRequest};
 use hub_upstream::{ClientConfig, HttpClient};
 

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hub_app::alerts::{AlertSettings, Supervisor};
 use hub_core::{Alert, ConnectCause, Error, Notifier, StoreError};
-use hub_server::alerts::{AlertSettings, Supervisor};
 use serde_json::json;
 
 use crate::support::*;
@@ -41,10 +41,8 @@ async fn dead_lettered_writes_alert_the_supervisor_once_per_window() {
         window: Duration::from_secs(3600),
         max_samples: 5,
     };
-    let state = hub
-        .state
-        .clone()
-        .with_supervisor(Supervisor::new(inbox.clone(), settings));
+    let mut state = hub.state.clone();
+    state.hub.supervisor = Supervisor::new(inbox.clone(), settings);
     let srv = Server::start(state).await;
     hub.upstream.fail_with(Error::Connect(ConnectCause::Refused));
     for n in 0..20 {
@@ -83,12 +81,12 @@ async fn operating_metrics_move() {
     let srv = Server::start(state).await;
     let body = br#"{"ticket_id":"T-1","status":"open"}"#;
     let ts = now();
-    let forged = hub_server::webhook_signature::sign(b"not the key", "msg_m", ts, body);
+    let forged = hub_app::webhooks::signature::sign(b"not the key", "msg_m", ts, body);
     assert_eq!(
         deliver(&srv, "ticket_updated", "msg_m", ts, &forged, body).await.status,
         401
     );
-    let good = hub_server::webhook_signature::sign(KEY, "msg_m", ts - 900, body);
+    let good = hub_app::webhooks::signature::sign(KEY, "msg_m", ts - 900, body);
     assert_eq!(
         deliver(&srv, "ticket_updated", "msg_m", ts - 900, &good, body)
             .await

@@ -424,6 +424,15 @@ impl Hub {
 
     /// A hub whose ports are `ports` when given, else the shared fake upstream.
     pub fn with_ports(ports: Option<Ports>) -> Self {
+        Self::build(ports, hub_app::Settings::default())
+    }
+
+    /// A hub whose use cases run with `settings`.
+    pub fn with_settings(settings: hub_app::Settings) -> Self {
+        Self::build(None, settings)
+    }
+
+    fn build(ports: Option<Ports>, app_settings: hub_app::Settings) -> Self {
         let upstream = Arc::new(Upstream::default());
         let idem = Arc::new(MemIdempotency::default());
         let dlq = Arc::new(MemDlq::default());
@@ -444,7 +453,18 @@ impl Hub {
             default_currency: Currency::parse("EUR").unwrap(),
             ..ApiSettings::default()
         };
-        let state = AppState::new(ports, services, authenticator(), settings);
+        let supervisor = hub_app::Supervisor::new(
+            Arc::new(hub_server::notify::SupervisorNotifier::default()),
+            hub_app::AlertSettings::default(),
+        );
+        let app = hub_app::Hub::new(
+            ports,
+            services,
+            Arc::new(hub_server::answer::HttpAnswers),
+            supervisor,
+            app_settings,
+        );
+        let state = AppState::new(app, authenticator(), settings);
         Self {
             upstream,
             idem,

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hub_app::webhooks::signature::{WebhookKeys, sign};
+use hub_app::webhooks::{MemorySeenIds, WebhookReceiver};
 use hub_core::{Cache, CacheEntry, StoreError, Topic};
 use hub_resilience::cache::CacheManager;
-use hub_server::webhook_signature::{WebhookKeys, sign};
-use hub_server::webhooks::{MemorySeenIds, WebhookReceiver};
 use hub_server::wiring::Caches;
 use serde_json::json;
 

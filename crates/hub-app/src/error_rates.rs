@@ -27,7 +27,7 @@ impl Counts {
     /// The share of calls that did not succeed (failed or rejected), `None` without calls.
     ///
     /// ```
-    /// use hub_server::error_rates::Counts;
+    /// use hub_app::error_rates::Counts;
     /// assert_eq!(Counts { calls: 4, failures: 1, rejected: 1 }.error_ratio(), Some(0.5));
     /// assert_eq!(Counts::default().error_ratio(), None);
     /// ```
@@ -56,7 +56,7 @@ struct Bucket {
 /// ```
 /// use std::time::{Duration, Instant};
 /// use hub_core::AuditOutcome;
-/// use hub_server::error_rates::ErrorRates;
+/// use hub_app::error_rates::ErrorRates;
 /// let start = Instant::now();
 /// let rates = ErrorRates::new(Duration::from_secs(10), 30, start);
 /// rates.observe("ticketing", AuditOutcome::Failure, start);

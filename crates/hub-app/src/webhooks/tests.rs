@@ -1,13 +1,14 @@
 //! Body parsing (data-driven and property-based) and the receiver's decisions.
 
-use std::sync::Mutex;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 
 use super::*;
-use crate::webhook_signature::sign;
+use hub_core::testing::{RecordingEvents, RecordingInvalidation};
+use hub_core::{TicketId, TransactionId};
+
+use super::signature::sign;
 
 const KEY: &[u8] = b"webhook-test-key-0123456789abcdef";
 
@@ -18,13 +19,8 @@ fn check(kind: WebhookKind, body: &str, expected: Result<Change, &str>) {
             assert_eq!(change, want, "{body}");
             assert_eq!(data, serde_json::from_str::<Value>(body).unwrap());
         }
-        (Err(p), Err(fragment)) => {
-            assert_eq!((p.status, p.code), (422, ProblemCode::InvalidBody), "{body}");
-            assert!(
-                p.detail.contains(fragment),
-                "{body}: {} should say {fragment}",
-                p.detail
-            );
+        (Err(e @ (WebhookError::Invalid { .. } | WebhookError::Body(_))), Err(fragment)) => {
+            assert!(e.to_string().contains(fragment), "{body}: {e} should say {fragment}");
         }
         (got, want) => panic!("{body}: got {got:?}, wanted {want:?}"),
     }
@@ -98,58 +94,51 @@ fn bodies() {
     );
 }
 
-/// Records what was invalidated.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Change>>);
-
-#[async_trait]
-impl Invalidate for Recorder {
-    async fn invalidate(&self, change: &Change) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(change.clone());
-        Ok(())
+fn headers<'a>(id: &'a str, ts: &'a str, sig: &'a str) -> Signed<'a> {
+    Signed {
+        id: Some(id),
+        timestamp: Some(ts),
+        signature: Some(sig),
     }
-}
-
-fn headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert("webhook-id", id.parse().unwrap());
-    h.insert("webhook-timestamp", ts.to_string().parse().unwrap());
-    h.insert("webhook-signature", sig.parse().unwrap());
-    h
 }
 
 #[tokio::test]
 async fn a_delivery_is_processed_once_and_forgeries_never() {
     let keys = WebhookKeys::parse([format!("whsec_{}", STANDARD.encode(KEY)).as_str()]).unwrap();
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(RecordingInvalidation::default());
     let receiver = WebhookReceiver::new(keys).with_caches(recorder.clone());
-    let events = hub_store::LocalEvents::default();
+    let events = RecordingEvents::default();
     let now = 1_800_000_000;
+    let (ts, stale_ts) = (now.to_string(), (now - 301).to_string());
     let body = br#"{"ticket_id":"T-9","status":"open"}"#;
-    let good = headers("msg_1", now, &sign(KEY, "msg_1", now, body));
+    let sig = sign(KEY, "msg_1", now, body);
+    let good = headers("msg_1", &ts, &sig);
     let kind = WebhookKind::TicketUpdated;
     assert_eq!(
-        receiver.receive(kind, &good, body, now, &events).await,
-        Ok(Received::Processed)
+        receiver.receive(kind, good, body, now, &events).await.unwrap(),
+        Received::Processed
     );
     assert_eq!(
-        receiver.receive(kind, &good, body, now, &events).await,
-        Ok(Received::Duplicate)
+        receiver.receive(kind, good, body, now, &events).await.unwrap(),
+        Received::Duplicate
     );
-    assert_eq!(recorder.0.lock().unwrap().len(), 1);
-    let forged = headers("msg_2", now, &sign(b"other", "msg_2", now, body));
-    let stale = headers("msg_3", now - 301, &sign(KEY, "msg_3", now - 301, body));
-    for h in [forged, stale, HeaderMap::new()] {
-        let p = receiver.receive(kind, &h, body, now, &events).await.unwrap_err();
-        assert_eq!((p.status, p.code), (401, ProblemCode::Unauthorized));
+    assert_eq!(recorder.changes().len(), 1);
+    assert_eq!(events.events().len(), 1);
+    let (forged_sig, stale_sig) = (sign(b"other", "msg_2", now, body), sign(KEY, "msg_3", now - 301, body));
+    let forged = headers("msg_2", &ts, &forged_sig);
+    let stale = headers("msg_3", &stale_ts, &stale_sig);
+    for h in [forged, stale, Signed::default()] {
+        let e = receiver.receive(kind, h, body, now, &events).await.unwrap_err();
+        assert!(matches!(e, WebhookError::Unverified(_)), "{e}");
     }
     let bad = br#"{"ticket_id":"T 9","status":"open"}"#;
-    let h = headers("msg_4", now, &sign(KEY, "msg_4", now, bad));
-    assert_eq!(
-        receiver.receive(kind, &h, bad, now, &events).await.unwrap_err().status,
-        422
-    );
-    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+    let bad_sig = sign(KEY, "msg_4", now, bad);
+    let e = receiver
+        .receive(kind, headers("msg_4", &ts, &bad_sig), bad, now, &events)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, WebhookError::Invalid { field: "ticket_id", .. }), "{e}");
+    assert_eq!(recorder.changes().len(), 1);
 }
 
 #[tokio::test]
@@ -171,53 +160,35 @@ proptest! {
                 prop_assert!(!status.is_empty());
             }
             Ok(other) => prop_assert!(false, "{other:?}"),
-            Err(p) => {
-                prop_assert_eq!(p.status, 422);
+            Err(e) => {
+                prop_assert!(matches!(e, WebhookError::Invalid { .. } | WebhookError::Body(_)), "{}", e);
                 prop_assert!(TransactionId::parse(&id).is_err() || status.is_empty());
             }
         }
     }
 }
 
-/// A cache store that is down.
-struct Down;
-
-#[async_trait]
-impl Invalidate for Down {
-    async fn invalidate(&self, _: &Change) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable {
-            reason: "redis down".to_owned(),
-        })
-    }
-}
-
-/// Records published events.
-#[derive(Default)]
-struct Bus(Mutex<Vec<Event>>);
-
-#[async_trait]
-impl EventPublisher for Bus {
-    async fn publish(&self, e: Event) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(e);
-        Ok(())
-    }
-    fn subscribe(&self) -> hub_core::EventStream {
-        Box::pin(futures_util::stream::empty())
-    }
-}
-
 #[tokio::test]
 async fn a_failed_invalidation_is_reported_and_the_event_still_published() {
     let keys = WebhookKeys::parse([format!("whsec_{}", STANDARD.encode(KEY)).as_str()]).unwrap();
-    let receiver = WebhookReceiver::new(keys).with_caches(Arc::new(Down));
-    let bus = Bus::default();
+    let down = Arc::new(RecordingInvalidation::default());
+    *down.down.lock().unwrap() = true;
+    let receiver = WebhookReceiver::new(keys).with_caches(down);
+    let bus = RecordingEvents::default();
     let now = 1_800_000_000;
+    let ts = now.to_string();
     let body = br#"{"transaction_id":"TX-1","status":"failed","customer_id":"C-1"}"#;
-    let h = headers("msg_d", now, &sign(KEY, "msg_d", now, body));
+    let sig = sign(KEY, "msg_d", now, body);
     let got = receiver
-        .receive(WebhookKind::TransactionUpdated, &h, body, now, &bus)
+        .receive(
+            WebhookKind::TransactionUpdated,
+            headers("msg_d", &ts, &sig),
+            body,
+            now,
+            &bus,
+        )
         .await;
-    assert_eq!(got, Ok(Received::Processed));
-    let events = bus.0.lock().unwrap();
+    assert_eq!(got.unwrap(), Received::Processed);
+    let events = bus.events();
     assert_eq!((events.len(), events[0].id.as_str()), (1, "msg_d"));
 }

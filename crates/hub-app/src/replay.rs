@@ -1,11 +1,19 @@
 //! Replaying dead-lettered writes: a DLQ entry's operation and payload mapped back to the port call.
 
-use async_trait::async_trait;
-use hub_core::{CallContext, CommentLookup, DlqEntry, Error, TicketLookup};
+use std::sync::Arc;
 
-use crate::operations::{UnreplayableError, WriteOp};
-use crate::state::Ports;
-use crate::wire::{CommentBody, CreatedTicketBody};
+use async_trait::async_trait;
+use hub_core::{
+    CallContext, CommentLookup, ConversationId, DeadLetterQueue, Delivery, DlqEntry, DlqError, DlqId, Error,
+    IdempotencyKey, Operation, ReplayClaim, ReplayOutcome, TicketLookup,
+};
+
+use crate::answer::AnswerFormat;
+use crate::dead_letter::{APPLIED_UNREADABLE, OUTCOME_UNKNOWN};
+use crate::dlq_payload::{self, UnreplayableError};
+use crate::hub::Hub;
+use crate::operation::{WriteOp, Written};
+use crate::ports::Ports;
 
 /// Why a replay did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,31 +59,33 @@ pub trait Replayer: Send + Sync {
     async fn replay(&self, entry: &DlqEntry, ctx: &CallContext, force: bool) -> Result<serde_json::Value, ReplayError>;
 }
 
-/// Replays through the same ports the API uses.
+/// Replays through the same ports the writes use.
 #[derive(Clone)]
 pub struct PortReplayer {
     ports: Ports,
+    format: Arc<dyn AnswerFormat>,
 }
 
 impl PortReplayer {
-    /// A replayer over `ports`.
-    pub fn new(ports: Ports) -> Self {
-        Self { ports }
+    /// A replayer over `ports`, whose results are the bodies `format` writes.
+    pub fn new(ports: Ports, format: Arc<dyn AnswerFormat>) -> Self {
+        Self { ports, format }
     }
 }
 
 #[async_trait]
 impl Replayer for PortReplayer {
     async fn replay(&self, entry: &DlqEntry, ctx: &CallContext, force: bool) -> Result<serde_json::Value, ReplayError> {
-        let op = WriteOp::from_entry(&entry.failure.operation, &entry.failure.payload)?;
+        let op = dlq_payload::decode(&entry.failure.operation, &entry.failure.payload)?;
         if matches!(op, WriteOp::Commit(_)) && ctx.idempotency_key.is_none() {
             return Err(UnreplayableError::MissingKey.into());
         }
-        if let WriteOp::AddComment(c) = &op {
-            match self.ports.ticketing.find_comment(ctx, &c.ticket_id).await? {
+        let unknown = entry.failure.error_code == OUTCOME_UNKNOWN;
+        if let WriteOp::AddComment { ticket_id, .. } = &op {
+            match self.ports.ticketing.find_comment(ctx, ticket_id).await? {
                 CommentLookup::Found(found) => {
                     tracing::info!(dlq_id = %entry.id, "the dead-lettered comment was found upstream; not sent again");
-                    return Ok(serde_json::to_value(CommentBody::from(found)).unwrap_or_default());
+                    return Ok(self.format.body(&Written::Comment(found)));
                 }
                 CommentLookup::Uncheckable if !force => return Err(ReplayError::OutcomeUnknown),
                 CommentLookup::Absent | CommentLookup::KeyHonoured | CommentLookup::Uncheckable => {}
@@ -84,20 +94,16 @@ impl Replayer for PortReplayer {
             match self.ports.ticketing.find_ticket(ctx).await? {
                 TicketLookup::Found(found) => {
                     tracing::info!(dlq_id = %entry.id, ticket_id = %found.ticket_id, "the dead-lettered ticket was found upstream; not created again");
-                    return Ok(serde_json::to_value(CreatedTicketBody::from(found)).unwrap_or_default());
+                    return Ok(self.format.body(&Written::Ticket(found)));
                 }
-                TicketLookup::Uncheckable
-                    if entry.failure.error_code == crate::dead_letter::OUTCOME_UNKNOWN && !force =>
-                {
-                    return Err(ReplayError::OutcomeUnknown);
-                }
+                TicketLookup::Uncheckable if unknown && !force => return Err(ReplayError::OutcomeUnknown),
                 TicketLookup::Absent | TicketLookup::Uncheckable => {}
             }
-        } else if entry.failure.error_code == crate::dead_letter::OUTCOME_UNKNOWN && !force {
+        } else if unknown && !force {
             return Err(ReplayError::OutcomeUnknown);
         }
-        let (_, body) = op.call(&self.ports, ctx).await?;
-        Ok(body)
+        let written = op.call(&self.ports, ctx).await?;
+        Ok(self.format.body(&written))
     }
 }
 
@@ -118,39 +124,47 @@ pub enum Replayed {
     },
 }
 
-/// Claims entry `id` for `actor`, runs it again with its own idempotency key and
-/// conversation (filled into `ctx` when missing), and records the outcome — the one
-/// replay flow of the API route, the supervisor's page and the command line. `force`
-/// sends a write whose earlier outcome cannot be checked (see [`Replayer::replay`]).
-pub async fn replay_entry(
-    state: &crate::state::AppState,
-    id: &hub_core::DlqId,
+impl Hub {
+    /// Claims entry `id` for `actor`, runs it again with its own idempotency key and
+    /// conversation (filled into `ctx` when missing), and records the outcome — the one
+    /// replay flow of the API, the supervisor's page and the command line. `force`
+    /// sends a write whose earlier outcome cannot be checked (see [`Replayer::replay`]).
+    pub async fn replay(&self, id: &DlqId, actor: &str, ctx: CallContext, force: bool) -> Result<Replayed, DlqError> {
+        let replayed = replay_entry(self, id, actor, ctx, force).await;
+        crate::dead_letter::refresh_pending_gauge(&self.services.dlq);
+        replayed
+    }
+}
+
+async fn replay_entry(
+    hub: &Hub,
+    id: &DlqId,
     actor: &str,
     mut ctx: CallContext,
     force: bool,
-) -> Result<Replayed, hub_core::DlqError> {
-    let dlq = &state.services.dlq;
-    let claim = dlq.claim_replay(id, actor, state.settings.replay_lease).await?;
+) -> Result<Replayed, DlqError> {
+    let dlq = &hub.services.dlq;
+    let claim = dlq.claim_replay(id, actor, hub.settings.replay_lease).await?;
     let failure = &claim.entry.failure;
     if ctx.conversation_id.is_none()
         && let Some(c) = failure
             .conversation_id
             .as_deref()
-            .and_then(|c| hub_core::ConversationId::parse(c).ok())
+            .and_then(|c| ConversationId::parse(c).ok())
     {
         ctx = ctx.with_conversation_id(c);
     }
     if let Some(k) = failure
         .idempotency_key
         .as_deref()
-        .and_then(|k| hub_core::IdempotencyKey::parse(k).ok())
+        .and_then(|k| IdempotencyKey::parse(k).ok())
     {
         ctx = ctx.with_idempotency_key(k);
     }
     // The claim outlives a long replay: renewed at a third of the lease while the write
     // runs, so no second replay can take the entry meanwhile.
-    let lease = state.settings.replay_lease;
-    let replay = state.replayer.replay(&claim.entry, &ctx, force);
+    let lease = hub.settings.replay_lease;
+    let replay = hub.replayer.replay(&claim.entry, &ctx, force);
     tokio::pin!(replay);
     let outcome = loop {
         tokio::select! {
@@ -164,11 +178,11 @@ pub async fn replay_entry(
     };
     match outcome {
         Ok(result) => {
-            let entry = finish(dlq.as_ref(), &claim, hub_core::ReplayOutcome::Succeeded { result }).await?;
+            let entry = finish(dlq.as_ref(), &claim, ReplayOutcome::Succeeded { result }).await?;
             tracing::info!(dlq_id = %id, actor, "dead-letter entry replayed");
             Ok(Replayed::Done(Box::new(entry)))
         }
-        Err(ReplayError::Upstream(err)) if err.delivery() == hub_core::Delivery::Applied => {
+        Err(ReplayError::Upstream(err)) if err.delivery() == Delivery::Applied => {
             // The upstream did it again-or-for-the-first-time; only its answer is
             // unusable. The entry is settled (a second replay could only repeat it) and
             // its result says what a person must reconcile.
@@ -176,14 +190,11 @@ pub async fn replay_entry(
                 "applied": true,
                 "answer_unreadable": err.to_string(),
             });
-            let entry = finish(dlq.as_ref(), &claim, hub_core::ReplayOutcome::Succeeded { result }).await?;
+            let entry = finish(dlq.as_ref(), &claim, ReplayOutcome::Succeeded { result }).await?;
             tracing::error!(dlq_id = %id, actor, error = %err, "dead-letter replay took effect but its answer could not be read; reconcile it");
-            state.supervisor.record(
-                &failure.adapter,
-                &failure.operation,
-                crate::dead_letter::APPLIED_UNREADABLE,
-                Some(id.as_str()),
-            );
+            if let Some(operation) = Operation::parse(&failure.operation) {
+                hub.supervisor.record(operation, APPLIED_UNREADABLE, Some(id.as_str()));
+            }
             Ok(Replayed::Done(Box::new(entry)))
         }
         Err(err) => {
@@ -191,7 +202,7 @@ pub async fn replay_entry(
                 ReplayError::Upstream(_) => (err.code(), ctx.attempts.get()),
                 ReplayError::Unreplayable(_) | ReplayError::OutcomeUnknown => (err.code(), 0),
             };
-            let outcome = hub_core::ReplayOutcome::Failed {
+            let outcome = ReplayOutcome::Failed {
                 error: err.to_string(),
                 error_code: error_code.to_owned(),
                 attempts,
@@ -216,19 +227,18 @@ const FINISH_RETRY_DELAYS: [std::time::Duration; 3] = [
 ];
 
 /// Records a replay's outcome, retrying a store that is briefly unavailable.
-async fn finish(
-    dlq: &dyn hub_core::DeadLetterQueue,
-    claim: &hub_core::ReplayClaim,
-    outcome: hub_core::ReplayOutcome,
-) -> Result<DlqEntry, hub_core::DlqError> {
+async fn finish(dlq: &dyn DeadLetterQueue, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError> {
     let mut delays = FINISH_RETRY_DELAYS.iter();
     loop {
         match dlq.finish_replay(claim, outcome.clone()).await {
-            Err(hub_core::DlqError::Store(e)) if e.is_transient() => match delays.next() {
+            Err(DlqError::Store(e)) if e.is_transient() => match delays.next() {
                 Some(delay) => tokio::time::sleep(*delay).await,
-                None => return Err(hub_core::DlqError::Store(e)),
+                None => return Err(DlqError::Store(e)),
             },
             other => return other,
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

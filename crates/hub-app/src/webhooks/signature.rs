@@ -80,7 +80,7 @@ impl WebhookKeys {
     ///
     /// ```
     /// use base64::Engine as _;
-    /// use hub_server::webhook_signature::{WebhookKeys, sign};
+    /// use hub_app::webhooks::signature::{WebhookKeys, sign};
     /// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     /// let keys = WebhookKeys::parse([secret]).unwrap();
     /// let raw = base64::engine::general_purpose::STANDARD.decode(&secret[6..]).unwrap();

@@ -1,22 +1,19 @@
-//! Webhooks in (contract section 3): verify a Standard Webhooks delivery over its raw
-//! bytes, process each `webhook-id` once, invalidate the cached reads it touches, then
-//! publish its event.
+//! Webhooks in: verify a Standard Webhooks delivery over its raw bytes, process each
+//! `webhook-id` once, invalidate the cached reads it touches, then publish its event.
+
+pub mod signature;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::http::HeaderMap;
-use hub_core::{CustomerId, Event, EventPublisher, StoreError, TicketId, Topic, TransactionId};
-use hub_resilience::cache::keys;
+use hub_core::{Change, CustomerId, Event, EventPublisher, ReadInvalidation, StoreError, Topic, WebhookIds};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::problem::{Problem, ProblemCode};
-use crate::webhook_signature::{VerifyError, WebhookKeys};
-use crate::wiring::Caches;
+use self::signature::{VerifyError, WebhookKeys};
 
 /// How long a `webhook-id` is remembered by default: twice the timestamp tolerance, so a
 /// delivery replayed within its validity is always recognised.
@@ -44,21 +41,44 @@ impl WebhookKind {
     }
 }
 
-/// What a verified delivery says changed: the cached reads to forget.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// A transaction's status (and, when the sender names the customer, their history).
-    Transaction {
-        /// The transaction.
-        transaction_id: TransactionId,
-        /// Its customer, when the payload has `customer_id`.
-        customer_id: Option<CustomerId>,
+/// Why a delivery was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// Not signed by a configured key, or too old (the sender must not retry as is).
+    #[error("webhook refused: {0}")]
+    Unverified(#[from] VerifyError),
+    /// Signed, but not a JSON object.
+    #[error("{0}")]
+    Body(String),
+    /// Signed, but a field is not what the route takes.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field (or header) at fault.
+        field: &'static str,
+        /// Why.
+        reason: String,
     },
-    /// A ticket's status.
-    Ticket {
-        /// The ticket.
-        ticket_id: TicketId,
-    },
+    /// The id memory cannot be reached (the sender retries).
+    #[error("the webhook id store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn invalid(field: &'static str, reason: impl std::fmt::Display) -> WebhookError {
+    WebhookError::Invalid {
+        field,
+        reason: reason.to_string(),
+    }
+}
+
+/// The `webhook-*` headers of a delivery, as text (`None` when absent or not text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signed<'a> {
+    /// `webhook-id`.
+    pub id: Option<&'a str>,
+    /// `webhook-timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `webhook-signature`.
+    pub signature: Option<&'a str>,
 }
 
 /// Reads a delivery's JSON body: an object with the route's id (the contract's id rule),
@@ -66,28 +86,29 @@ pub enum Change {
 /// fields are allowed and kept. Returns what changed and the payload to publish.
 ///
 /// ```
-/// use hub_server::webhooks::{Change, WebhookKind, parse_body};
+/// use hub_app::webhooks::{WebhookError, WebhookKind, parse_body};
+/// use hub_core::Change;
 /// let (change, data) = parse_body(WebhookKind::TicketUpdated, br#"{"ticket_id":"T-1","status":"solved","x":1}"#).unwrap();
 /// assert!(matches!(change, Change::Ticket { ref ticket_id } if ticket_id.as_str() == "T-1"));
 /// assert_eq!(data["x"], 1);
-/// assert_eq!(parse_body(WebhookKind::TicketUpdated, br#"{"ticket_id":"a b","status":"open"}"#).unwrap_err().status, 422);
+/// let refused = parse_body(WebhookKind::TicketUpdated, br#"{"ticket_id":"a b","status":"open"}"#);
+/// assert!(matches!(refused, Err(WebhookError::Invalid { field: "ticket_id", .. })));
 /// ```
-pub fn parse_body(kind: WebhookKind, body: &[u8]) -> Result<(Change, Value), Problem> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Problem::new(ProblemCode::InvalidBody, format!("the body is not JSON: {e}")))?;
+pub fn parse_body(kind: WebhookKind, body: &[u8]) -> Result<(Change, Value), WebhookError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| WebhookError::Body(format!("the body is not JSON: {e}")))?;
     let Value::Object(obj) = &value else {
-        return Err(Problem::new(ProblemCode::InvalidBody, "the body must be a JSON object"));
+        return Err(WebhookError::Body("the body must be a JSON object".to_owned()));
     };
     required_str(obj, "status")?;
     if let Some(raw) = optional_str(obj, "updated_at")? {
-        OffsetDateTime::parse(raw, &Rfc3339)
-            .map_err(|_| Problem::invalid_body("updated_at", "not an RFC 3339 time"))?;
+        OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| invalid("updated_at", "not an RFC 3339 time"))?;
     }
     let change = match kind {
         WebhookKind::TransactionUpdated => Change::Transaction {
             transaction_id: id(obj, "transaction_id")?,
             customer_id: optional_str(obj, "customer_id")?
-                .map(|raw| CustomerId::parse(raw).map_err(|e| Problem::invalid_body("customer_id", e)))
+                .map(|raw| CustomerId::parse(raw).map_err(|e| invalid("customer_id", e)))
                 .transpose()?,
         },
         WebhookKind::TicketUpdated => Change::Ticket {
@@ -97,34 +118,30 @@ pub fn parse_body(kind: WebhookKind, body: &[u8]) -> Result<(Change, Value), Pro
     Ok((change, value))
 }
 
-fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str, Problem> {
+fn required_str<'a>(obj: &'a Map<String, Value>, field: &'static str) -> Result<&'a str, WebhookError> {
     match obj.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(Value::String(_)) => Err(Problem::invalid_body(field, "must not be empty")),
-        Some(_) => Err(Problem::invalid_body(field, "must be a string")),
-        None => Err(Problem::invalid_body(field, "missing")),
+        Some(Value::String(_)) => Err(invalid(field, "must not be empty")),
+        Some(_) => Err(invalid(field, "must be a string")),
+        None => Err(invalid(field, "missing")),
     }
 }
 
-fn optional_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, Problem> {
+fn optional_str<'a>(obj: &'a Map<String, Value>, field: &'static str) -> Result<Option<&'a str>, WebhookError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Problem::invalid_body(field, "must be a string")),
+        Some(_) => Err(invalid(field, "must be a string")),
     }
 }
 
-fn id<T: std::str::FromStr<Err = hub_core::IdError>>(obj: &Map<String, Value>, field: &str) -> Result<T, Problem> {
+fn id<T: std::str::FromStr<Err = hub_core::IdError>>(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<T, WebhookError> {
     required_str(obj, field)?
         .parse()
-        .map_err(|e: hub_core::IdError| Problem::invalid_body(field, e))
-}
-
-/// Forgets the cached reads a change touches.
-#[async_trait]
-pub trait Invalidate: Send + Sync {
-    /// Invalidates every cached read `change` makes stale.
-    async fn invalidate(&self, change: &Change) -> Result<(), StoreError>;
+        .map_err(|e: hub_core::IdError| invalid(field, e))
 }
 
 /// Nothing cached (tests, or a hub without caches).
@@ -132,50 +149,9 @@ pub trait Invalidate: Send + Sync {
 pub struct NoCaches;
 
 #[async_trait]
-impl Invalidate for NoCaches {
+impl ReadInvalidation for NoCaches {
     async fn invalidate(&self, _: &Change) -> Result<(), StoreError> {
         Ok(())
-    }
-}
-
-/// Through the adapters' cache managers, so an in-flight read of the same key is detached
-/// and cannot write old data back; with Redis the store is shared, so every instance's
-/// next read misses.
-#[async_trait]
-impl Invalidate for Caches {
-    async fn invalidate(&self, change: &Change) -> Result<(), StoreError> {
-        match change {
-            Change::Transaction {
-                transaction_id,
-                customer_id,
-            } => {
-                let status = self
-                    .transactions
-                    .invalidate(&keys::transaction_status(transaction_id.as_str()))
-                    .await;
-                let history = match customer_id {
-                    Some(c) => self.transactions.invalidate_tag(&keys::customer_tag(c.as_str())).await,
-                    None => Ok(()),
-                };
-                status.and(history)
-            }
-            Change::Ticket { ticket_id } => self.tickets.invalidate(&keys::ticket_status(ticket_id.as_str())).await,
-        }
-    }
-}
-
-/// Remembers `webhook-id`s so a redelivery is acknowledged without being processed again.
-#[async_trait]
-pub trait SeenIds: Send + Sync {
-    /// Records `id` for `ttl`; `true` when it was not already remembered.
-    async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError>;
-}
-
-/// In the SQL store, so every instance on the same database agrees.
-#[async_trait]
-impl SeenIds for hub_store::SqlWebhookIds {
-    async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
-        hub_store::SqlWebhookIds::remember(self, id, ttl).await
     }
 }
 
@@ -187,7 +163,7 @@ pub struct MemorySeenIds(Mutex<HashMap<String, Instant>>);
 const MEMORY_SWEEP_AT: usize = 10_000;
 
 #[async_trait]
-impl SeenIds for MemorySeenIds {
+impl WebhookIds for MemorySeenIds {
     async fn remember(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = Instant::now();
         let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -216,8 +192,8 @@ pub enum Received {
 /// Receives webhooks: the keys they are signed with, the memory of ids, the caches.
 pub struct WebhookReceiver {
     keys: WebhookKeys,
-    seen: Arc<dyn SeenIds>,
-    caches: Arc<dyn Invalidate>,
+    seen: Arc<dyn WebhookIds>,
+    caches: Arc<dyn ReadInvalidation>,
     id_memory: Duration,
 }
 
@@ -251,14 +227,14 @@ impl WebhookReceiver {
 
     /// Remembers ids in `seen` (the SQL store, so every instance agrees).
     #[must_use]
-    pub fn with_seen_ids(mut self, seen: Arc<dyn SeenIds>) -> Self {
+    pub fn with_seen_ids(mut self, seen: Arc<dyn WebhookIds>) -> Self {
         self.seen = seen;
         self
     }
 
     /// Invalidates through `caches`.
     #[must_use]
-    pub fn with_caches(mut self, caches: Arc<dyn Invalidate>) -> Self {
+    pub fn with_caches(mut self, caches: Arc<dyn ReadInvalidation>) -> Self {
         self.caches = caches;
         self
     }
@@ -277,37 +253,37 @@ impl WebhookReceiver {
 
     /// Verifies and processes one delivery at `now` (Unix seconds).
     ///
-    /// 401 `unauthorized` for a missing header, a timestamp more than five minutes off or
-    /// no matching signature; 422 `invalid_body` for a signed body that is not what the
-    /// route takes; 503 `store_unavailable` when the id memory cannot be reached (the
-    /// sender retries). A first delivery invalidates the caches, then publishes the event.
+    /// [`WebhookError::Unverified`] for a missing header, a timestamp more than five
+    /// minutes off or no matching signature; [`WebhookError::Invalid`] for a signed body
+    /// that is not what the route takes; [`WebhookError::Store`] when the id memory cannot
+    /// be reached (the sender retries). A first delivery invalidates the caches, then
+    /// publishes the event.
     pub async fn receive(
         &self,
         kind: WebhookKind,
-        headers: &HeaderMap,
+        signed: Signed<'_>,
         body: &[u8],
         now: i64,
         events: &dyn EventPublisher,
-    ) -> Result<Received, Problem> {
+    ) -> Result<Received, WebhookError> {
         let topic = kind.topic().as_str();
-        let id = self.verify(headers, body, now).inspect_err(|e| {
+        let id = self.verify(signed, body, now).inspect_err(|e| {
             metrics::counter!("integration_webhook_verification_failures_total", "reason" => e.reason()).increment(1);
             tracing::warn!(event = topic, reason = e.reason(), "webhook refused");
-        });
-        let id = id.map_err(|e| Problem::new(ProblemCode::Unauthorized, format!("webhook refused: {e}")))?;
+        })?;
         let counted = |result: &'static str| {
             metrics::counter!("integration_webhooks_total", "event" => topic, "result" => result).increment(1);
         };
         if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
             counted("invalid");
-            return Err(Problem::invalid_body(
+            return Err(invalid(
                 "webhook-id",
                 format!("must be 1 to {MAX_ID_LEN} visible ASCII characters"),
             ));
         }
         let (change, data) = parse_body(kind, body).inspect_err(|_| counted("invalid"))?;
         match self.seen.remember(&id, self.id_memory).await {
-            Err(e) => return Err(Problem::store("webhook ids", &e)),
+            Err(e) => return Err(e.into()),
             Ok(false) => {
                 counted("duplicate");
                 tracing::info!(event = topic, webhook_id = %id, "webhook already processed; acknowledged");
@@ -335,16 +311,14 @@ impl WebhookReceiver {
         Ok(Received::Processed)
     }
 
-    fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<String, VerifyError> {
-        let header = |name: &'static str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(VerifyError::MissingHeader(name))
-        };
-        let id = header("webhook-id")?;
-        let timestamp = header("webhook-timestamp")?;
-        let signature = header("webhook-signature")?;
+    fn verify(&self, signed: Signed<'_>, body: &[u8], now: i64) -> Result<String, VerifyError> {
+        let id = signed.id.ok_or(VerifyError::MissingHeader("webhook-id"))?;
+        let timestamp = signed
+            .timestamp
+            .ok_or(VerifyError::MissingHeader("webhook-timestamp"))?;
+        let signature = signed
+            .signature
+            .ok_or(VerifyError::MissingHeader("webhook-signature"))?;
         self.keys.verify(id, timestamp, signature, body, now)?;
         Ok(id.to_owned())
     }

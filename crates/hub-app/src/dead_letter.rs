@@ -1,10 +1,13 @@
 //! Which failed writes go to the dead-letter queue, and putting them there.
 
-use hub_core::{CallContext, DlqEntry, Error, Event, NewDlqEntry, StoreError, Topic};
+use std::sync::Arc;
+
+use hub_core::{CallContext, DeadLetterQueue, DlqEntry, Error, Event, NewDlqEntry, StoreError, Topic};
 use time::OffsetDateTime;
 
-use crate::operations::WriteOp;
-use crate::state::AppState;
+use crate::dlq_payload;
+use crate::hub::Hub;
+use crate::operation::WriteOp;
 
 /// The supervisor alert's summary for writes that took effect but whose answer could not
 /// be read: they need reconciling with the upstream, not replaying.
@@ -25,7 +28,7 @@ pub const DEAD_LETTERED: &str = "writes dead-lettered";
 ///
 /// ```
 /// use hub_core::{ConnectCause, Error};
-/// use hub_server::dead_letter::should_dead_letter;
+/// use hub_app::dead_letter::should_dead_letter;
 /// assert!(should_dead_letter(&Error::Connect(ConnectCause::Refused)));
 /// assert!(!should_dead_letter(&Error::Rejected { status: 422, reason: None }));
 /// ```
@@ -47,22 +50,13 @@ pub fn should_dead_letter(err: &Error) -> bool {
 /// Stores the failed write durably (committed when this returns), then publishes
 /// `dlq.enqueued` on a best-effort basis.
 pub async fn enqueue(
-    state: &AppState,
+    hub: &Hub,
     ctx: &CallContext,
     op: &WriteOp,
     err: &Error,
     actor: Option<&str>,
 ) -> Result<DlqEntry, StoreError> {
-    enqueue_as(state, ctx, op, (&err.to_string(), err.code()), actor).await
-}
-
-/// Whether sending `op` again cannot do it twice: its upstream deduplicates by key, or
-/// (comments) is looked at before anything is sent again.
-pub fn resend_is_safe(op: &WriteOp, ports: &crate::state::Ports) -> bool {
-    match op {
-        WriteOp::CreateTicket(_) => ports.ticketing.creates_honour_keys(),
-        WriteOp::AddComment(_) | WriteOp::CreateDraft(_) | WriteOp::Commit(_) | WriteOp::Cancel(_) => true,
-    }
+    enqueue_as(hub, ctx, op, (&err.to_string(), err.code()), actor).await
 }
 
 /// The error code of an entry whose write may have taken effect at an upstream that can
@@ -73,7 +67,7 @@ pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
 /// holder stopped, or could not record how it ended) and its upstream can neither
 /// deduplicate it nor be asked whether it took effect.
 pub async fn enqueue_outcome_unknown(
-    state: &AppState,
+    hub: &Hub,
     ctx: &CallContext,
     op: &WriteOp,
     actor: Option<&str>,
@@ -81,20 +75,22 @@ pub async fn enqueue_outcome_unknown(
     let error = "the first request with this key may have taken effect (its claim lapsed without an outcome) \
                  and the upstream can neither deduplicate it nor be asked: check upstream, then replay with force \
                  or discard";
-    enqueue_as(state, ctx, op, (error, OUTCOME_UNKNOWN), actor).await
+    enqueue_as(hub, ctx, op, (error, OUTCOME_UNKNOWN), actor).await
 }
 
 async fn enqueue_as(
-    state: &AppState,
+    hub: &Hub,
     ctx: &CallContext,
     op: &WriteOp,
     (error, error_code): (&str, &str),
     actor: Option<&str>,
 ) -> Result<DlqEntry, StoreError> {
+    let operation = op.operation();
+    let adapter = operation.adapter();
     let entry = NewDlqEntry {
-        adapter: op.adapter().to_owned(),
-        operation: op.operation().to_owned(),
-        payload: op.payload(),
+        adapter: adapter.as_str().to_owned(),
+        operation: operation.as_str().to_owned(),
+        payload: dlq_payload::encode(op),
         idempotency_key: ctx.idempotency_key.as_ref().map(|k| k.as_str().to_owned()),
         error: error.to_owned(),
         error_code: error_code.to_owned(),
@@ -103,11 +99,11 @@ async fn enqueue_as(
         request_id: Some(ctx.request_id.as_str().to_owned()),
         conversation_id: ctx.conversation_id.as_ref().map(|c| c.as_str().to_owned()),
     };
-    let stored = state.services.dlq.enqueue(entry, actor.map(str::to_owned)).await?;
+    let stored = hub.services.dlq.enqueue(entry, actor.map(str::to_owned)).await?;
     tracing::warn!(
         dlq_id = %stored.id,
-        adapter = op.adapter(),
-        operation = op.operation(),
+        adapter = adapter.as_str(),
+        operation = operation.as_str(),
         error_code,
         "write dead-lettered"
     );
@@ -117,24 +113,23 @@ async fn enqueue_as(
         at: OffsetDateTime::now_utc(),
         data: serde_json::json!({
             "dlq_id": stored.id.as_str(),
-            "adapter": op.adapter(),
-            "operation": op.operation(),
+            "adapter": adapter.as_str(),
+            "operation": operation.as_str(),
         }),
     };
-    if let Err(e) = state.services.events.publish(event).await {
+    if let Err(e) = hub.services.events.publish(event).await {
         tracing::warn!(error = %e, "could not publish dlq.enqueued");
     }
-    state
-        .supervisor
-        .record(op.adapter(), op.operation(), DEAD_LETTERED, Some(stored.id.as_str()));
-    refresh_pending_gauge(state);
+    hub.supervisor
+        .record(operation, DEAD_LETTERED, Some(stored.id.as_str()));
+    refresh_pending_gauge(&hub.services.dlq);
     Ok(stored)
 }
 
 /// Sets `integration_dlq_pending` from the queue now (after an enqueue, replay or
 /// discard), off the request's path; the wiring also refreshes it every few seconds.
-pub fn refresh_pending_gauge(state: &AppState) {
-    let dlq = state.services.dlq.clone();
+pub fn refresh_pending_gauge(dlq: &Arc<dyn DeadLetterQueue>) {
+    let dlq = Arc::clone(dlq);
     tokio::spawn(async move {
         if let Ok(n) = dlq.pending_count().await {
             // A gauge is an f64; counts this large lose nothing that matters.

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hub_core::{Alert, Notifier};
+use hub_core::{Alert, Notifier, Operation};
 use time::OffsetDateTime;
 
 /// How alerts are aggregated.
@@ -31,8 +31,8 @@ impl Default for AlertSettings {
     }
 }
 
-/// One kind of failure of one (adapter, operation): its summary keeps kinds apart.
-type Key = (String, String, String);
+/// One kind of failure of one operation: its summary keeps kinds apart.
+type Key = (Operation, String);
 
 /// The occurrences gathered in the current window of one pair.
 #[derive(Debug)]
@@ -50,10 +50,13 @@ struct Window {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::sync::Arc;
-/// use hub_server::alerts::{AlertSettings, Supervisor};
-/// use hub_server::notify::SupervisorNotifier;
-/// let supervisor = Supervisor::new(Arc::new(SupervisorNotifier::default()), AlertSettings::default());
-/// supervisor.record("ticketing", "create_ticket", "writes dead-lettered", Some("dlq-1"));
+/// use hub_app::alerts::{AlertSettings, Supervisor};
+/// use hub_core::{Operation, mock::MockNotifier};
+/// let mut notifier = MockNotifier::new();
+/// notifier.expect_notify().times(1).returning(|_| Ok(()));
+/// let supervisor = Supervisor::new(Arc::new(notifier), AlertSettings::default());
+/// supervisor.record(Operation::CreateTicket, "writes dead-lettered", Some("dlq-1"));
+/// # tokio::task::yield_now().await;
 /// # }
 /// ```
 #[derive(Clone)]
@@ -82,9 +85,10 @@ impl Supervisor {
     }
 
     /// Records one failure; never waits (delivery runs in a task of the pair's own).
-    pub fn record(&self, adapter: &str, operation: &str, summary: &str, sample_id: Option<&str>) {
+    pub fn record(&self, operation: Operation, summary: &str, sample_id: Option<&str>) {
+        let (adapter, operation_name) = (operation.adapter().as_str(), operation.as_str());
         let now = OffsetDateTime::now_utc();
-        let key = (adapter.to_owned(), operation.to_owned(), summary.to_owned());
+        let key = (operation, summary.to_owned());
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(w) = open.get_mut(&key) {
             if w.count == 0 {
@@ -101,8 +105,8 @@ impl Supervisor {
             return;
         }
         let first = Alert {
-            adapter: key.0.clone(),
-            operation: key.1.clone(),
+            adapter: adapter.to_owned(),
+            operation: operation_name.to_owned(),
             summary: summary.to_owned(),
             count: 1,
             first_at: now,
@@ -114,7 +118,7 @@ impl Supervisor {
                 .collect(),
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(target: "supervisor", adapter, operation, summary, "supervisor alert (no runtime to deliver it)");
+            tracing::warn!(target: "supervisor", adapter, operation = operation_name, summary, "supervisor alert (no runtime to deliver it)");
             return;
         };
         open.insert(
@@ -142,8 +146,8 @@ impl Supervisor {
                 match open.get_mut(&key) {
                     Some(w) if w.count > 0 => {
                         let alert = Alert {
-                            adapter: key.0.clone(),
-                            operation: key.1.clone(),
+                            adapter: key.0.adapter().as_str().to_owned(),
+                            operation: key.0.as_str().to_owned(),
                             summary: w.summary.clone(),
                             count: w.count,
                             first_at: w.first_at,
@@ -212,13 +216,12 @@ mod tests {
         // and 3 on another.
         for i in 0..10_000u32 {
             s.record(
-                "transaction_create",
-                "commit_transaction",
+                Operation::CommitTransaction,
                 "writes dead-lettered",
                 Some(&format!("dlq-{i}")),
             );
             if i < 3 {
-                s.record("ticketing", "create_ticket", "writes dead-lettered", None);
+                s.record(Operation::CreateTicket, "writes dead-lettered", None);
             }
             tokio::time::advance(Duration::from_millis(30)).await;
         }
@@ -233,7 +236,7 @@ mod tests {
         let tickets: Vec<_> = alerts.iter().filter(|a| a.0 == "create_ticket").map(|a| a.1).collect();
         assert_eq!(tickets, vec![1, 2]);
         // Quiet for a window: the episode is over and the next failure is sent at once.
-        s.record("ticketing", "create_ticket", "writes dead-lettered", None);
+        s.record(Operation::CreateTicket, "writes dead-lettered", None);
         settle().await;
         assert_eq!(inbox.counts().last().map(|a| a.1), Some(1));
         assert_eq!(inbox.counts().len(), alerts.len() + 1);

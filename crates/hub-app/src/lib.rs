@@ -1,0 +1,36 @@
+//! Integration Hub's use cases over hub-core's ports: a write claimed by its idempotency
+//! key, sent once, dead-lettered when it fails and answered the same on every repeat;
+//! dead letters listed, replayed and discarded; webhooks verified and turned into
+//! invalidations and events; supervisor alerts and per-adapter error rates.
+//!
+//! It sees ports only (`Arc<dyn Port>`): any transport (the HTTP server, a queue
+//! consumer, a command line) composes a [`Hub`] from adapters and stores and calls it.
+//! How answers are written is the caller's [`AnswerFormat`].
+
+pub mod alerts;
+pub mod answer;
+pub mod dead_letter;
+pub mod dlq;
+pub mod dlq_payload;
+pub mod error_rates;
+pub mod fingerprint;
+pub mod hub;
+pub mod operation;
+pub mod ports;
+pub mod replay;
+pub mod webhooks;
+pub mod write;
+
+pub use alerts::{AlertSettings, Supervisor};
+pub use answer::{AnswerFormat, Failed, Failure, Rendered, WriteAnswer};
+pub use error_rates::{CountingAudit, ErrorRates};
+pub use fingerprint::KeySource;
+pub use hub::{Hub, Settings};
+pub use operation::{WriteOp, Written};
+pub use ports::{Ports, Services};
+pub use replay::{PortReplayer, ReplayError, Replayed, Replayer};
+pub use webhooks::{Received, WebhookError, WebhookKind, WebhookReceiver};
+pub use write::WriteRequest;
+
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,141 @@
+//! Replaying dead letters: entries stored by earlier hubs, unknown outcomes, long replays.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hub_core::*;
+use serde_json::Value;
+
+use super::*;
+use crate::test_support::{Rig, ctx};
+
+/// Enqueues the stored v1 fixture's entries as an earlier hub wrote them.
+async fn seed_v1(rig: &Rig) -> Vec<DlqEntry> {
+    let fixture: Vec<Value> = serde_json::from_str(include_str!("../../tests/fixtures/dlq_v1.json")).unwrap();
+    let mut entries = Vec::new();
+    for (i, e) in fixture.into_iter().enumerate() {
+        let operation = Operation::parse(e["operation"].as_str().unwrap()).unwrap();
+        let failure = NewDlqEntry {
+            adapter: operation.adapter().as_str().into(),
+            operation: operation.as_str().into(),
+            payload: e["payload"].clone(),
+            idempotency_key: Some(format!("key-{i}")),
+            error: "the upstream did not answer in time".into(),
+            error_code: "timeout".into(),
+            attempts: 3,
+            request_id: Some("req-0".into()),
+            conversation_id: Some("conv-0".into()),
+        };
+        entries.push(rig.dlq.enqueue(failure, None).await.unwrap());
+    }
+    entries
+}
+
+#[tokio::test]
+async fn entries_stored_in_version_1_replay() {
+    let rig = Rig::new();
+    *rig.upstream.keyed_creates.lock().unwrap() = true;
+    for entry in seed_v1(&rig).await {
+        let replayed = rig.hub.replay(&entry.id, "ops", ctx("r-replay"), false).await.unwrap();
+        let Replayed::Done(done) = replayed else {
+            panic!("{} did not replay: {replayed:?}", entry.failure.operation)
+        };
+        assert_eq!(done.status, DlqStatus::Replayed);
+        assert!(done.result.is_some());
+        // Sent again with the entry's own key and conversation.
+        let sent = rig.upstream.contexts.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            sent.idempotency_key.as_ref().map(IdempotencyKey::as_str),
+            entry.failure.idempotency_key.as_deref()
+        );
+        assert_eq!(
+            sent.conversation_id.as_ref().map(ConversationId::as_str),
+            Some("conv-0")
+        );
+    }
+    assert_eq!(rig.upstream.writes(), 5);
+    assert_eq!(rig.dlq.pending_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_replay_keeps_the_entry_pending_with_the_new_error() {
+    let rig = Rig::new();
+    let entry = seed_v1(&rig).await.remove(3);
+    rig.upstream.fail_with(Error::Upstream {
+        status: 503,
+        retry_after: None,
+    });
+    let replayed = rig.hub.replay(&entry.id, "ops", ctx("r"), false).await.unwrap();
+    assert!(matches!(
+        replayed,
+        Replayed::Failed {
+            error: ReplayError::Upstream(_),
+            ..
+        }
+    ));
+    let after = rig.dlq.entry(entry.id.as_str()).unwrap();
+    assert_eq!(
+        (after.status, after.failure.error_code.as_str(), after.failure.attempts),
+        (DlqStatus::Pending, "upstream_5xx", 4)
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_payload_is_reported_not_sent() {
+    let rig = Rig::new();
+    let failure = NewDlqEntry {
+        adapter: "transaction_create".into(),
+        operation: "cancel_draft".into(),
+        payload: serde_json::json!({"draft_id": "D-1", "version": 9}),
+        idempotency_key: None,
+        error: "x".into(),
+        error_code: "timeout".into(),
+        attempts: 1,
+        request_id: None,
+        conversation_id: None,
+    };
+    let entry = rig.dlq.enqueue(failure, None).await.unwrap();
+    let replayed = rig.hub.replay(&entry.id, "ops", ctx("r"), false).await.unwrap();
+    assert!(matches!(
+        replayed,
+        Replayed::Failed {
+            error: ReplayError::Unreplayable(UnreplayableError::UnknownVersion(9)),
+            ..
+        }
+    ));
+    assert_eq!(rig.upstream.writes(), 0);
+}
+
+#[tokio::test]
+async fn a_comment_found_upstream_is_not_sent_again() {
+    let rig = Rig::new();
+    let entry = seed_v1(&rig).await.remove(1);
+    *rig.upstream.comment_lookup.lock().unwrap() = Some(CommentLookup::Found(CreatedComment {
+        comment_id: CommentId::parse("C-5").unwrap(),
+    }));
+    let Replayed::Done(done) = rig.hub.replay(&entry.id, "ops", ctx("r"), false).await.unwrap() else {
+        panic!("not replayed")
+    };
+    assert_eq!(done.result.unwrap()["comment_id"], "C-5");
+    assert_eq!(rig.upstream.writes(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_replay_renews_its_claim() {
+    let rig = Rig::with_settings(crate::hub::Settings {
+        replay_lease: Duration::from_secs(30),
+        ..crate::hub::Settings::default()
+    });
+    let entry = seed_v1(&rig).await.remove(4);
+    let gate = Arc::new(tokio::sync::Notify::new());
+    *rig.upstream.gate.lock().unwrap() = Some(gate.clone());
+    let hub = rig.hub.clone();
+    let id = entry.id.clone();
+    let replay = tokio::spawn(async move { hub.replay(&id, "ops", ctx("r"), false).await });
+    // Two and a half leases: renewed every third of one.
+    tokio::time::sleep(Duration::from_secs(75)).await;
+    gate.notify_one();
+    assert!(matches!(replay.await.unwrap().unwrap(), Replayed::Done(_)));
+    assert_eq!(rig.dlq.renewals.load(Ordering::SeqCst), 7);
+}

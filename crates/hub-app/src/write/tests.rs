@@ -1,0 +1,358 @@
+//! The idempotent write cycle against in-memory ports (and, where the order of store
+//! calls matters, mockall).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub_core::mock::MockIdempotencyStore;
+use hub_core::*;
+use mockall::Sequence;
+
+use super::*;
+use crate::dead_letter::{APPLIED_UNREADABLE, OUTCOME_UNKNOWN};
+use crate::fingerprint::{derive_key, of_write};
+use crate::hub::Settings;
+use crate::test_support::{Rig, body, ctx};
+
+fn key(k: &str) -> KeySource {
+    KeySource::Client(IdempotencyKey::parse(k).unwrap())
+}
+
+fn draft() -> WriteOp {
+    WriteOp::CreateDraft(NewDraft {
+        customer_id: CustomerId::parse("C-1").unwrap(),
+        money: Money::new("500.10".parse().unwrap(), Currency::parse("EUR").unwrap()),
+        description: "refund".into(),
+        metadata: serde_json::Map::new(),
+    })
+}
+
+fn comment() -> WriteOp {
+    WriteOp::AddComment {
+        ticket_id: TicketId::parse("T-1").unwrap(),
+        comment: NewComment {
+            body: "hello".into(),
+            public: true,
+        },
+    }
+}
+
+fn ticket() -> WriteOp {
+    WriteOp::CreateTicket(NewTicket {
+        customer_id: CustomerId::parse("C-1").unwrap(),
+        subject: "s".into(),
+        description: "d".into(),
+        priority: Priority::Normal,
+    })
+}
+
+fn request(rid: &str, caller: &str, key: KeySource, op: WriteOp) -> WriteRequest {
+    WriteRequest {
+        ctx: ctx(rid),
+        caller: Some(caller.to_owned()),
+        key,
+        op,
+    }
+}
+
+#[tokio::test]
+async fn a_key_answers_the_first_outcome_again_without_sending() {
+    let rig = Rig::new();
+    let first = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert!(!first.replayed);
+    assert_eq!(body(&first)["draft_id"], "D-1");
+    let again = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
+    assert!(again.replayed);
+    assert_eq!(again.response, first.response);
+    assert_eq!(rig.upstream.writes(), 1);
+    // The upstream got the caller's key.
+    assert_eq!(
+        rig.upstream.contexts.lock().unwrap()[0]
+            .idempotency_key
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "k-1"
+    );
+}
+
+#[tokio::test]
+async fn a_key_is_bound_to_its_caller_and_request() {
+    let rig = Rig::new();
+    rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    for other in [
+        request("r2", "billing", key("k-1"), draft()),
+        request("r3", "crm", key("k-1"), comment()),
+    ] {
+        let answer = rig.hub.write(other).await;
+        assert_eq!(body(&answer)["failure"], "mismatch");
+    }
+    assert_eq!(rig.upstream.writes(), 1);
+}
+
+#[tokio::test]
+async fn a_write_without_a_key_is_never_stored() {
+    let rig = Rig::new();
+    let derived = KeySource::Derived(derive_key());
+    let k = derived.key().as_str().to_owned();
+    rig.hub.write(request("r1", "crm", derived, draft())).await;
+    assert!(!rig.keys.holds(&k));
+    assert_eq!(rig.upstream.writes(), 1);
+}
+
+#[tokio::test]
+async fn a_failure_that_may_have_landed_is_dead_lettered_and_followed() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::Timeout);
+    let first = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    let id = body(&first)["dlq_id"].as_str().unwrap().to_owned();
+    assert_eq!(body(&first)["failure"], "timeout");
+    assert_eq!(first.retry_after_s, Some(5));
+    let entry = rig.dlq.entry(&id).unwrap();
+    assert_eq!(
+        (
+            entry.failure.operation.as_str(),
+            entry.failure.idempotency_key.as_deref()
+        ),
+        ("create_draft_transaction", Some("k-1"))
+    );
+    assert_eq!(entry.failure.payload["version"], 1);
+    assert_eq!(rig.events.events()[0].topic, Topic::DlqEnqueued);
+
+    // Pending: the stored failure again, without its invitation to retry.
+    let held = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
+    assert!(held.replayed);
+    assert_eq!(body(&held)["dlq_id"], id.as_str());
+    assert!(body(&held).get("retry_after_s").is_none());
+
+    // Replayed by the supervisor: the replay's result.
+    rig.upstream.succeed();
+    let replayed = rig
+        .hub
+        .replay(&DlqId::parse(&id).unwrap(), "ops", ctx("r3"), false)
+        .await
+        .unwrap();
+    assert!(matches!(replayed, crate::replay::Replayed::Done(_)));
+    let after = rig.hub.write(request("r4", "crm", key("k-1"), draft())).await;
+    assert!(after.replayed);
+    assert_eq!(body(&after)["draft_id"], "D-1");
+    assert_eq!(rig.upstream.writes(), 2);
+    // The replay reused the write's key.
+    let last = rig.upstream.contexts.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.idempotency_key.unwrap().as_str(), "k-1");
+}
+
+#[tokio::test]
+async fn a_discarded_dead_letter_answers_the_supervisors_reason() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::ConnectionLost);
+    let first = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    let id = DlqId::parse(body(&first)["dlq_id"].as_str().unwrap()).unwrap();
+    rig.dlq.discard(&id, "ops", Some("duplicate".into())).await.unwrap();
+    let after = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
+    assert!(after.replayed);
+    assert_eq!(body(&after)["failure"], "discarded");
+}
+
+#[tokio::test]
+async fn a_write_that_provably_did_nothing_frees_its_key() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::NotRecorded {
+        reason: "audit down".into(),
+    });
+    let answer = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert_eq!(body(&answer)["failure"], "not_recorded");
+    assert!(!rig.keys.holds("k-1"));
+    assert!(rig.dlq.entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_refusal_is_kept_for_the_key_and_not_dead_lettered() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::Rejected {
+        status: 422,
+        reason: None,
+    });
+    rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert!(rig.keys.answer("k-1").is_some());
+    assert!(rig.dlq.entries().is_empty());
+}
+
+#[tokio::test]
+async fn an_applied_write_with_an_unreadable_answer_is_never_resent() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::AnswerUnreadable {
+        status: 200,
+        reason: "draft_id: missing".into(),
+    });
+    let answer = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert_eq!(body(&answer)["failure"], "answer_unreadable");
+    assert!(rig.dlq.entries().is_empty());
+    assert!(rig.keys.answer("k-1").is_some());
+    tokio::task::yield_now().await;
+    let alerts = rig.inbox.alerts();
+    assert_eq!(alerts[0].summary, APPLIED_UNREADABLE);
+}
+
+#[tokio::test]
+async fn a_failure_that_cannot_be_kept_leaves_the_key_in_flight() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::Timeout);
+    *rig.dlq.down.lock().unwrap() = true;
+    let answer = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert_eq!(body(&answer)["failure"], "not_kept");
+    assert!(rig.keys.holds("k-1"));
+    assert!(rig.keys.answer("k-1").is_none());
+}
+
+#[tokio::test]
+async fn nothing_is_sent_when_the_key_store_fails() {
+    let rig = Rig::new();
+    *rig.keys.down.lock().unwrap() = true;
+    let answer = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert_eq!(
+        (body(&answer)["failure"].as_str(), answer.retry_after_s),
+        (Some("keys_unavailable"), Some(2))
+    );
+    assert_eq!(rig.upstream.writes(), 0);
+}
+
+#[tokio::test]
+async fn a_second_request_while_the_first_runs_is_in_flight() {
+    let rig = Rig::new();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    *rig.upstream.gate.lock().unwrap() = Some(gate.clone());
+    let hub = rig.hub.clone();
+    let first = tokio::spawn(async move { hub.write(request("r1", "crm", key("k-1"), draft())).await });
+    while rig.upstream.writes() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let second = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
+    assert_eq!(body(&second)["failure"], "in_flight");
+    gate.notify_one();
+    assert!(!first.await.unwrap().replayed);
+}
+
+#[tokio::test]
+async fn writes_beyond_the_cap_are_refused_unsent() {
+    let rig = Rig::with_settings(Settings {
+        max_write_tasks: 1,
+        ..Settings::default()
+    });
+    let gate = Arc::new(tokio::sync::Notify::new());
+    *rig.upstream.gate.lock().unwrap() = Some(gate.clone());
+    let hub = rig.hub.clone();
+    let first = tokio::spawn(async move { hub.write(request("r1", "crm", key("k-1"), draft())).await });
+    while rig.upstream.writes() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let refused = rig.hub.write(request("r2", "crm", key("k-2"), draft())).await;
+    assert_eq!(
+        (body(&refused)["failure"].as_str(), refused.retry_after_s),
+        (Some("overloaded"), Some(1))
+    );
+    assert!(!rig.keys.holds("k-2"));
+    gate.notify_one();
+    first.await.unwrap();
+    assert_eq!(rig.upstream.writes(), 1);
+}
+
+#[tokio::test]
+async fn a_takeover_finds_a_comment_that_landed_instead_of_sending_it_again() {
+    let rig = Rig::new();
+    rig.upstream.fail_with(Error::NotRecorded { reason: "x".into() });
+    // A first request that claimed the key and died: its claim lapses.
+    rig.keys
+        .claim(
+            &IdempotencyKey::parse("k-1").unwrap(),
+            &of_write(&comment(), Some("crm")),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    rig.keys.lapse("k-1");
+    *rig.upstream.comment_lookup.lock().unwrap() = Some(CommentLookup::Found(CreatedComment {
+        comment_id: CommentId::parse("C-77").unwrap(),
+    }));
+    let answer = rig.hub.write(request("r2", "crm", key("k-1"), comment())).await;
+    assert_eq!(body(&answer)["comment_id"], "C-77");
+    assert_eq!(rig.upstream.writes(), 0);
+    assert!(rig.keys.answer("k-1").is_some());
+}
+
+#[tokio::test]
+async fn a_takeover_of_an_unkeyed_create_waits_for_the_supervisor() {
+    let rig = Rig::new();
+    rig.keys
+        .claim(
+            &IdempotencyKey::parse("k-1").unwrap(),
+            &of_write(&ticket(), Some("crm")),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    rig.keys.lapse("k-1");
+    let answer = rig.hub.write(request("r2", "crm", key("k-1"), ticket())).await;
+    assert_eq!(body(&answer)["failure"], "outcome_unknown");
+    assert_eq!(rig.upstream.writes(), 0);
+    let entry = &rig.dlq.entries()[0];
+    assert_eq!(entry.failure.error_code, OUTCOME_UNKNOWN);
+    // A plain replay refuses; a forced one sends.
+    let refused = rig.hub.replay(&entry.id, "ops", ctx("r3"), false).await.unwrap();
+    assert!(matches!(
+        refused,
+        crate::replay::Replayed::Failed {
+            error: crate::replay::ReplayError::OutcomeUnknown,
+            ..
+        }
+    ));
+    assert_eq!(rig.upstream.writes(), 0);
+    let forced = rig.hub.replay(&entry.id, "ops", ctx("r4"), true).await.unwrap();
+    assert!(matches!(forced, crate::replay::Replayed::Done(_)));
+    assert_eq!(rig.upstream.writes(), 1);
+}
+
+#[tokio::test]
+async fn the_key_store_is_claimed_before_the_send_and_completed_after() {
+    // The order of the store's calls is the contract: claim, (send), complete.
+    let rig = Rig::new();
+    let mut store = MockIdempotencyStore::new();
+    let mut seq = Sequence::new();
+    store
+        .expect_claim()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(Claim::Acquired(ClaimToken("t-1".into()))));
+    store
+        .expect_complete()
+        .withf(|k, t, answer| k.as_str() == "k-1" && t.0 == "t-1" && answer.body.starts_with(b"{"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    store.expect_release().never();
+    let mut hub = rig.hub.clone();
+    hub.services.idempotency = Arc::new(store);
+    hub.write(request("r1", "crm", key("k-1"), draft())).await;
+    assert_eq!(rig.upstream.writes(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn recording_an_outcome_outlasts_a_brief_store_outage() {
+    let rig = Rig::new();
+    let mut store = MockIdempotencyStore::new();
+    store
+        .expect_claim()
+        .returning(|_, _, _| Ok(Claim::Acquired(ClaimToken("t-1".into()))));
+    let mut failures = 2;
+    store.expect_complete().times(3).returning(move |_, _, _| {
+        if failures > 0 {
+            failures -= 1;
+            Err(StoreError::Unavailable { reason: "blip".into() })
+        } else {
+            Ok(())
+        }
+    });
+    let mut hub = rig.hub.clone();
+    hub.services.idempotency = Arc::new(store);
+    hub.write(request("r1", "crm", key("k-1"), draft())).await;
+}

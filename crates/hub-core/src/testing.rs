@@ -1,0 +1,395 @@
+//! In-memory fakes of the service ports, for unit tests of the layers above (feature
+//! `testing`). They keep what passes through so a test can look at it, and can be told
+//! to fail; they model the ports' contracts (claims, fencing tokens, final entry states)
+//! without durability.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_core::Stream;
+use time::OffsetDateTime;
+
+use crate::ports::invalidation::{Change, ReadInvalidation};
+use crate::{
+    Alert, AuditLog, AuditQuery, AuditRecord, Claim, ClaimToken, DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqId,
+    DlqStatus, Event, EventPublisher, EventStream, Fingerprint, IdempotencyKey, IdempotencyStore, NewDlqEntry,
+    Notifier, Page, ReplayClaim, ReplayOutcome, StoreError, StoredResponse,
+};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn down() -> StoreError {
+    StoreError::Unavailable {
+        reason: "the test's store is down".to_owned(),
+    }
+}
+
+/// One key's record.
+#[derive(Debug, Clone)]
+struct KeyRecord {
+    fingerprint: Fingerprint,
+    token: ClaimToken,
+    answer: Option<StoredResponse>,
+    lapsed: bool,
+}
+
+/// Idempotency keys in memory, with fencing tokens; [`MemoryIdempotency::lapse`] makes
+/// a claim's lease run out.
+#[derive(Debug, Default)]
+pub struct MemoryIdempotency {
+    records: Mutex<HashMap<String, KeyRecord>>,
+    claims: AtomicUsize,
+    /// While set, every call fails as unavailable.
+    pub down: Mutex<bool>,
+}
+
+impl MemoryIdempotency {
+    /// The answer stored for `key`, if completed.
+    pub fn answer(&self, key: &str) -> Option<StoredResponse> {
+        lock(&self.records).get(key).and_then(|r| r.answer.clone())
+    }
+
+    /// Whether `key` is held (claimed or completed).
+    pub fn holds(&self, key: &str) -> bool {
+        lock(&self.records).contains_key(key)
+    }
+
+    /// Lets `key`'s in-flight claim lapse, as if its holder had died.
+    pub fn lapse(&self, key: &str) {
+        if let Some(r) = lock(&self.records).get_mut(key) {
+            r.lapsed = true;
+        }
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if *lock(&self.down) { Err(down()) } else { Ok(()) }
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryIdempotency {
+    async fn claim(&self, key: &IdempotencyKey, fp: &Fingerprint, _: Duration) -> Result<Claim, StoreError> {
+        self.check()?;
+        let n = self.claims.fetch_add(1, Ordering::SeqCst);
+        let token = ClaimToken(format!("{}#{n}", key.as_str()));
+        let mut records = lock(&self.records);
+        let Some(r) = records.get_mut(key.as_str()) else {
+            records.insert(
+                key.as_str().to_owned(),
+                KeyRecord {
+                    fingerprint: fp.clone(),
+                    token: token.clone(),
+                    answer: None,
+                    lapsed: false,
+                },
+            );
+            return Ok(Claim::Acquired(token));
+        };
+        Ok(if &r.fingerprint != fp {
+            Claim::Mismatch
+        } else if let Some(answer) = &r.answer {
+            Claim::Completed(answer.clone())
+        } else if r.lapsed {
+            r.token = token.clone();
+            r.lapsed = false;
+            Claim::TakenOver(token)
+        } else {
+            Claim::InFlight
+        })
+    }
+
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        token: &ClaimToken,
+        answer: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        if let Some(r) = lock(&self.records).get_mut(key.as_str())
+            && &r.token == token
+        {
+            r.answer = Some(answer.clone());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, key: &IdempotencyKey, token: &ClaimToken) -> Result<(), StoreError> {
+        self.check()?;
+        let mut records = lock(&self.records);
+        if records.get(key.as_str()).is_some_and(|r| &r.token == token) {
+            records.remove(key.as_str());
+        }
+        Ok(())
+    }
+
+    async fn sweep(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// The dead-letter queue in memory.
+#[derive(Debug, Default)]
+pub struct MemoryDlq {
+    entries: Mutex<Vec<DlqEntry>>,
+    /// While set, every call fails as unavailable.
+    pub down: Mutex<bool>,
+    /// How many times a replay's claim was renewed.
+    pub renewals: AtomicUsize,
+}
+
+impl MemoryDlq {
+    /// Every entry, oldest first.
+    pub fn entries(&self) -> Vec<DlqEntry> {
+        lock(&self.entries).clone()
+    }
+
+    /// Entry `id`, if any.
+    pub fn entry(&self, id: &str) -> Option<DlqEntry> {
+        lock(&self.entries).iter().find(|e| e.id.as_str() == id).cloned()
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if *lock(&self.down) { Err(down()) } else { Ok(()) }
+    }
+
+    fn pending(&self, id: &DlqId) -> Result<DlqEntry, DlqError> {
+        self.check()?;
+        let entry = self.entry(id.as_str()).ok_or(DlqError::NotFound)?;
+        if entry.status != DlqStatus::Pending {
+            return Err(DlqError::Conflict {
+                status: entry.status,
+                claimed: false,
+            });
+        }
+        Ok(entry)
+    }
+
+    fn update(&self, id: &DlqId, f: impl FnOnce(&mut DlqEntry)) -> Result<DlqEntry, DlqError> {
+        let mut entries = lock(&self.entries);
+        let entry = entries.iter_mut().find(|e| &e.id == id).ok_or(DlqError::NotFound)?;
+        f(entry);
+        entry.acted_at = Some(OffsetDateTime::now_utc());
+        Ok(entry.clone())
+    }
+}
+
+#[async_trait]
+impl DeadLetterQueue for MemoryDlq {
+    async fn enqueue(&self, failure: NewDlqEntry, _: Option<String>) -> Result<DlqEntry, StoreError> {
+        self.check()?;
+        let mut entries = lock(&self.entries);
+        let id = DlqId::parse(&format!("dlq-{}", entries.len() + 1))
+            .map_err(|e| StoreError::Corrupt { reason: e.to_string() })?;
+        let entry = DlqEntry {
+            id,
+            failure,
+            created_at: OffsetDateTime::now_utc(),
+            status: DlqStatus::Pending,
+            result: None,
+            reason: None,
+            acted_by: None,
+            acted_at: None,
+        };
+        entries.push(entry.clone());
+        Ok(entry)
+    }
+
+    async fn get(&self, id: &DlqId) -> Result<Option<DlqEntry>, StoreError> {
+        self.check()?;
+        Ok(self.entry(id.as_str()))
+    }
+
+    async fn list(&self, filter: &DlqFilter) -> Result<Page<DlqEntry>, StoreError> {
+        self.check()?;
+        let items = lock(&self.entries)
+            .iter()
+            .rev()
+            .filter(|e| filter.status.is_none_or(|s| s == e.status))
+            .filter(|e| filter.adapter.as_ref().is_none_or(|a| a == &e.failure.adapter))
+            .filter(|e| filter.operation.as_ref().is_none_or(|o| o == &e.failure.operation))
+            .take(usize::try_from(filter.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+
+    async fn claim_replay(&self, id: &DlqId, actor: &str, _: Duration) -> Result<ReplayClaim, DlqError> {
+        let entry = self.pending(id)?;
+        Ok(ReplayClaim {
+            entry,
+            token: format!("replay-by-{actor}"),
+        })
+    }
+
+    async fn renew_replay(&self, _: &ReplayClaim, _: Duration) -> Result<(), DlqError> {
+        self.check()?;
+        self.renewals.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn finish_replay(&self, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError> {
+        self.pending(&claim.entry.id)?;
+        self.update(&claim.entry.id, |e| match outcome {
+            ReplayOutcome::Succeeded { result } => {
+                e.status = DlqStatus::Replayed;
+                e.result = Some(result);
+            }
+            ReplayOutcome::Failed {
+                error,
+                error_code,
+                attempts,
+            } => {
+                e.failure.error = error;
+                e.failure.error_code = error_code;
+                e.failure.attempts += attempts;
+            }
+        })
+    }
+
+    async fn discard(&self, id: &DlqId, actor: &str, reason: Option<String>) -> Result<DlqEntry, DlqError> {
+        self.pending(id)?;
+        self.update(id, |e| {
+            e.status = DlqStatus::Discarded;
+            e.reason = reason;
+            e.acted_by = Some(actor.to_owned());
+        })
+    }
+
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        self.check()?;
+        let n = lock(&self.entries)
+            .iter()
+            .filter(|e| e.status == DlqStatus::Pending)
+            .count();
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+}
+
+/// An audit log in memory.
+#[derive(Debug, Default)]
+pub struct MemoryAudit {
+    records: Mutex<Vec<AuditRecord>>,
+    /// How many times it was flushed.
+    pub flushes: AtomicUsize,
+}
+
+impl MemoryAudit {
+    /// Every record, in order.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        lock(&self.records).clone()
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryAudit {
+    async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
+        lock(&self.records).push(record);
+        Ok(())
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
+        let items = lock(&self.records)
+            .iter()
+            .filter(|r| query.adapter.as_ref().is_none_or(|a| a == &r.adapter))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Keeps every published event; its subscriptions end at once.
+#[derive(Debug, Default)]
+pub struct RecordingEvents(Mutex<Vec<Event>>);
+
+impl RecordingEvents {
+    /// Every event published, in order.
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.0).clone()
+    }
+}
+
+/// A stream with nothing in it.
+struct Ended;
+
+impl Stream for Ended {
+    type Item = Result<Event, crate::Lagged>;
+    fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(None)
+    }
+}
+
+#[async_trait]
+impl EventPublisher for RecordingEvents {
+    async fn publish(&self, event: Event) -> Result<(), StoreError> {
+        lock(&self.0).push(event);
+        Ok(())
+    }
+
+    fn subscribe(&self) -> EventStream {
+        Box::pin(Ended)
+    }
+}
+
+/// Keeps every invalidation; fails them all while `down`.
+#[derive(Debug, Default)]
+pub struct RecordingInvalidation {
+    changes: Mutex<Vec<Change>>,
+    /// While set, every invalidation fails as unavailable.
+    pub down: Mutex<bool>,
+}
+
+impl RecordingInvalidation {
+    /// Every change invalidated, in order.
+    pub fn changes(&self) -> Vec<Change> {
+        lock(&self.changes).clone()
+    }
+}
+
+#[async_trait]
+impl ReadInvalidation for RecordingInvalidation {
+    async fn invalidate(&self, change: &Change) -> Result<(), StoreError> {
+        if *lock(&self.down) {
+            return Err(down());
+        }
+        lock(&self.changes).push(change.clone());
+        Ok(())
+    }
+}
+
+/// Keeps every alert.
+#[derive(Debug, Default)]
+pub struct Inbox(Mutex<Vec<Alert>>);
+
+impl Inbox {
+    /// Every alert delivered, in order.
+    pub fn alerts(&self) -> Vec<Alert> {
+        lock(&self.0).clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for Inbox {
+    async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
+        lock(&self.0).push(alert.clone());
+        Ok(())
+    }
+}
