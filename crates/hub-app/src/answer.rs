@@ -2,8 +2,11 @@
 //! shell (the HTTP API) writes an outcome as the bytes it stores and sends, so a repeat
 //! of the key answers the same bytes.
 
+mod plain;
+
 use hub_core::{DlqId, Error, Operation, StoreError, StoredResponse};
 
+pub use self::plain::PlainAnswers;
 use crate::operation::Written;
 
 /// Why a write was not done (or not done now).

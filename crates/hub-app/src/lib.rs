@@ -22,7 +22,7 @@ pub mod webhooks;
 pub mod write;
 
 pub use alerts::{AlertSettings, Supervisor};
-pub use answer::{AnswerFormat, Failed, Failure, Rendered, WriteAnswer};
+pub use answer::{AnswerFormat, Failed, Failure, PlainAnswers, Rendered, WriteAnswer};
 pub use error_rates::{CountingAudit, ErrorRates};
 pub use fingerprint::KeySource;
 pub use hub::{Hub, Settings};

@@ -5,15 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use hub_core::testing::{Inbox, MemoryAudit, MemoryDlq, MemoryIdempotency, RecordingEvents};
 use hub_core::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::alerts::{AlertSettings, Supervisor};
-use crate::answer::{AnswerFormat, Failed, Failure, Rendered};
+use crate::answer::PlainAnswers;
 use crate::hub::{Hub, Settings};
-use crate::operation::Written;
 use crate::ports::{Ports, Services};
 
 /// What the fake upstream does.
@@ -144,67 +142,6 @@ impl TransactionCreatePort for Upstream {
     }
 }
 
-/// A plain JSON format: the domain value as the body, failures as `{"failure", "dlq_id", "retry_after_s"}`.
-pub(crate) struct JsonFormat;
-
-fn stored(status: u16, body: &Value) -> StoredResponse {
-    StoredResponse {
-        status,
-        content_type: "application/json".into(),
-        body: Bytes::from(serde_json::to_vec(body).unwrap()),
-    }
-}
-
-impl AnswerFormat for JsonFormat {
-    fn body(&self, written: &Written) -> Value {
-        match written {
-            Written::Ticket(t) => serde_json::to_value(t),
-            Written::Comment(c) => serde_json::to_value(c),
-            Written::Draft(d) => serde_json::to_value(d),
-            Written::Commit(c) => serde_json::to_value(c),
-            Written::Cancel(c) => serde_json::to_value(c),
-        }
-        .unwrap()
-    }
-    fn success(&self, _: Operation, body: &Value) -> StoredResponse {
-        stored(200, body)
-    }
-    fn failure(&self, failed: &Failed<'_>) -> Rendered {
-        let (name, dlq_id, retry) = match failed.failure {
-            Failure::Overloaded => ("overloaded", None, Some(1)),
-            Failure::KeysUnavailable(_) => ("keys_unavailable", None, Some(2)),
-            Failure::InFlight => ("in_flight", None, None),
-            Failure::Mismatch => ("mismatch", None, None),
-            Failure::Upstream { error, dlq_id } => (error.code(), dlq_id.clone(), Some(5)),
-            Failure::OutcomeUnknown { dlq_id } => ("outcome_unknown", Some(dlq_id.clone()), None),
-            Failure::NotKept { .. } => ("not_kept", None, Some(2)),
-            Failure::DeadLettersUnavailable(_) => ("dlq_unavailable", None, Some(2)),
-            Failure::Discarded { dlq_id, .. } => ("discarded", Some(dlq_id.clone()), None),
-            Failure::Internal => ("internal", None, None),
-        };
-        let body = json!({
-            "failure": name,
-            "operation": failed.operation.as_str(),
-            "request_id": failed.request_id,
-            "dlq_id": dlq_id.as_ref().map(DlqId::as_str),
-            "retry_after_s": retry,
-        });
-        Rendered {
-            response: stored(500, &body),
-            retry_after_s: retry,
-        }
-    }
-    fn dead_letter_of(&self, stored: &StoredResponse) -> Option<DlqId> {
-        let v: Value = serde_json::from_slice(&stored.body).ok()?;
-        DlqId::parse(v["dlq_id"].as_str()?).ok()
-    }
-    fn held(&self, s: StoredResponse) -> StoredResponse {
-        let mut v: Value = serde_json::from_slice(&s.body).unwrap();
-        v.as_object_mut().unwrap().remove("retry_after_s");
-        stored(s.status, &v)
-    }
-}
-
 /// A hub over fakes, and the fakes.
 pub(crate) struct Rig {
     pub hub: Hub,
@@ -238,7 +175,7 @@ impl Rig {
             events: events.clone(),
         };
         let supervisor = Supervisor::new(inbox.clone(), AlertSettings::default());
-        let hub = Hub::new(ports, services, Arc::new(JsonFormat), supervisor, settings);
+        let hub = Hub::new(ports, services, Arc::new(PlainAnswers), supervisor, settings);
         Self {
             hub,
             upstream,

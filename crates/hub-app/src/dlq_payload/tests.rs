@@ -106,7 +106,7 @@ fn what_cannot_be_replayed_says_why() {
 proptest! {
     #[test]
     fn arbitrary_payloads_never_panic(op in prop::sample::select(Operation::ALL.to_vec()), raw in "\\PC{0,64}", n in any::<i64>()) {
-        for payload in [json!(raw.clone()), json!({"draft_id": raw.clone()}), json!({"version": n}), json!({"ticket_id": raw, "comment": n})] {
+        for payload in [json!(raw.clone()), json!({"draft_id": raw}), json!({"version": n}), json!({"ticket_id": raw, "comment": n})] {
             let _ = decode(op.as_str(), &payload);
         }
     }

@@ -85,7 +85,7 @@ async fn a_key_is_bound_to_its_caller_and_request() {
         request("r3", "crm", key("k-1"), comment()),
     ] {
         let answer = rig.hub.write(other).await;
-        assert_eq!(body(&answer)["failure"], "mismatch");
+        assert_eq!(body(&answer)["failure"], "key_mismatch");
     }
     assert_eq!(rig.upstream.writes(), 1);
 }
@@ -103,10 +103,12 @@ async fn a_write_without_a_key_is_never_stored() {
 #[tokio::test]
 async fn a_failure_that_may_have_landed_is_dead_lettered_and_followed() {
     let rig = Rig::new();
-    rig.upstream.fail_with(Error::Timeout);
+    rig.upstream.fail_with(Error::CircuitOpen {
+        retry_in: Duration::from_secs(5),
+    });
     let first = rig.hub.write(request("r1", "crm", key("k-1"), draft())).await;
     let id = body(&first)["dlq_id"].as_str().unwrap().to_owned();
-    assert_eq!(body(&first)["failure"], "timeout");
+    assert_eq!(body(&first)["failure"], "circuit_open");
     assert_eq!(first.retry_after_s, Some(5));
     let entry = rig.dlq.entry(&id).unwrap();
     assert_eq!(
