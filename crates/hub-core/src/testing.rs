@@ -46,6 +46,7 @@ struct KeyRecord {
 pub struct MemoryIdempotency {
     records: Mutex<HashMap<String, KeyRecord>>,
     claims: AtomicUsize,
+    releases: AtomicUsize,
     /// While set, every call fails as unavailable.
     pub down: Mutex<bool>,
 }
@@ -59,6 +60,11 @@ impl MemoryIdempotency {
     /// Whether `key` is held (claimed or completed).
     pub fn holds(&self, key: &str) -> bool {
         lock(&self.records).contains_key(key)
+    }
+
+    /// How many claims were released (a write that provably did nothing).
+    pub fn releases(&self) -> usize {
+        self.releases.load(Ordering::SeqCst)
     }
 
     /// Lets `key`'s in-flight claim lapse, as if its holder had died.
@@ -125,6 +131,7 @@ impl IdempotencyStore for MemoryIdempotency {
         let mut records = lock(&self.records);
         if records.get(key.as_str()).is_some_and(|r| &r.token == token) {
             records.remove(key.as_str());
+            self.releases.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -153,6 +160,31 @@ impl MemoryDlq {
     /// Entry `id`, if any.
     pub fn entry(&self, id: &str) -> Option<DlqEntry> {
         lock(&self.entries).iter().find(|e| e.id.as_str() == id).cloned()
+    }
+
+    /// Stores `failure` as a new pending entry at once (seeding a test), whatever `down` says.
+    pub fn insert(&self, failure: NewDlqEntry) -> DlqEntry {
+        let mut entries = lock(&self.entries);
+        let n = entries.len() + 1;
+        let entry = DlqEntry {
+            id: DlqId::parse(&format!("dlq-{n}")).unwrap_or_else(|_| unreachable!("dlq-{n} is a valid id")),
+            failure,
+            created_at: OffsetDateTime::now_utc(),
+            status: DlqStatus::Pending,
+            result: None,
+            reason: None,
+            acted_by: None,
+            acted_at: None,
+        };
+        entries.push(entry.clone());
+        entry
+    }
+
+    /// Sets entry `id`'s status directly (a test's shortcut past the state machine).
+    pub fn set_status(&self, id: &DlqId, status: DlqStatus) {
+        if let Some(e) = lock(&self.entries).iter_mut().find(|e| &e.id == id) {
+            e.status = status;
+        }
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -288,12 +320,17 @@ impl MemoryAudit {
     pub fn records(&self) -> Vec<AuditRecord> {
         lock(&self.records).clone()
     }
+
+    /// Adds `record` at once (seeding a test).
+    pub fn push(&self, record: AuditRecord) {
+        lock(&self.records).push(record);
+    }
 }
 
 #[async_trait]
 impl AuditLog for MemoryAudit {
     async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
-        lock(&self.records).push(record);
+        self.push(record);
         Ok(())
     }
 

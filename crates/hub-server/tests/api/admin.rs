@@ -248,7 +248,7 @@ async fn the_page_shows_circuits_error_rates_dead_letters_and_audit_records() {
         ]
     }));
     hub.dlq.seed("cancel_draft", json!({"draft_id": "D-<b>1"}), Some("k-1"));
-    hub.audit.records.lock().unwrap().push(AuditRecord {
+    hub.audit.push(AuditRecord {
         at: time::OffsetDateTime::UNIX_EPOCH,
         adapter: "ticketing".into(),
         operation: "create_ticket".into(),

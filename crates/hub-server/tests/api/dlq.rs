@@ -214,7 +214,7 @@ async fn an_unreplayable_entry_is_a_conflict_and_stays_pending() {
 #[tokio::test]
 async fn audit_lists_redacted_records_and_readiness_reports_stores() {
     let hub = Hub::new();
-    hub.audit.records.lock().unwrap().push(hub_core::AuditRecord {
+    hub.audit.push(hub_core::AuditRecord {
         at: time::OffsetDateTime::UNIX_EPOCH,
         adapter: "ticketing".into(),
         operation: "create_ticket".into(),
@@ -250,7 +250,7 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
         ready.json(),
         json!({"status": "ready", "stores": {"audit": "ok", "dlq": "ok"}, "adapters": {"ticketing": {"circuit": "half_open"}}})
     );
-    *hub.dlq.fail.lock().unwrap() = true;
+    *hub.dlq.down.lock().unwrap() = true;
     let not_ready = srv.req("GET", "/readyz").send().await;
     assert_eq!(not_ready.status, 503);
     assert_eq!(not_ready.json()["stores"]["dlq"], "unavailable");

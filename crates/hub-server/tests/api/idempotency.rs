@@ -144,7 +144,7 @@ async fn a_write_that_provably_did_nothing_releases_its_key() {
             .send()
     };
     send().await.problem(422, "invalid_body");
-    assert_eq!(hub.idem.released.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(hub.idem.releases(), 1);
     hub.upstream.succeed();
     assert_eq!(send().await.status, 201);
 }

@@ -162,7 +162,7 @@ async fn every_problem_the_routes_answer_is_documented_for_them() {
                     status: 500,
                     retry_after: None,
                 });
-                *h.dlq.fail.lock().unwrap() = true;
+                *h.dlq.down.lock().unwrap() = true;
                 None
             },
             ..case("POST", "/v1/tickets", "/v1/tickets", 503, "store_unavailable")
@@ -320,9 +320,10 @@ async fn every_problem_the_routes_answer_is_documented_for_them() {
         },
         Case {
             setup: |h| {
-                h.dlq
+                let id = h
+                    .dlq
                     .seed("cancel_draft", json!({"draft_id": "D-1"}), Some("k-discard"));
-                h.dlq.entries.lock().unwrap()[0].status = DlqStatus::Discarded;
+                h.dlq.set_status(&id, DlqStatus::Discarded);
                 None
             },
             ..case(

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use hub_sim::{Sim, SimConfig, System};
 
-use crate::support::{ADMIN, Hub};
+use crate::support::{ADMIN, DlqExt, Hub};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/hub.example.toml");
 

@@ -62,12 +62,12 @@ async fn in_flight_requests_finish_and_the_audit_log_is_flushed() {
         tokio::task::yield_now().await;
     }
     assert!(refused, "the listener still accepts after the signal");
-    assert_eq!(hub.audit.flushed.load(Ordering::SeqCst), 0);
+    assert_eq!(hub.audit.flushes.load(Ordering::SeqCst), 0);
     gate.notify_one();
     let answer = in_flight.await.unwrap().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(task.await.unwrap(), Stopped::Drained);
-    assert_eq!(hub.audit.flushed.load(Ordering::SeqCst), 1);
+    assert_eq!(hub.audit.flushes.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -82,7 +82,7 @@ async fn the_grace_period_bounds_the_drain() {
     }
     stop.send(()).unwrap();
     assert_eq!(task.await.unwrap(), Stopped::GraceExpired);
-    assert_eq!(hub.audit.flushed.load(Ordering::SeqCst), 1);
+    assert_eq!(hub.audit.flushes.load(Ordering::SeqCst), 1);
 }
 
 async fn start_with(

@@ -1,14 +1,13 @@
 //! In-memory fakes of every port, a server on an ephemeral port, and a small HTTP client.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hub_core::testing::{MemoryAudit, MemoryDlq, MemoryIdempotency, RecordingEvents};
 use hub_core::*;
 use hub_server::{ApiSettings, AppState, Authenticator, Ports, Role, Services, build_router};
 use hyper_util::client::legacy::Client;
@@ -169,244 +168,41 @@ impl TransactionCreatePort for Upstream {
     }
 }
 
-/// Idempotency keys in memory.
-#[derive(Default)]
-pub struct MemIdempotency {
-    pub records: Mutex<HashMap<String, (Fingerprint, Option<StoredResponse>)>>,
-    pub released: AtomicUsize,
+/// Seeding and reading the in-memory dead-letter queue the way these tests need it.
+pub trait DlqExt {
+    /// A pending entry of `operation` as a failed write of the sales system left it.
+    fn seed(&self, operation: &str, payload: Value, key: Option<&str>) -> DlqId;
+    /// Entry `id`, if any.
+    fn get_sync(&self, id: &str) -> Option<DlqEntry>;
 }
 
-#[async_trait]
-impl IdempotencyStore for MemIdempotency {
-    async fn claim(&self, key: &IdempotencyKey, fp: &Fingerprint, _: Duration) -> Result<Claim, StoreError> {
-        let mut r = self.records.lock().unwrap();
-        Ok(match r.get(key.as_str()) {
-            None => {
-                r.insert(key.as_str().to_owned(), (fp.clone(), None));
-                Claim::Acquired(ClaimToken(key.as_str().to_owned()))
-            }
-            Some((f, _)) if f != fp => Claim::Mismatch,
-            Some((_, Some(resp))) => Claim::Completed(resp.clone()),
-            Some((_, None)) => Claim::InFlight,
+impl DlqExt for MemoryDlq {
+    fn seed(&self, operation: &str, payload: Value, key: Option<&str>) -> DlqId {
+        self.insert(NewDlqEntry {
+            adapter: "transaction_create".into(),
+            operation: operation.into(),
+            payload,
+            idempotency_key: key.map(str::to_owned),
+            error: "the upstream did not answer in time".into(),
+            error_code: "timeout".into(),
+            attempts: 3,
+            request_id: Some("req-0".into()),
+            conversation_id: Some("conv-0".into()),
         })
+        .id
     }
-    async fn complete(&self, key: &IdempotencyKey, _: &ClaimToken, resp: &StoredResponse) -> Result<(), StoreError> {
-        if let Some(rec) = self.records.lock().unwrap().get_mut(key.as_str()) {
-            rec.1 = Some(resp.clone());
-        }
-        Ok(())
-    }
-    async fn release(&self, key: &IdempotencyKey, _: &ClaimToken) -> Result<(), StoreError> {
-        self.released.fetch_add(1, Ordering::SeqCst);
-        self.records.lock().unwrap().remove(key.as_str());
-        Ok(())
-    }
-    async fn sweep(&self) -> Result<u64, StoreError> {
-        Ok(0)
-    }
-}
-
-/// The dead-letter queue in memory.
-#[derive(Default)]
-pub struct MemDlq {
-    pub entries: Mutex<Vec<DlqEntry>>,
-    pub fail: Mutex<bool>,
-    pub renewals: AtomicUsize,
-}
-
-impl MemDlq {
-    pub fn seed(&self, operation: &str, payload: Value, key: Option<&str>) -> DlqId {
-        let mut e = self.entries.lock().unwrap();
-        let id = DlqId::parse(&format!("dlq-{}", e.len() + 1)).unwrap();
-        e.push(DlqEntry {
-            id: id.clone(),
-            failure: NewDlqEntry {
-                adapter: "transaction_create".into(),
-                operation: operation.into(),
-                payload,
-                idempotency_key: key.map(str::to_owned),
-                error: "the upstream did not answer in time".into(),
-                error_code: "timeout".into(),
-                attempts: 3,
-                request_id: Some("req-0".into()),
-                conversation_id: Some("conv-0".into()),
-            },
-            created_at: now(),
-            status: DlqStatus::Pending,
-            result: None,
-            reason: None,
-            acted_by: None,
-            acted_at: None,
-        });
-        id
-    }
-    pub fn get_sync(&self, id: &str) -> Option<DlqEntry> {
-        self.entries
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|e| e.id.as_str() == id)
-            .cloned()
-    }
-    fn update(&self, id: &DlqId, f: impl FnOnce(&mut DlqEntry)) -> Result<DlqEntry, DlqError> {
-        let mut e = self.entries.lock().unwrap();
-        let entry = e.iter_mut().find(|x| &x.id == id).ok_or(DlqError::NotFound)?;
-        f(entry);
-        Ok(entry.clone())
-    }
-}
-
-#[async_trait]
-impl DeadLetterQueue for MemDlq {
-    async fn enqueue(&self, entry: NewDlqEntry, _: Option<String>) -> Result<DlqEntry, StoreError> {
-        if *self.fail.lock().unwrap() {
-            return Err(StoreError::Unavailable {
-                reason: "disk full".into(),
-            });
-        }
-        let mut e = self.entries.lock().unwrap();
-        let stored = DlqEntry {
-            id: DlqId::parse(&format!("dlq-{}", e.len() + 1)).unwrap(),
-            failure: entry,
-            created_at: now(),
-            status: DlqStatus::Pending,
-            result: None,
-            reason: None,
-            acted_by: None,
-            acted_at: None,
-        };
-        e.push(stored.clone());
-        Ok(stored)
-    }
-    async fn get(&self, id: &DlqId) -> Result<Option<DlqEntry>, StoreError> {
-        Ok(self.get_sync(id.as_str()))
-    }
-    async fn list(&self, f: &DlqFilter) -> Result<Page<DlqEntry>, StoreError> {
-        let e = self.entries.lock().unwrap();
-        let items = e
-            .iter()
-            .rev()
-            .filter(|x| f.status.is_none_or(|s| s == x.status))
-            .take(f.limit as usize)
-            .cloned()
-            .collect();
-        Ok(Page {
-            items,
-            next_cursor: None,
-        })
-    }
-    async fn claim_replay(&self, id: &DlqId, _: &str, _: Duration) -> Result<ReplayClaim, DlqError> {
-        let entry = self.get_sync(id.as_str()).ok_or(DlqError::NotFound)?;
-        if entry.status != DlqStatus::Pending {
-            return Err(DlqError::Conflict {
-                status: entry.status,
-                claimed: false,
-            });
-        }
-        Ok(ReplayClaim {
-            entry,
-            token: "t".into(),
-        })
-    }
-    async fn renew_replay(&self, _: &ReplayClaim, _: Duration) -> Result<(), DlqError> {
-        self.renewals.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-    async fn finish_replay(&self, claim: &ReplayClaim, outcome: ReplayOutcome) -> Result<DlqEntry, DlqError> {
-        self.update(&claim.entry.id, |e| match outcome {
-            ReplayOutcome::Succeeded { result } => {
-                e.status = DlqStatus::Replayed;
-                e.result = Some(result);
-            }
-            ReplayOutcome::Failed {
-                error,
-                error_code,
-                attempts,
-            } => {
-                e.failure.error = error;
-                e.failure.error_code = error_code;
-                e.failure.attempts += attempts;
-            }
-        })
-    }
-    async fn discard(&self, id: &DlqId, actor: &str, reason: Option<String>) -> Result<DlqEntry, DlqError> {
-        let entry = self.get_sync(id.as_str()).ok_or(DlqError::NotFound)?;
-        if entry.status != DlqStatus::Pending {
-            return Err(DlqError::Conflict {
-                status: entry.status,
-                claimed: false,
-            });
-        }
-        self.update(id, |e| {
-            e.status = DlqStatus::Discarded;
-            e.reason = reason;
-            e.acted_by = Some(actor.to_owned());
-        })
-    }
-    async fn pending_count(&self) -> Result<u64, StoreError> {
-        if *self.fail.lock().unwrap() {
-            return Err(StoreError::Unavailable { reason: "down".into() });
-        }
-        Ok(0)
-    }
-}
-
-/// An audit log holding a few records.
-#[derive(Default)]
-pub struct MemAudit {
-    pub records: Mutex<Vec<AuditRecord>>,
-    pub flushed: AtomicUsize,
-}
-
-#[async_trait]
-impl AuditLog for MemAudit {
-    async fn record(&self, r: AuditRecord) -> Result<(), StoreError> {
-        self.records.lock().unwrap().push(r);
-        Ok(())
-    }
-    async fn query(&self, q: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
-        let items = self
-            .records
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| q.adapter.as_ref().is_none_or(|a| a == &r.adapter))
-            .take(q.limit as usize)
-            .cloned()
-            .collect();
-        Ok(Page {
-            items,
-            next_cursor: None,
-        })
-    }
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.flushed.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-/// Records published events.
-#[derive(Default)]
-pub struct Events(pub Mutex<Vec<Event>>);
-
-#[async_trait]
-impl EventPublisher for Events {
-    async fn publish(&self, e: Event) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(e);
-        Ok(())
-    }
-    fn subscribe(&self) -> EventStream {
-        Box::pin(futures_util::stream::empty())
+    fn get_sync(&self, id: &str) -> Option<DlqEntry> {
+        self.entry(id)
     }
 }
 
 /// Everything a test can look at after driving the server.
 pub struct Hub {
     pub upstream: Arc<Upstream>,
-    pub idem: Arc<MemIdempotency>,
-    pub dlq: Arc<MemDlq>,
-    pub audit: Arc<MemAudit>,
-    pub events: Arc<Events>,
+    pub idem: Arc<MemoryIdempotency>,
+    pub dlq: Arc<MemoryDlq>,
+    pub audit: Arc<MemoryAudit>,
+    pub events: Arc<RecordingEvents>,
     pub state: AppState,
 }
 
@@ -434,10 +230,10 @@ impl Hub {
 
     fn build(ports: Option<Ports>, app_settings: hub_app::Settings) -> Self {
         let upstream = Arc::new(Upstream::default());
-        let idem = Arc::new(MemIdempotency::default());
-        let dlq = Arc::new(MemDlq::default());
-        let audit = Arc::new(MemAudit::default());
-        let events = Arc::new(Events::default());
+        let idem = Arc::new(MemoryIdempotency::default());
+        let dlq = Arc::new(MemoryDlq::default());
+        let audit = Arc::new(MemoryAudit::default());
+        let events = Arc::new(RecordingEvents::default());
         let ports = ports.unwrap_or_else(|| Ports {
             ticketing: upstream.clone(),
             transaction_status: upstream.clone(),
