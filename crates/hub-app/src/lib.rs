@@ -15,6 +15,7 @@ pub mod dlq_payload;
 pub mod error_rates;
 pub mod fingerprint;
 pub mod hub;
+pub mod notify;
 pub mod operation;
 pub mod ports;
 pub mod replay;
@@ -26,6 +27,7 @@ pub use answer::{AnswerFormat, Failed, Failure, PlainAnswers, Rendered, WriteAns
 pub use error_rates::{CountingAudit, ErrorRates};
 pub use fingerprint::KeySource;
 pub use hub::{Hub, Settings};
+pub use notify::SupervisorNotifier;
 pub use operation::{WriteOp, Written};
 pub use ports::{Ports, Services};
 pub use replay::{PortReplayer, ReplayError, Replayed, Replayer};

@@ -1,5 +1,5 @@
-//! The supervisor's [`Notifier`]: always a structured log line and a metric, optionally
-//! an outbound webhook (JSON [`Alert`], signed the Standard Webhooks way).
+//! The supervisor's outbound webhook: each alert POSTed as JSON, signed the Standard
+//! Webhooks way (a sink of `hub_app::SupervisorNotifier`).
 
 use std::time::Duration;
 
@@ -62,56 +62,9 @@ impl WebhookSink {
     }
 }
 
-/// Tells the supervisor: a `warn` log line (target `supervisor`) and
-/// `integration_supervisor_notifications_total{channel}` for every alert, and the
-/// webhook when one is configured.
-#[derive(Debug, Default)]
-pub struct SupervisorNotifier {
-    webhook: Option<WebhookSink>,
-}
-
-impl SupervisorNotifier {
-    /// Also POSTs every alert to `sink`.
-    #[must_use]
-    pub fn with_webhook(mut self, sink: WebhookSink) -> Self {
-        self.webhook = Some(sink);
-        self
-    }
-}
-
-fn count(channel: &'static str, result: &'static str) {
-    metrics::counter!("integration_supervisor_notifications_total", "channel" => channel, "result" => result)
-        .increment(1);
-}
-
 #[async_trait]
-impl Notifier for SupervisorNotifier {
+impl Notifier for WebhookSink {
     async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
-        tracing::warn!(
-            target: "supervisor",
-            adapter = %alert.adapter,
-            operation = %alert.operation,
-            summary = %alert.summary,
-            count = alert.count,
-            first_at = %alert.first_at,
-            last_at = %alert.last_at,
-            sample_dlq_ids = ?alert.sample_dlq_ids,
-            "supervisor alert"
-        );
-        count("log", "sent");
-        let Some(sink) = &self.webhook else {
-            return Ok(());
-        };
-        match sink.send(alert).await {
-            Ok(()) => {
-                count("webhook", "sent");
-                Ok(())
-            }
-            Err(e) => {
-                count("webhook", "failed");
-                tracing::error!(error = %e, "supervisor alert webhook failed");
-                Err(e)
-            }
-        }
+        self.send(alert).await
     }
 }

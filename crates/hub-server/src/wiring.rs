@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_app::webhooks::signature::WebhookKeys;
-use hub_app::{CountingAudit, ErrorRates, Ports, Services, Supervisor, WebhookReceiver};
+use hub_app::{CountingAudit, ErrorRates, Ports, Services, Supervisor, SupervisorNotifier, WebhookReceiver};
 use hub_core::{
     AuditLog, Cache, Change, Event, EventPublisher, ReadInvalidation, SecretRef, SecretSource, StoreError, Topic,
 };
@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 use crate::answer::HttpAnswers;
 use crate::compose::{ResolveError, authenticator};
 use crate::config::{AdapterConfig, Config, Dialect};
-use crate::notify::{SupervisorNotifier, WebhookSink};
+use crate::notify::WebhookSink;
 use crate::state::{AppState, CacheProbe, CircuitState};
 
 /// Entries the in-process cache holds at most (LRU beyond).
@@ -370,7 +370,7 @@ async fn notifier(config: &Config, secrets: &dyn SecretSource) -> Result<Supervi
         Duration::from_millis(n.webhook_timeout_ms),
     )
     .map_err(|e| problem("notify.webhook_secret", e.to_string()))?;
-    Ok(SupervisorNotifier::default().with_webhook(sink))
+    Ok(SupervisorNotifier::default().with_sink("webhook", Arc::new(sink)))
 }
 
 /// The fields a Jira create sends, as `[adapters.ticketing.jira]` configures them.

@@ -58,11 +58,11 @@ impl AnswerFormat for PlainAnswers {
             Failure::InFlight => ("in_flight", 409, None, None),
             Failure::Mismatch => ("key_mismatch", 422, None, None),
             Failure::Upstream { error, dlq_id } => {
-                let status = if error.delivery() == hub_core::Delivery::Refused {
-                    422
-                } else {
-                    503
-                };
+                let caller_must_change = matches!(
+                    error,
+                    hub_core::Error::InvalidInput { .. } | hub_core::Error::Rejected { .. } | hub_core::Error::NotFound
+                );
+                let status = if caller_must_change { 422 } else { 503 };
                 (
                     error.code(),
                     status,

@@ -358,3 +358,19 @@ async fn recording_an_outcome_outlasts_a_brief_store_outage() {
     hub.services.idempotency = Arc::new(store);
     hub.write(request("r1", "crm", key("k-1"), draft())).await;
 }
+
+#[tokio::test]
+async fn an_upstream_the_hub_lacks_refuses_unsent_and_frees_the_key() {
+    let rig = Rig::new();
+    let mut hub = rig.hub.clone();
+    hub.ports = crate::ports::Ports::default();
+    let answer = hub.write(request("r1", "crm", key("k-1"), ticket())).await;
+    let b = body(&answer);
+    assert_eq!(
+        (b["failure"].as_str(), answer.response.status),
+        (Some("invalid_input"), 422)
+    );
+    assert!(b["detail"].as_str().unwrap().contains("ticketing"), "{b}");
+    assert!(!rig.keys.holds("k-1"));
+    assert!(rig.dlq.entries().is_empty());
+}

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use hub_app::SupervisorNotifier;
 use hub_app::webhooks::WebhookReceiver;
 use hub_app::webhooks::signature::WebhookKeys;
 use hub_core::{Alert, Notifier, Topic};
-use hub_server::notify::{SupervisorNotifier, WebhookSink};
+use hub_server::notify::WebhookSink;
 use hub_sim::{DEFAULT_WEBHOOK_SECRET, Sim, SimConfig, System, Tamper, WebhookRequest};
 use hub_upstream::{ClientConfig, HttpClient};
 
@@ -67,7 +68,7 @@ async fn the_sims_webhooks_are_verified_as_sent() {
 #[tokio::test]
 async fn alerts_reach_the_sims_notification_sink() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let notifier = SupervisorNotifier::default().with_webhook(sink(&sim.url(System::Notify)));
+    let notifier = SupervisorNotifier::default().with_sink("webhook", Arc::new(sink(&sim.url(System::Notify))));
     notifier.notify(&alert()).await.unwrap();
     let got = sim
         .control()
@@ -101,7 +102,7 @@ async fn alerts_are_signed_over_the_bytes_sent_and_failures_reported() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let notifier = SupervisorNotifier::default().with_webhook(sink(&format!("http://{addr}/alerts")));
+    let notifier = SupervisorNotifier::default().with_sink("webhook", Arc::new(sink(&format!("http://{addr}/alerts"))));
     notifier.notify(&alert()).await.unwrap();
     let (headers, body) = received.lock().unwrap()[0].clone();
     let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
@@ -118,7 +119,7 @@ async fn alerts_are_signed_over_the_bytes_sent_and_failures_reported() {
     let sent: Alert = serde_json::from_slice(&body).unwrap();
     assert_eq!(sent, alert_with_times(&sent));
     // A sink that refuses: reported as an error (the log line and metric still happen).
-    let missing = SupervisorNotifier::default().with_webhook(sink(&format!("http://{addr}/nowhere")));
+    let missing = SupervisorNotifier::default().with_sink("webhook", Arc::new(sink(&format!("http://{addr}/nowhere"))));
     assert!(missing.notify(&alert()).await.is_err());
 }
 

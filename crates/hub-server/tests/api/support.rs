@@ -250,7 +250,7 @@ impl Hub {
             ..ApiSettings::default()
         };
         let supervisor = hub_app::Supervisor::new(
-            Arc::new(hub_server::notify::SupervisorNotifier::default()),
+            Arc::new(hub_app::SupervisorNotifier::default()),
             hub_app::AlertSettings::default(),
         );
         let app = hub_app::Hub::new(
