@@ -344,22 +344,34 @@ fn the_allow_list_refuses_what_it_does_not_list() {
     assert!(problems[3].contains("never another adapter, a store or the server"));
 }
 
+/// Fails when `root`'s normal closure holds any of `forbidden`, saying why it must not.
+fn assert_closure_excludes(ws: &Workspace, root: &str, forbidden: &[&str], why: &str) {
+    let deps = closure(&ws.normal, root);
+    let found: Vec<&str> = forbidden.iter().copied().filter(|f| deps.contains(*f)).collect();
+    assert!(
+        found.is_empty(),
+        "{root} depends on {} (directly or through another crate): {why}",
+        found.join(", ")
+    );
+}
+
 #[test]
 fn hub_core_does_no_io() {
-    let ws = workspace();
-    let deps = closure(&ws.normal, "hub-core");
-    for io in [
-        "hyper",
-        "hyper-util",
-        "reqwest",
-        "sqlx",
-        "redis",
-        "tokio",
-        "mio",
-        "axum",
-    ] {
-        assert!(!deps.contains(io), "hub-core depends on {io} (through {deps:?})");
-    }
+    assert_closure_excludes(
+        &workspace(),
+        "hub-core",
+        &[
+            "hyper",
+            "hyper-util",
+            "reqwest",
+            "sqlx",
+            "redis",
+            "tokio",
+            "mio",
+            "axum",
+        ],
+        "hub-core does no I/O",
+    );
 }
 
 #[test]
@@ -368,23 +380,22 @@ fn hub_app_reaches_no_transport_store_or_adapter() {
     if !ws.members.contains("hub-app") {
         return; // not in this checkout yet; LAYERS already holds its entry
     }
-    let deps = closure(&ws.normal, "hub-app");
-    for forbidden in [
-        "axum",
-        "hyper",
-        "sqlx",
-        "redis",
-        "hub-store",
-        "hub-ticketing",
-        "hub-transactions",
-        "hub-upstream",
-        "hub-sim",
-    ] {
-        assert!(
-            !deps.contains(forbidden),
-            "hub-app depends on {forbidden}: use cases see the outside world only through hub-core's ports"
-        );
-    }
+    assert_closure_excludes(
+        &ws,
+        "hub-app",
+        &[
+            "axum",
+            "hyper",
+            "sqlx",
+            "redis",
+            "hub-store",
+            "hub-ticketing",
+            "hub-transactions",
+            "hub-upstream",
+            "hub-sim",
+        ],
+        "use cases see the outside world only through hub-core's ports",
+    );
 }
 
 #[test]
@@ -396,10 +407,12 @@ fn adapters_never_depend_on_each_other_or_the_server() {
         ("hub-resilience", ["hub-ticketing", "hub-transactions", "hub-server"]),
         ("hub-store", ["hub-ticketing", "hub-transactions", "hub-server"]),
     ] {
-        let deps = closure(&ws.normal, crate_name);
-        for f in forbidden {
-            assert!(!deps.contains(f), "{crate_name} depends on {f}");
-        }
+        assert_closure_excludes(
+            &ws,
+            crate_name,
+            &forbidden,
+            "adapters never depend on each other, on the stores or on the server",
+        );
     }
 }
 
