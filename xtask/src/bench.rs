@@ -26,10 +26,10 @@ use ureq::http::Method;
 use self::wrk::{CONNECTIONS, Figures, THREADS};
 use crate::harness::http::{self, Client};
 use crate::harness::{
-    Binaries, Harness, HubProc, HubSpec, INTERRUPTED, Schema, TEMPLATE, Tokens, build, interrupted, pause, random_hex,
-    rss_bytes, run_dir, secrets_env, watch_interrupts,
+    Binaries, Harness, HubProc, HubSpec, INTERRUPTED, Schema, TEMPLATE, Tokens, build, config, interrupted, pause,
+    random_hex, rss_bytes, run_dir, secrets_env, watch_interrupts,
 };
-use crate::{services, workspace_root};
+use crate::services;
 
 const USAGE: &str = "\
 usage: cargo xtask bench [--quick]
@@ -258,7 +258,7 @@ impl<'a> Bench<'a> {
     }
 
     fn start_nginx(&mut self) -> Result<()> {
-        let template = std::fs::read_to_string(workspace_root().join(TEMPLATE))?;
+        let template = config::template()?;
         let status_ttl_s = ttl_of(&template)?;
         let nginx_dir = self.dir.join("nginx");
         let _ = std::fs::remove_dir_all(&nginx_dir);
@@ -1050,7 +1050,7 @@ mod tests {
 
     #[test]
     fn finds_the_status_ttl() {
-        let t = std::fs::read_to_string(workspace_root().join(TEMPLATE)).unwrap();
+        let t = config::template().unwrap();
         assert_eq!(ttl_of(&t).unwrap(), 2);
         assert!(ttl_of("[adapters.transaction_status.cache]\nhistory_ttl_s = 3\n").is_err());
     }
