@@ -165,6 +165,10 @@ const LAYERS: &[Layer] = &[
         krate: "hub-tests",
         rule: "the end-to-end tests: the composed hub against hub-sim; nothing depends on it",
         normal: &[
+            (
+                "hub-app",
+                "write operations and their fingerprints, to plant the records an interrupted write leaves",
+            ),
             ("hub-core", "domain types the tests build requests from"),
             ("hub-server", "the hub under test, assembled as the binary assembles it"),
             ("hub-sim", "the upstreams, started in-process"),
