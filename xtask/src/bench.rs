@@ -24,11 +24,12 @@ use serde_json::{Value, json};
 use ureq::http::Method;
 
 use self::wrk::{CONNECTIONS, Figures, THREADS};
-use crate::demo::http::Client;
-use crate::demo::procs::{Procs, free_port, rss_bytes};
-use crate::demo::{self, Hub, INTERRUPTED, Tokens, interrupted, pause};
-use crate::services::{HUB_POSTGRES_URL, psql};
-use crate::{services, workspace_root};
+use crate::harness::http::{self, Client};
+use crate::harness::{
+    Binaries, Harness, HubProc, HubSpec, INTERRUPTED, Schema, TEMPLATE, Tokens, build, config, interrupted, pause,
+    random_hex, rss_bytes, run_dir, secrets_env, watch_interrupts,
+};
+use crate::services;
 
 const USAGE: &str = "\
 usage: cargo xtask bench [--quick]
@@ -67,14 +68,6 @@ const COMMITS: usize = 1000;
 const COMMITS_QUICK: usize = 300;
 /// Commits in flight at once.
 const COMMIT_LANES: usize = 16;
-const POSTGRES_PASSWORD: &str = "postgres";
-
-/// The release binaries.
-struct Bins {
-    sim: PathBuf,
-    hub: PathBuf,
-    bare: PathBuf,
-}
 
 /// `cargo xtask bench [--quick]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -89,27 +82,27 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option {other:?}\n\n{USAGE}"),
         }
     }
-    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    watch_interrupts()?;
     let started = Instant::now();
     println!(
         "== Integration Hub benchmarks{} ==",
         if quick { " (--quick)" } else { "" }
     );
     ensure_tools()?;
-    let bins = build()?;
-    let dir = bench_dir()?;
+    let [sim, hub, bare] = build::executables(["hub-sim", "hub-server", "hub-bench-bare"], true)?;
+    let dir = run_dir::target_dir().join("bench");
     println!("working directory: {}", dir.display());
 
-    let mut procs = Procs::default();
-    let outcome = Bench::start(&mut procs, &bins, &dir, quick).and_then(|mut b| b.measure());
+    let mut harness = Harness::new(&Binaries { sim, hub }, &dir)?;
+    let outcome = Bench::start(&mut harness, &bare, quick).and_then(|mut b| b.measure());
     if outcome.is_err() {
         println!("\nthe processes' logs:");
-        for (name, log) in procs.logs() {
+        for (name, log) in harness.logs() {
             println!("  {name:<16} {}", log.display());
         }
     }
     println!("stopping the sim, the hubs, nginx and the bare server …");
-    procs.stop_all();
+    harness.stop_all();
     if outcome.is_ok() {
         println!("bench took {:.0} s in all", started.elapsed().as_secs_f64());
     }
@@ -135,23 +128,8 @@ fn ensure_tools() -> Result<()> {
     Ok(())
 }
 
-/// `cargo build --release` of the three contestants' binaries.
-fn build() -> Result<Bins> {
-    let [sim, hub, bare] = demo::build_executables(["hub-sim", "hub-server", "hub-bench-bare"], true)?;
-    Ok(Bins { sim, hub, bare })
-}
-
 fn nginx_bin() -> PathBuf {
     services::which("nginx").unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx"))
-}
-
-fn bench_dir() -> Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map_or_else(|| workspace_root().join("target"), |t| workspace_root().join(t));
-    let dir = target.join("bench");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }
 
 fn unix_now() -> u64 {
@@ -167,19 +145,21 @@ fn port_of(url: &str) -> Result<u16> {
 
 /// One run: the processes, their addresses and the figures so far.
 struct Bench<'a> {
-    procs: &'a mut Procs,
-    bins: &'a Bins,
+    harness: &'a mut Harness,
+    /// hub-bench-bare's executable.
+    bare_bin: &'a Path,
     dir: PathBuf,
     client: Client,
     sim: String,
     tokens: Tokens,
     /// The cached hub (the demo's configuration).
     hub: String,
+    /// The cached hub's process id.
+    hub_pid: u32,
     nginx: String,
     bare: String,
     /// The status system's token, for nginx and the direct calls.
     status_token: String,
-    ports: Vec<u16>,
     warm: u64,
     measure: u64,
     quick: bool,
@@ -199,25 +179,20 @@ struct Row {
 
 impl<'a> Bench<'a> {
     /// Starts the sim, the cached hub, nginx and the bare server.
-    fn start(procs: &'a mut Procs, bins: &'a Bins, dir: &Path, quick: bool) -> Result<Self> {
+    fn start(harness: &'a mut Harness, bare_bin: &'a Path, quick: bool) -> Result<Self> {
         println!("\nstarting hub-sim (release) …");
-        let sim = procs.start_sim(&bins.sim, &dir.join("sim.log"))?;
+        let sim = harness.start_sim(&[])?;
         println!("  hub-sim listens on {sim}");
-        let tokens = Tokens {
-            read: format!("bench-read-{}", demo::random_hex()),
-            write: format!("bench-write-{}", demo::random_hex()),
-            admin: format!("bench-admin-{}", demo::random_hex()),
-        };
         let (warm, measure) = if quick { (1, 3) } else { (3, 10) };
         let mut b = Self {
-            ports: vec![port_of(&sim)?],
-            procs,
-            bins,
-            dir: dir.to_owned(),
+            dir: harness.dir.clone(),
+            harness,
+            bare_bin,
             client: Client::new(),
             sim,
-            tokens,
+            tokens: Tokens::fresh("bench"),
             hub: String::new(),
+            hub_pid: 0,
             nginx: String::new(),
             bare: String::new(),
             status_token: String::new(),
@@ -228,7 +203,9 @@ impl<'a> Bench<'a> {
             table: Vec::new(),
             cached: None,
         };
-        b.hub = b.start_hub("hub", &[])?;
+        let hub = b.start_hub("hub", &[])?;
+        b.hub_pid = b.harness.pid(&hub)?;
+        b.hub = hub.url;
         let first = b
             .client
             .get(&format!("{}/v1/transactions/{TXN}", b.hub), Some(&b.tokens.read))?;
@@ -241,42 +218,28 @@ impl<'a> Bench<'a> {
         Ok(b)
     }
 
-    fn free_port(&mut self) -> Result<u16> {
-        let p = free_port(&self.ports)?;
-        self.ports.push(p);
-        Ok(p)
-    }
-
     /// Starts a hub named `name` on the demo's configuration (its own directory and
-    /// SQLite file) with the bench's overrides plus `extra`; returns its URL once ready.
-    fn start_hub(&mut self, name: &str, extra: &[(&str, &str)]) -> Result<String> {
-        let template_path = workspace_root().join(demo::TEMPLATE);
-        let template =
-            std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
-        let hub_dir = self.dir.join(name);
-        let _ = std::fs::remove_dir_all(&hub_dir);
-        std::fs::create_dir_all(&hub_dir)?;
-        let config = hub_dir.join("hub.toml");
-        std::fs::write(&config, demo::hub_config(&template, "generic", &self.sim)?)?;
-        let port = self.free_port()?;
-        let mut env = demo::secrets_env(&self.tokens);
-        env.push(("HUB__SERVER__LISTEN".to_owned(), format!("127.0.0.1:{port}")));
+    /// SQLite file) with the bench's overrides plus `extra`; returns it once ready.
+    fn start_hub(&mut self, name: &str, extra: &[(String, String)]) -> Result<HubProc> {
+        let dir = self.dir.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut env = secrets_env(&self.tokens);
         env.push((
             "HUB__ADAPTERS__TRANSACTION_STATUS__RESILIENCE__BREAKER_OPEN_S".to_owned(),
             BENCH_BREAKER_OPEN_S.to_string(),
         ));
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        self.procs
-            .start_hub(name, &self.bins.hub, &config, &env, &hub_dir.join("hub.log"))?;
-        let hub = Hub {
+        env.extend(extra.iter().cloned());
+        let hub = self.harness.start_hub(HubSpec {
+            name,
             dialect: "generic",
-            url: format!("http://127.0.0.1:{port}"),
-            config: config.clone(),
-        };
+            dir,
+            env,
+            edits: &[],
+        })?;
         println!(
             "starting {name} (release) on {}  (config {}{})",
             hub.url,
-            config.display(),
+            hub.config.display(),
             if extra.is_empty() {
                 String::new()
             } else {
@@ -290,19 +253,19 @@ impl<'a> Bench<'a> {
                 )
             }
         );
-        demo::wait_ready(self.procs, &self.client, std::slice::from_ref(&hub))?;
-        Ok(hub.url)
+        self.harness.wait_ready(&[&hub])?;
+        Ok(hub)
     }
 
     fn start_nginx(&mut self) -> Result<()> {
-        let template = std::fs::read_to_string(workspace_root().join(demo::TEMPLATE))?;
+        let template = config::template()?;
         let status_ttl_s = ttl_of(&template)?;
         let nginx_dir = self.dir.join("nginx");
         let _ = std::fs::remove_dir_all(&nginx_dir);
         for sub in ["cache", "tmp"] {
             std::fs::create_dir_all(nginx_dir.join(sub))?;
         }
-        let port = self.free_port()?;
+        let port = self.harness.free_port()?;
         let nginx_conf = nginx_dir.join("nginx.conf");
         std::fs::write(
             &nginx_conf,
@@ -315,10 +278,10 @@ impl<'a> Bench<'a> {
             .arg(&nginx_conf)
             .arg("-e")
             .arg(nginx_dir.join("error.log"));
-        self.procs.start_other("nginx", cmd, &nginx_dir.join("nginx.out"))?;
+        self.harness.start_other("nginx", cmd, &nginx_dir.join("nginx.out"))?;
         self.nginx = format!("http://127.0.0.1:{port}");
         println!("starting nginx on {}  (config {})", self.nginx, nginx_conf.display());
-        wait_200(self.procs, &self.client, &format!("{}/transactions/{TXN}", self.nginx))?;
+        self.harness.wait_200(&format!("{}/transactions/{TXN}", self.nginx))?;
         let via = self.client.get(&format!("{}/transactions/{TXN}", self.nginx), None)?;
         println!(
             "  nginx → sim: HTTP {} Cache-Status {}",
@@ -332,30 +295,26 @@ impl<'a> Bench<'a> {
     fn start_bare(&mut self, body: &str) -> Result<()> {
         let body_file = self.dir.join("bare-body.json");
         std::fs::write(&body_file, body)?;
-        let port = self.free_port()?;
-        let mut cmd = Command::new(&self.bins.bare);
+        let port = self.harness.free_port()?;
+        let mut cmd = Command::new(self.bare_bin);
         cmd.arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--body-file")
             .arg(&body_file);
-        self.procs.start_other("bare", cmd, &self.dir.join("bare.log"))?;
+        self.harness.start_other("bare", cmd, &self.dir.join("bare.log"))?;
         self.bare = format!("http://127.0.0.1:{port}");
         println!(
             "starting the bare hyper server on {}  ({} bytes of body)",
             self.bare,
             body.len()
         );
-        wait_200(
-            self.procs,
-            &self.client,
-            &format!("{}/v1/transactions/{TXN}", self.bare),
-        )
+        self.harness.wait_200(&format!("{}/v1/transactions/{TXN}", self.bare))
     }
 
     /// A warm-up run, then the measured one.
     fn wrk(&mut self, name: &str, url: &str, header: Option<&str>) -> Result<Figures> {
         interrupted()?;
-        self.procs.check_alive()?;
+        self.harness.check_alive()?;
         wrk::run(url, header, self.warm, &self.dir)?;
         interrupted()?;
         let f = wrk::run(url, header, self.measure, &self.dir)?;
@@ -382,9 +341,12 @@ impl<'a> Bench<'a> {
         self.optional("cold reads", Self::cold_reads)?;
         let passthrough = self.start_hub(
             "hub-passthrough",
-            &[("HUB__ADAPTERS__TRANSACTION_STATUS__CACHE__STATUS_TTL_S", "0")],
+            &[(
+                "HUB__ADAPTERS__TRANSACTION_STATUS__CACHE__STATUS_TTL_S".to_owned(),
+                "0".to_owned(),
+            )],
         );
-        match passthrough {
+        match passthrough.map(|h| h.url) {
             Ok(pt) => {
                 self.optional("token expiry", |b| b.token_expiry(&pt))?;
                 self.optional("pass-through read", |b| b.passthrough(&pt))?;
@@ -581,7 +543,7 @@ impl<'a> Bench<'a> {
         let prefix = format!("/status/transactions/{CIRCUIT_TXN}");
         let before = self.ledger_count(&prefix)? + self.status_tokens_issued()?;
         let auth = format!("Authorization: Bearer {}", self.tokens.read);
-        self.procs.check_alive()?;
+        self.harness.check_alive()?;
         let f = wrk::run(&url, Some(&auth), self.measure, &self.dir)?;
         // The same refusal without the queueing of 32 connections on two shared cores.
         let one = wrk::run_with(&url, Some(&auth), self.measure, &self.dir, 1, 1)?;
@@ -655,7 +617,7 @@ impl<'a> Bench<'a> {
                 (taken + Duration::from_millis(SHORT_TOKEN_S * 1000 + 100)).saturating_duration_since(Instant::now()),
             )?;
             let before = self.status_tokens_issued()?;
-            let tag = demo::random_hex();
+            let tag = random_hex();
             let b = burst::get(
                 BURST,
                 |i| format!("{pt}/v1/transactions/BENCH-{tag}-{i}"),
@@ -744,7 +706,7 @@ impl<'a> Bench<'a> {
     /// of distinct transactions (copies the sim makes of `TXN-5001`).
     fn memory(&mut self) -> Result<()> {
         println!("\n== memory: {MEMORY_ENTRIES} more cached entries in the hub ==");
-        let pid = pid_of(&self.dir.join("hub").join("hub.toml"))?;
+        let pid = self.hub_pid;
         let made = self.sim_send(
             &Method::POST,
             "/_sim/transactions/copies",
@@ -799,19 +761,11 @@ impl<'a> Bench<'a> {
         let n = if self.quick { COMMITS_QUICK } else { COMMITS };
         println!("\n== idempotent commits: {n} drafts committed, {COMMIT_LANES} at a time ==");
         let sqlite = self.commit_rate("hub", &self.hub.clone(), n)?;
-        let schema = format!("hub_bench_{}", demo::random_hex());
-        psql(&format!("CREATE SCHEMA {schema}"))?;
-        // The hub refuses a password in the URL; libpq's variable carries it.
-        let url = format!("{HUB_POSTGRES_URL}?options=-csearch_path%3D{schema}");
+        let schema = Schema::create("hub_bench")?;
         let outcome = self
-            .start_hub(
-                "hub-postgres",
-                &[("HUB__STORE__DATABASE_URL", &url), ("PGPASSWORD", POSTGRES_PASSWORD)],
-            )
-            .and_then(|pg| self.commit_rate("hub-postgres", &pg, n));
-        if let Err(e) = psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")) {
-            println!("  could not drop schema {schema}: {e:#}");
-        }
+            .start_hub("hub-postgres", &schema.hub_env())
+            .and_then(|pg| self.commit_rate("hub-postgres", &pg.url, n));
+        drop(schema);
         let postgres = outcome?;
         let ratio = postgres / sqlite;
         self.row(
@@ -831,7 +785,7 @@ impl<'a> Bench<'a> {
     /// Commits per second through the hub at `hub` (drafts made first, not timed).
     fn commit_rate(&self, name: &str, hub: &str, n: usize) -> Result<f64> {
         let write = format!("Bearer {}", self.tokens.write);
-        let tag = demo::random_hex();
+        let tag = random_hex();
         let (drafts, failed, _) = parallel(n, COMMIT_LANES, |agent, i| {
             let body = json!({"customer_id": "CUST-1001", "amount": "12.50", "currency": "USD",
                               "description": format!("bench draft {i}")});
@@ -888,20 +842,6 @@ impl<'a> Bench<'a> {
     }
 }
 
-/// The process whose command line names `config` (the hub started on it).
-fn pid_of(config: &Path) -> Result<u32> {
-    let wanted = config.as_os_str().as_encoded_bytes();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == wanted)) {
-            return Ok(pid);
-        }
-    }
-    bail!("no process runs on {}", config.display())
-}
-
 /// Runs `f(agent, i)` for `i` in `0..n` on `lanes` threads, each with its own keep-alive
 /// agent; returns the results in order, how many failed (`None`), and the time taken.
 fn parallel<T: Send>(
@@ -919,7 +859,7 @@ fn parallel<T: Send>(
             .enumerate()
             .map(|(lane, chunk)| {
                 scope.spawn(move || {
-                    let agent = demo::http::agent();
+                    let agent = http::agent();
                     let first = lane * size;
                     for (k, slot) in chunk.iter_mut().enumerate() {
                         if INTERRUPTED.load(Ordering::SeqCst) {
@@ -948,7 +888,7 @@ fn fill(hub: &str, token: &str, from: u64, to: u64) -> Result<u64> {
         .map(|lane| {
             let (hub, auth) = (hub.to_owned(), auth.clone());
             std::thread::spawn(move || -> u64 {
-                let agent = demo::http::agent();
+                let agent = http::agent();
                 let mut failed = 0;
                 for n in (from + lane..=to).step_by(LANES as usize) {
                     if INTERRUPTED.load(Ordering::SeqCst) {
@@ -1010,7 +950,7 @@ fn ttl_of(template: &str) -> Result<u64> {
     }
     bail!(
         "no status_ttl_s under [adapters.transaction_status.cache] in {}",
-        demo::TEMPLATE
+        TEMPLATE
     )
 }
 
@@ -1090,23 +1030,6 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn wait_200(procs: &mut Procs, client: &Client, url: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        interrupted()?;
-        procs.check_alive()?;
-        if let Ok(r) = client.get(url, None)
-            && r.status == 200
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("{url} did not answer 200 within 20 s");
-        }
-        pause(Duration::from_millis(100))?;
-    }
-}
-
 fn machine() -> Value {
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -1127,7 +1050,7 @@ mod tests {
 
     #[test]
     fn finds_the_status_ttl() {
-        let t = std::fs::read_to_string(workspace_root().join(demo::TEMPLATE)).unwrap();
+        let t = config::template().unwrap();
         assert_eq!(ttl_of(&t).unwrap(), 2);
         assert!(ttl_of("[adapters.transaction_status.cache]\nhistory_ttl_s = 3\n").is_err());
     }

@@ -4,7 +4,7 @@
 mod bench;
 mod chaos;
 mod demo;
-mod run_dir;
+mod harness;
 mod services;
 
 use std::process::{Command, ExitCode};

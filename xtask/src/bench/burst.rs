@@ -56,7 +56,7 @@ pub(crate) fn get(
             .stack_size(256 * 1024)
             .spawn(move || -> String {
                 // One agent per thread: one connection per request, none shared.
-                let agent = crate::demo::http::agent();
+                let agent = crate::harness::http::agent();
                 let mut req = agent.get(&url);
                 if let Some(a) = &auth {
                     req = req.header("authorization", a);

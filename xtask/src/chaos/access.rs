@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use ureq::http::Method;
 
 use super::hostile::{Stage, raw};
-use crate::demo::http::Resp;
+use crate::harness::http::Resp;
 
 /// Who may call a route, by the contract (section 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,7 +65,7 @@ fn callers(stage: &Stage) -> Vec<(&'static str, Option<String>, Option<u8>)> {
         ("none", None, None),
         (
             "wrong",
-            Some(format!("Bearer chaos-wrong-{}", crate::demo::random_hex())),
+            Some(format!("Bearer chaos-wrong-{}", crate::harness::random_hex())),
             None,
         ),
         ("malformed", Some("Basic cmVhZDpyZWFk".to_owned()), None),
@@ -332,7 +332,7 @@ fn webhooks(stage: &Stage) -> Result<()> {
     let after_forged = cache_status()?;
 
     // Hand-made: no signature headers, a garbage signature, a valid signature over another body.
-    let genuine = send(json!({"id": format!("chaos-{}", crate::demo::random_hex())}))?;
+    let genuine = send(json!({"id": format!("chaos-{}", crate::harness::random_hex())}))?;
     ensure!(genuine["status"] == 204, "a genuine delivery: {genuine}");
     let after_genuine = cache_status()?;
     // The cache does not store a fetch that began in the invalidation's millisecond (its
@@ -410,14 +410,14 @@ fn webhooks(stage: &Stage) -> Result<()> {
     let delta: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     // A last genuine delivery marks the end: events arrive in order, so once it is in,
     // anything the others published would be too.
-    let marker = send(json!({"id": format!("chaos-end-{}", crate::demo::random_hex())}))?;
+    let marker = send(json!({"id": format!("chaos-end-{}", crate::harness::random_hex())}))?;
     let marker_id = marker["id"].as_str().unwrap_or_default().to_owned();
     let waited = std::time::Instant::now();
     while !feed.messages().iter().any(|m| m["id"] == marker_id.as_str()) {
         if waited.elapsed() > std::time::Duration::from_secs(10) || feed.closed().is_some() {
             break;
         }
-        crate::demo::pause(std::time::Duration::from_millis(50))?;
+        crate::harness::pause(std::time::Duration::from_millis(50))?;
     }
     let events: Vec<String> = feed
         .stop()

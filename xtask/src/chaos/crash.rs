@@ -12,9 +12,10 @@ use serde_json::Value;
 use ureq::http::Method;
 
 use super::load::{self, Outcome, Seen};
-use super::rig::{HubProc, Rig, Store};
+use super::rig::{Rig, Store};
 use super::under_load::{Size, finish, merge, target};
-use crate::demo::pause;
+use crate::harness::HubProc;
+use crate::harness::pause;
 
 /// `cargo xtask chaos` scenario 2.
 pub(crate) fn run(quick: bool) -> Result<()> {

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::demo::http::Client;
-use crate::demo::procs::{Procs, free_port};
-use crate::demo::{self, Hub, Tokens, interrupted, pause};
-use crate::workspace_root;
+use crate::harness::http::Client;
+use crate::harness::{
+    Binaries, Harness, HubProc, HubSpec, Tokens, interrupted, pause, rss_bytes, run_dir, secrets_env,
+};
 
 /// The schemathesis release the scenario installs from PyPI.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
@@ -125,7 +125,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 /// Installs schemathesis and openapi-spec-validator into `target/chaos/venv` unless the
 /// pinned releases are there; the venv's `bin` directory.
 fn python_tools() -> Result<PathBuf> {
-    let venv = crate::run_dir::target_dir().join("chaos").join("venv");
+    let venv = run_dir::target_dir().join("chaos").join("venv");
     let bin = venv.join("bin");
     let pip = bin.join("pip");
     let installed = Command::new(&pip)
@@ -768,7 +768,7 @@ fn ws_handshake(addr: SocketAddr, token: &str) -> Result<(u16, String, TcpStream
 
 /// hub-sim and one generic hub, started for one scenario and stopped when dropped.
 pub(super) struct Stage {
-    procs: Procs,
+    harness: Harness,
     /// A client for loopback calls.
     pub(super) client: Client,
     /// hub-sim's URL.
@@ -781,62 +781,56 @@ pub(super) struct Stage {
     pub(super) tokens: Tokens,
     /// The run directory (logs, configuration, reports).
     pub(super) dir: PathBuf,
-    config: PathBuf,
+    hub: HubProc,
 }
 
 impl Stage {
     /// Builds and starts hub-sim and one hub on `config/demo.toml` with `overrides`
     /// (`HUB__…` variables), and waits for `/readyz`.
     pub(super) fn start(scenario: &str, overrides: &[(&str, String)]) -> Result<Self> {
-        let (sim_bin, hub_bin) = demo::build_bins()?;
-        let dir = run_dir(scenario)?;
+        let bins = Binaries::dev()?;
+        // A fresh `target/chaos/<scenario>-…`; the three newest of the scenario are kept.
+        let dir = run_dir::fresh("chaos", &format!("{scenario}-"), 2)?;
         println!("run directory: {}", dir.display());
-        let mut procs = Procs::default();
-        let sim = procs.start_sim(&sim_bin, &dir.join("sim.log"))?;
-        let template_path = workspace_root().join(demo::TEMPLATE);
-        let template =
-            std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
-        let config = dir.join("hub.toml");
-        std::fs::write(&config, demo::hub_config(&template, "generic", &sim)?)?;
-        let tokens = Tokens {
-            read: format!("chaos-read-{}", demo::random_hex()),
-            write: format!("chaos-write-{}", demo::random_hex()),
-            admin: format!("chaos-admin-{}", demo::random_hex()),
-        };
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port(&[])?));
-        let mut env = demo::secrets_env(&tokens);
-        env.push(("HUB__SERVER__LISTEN".to_owned(), addr.to_string()));
+        let mut harness = Harness::new(&bins, &dir)?;
+        let sim = harness.start_sim(&[])?;
+        let tokens = Tokens::fresh("chaos");
+        let mut env = secrets_env(&tokens);
         env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        procs.start_hub("hub", &hub_bin, &config, &env, &dir.join("hub.log"))?;
-        let url = format!("http://{addr}");
-        let client = Client::new();
-        let hub = Hub {
+        let hub = harness.start_hub(HubSpec {
+            name: "hub",
             dialect: "generic",
-            url: url.clone(),
-            config: config.clone(),
-        };
-        demo::wait_ready(&mut procs, &client, &[hub])?;
+            dir: dir.clone(),
+            env,
+            edits: &[],
+        })?;
+        let addr: SocketAddr = hub
+            .url
+            .trim_start_matches("http://")
+            .parse()
+            .with_context(|| format!("the address of {}", hub.url))?;
+        harness.wait_ready(&[&hub])?;
         Ok(Self {
-            procs,
-            client,
+            harness,
+            client: Client::new(),
             sim,
-            url,
+            url: hub.url.clone(),
             addr,
             tokens,
             dir,
-            config,
+            hub,
         })
     }
 
     /// Fails, naming the log, when hub-sim or the hub has exited.
     pub(super) fn check_alive(&mut self) -> Result<()> {
-        self.procs.check_alive()
+        self.harness.check_alive()
     }
 
     /// Fails when the hub's log (its stdout and stderr) reports a panic.
     pub(super) fn no_panics(&self) -> Result<()> {
-        let log = self.dir.join("hub.log");
-        let text = std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+        let log = &self.hub.log;
+        let text = std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
         let panics: Vec<&str> = text.lines().filter(|l| l.contains("panicked at")).collect();
         ensure!(
             panics.is_empty(),
@@ -867,40 +861,16 @@ impl Stage {
             .sum())
     }
 
-    /// The hub's process id: the process whose command line names this stage's configuration.
-    fn pid(&self) -> Result<u32> {
-        let wanted = self.config.to_string_lossy().into_owned();
-        for entry in std::fs::read_dir("/proc")? {
-            let entry = entry?;
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                continue;
-            };
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            if cmdline.split(|b| *b == 0).any(|arg| arg == wanted.as_bytes()) {
-                return Ok(pid);
-            }
-        }
-        bail!("no process runs with --config {wanted}")
-    }
-
     /// The hub's resident memory, in KiB (`VmRSS` of `/proc/PID/status`).
     fn rss_kib(&self) -> Result<u64> {
-        Ok(demo::procs::rss_bytes(self.pid()?)? / 1024)
+        Ok(rss_bytes(self.harness.pid(&self.hub)?)? / 1024)
     }
 
     /// Resident memory and open descriptors of the hub, for the figures.
     pub(super) fn footprint(&self) -> Result<String> {
-        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid()?)).map_or(0, Iterator::count);
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.harness.pid(&self.hub)?)).map_or(0, Iterator::count);
         Ok(format!("RSS {:.1} MiB, {fds} fds", self.rss_kib()? as f64 / 1024.0))
     }
-}
-
-/// `target/` (or `CARGO_TARGET_DIR`).
-/// A fresh `target/chaos/<scenario>-…`; the three newest of the scenario are kept.
-fn run_dir(scenario: &str) -> Result<PathBuf> {
-    crate::run_dir::fresh("chaos", &format!("{scenario}-"), 2)
 }
 
 /// The soft limit on open files of this process (the hub inherits it).

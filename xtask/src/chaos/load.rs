@@ -12,10 +12,11 @@ use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use ureq::http::Method;
 
-use super::rig::{HubProc, Rig, poll};
+use super::rig::{Rig, poll};
 use super::secrets::all_pages;
-use crate::demo::http::Client;
-use crate::demo::{interrupted, pause};
+use crate::harness::HubProc;
+use crate::harness::http::Client;
+use crate::harness::{interrupted, pause};
 
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::demo::INTERRUPTED;
+use crate::harness::INTERRUPTED;
 
 const USAGE: &str = "\
 usage: cargo xtask chaos [--quick] [--only N]
@@ -63,7 +63,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option {other:?}\n\n{USAGE}"),
         }
     }
-    crate::demo::watch_interrupts()?;
+    crate::harness::watch_interrupts()?;
     println!(
         "== Integration Hub chaos ({}) ==",
         if quick { "--quick" } else { "full" }

@@ -12,16 +12,17 @@ use serde_json::{Value, json};
 use ureq::http::Method;
 
 use super::events;
-use super::rig::{HubProc, Rig, Schema, Store, poll};
+use super::rig::{Rig, Store, poll};
 use super::secrets;
-use crate::demo::http::{Client, Resp};
-use crate::demo::{pause, random_hex};
+use crate::harness::http::{Client, Resp};
+use crate::harness::{HubProc, Schema};
+use crate::harness::{pause, random_hex};
 
 /// `cargo xtask chaos` scenario 3.
 pub(crate) fn run(quick: bool) -> Result<()> {
     crate::services::ensure()?;
     // Dropped after the rig (which stops the hubs): the schema and the Redis keys go last.
-    let schema = Schema::create()?;
+    let schema = Schema::create("hub_chaos")?;
     let prefix = RedisPrefix(format!("hub-chaos-{}", random_hex()));
     let mut rig = Rig::start("3-two-instances", quick)?;
     // Long enough that only an invalidation makes the next read a miss.
@@ -30,7 +31,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         "300".to_owned(),
     ));
     let store = Store::Shared {
-        schema: schema.name.clone(),
+        schema_env: schema.hub_env(),
         prefix: prefix.0.clone(),
     };
     println!("  PostgreSQL schema {}, Redis key prefix {}", schema.name, prefix.0);

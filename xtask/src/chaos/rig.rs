@@ -6,14 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use crate::demo::http::Client;
-use crate::demo::procs::{Procs, free_port};
-use crate::demo::{self, Hub, TEMPLATE, Tokens, random_hex};
-use crate::services::{HUB_POSTGRES_URL, psql};
-use crate::workspace_root;
+use crate::harness::http::Client;
+use crate::harness::{Binaries, Harness, HubProc, HubSpec, Tokens, pause, random_hex, run_dir, secrets_env};
 
 /// The Redis it uses.
 pub(crate) const REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -79,7 +76,7 @@ impl Canaries {
 
     /// The variables `config/demo.toml`'s `env:` references resolve to.
     fn hub_env(&self) -> Vec<(String, String)> {
-        let mut env = demo::secrets_env(&self.tokens);
+        let mut env = secrets_env(&self.tokens);
         for (k, v) in [
             ("DEMO_GENERIC_API_KEY", &self.generic_api_key),
             ("DEMO_ZENDESK_API_TOKEN", &self.zendesk_api_token),
@@ -154,168 +151,94 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// The binaries, built once per run of `cargo xtask chaos`.
-fn binaries() -> Result<(PathBuf, PathBuf)> {
-    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    if let Some(b) = BUILT.get() {
-        return Ok(b.clone());
-    }
-    let built = demo::build_bins()?;
-    Ok(BUILT.get_or_init(|| built).clone())
-}
-
 /// Which store a hub runs on.
 #[derive(Debug, Clone)]
 pub(crate) enum Store {
     /// A SQLite file in the hub's directory, the in-process cache.
     Sqlite,
     /// A PostgreSQL schema and a Redis key prefix, shared by every hub given the same.
-    Shared { schema: String, prefix: String },
-}
-
-/// One hub process: enough to start it again on the same port and store.
-#[derive(Debug, Clone)]
-pub(crate) struct HubProc {
-    /// The process name (`hub-generic`, `hub-a` …).
-    pub(crate) name: String,
-    pub(crate) dialect: &'static str,
-    pub(crate) url: String,
-    pub(crate) config: PathBuf,
-    env: Vec<(String, String)>,
-    dir: PathBuf,
-    starts: u32,
-}
-
-impl HubProc {
-    fn as_demo_hub(&self) -> Hub {
-        Hub {
-            dialect: self.dialect,
-            url: self.url.clone(),
-            config: self.config.clone(),
-        }
-    }
+    Shared {
+        /// The overrides that put the hub's store in the schema ([`crate::harness::Schema::hub_env`]).
+        schema_env: Vec<(String, String)>,
+        prefix: String,
+    },
 }
 
 /// A scenario's sim, hubs and run directory; dropping it stops the processes.
 pub(crate) struct Rig {
-    pub(crate) procs: Procs,
+    harness: Harness,
     pub(crate) http: Client,
     pub(crate) sim: String,
     pub(crate) dir: PathBuf,
     pub(crate) canaries: Canaries,
     /// More environment for the hubs started from now on.
     pub(crate) extra_env: Vec<(String, String)>,
-    hub_bin: PathBuf,
-    template: String,
     quick: bool,
-    ports: Vec<u16>,
 }
 
 impl Rig {
     /// Builds (once), makes `target/chaos/run-*/<scenario>/`, starts hub-sim with canary credentials.
     pub(crate) fn start(scenario: &str, quick: bool) -> Result<Self> {
-        let (sim_bin, hub_bin) = binaries()?;
-        let dir = run_dir()?.join(scenario);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let bins = Binaries::dev()?;
+        let dir = chaos_run_dir()?.join(scenario);
+        let mut harness = Harness::new(&bins, &dir)?;
         let canaries = Canaries::new();
         let credentials = dir.join("sim-credentials.json");
         std::fs::write(&credentials, canaries.sim_credentials().to_string())?;
-        let mut procs = Procs::default();
-        let sim = procs.start_sim_with(
-            &sim_bin,
-            &dir.join("sim.log"),
-            &[OsStr::new("--credentials"), credentials.as_os_str()],
-        )?;
-        let template_path = workspace_root().join(TEMPLATE);
-        let template =
-            std::fs::read_to_string(&template_path).with_context(|| format!("reading {}", template_path.display()))?;
+        let sim = harness.start_sim(&[OsStr::new("--credentials"), credentials.as_os_str()])?;
         println!("run directory {}; hub-sim on {sim}", dir.display());
         Ok(Self {
-            procs,
+            harness,
             http: Client::new(),
             sim,
             dir,
             canaries,
             extra_env: Vec::new(),
-            hub_bin,
-            template,
             quick,
-            ports: Vec::new(),
         })
     }
 
     /// Starts a hub called `name` speaking `dialect` on `store`, with chaos settings.
     pub(crate) fn start_hub(&mut self, name: &str, dialect: &'static str, store: &Store) -> Result<HubProc> {
-        let dir = self.dir.join(name);
-        std::fs::create_dir_all(&dir)?;
-        let mut config = demo::hub_config(&self.template, dialect, &self.sim)?;
-        // Alerts get their own secret.
-        config = config.replace(
-            "webhook_secret = \"env:DEMO_WEBHOOK_SECRET\"",
-            "webhook_secret = \"env:DEMO_NOTIFY_SECRET\"",
-        );
-        let path = dir.join("hub.toml");
-        std::fs::write(&path, config)?;
-        let port = free_port(&self.ports)?;
-        self.ports.push(port);
         let mut env = self.canaries.hub_env();
         env.extend(chaos_overrides(self.quick));
         env.extend(self.extra_env.iter().cloned());
-        if let Store::Shared { schema, prefix } = store {
-            // An environment override: the hub refuses a password in its configuration file.
-            for (k, v) in [
-                (
-                    "HUB__STORE__DATABASE_URL",
-                    format!("{HUB_POSTGRES_URL}?options=-csearch_path%3D{schema}"),
-                ),
-                ("PGPASSWORD", "postgres".to_owned()),
-                ("HUB__STORE__REDIS_URL", REDIS_URL.to_owned()),
-                ("HUB__STORE__REDIS_KEY_PREFIX", prefix.clone()),
-            ] {
-                env.push((k.to_owned(), v));
-            }
+        if let Store::Shared { schema_env, prefix } = store {
+            // Environment overrides: the hub refuses a password in its configuration file.
+            env.extend(schema_env.iter().cloned());
+            env.push(("HUB__STORE__REDIS_URL".to_owned(), REDIS_URL.to_owned()));
+            env.push(("HUB__STORE__REDIS_KEY_PREFIX".to_owned(), prefix.clone()));
         }
-        env.push(("HUB__SERVER__LISTEN".to_owned(), format!("127.0.0.1:{port}")));
-        let mut hub = HubProc {
-            name: name.to_owned(),
+        let hub = self.harness.start_hub(HubSpec {
+            name,
             dialect,
-            url: format!("http://127.0.0.1:{port}"),
-            config: path,
+            dir: self.dir.join(name),
             env,
-            dir,
-            starts: 0,
-        };
-        self.launch(&mut hub)?;
-        Ok(hub)
-    }
-
-    fn launch(&mut self, hub: &mut HubProc) -> Result<()> {
-        hub.starts += 1;
-        let log = if hub.starts == 1 {
-            hub.dir.join("hub.log")
-        } else {
-            hub.dir.join(format!("hub.{}.log", hub.starts))
-        };
-        self.procs
-            .start_hub(&hub.name, &self.hub_bin, &hub.config, &hub.env, &log)?;
+            // Alerts get their own secret.
+            edits: &[(
+                "webhook_secret = \"env:DEMO_WEBHOOK_SECRET\"",
+                "webhook_secret = \"env:DEMO_NOTIFY_SECRET\"",
+            )],
+        })?;
         println!("  {} ({}) on {}", hub.name, hub.dialect, hub.url);
-        Ok(())
+        Ok(hub)
     }
 
     /// kill -9.
     pub(crate) fn kill9(&mut self, hub: &HubProc) -> Result<()> {
-        self.procs.kill9(&hub.name)
+        self.harness.kill9(hub)
     }
 
     /// Starts a killed hub again: the same port, configuration and store.
     pub(crate) fn restart(&mut self, hub: &mut HubProc) -> Result<()> {
-        self.launch(hub)
+        self.harness.restart(hub)?;
+        println!("  {} ({}) on {}", hub.name, hub.dialect, hub.url);
+        Ok(())
     }
 
     /// Waits until every hub answers `/readyz` with 200.
     pub(crate) fn wait_ready(&mut self, hubs: &[&HubProc]) -> Result<()> {
-        let demo_hubs: Vec<Hub> = hubs.iter().map(|h| h.as_demo_hub()).collect();
-        demo::wait_ready(&mut self.procs, &self.http, &demo_hubs)
+        self.harness.wait_ready(hubs)
     }
 
     /// Every hub log of this scenario.
@@ -386,34 +309,13 @@ fn chaos_overrides(quick: bool) -> Vec<(String, String)> {
 }
 
 /// `target/chaos/run-<unix seconds>`, one per `cargo xtask chaos`; the newest five are kept.
-fn run_dir() -> Result<PathBuf> {
+fn chaos_run_dir() -> Result<PathBuf> {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     if let Some(d) = DIR.get() {
         return Ok(d.clone());
     }
-    let dir = crate::run_dir::fresh("chaos", "run-", 4)?;
+    let dir = run_dir::fresh("chaos", "run-", 4)?;
     Ok(DIR.get_or_init(|| dir).clone())
-}
-
-/// A PostgreSQL schema for one scenario, dropped at the end (through `psql`).
-pub(crate) struct Schema {
-    pub(crate) name: String,
-}
-
-impl Schema {
-    pub(crate) fn create() -> Result<Self> {
-        let name = format!("hub_chaos_{}", random_hex());
-        psql(&format!("CREATE SCHEMA {name}"))?;
-        Ok(Self { name })
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Err(e) = psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)) {
-            eprintln!("xtask: could not drop schema {}: {e:#}", self.name);
-        }
-    }
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
@@ -426,7 +328,7 @@ pub(crate) fn poll<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Re
         if Instant::now() > deadline {
             bail!("{what}: not within {} s", limit.as_secs());
         }
-        demo::pause(Duration::from_millis(100))?;
+        pause(Duration::from_millis(100))?;
     }
 }
 

@@ -12,7 +12,8 @@
 use anyhow::{Result, bail};
 use serde_json::Value;
 
-use super::rig::{HubProc, Rig};
+use super::rig::Rig;
+use crate::harness::HubProc;
 
 /// What one scan looked at, and what it found.
 #[derive(Debug, Default)]

@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::events::{self, Feed, check_transitions, transitions};
 use super::load::{self, Seen, Target};
-use super::rig::{HubProc, Rig, Store, poll};
+use super::rig::{Rig, Store, poll};
 use super::secrets;
-use crate::demo::{pause, random_hex};
+use crate::harness::HubProc;
+use crate::harness::{pause, random_hex};
 
 /// Sizes of a run.
 pub(crate) struct Size {

@@ -7,9 +7,8 @@ use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 use ureq::http::Method;
 
-use super::http::{Client, Resp, show};
-use super::procs::Procs;
-use super::{Hub, Tokens, interrupted, pause};
+use crate::harness::http::{Client, Resp, show};
+use crate::harness::{Harness, HubProc, Tokens, interrupted, pause, random_hex};
 
 /// Who calls.
 #[derive(Debug, Clone, Copy)]
@@ -24,10 +23,10 @@ enum As {
 pub(crate) struct Tour<'a> {
     http: Client,
     sim: String,
-    hubs: &'a [Hub],
+    hubs: &'a [HubProc],
     tokens: &'a Tokens,
     quick: bool,
-    procs: &'a mut Procs,
+    harness: &'a mut Harness,
     run_id: String,
     step: String,
     checks: usize,
@@ -42,10 +41,10 @@ impl<'a> Tour<'a> {
     pub(crate) fn new(
         http: Client,
         sim: String,
-        hubs: &'a [Hub],
+        hubs: &'a [HubProc],
         tokens: &'a Tokens,
         quick: bool,
-        procs: &'a mut Procs,
+        harness: &'a mut Harness,
     ) -> Self {
         Self {
             http,
@@ -53,8 +52,8 @@ impl<'a> Tour<'a> {
             hubs,
             tokens,
             quick,
-            procs,
-            run_id: super::random_hex()[..8].to_owned(),
+            harness,
+            run_id: random_hex()[..8].to_owned(),
             step: String::new(),
             checks: 0,
             started: Instant::now(),
@@ -71,7 +70,7 @@ impl<'a> Tour<'a> {
                 self.started.elapsed().as_secs_f64()
             ),
             Err(e) => {
-                if let Err(dead) = self.procs.check_alive() {
+                if let Err(dead) = self.harness.check_alive() {
                     println!("\n✗ {dead}");
                 }
                 println!("\n✗ the tour failed at step {}: {e:#}", self.step);
@@ -154,7 +153,7 @@ impl<'a> Tour<'a> {
         Ok(resp)
     }
 
-    fn hub(&self, dialect: &str) -> Result<&'a Hub> {
+    fn hub(&self, dialect: &str) -> Result<&'a HubProc> {
         self.hubs
             .iter()
             .find(|h| h.dialect == dialect)

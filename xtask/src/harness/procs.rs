@@ -1,5 +1,5 @@
-//! The processes the demo starts (hub-sim and the hubs): started with their output in
-//! log files, and always stopped — SIGTERM, then SIGKILL after a grace period.
+//! The processes a run starts (hub-sim, the hubs and any other): started with their
+//! output in log files, and always stopped — SIGTERM, then SIGKILL after a grace period.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::interrupted;
+use super::interrupt::interrupted;
 
 /// One running process.
 struct Proc {
@@ -20,7 +20,7 @@ struct Proc {
     log: PathBuf,
 }
 
-/// Every process the demo started; dropping it stops them, newest first.
+/// Every process the run started; dropping it stops them, newest first.
 #[derive(Default)]
 pub(crate) struct Procs {
     list: Vec<Proc>,
@@ -57,13 +57,9 @@ fn rss_in(status: &str) -> Option<u64> {
 }
 
 impl Procs {
-    /// Starts hub-sim on a free port and returns its URL (the first line it prints).
-    pub(crate) fn start_sim(&mut self, bin: &Path, log: &Path) -> Result<String> {
-        self.start_sim_with(bin, log, &[])
-    }
-
-    /// [`Procs::start_sim`] with more arguments (`--credentials FILE`, `--seed N`).
-    pub(crate) fn start_sim_with(&mut self, bin: &Path, log: &Path, extra: &[&std::ffi::OsStr]) -> Result<String> {
+    /// Starts hub-sim on a free port with `extra` arguments (`--credentials FILE`,
+    /// `--seed N`) and returns its URL (the first line it prints).
+    pub(crate) fn start_sim(&mut self, bin: &Path, log: &Path, extra: &[&std::ffi::OsStr]) -> Result<String> {
         let stderr = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "-v"])
@@ -121,7 +117,7 @@ impl Procs {
         if let Some(dir) = config.parent() {
             cmd.current_dir(dir);
         }
-        // The demo's environment is the configuration's: no inherited HUB__ overrides.
+        // The run's environment is the configuration's: no inherited HUB__ overrides.
         for (k, _) in std::env::vars_os() {
             if k.to_str().is_some_and(|k| k.starts_with("HUB__") || k == "HUB_CONFIG") {
                 cmd.env_remove(k);
@@ -171,6 +167,15 @@ impl Procs {
         p.child.kill().with_context(|| format!("killing {name}"))?;
         p.child.wait().with_context(|| format!("waiting for {name}"))?;
         Ok(())
+    }
+
+    /// The process id of the process started as `name`.
+    pub(crate) fn pid(&self, name: &str) -> Result<u32> {
+        self.list
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.child.id())
+            .with_context(|| format!("no process {name}"))
     }
 
     /// Fails, naming the process and its log, when one has exited.
