@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod answer;
+pub mod callers;
 pub mod dead_letter;
 pub mod dlq;
 pub mod dlq_payload;
@@ -19,11 +20,13 @@ pub mod notify;
 pub mod operation;
 pub mod ports;
 pub mod replay;
+pub mod supervisor;
 pub mod webhooks;
 pub mod write;
 
 pub use alerts::{AlertSettings, Supervisor};
 pub use answer::{AnswerFormat, Failed, Failure, PlainAnswers, Rendered, WriteAnswer};
+pub use callers::{Authenticator, Principal, Role};
 pub use error_rates::{CountingAudit, ErrorRates};
 pub use fingerprint::KeySource;
 pub use hub::{Hub, Settings};

@@ -215,7 +215,12 @@ impl AppState {
             webhooks: Arc::new(WebhookReceiver::default()),
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             error_rates: Arc::new(ErrorRates::default()),
-            sessions: Arc::new(Sessions::default()),
+            sessions: Arc::new(Sessions::new(
+                crate::admin::SessionSettings::default(),
+                Arc::new(hub_store::MemoryAdminSessions::new(Arc::new(
+                    hub_store::clock::SystemClock,
+                ))),
+            )),
             signin_throttle: Arc::default(),
             subscribers: Arc::default(),
         }

@@ -10,11 +10,8 @@
 pub mod cookie;
 pub mod csrf;
 pub mod headers;
-pub mod random;
 pub mod render;
 mod routes;
-pub mod session;
-pub mod throttle;
 
 use axum::Router;
 use axum::http::Method;
@@ -23,8 +20,9 @@ use axum::routing::{get, post};
 
 use crate::auth::{Role, RouteRule, role_in};
 use crate::state::AppState;
-pub use session::{SessionSettings, Sessions};
-pub use throttle::{Throttle, ThrottleSettings};
+pub use hub_app::supervisor::{
+    SessionSettings, Sessions, Throttle, ThrottleSettings, random, sessions as session, throttle,
+};
 
 const fn rule(method: &'static str, path: &'static str, role: Option<Role>) -> RouteRule {
     RouteRule { method, path, role }

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 pub use hub_core::ports::sessions::Flash;
 
 use super::random::{self, RandomError};
-use crate::auth::{Authenticator, Principal, Role};
+use crate::callers::{Authenticator, Principal, Role};
 
 /// How long sessions last and how many are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +68,8 @@ pub struct Active {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::{sync::Arc, time::Duration};
-/// use hub_server::admin::session::{SessionSettings, Sessions};
-/// use hub_server::auth::{Authenticator, Role};
+/// use hub_app::supervisor::sessions::{SessionSettings, Sessions};
+/// use hub_app::callers::{Authenticator, Role};
 /// use hub_store::{MemoryAdminSessions, clock::ManualClock};
 /// let clock = Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH));
 /// let sessions = Sessions::new(SessionSettings::default(), Arc::new(MemoryAdminSessions::new(clock.clone())));
@@ -92,18 +92,6 @@ impl std::fmt::Debug for Sessions {
         f.debug_struct("Sessions")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for Sessions {
-    /// Default settings, in this process's memory (tests; the server uses the SQL store).
-    fn default() -> Self {
-        Self::new(
-            SessionSettings::default(),
-            Arc::new(hub_store::MemoryAdminSessions::new(Arc::new(
-                hub_store::clock::SystemClock,
-            ))),
-        )
     }
 }
 

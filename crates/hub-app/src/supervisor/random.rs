@@ -11,10 +11,10 @@ pub struct RandomError;
 /// 32 random bytes as 43 base64url characters (no padding).
 ///
 /// ```
-/// let t = hub_server::admin::random::token().unwrap();
+/// let t = hub_app::supervisor::random::token().unwrap();
 /// assert_eq!(t.len(), 43);
 /// assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-/// assert_ne!(t, hub_server::admin::random::token().unwrap());
+/// assert_ne!(t, hub_app::supervisor::random::token().unwrap());
 /// ```
 pub fn token() -> Result<String, RandomError> {
     let mut bytes = [0u8; 32];

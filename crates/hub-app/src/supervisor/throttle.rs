@@ -49,7 +49,7 @@ impl Subject {
     /// The subject for a client at `addr` (IPv4-mapped IPv6 as IPv4, other IPv6 as its /64).
     ///
     /// ```
-    /// use hub_server::admin::throttle::Subject;
+    /// use hub_app::supervisor::throttle::Subject;
     /// let a = Subject::address("2001:db8:1:2:aaaa::1".parse().unwrap());
     /// assert_eq!(a, Subject::address("2001:db8:1:2:bbbb::9".parse().unwrap()));
     /// assert_eq!(Subject::address("::ffff:192.0.2.7".parse().unwrap()), Subject::address("192.0.2.7".parse().unwrap()));
@@ -92,7 +92,7 @@ impl Subject {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use hub_server::admin::throttle::{Subject, Throttle, ThrottleSettings};
+/// use hub_app::supervisor::throttle::{Subject, Throttle, ThrottleSettings};
 /// let throttle = Throttle::new(ThrottleSettings { max_failures: 2, window: Duration::from_secs(60), ..ThrottleSettings::default() });
 /// let (client, t0) = (Subject::address("192.0.2.7".parse().unwrap()), Instant::now());
 /// throttle.failed(&client, t0);
@@ -192,7 +192,7 @@ impl Throttle {
 ///
 /// ```
 /// use std::time::Duration;
-/// use hub_server::admin::throttle::retry_after_secs;
+/// use hub_app::supervisor::throttle::retry_after_secs;
 /// assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
 /// assert_eq!(retry_after_secs(Duration::from_millis(59_001)), 60);
 /// ```
