@@ -430,3 +430,23 @@ fn only_the_server_knows_the_hub_wire_format() {
         }
     }
 }
+
+#[test]
+fn telemetry_knows_no_http_framework_store_or_adapter() {
+    let g = graph();
+    assert!(g.contains_key("hub-telemetry"), "hub-telemetry is not in the workspace");
+    let deps = closure(&g, "hub-telemetry");
+    for f in [
+        "axum",
+        "hyper",
+        "sqlx",
+        "redis",
+        "hub-server",
+        "hub-store",
+        "hub-upstream",
+        "hub-ticketing",
+        "hub-transactions",
+    ] {
+        assert!(!deps.contains(f), "hub-telemetry depends on {f} (through {deps:?})");
+    }
+}

@@ -236,7 +236,7 @@ async fn main() -> ExitCode {
                 Err(code) => return code,
             };
             // Held to the end: dropping it flushes the queued log lines.
-            let _logs = hub_server::logging::init(&loaded.config.log);
+            let _logs = hub_telemetry::logging::init(&loaded.config.log);
             let secrets = match Secrets::from_process_env() {
                 Ok(s) => s,
                 Err(e) => {

@@ -151,7 +151,7 @@ async fn assemble_with(
     // Before anything records a metric: the endpoints set their circuit gauges to closed
     // as they are built, and a gauge set before the recorder exists is lost (a fresh hub
     // would show no `integration_circuit_breaker_state` until a circuit first changed).
-    let metrics = crate::prometheus::handle();
+    let metrics = hub_telemetry::prometheus::handle();
     let store_config: StoreConfig = toml::Value::Table(store)
         .try_into()
         .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
@@ -643,7 +643,7 @@ fn spawn_gauges(stores: Arc<Stores>) -> tokio::task::JoinHandle<()> {
                 #[allow(clippy::cast_precision_loss)]
                 metrics::gauge!("integration_dlq_pending").set(n as f64);
             }
-            if let Some(handle) = crate::prometheus::handle() {
+            if let Some(handle) = hub_telemetry::prometheus::handle() {
                 handle.run_upkeep();
             }
         }

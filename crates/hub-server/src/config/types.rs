@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hub_core::{Currency, SecretRef};
+/// `[log]`: the logging setup's own settings.
+pub use hub_telemetry::logging::{LogConfig, LogFormat};
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::Role;
@@ -245,37 +247,6 @@ pub struct TokenConfig {
     pub role: Role,
     /// Where the token is.
     pub token: CredentialRef,
-}
-
-/// `[log]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogConfig {
-    /// `auto` (JSON unless on a terminal), `json` or `pretty`.
-    pub format: LogFormat,
-    /// A tracing filter (default `info`); `RUST_LOG` wins when set.
-    pub level: String,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Auto,
-            level: "info".to_owned(),
-        }
-    }
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// JSON, or human-readable on a terminal.
-    Auto,
-    /// One JSON object per line.
-    Json,
-    /// Human-readable.
-    Pretty,
 }
 
 /// `[adapters]`: one section per upstream.

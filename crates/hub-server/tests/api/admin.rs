@@ -588,7 +588,7 @@ async fn instances_on_one_database_share_a_sign_in_until_the_token_changes() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_throttled_per_address_and_per_account() {
-    let Some(handle) = hub_server::prometheus::handle() else {
+    let Some(handle) = hub_telemetry::prometheus::handle() else {
         panic!("another recorder was installed in this test binary");
     };
     let hub = Hub::new();

@@ -68,7 +68,7 @@ async fn dead_lettered_writes_alert_the_supervisor_once_per_window() {
 
 #[tokio::test]
 async fn operating_metrics_move() {
-    let Some(handle) = hub_server::prometheus::handle() else {
+    let Some(handle) = hub_telemetry::prometheus::handle() else {
         panic!("another recorder was installed in this test binary");
     };
     let hub = Hub::new();

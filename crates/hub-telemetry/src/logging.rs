@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::config::{LogConfig, LogFormat};
+mod settings;
+
+pub use settings::{LogConfig, LogFormat};
 
 /// How long the writer lets lines gather after it is woken.
 pub const GATHER: Duration = Duration::from_millis(5);
@@ -142,7 +144,7 @@ impl Drop for LogGuard {
 /// ```
 /// use std::io::Write as _;
 /// use tracing_subscriber::fmt::MakeWriter as _;
-/// let (writer, guard) = hub_server::logging::background(std::io::sink);
+/// let (writer, guard) = hub_telemetry::logging::background(std::io::sink);
 /// writer.make_writer().write_all(b"{\"message\":\"hello\"}\n").unwrap();
 /// guard.flush();
 /// ```

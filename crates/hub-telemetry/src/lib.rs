@@ -1,0 +1,22 @@
+//! The hub's observability setup, for any binary that embeds the hub's crates.
+//!
+//! - [`logging`] installs the `tracing` subscriber (JSON, or human-readable on a
+//!   terminal, at the configured level) and writes its lines from a background thread;
+//! - [`prometheus`] installs the process-wide Prometheus recorder, registers the help
+//!   text of every metric the hub records ([`prometheus::METRICS`]) and renders the
+//!   exposition text.
+//!
+//! It knows no HTTP framework: serving the rendered text (`/metrics`) and the
+//! per-request metrics are the server's.
+//!
+//! ```no_run
+//! let _logs = hub_telemetry::logging::init(&hub_telemetry::logging::LogConfig::default());
+//! if let Some(handle) = hub_telemetry::prometheus::handle() {
+//!     metrics::counter!("integration_requests_total").increment(1);
+//!     let exposition: String = handle.render();
+//!     assert!(exposition.contains("# HELP integration_requests_total"));
+//! }
+//! ```
+
+pub mod logging;
+pub mod prometheus;
