@@ -69,6 +69,17 @@ fn hub_core_does_no_io() {
 }
 
 #[test]
+fn hub_resilience_knows_no_protocol() {
+    let deps = closure(&graph(), "hub-resilience");
+    for protocol in ["http", "httpdate", "hyper", "hyper-util", "h2", "reqwest", "axum"] {
+        assert!(
+            !deps.contains(protocol),
+            "hub-resilience depends on {protocol}: header parsing belongs to hub-upstream"
+        );
+    }
+}
+
+#[test]
 fn adapters_never_depend_on_each_other_or_the_server() {
     let g = graph();
     for (crate_name, forbidden) in [
