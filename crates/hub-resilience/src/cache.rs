@@ -352,7 +352,7 @@ impl CacheManager {
         result
     }
 
-    /// Forgets every key attached to `tag` (all history pages of a customer).
+    /// Forgets every key attached to `tag` (every page of a listing, say).
     pub async fn invalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
         self.flights().retain(|_, flight| {
             let hit = flight.tags.iter().any(|t| t == tag);
