@@ -26,9 +26,9 @@ fn cache_hit(c: &mut Criterion) {
         .build()
         .unwrap();
     let manager = CacheManager::builder(Arc::new(MemoryCache::default())).build();
-    let key = keys::ticket_status("PROJ-1234");
+    let key = keys::key("item_status", &[("id", "PROJ-1234")]);
     let lookup = Lookup {
-        operation: keys::TICKET_STATUS,
+        operation: "item_status",
         key: &key,
         tags: &[],
         ttl: Duration::from_secs(300),

@@ -1,4 +1,4 @@
-//! The cache manager: per-operation TTLs, keys computable from ids, single-flight misses and stale-if-error over any `hub_core::Cache`.
+//! The cache manager: single-flight misses and stale-if-error over any `hub_core::Cache`, and the one way a read goes through it or around it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,11 +44,11 @@ impl Default for CacheConfig {
 /// One cached read: what to look up and how long its answer stays fresh.
 #[derive(Debug, Clone, Copy)]
 pub struct Lookup<'a> {
-    /// The operation, for metrics (`ticket_status`, …).
+    /// The operation, for metrics (`integration_cache_requests_total{operation}`).
     pub operation: &'a str,
-    /// The key, from [`keys`].
+    /// The key, built with [`keys::key`].
     pub key: &'a str,
-    /// Tags for group invalidation (`customer:{id}`).
+    /// Tags for group invalidation, built with [`keys::tag`].
     pub tags: &'a [String],
     /// How long a fetched answer is fresh.
     pub ttl: Duration,
@@ -93,8 +93,8 @@ struct Flight {
 /// use hub_resilience::memory_store::MemoryCache;
 ///
 /// let cache = CacheManager::builder(Arc::new(MemoryCache::default())).build();
-/// let key = keys::ticket_status("42");
-/// let lookup = Lookup { operation: keys::TICKET_STATUS, key: &key, tags: &[], ttl: Duration::from_secs(300) };
+/// let key = keys::key("item_status", &[("id", "42")]);
+/// let lookup = Lookup { operation: "item_status", key: &key, tags: &[], ttl: Duration::from_secs(300) };
 ///
 /// let first = cache.get_or_fetch(&lookup, || async { Ok::<_, Error>("open".to_owned()) }).await.unwrap();
 /// assert_eq!(first.cache, CacheOutcome::Miss);
@@ -352,7 +352,7 @@ impl CacheManager {
         result
     }
 
-    /// Forgets every key attached to `tag` (all history pages of a customer).
+    /// Forgets every key attached to `tag` (every page of a listing, say).
     pub async fn invalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
         self.flights().retain(|_, flight| {
             let hit = flight.tags.iter().any(|t| t == tag);
@@ -387,6 +387,48 @@ impl Drop for FlightGuard<'_> {
         if flights.get(self.key).is_some_and(|f| f.id == self.flight.id) {
             flights.remove(self.key);
         }
+    }
+}
+
+/// Reads through `cache` when there is one ([`CacheManager::get_or_fetch`]); without one,
+/// runs `fetch` and marks its answer [`CacheOutcome::Bypass`] (no lookup is reported).
+///
+/// The fetch is the whole resilient call (retry, breaker, deadline), so the cache sits
+/// outside it: a hit costs nothing else, and a refresh that fails for availability
+/// reasons (an open circuit too) can be answered with a stale entry.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use hub_core::{CacheOutcome, Error};
+/// use hub_resilience::cache::{CacheManager, Lookup, keys, read_through};
+/// use hub_resilience::memory_store::MemoryCache;
+///
+/// let key = keys::key("item_status", &[("id", "42")]);
+/// let lookup = Lookup { operation: "item_status", key: &key, tags: &[], ttl: Duration::from_secs(300) };
+/// let uncached = read_through(None, &lookup, || async { Ok::<_, Error>(1u8) }).await.unwrap();
+/// assert_eq!(uncached.cache, CacheOutcome::Bypass);
+///
+/// let cache = CacheManager::builder(Arc::new(MemoryCache::default())).build();
+/// let cached = read_through(Some(&cache), &lookup, || async { Ok::<_, Error>(1u8) }).await.unwrap();
+/// assert_eq!(cached.cache, CacheOutcome::Miss);
+/// # }
+/// ```
+pub async fn read_through<T, F, Fut>(
+    cache: Option<&CacheManager>,
+    lookup: &Lookup<'_>,
+    fetch: F,
+) -> Result<Fetched<T>, Error>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    match cache {
+        Some(cache) => cache.get_or_fetch(lookup, fetch).await,
+        None => Ok(Fetched::new(fetch().await?, CacheOutcome::Bypass)),
     }
 }
 

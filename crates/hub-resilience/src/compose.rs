@@ -1,28 +1,24 @@
-//! One way to run an upstream call: cache → (per attempt: breaker → timeout) inside retry, under one deadline.
+//! One way to run an upstream call: (per attempt: breaker → timeout) inside retry, under one deadline.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use hub_core::{Cache, CacheOutcome, Error, Fetched};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use hub_core::Error;
 
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::budget::{BudgetConfig, RetryBudget};
-use crate::cache::{CacheConfig, CacheManager, Lookup};
 use crate::clock::{Clock, TokioClock};
 use crate::observe::{NoopObserver, Observer};
 use crate::retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryPolicy};
 
-/// One upstream's resilience: its breaker, retry budget, retry policy, optional read
-/// cache, optional re-authentication hook and observer, applied in one fixed order.
+/// One upstream's resilience: its breaker, retry budget, retry policy, optional
+/// re-authentication hook and observer, applied in one fixed order.
 ///
-/// For a read: the cache first (a hit costs nothing else; a failed refresh can fall
-/// back on a stale entry, also when the breaker or the budget said no); then the retry
-/// engine under the call's deadline; each attempt is admitted by the breaker (so a
-/// retry that meets an open circuit stops and every attempt counts towards opening it)
-/// and bounded by the smaller of the per-attempt timeout and the time left.
+/// The retry engine runs under the call's deadline; each attempt is admitted by the
+/// breaker (so a retry that meets an open circuit stops and every attempt counts towards
+/// opening it) and bounded by the smaller of the per-attempt timeout and the time left.
+/// A cached read wraps the whole call in [`read_through`](crate::cache::read_through),
+/// so that a refresh refused by the breaker or the budget can still be answered stale.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -30,20 +26,23 @@ use crate::retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryPo
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use hub_core::{CacheOutcome, Error};
-/// use hub_resilience::cache::{CacheConfig, Lookup, keys};
+/// use hub_resilience::cache::{CacheManager, Lookup, keys, read_through};
 /// use hub_resilience::compose::Upstream;
 /// use hub_resilience::memory_store::MemoryCache;
 /// use hub_resilience::retry::Idempotency;
 ///
-/// let upstream = Upstream::builder("ticketing")
-///     .cache(Arc::new(MemoryCache::default()), CacheConfig::default())
-///     .build();
+/// let upstream = Upstream::builder("ticketing").build();
+/// let cache = CacheManager::builder(Arc::new(MemoryCache::default())).build();
 ///
-/// let key = keys::ticket_status("42");
-/// let lookup = Lookup { operation: keys::TICKET_STATUS, key: &key, tags: &[], ttl: Duration::from_secs(300) };
-/// let read = upstream.read(&lookup, |_attempt| async { Ok::<_, Error>("open".to_owned()) }).await;
-/// assert_eq!(read.attempts, 1);
-/// assert_eq!(read.result.unwrap().cache, CacheOutcome::Miss);
+/// let key = keys::key("item_status", &[("id", "42")]);
+/// let lookup = Lookup { operation: "item_status", key: &key, tags: &[], ttl: Duration::from_secs(300) };
+/// let read = read_through(Some(&cache), &lookup, || async {
+///     upstream.call(lookup.operation, Idempotency::Idempotent, |_attempt| async { Ok::<_, Error>("open".to_owned()) })
+///         .await
+///         .result
+/// })
+/// .await;
+/// assert_eq!(read.unwrap().cache, CacheOutcome::Miss);
 ///
 /// let write = upstream
 ///     .call("add_comment", Idempotency::Keyed, |_attempt| async { Ok::<_, Error>(7) })
@@ -56,7 +55,6 @@ pub struct Upstream {
     policy: RetryPolicy,
     breaker: CircuitBreaker,
     budget: RetryBudget,
-    cache: Option<Arc<CacheManager>>,
     reauth: Option<Arc<dyn Reauthenticate>>,
     observer: Arc<dyn Observer>,
 }
@@ -67,7 +65,6 @@ impl std::fmt::Debug for Upstream {
             .field("name", &self.name)
             .field("policy", &self.policy)
             .field("breaker", &self.breaker)
-            .field("cached", &self.cache.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -78,15 +75,9 @@ pub struct UpstreamBuilder {
     policy: RetryPolicy,
     breaker: BreakerConfig,
     budget: BudgetConfig,
-    cache: Option<CacheChoice>,
     reauth: Option<Arc<dyn Reauthenticate>>,
     observer: Arc<dyn Observer>,
     clock: Arc<dyn Clock>,
-}
-
-enum CacheChoice {
-    Store(Arc<dyn Cache>, CacheConfig),
-    Shared(Arc<CacheManager>),
 }
 
 impl UpstreamBuilder {
@@ -108,31 +99,19 @@ impl UpstreamBuilder {
         self
     }
 
-    /// Caches reads in `store` through a manager of this upstream's own, reporting to its observer.
-    pub fn cache(mut self, store: Arc<dyn Cache>, config: CacheConfig) -> Self {
-        self.cache = Some(CacheChoice::Store(store, config));
-        self
-    }
-
-    /// Caches reads through an existing manager (shared with the webhook handlers, say).
-    pub fn cache_manager(mut self, manager: Arc<CacheManager>) -> Self {
-        self.cache = Some(CacheChoice::Shared(manager));
-        self
-    }
-
     /// Runs `hook` before the one retry a 401 earns.
     pub fn reauth(mut self, hook: Arc<dyn Reauthenticate>) -> Self {
         self.reauth = Some(hook);
         self
     }
 
-    /// Who is told of attempts, retries, transitions and cache lookups.
+    /// Who is told of attempts, retries and transitions.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
         self
     }
 
-    /// The clock of the breaker, the budget and the cache (default: [`TokioClock`]).
+    /// The clock of the breaker and the budget (default: [`TokioClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -140,16 +119,6 @@ impl UpstreamBuilder {
 
     /// The upstream, its circuit closed.
     pub fn build(self) -> Upstream {
-        let cache = self.cache.map(|choice| match choice {
-            CacheChoice::Shared(manager) => manager,
-            CacheChoice::Store(store, config) => Arc::new(
-                CacheManager::builder(store)
-                    .config(config)
-                    .clock(self.clock.clone())
-                    .observer(self.observer.clone())
-                    .build(),
-            ),
-        });
         Upstream {
             name: self.name,
             policy: self.policy,
@@ -159,7 +128,6 @@ impl UpstreamBuilder {
                 .observer(self.observer.clone())
                 .build(),
             budget: RetryBudget::new(self.budget, self.clock),
-            cache,
             reauth: self.reauth,
             observer: self.observer,
         }
@@ -174,7 +142,6 @@ impl Upstream {
             policy: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
             budget: BudgetConfig::default(),
-            cache: None,
             reauth: None,
             observer: Arc::new(NoopObserver),
             clock: Arc::new(TokioClock::new()),
@@ -201,11 +168,6 @@ impl Upstream {
         &self.policy
     }
 
-    /// Its cache manager, for invalidation, when reads are cached.
-    pub fn cache(&self) -> Option<&Arc<CacheManager>> {
-        self.cache.as_ref()
-    }
-
     fn retry<'a>(&'a self, operation: &'a str) -> Retry<'a> {
         let retry = Retry::new(&self.policy)
             .breaker(&self.breaker)
@@ -218,44 +180,14 @@ impl Upstream {
         }
     }
 
-    /// Runs an uncached call (a write, or a read that must not be cached) with the
-    /// given idempotency: breaker per attempt, retries, per-attempt timeout, deadline.
+    /// Runs a call with the given idempotency: breaker per attempt, retries, per-attempt
+    /// timeout, deadline.
     pub async fn call<T, F, Fut>(&self, operation: &str, idempotency: Idempotency, op: F) -> Outcome<T>
     where
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
         self.retry(operation).run(idempotency, op).await
-    }
-
-    /// Runs an idempotent read through the cache (when configured), then as [`Upstream::call`].
-    ///
-    /// `attempts` counts the attempts this caller made: 0 for a hit, a stale answer
-    /// after an open circuit, or a caller that shared another's fetch.
-    pub async fn read<T, F, Fut>(&self, lookup: &Lookup<'_>, op: F) -> Outcome<Fetched<T>>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnMut(Attempt) -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
-        let Some(cache) = &self.cache else {
-            return self
-                .call(lookup.operation, Idempotency::Idempotent, op)
-                .await
-                .map(|v| Fetched::new(v, CacheOutcome::Bypass));
-        };
-        let attempts = AtomicU32::new(0);
-        let result = cache
-            .get_or_fetch(lookup, || async {
-                let outcome = self.call(lookup.operation, Idempotency::Idempotent, op).await;
-                attempts.store(outcome.attempts, Ordering::Relaxed);
-                outcome.result
-            })
-            .await;
-        Outcome {
-            result,
-            attempts: attempts.load(Ordering::Relaxed),
-        }
     }
 }
 

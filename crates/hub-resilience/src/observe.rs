@@ -5,14 +5,14 @@ use crate::cache::CacheObserver;
 use crate::retry::RetryObserver;
 
 /// Everything an [`Upstream`](crate::compose::Upstream) reports: attempts and retries,
-/// breaker transitions, cache lookups and cache-store failures.
+/// and breaker transitions. (A [`CacheManager`](crate::cache::CacheManager) reports to a
+/// [`CacheObserver`] of its own.)
 ///
-/// Implemented for every type that implements the three parts; each part's methods
+/// Implemented for every type that implements both parts; each part's methods
 /// default to doing nothing except [`BreakerObserver::on_transition`].
 ///
 /// ```
 /// use hub_resilience::breaker::{BreakerObserver, Transition};
-/// use hub_resilience::cache::CacheObserver;
 /// use hub_resilience::observe::Observer;
 /// use hub_resilience::retry::{RetryObserver, RetryReport};
 ///
@@ -27,14 +27,13 @@ use crate::retry::RetryObserver;
 ///         // integration_circuit_breaker_state = t.to.gauge()
 ///     }
 /// }
-/// impl CacheObserver for Metrics {}
 /// let _: &dyn Observer = &Metrics;
 /// ```
-pub trait Observer: RetryObserver + BreakerObserver + CacheObserver {}
+pub trait Observer: RetryObserver + BreakerObserver {}
 
-impl<T: RetryObserver + BreakerObserver + CacheObserver> Observer for T {}
+impl<T: RetryObserver + BreakerObserver> Observer for T {}
 
-/// An observer that ignores everything.
+/// An observer that ignores everything (the default of the upstream, the breaker and the cache manager).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoopObserver;
 

@@ -12,12 +12,13 @@ use hub_core::{
 };
 use hub_resilience::backoff::Backoff;
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
-use hub_resilience::cache::keys::{self, Ttls};
 use hub_resilience::cache::{CacheConfig as ManagerConfig, CacheManager};
 use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::RetryPolicy;
 use hub_store::{StoreConfig, Stores};
+use hub_ticketing::cache_keys::{self as ticket_keys, TICKET_STATUS_TTL};
 use hub_ticketing::{Generic, Jira, TicketingAdapter, Zendesk};
+use hub_transactions::cache_keys::{self as transaction_keys, Ttls};
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
 use hub_upstream::auth::{ApiKey, Basic, Bearer, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
 use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
@@ -87,15 +88,23 @@ impl ReadInvalidation for Caches {
             } => {
                 let status = self
                     .transactions
-                    .invalidate(&keys::transaction_status(transaction_id.as_str()))
+                    .invalidate(&transaction_keys::transaction_status(transaction_id.as_str()))
                     .await;
                 let history = match customer_id {
-                    Some(c) => self.transactions.invalidate_tag(&keys::customer_tag(c.as_str())).await,
+                    Some(c) => {
+                        self.transactions
+                            .invalidate_tag(&transaction_keys::customer_tag(c.as_str()))
+                            .await
+                    }
                     None => Ok(()),
                 };
                 status.and(history)
             }
-            Change::Ticket { ticket_id } => self.tickets.invalidate(&keys::ticket_status(ticket_id.as_str())).await,
+            Change::Ticket { ticket_id } => {
+                self.tickets
+                    .invalidate(&ticket_keys::ticket_status(ticket_id.as_str()))
+                    .await
+            }
         }
     }
 }
@@ -215,7 +224,7 @@ async fn assemble_with(
         &events,
     )?;
 
-    let ticket_ttl = ttl(a.ticketing.cache.status_ttl_s, Ttls::default().ticket_status);
+    let ticket_ttl = ttl(a.ticketing.cache.status_ttl_s, TICKET_STATUS_TTL);
     let ticketing_port: Arc<dyn hub_core::TicketingPort> = match a.ticketing.dialect {
         Dialect::Generic => {
             Arc::new(TicketingAdapter::new(Generic, ticketing.clone()).with_cache(caches.tickets.clone(), ticket_ttl))
@@ -256,7 +265,6 @@ async fn assemble_with(
     };
     let defaults = Ttls::default();
     let ttls = Ttls {
-        ticket_status: ticket_ttl,
         transaction_status: ttl(a.transaction_status.cache.status_ttl_s, defaults.transaction_status),
         transaction_history: ttl(a.transaction_status.cache.history_ttl_s, defaults.transaction_history),
     };
@@ -610,7 +618,8 @@ struct CacheMetrics;
 
 impl hub_resilience::cache::CacheObserver for CacheMetrics {
     fn on_lookup(&self, operation: &str, outcome: hub_core::CacheOutcome) {
-        use hub_resilience::cache::keys::{TICKET_STATUS, TRANSACTION_HISTORY, TRANSACTION_STATUS};
+        use hub_ticketing::cache_keys::TICKET_STATUS;
+        use hub_transactions::cache_keys::{TRANSACTION_HISTORY, TRANSACTION_STATUS};
         let adapter = if operation == TICKET_STATUS {
             "ticketing"
         } else {

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_core::{
-    CacheOutcome, CallContext, CommentLookup, CreatedComment, CreatedTicket, Delivery, Error, Fetched, NewComment,
-    NewTicket, Ticket, TicketId, TicketLookup, TicketingPort,
+    CallContext, CommentLookup, CreatedComment, CreatedTicket, Delivery, Error, Fetched, NewComment, NewTicket, Ticket,
+    TicketId, TicketLookup, TicketingPort,
 };
-use hub_resilience::cache::{CacheManager, Lookup, keys};
+use hub_resilience::cache::{CacheManager, Lookup, read_through};
 use hub_upstream::Endpoint;
 use hub_upstream::request::write_key;
 
+use crate::cache_keys::{self, TICKET_STATUS, TICKET_STATUS_TTL};
 use crate::dialect::{CommentCheck, Dialect};
 
 /// Implements [`TicketingPort`] for a vendor dialect over an [`Endpoint`].
@@ -38,7 +39,7 @@ impl<D: Dialect> TicketingAdapter<D> {
             dialect,
             endpoint,
             cache: None,
-            ttl: keys::Ttls::default().ticket_status,
+            ttl: TICKET_STATUS_TTL,
         }
     }
 
@@ -81,20 +82,14 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     }
 
     async fn get_ticket_status(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<Fetched<Ticket>, Error> {
-        let Some(cache) = &self.cache else {
-            return Ok(Fetched::new(
-                self.fetch_ticket(ctx, ticket_id).await?,
-                CacheOutcome::Bypass,
-            ));
-        };
-        let key = keys::ticket_status(ticket_id.as_str());
+        let key = cache_keys::ticket_status(ticket_id.as_str());
         let lookup = Lookup {
-            operation: keys::TICKET_STATUS,
+            operation: TICKET_STATUS,
             key: &key,
             tags: &[],
             ttl: self.ttl,
         };
-        cache.get_or_fetch(&lookup, || self.fetch_ticket(ctx, ticket_id)).await
+        read_through(self.cache.as_deref(), &lookup, || self.fetch_ticket(ctx, ticket_id)).await
     }
 
     async fn add_comment(
@@ -120,7 +115,7 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
             .is_none_or(|e| matches!(e.delivery(), Delivery::Unknown | Delivery::Applied));
         if may_have_landed && let Some(cache) = &self.cache {
             // An unreachable cache holds nothing to invalidate; the manager counts the failure.
-            let _ = cache.invalidate(&keys::ticket_status(ticket_id.as_str())).await;
+            let _ = cache.invalidate(&cache_keys::ticket_status(ticket_id.as_str())).await;
         }
         match result {
             // The answer was lost: the comment may be there. Where the vendor can be asked,

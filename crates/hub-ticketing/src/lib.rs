@@ -8,8 +8,9 @@
 //!
 //! An adapter is a dialect, an [`hub_upstream::Endpoint`] (base URL, authentication,
 //! retry policy, breaker, budget, audit log) and, optionally, a read cache with the
-//! ticket-status TTL (300 s by default). Credentials are secret references resolved by
-//! a [`hub_core::SecretSource`] when first needed and again after a 401:
+//! ticket-status TTL ([`cache_keys::TICKET_STATUS_TTL`], 300 s). Credentials are secret
+//! references resolved by a [`hub_core::SecretSource`] when first needed and again after
+//! a 401:
 //!
 //! | dialect | authentication | credentials |
 //! |---|---|---|
@@ -23,7 +24,6 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use std::time::Duration;
 //! use hub_resilience::cache::CacheManager;
 //! use hub_resilience::memory_store::MemoryCache;
 //! use hub_resilience::retry::RetryPolicy;
@@ -39,12 +39,13 @@
 //! parts.policy = RetryPolicy::default(); // 3 attempts, 2 s ×2 up to 10 s, 30 s deadline
 //! let cache = Arc::new(CacheManager::builder(Arc::new(MemoryCache::default())).build());
 //! let port = TicketingAdapter::new(Zendesk::default(), Arc::new(Endpoint::new(parts)))
-//!     .with_cache(cache, Duration::from_secs(300));
+//!     .with_cache(cache, hub_ticketing::cache_keys::TICKET_STATUS_TTL);
 //! # let _ = port; Ok(()) }
 //! ```
 
 pub mod adapter;
 pub mod adf;
+pub mod cache_keys;
 pub mod createmeta;
 pub mod dialect;
 pub mod generic;

@@ -7,12 +7,13 @@ use http::Method;
 use hub_core::{
     CallContext, CancelResult, CommitResult, Draft, DraftId, Error, IdempotencyKey, NewDraft, TransactionCreatePort,
 };
-use hub_resilience::cache::{CacheManager, keys};
+use hub_resilience::cache::CacheManager;
 use hub_upstream::request::{Idempotency, write_key};
 use hub_upstream::response::decode;
 use hub_upstream::{Call, Endpoint};
 use serde_json::json;
 
+use crate::cache_keys;
 use crate::wire::{WireCancel, WireCommit, WireDraft};
 
 /// Implements [`TransactionCreatePort`] over an [`Endpoint`] (OAuth2 plus HMAC signing).
@@ -127,10 +128,10 @@ impl TransactionCreatePort for TransactionCreateAdapter {
         if let Some(cache) = &self.cache {
             // An unreachable cache holds nothing to invalidate; the manager counts the failure.
             let _ = cache
-                .invalidate(&keys::transaction_status(result.transaction_id.as_str()))
+                .invalidate(&cache_keys::transaction_status(result.transaction_id.as_str()))
                 .await;
             if let Some(customer) = customer {
-                let _ = cache.invalidate_tag(&keys::customer_tag(&customer)).await;
+                let _ = cache.invalidate_tag(&cache_keys::customer_tag(&customer)).await;
             }
         }
         Ok(result)

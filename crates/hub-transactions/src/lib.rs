@@ -7,13 +7,13 @@
 //! the token cached until `expires_in` minus a skew, refreshed by one request however
 //! many callers find it expired); the sales system also wants every request signed
 //! with HMAC-SHA256 over the exact bytes sent. Reads are cached (transaction 120 s,
-//! history 300 s, tagged by customer); a commit invalidates what it changes.
+//! history 300 s, tagged by customer: [`cache_keys`]); a commit invalidates what it changes.
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use hub_resilience::cache::CacheManager;
-//! use hub_resilience::cache::keys::Ttls;
 //! use hub_resilience::memory_store::MemoryCache;
+//! use hub_transactions::cache_keys::Ttls;
 //! use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
 //! use hub_upstream::auth::{Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
 //! use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
@@ -36,6 +36,7 @@
 //! # let _ = status; Ok(()) }
 //! ```
 
+pub mod cache_keys;
 pub mod create;
 pub mod status;
 mod wire;

@@ -4,15 +4,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hub_core::{
-    CacheOutcome, CallContext, CustomerId, Error, Fetched, HistoryLimit, Transaction, TransactionId,
-    TransactionStatusPort,
+    CallContext, CustomerId, Error, Fetched, HistoryLimit, Transaction, TransactionId, TransactionStatusPort,
 };
-use hub_resilience::cache::keys::{self, Ttls};
-use hub_resilience::cache::{CacheManager, Lookup};
+use hub_resilience::cache::{CacheManager, Lookup, read_through};
 use hub_upstream::response::decode;
 use hub_upstream::{Call, Endpoint};
 use serde_json::json;
 
+use crate::cache_keys::{self, TRANSACTION_HISTORY, TRANSACTION_STATUS, Ttls};
 use crate::wire::{WireHistory, WireTransaction};
 
 /// Implements [`TransactionStatusPort`] over an [`Endpoint`] (OAuth2 client credentials).
@@ -91,22 +90,17 @@ impl TransactionStatusPort for TransactionStatusAdapter {
         ctx: &CallContext,
         transaction_id: &TransactionId,
     ) -> Result<Fetched<Transaction>, Error> {
-        let Some(cache) = &self.cache else {
-            return Ok(Fetched::new(
-                self.fetch_status(ctx, transaction_id).await?,
-                CacheOutcome::Bypass,
-            ));
-        };
-        let key = keys::transaction_status(transaction_id.as_str());
+        let key = cache_keys::transaction_status(transaction_id.as_str());
         let lookup = Lookup {
-            operation: keys::TRANSACTION_STATUS,
+            operation: TRANSACTION_STATUS,
             key: &key,
             tags: &[],
             ttl: self.ttls.transaction_status,
         };
-        cache
-            .get_or_fetch(&lookup, || self.fetch_status(ctx, transaction_id))
-            .await
+        read_through(self.cache.as_deref(), &lookup, || {
+            self.fetch_status(ctx, transaction_id)
+        })
+        .await
     }
 
     async fn get_transaction_history(
@@ -115,22 +109,17 @@ impl TransactionStatusPort for TransactionStatusAdapter {
         customer_id: &CustomerId,
         limit: HistoryLimit,
     ) -> Result<Fetched<Vec<Transaction>>, Error> {
-        let Some(cache) = &self.cache else {
-            return Ok(Fetched::new(
-                self.fetch_history(ctx, customer_id, limit).await?,
-                CacheOutcome::Bypass,
-            ));
-        };
-        let key = keys::transaction_history(customer_id.as_str(), limit.get());
-        let tags = [keys::customer_tag(customer_id.as_str())];
+        let key = cache_keys::transaction_history(customer_id.as_str(), limit.get());
+        let tags = [cache_keys::customer_tag(customer_id.as_str())];
         let lookup = Lookup {
-            operation: keys::TRANSACTION_HISTORY,
+            operation: TRANSACTION_HISTORY,
             key: &key,
             tags: &tags,
             ttl: self.ttls.transaction_history,
         };
-        cache
-            .get_or_fetch(&lookup, || self.fetch_history(ctx, customer_id, limit))
-            .await
+        read_through(self.cache.as_deref(), &lookup, || {
+            self.fetch_history(ctx, customer_id, limit)
+        })
+        .await
     }
 }

@@ -10,11 +10,11 @@ use hub_core::{
     TransactionCreatePort, TransactionId, TransactionStatusPort,
 };
 use hub_resilience::cache::CacheManager;
-use hub_resilience::cache::keys::Ttls;
 use hub_resilience::clock::ManualClock;
 use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::RetryPolicy;
 use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, Sim, SimConfig, SimHandle, System};
+use hub_transactions::cache_keys::Ttls;
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
 use hub_upstream::auth::{Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
 use hub_upstream::request::{Call, Idempotency};

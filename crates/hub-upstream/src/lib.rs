@@ -3,9 +3,11 @@
 //!
 //! An adapter describes a call ([`request::Call`]: operation, method, path, exact body
 //! bytes, idempotency) and hands it to its [`endpoint::Endpoint`], which runs it through
-//! `hub-resilience` (cache for reads, breaker, retry with budget and deadline,
-//! per-attempt timeout), authenticates and signs each attempt, classifies the answer
-//! into `hub_core::Error`, and reports the call to the audit log, the metrics and the logs.
+//! `hub-resilience` (breaker, retry with budget and deadline, per-attempt timeout),
+//! authenticates and signs each attempt, classifies the answer into `hub_core::Error`
+//! (reading how long the upstream asked to wait: [`retry_after`], [`rate_headers`]), and
+//! reports the call to the audit log, the metrics and the logs. Cached reads wrap the
+//! endpoint's call in `hub_resilience::cache::read_through`.
 
 pub mod auth;
 pub mod client;
@@ -14,6 +16,7 @@ pub mod observe;
 pub mod rate_headers;
 pub mod request;
 pub mod response;
+pub mod retry_after;
 pub mod secret;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use hub_resilience::breaker::{BreakerObserver, Transition};
-use hub_resilience::cache::CacheObserver;
 use hub_resilience::retry::{RetryObserver, RetryReport};
 
 /// Counts retries (`integration_retries_total{adapter,operation,reason}`) and logs them;
@@ -58,6 +57,3 @@ impl BreakerObserver for AdapterMetrics {
         }
     }
 }
-
-/// Cached reads are counted by the server's cache observer, per adapter.
-impl CacheObserver for AdapterMetrics {}

@@ -4,11 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, StatusCode};
 use hub_core::Error;
-use hub_resilience::retry_after::{parse_rate_limit_reset, parse_retry_after};
 use serde::de::DeserializeOwned;
 
 use crate::client::Response;
 use crate::rate_headers;
+use crate::retry_after::{parse_rate_limit_reset, parse_retry_after};
 
 /// How long the upstream asked us to wait: `Retry-After` (seconds or HTTP date), else
 /// Jira's `Beta-Retry-After` (seconds), else `X-RateLimit-Reset` (epoch or delta

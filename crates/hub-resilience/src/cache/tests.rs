@@ -208,7 +208,7 @@ async fn a_corrupt_entry_is_a_miss() {
 async fn a_fetch_that_began_before_an_invalidation_is_not_written_back() {
     let f = fixture();
     let calls = Arc::new(AtomicUsize::new(0));
-    let tags = vec![keys::customer_tag("7")];
+    let tags = vec![keys::tag("customer", "7")];
     let slow = {
         let (m, calls, tags) = (f.manager.clone(), calls.clone(), tags.clone());
         tokio::spawn(async move {
@@ -221,7 +221,7 @@ async fn a_fetch_that_began_before_an_invalidation_is_not_written_back() {
         })
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
-    f.manager.invalidate_tag(&keys::customer_tag("7")).await.unwrap();
+    f.manager.invalidate_tag(&keys::tag("customer", "7")).await.unwrap();
     // (A read in the very millisecond of the invalidation is not stored: the rule is "later than".)
     tokio::time::advance(Duration::from_millis(1)).await;
     // A caller after the invalidation does not join the old flight.
@@ -280,9 +280,50 @@ fn futures_are_send_for_async_trait_adapters() {
     let run =
         crate::retry::Retry::new(&policy).run(crate::retry::Idempotency::Idempotent, |_| async { Ok::<_, Error>(1u8) });
     assert_send(&run);
-    let up = crate::compose::Upstream::builder("x").build();
-    let read = up.read(&lookup, |_| async { Ok::<_, Error>(1u8) });
+    let read = read_through(Some(&f.manager), &lookup, || async { Ok::<_, Error>(1u8) });
     assert_send(&read);
+}
+
+/// Without a cache every read is fetched and marked bypass; a failure is the fetch's own.
+#[tokio::test(start_paused = true)]
+async fn without_a_cache_reads_bypass_it() {
+    let calls = AtomicUsize::new(0);
+    for _ in 0..2 {
+        let r = read_through(None, &lookup(&[]), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, Error>("open".to_owned())
+        })
+        .await
+        .unwrap();
+        assert_eq!((r.value.as_str(), r.cache), ("open", CacheOutcome::Bypass));
+    }
+    let failed = read_through(None, &lookup(&[]), || async { Err::<String, _>(s503()) }).await;
+    assert_eq!(failed.unwrap_err(), s503());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// With a cache it is the manager's lookup: a second read is a hit.
+#[tokio::test(start_paused = true)]
+async fn with_a_cache_reads_go_through_it() {
+    let f = fixture();
+    let first = read_through(Some(&f.manager), &lookup(&[]), || async {
+        Ok::<_, Error>("open".to_owned())
+    })
+    .await
+    .unwrap();
+    let second = read_through(Some(&f.manager), &lookup(&[]), || async {
+        Ok::<_, Error>("unused".to_owned())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (first.cache, second.value.as_str(), second.cache),
+        (CacheOutcome::Miss, "open", CacheOutcome::Hit)
+    );
+    assert_eq!(
+        *f.counts.lookups.lock().unwrap(),
+        [CacheOutcome::Miss, CacheOutcome::Hit]
+    );
 }
 
 mod model {

@@ -2,12 +2,12 @@
 
 use super::*;
 use crate::breaker::{BreakerObserver, CircuitState, Transition};
-use crate::cache::{CacheObserver, keys};
+use crate::cache::{CacheManager, CacheObserver, Lookup, keys, read_through};
 use crate::memory_store::MemoryCache;
 use crate::retry::{RetryObserver, RetryReport};
-use hub_core::ConnectCause;
+use hub_core::{CacheOutcome, ConnectCause, Fetched};
 use std::sync::Mutex;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[derive(Default)]
@@ -50,20 +50,43 @@ impl CacheObserver for Log {
     }
 }
 
-fn upstream(log: &Arc<Log>) -> Upstream {
+/// An upstream and a cache reporting to `log`, on one clock.
+fn cached_upstream(log: &Arc<Log>) -> (Upstream, CacheManager) {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::anchored(1_000_000));
-    Upstream::builder("transactions")
+    let upstream = Upstream::builder("transactions")
         .clock(clock.clone())
         .observer(log.clone())
         .breaker(BreakerConfig {
             failure_threshold: 2,
             ..BreakerConfig::default()
         })
-        .cache(
-            Arc::new(MemoryCache::builder().clock(clock).build()),
-            CacheConfig::default(),
-        )
-        .build()
+        .build();
+    let cache = CacheManager::builder(Arc::new(MemoryCache::builder().clock(clock.clone()).build()))
+        .clock(clock)
+        .observer(log.clone())
+        .build();
+    (upstream, cache)
+}
+
+/// A cached idempotent read as the adapters make it, and the attempts it made.
+async fn read<F, Fut>(
+    up: &Upstream,
+    cache: &CacheManager,
+    lookup: &Lookup<'_>,
+    op: F,
+) -> (Result<Fetched<String>, Error>, u32)
+where
+    F: FnMut(Attempt) -> Fut,
+    Fut: Future<Output = Result<String, Error>>,
+{
+    let attempts = AtomicU32::new(0);
+    let result = read_through(Some(cache), lookup, || async {
+        let outcome = up.call(lookup.operation, Idempotency::Idempotent, op).await;
+        attempts.store(outcome.attempts, Ordering::Relaxed);
+        outcome.result
+    })
+    .await;
+    (result, attempts.load(Ordering::Relaxed))
 }
 
 fn s503() -> Error {
@@ -76,51 +99,46 @@ fn s503() -> Error {
 #[tokio::test(start_paused = true)]
 async fn an_open_circuit_is_answered_from_the_stale_cache_without_a_call() {
     let log = Arc::new(Log::default());
-    let up = upstream(&log);
-    let key = keys::transaction_status("t1");
+    let (up, cache) = cached_upstream(&log);
+    let key = keys::key("transaction_status", &[("id", "t1")]);
     let lookup = Lookup {
-        operation: keys::TRANSACTION_STATUS,
+        operation: "transaction_status",
         key: &key,
         tags: &[],
         ttl: Duration::from_secs(120),
     };
     let calls = AtomicUsize::new(0);
-    let first = up
-        .read(&lookup, |_| async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, Error>("pending".to_owned())
-        })
-        .await;
-    assert_eq!(first.attempts, 1);
-    assert_eq!(first.result.unwrap().cache, CacheOutcome::Miss);
-    let hit = up
-        .read(&lookup, |_| async { Ok::<_, Error>("unused".to_owned()) })
-        .await;
-    assert_eq!(hit.attempts, 0);
-    assert_eq!(hit.result.unwrap().cache, CacheOutcome::Hit);
+    let (first, attempts) = read(&up, &cache, &lookup, |_| async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, Error>("pending".to_owned())
+    })
+    .await;
+    assert_eq!(attempts, 1);
+    assert_eq!(first.unwrap().cache, CacheOutcome::Miss);
+    let (hit, attempts) = read(&up, &cache, &lookup, |_| async { Ok::<_, Error>("unused".to_owned()) }).await;
+    assert_eq!(attempts, 0);
+    assert_eq!(hit.unwrap().cache, CacheOutcome::Hit);
 
     // The entry goes stale; the upstream fails twice (retried), which opens the circuit.
     tokio::time::advance(Duration::from_secs(121)).await;
-    let failing = up
-        .read(&lookup, |_| async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err::<String, _>(s503())
-        })
-        .await;
-    assert_eq!(failing.attempts, 2);
-    let stale = failing.result.unwrap();
+    let (failing, attempts) = read(&up, &cache, &lookup, |_| async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err::<String, _>(s503())
+    })
+    .await;
+    assert_eq!(attempts, 2);
+    let stale = failing.unwrap();
     assert_eq!((stale.value.as_str(), stale.cache), ("pending", CacheOutcome::Stale));
     assert_eq!(up.breaker().state(), CircuitState::Open);
 
     // With the circuit open: stale, no call, no attempt.
-    let open = up
-        .read(&lookup, |_| async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, Error>("unused".to_owned())
-        })
-        .await;
-    assert_eq!(open.attempts, 0);
-    assert_eq!(open.result.unwrap().cache, CacheOutcome::Stale);
+    let (open, attempts) = read(&up, &cache, &lookup, |_| async {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, Error>("unused".to_owned())
+    })
+    .await;
+    assert_eq!(attempts, 0);
+    assert_eq!(open.unwrap().cache, CacheOutcome::Stale);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(
         log.take(),
@@ -158,19 +176,4 @@ async fn writes_are_not_cached_and_never_duplicated() {
         .await;
     assert_eq!((out.result, out.attempts), (Ok(()), 2));
     assert_eq!(sent.load(Ordering::SeqCst), 1);
-}
-
-#[tokio::test(start_paused = true)]
-async fn without_a_cache_reads_bypass_it() {
-    let up = Upstream::builder("plain").build();
-    let key = keys::ticket_status("1");
-    let lookup = Lookup {
-        operation: keys::TICKET_STATUS,
-        key: &key,
-        tags: &[],
-        ttl: Duration::from_secs(1),
-    };
-    let out = up.read(&lookup, |_| async { Ok::<_, Error>(1u8) }).await;
-    assert_eq!(out.result.unwrap().cache, CacheOutcome::Bypass);
-    assert!(up.cache().is_none());
 }

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::rate_headers;
+
 /// Values of `X-RateLimit-Reset` below this many seconds are read as a delay, at or
 /// above it as a Unix time (1e9 s is 2001-09-09: no upstream resets a window that long
 /// ago, and no window lasts 31 years).
@@ -15,7 +17,7 @@ pub const RATE_LIMIT_RESET_EPOCH_THRESHOLD: u64 = 1_000_000_000;
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use hub_resilience::retry_after::parse_retry_after;
+/// use hub_upstream::retry_after::parse_retry_after;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
 /// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
 /// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(Duration::from_secs(30)));
@@ -36,11 +38,11 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// apart by size: a value below [`RATE_LIMIT_RESET_EPOCH_THRESHOLD`] is a delay in
 /// seconds (as `RateLimit-Reset` in the IETF draft), a larger one is a Unix time in
 /// seconds (GitHub, many others). A fractional part is allowed and rounded up to the
-/// next millisecond. A reset time in the past means "now" (zero).
+/// next millisecond ([`rate_headers::seconds`]). A reset time in the past means "now" (zero).
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use hub_resilience::retry_after::parse_rate_limit_reset;
+/// use hub_upstream::retry_after::parse_rate_limit_reset;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// assert_eq!(parse_rate_limit_reset("1700000042", now), Some(Duration::from_secs(42)));
 /// assert_eq!(parse_rate_limit_reset("30", now), Some(Duration::from_secs(30)));
@@ -48,25 +50,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// assert_eq!(parse_rate_limit_reset("-1", now), None);
 /// ```
 pub fn parse_rate_limit_reset(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    let (whole, frac) = match value.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (value, None),
-    };
-    let secs = parse_digits(whole)?;
-    let millis = match frac {
-        None => 0,
-        Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
-            // Round the fraction up to whole milliseconds.
-            let digits: Vec<u64> = f.bytes().map(|b| u64::from(b - b'0')).collect();
-            let head = digits.iter().take(3).fold(0, |acc, d| acc * 10 + d) * 10u64.pow(3 - digits.len().min(3) as u32);
-            let rest = digits.iter().skip(3).any(|d| *d != 0);
-            head + u64::from(rest)
-        }
-        Some(_) => return None,
-    };
-    let value = Duration::from_secs(secs).saturating_add(Duration::from_millis(millis));
-    if secs < RATE_LIMIT_RESET_EPOCH_THRESHOLD {
+    let value = rate_headers::seconds(value)?;
+    if value < Duration::from_secs(RATE_LIMIT_RESET_EPOCH_THRESHOLD) {
         return Some(value);
     }
     let at = UNIX_EPOCH.checked_add(value)?;
