@@ -62,11 +62,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let token_url = format!("{sales_url}/oauth/token").parse()?;
     let oauth = OAuth2ClientCredentials::new(
         http.clone(),
-        OAuth2Config::new(token_url, "transaction_create"),
+        OAuth2Config::new(token_url, hub_core::Adapter::TransactionCreate),
         cell("env:SALES_CLIENT_ID")?,
         cell("env:SALES_CLIENT_SECRET")?,
     );
-    let mut parts = EndpointParts::new("transaction_create", sales_url.parse()?, http, stores.audit.clone());
+    let mut parts = EndpointParts::new(
+        hub_core::Adapter::TransactionCreate,
+        sales_url.parse()?,
+        http,
+        stores.audit.clone(),
+    );
     parts.auth = Arc::new(Chain(vec![
         Arc::new(oauth),
         Arc::new(HmacSigner::new(cell("env:SALES_HMAC")?)),

@@ -58,6 +58,10 @@ pub enum Operation {
     FindComment,
     /// Looks for a ticket created with an idempotency key.
     FindTicket,
+    /// Reads which issue types a Jira project offers (the create-field probe).
+    ProbeIssueTypes,
+    /// Reads the create fields of a Jira issue type (the create-field probe).
+    ProbeFields,
     /// Reads one transaction.
     GetTransactionStatus,
     /// Reads a customer's recent transactions.
@@ -72,12 +76,14 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 10] = [
+    pub const ALL: [Operation; 12] = [
         Self::CreateTicket,
         Self::GetTicketStatus,
         Self::AddComment,
         Self::FindComment,
         Self::FindTicket,
+        Self::ProbeIssueTypes,
+        Self::ProbeFields,
         Self::GetTransactionStatus,
         Self::GetTransactionHistory,
         Self::CreateDraftTransaction,
@@ -93,6 +99,8 @@ impl Operation {
             Self::AddComment => "add_comment",
             Self::FindComment => "find_comment",
             Self::FindTicket => "find_ticket",
+            Self::ProbeIssueTypes => "probe_issue_types",
+            Self::ProbeFields => "probe_fields",
             Self::GetTransactionStatus => "get_transaction_status",
             Self::GetTransactionHistory => "get_transaction_history",
             Self::CreateDraftTransaction => "create_draft_transaction",
@@ -104,9 +112,13 @@ impl Operation {
     /// The adapter it goes through.
     pub const fn adapter(self) -> Adapter {
         match self {
-            Self::CreateTicket | Self::GetTicketStatus | Self::AddComment | Self::FindComment | Self::FindTicket => {
-                Adapter::Ticketing
-            }
+            Self::CreateTicket
+            | Self::GetTicketStatus
+            | Self::AddComment
+            | Self::FindComment
+            | Self::FindTicket
+            | Self::ProbeIssueTypes
+            | Self::ProbeFields => Adapter::Ticketing,
             Self::GetTransactionStatus | Self::GetTransactionHistory => Adapter::TransactionStatus,
             Self::CreateDraftTransaction | Self::CommitTransaction | Self::CancelDraft => Adapter::TransactionCreate,
         }

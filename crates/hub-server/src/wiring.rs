@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use hub_app::webhooks::signature::WebhookKeys;
 use hub_app::{CountingAudit, ErrorRates, Ports, Services, Supervisor, SupervisorNotifier, WebhookReceiver};
 use hub_core::{
-    AuditLog, Cache, Change, Event, EventPublisher, ReadInvalidation, SecretRef, SecretSource, StoreError, Topic,
+    Adapter, AuditLog, Cache, Change, Event, EventPublisher, ReadInvalidation, SecretRef, SecretSource, StoreError,
+    Topic,
 };
 use hub_resilience::backoff::Backoff;
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
@@ -58,7 +59,7 @@ pub enum WiringError {
     #[error("adapters.{adapter}.{key}: {reason}")]
     Adapter {
         /// The adapter.
-        adapter: &'static str,
+        adapter: Adapter,
         /// The key at fault.
         key: &'static str,
         /// Why.
@@ -182,29 +183,29 @@ async fn assemble_with(
     };
 
     let ticketing = endpoint(
-        "ticketing",
+        Adapter::Ticketing,
         &a.ticketing,
         ticketing_auth(&a.ticketing, &secrets).await?,
         (&audit, audit_timeout),
         &events,
     )?;
     let status_auth = oauth2(
-        "transaction_status",
+        Adapter::TransactionStatus,
         &a.transaction_status,
         &secrets,
-        &ticketing_client(&a.transaction_status)?,
+        &http_client(Adapter::TransactionStatus, &a.transaction_status)?,
     )?;
     let status = endpoint(
-        "transaction_status",
+        Adapter::TransactionStatus,
         &a.transaction_status,
         Arc::new(status_auth),
         (&audit, audit_timeout),
         &events,
     )?;
-    let create_client = ticketing_client(&a.transaction_create)?;
+    let create_client = http_client(Adapter::TransactionCreate, &a.transaction_create)?;
     let create_auth = Chain(vec![
         Arc::new(oauth2(
-            "transaction_create",
+            Adapter::TransactionCreate,
             &a.transaction_create,
             &secrets,
             &create_client,
@@ -213,11 +214,11 @@ async fn assemble_with(
             &secrets,
             &a.transaction_create,
             "hmac_secret",
-            "transaction_create",
+            Adapter::TransactionCreate,
         )?)),
     ]);
     let create = endpoint(
-        "transaction_create",
+        Adapter::TransactionCreate,
         &a.transaction_create,
         Arc::new(create_auth),
         (&audit, audit_timeout),
@@ -237,7 +238,7 @@ async fn assemble_with(
                 .map(crate::config::ZendeskConfig::requester)
                 .transpose()
                 .map_err(|reason| WiringError::Adapter {
-                    adapter: "ticketing",
+                    adapter: Adapter::Ticketing,
                     key: "zendesk.requester_email",
                     reason,
                 })?
@@ -249,7 +250,7 @@ async fn assemble_with(
         }
         Dialect::Jira => {
             let jira = a.ticketing.jira.as_ref().ok_or_else(|| WiringError::Adapter {
-                adapter: "ticketing",
+                adapter: Adapter::Ticketing,
                 key: "jira.project_key",
                 reason: "missing: the jira dialect needs a project".to_owned(),
             })?;
@@ -409,7 +410,7 @@ pub async fn ticketing_endpoint(
     let a = &config.adapters.ticketing;
     let auth = ticketing_auth(a, &secrets).await?;
     let events: Arc<dyn EventPublisher> = Arc::new(hub_store::LocalEvents::new(16));
-    endpoint("ticketing", a, auth, (&audit, Duration::from_secs(5)), &events)
+    endpoint(Adapter::Ticketing, a, auth, (&audit, Duration::from_secs(5)), &events)
 }
 
 fn ttl(configured: Option<u64>, default: Duration) -> Duration {
@@ -436,13 +437,14 @@ fn circuit_state(s: BreakerState) -> CircuitState {
     }
 }
 
-fn ticketing_client(a: &AdapterConfig) -> Result<HttpClient, WiringError> {
+/// The HTTP client of `adapter`, with its connect timeout.
+fn http_client(adapter: Adapter, a: &AdapterConfig) -> Result<HttpClient, WiringError> {
     HttpClient::new(&ClientConfig {
         connect_timeout: a.timeouts.connect(),
         ..ClientConfig::default()
     })
     .map_err(|e| WiringError::Adapter {
-        adapter: "client",
+        adapter,
         key: "tls",
         reason: e.to_string(),
     })
@@ -452,7 +454,7 @@ fn cell(
     secrets: &Arc<dyn SecretSource>,
     a: &AdapterConfig,
     name: &str,
-    adapter: &'static str,
+    adapter: Adapter,
 ) -> Result<SecretCell, WiringError> {
     let reference: &SecretRef = &a
         .credentials
@@ -471,9 +473,9 @@ async fn ticketing_auth(
     secrets: &Arc<dyn SecretSource>,
 ) -> Result<Arc<dyn Authenticate>, WiringError> {
     let email = || async {
-        let cell = cell(secrets, a, "email", "ticketing")?;
+        let cell = cell(secrets, a, "email", Adapter::Ticketing)?;
         let email = cell.get().await.map_err(|e| WiringError::Adapter {
-            adapter: "ticketing",
+            adapter: Adapter::Ticketing,
             key: "credentials.email",
             reason: e.to_string(),
         })?;
@@ -482,26 +484,26 @@ async fn ticketing_auth(
     Ok(match a.dialect {
         Dialect::Generic => Arc::new(ApiKey::new(
             http::HeaderName::from_static("x-api-key"),
-            cell(secrets, a, "api_key", "ticketing")?,
+            cell(secrets, a, "api_key", Adapter::Ticketing)?,
         )),
         // An OAuth access token when one is configured (Zendesk is retiring API tokens),
         // re-read from the secret store after a 401 like every other secret.
         Dialect::Zendesk if a.credentials.contains_key("oauth_token") => {
-            Arc::new(Bearer::new(cell(secrets, a, "oauth_token", "ticketing")?))
+            Arc::new(Bearer::new(cell(secrets, a, "oauth_token", Adapter::Ticketing)?))
         }
         Dialect::Zendesk => Arc::new(Basic::zendesk(
             &email().await?,
-            cell(secrets, a, "api_token", "ticketing")?,
+            cell(secrets, a, "api_token", Adapter::Ticketing)?,
         )),
         Dialect::Jira => Arc::new(Basic::jira(
             &email().await?,
-            cell(secrets, a, "api_token", "ticketing")?,
+            cell(secrets, a, "api_token", Adapter::Ticketing)?,
         )),
     })
 }
 
 fn oauth2(
-    adapter: &'static str,
+    adapter: Adapter,
     a: &AdapterConfig,
     secrets: &Arc<dyn SecretSource>,
     http: &HttpClient,
@@ -526,7 +528,7 @@ fn oauth2(
 }
 
 fn endpoint(
-    adapter: &'static str,
+    adapter: Adapter,
     a: &AdapterConfig,
     auth: Arc<dyn Authenticate>,
     (audit, audit_timeout): (&Arc<dyn AuditLog>, Duration),
@@ -538,7 +540,7 @@ fn endpoint(
         reason: "not a valid URL".to_owned(),
     })?;
     let r = &a.resilience;
-    let mut parts = EndpointParts::new(adapter, base_url, ticketing_client(a)?, audit.clone());
+    let mut parts = EndpointParts::new(adapter, base_url, http_client(adapter, a)?, audit.clone());
     parts.auth = auth;
     parts.audit_timeout = audit_timeout;
     parts.policy = RetryPolicy {
@@ -575,13 +577,13 @@ fn endpoint(
 /// overtake an earlier one (a subscriber would see `half_open→open` before
 /// `open→half_open`).
 struct CircuitEvents {
-    adapter: &'static str,
+    adapter: Adapter,
     /// `None` outside a Tokio runtime, where nothing can be published.
     queue: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
 }
 
 impl CircuitEvents {
-    fn new(adapter: &'static str, events: Arc<dyn EventPublisher>) -> Self {
+    fn new(adapter: Adapter, events: Arc<dyn EventPublisher>) -> Self {
         let queue = tokio::runtime::Handle::try_current().ok().map(|runtime| {
             let (queue, mut transitions) = tokio::sync::mpsc::unbounded_channel::<Event>();
             runtime.spawn(async move {
@@ -606,7 +608,7 @@ impl BreakerObserver for CircuitEvents {
             id: uuid::Uuid::now_v7().to_string(),
             topic: Topic::CircuitChanged,
             at: OffsetDateTime::now_utc(),
-            data: serde_json::json!({"adapter": self.adapter, "from": t.from.as_str(), "to": t.to.as_str()}),
+            data: serde_json::json!({"adapter": self.adapter.as_str(), "from": t.from.as_str(), "to": t.to.as_str()}),
         };
         // Fails only once the publishing task is gone, with the runtime.
         let _ = queue.send(event);
@@ -621,10 +623,11 @@ impl hub_resilience::cache::CacheObserver for CacheMetrics {
         use hub_ticketing::cache_keys::TICKET_STATUS;
         use hub_transactions::cache_keys::{TRANSACTION_HISTORY, TRANSACTION_STATUS};
         let adapter = if operation == TICKET_STATUS {
-            "ticketing"
+            Adapter::Ticketing
         } else {
-            "transaction_status"
-        };
+            Adapter::TransactionStatus
+        }
+        .as_str();
         // The known operations as static labels: no allocation on every cached read.
         let operation: metrics::SharedString = [TICKET_STATUS, TRANSACTION_STATUS, TRANSACTION_HISTORY]
             .into_iter()
@@ -697,7 +700,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn circuit_events_are_published_in_the_order_of_the_transitions() {
         let publisher = Arc::new(SlowFirst::default());
-        let observer = CircuitEvents::new("ticketing", publisher.clone());
+        let observer = CircuitEvents::new(Adapter::Ticketing, publisher.clone());
         for (from, to) in [
             (BreakerState::Closed, BreakerState::Open),
             (BreakerState::Open, BreakerState::HalfOpen),

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_core::{
-    CallContext, CommentLookup, CreatedComment, CreatedTicket, Delivery, Error, Fetched, NewComment, NewTicket, Ticket,
-    TicketId, TicketLookup, TicketingPort,
+    CallContext, CommentLookup, CreatedComment, CreatedTicket, Delivery, Error, Fetched, NewComment, NewTicket,
+    Operation, Ticket, TicketId, TicketLookup, TicketingPort,
 };
 use hub_resilience::cache::{CacheManager, Lookup, read_through};
 use hub_upstream::Endpoint;
@@ -65,7 +65,9 @@ impl<D: Dialect> TicketingAdapter<D> {
 #[async_trait]
 impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     async fn create_ticket(&self, ctx: &CallContext, ticket: &NewTicket) -> Result<CreatedTicket, Error> {
-        let call = self.dialect.create_ticket(ticket, &write_key(ctx, "create_ticket"))?;
+        let call = self
+            .dialect
+            .create_ticket(ticket, &write_key(ctx, Operation::CreateTicket))?;
         let mut created = self
             .endpoint
             .send_and_read(ctx, &call, |response| self.dialect.created_ticket(&response.body))
@@ -100,7 +102,7 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     ) -> Result<CreatedComment, Error> {
         let call = self
             .dialect
-            .add_comment(ticket_id, comment, &write_key(ctx, "add_comment"))?;
+            .add_comment(ticket_id, comment, &write_key(ctx, Operation::AddComment))?;
         let result = self
             .endpoint
             .send_and_read(ctx, &call, |response| {
@@ -141,7 +143,7 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
         if ctx.idempotency_key.is_none() {
             return Ok(TicketLookup::Uncheckable);
         }
-        let key = write_key(ctx, "create_ticket");
+        let key = write_key(ctx, Operation::CreateTicket);
         let Some(call) = self.dialect.ticket_check(&key) else {
             return Ok(TicketLookup::Uncheckable);
         };
@@ -153,7 +155,7 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
     }
 
     async fn find_comment(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<CommentLookup, Error> {
-        let key = write_key(ctx, "add_comment");
+        let key = write_key(ctx, Operation::AddComment);
         match self.dialect.comment_check(ticket_id, &key) {
             CommentCheck::KeyHonoured => Ok(CommentLookup::KeyHonoured),
             CommentCheck::Uncheckable => Ok(CommentLookup::Uncheckable),

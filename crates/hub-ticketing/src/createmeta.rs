@@ -1,6 +1,7 @@
 //! Reading a Jira project's create metadata, to say which configured create fields its screen lacks.
 
 use hub_core::Error;
+use hub_core::Operation;
 use hub_core::id::encode_path_segment;
 use hub_upstream::Call;
 use hub_upstream::response::decode;
@@ -21,7 +22,7 @@ pub const PAGE_SIZE: u64 = 200;
 /// ```
 pub fn issue_types_call(project: &str, start_at: u64) -> Call {
     Call::get(
-        "probe_issue_types",
+        Operation::ProbeIssueTypes,
         format!(
             "/rest/api/3/issue/createmeta/{}/issuetypes",
             encode_path_segment(project)
@@ -33,7 +34,7 @@ pub fn issue_types_call(project: &str, start_at: u64) -> Call {
 /// `GET /rest/api/3/issue/createmeta/{project}/issuetypes/{issue_type_id}`, from `start_at`.
 pub fn fields_call(project: &str, issue_type_id: &str, start_at: u64) -> Call {
     Call::get(
-        "probe_fields",
+        Operation::ProbeFields,
         format!(
             "/rest/api/3/issue/createmeta/{}/issuetypes/{}",
             encode_path_segment(project),

@@ -1,7 +1,9 @@
 //! The generic ticketing API of the original design (`/tickets`, API-key auth).
 
 use http::Method;
-use hub_core::{CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Ticket, TicketId, TicketStatus};
+use hub_core::{
+    CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Operation, Ticket, TicketId, TicketStatus,
+};
 use hub_upstream::request::Idempotency;
 use hub_upstream::response::decode;
 use hub_upstream::{Call, timestamp};
@@ -52,7 +54,7 @@ impl Dialect for Generic {
             "custom_fields": {"customer_id": t.customer_id.as_str()},
         });
         Ok(Call::json(
-            "create_ticket",
+            Operation::CreateTicket,
             Method::POST,
             "/tickets".to_owned(),
             &body,
@@ -71,7 +73,7 @@ impl Dialect for Generic {
     }
 
     fn get_ticket(&self, id: &TicketId) -> Call {
-        Call::get("get_ticket_status", format!("/tickets/{}", id.path_segment()))
+        Call::get(Operation::GetTicketStatus, format!("/tickets/{}", id.path_segment()))
             .with_params(json!({"ticket_id": id.as_str()}))
     }
 
@@ -89,7 +91,7 @@ impl Dialect for Generic {
     fn add_comment(&self, id: &TicketId, c: &NewComment, key: &str) -> Result<Call, Error> {
         let body = json!({"body": c.body, "public": c.public});
         Ok(Call::json(
-            "add_comment",
+            Operation::AddComment,
             Method::POST,
             format!("/tickets/{}/comments", id.path_segment()),
             &body,

@@ -1,7 +1,9 @@
 //! Jira Cloud REST v3: issues under `/rest/api/3/issue`, bodies in Atlassian Document Format.
 
 use http::Method;
-use hub_core::{CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Priority, Ticket, TicketId, TicketStatus};
+use hub_core::{
+    CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Operation, Priority, Ticket, TicketId, TicketStatus,
+};
 use hub_upstream::request::Idempotency;
 use hub_upstream::response::decode;
 use hub_upstream::{Call, timestamp};
@@ -259,7 +261,7 @@ impl Dialect for Jira {
         fields.insert("description".to_owned(), adf::from_text(&t.description));
         let body = json!({ "fields": fields });
         Ok(Call::json(
-            "create_ticket",
+            Operation::CreateTicket,
             Method::POST,
             "/rest/api/3/issue".to_owned(),
             &body,
@@ -288,9 +290,12 @@ impl Dialect for Jira {
     }
 
     fn get_ticket(&self, id: &TicketId) -> Call {
-        Call::get("get_ticket_status", format!("/rest/api/3/issue/{}", id.path_segment()))
-            .with_query("fields=status,assignee,updated".to_owned())
-            .with_params(json!({"ticket_id": id.as_str()}))
+        Call::get(
+            Operation::GetTicketStatus,
+            format!("/rest/api/3/issue/{}", id.path_segment()),
+        )
+        .with_query("fields=status,assignee,updated".to_owned())
+        .with_params(json!({"ticket_id": id.as_str()}))
     }
 
     fn ticket(&self, id: &TicketId, body: &[u8]) -> Result<Ticket, Error> {
@@ -326,7 +331,7 @@ impl Dialect for Jira {
         }
         let body = json!({"body": adf::from_text(&c.body), "properties": properties});
         Ok(Call::json(
-            "add_comment",
+            Operation::AddComment,
             Method::POST,
             format!("/rest/api/3/issue/{}/comment", id.path_segment()),
             &body,
@@ -346,7 +351,7 @@ impl Dialect for Jira {
         // The newest comments first, each with its properties.
         CommentCheck::ReadBack(
             Call::get(
-                "find_comment",
+                Operation::FindComment,
                 format!("/rest/api/3/issue/{}/comment", id.path_segment()),
             )
             .with_query("orderBy=-created&maxResults=100&expand=properties".to_owned())

@@ -33,7 +33,7 @@
 //!
 //! # fn build(secrets: Arc<dyn hub_core::SecretSource>, audit: Arc<dyn hub_core::AuditLog>) -> Result<(), Box<dyn std::error::Error>> {
 //! let http = HttpClient::new(&ClientConfig::default())?;
-//! let mut parts = EndpointParts::new("ticketing", "https://acme.zendesk.com".parse()?, http, audit);
+//! let mut parts = EndpointParts::new(hub_core::Adapter::Ticketing, "https://acme.zendesk.com".parse()?, http, audit);
 //! let token = SecretCell::new(secrets, "env:ZENDESK_API_TOKEN".parse()?);
 //! parts.auth = Arc::new(Basic::zendesk("agent@acme.example", token));
 //! parts.policy = RetryPolicy::default(); // 3 attempts, 2 s ×2 up to 10 s, 30 s deadline

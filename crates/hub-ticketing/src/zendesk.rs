@@ -1,7 +1,9 @@
 //! Zendesk Support API v2: tickets under `/api/v2/tickets`, comments through ticket updates.
 
 use http::Method;
-use hub_core::{CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Priority, Ticket, TicketId, TicketStatus};
+use hub_core::{
+    CreatedComment, CreatedTicket, Error, NewComment, NewTicket, Operation, Priority, Ticket, TicketId, TicketStatus,
+};
 use hub_upstream::request::Idempotency;
 use hub_upstream::response::decode;
 use hub_upstream::{Call, timestamp};
@@ -307,7 +309,7 @@ impl Dialect for Zendesk {
             body["ticket"]["requester"] = requester;
         }
         Ok(Call::json(
-            "create_ticket",
+            Operation::CreateTicket,
             Method::POST,
             "/api/v2/tickets.json".to_owned(),
             &body,
@@ -323,7 +325,7 @@ impl Dialect for Zendesk {
 
     fn ticket_check(&self, key: &str) -> Option<Call> {
         Some(
-            Call::get("find_ticket", "/api/v2/tickets.json".to_owned())
+            Call::get(Operation::FindTicket, "/api/v2/tickets.json".to_owned())
                 .with_query(format!("external_id={}", hub_core::id::encode_path_segment(key))),
         )
     }
@@ -340,7 +342,7 @@ impl Dialect for Zendesk {
 
     fn get_ticket(&self, id: &TicketId) -> Call {
         Call::get(
-            "get_ticket_status",
+            Operation::GetTicketStatus,
             format!("/api/v2/tickets/{}.json", id.path_segment()),
         )
         .with_query("include=users".to_owned())
@@ -368,7 +370,7 @@ impl Dialect for Zendesk {
             "metadata": {KEY_MARKER: key},
         }});
         Ok(Call::json(
-            "add_comment",
+            Operation::AddComment,
             Method::PUT,
             format!("/api/v2/tickets/{}.json", id.path_segment()),
             &body,
@@ -404,7 +406,7 @@ impl Dialect for Zendesk {
         // The newest audits first: a comment whose answer was just lost is among them.
         CommentCheck::ReadBack(
             Call::get(
-                "find_comment",
+                Operation::FindComment,
                 format!("/api/v2/tickets/{}/audits.json", id.path_segment()),
             )
             .with_query("sort_order=desc&page[size]=100".to_owned())

@@ -56,7 +56,7 @@ impl Rig {
             other => panic!("not a ticketing system: {other:?}"),
         };
         let mut parts = EndpointParts::new(
-            "ticketing",
+            hub_core::Adapter::Ticketing,
             self.sim.url(system).parse().unwrap(),
             self.http.clone(),
             self.audit.clone(),
@@ -388,7 +388,7 @@ async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
     );
     rig.secrets.set("env:ZENDESK_OAUTH", "expired-token");
     let mut parts = EndpointParts::new(
-        "ticketing",
+        hub_core::Adapter::Ticketing,
         rig.sim.url(System::Zendesk).parse().unwrap(),
         rig.http.clone(),
         rig.audit.clone(),
@@ -618,7 +618,7 @@ async fn zendesk_requesters_are_the_mapped_customers() {
             };
             let created = port.create_ticket(&ctx(request), &ticket).await.unwrap();
             let read = hub_upstream::Call::get(
-                "get_ticket_status",
+                hub_core::Operation::GetTicketStatus,
                 format!("/api/v2/tickets/{}.json", created.ticket_id.as_str()),
             )
             .with_query("include=users".to_owned());

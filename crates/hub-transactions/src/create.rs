@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::Method;
 use hub_core::{
-    CallContext, CancelResult, CommitResult, Draft, DraftId, Error, IdempotencyKey, NewDraft, TransactionCreatePort,
+    CallContext, CancelResult, CommitResult, Draft, DraftId, Error, IdempotencyKey, NewDraft, Operation,
+    TransactionCreatePort,
 };
 use hub_resilience::cache::CacheManager;
 use hub_upstream::request::{Idempotency, write_key};
@@ -60,7 +61,7 @@ pub(crate) fn draft_call(draft: &NewDraft, key: &str) -> Result<Call, Error> {
         "metadata": draft.metadata,
     });
     Ok(Call::json(
-        "create_draft_transaction",
+        Operation::CreateDraftTransaction,
         Method::POST,
         "/transactions/drafts".to_owned(),
         &body,
@@ -78,7 +79,7 @@ pub(crate) fn draft_call(draft: &NewDraft, key: &str) -> Result<Call, Error> {
 pub(crate) fn commit_call(draft_id: &DraftId, key: &IdempotencyKey) -> Result<Call, Error> {
     let body = json!({"draft_id": draft_id.as_str()});
     Ok(Call::json(
-        "commit_transaction",
+        Operation::CommitTransaction,
         Method::POST,
         format!("/transactions/drafts/{}/commit", draft_id.path_segment()),
         &body,
@@ -90,7 +91,7 @@ pub(crate) fn commit_call(draft_id: &DraftId, key: &IdempotencyKey) -> Result<Ca
 /// `POST /transactions/drafts/{id}/cancel`.
 pub(crate) fn cancel_call(draft_id: &DraftId, key: &str) -> Result<Call, Error> {
     Ok(Call::json(
-        "cancel_draft",
+        Operation::CancelDraft,
         Method::POST,
         format!("/transactions/drafts/{}/cancel", draft_id.path_segment()),
         &json!({}),
@@ -102,7 +103,7 @@ pub(crate) fn cancel_call(draft_id: &DraftId, key: &str) -> Result<Call, Error> 
 #[async_trait]
 impl TransactionCreatePort for TransactionCreateAdapter {
     async fn create_draft_transaction(&self, ctx: &CallContext, draft: &NewDraft) -> Result<Draft, Error> {
-        let call = draft_call(draft, &write_key(ctx, "create_draft_transaction"))?;
+        let call = draft_call(draft, &write_key(ctx, Operation::CreateDraftTransaction))?;
         self.endpoint
             .send_and_read(ctx, &call, |response| {
                 decode::<WireDraft>(&response.body)?.into_domain(draft.money)
@@ -138,7 +139,7 @@ impl TransactionCreatePort for TransactionCreateAdapter {
     }
 
     async fn cancel_draft(&self, ctx: &CallContext, draft_id: &DraftId) -> Result<CancelResult, Error> {
-        let call = cancel_call(draft_id, &write_key(ctx, "cancel_draft"))?;
+        let call = cancel_call(draft_id, &write_key(ctx, Operation::CancelDraft))?;
         self.endpoint
             .send_and_read(ctx, &call, |response| {
                 Ok(decode::<WireCancel>(&response.body)?.into_domain(draft_id))

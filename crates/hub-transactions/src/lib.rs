@@ -23,11 +23,11 @@
 //! let cell = |r: &str| -> Result<SecretCell, hub_core::SecretError> { Ok(SecretCell::new(secrets.clone(), r.parse()?)) };
 //! let oauth = OAuth2ClientCredentials::new(
 //!     http.clone(),
-//!     OAuth2Config::new("https://sales.example.com/api/v1/oauth/token".parse()?, "transaction_create"),
+//!     OAuth2Config::new("https://sales.example.com/api/v1/oauth/token".parse()?, hub_core::Adapter::TransactionCreate),
 //!     cell("env:SALES_CLIENT_ID")?,
 //!     cell("vault:secret/hub/sales#client_secret")?,
 //! );
-//! let mut parts = EndpointParts::new("transaction_create", "https://sales.example.com/api/v1".parse()?, http, audit);
+//! let mut parts = EndpointParts::new(hub_core::Adapter::TransactionCreate, "https://sales.example.com/api/v1".parse()?, http, audit);
 //! parts.auth = Arc::new(Chain(vec![Arc::new(oauth), Arc::new(HmacSigner::new(cell("file:/run/secrets/sales_hmac")?))]));
 //! let cache = Arc::new(CacheManager::builder(Arc::new(MemoryCache::default())).build());
 //! let sales = TransactionCreateAdapter::new(Arc::new(Endpoint::new(parts))).with_cache(cache.clone());

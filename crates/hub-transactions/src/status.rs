@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hub_core::{
-    CallContext, CustomerId, Error, Fetched, HistoryLimit, Transaction, TransactionId, TransactionStatusPort,
+    CallContext, CustomerId, Error, Fetched, HistoryLimit, Operation, Transaction, TransactionId, TransactionStatusPort,
 };
 use hub_resilience::cache::{CacheManager, Lookup, read_through};
 use hub_upstream::response::decode;
@@ -69,14 +69,17 @@ impl TransactionStatusAdapter {
 
 /// `GET /transactions/{id}`.
 pub(crate) fn status_call(id: &TransactionId) -> Call {
-    Call::get("get_transaction_status", format!("/transactions/{}", id.path_segment()))
-        .with_params(json!({"transaction_id": id.as_str()}))
+    Call::get(
+        Operation::GetTransactionStatus,
+        format!("/transactions/{}", id.path_segment()),
+    )
+    .with_params(json!({"transaction_id": id.as_str()}))
 }
 
 /// `GET /customers/{id}/transactions?limit=N`.
 pub(crate) fn history_call(customer: &CustomerId, limit: HistoryLimit) -> Call {
     Call::get(
-        "get_transaction_history",
+        Operation::GetTransactionHistory,
         format!("/customers/{}/transactions", customer.path_segment()),
     )
     .with_query(format!("limit={}", limit.get()))

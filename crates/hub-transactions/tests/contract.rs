@@ -55,14 +55,17 @@ impl Rig {
     }
 
     fn oauth(&self, system: System, id: &str, secret: &str) -> OAuth2ClientCredentials {
-        let mut config = OAuth2Config::new(format!("{}/oauth/token", self.sim.url(system)).parse().unwrap(), "test");
+        let mut config = OAuth2Config::new(
+            format!("{}/oauth/token", self.sim.url(system)).parse().unwrap(),
+            hub_core::Adapter::TransactionCreate,
+        );
         config.clock = self.clock.clone();
         OAuth2ClientCredentials::new(self.http.clone(), config, self.cell(id), self.cell(secret))
     }
 
     fn endpoint(&self, system: System, auth: Arc<dyn Authenticate>) -> Arc<Endpoint> {
         let mut parts = EndpointParts::new(
-            "transactions",
+            hub_core::Adapter::TransactionStatus,
             self.sim.url(system).parse().unwrap(),
             self.http.clone(),
             Arc::new(MemoryAudit::default()),
@@ -267,7 +270,7 @@ async fn commits_never_duplicate_under_resets_and_timeouts() {
         ..policy()
     };
     let mut parts = EndpointParts::new(
-        "sales",
+        hub_core::Adapter::TransactionCreate,
         rig.sim.url(System::Sales).parse().unwrap(),
         rig.http.clone(),
         Arc::new(MemoryAudit::default()),
@@ -295,7 +298,7 @@ async fn the_signature_covers_the_exact_bytes_sent() {
     let base: http::Uri = rig.sim.url(System::Sales).parse().unwrap();
     let body = serde_json::json!({"customer_id": "CUST-1001", "amount": "5.00", "currency": "USD", "description": "x"});
     let call = Call::json(
-        "create_draft_transaction",
+        hub_core::Operation::CreateDraftTransaction,
         http::Method::POST,
         "/transactions/drafts".into(),
         &body,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Uri};
 use hub_core::redact::redacted;
-use hub_core::{AuditLog, AuditOutcome, AuditRecord, CallContext, Error};
+use hub_core::{Adapter, AuditLog, AuditOutcome, AuditRecord, CallContext, Error};
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState};
 use hub_resilience::budget::BudgetConfig;
 use hub_resilience::clock::{Clock, TokioClock};
@@ -58,9 +58,9 @@ pub const DEFAULT_AUDIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl EndpointParts {
     /// Parts with the contract's defaults, no authentication, and the given audit log.
-    pub fn new(adapter: &str, base_url: Uri, http: HttpClient, audit: Arc<dyn AuditLog>) -> Self {
+    pub fn new(adapter: Adapter, base_url: Uri, http: HttpClient, audit: Arc<dyn AuditLog>) -> Self {
         Self {
-            adapter: adapter.to_owned(),
+            adapter: adapter.as_str().to_owned(),
             base_url,
             http,
             auth: Arc::new(NoAuth),
@@ -180,7 +180,7 @@ impl Endpoint {
         let last_status = AtomicU16::new(0);
         let outcome = self
             .upstream
-            .call(call.operation, idempotency, |_attempt| {
+            .call(call.operation.as_str(), idempotency, |_attempt| {
                 self.attempt(ctx, call, &last_status)
             })
             .await;
@@ -227,7 +227,7 @@ impl Endpoint {
         let record = AuditRecord {
             at,
             adapter: self.adapter.to_string(),
-            operation: call.operation.to_owned(),
+            operation: call.operation.as_str().to_owned(),
             outcome: AuditOutcome::Started,
             http_status: None,
             attempts: 0,
@@ -243,7 +243,7 @@ impl Endpoint {
         };
         durable.map_err(|reason| {
             metrics::counter!("integration_audit_write_failures_total").increment(1);
-            tracing::error!(adapter = %self.adapter, operation = call.operation, error = %reason,
+            tracing::error!(adapter = %self.adapter, operation = call.operation.as_str(), error = %reason,
                 "a write was not sent: its audit record could not be made durable");
             Error::NotRecorded { reason }
         })
@@ -269,27 +269,27 @@ impl Endpoint {
         };
         let adapter = self.adapter.to_string();
         metrics::counter!("integration_requests_total",
-            "adapter" => adapter.clone(), "operation" => call.operation, "status" => status_label)
+            "adapter" => adapter.clone(), "operation" => call.operation.as_str(), "status" => status_label)
         .increment(1);
-        metrics::histogram!("integration_latency_seconds", "adapter" => adapter.clone(), "operation" => call.operation)
+        metrics::histogram!("integration_latency_seconds", "adapter" => adapter.clone(), "operation" => call.operation.as_str())
             .record(elapsed.as_secs_f64());
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let request_id = ctx.request_id.as_str();
         let conversation_id = ctx.conversation_id.as_ref().map(|c| c.as_str());
         match result {
             Ok(_) => {
-                tracing::info!(adapter = %self.adapter, operation = call.operation, duration_ms, status = status_label,
+                tracing::info!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
                 http_status, attempts, request_id, conversation_id, "upstream call");
             }
             Err(e) => {
-                tracing::warn!(adapter = %self.adapter, operation = call.operation, duration_ms, status = status_label,
+                tracing::warn!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
                 http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
             }
         }
         let record = AuditRecord {
             at,
             adapter,
-            operation: call.operation.to_owned(),
+            operation: call.operation.as_str().to_owned(),
             outcome,
             http_status,
             attempts,
@@ -323,7 +323,7 @@ impl Endpoint {
 mod tests {
     use super::*;
     use hub_core::mock::{MockAuditLog, MockSecretSource};
-    use hub_core::{RequestId, SecretRef};
+    use hub_core::{Operation, RequestId, SecretRef};
     use hub_resilience::backoff::Backoff;
     use serde_json::json;
 
@@ -378,7 +378,7 @@ mod tests {
             .returning(|_| Ok(secrecy::SecretString::from("k")));
         // Port 1 on loopback refuses connections: nothing is ever sent.
         let mut parts = EndpointParts::new(
-            "ticketing",
+            Adapter::Ticketing,
             "http://127.0.0.1:1/api".parse().unwrap(),
             HttpClient::new(&ClientConfig::default()).unwrap(),
             Arc::new(audit),
@@ -398,7 +398,7 @@ mod tests {
         };
         let endpoint = Endpoint::new(parts);
         let call = Call::json(
-            "create_ticket",
+            Operation::CreateTicket,
             http::Method::POST,
             "/tickets".into(),
             &json!({}),
@@ -436,13 +436,13 @@ mod tests {
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}/api", listener.local_addr().unwrap());
         let endpoint = Endpoint::new(EndpointParts::new(
-            "ticketing",
+            Adapter::Ticketing,
             url.parse().unwrap(),
             HttpClient::new(&ClientConfig::default()).unwrap(),
             Arc::new(audit),
         ));
         let call = Call::json(
-            "create_ticket",
+            Operation::CreateTicket,
             http::Method::POST,
             "/tickets".into(),
             &json!({}),
@@ -464,7 +464,7 @@ mod tests {
         audit.expect_record().times(1).returning(|_| Ok(()));
         audit.expect_flush().times(0);
         let mut parts = EndpointParts::new(
-            "transaction_status",
+            Adapter::TransactionStatus,
             "http://127.0.0.1:1/status".parse().unwrap(),
             HttpClient::new(&ClientConfig::default()).unwrap(),
             Arc::new(audit),
@@ -478,7 +478,7 @@ mod tests {
             ..RetryPolicy::default()
         };
         let endpoint = Endpoint::new(parts);
-        let call = Call::get("get_transaction", "/transactions/T-1".into());
+        let call = Call::get(Operation::GetTransactionStatus, "/transactions/T-1".into());
         let ctx = CallContext::new(RequestId::parse("req-2").unwrap());
         assert!(endpoint.send(&ctx, &call).await.is_err());
     }
@@ -507,7 +507,7 @@ mod tests {
             .returning(|_| Ok(()));
         audit.expect_flush().times(0);
         let mut parts = EndpointParts::new(
-            "ticketing",
+            Adapter::Ticketing,
             "http://127.0.0.1:1/api".parse().unwrap(),
             HttpClient::new(&ClientConfig::default()).unwrap(),
             Arc::new(audit),
@@ -518,7 +518,7 @@ mod tests {
         let endpoint = Endpoint::new(parts);
         let call = || {
             Call::json(
-                "create_ticket",
+                Operation::CreateTicket,
                 http::Method::POST,
                 "/tickets".into(),
                 &json!({}),

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
-use hub_core::{CallContext, Error};
+use hub_core::{CallContext, Error, Operation};
 
 /// The header carrying the hub's request id upstream.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -18,12 +18,12 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 /// ```
 /// use hub_core::{CallContext, RequestId};
 /// let ctx = CallContext::new(RequestId::parse("r-1").unwrap());
-/// assert_eq!(hub_upstream::request::write_key(&ctx, "create_ticket"), "hub-r-1-create_ticket");
+/// assert_eq!(hub_upstream::request::write_key(&ctx, hub_core::Operation::CreateTicket), "hub-r-1-create_ticket");
 /// ```
-pub fn write_key(ctx: &CallContext, operation: &str) -> String {
+pub fn write_key(ctx: &CallContext, operation: Operation) -> String {
     match &ctx.idempotency_key {
         Some(key) => key.as_str().to_owned(),
-        None => format!("hub-{}-{operation}", ctx.request_id),
+        None => format!("hub-{}-{}", ctx.request_id, operation.as_str()),
     }
 }
 
@@ -42,7 +42,7 @@ pub enum Idempotency {
 #[derive(Debug, Clone)]
 pub struct Call {
     /// The operation's name, for audit, metrics and logs (`create_ticket`).
-    pub operation: &'static str,
+    pub operation: Operation,
     /// The method.
     pub method: Method,
     /// The path below the endpoint's base URL, ids already percent-encoded, starting with `/`.
@@ -59,7 +59,7 @@ pub struct Call {
 
 impl Call {
     /// A GET of `path`.
-    pub fn get(operation: &'static str, path: String) -> Self {
+    pub fn get(operation: Operation, path: String) -> Self {
         Self {
             operation,
             method: Method::GET,
@@ -74,7 +74,7 @@ impl Call {
     /// A call with a JSON body, serialised once so that every attempt (and its signature)
     /// sends exactly the same bytes.
     pub fn json<B: serde::Serialize>(
-        operation: &'static str,
+        operation: Operation,
         method: Method,
         path: String,
         body: &B,
@@ -166,7 +166,7 @@ mod tests {
         let ctx = CallContext::new(RequestId::parse("req-1").unwrap())
             .with_conversation_id(ConversationId::parse("conv-9").unwrap());
         let call = Call::json(
-            "commit_transaction",
+            Operation::CommitTransaction,
             Method::POST,
             "/transactions/drafts/D%3A1/commit".to_owned(),
             &serde_json::json!({}),

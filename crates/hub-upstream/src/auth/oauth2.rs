@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, Uri};
-use hub_core::Error;
+use hub_core::{Adapter, Error};
 use hub_resilience::clock::{Clock, TokioClock};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
@@ -49,13 +49,13 @@ pub struct OAuth2Config {
 impl OAuth2Config {
     /// Tokens from `token_url` for `adapter`, with the default skew, a 10 s request
     /// timeout and tokio's clock.
-    pub fn new(token_url: Uri, adapter: &str) -> Self {
+    pub fn new(token_url: Uri, adapter: Adapter) -> Self {
         Self {
             token_url,
             scope: None,
             skew: None,
             timeout: Duration::from_secs(10),
-            adapter: adapter.to_owned(),
+            adapter: adapter.as_str().to_owned(),
             clock: Arc::new(TokioClock::new()),
         }
     }
