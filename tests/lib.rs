@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
-use hub_server::secrets::{EnvSource, Secrets};
+use hub_secrets::{EnvSource, Secrets};
 use hub_server::wiring;
 use hub_sim::{Sim, SimConfig, SimHandle, System};
 use hub_upstream::{ClientConfig, HttpClient};

@@ -127,6 +127,15 @@ const LAYERS: &[Layer] = &[
         dev: &[],
     },
     Layer {
+        krate: "hub-secrets",
+        rule: "the sources behind hub-core's SecretSource port: hub-core only among hub crates",
+        normal: &[(
+            "hub-core",
+            "the SecretSource port, SecretRef and SecretError it implements",
+        )],
+        dev: &[],
+    },
+    Layer {
         krate: "hub-sim",
         rule: "serves the upstreams' wire formats: no hub crate but hub-core, and only ever another crate's dev-dependency",
         normal: &[(
@@ -146,6 +155,7 @@ const LAYERS: &[Layer] = &[
             ("hub-core", "the ports the handlers and the wiring use"),
             ("hub-telemetry", "main sets up logging and the metrics recorder"),
             ("hub-resilience", "the wiring builds each adapter's resilience pipeline"),
+            ("hub-secrets", "main resolves the configuration's secret references"),
             ("hub-store", "the wiring picks the store from the configuration"),
             ("hub-ticketing", "the wiring builds the configured ticketing adapter"),
             ("hub-transactions", "the wiring builds the transaction adapters"),
@@ -177,6 +187,10 @@ const LAYERS: &[Layer] = &[
                 "write operations and their fingerprints, to plant the records an interrupted write leaves",
             ),
             ("hub-core", "domain types the tests build requests from"),
+            (
+                "hub-secrets",
+                "the hub under test resolves its secrets from a fixed environment",
+            ),
             ("hub-server", "the hub under test, assembled as the binary assembles it"),
             ("hub-sim", "the upstreams, started in-process"),
             ("hub-upstream", "the HTTP client the tests call upstreams with"),

@@ -1,5 +1,5 @@
 //! The Integration Hub server: the hub's HTTP API over hub-core's ports, its security,
-//! idempotency, configuration and secrets.
+//! idempotency and configuration.
 //!
 //! Compose an [`AppState`] from `Arc<dyn Port>`s, then serve it with
 //! [`shutdown::serve`] (the router with read timeouts, a connection limit and a
@@ -29,7 +29,6 @@ pub mod openapi;
 pub mod probe;
 pub mod problem;
 pub mod routes;
-pub mod secrets;
 pub mod shutdown;
 pub mod state;
 pub mod wire;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hub_secrets::Secrets;
 use hub_server::config::{self, Loaded};
-use hub_server::secrets::Secrets;
 use hub_server::{compose, wiring};
 
 mod cli;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use clap::{Args, Subcommand, ValueEnum};
 use hub_app::{ReplayError, Replayed};
 use hub_core::{DeadLetterQueue, DlqError, DlqFilter, DlqId, DlqStatus};
-use hub_server::secrets::Secrets;
+use hub_secrets::Secrets;
 use hub_server::wire::{DlqEntryBody, DlqPage};
 use hub_server::wiring;
 use hub_upstream::client::{ClientConfig, HttpClient};

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hub_core::SecretSource;
+use hub_secrets::{EnvSource, Secrets};
 use hub_server::config::load_str;
-use hub_server::secrets::{EnvSource, Secrets};
 use hub_server::wiring::{self, WiringError};
 use hub_sim::DEFAULT_WEBHOOK_SECRET;
 use serde_json::json;

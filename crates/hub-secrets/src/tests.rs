@@ -33,18 +33,16 @@ async fn env_references() {
 
 #[tokio::test]
 async fn file_references_drop_one_trailing_newline() {
-    let dir = std::env::temp_dir().join(format!("hub-server-secrets-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let s = Secrets::new(EnvSource::from_pairs([]), None);
     for (content, expected) in [("v1\n", "v1"), ("v2\r\n", "v2"), ("v3", "v3"), ("v4\n\n", "v4\n")] {
-        let f = dir.join("secret");
+        let f = dir.path().join("secret");
         std::fs::write(&f, content).unwrap();
         let got = s.resolve(&r(&format!("file:{}", f.display()))).await.unwrap();
         assert_eq!(got.expose_secret(), expected);
     }
-    let missing = format!("file:{}", dir.join("nope").display());
+    let missing = format!("file:{}", dir.path().join("nope").display());
     assert!(matches!(s.resolve(&r(&missing)).await, Err(SecretError::NotFound(_))));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

@@ -1,5 +1,11 @@
-//! The secrets layer: one [`SecretSource`] that resolves `env:`, `file:` and `vault:`
-//! references, each through its own source.
+//! Sources of secrets behind hub-core's [`SecretSource`] port: environment variables
+//! ([`EnvSource`]), mounted files ([`FileSource`]) and HashiCorp Vault KV v2
+//! ([`VaultSource`]), with [`Secrets`] dispatching each `env:`, `file:` or `vault:`
+//! reference to the source of its scheme.
+//!
+//! Every value is a [`secrecy::SecretString`] from the moment it is read, and no error
+//! or `Debug` output carries one. Each resolution reads its medium again, so a rotated
+//! secret is seen without a restart.
 
 mod env;
 mod file;
@@ -19,7 +25,7 @@ pub use vault::{VaultConfig, VaultSource};
 ///
 /// ```
 /// use hub_core::{SecretRef, SecretSource};
-/// use hub_server::secrets::{EnvSource, Secrets};
+/// use hub_secrets::{EnvSource, Secrets};
 /// use secrecy::ExposeSecret;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let secrets = Secrets::new(EnvSource::from_pairs([("TOKEN", "s3cret")]), None);
