@@ -1,5 +1,5 @@
 //! Makes sure PostgreSQL and Redis answer on loopback, starting them when they do not,
-//! and that the tests have their tools: Chromium and chromedriver, and promtool.
+//! and that the tests have their tools: Chromium and chromedriver, promtool and sqlite3.
 //!
 //! A service that already answers is used as it is and never stopped or reset. One
 //! that does not is installed from Debian's packages when missing and started; what
@@ -84,6 +84,22 @@ pub(crate) fn promtool() -> Result<TestEnv> {
         }
     }
     Ok(vec![("HUB_PROMTOOL", PROMTOOL.to_owned())])
+}
+
+/// The `sqlite3` shell, which the store-fault scenario locks a hub's database with.
+pub(crate) const SQLITE3: &str = "/usr/bin/sqlite3";
+
+/// Ensures the `sqlite3` shell is installed (Debian's `sqlite3`) at [`SQLITE3`].
+pub(crate) fn sqlite3() -> Result<()> {
+    if Path::new(SQLITE3).is_file() {
+        eprintln!("xtask: {SQLITE3} is installed; using it");
+    } else {
+        apt_install(&["sqlite3"])?;
+        if !Path::new(SQLITE3).is_file() {
+            bail!("{SQLITE3} is still missing after installing sqlite3");
+        }
+    }
+    Ok(())
 }
 
 fn answers(addr: &str) -> bool {

@@ -10,12 +10,12 @@ pub(crate) mod access;
 mod crash;
 mod db_proxy;
 mod events;
+mod held_lock;
 pub(crate) mod hostile;
 mod load;
 mod pair;
 mod rig;
 mod secrets;
-mod sqlite_lock;
 mod store_faults;
 mod under_load;
 

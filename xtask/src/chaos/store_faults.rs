@@ -2,27 +2,28 @@
 //! down and locked and the audit queue is full, checked against hub-sim's ledger.
 //!
 //! Four generic hubs share the load: `hub-pg-a` and `hub-pg-b` on one PostgreSQL schema
-//! reached through a [`DbProxy`] (slowed, then cut and refused, then restored — the
-//! shared server is never touched), `hub-lite` on SQLite whose file another process
-//! locks for a while, and `hub-queue` on SQLite with a one-record audit queue. Then the
-//! upstreams go down long enough to dead-letter writes, and the pair's DLQ is replayed
-//! from both hubs at once.
+//! reached through a [`DbProxy`] (slowed, stalled, then cut and refused, then restored;
+//! in between, `psql` locks the schema's claim and audit tables — the shared server
+//! itself is never touched), `hub-lite` on SQLite whose file `sqlite3` locks for a
+//! while, and `hub-queue` on SQLite with a one-record audit queue. Then the upstreams go
+//! down long enough to dead-letter writes, and the pair's DLQ is replayed from both hubs
+//! at once.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Barrier;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde_json::json;
 use ureq::http::Method;
 
 use super::db_proxy::{DbProxy, Mode};
+use super::held_lock::HeldLock;
 use super::load::{self, Seen};
 use super::pair::RedisPrefix;
 use super::rig::{Rig, Store, poll};
 use super::secrets::{self, all_pages};
-use super::sqlite_lock::SqliteLock;
 use super::under_load::{merge, target};
 use crate::harness::http::{Client, Resp};
 use crate::harness::{HubProc, Schema, pause, random_hex};
@@ -34,7 +35,8 @@ const POSTGRES: ([u8; 4], u16) = ([127, 0, 0, 1], 5432);
 struct Size {
     jobs: usize,
     workers: usize,
-    /// How long PostgreSQL is slowed, then how long it is down and SQLite locked.
+    /// How long PostgreSQL is slowed (half of it stalled); how long its tables are
+    /// locked, then how long it is down and SQLite locked; how long the upstreams are down.
     slow: Duration,
     down: Duration,
     outage: Duration,
@@ -71,6 +73,9 @@ const TIMEOUTS: [(&str, &str); 4] = [
     ("HUB__STORE__AUDIT_WRITE_TIMEOUT_MS", "1500"),
 ];
 
+/// The tables of the pair's schema psql locks: where writes are claimed and recorded.
+const LOCKED_TABLES: &[&str] = &["idempotency_keys", "audit_records"];
+
 /// `hub-queue`'s audit writer: one record queued at a time, one per transaction, a
 /// millisecond's wait for room.
 const TINY_QUEUE: [(&str, &str); 3] = [
@@ -84,13 +89,31 @@ const TINY_QUEUE: [(&str, &str); 3] = [
 struct Faults {
     /// `/readyz` of `hub-pg-a` while PostgreSQL was down.
     ready_while_down: Option<u16>,
-    lock_held: Duration,
+    pg_lock_held: Duration,
+    sqlite_lock_held: Duration,
     connections: (usize, usize),
+    /// Each phase of the run and when it began, in order.
+    phases: Vec<(&'static str, Instant)>,
 }
+
+impl Faults {
+    fn begin(&mut self, phase: &'static str) {
+        self.phases.push((phase, Instant::now()));
+    }
+
+    /// The phase `t` fell in.
+    fn phase_at(&self, t: Instant) -> usize {
+        self.phases.iter().rposition(|(_, since)| *since <= t).unwrap_or(0)
+    }
+}
+
+/// The phase whose refusals prove that PostgreSQL and SQLite being unavailable refused writes.
+const DOWN: &str = "PostgreSQL down, SQLite locked";
 
 /// `cargo xtask chaos` scenario 7.
 pub(crate) fn run(quick: bool) -> Result<()> {
     crate::services::ensure()?;
+    crate::services::sqlite3()?;
     // Dropped in reverse: the hubs (with the rig), then the proxy, the keys, the schema.
     let schema = Schema::create("hub_storefaults")?;
     let prefix = RedisPrefix(format!("hub-storefaults-{}", random_hex()));
@@ -123,44 +146,67 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     load::seed_tickets(&mut target, 4, &mut seen)?;
     let size = Size::of(quick);
     println!(
-        "\n{} jobs on {} client threads over the four hubs; after 20 %: PostgreSQL slowed \
-         (100 ms a chunk) for {} s; after 40 %: PostgreSQL down and hub-lite's SQLite locked \
-         for {} s; after 60 %: every upstream down for {} s",
+        "\n{} jobs on {} client threads over the four hubs, in sixths: PostgreSQL slowed then \
+         stalled for {} s; the pair's tables locked for {} s; PostgreSQL down and hub-lite's \
+         SQLite locked for {} s; every upstream down for {} s",
         size.jobs,
         size.workers,
         size.slow.as_secs(),
+        size.down.as_secs(),
         size.down.as_secs(),
         size.outage.as_secs()
     );
     let mut faults = Faults::default();
     let mut run = load::run_jobs(&target, size.jobs, size.workers, |p| {
-        let step = |n: usize| p.total * n / 5;
+        let step = |n: usize| p.total * n / 6;
+        faults.begin("no fault");
         p.release(step(1));
         p.wait_done(step(1))?;
-        println!("  {} jobs done: PostgreSQL slow", p.done());
+        println!("  {} jobs done: PostgreSQL slow (100 ms a chunk)", p.done());
+        faults.begin("PostgreSQL slow");
         proxy.set(Mode::Slow(Duration::from_millis(100)));
         p.release(step(2));
-        pause(size.slow)?;
+        pause(size.slow / 2)?;
+        println!("  {} jobs done: PostgreSQL stalled (2 s a chunk)", p.done());
+        faults.begin("PostgreSQL stalled");
+        proxy.set(Mode::Slow(Duration::from_secs(2)));
+        pause(size.slow - size.slow / 2)?;
         proxy.set(Mode::Pass);
+        faults.begin("stores back");
         p.wait_done(step(2))?;
-        println!("  {} jobs done: PostgreSQL down, hub-lite's SQLite locked", p.done());
-        proxy.set(Mode::Down);
-        let lock = SqliteLock::take(&lite_db)?;
+        println!("  {} jobs done: the pair's tables locked by psql", p.done());
+        faults.begin("PostgreSQL tables locked");
+        let lock = HeldLock::postgres(&schema.name, LOCKED_TABLES)?;
         p.release(step(3));
+        pause(size.down)?;
+        faults.pg_lock_held = lock.release()?;
+        faults.begin("stores back");
+        p.wait_done(step(3))?;
+        println!(
+            "  {} jobs done: PostgreSQL down, hub-lite's SQLite locked by sqlite3",
+            p.done()
+        );
+        faults.begin(DOWN);
+        proxy.set(Mode::Down);
+        let lock = HeldLock::sqlite(&lite_db)?;
+        p.release(step(4));
         pause(size.down / 2)?;
         faults.ready_while_down = Some(rig.http.get(&format!("{}/readyz", a.url), None)?.status);
         pause(size.down - size.down / 2)?;
         proxy.set(Mode::Pass);
-        faults.lock_held = lock.release()?;
-        p.wait_done(step(3))?;
+        faults.sqlite_lock_held = lock.release()?;
+        faults.begin("stores back");
+        p.wait_done(step(4))?;
         println!(
             "  {} jobs done: PostgreSQL back, the lock let go; every upstream down",
             p.done()
         );
+        faults.begin("upstreams down");
         load::set_outage(&rig, true)?;
-        p.release(step(4));
+        p.release(step(5));
         pause(size.outage)?;
         load::set_outage(&rig, false)?;
+        faults.begin("no fault");
         println!("  {} jobs done: the upstreams are back", p.done());
         p.release(p.total);
         Ok(())
@@ -184,7 +230,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     println!("  (hub-pg-a and hub-pg-b share one DLQ: each lists every entry of the pair)");
 
     let mut problems = Vec::new();
-    let refusals = refusals(&rig, &hubs, &seen, &mut problems)?;
+    let refusals = refusals(&rig, &hubs, &seen, &faults, &mut problems)?;
     let dropped = audit_failures(&rig, &queue)?;
     print_figures(&hubs, &refusals, &pair, &faults, dropped);
     check_faults(&refusals, &pair, &faults, dropped, &mut problems);
@@ -224,29 +270,50 @@ fn through(schema_env: &[(String, String)], port: u16) -> Vec<(String, String)> 
 /// Refused requests per hub, and what became of their writes.
 #[derive(Default)]
 struct Refusals {
-    /// Per hub: requests answered 503 `store_unavailable` or `overloaded`.
-    requests: Vec<usize>,
+    /// Per phase, per hub: requests answered 503 `store_unavailable` or `overloaded`.
+    per_phase: Vec<Vec<usize>>,
     /// Per hub: writes refused at least once, then answered 2xx.
     then_ok: Vec<usize>,
     /// Refused requests with an upstream effect (must be 0).
     with_effect: usize,
 }
 
+impl Refusals {
+    /// Refusals of the hubs `hubs` answered during the phases named `phase`.
+    fn during(&self, faults: &Faults, phase: &str, hubs: &[usize]) -> usize {
+        faults
+            .phases
+            .iter()
+            .zip(&self.per_phase)
+            .filter(|((name, _), _)| *name == phase)
+            .map(|(_, row)| hubs.iter().map(|h| row[*h]).sum::<usize>())
+            .sum()
+    }
+}
+
 /// Every request refused 503 `store_unavailable`/`overloaded` must have had no effect:
 /// no effect in the ledger carries its request id.
-fn refusals(rig: &Rig, hubs: &[&HubProc], seen: &Seen, problems: &mut Vec<String>) -> Result<Refusals> {
+fn refusals(
+    rig: &Rig,
+    hubs: &[&HubProc],
+    seen: &Seen,
+    faults: &Faults,
+    problems: &mut Vec<String>,
+) -> Result<Refusals> {
     let mut r = Refusals {
-        requests: vec![0; hubs.len()],
+        per_phase: vec![vec![0; hubs.len()]; faults.phases.len().max(1)],
         then_ok: vec![0; hubs.len()],
         with_effect: 0,
     };
     let refused: HashSet<&str> = seen
         .writes
         .iter()
-        .flat_map(|w| w.refused.iter().map(String::as_str))
+        .flat_map(|w| w.refused.iter().map(|(rid, _)| rid.as_str()))
         .collect();
     for w in &seen.writes {
-        r.requests[w.hub] += w.refused.len();
+        for (_, at) in &w.refused {
+            r.per_phase[faults.phase_at(*at)][w.hub] += 1;
+        }
         if !w.refused.is_empty() && matches!(w.outcome, load::Outcome::Success(_)) {
             r.then_ok[w.hub] += 1;
         }
@@ -365,16 +432,18 @@ fn print_figures(hubs: &[&HubProc], r: &Refusals, pair: &PairReplays, f: &Faults
         header.push_str(&format!("{:>11}", h.name));
     }
     println!("{header}");
-    for (label, row) in [
-        ("requests refused 503 (store_unavailable)", &r.requests),
-        ("  writes refused, then answered 2xx", &r.then_ok),
-    ] {
+    let row = |label: &str, row: &[usize]| {
         let mut line = format!("  {label:<44}");
         for n in row {
             line.push_str(&format!("{n:>11}"));
         }
         println!("{line}");
+    };
+    println!("  requests refused 503 store_unavailable, by when they were answered:");
+    for ((phase, _), counts) in f.phases.iter().zip(&r.per_phase) {
+        row(&format!("  {phase}"), counts);
     }
+    row("writes refused, then answered 2xx", &r.then_ok);
     println!(
         "\n  refused requests with an upstream effect {} (must be 0)",
         r.with_effect
@@ -386,8 +455,10 @@ fn print_figures(hubs: &[&HubProc], r: &Refusals, pair: &PairReplays, f: &Faults
         f.ready_while_down.map_or("-".to_owned(), |s| s.to_string())
     );
     println!(
-        "  hub-lite's SQLite write lock held {:.1} s by sqlite3",
-        f.lock_held.as_secs_f64()
+        "  the pair's {} locked {:.1} s by psql; hub-lite's SQLite write lock held {:.1} s by sqlite3",
+        LOCKED_TABLES.join(" and "),
+        f.pg_lock_held.as_secs_f64(),
+        f.sqlite_lock_held.as_secs_f64()
     );
     println!("  hub-queue integration_audit_write_failures_total {dropped} (the one-record queue was full)");
     println!(
@@ -411,9 +482,9 @@ fn check_faults(r: &Refusals, pair: &PairReplays, f: &Faults, dropped: f64, prob
     if f.connections.1 == 0 {
         problems.push("cutting PostgreSQL cut no connection of the pair".to_owned());
     }
-    for (hub, name) in [(0, "hub-pg-a"), (2, "hub-lite")] {
-        if r.requests.get(hub).copied().unwrap_or(0) == 0 {
-            problems.push(format!("{name}: no write was refused while its store failed"));
+    for (hubs, name) in [(&[0, 1][..], "the pair"), (&[2][..], "hub-lite")] {
+        if r.during(f, DOWN, hubs) == 0 {
+            problems.push(format!("{name}: no write was refused while its store was unavailable"));
         }
     }
     if dropped == 0.0 {
