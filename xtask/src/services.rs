@@ -75,14 +75,7 @@ const PROMTOOL: &str = "/usr/bin/promtool";
 /// `promtool check metrics` over the hub's exposition; returns the variable that points
 /// them at it.
 pub(crate) fn promtool() -> Result<TestEnv> {
-    if Path::new(PROMTOOL).is_file() {
-        eprintln!("xtask: {PROMTOOL} is installed; using it");
-    } else {
-        apt_install(&["prometheus"])?;
-        if !Path::new(PROMTOOL).is_file() {
-            bail!("{PROMTOOL} is still missing after installing prometheus");
-        }
-    }
+    installed(PROMTOOL, "prometheus")?;
     Ok(vec![("HUB_PROMTOOL", PROMTOOL.to_owned())])
 }
 
@@ -91,12 +84,17 @@ pub(crate) const SQLITE3: &str = "/usr/bin/sqlite3";
 
 /// Ensures the `sqlite3` shell is installed (Debian's `sqlite3`) at [`SQLITE3`].
 pub(crate) fn sqlite3() -> Result<()> {
-    if Path::new(SQLITE3).is_file() {
-        eprintln!("xtask: {SQLITE3} is installed; using it");
+    installed(SQLITE3, "sqlite3")
+}
+
+/// Ensures `tool` is there, installing Debian's `package` when it is not.
+fn installed(tool: &str, package: &str) -> Result<()> {
+    if Path::new(tool).is_file() {
+        eprintln!("xtask: {tool} is installed; using it");
     } else {
-        apt_install(&["sqlite3"])?;
-        if !Path::new(SQLITE3).is_file() {
-            bail!("{SQLITE3} is still missing after installing sqlite3");
+        apt_install(&[package])?;
+        if !Path::new(tool).is_file() {
+            bail!("{tool} is still missing after installing {package}");
         }
     }
     Ok(())

@@ -101,6 +101,20 @@ impl Faults {
         self.phases.push((phase, Instant::now()));
     }
 
+    /// Begins `phase` (its fault is in place): lets the jobs up to `until` go, then waits `hold`.
+    fn enter(&mut self, p: &load::Progress, phase: &'static str, until: usize, hold: Duration) -> Result<()> {
+        println!("  {} jobs done: {phase}", p.done());
+        self.begin(phase);
+        p.release(until);
+        pause(hold)
+    }
+
+    /// The fault is over: waits until the jobs up to `n` are done.
+    fn back(&mut self, p: &load::Progress, n: usize) -> Result<()> {
+        self.begin("stores back");
+        p.wait_done(n)
+    }
+
     /// The phase `t` fell in.
     fn phase_at(&self, t: Instant) -> usize {
         self.phases.iter().rposition(|(_, since)| *since <= t).unwrap_or(0)
@@ -162,52 +176,28 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         faults.begin("no fault");
         p.release(step(1));
         p.wait_done(step(1))?;
-        println!("  {} jobs done: PostgreSQL slow (100 ms a chunk)", p.done());
-        faults.begin("PostgreSQL slow");
         proxy.set(Mode::Slow(Duration::from_millis(100)));
-        p.release(step(2));
-        pause(size.slow / 2)?;
-        println!("  {} jobs done: PostgreSQL stalled (2 s a chunk)", p.done());
-        faults.begin("PostgreSQL stalled");
+        faults.enter(p, "PostgreSQL slow", step(2), size.slow / 2)?;
         proxy.set(Mode::Slow(Duration::from_secs(2)));
-        pause(size.slow - size.slow / 2)?;
+        faults.enter(p, "PostgreSQL stalled", step(2), size.slow - size.slow / 2)?;
         proxy.set(Mode::Pass);
-        faults.begin("stores back");
-        p.wait_done(step(2))?;
-        println!("  {} jobs done: the pair's tables locked by psql", p.done());
-        faults.begin("PostgreSQL tables locked");
+        faults.back(p, step(2))?;
         let lock = HeldLock::postgres(&schema.name, LOCKED_TABLES)?;
-        p.release(step(3));
-        pause(size.down)?;
+        faults.enter(p, "PostgreSQL tables locked", step(3), size.down)?;
         faults.pg_lock_held = lock.release()?;
-        faults.begin("stores back");
-        p.wait_done(step(3))?;
-        println!(
-            "  {} jobs done: PostgreSQL down, hub-lite's SQLite locked by sqlite3",
-            p.done()
-        );
-        faults.begin(DOWN);
+        faults.back(p, step(3))?;
         proxy.set(Mode::Down);
         let lock = HeldLock::sqlite(&lite_db)?;
-        p.release(step(4));
-        pause(size.down / 2)?;
+        faults.enter(p, DOWN, step(4), size.down / 2)?;
         faults.ready_while_down = Some(rig.http.get(&format!("{}/readyz", a.url), None)?.status);
         pause(size.down - size.down / 2)?;
         proxy.set(Mode::Pass);
         faults.sqlite_lock_held = lock.release()?;
-        faults.begin("stores back");
-        p.wait_done(step(4))?;
-        println!(
-            "  {} jobs done: PostgreSQL back, the lock let go; every upstream down",
-            p.done()
-        );
-        faults.begin("upstreams down");
+        faults.back(p, step(4))?;
         load::set_outage(&rig, true)?;
-        p.release(step(5));
-        pause(size.outage)?;
+        faults.enter(p, "upstreams down", step(5), size.outage)?;
         load::set_outage(&rig, false)?;
         faults.begin("no fault");
-        println!("  {} jobs done: the upstreams are back", p.done());
         p.release(p.total);
         Ok(())
     })?;
