@@ -98,6 +98,7 @@ fn test(extra: &[String]) -> Result<()> {
     let mut env = services::ensure()?;
     env.extend(services::browser()?);
     env.extend(services::promtool()?);
+    services::sqlite3()?;
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     args.extend(extra.iter().map(String::as_str));

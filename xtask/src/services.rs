@@ -1,5 +1,5 @@
 //! Makes sure PostgreSQL and Redis answer on loopback, starting them when they do not,
-//! and that the tests have their tools: Chromium and chromedriver, and promtool.
+//! and that the tests have their tools: Chromium and chromedriver, promtool and sqlite3.
 //!
 //! A service that already answers is used as it is and never stopped or reset. One
 //! that does not is installed from Debian's packages when missing and started; what
@@ -75,15 +75,29 @@ const PROMTOOL: &str = "/usr/bin/promtool";
 /// `promtool check metrics` over the hub's exposition; returns the variable that points
 /// them at it.
 pub(crate) fn promtool() -> Result<TestEnv> {
-    if Path::new(PROMTOOL).is_file() {
-        eprintln!("xtask: {PROMTOOL} is installed; using it");
+    installed(PROMTOOL, "prometheus")?;
+    Ok(vec![("HUB_PROMTOOL", PROMTOOL.to_owned())])
+}
+
+/// The `sqlite3` shell, which the store-fault scenario locks a hub's database with.
+pub(crate) const SQLITE3: &str = "/usr/bin/sqlite3";
+
+/// Ensures the `sqlite3` shell is installed (Debian's `sqlite3`) at [`SQLITE3`].
+pub(crate) fn sqlite3() -> Result<()> {
+    installed(SQLITE3, "sqlite3")
+}
+
+/// Ensures `tool` is there, installing Debian's `package` when it is not.
+fn installed(tool: &str, package: &str) -> Result<()> {
+    if Path::new(tool).is_file() {
+        eprintln!("xtask: {tool} is installed; using it");
     } else {
-        apt_install(&["prometheus"])?;
-        if !Path::new(PROMTOOL).is_file() {
-            bail!("{PROMTOOL} is still missing after installing prometheus");
+        apt_install(&[package])?;
+        if !Path::new(tool).is_file() {
+            bail!("{tool} is still missing after installing {package}");
         }
     }
-    Ok(vec![("HUB_PROMTOOL", PROMTOOL.to_owned())])
+    Ok(())
 }
 
 fn answers(addr: &str) -> bool {

@@ -66,6 +66,9 @@ pub(crate) struct Write {
     /// The draft a commit or cancel is for, the ticket a comment is on.
     target: Option<String>,
     pub(crate) request_ids: Vec<String>,
+    /// The request ids the hub answered 503 `store_unavailable` or `overloaded`, and when:
+    /// refused, each must have had no effect upstream.
+    pub(crate) refused: Vec<(String, Instant)>,
     pub(crate) outcome: Outcome,
     /// The route and body, to send it again.
     pub(crate) path: String,
@@ -311,6 +314,7 @@ pub(crate) fn write(
         key: key.to_owned(),
         target: target.map(str::to_owned),
         request_ids: Vec::new(),
+        refused: Vec::new(),
         outcome: Outcome::Unknown(String::new()),
         path: path.to_owned(),
         body: body.clone(),
@@ -352,7 +356,12 @@ pub(crate) fn write(
                     code,
                 };
             }
-            500..=599 => std::thread::sleep(Duration::from_millis(200)),
+            500..=599 => {
+                if r.status == 503 && matches!(code.as_str(), "store_unavailable" | "overloaded") {
+                    w.refused.push((rid, Instant::now()));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
             status => break Outcome::Rejected { status, code },
         }
     };

@@ -1,6 +1,6 @@
-//! `cargo xtask chaos [--quick]`: the hub under faults, crashes, two instances and hostile
-//! callers, each scenario checking its invariants against hub-sim's ledger and printing
-//! its figures.
+//! `cargo xtask chaos [--quick]`: the hub under faults, crashes, two instances, hostile
+//! callers and failing stores, each scenario checking its invariants against hub-sim's
+//! ledger and printing its figures.
 //!
 //! Every scenario is a function `run(quick) -> Result<()>`: `Ok` when all its invariants
 //! held, an error naming the first that broke. All scenarios run, one after the other,
@@ -8,12 +8,15 @@
 
 pub(crate) mod access;
 mod crash;
+mod db_proxy;
 mod events;
+mod held_lock;
 pub(crate) mod hostile;
 mod load;
 mod pair;
 mod rig;
 mod secrets;
+mod store_faults;
 mod under_load;
 
 use std::sync::atomic::Ordering;
@@ -44,6 +47,7 @@ fn scenarios() -> Vec<Scenario> {
         ("3 two instances (+5 secrets)", pair::run),
         ("4 hostile input", hostile::run),
         ("6 access", access::run),
+        ("7 store faults (+5 secrets)", store_faults::run),
     ]
 }
 

@@ -394,7 +394,7 @@ fn commit_until_answered(
 
 /// The run's Redis key prefix; its keys are deleted at the end (through `redis-cli`, best
 /// effort: they would expire anyway).
-struct RedisPrefix(String);
+pub(crate) struct RedisPrefix(pub(crate) String);
 
 impl Drop for RedisPrefix {
     fn drop(&mut self) {
