@@ -66,6 +66,10 @@ pub struct StoreConfig {
     /// How long a write waits for its audit record to be durable before the hub refuses
     /// to send it (503 `store_unavailable`, nothing sent), in milliseconds (default 5000).
     pub audit_write_timeout_ms: u64,
+    /// The longest a flush of the audit log waits (on shutdown, say) before it reports
+    /// the store unavailable, in milliseconds (default 10000): a hung database cannot
+    /// hold the process.
+    pub audit_flush_timeout_ms: u64,
     /// Bound on every Redis call, connecting included, in milliseconds (default 500);
     /// past it the call fails as unavailable and the cache falls through.
     pub redis_timeout_ms: u64,
@@ -101,6 +105,7 @@ impl Default for StoreConfig {
             audit_batch_size: 256,
             audit_enqueue_wait_ms: 50,
             audit_write_timeout_ms: 5_000,
+            audit_flush_timeout_ms: 10_000,
             redis_timeout_ms: 500,
             redis_invalidation_memory_s: 3600,
             events_capacity: crate::events::DEFAULT_CAPACITY,
@@ -128,6 +133,7 @@ impl fmt::Debug for StoreConfig {
             .field("audit_batch_size", &self.audit_batch_size)
             .field("audit_enqueue_wait_ms", &self.audit_enqueue_wait_ms)
             .field("audit_write_timeout_ms", &self.audit_write_timeout_ms)
+            .field("audit_flush_timeout_ms", &self.audit_flush_timeout_ms)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("redis_invalidation_memory_s", &self.redis_invalidation_memory_s)
             .field("events_capacity", &self.events_capacity)

@@ -52,6 +52,7 @@ pub struct SqlAuditLog {
     db: Database,
     queue: mpsc::Sender<Command>,
     enqueue_wait: Duration,
+    flush_timeout: Duration,
     counters: Arc<Counters>,
 }
 
@@ -70,6 +71,7 @@ impl SqlAuditLog {
             db,
             queue,
             enqueue_wait: Duration::from_millis(config.audit_enqueue_wait_ms),
+            flush_timeout: Duration::from_millis(config.audit_flush_timeout_ms.max(1)),
             counters,
         }
     }
@@ -139,10 +141,23 @@ impl AuditLog for SqlAuditLog {
         query::run(&self.db, query).await
     }
 
+    /// Waits for everything recorded so far to be committed, at most `audit_flush_timeout_ms`.
     async fn flush(&self) -> Result<(), StoreError> {
-        let (done, wait) = oneshot::channel();
-        self.queue.send(Command::Flush(done)).await.map_err(|_| writer_gone())?;
-        wait.await.map_err(|_| writer_gone())?
+        let flushed = async {
+            let (done, wait) = oneshot::channel();
+            self.queue.send(Command::Flush(done)).await.map_err(|_| writer_gone())?;
+            wait.await.map_err(|_| writer_gone())?
+        };
+        tokio::time::timeout(self.flush_timeout, flushed)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable {
+                    reason: format!(
+                        "the audit log did not flush within {} ms",
+                        self.flush_timeout.as_millis()
+                    ),
+                })
+            })
     }
 
     /// Waits for room in the queue as long as the caller lets it (never dropped after

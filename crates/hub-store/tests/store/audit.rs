@@ -231,3 +231,40 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     })
     .await;
 }
+
+/// A database that holds the audit writer (another process's exclusive lock, a hung
+/// server) cannot hold a flush past `audit_flush_timeout_ms`: it reports the store
+/// unavailable, and once the database answers again the records are committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_gives_up_when_the_database_holds_it() {
+    use sqlx::Connection;
+    let config = StoreConfig {
+        audit_flush_timeout_ms: 200,
+        sqlite_busy_timeout_ms: 3_600_000,
+        ..StoreConfig::default()
+    };
+    run_with(Backend::Sqlite, config, |env| async move {
+        let log = &env.stores.audit;
+        let mut locker = sqlx::SqliteConnection::connect(&env.stores.config.database_url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker).await.unwrap();
+        log.record(record(1, "ticketing", "get_ticket")).await.unwrap();
+        let held = tokio::time::timeout(Duration::from_secs(60), log.flush())
+            .await
+            .expect("the flush waited past its own timeout");
+        let Err(StoreError::Unavailable { reason }) = held else {
+            panic!("a held flush must fail as unavailable: {held:?}")
+        };
+        assert!(reason.contains("did not flush within 200 ms"), "{reason}");
+        sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+        log.flush().await.unwrap();
+        let page = log.query(&AuditQuery::default()).await.unwrap();
+        assert_eq!(
+            page.items.len(),
+            1,
+            "the record held during the lock is committed after it"
+        );
+    })
+    .await;
+}
