@@ -20,6 +20,7 @@ pub mod hub;
 pub mod notify;
 pub mod operation;
 pub mod ports;
+pub mod reads;
 pub mod replay;
 pub mod supervisor;
 pub mod webhooks;

@@ -60,9 +60,7 @@ pub async fn get_ticket(
 ) -> Result<Response, Problem> {
     let fetched = state
         .hub
-        .ports
-        .ticketing
-        .get_ticket_status(&corr.call_context(), &id)
+        .ticket(&corr.call_context(), &id)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTicketStatus))?;
     let mut res = Json(TicketBody::from(fetched.value)).into_response();

@@ -28,9 +28,7 @@ pub async fn get_transaction(
 ) -> Result<Response, Problem> {
     let fetched = state
         .hub
-        .ports
-        .transaction_status
-        .get_transaction_status(&corr.call_context(), &id)
+        .transaction(&corr.call_context(), &id)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTransactionStatus))?;
     let mut res = Json(TransactionBody::from(fetched.value)).into_response();
@@ -66,9 +64,7 @@ pub async fn get_history(
     let limit = HistoryLimit::new(n).map_err(|e| Problem::invalid_body("limit", e))?;
     let fetched = state
         .hub
-        .ports
-        .transaction_status
-        .get_transaction_history(&corr.call_context(), &id, limit)
+        .history(&corr.call_context(), &id, limit)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTransactionHistory))?;
     let mut res = Json(HistoryBody::from(fetched.value)).into_response();
