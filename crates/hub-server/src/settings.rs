@@ -59,24 +59,16 @@ pub fn alert_settings(config: &Config) -> hub_app::AlertSettings {
 mod tests {
     use super::*;
 
-    /// A configuration that sets nothing but its adapters gives every setting's own default.
+    /// Sections left at their defaults give every setting's own default.
     #[test]
     fn the_configuration_defaults_are_the_settings_defaults() {
-        let text = r#"
-[adapters.ticketing]
-dialect = "generic"
-base_url = "http://127.0.0.1:9101"
-credentials = { api_key = "env:K" }
-[adapters.transaction_status]
-dialect = "generic"
-base_url = "http://127.0.0.1:9102"
-credentials = { client_id = "env:A", client_secret = "env:B" }
-[adapters.transaction_create]
-dialect = "generic"
-base_url = "http://127.0.0.1:9103"
-credentials = { client_id = "env:A", client_secret = "env:B", hmac_secret = "env:H" }
-"#;
-        let (c, _) = hub_config::load_str("hub.toml", text, std::iter::empty()).unwrap();
+        let example = include_str!("../../../config/hub.example.toml");
+        let (mut c, _) = hub_config::load_str("hub.example.toml", example, std::iter::empty()).unwrap();
+        c.server = ServerConfig::default();
+        c.events = EventsConfig::default();
+        c.idempotency = hub_config::IdempotencyConfig::default();
+        c.dlq = hub_config::DlqConfig::default();
+        c.notify = hub_config::NotifyConfig::default();
         assert_eq!(api_settings(&c), ApiSettings::default());
         assert_eq!(serve_settings(&c.server), ServeSettings::default());
         assert_eq!(app_settings(&c), hub_app::Settings::default());
