@@ -15,6 +15,7 @@ pub mod dlq;
 pub mod dlq_payload;
 pub mod error_rates;
 pub mod fingerprint;
+pub mod health;
 pub mod hub;
 pub mod notify;
 pub mod operation;

@@ -4,6 +4,7 @@
 //! the upstream ports; stores (`hub-store`) implement the service ports; the server
 //! composes them as `Arc<dyn Port>`.
 
+pub mod clock;
 pub mod context;
 pub mod error;
 pub mod id;
@@ -17,6 +18,7 @@ pub mod testing;
 pub mod ticket;
 pub mod transaction;
 
+pub use clock::Clock;
 pub use context::{AttemptCount, CallContext, ConversationId, IdempotencyKey, RequestId, TokenError};
 pub use error::{Classification, ConnectCause, Delivery, Error};
 pub use id::{CommentId, CustomerId, DlqId, DraftId, IdError, TicketId, TransactionId};

@@ -307,7 +307,7 @@ impl DeadLetterQueue for MemoryDlq {
     }
 }
 
-/// An audit log in memory.
+/// An audit log in memory; queries answer newest first.
 #[derive(Debug, Default)]
 pub struct MemoryAudit {
     records: Mutex<Vec<AuditRecord>>,
@@ -337,7 +337,9 @@ impl AuditLog for MemoryAudit {
     async fn query(&self, query: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
         let items = lock(&self.records)
             .iter()
+            .rev()
             .filter(|r| query.adapter.as_ref().is_none_or(|a| a == &r.adapter))
+            .filter(|r| query.operation.as_ref().is_none_or(|o| o == &r.operation))
             .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
             .cloned()
             .collect();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hub_core::Error;
 use tokio::time::Instant;
 
-use crate::clock::{Clock, TokioClock};
+use crate::clock::{MonotonicClock, TokioClock};
 use crate::observe::NoopObserver;
 
 /// The breaker's state, as `/readyz` and the `integration_circuit_breaker_state` gauge show it.
@@ -133,7 +133,7 @@ pub struct CircuitBreaker {
     failures: AtomicU32,
     inner: Mutex<Inner>,
     config: BreakerConfig,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn MonotonicClock>,
     observer: Arc<dyn BreakerObserver>,
 }
 
@@ -159,7 +159,7 @@ struct Inner {
 #[derive(Default)]
 pub struct BreakerBuilder {
     config: BreakerConfig,
-    clock: Option<Arc<dyn Clock>>,
+    clock: Option<Arc<dyn MonotonicClock>>,
     observer: Option<Arc<dyn BreakerObserver>>,
 }
 
@@ -171,7 +171,7 @@ impl BreakerBuilder {
     }
 
     /// The clock (default: [`TokioClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn MonotonicClock>) -> Self {
         self.clock = Some(clock);
         self
     }
@@ -185,7 +185,7 @@ impl BreakerBuilder {
     /// The breaker, closed.
     pub fn build(self) -> CircuitBreaker {
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::new()));
-        let now = clock.now();
+        let now = clock.instant();
         CircuitBreaker {
             fast: AtomicU64::new(0),
             failures: AtomicU32::new(0),
@@ -245,7 +245,7 @@ impl CircuitBreaker {
         let inner = self.lock();
         match inner.state {
             CircuitState::Closed => None,
-            CircuitState::Open => Some(inner.open_until.saturating_duration_since(self.clock.now())),
+            CircuitState::Open => Some(inner.open_until.saturating_duration_since(self.clock.instant())),
             CircuitState::HalfOpen => Some(self.config.half_open_retry_in),
         }
     }
@@ -261,7 +261,7 @@ impl CircuitBreaker {
             return Ok(self.permit(bits >> 2, false));
         }
         let mut inner = self.lock();
-        let now = self.clock.now();
+        let now = self.clock.instant();
         match inner.state {
             CircuitState::Closed => Ok(self.permit(inner.generation, false)),
             CircuitState::Open if now >= inner.open_until => {
@@ -299,7 +299,7 @@ impl CircuitBreaker {
         inner.state = to;
         inner.generation = inner.generation.wrapping_add(1);
         match to {
-            CircuitState::Open => inner.open_until = self.clock.now() + self.config.recovery,
+            CircuitState::Open => inner.open_until = self.clock.instant() + self.config.recovery,
             CircuitState::Closed => inner.consecutive_failures = 0,
             CircuitState::HalfOpen => {}
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::clock::{Clock, TokioClock};
+use crate::clock::{MonotonicClock, TokioClock};
 
 /// How many retries an upstream's callers may make (tower's and Finagle's model).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,7 +68,7 @@ struct Ring {
 #[derive(Debug)]
 pub struct RetryBudget {
     config: BudgetConfig,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn MonotonicClock>,
     epoch: Instant,
     slot_len: Duration,
     ring: Mutex<Ring>,
@@ -82,11 +82,11 @@ impl Default for RetryBudget {
 
 impl RetryBudget {
     /// A budget on `clock`.
-    pub fn new(config: BudgetConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: BudgetConfig, clock: Arc<dyn MonotonicClock>) -> Self {
         let window = config.window.max(Duration::from_millis(SLOTS as u64));
         Self {
             config: BudgetConfig { window, ..config },
-            epoch: clock.now(),
+            epoch: clock.instant(),
             clock,
             slot_len: window / SLOTS as u32,
             ring: Mutex::new(Ring {
@@ -130,7 +130,7 @@ impl RetryBudget {
 
     /// Runs `f` on the current slot with the window's (requests, retries) before it.
     fn with_slot<R>(&self, f: impl FnOnce(&mut Slot, (u64, u64)) -> R) -> R {
-        let elapsed = self.clock.now().saturating_duration_since(self.epoch);
+        let elapsed = self.clock.instant().saturating_duration_since(self.epoch);
         let index = u64::try_from(elapsed.as_nanos() / self.slot_len.as_nanos().max(1)).unwrap_or(u64::MAX);
         let mut ring = self.ring.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (mut requests, mut retries) = (0, 0);

@@ -1,31 +1,31 @@
-//! The injected clock: monotonic time for deadlines and the breaker, wall-clock time for cache entries.
+//! The hub's clock with monotonic time added, for deadlines, the breaker and budgets;
+//! its wall-clock half (cache entries) is hub-core's one [`hub_core::Clock`].
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use hub_core::Clock;
+use time::OffsetDateTime;
 use tokio::time::Instant;
 
-/// A source of time.
+/// The hub's [`Clock`] with monotonic time.
 ///
-/// `now` is [`tokio::time::Instant`], so code on the default [`TokioClock`] runs under
-/// `tokio::time::pause()` in tests without sleeping; `unix_ms` is wall-clock time in
-/// Unix milliseconds, which several instances sharing a cache store agree on.
+/// `instant` is [`tokio::time::Instant`], so code on the default [`TokioClock`] runs
+/// under `tokio::time::pause()` in tests without sleeping; the wall-clock half
+/// (`now`, `unix_ms`) is what several instances sharing a cache store agree on.
 ///
 /// ```
-/// use hub_resilience::clock::{Clock, ManualClock};
+/// use hub_resilience::clock::{Clock, ManualClock, MonotonicClock};
 /// use std::time::Duration;
 /// let clock = ManualClock::new(1_000);
-/// let t0 = clock.now();
+/// let t0 = clock.instant();
 /// clock.advance(Duration::from_millis(1_500));
-/// assert_eq!(clock.now() - t0, Duration::from_millis(1_500));
+/// assert_eq!(clock.instant() - t0, Duration::from_millis(1_500));
 /// assert_eq!(clock.unix_ms(), 2_500);
 /// ```
-pub trait Clock: Send + Sync + fmt::Debug {
+pub trait MonotonicClock: Clock {
     /// Monotonic now.
-    fn now(&self) -> Instant;
-    /// Wall-clock now, in milliseconds since the Unix epoch.
-    fn unix_ms(&self) -> u64;
+    fn instant(&self) -> Instant;
 }
 
 /// The default clock: tokio's (pausable) monotonic time and the system's wall clock.
@@ -62,9 +62,15 @@ impl TokioClock {
     }
 }
 
-impl Clock for TokioClock {
-    fn now(&self) -> Instant {
+impl MonotonicClock for TokioClock {
+    fn instant(&self) -> Instant {
         Instant::now()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> OffsetDateTime {
+        from_unix_ms(self.unix_ms())
     }
 
     fn unix_ms(&self) -> u64 {
@@ -104,9 +110,15 @@ impl ManualClock {
     }
 }
 
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
+impl MonotonicClock for ManualClock {
+    fn instant(&self) -> Instant {
         self.base + self.offset()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        from_unix_ms(self.unix_ms())
     }
 
     fn unix_ms(&self) -> u64 {
@@ -117,6 +129,10 @@ impl Clock for ManualClock {
 /// Whole milliseconds of a duration, saturating.
 pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn from_unix_ms(ms: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn system_unix_ms(t: SystemTime) -> u64 {
@@ -130,10 +146,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn tokio_clock_follows_paused_time() {
         let clock = TokioClock::anchored(10);
-        let t0 = clock.now();
+        let t0 = clock.instant();
         tokio::time::advance(Duration::from_millis(250)).await;
-        assert_eq!(clock.now() - t0, Duration::from_millis(250));
+        assert_eq!(clock.instant() - t0, Duration::from_millis(250));
         assert_eq!(clock.unix_ms(), 260);
+        assert_eq!(clock.now().unix_timestamp_nanos(), 260_000_000);
     }
 
     #[test]

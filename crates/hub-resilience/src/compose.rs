@@ -7,7 +7,7 @@ use hub_core::Error;
 
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::budget::{BudgetConfig, RetryBudget};
-use crate::clock::{Clock, TokioClock};
+use crate::clock::{MonotonicClock, TokioClock};
 use crate::observe::{NoopObserver, Observer};
 use crate::retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryPolicy};
 
@@ -77,7 +77,7 @@ pub struct UpstreamBuilder {
     budget: BudgetConfig,
     reauth: Option<Arc<dyn Reauthenticate>>,
     observer: Arc<dyn Observer>,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn MonotonicClock>,
 }
 
 impl UpstreamBuilder {
@@ -112,7 +112,7 @@ impl UpstreamBuilder {
     }
 
     /// The clock of the breaker and the budget (default: [`TokioClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn MonotonicClock>) -> Self {
         self.clock = clock;
         self
     }

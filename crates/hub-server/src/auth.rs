@@ -169,6 +169,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A write's fingerprint is scoped by the route it is offered on: hub-app's table
+    /// and this one must name the same routes, with the write role.
+    #[test]
+    fn every_write_scope_is_a_write_route() {
+        use hub_core::Operation;
+        let writes = Operation::ALL
+            .into_iter()
+            .filter(|op| hub_app::fingerprint::scope(*op).contains(' '));
+        let mut n = 0;
+        for op in writes {
+            let (method, path) = hub_app::fingerprint::scope(op).split_once(' ').unwrap();
+            let rule = ROUTES.iter().find(|r| r.method == method && r.path == path);
+            assert_eq!(rule.and_then(|r| r.role), Some(Role::Write), "{op}: {method} {path}");
+            n += 1;
+        }
+        assert_eq!(n, 5, "the five writes of the contract");
+    }
+
     #[test]
     fn roles_are_ordered() {
         assert!(Role::Read < Role::Write && Role::Write < Role::Admin);

@@ -35,6 +35,7 @@ pub mod wire;
 pub mod wiring;
 
 pub use auth::{Authenticator, Role};
+pub use hub_app::health::{CircuitState, CircuitStates, StoreProbe};
 pub use hub_app::{Ports, Services};
 pub use routes::build_router;
-pub use state::{ApiSettings, AppState, CircuitState, CircuitStates, MetricsRender, StoreProbe};
+pub use state::{ApiSettings, AppState, MetricsRender};

@@ -5,103 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use hub_app::health::{AuditProbe, CircuitStates, DlqProbe, NoCircuits, StoreProbe};
 use hub_app::{ErrorRates, Hub, WebhookReceiver};
-use hub_core::{AuditLog, AuditQuery, Cache, Currency, DeadLetterQueue, StoreError};
-use serde::Serialize;
+use hub_core::Currency;
 
 use crate::admin::{Sessions, Throttle};
 use crate::auth::Authenticator;
 use crate::events_ws::LiveSettings;
-
-/// A circuit breaker's state as `/readyz` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CircuitState {
-    /// Calls go through.
-    Closed,
-    /// Calls fail fast.
-    Open,
-    /// One probe is let through.
-    HalfOpen,
-}
-
-/// Each adapter's circuit state, for `/readyz` (implemented by the composition over hub-resilience's breakers).
-pub trait CircuitStates: Send + Sync {
-    /// `(adapter name, state)` for every adapter.
-    fn circuits(&self) -> Vec<(String, CircuitState)>;
-}
-
-/// Any function listing the circuits is a source (e.g. a closure over the adapters' breakers).
-impl<F: Fn() -> Vec<(String, CircuitState)> + Send + Sync> CircuitStates for F {
-    fn circuits(&self) -> Vec<(String, CircuitState)> {
-        self()
-    }
-}
-
-/// No breakers known (tests, or before the adapters are wired).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoCircuits;
-
-impl CircuitStates for NoCircuits {
-    fn circuits(&self) -> Vec<(String, CircuitState)> {
-        Vec::new()
-    }
-}
-
-/// One store `/readyz` checks.
-#[async_trait]
-pub trait StoreProbe: Send + Sync {
-    /// The name in the readiness body (`sql`, `cache`, …).
-    fn name(&self) -> &str;
-    /// Whether the store answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-}
-
-/// Probes a [`Cache`] with its `ping`.
-pub struct CacheProbe(pub Arc<dyn Cache>);
-
-#[async_trait]
-impl StoreProbe for CacheProbe {
-    fn name(&self) -> &str {
-        "cache"
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.0.ping().await
-    }
-}
-
-/// Probes the dead-letter queue by counting pending entries.
-pub struct DlqProbe(pub Arc<dyn DeadLetterQueue>);
-
-#[async_trait]
-impl StoreProbe for DlqProbe {
-    fn name(&self) -> &str {
-        "dlq"
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.0.pending_count().await.map(drop)
-    }
-}
-
-/// Probes the audit log with a one-record query.
-pub struct AuditProbe(pub Arc<dyn AuditLog>);
-
-#[async_trait]
-impl StoreProbe for AuditProbe {
-    fn name(&self) -> &str {
-        "audit"
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.0
-            .query(&AuditQuery {
-                limit: 1,
-                ..AuditQuery::default()
-            })
-            .await
-            .map(drop)
-    }
-}
 
 /// Renders `/metrics` (Prometheus text exposition); implemented over the metrics recorder.
 pub trait MetricsRender: Send + Sync {

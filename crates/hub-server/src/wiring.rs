@@ -30,7 +30,9 @@ use time::OffsetDateTime;
 use crate::answer::HttpAnswers;
 use crate::compose::{ResolveError, authenticator};
 use crate::notify::WebhookSink;
-use crate::state::{AppState, CacheProbe, CircuitState};
+use hub_app::health::{CacheProbe, CircuitState};
+
+use crate::state::AppState;
 
 /// Entries the in-process cache holds at most (LRU beyond).
 const MEMORY_CACHE_ENTRIES: usize = 100_000;

@@ -1,67 +1,8 @@
-//! The wall clock the stores read, injectable so expiry is tested without sleeping.
-
-use std::fmt;
-use std::sync::Mutex;
+//! The stores' clock (hub-core's, re-exported) and the time encodings of their tables.
 
 use time::OffsetDateTime;
 
-/// Tells the stores what time it is.
-///
-/// Every lease, retention and invalidation time the stores compare comes from here
-/// (never from the database server's clock), so several hub instances must keep their
-/// clocks synchronised (NTP) and tests can move time by hand.
-///
-/// ```
-/// use hub_store::clock::{Clock, ManualClock};
-/// use time::macros::datetime;
-/// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
-/// clock.advance(std::time::Duration::from_secs(90));
-/// assert_eq!(clock.now(), datetime!(2030-01-01 0:01:30 UTC));
-/// ```
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current time.
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
-
-/// A clock that moves only when told to, for tests.
-#[derive(Debug)]
-pub struct ManualClock {
-    now: Mutex<OffsetDateTime>,
-}
-
-impl ManualClock {
-    /// A clock showing `start`.
-    pub fn new(start: OffsetDateTime) -> Self {
-        Self { now: Mutex::new(start) }
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: std::time::Duration) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *now += by;
-    }
-
-    /// Sets the clock to `to` (backwards too).
-    pub fn set(&self, to: OffsetDateTime) {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = to;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+pub use hub_core::clock::{Clock, ManualClock, SystemClock};
 
 /// Unix microseconds of `t`, as stored in the SQL tables.
 pub(crate) fn to_us(t: OffsetDateTime) -> i64 {

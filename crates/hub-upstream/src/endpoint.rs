@@ -12,7 +12,7 @@ use hub_core::redact::redacted;
 use hub_core::{Adapter, AuditLog, AuditOutcome, AuditRecord, CallContext, Error};
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState};
 use hub_resilience::budget::BudgetConfig;
-use hub_resilience::clock::{Clock, TokioClock};
+use hub_resilience::clock::{MonotonicClock, TokioClock};
 use hub_resilience::compose::Upstream;
 use hub_resilience::retry::{Idempotency as RetryIdempotency, RetryPolicy};
 use time::OffsetDateTime;
@@ -45,7 +45,7 @@ pub struct EndpointParts {
     /// Told of circuit transitions after the metrics (the server publishes `circuit.changed`).
     pub breaker_observer: Option<Arc<dyn BreakerObserver>>,
     /// The clock for the breaker and the budget.
-    pub clock: Arc<dyn Clock>,
+    pub clock: Arc<dyn MonotonicClock>,
     /// How long a write waits for its `started` audit record to be durable before it is
     /// refused unsent ([`Error::NotRecorded`]).
     pub audit_timeout: Duration,

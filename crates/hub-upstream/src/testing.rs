@@ -1,5 +1,5 @@
 //! Test helpers for crates that build on hub-upstream (feature `test-util`): in-memory
-//! secrets, an in-memory audit log, a call context and a retry policy that waits for nothing.
+//! secrets, the in-memory audit log (hub-core's), a call context and a retry policy that waits for nothing.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hub_core::{AuditLog, AuditQuery, AuditRecord, Page, SecretError, SecretRef, SecretSource, StoreError};
 use hub_core::{CallContext, RequestId};
+use hub_core::{SecretError, SecretRef, SecretSource};
 use hub_resilience::backoff::{Backoff, Jitter};
 use hub_resilience::retry::RetryPolicy;
 use secrecy::SecretString;
@@ -74,39 +74,4 @@ impl SecretSource for StaticSecrets {
     }
 }
 
-/// An audit log that keeps records in memory, newest last.
-#[derive(Debug, Default)]
-pub struct MemoryAudit {
-    records: Mutex<Vec<AuditRecord>>,
-}
-
-impl MemoryAudit {
-    /// Every record so far.
-    pub fn records(&self) -> Vec<AuditRecord> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
-#[async_trait]
-impl AuditLog for MemoryAudit {
-    async fn record(&self, record: AuditRecord) -> Result<(), StoreError> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner).push(record);
-        Ok(())
-    }
-
-    async fn query(&self, query: &AuditQuery) -> Result<Page<AuditRecord>, StoreError> {
-        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        let items = records
-            .iter()
-            .rev()
-            .filter(|r| query.adapter.as_deref().is_none_or(|a| a == r.adapter))
-            .filter(|r| query.operation.as_deref().is_none_or(|o| o == r.operation))
-            .take(query.limit as usize)
-            .cloned()
-            .collect();
-        Ok(Page {
-            items,
-            next_cursor: None,
-        })
-    }
-}
+pub use hub_core::testing::MemoryAudit;

@@ -52,7 +52,7 @@ impl CacheObserver for Log {
 
 /// An upstream and a cache reporting to `log`, on one clock.
 fn cached_upstream(log: &Arc<Log>) -> (Upstream, CacheManager) {
-    let clock: Arc<dyn Clock> = Arc::new(TokioClock::anchored(1_000_000));
+    let clock: Arc<dyn MonotonicClock> = Arc::new(TokioClock::anchored(1_000_000));
     let upstream = Upstream::builder("transactions")
         .clock(clock.clone())
         .observer(log.clone())

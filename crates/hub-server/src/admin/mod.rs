@@ -5,7 +5,7 @@
 //! [`crate::auth::ROUTES`]: the router mounts them outside the bearer-token layer, a
 //! session layer checks them against this table (fail closed, like the bearer table), and
 //! the 405 answer reads both tables. They are not in `/openapi.json`, which describes the
-//! JSON API. See ARCHITECTURE.md ("hub-server: the supervisor's page").
+//! JSON API. See docs/decisions.md ("hub-server: the supervisor's page").
 
 pub mod cookie;
 pub mod csrf;

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::session::Flash;
-use crate::state::CircuitState;
 use hub_app::error_rates::Counts;
+use hub_app::health::CircuitState;
 
 /// Characters left as they are in a query value or a path segment.
 const ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');

@@ -1,13 +1,13 @@
 //! `/healthz`, `/readyz` and `/metrics`: open operational routes.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::{AppState, CircuitState};
+use hub_app::health::{CircuitState, Readiness};
+
+use crate::state::AppState;
 use crate::wire::{AdapterReadiness, HealthBody, ReadyBody};
 
 /// 200 while the process serves.
@@ -27,21 +27,7 @@ pub async fn healthz() -> Json<HealthBody> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let timeout = state.settings.probe_timeout;
-    let verdicts = futures_util::future::join_all(state.probes.iter().map(|probe| async move {
-        let verdict = match tokio::time::timeout(timeout, probe.ping()).await {
-            Ok(Ok(())) => "ok".to_owned(),
-            Ok(Err(e)) => {
-                tracing::warn!(store = probe.name(), error = %e, "store not ready");
-                e.code().to_owned()
-            }
-            Err(_) => "timeout".to_owned(),
-        };
-        (probe.name().to_owned(), verdict)
-    }))
-    .await;
-    let ready = verdicts.iter().all(|(_, v)| v == "ok");
-    let stores: BTreeMap<String, String> = verdicts.into_iter().collect();
+    let Readiness { ready, stores } = hub_app::health::check(&state.probes, state.settings.probe_timeout).await;
     let adapters = state
         .circuits
         .circuits()

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Request, Uri};
 use hub_core::{Adapter, Error};
-use hub_resilience::clock::{Clock, TokioClock};
+use hub_resilience::clock::{MonotonicClock, TokioClock};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -43,7 +43,7 @@ pub struct OAuth2Config {
     /// The adapter's name, for the token-refresh metric.
     pub adapter: String,
     /// When tokens expire is judged on this clock (a manual clock in tests).
-    pub clock: Arc<dyn Clock>,
+    pub clock: Arc<dyn MonotonicClock>,
 }
 
 impl OAuth2Config {
@@ -143,7 +143,7 @@ impl OAuth2ClientCredentials {
                         token,
                         generation,
                         refresh_at,
-                    } if self.inner.config.clock.now() < *refresh_at => {
+                    } if self.inner.config.clock.instant() < *refresh_at => {
                         return Ok((token.clone(), *generation));
                     }
                     State::Refreshing(rx) => rx.clone(),
@@ -187,7 +187,7 @@ impl Inner {
                     let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
                     let lifetime = Duration::from_secs(expires_in);
                     let skew = self.config.skew.unwrap_or_else(|| default_skew(lifetime));
-                    let refresh_at = self.config.clock.now() + lifetime.saturating_sub(skew);
+                    let refresh_at = self.config.clock.instant() + lifetime.saturating_sub(skew);
                     *state = State::Valid {
                         token: token.clone(),
                         generation,

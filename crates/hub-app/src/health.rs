@@ -1,0 +1,158 @@
+//! Readiness: whether the hub's own stores answer in time, and each adapter's circuit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hub_core::{AuditLog, AuditQuery, Cache, DeadLetterQueue, StoreError};
+use serde::Serialize;
+
+/// A circuit breaker's state as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Calls go through.
+    Closed,
+    /// Calls fail fast.
+    Open,
+    /// One probe is let through.
+    HalfOpen,
+}
+
+/// Each adapter's circuit state, for `/readyz` (implemented by the composition over hub-resilience's breakers).
+pub trait CircuitStates: Send + Sync {
+    /// `(adapter name, state)` for every adapter.
+    fn circuits(&self) -> Vec<(String, CircuitState)>;
+}
+
+/// Any function listing the circuits is a source (e.g. a closure over the adapters' breakers).
+impl<F: Fn() -> Vec<(String, CircuitState)> + Send + Sync> CircuitStates for F {
+    fn circuits(&self) -> Vec<(String, CircuitState)> {
+        self()
+    }
+}
+
+/// No breakers known (tests, or before the adapters are wired).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCircuits;
+
+impl CircuitStates for NoCircuits {
+    fn circuits(&self) -> Vec<(String, CircuitState)> {
+        Vec::new()
+    }
+}
+
+/// One store `/readyz` checks.
+#[async_trait]
+pub trait StoreProbe: Send + Sync {
+    /// The name in the readiness body (`sql`, `cache`, …).
+    fn name(&self) -> &str;
+    /// Whether the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Probes a [`Cache`] with its `ping`.
+pub struct CacheProbe(pub Arc<dyn Cache>);
+
+#[async_trait]
+impl StoreProbe for CacheProbe {
+    fn name(&self) -> &str {
+        "cache"
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping().await
+    }
+}
+
+/// Probes the dead-letter queue by counting pending entries.
+pub struct DlqProbe(pub Arc<dyn DeadLetterQueue>);
+
+#[async_trait]
+impl StoreProbe for DlqProbe {
+    fn name(&self) -> &str {
+        "dlq"
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.pending_count().await.map(drop)
+    }
+}
+
+/// Probes the audit log with a one-record query.
+pub struct AuditProbe(pub Arc<dyn AuditLog>);
+
+#[async_trait]
+impl StoreProbe for AuditProbe {
+    fn name(&self) -> &str {
+        "audit"
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0
+            .query(&AuditQuery {
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .await
+            .map(drop)
+    }
+}
+
+/// What a readiness check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// Every store answered in time.
+    pub ready: bool,
+    /// Each store's verdict: `ok`, `timeout` or the store error's code.
+    pub stores: BTreeMap<String, String>,
+}
+
+/// Pings every store at once (concurrently), each bounded by `timeout`.
+pub async fn check(probes: &[Arc<dyn StoreProbe>], timeout: Duration) -> Readiness {
+    let pings = probes.iter().map(|probe| async move {
+        let verdict = match tokio::time::timeout(timeout, probe.ping()).await {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(e)) => {
+                tracing::warn!(store = probe.name(), error = %e, "store not ready");
+                e.code().to_owned()
+            }
+            Err(_) => "timeout".to_owned(),
+        };
+        (probe.name().to_owned(), verdict)
+    });
+    let stores: BTreeMap<String, String> = futures_util::future::join_all(pings).await.into_iter().collect();
+    Readiness {
+        ready: stores.values().all(|v| v == "ok"),
+        stores,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Slow;
+
+    #[async_trait]
+    impl StoreProbe for Slow {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_does_not_answer_in_time_is_not_ready() {
+        let dlq: Arc<dyn StoreProbe> = Arc::new(DlqProbe(Arc::new(hub_core::testing::MemoryDlq::default())));
+        let audit: Arc<dyn StoreProbe> = Arc::new(AuditProbe(Arc::new(hub_core::testing::MemoryAudit::default())));
+        let ready = check(&[dlq.clone(), audit.clone()], Duration::from_secs(2)).await;
+        assert!(ready.ready);
+        let slow: Arc<dyn StoreProbe> = Arc::new(Slow);
+        let not = check(&[dlq, slow], Duration::from_secs(2)).await;
+        assert!(!not.ready);
+        assert_eq!(not.stores["slow"], "timeout");
+        assert_eq!(not.stores["dlq"], "ok");
+    }
+}
