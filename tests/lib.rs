@@ -250,7 +250,7 @@ impl Hub {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hub.toml");
         std::fs::write(&file, config(&sim, dir.path(), &options)).unwrap();
-        let loaded = hub_server::config::load(&file, std::iter::empty::<(String, String)>())
+        let loaded = hub_config::load(&file, std::iter::empty::<(String, String)>())
             .unwrap_or_else(|e| panic!("test configuration: {e:?}"));
         let secrets = Arc::new(Secrets::new(EnvSource::from_pairs(secrets_env()), None));
         // The hub exactly as the binary assembles it, with the stores' own event bus.

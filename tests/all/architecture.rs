@@ -136,6 +136,23 @@ const LAYERS: &[Layer] = &[
         dev: &[],
     },
     Layer {
+        krate: "hub-config",
+        rule: "the configuration file for any binary embedding the hub's crates: never axum, hyper, sqlx, redis, a store, hub-app or the server",
+        normal: &[
+            ("hub-core", "currencies and secret references are domain types"),
+            ("hub-resilience", "`[adapters.*.resilience] jitter` is its Jitter"),
+            (
+                "hub-telemetry",
+                "`[log]` is its LogConfig, and its filter check validates the level",
+            ),
+            (
+                "hub-ticketing",
+                "the Jira fields the hub sets and the Zendesk requester template, checked as the adapter uses them",
+            ),
+        ],
+        dev: &[],
+    },
+    Layer {
         krate: "hub-sim",
         rule: "serves the upstreams' wire formats: no hub crate but hub-core, and only ever another crate's dev-dependency",
         normal: &[(
@@ -151,6 +168,10 @@ const LAYERS: &[Layer] = &[
             (
                 "hub-app",
                 "a handler parses the request, calls one use case and maps its result",
+            ),
+            (
+                "hub-config",
+                "main loads the configuration; the wiring builds the hub from it",
             ),
             ("hub-core", "the ports the handlers and the wiring use"),
             ("hub-telemetry", "main sets up logging and the metrics recorder"),
@@ -185,6 +206,10 @@ const LAYERS: &[Layer] = &[
             (
                 "hub-app",
                 "write operations and their fingerprints, to plant the records an interrupted write leaves",
+            ),
+            (
+                "hub-config",
+                "the hub under test loads its configuration file as the binary does",
             ),
             ("hub-core", "domain types the tests build requests from"),
             (
@@ -479,5 +504,21 @@ fn telemetry_knows_no_http_framework_store_or_adapter() {
             "hub-transactions",
         ],
         "observability is set up the same by any binary embedding the hub's crates",
+    );
+}
+
+#[test]
+fn the_configuration_reaches_no_server_store_or_use_case() {
+    let ws = workspace();
+    assert!(ws.members.contains("hub-config"), "hub-config is a workspace member");
+    assert_closure_excludes(
+        &ws,
+        "hub-config",
+        &["axum", "sqlx", "redis", "hub-server", "hub-store", "hub-app"],
+        "any binary embedding the hub's crates loads the configuration without the server, the stores or the use cases",
+    );
+    assert!(
+        !ws.normal["hub-config"].contains("hyper"),
+        "hub-config depends on hyper: reading a file needs no HTTP stack"
     );
 }

@@ -153,6 +153,13 @@ impl<'de> Deserialize<'de> for Amount {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// The US dollar.
+    ///
+    /// ```
+    /// assert_eq!(hub_core::Currency::USD.as_str(), "USD");
+    /// ```
+    pub const USD: Self = Self(*b"USD");
+
     /// Parses a three-letter code, case-insensitively.
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
         match s.as_bytes() {

@@ -1,9 +1,9 @@
 //! Composition helpers: the configuration's tokens and credentials through the secrets layer.
 
+use hub_config::{Config, TokenRole};
 use hub_core::{SecretError, SecretSource};
 
-use crate::auth::Authenticator;
-use crate::config::Config;
+use crate::auth::{Authenticator, Role};
 
 /// A credential the configuration points to could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,9 +23,18 @@ pub async fn authenticator(config: &Config, secrets: &dyn SecretSource) -> Resul
             key: format!("auth.tokens[{i}].token"),
             source,
         })?;
-        auth = auth.with_token(&t.name, t.role, &value);
+        auth = auth.with_token(&t.name, role(t.role), &value);
     }
     Ok(auth)
+}
+
+/// The role a configured token has.
+fn role(r: TokenRole) -> Role {
+    match r {
+        TokenRole::Read => Role::Read,
+        TokenRole::Write => Role::Write,
+        TokenRole::Admin => Role::Admin,
+    }
 }
 
 /// Resolves every credential reference of the configuration (for `check-config
@@ -38,4 +47,17 @@ pub async fn check_secrets(config: &Config, secrets: &dyn SecretSource) -> Vec<R
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_role_is_the_role_of_the_same_name() {
+        for name in ["read", "write", "admin"] {
+            let configured: TokenRole = serde_json::from_value(name.into()).unwrap();
+            assert_eq!(role(configured).as_str(), name);
+        }
+    }
 }

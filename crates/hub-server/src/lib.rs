@@ -1,5 +1,5 @@
 //! The Integration Hub server: the hub's HTTP API over hub-core's ports, its security,
-//! idempotency and configuration.
+//! idempotency, and the composition of the hub from its configuration.
 //!
 //! Compose an [`AppState`] from `Arc<dyn Port>`s, then serve it with
 //! [`shutdown::serve`] (the router with read timeouts, a connection limit and a
@@ -18,7 +18,6 @@ pub mod admin;
 pub mod answer;
 pub mod auth;
 pub mod compose;
-pub mod config;
 pub mod correlation;
 pub mod events_ws;
 pub mod extract;
@@ -29,6 +28,7 @@ pub mod openapi;
 pub mod probe;
 pub mod problem;
 pub mod routes;
+pub mod settings;
 pub mod shutdown;
 pub mod state;
 pub mod wire;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hub_config::Loaded;
 use hub_secrets::Secrets;
-use hub_server::config::{self, Loaded};
 use hub_server::{compose, wiring};
 
 mod cli;
@@ -77,7 +77,7 @@ enum Probe {
 }
 
 fn load(cli: &Cli) -> Result<Loaded, ExitCode> {
-    config::load(&cli.config, std::env::vars()).map_err(|errors| {
+    hub_config::load(&cli.config, std::env::vars()).map_err(|errors| {
         for e in &errors.0 {
             eprintln!("error: {e}");
         }
@@ -204,7 +204,7 @@ async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
         listener,
         hub.state.clone(),
         hub_server::shutdown::signal(),
-        c.server.serve_settings(),
+        hub_server::settings::serve_settings(&c.server),
     )
     .await;
     hub.shutdown().await;

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use hub_config::{Config, Dialect};
 use hub_core::{AuditLog, AuditQuery, AuditRecord, CallContext, Page, SecretSource, StoreError};
 use hub_ticketing::createmeta::{self, Findings, ScreenField};
 use hub_upstream::{Call, Endpoint};
 
-use crate::config::{Config, Dialect};
 use crate::wiring::{self, WiringError};
 
 /// Why the probe could not answer.

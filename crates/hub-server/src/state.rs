@@ -53,17 +53,12 @@ pub struct ApiSettings {
 impl Default for ApiSettings {
     fn default() -> Self {
         Self {
-            default_currency: usd(),
+            default_currency: Currency::USD,
             body_limit: 1024 * 1024,
             probe_timeout: Duration::from_secs(2),
             live: LiveSettings::default(),
         }
     }
-}
-
-#[allow(clippy::expect_used, reason = "a literal three-letter code always parses")]
-fn usd() -> Currency {
-    Currency::parse("USD").expect("USD is a currency code")
 }
 
 /// Everything a handler needs; cheap to clone.

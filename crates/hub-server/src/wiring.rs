@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hub_app::webhooks::signature::WebhookKeys;
 use hub_app::{CountingAudit, ErrorRates, Ports, Services, Supervisor, SupervisorNotifier, WebhookReceiver};
+use hub_config::{AdapterConfig, Config, Dialect};
 use hub_core::{
     Adapter, AuditLog, Cache, Change, Event, EventPublisher, ReadInvalidation, SecretRef, SecretSource, StoreError,
     Topic,
@@ -28,7 +29,6 @@ use time::OffsetDateTime;
 
 use crate::answer::HttpAnswers;
 use crate::compose::{ResolveError, authenticator};
-use crate::config::{AdapterConfig, Config, Dialect};
 use crate::notify::WebhookSink;
 use hub_app::health::{CacheProbe, CircuitState};
 
@@ -237,7 +237,7 @@ async fn assemble_with(
                 .ticketing
                 .zendesk
                 .as_ref()
-                .map(crate::config::ZendeskConfig::requester)
+                .map(hub_config::ZendeskConfig::requester)
                 .transpose()
                 .map_err(|reason| WiringError::Adapter {
                     adapter: Adapter::Ticketing,
@@ -291,16 +291,16 @@ async fn assemble_with(
     let circuit_source = endpoints.clone();
     let supervisor = Supervisor::new(
         Arc::new(notifier(config, secrets.as_ref()).await?),
-        config.alert_settings(),
+        crate::settings::alert_settings(config),
     );
     let app = hub_app::Hub::new(
         ports,
         services,
         Arc::new(HttpAnswers),
         supervisor,
-        config.app_settings(),
+        crate::settings::app_settings(config),
     );
-    let mut state = AppState::new(app, auth, config.api_settings())
+    let mut state = AppState::new(app, auth, crate::settings::api_settings(config))
         .with_circuits(Arc::new(move || {
             circuit_source
                 .iter()
@@ -385,7 +385,7 @@ async fn notifier(config: &Config, secrets: &dyn SecretSource) -> Result<Supervi
 }
 
 /// The fields a Jira create sends, as `[adapters.ticketing.jira]` configures them.
-pub fn jira_create_fields(jira: &crate::config::JiraConfig) -> hub_ticketing::jira::CreateFields {
+pub fn jira_create_fields(jira: &hub_config::JiraConfig) -> hub_ticketing::jira::CreateFields {
     hub_ticketing::jira::CreateFields {
         priority: jira.priority.then(|| {
             jira.priority_names

@@ -33,6 +33,17 @@ pub const MAX_PENDING: usize = 8 * 1024 * 1024;
 /// How long [`LogGuard::flush`] waits for the writer at most.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
+/// Whether `filter` is a level filter [`init`] accepts (`info`, `hub_server=debug,info`).
+///
+/// ```
+/// use hub_telemetry::logging::is_valid_filter;
+/// assert!(is_valid_filter("hub_server=debug,info"));
+/// assert!(!is_valid_filter("hub_server=loud"));
+/// ```
+pub fn is_valid_filter(filter: &str) -> bool {
+    EnvFilter::try_new(filter).is_ok()
+}
+
 /// Installs the global subscriber; `RUST_LOG` wins over the configured level. Keep the
 /// guard until the process ends: dropping it flushes what is queued.
 #[must_use = "dropping the guard flushes the logs; hold it until the end of main"]

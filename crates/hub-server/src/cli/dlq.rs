@@ -207,7 +207,7 @@ async fn direct_action(dlq: &dyn DeadLetterQueue, action: &Action) -> Result<Val
 
 /// Assembles the hub from the configuration and replays one entry through its adapters,
 /// with the claim/finish flow of `POST /v1/dlq/{id}/replay`.
-async fn direct_replay(loaded: &hub_server::config::Loaded, raw_id: &str, force: bool) -> Result<Value, Failure> {
+async fn direct_replay(loaded: &hub_config::Loaded, raw_id: &str, force: bool) -> Result<Value, Failure> {
     let id = parse_id(raw_id)?;
     let secrets = Secrets::from_process_env().map_err(|e| Failure::Usage(format!("{}: {e}", loaded.file.display())))?;
     let hub = wiring::assemble(&loaded.config, loaded.store_section(), Arc::new(secrets))

@@ -6,7 +6,7 @@ mod render;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use hub_server::config::{self, Loaded};
+use hub_config::Loaded;
 use hub_store::{StoreConfig, Stores};
 
 pub(crate) use dlq::{DlqArgs, run as run_dlq};
@@ -43,7 +43,7 @@ impl Failure {
 
 /// Loads the configuration, printing every problem (exit 1).
 pub(crate) fn load_config(file: &Path) -> Result<Loaded, Failure> {
-    config::load(file, std::env::vars()).map_err(|errors| {
+    hub_config::load(file, std::env::vars()).map_err(|errors| {
         for e in &errors.0 {
             eprintln!("error: {e}");
         }

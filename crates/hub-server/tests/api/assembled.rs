@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use hub_config::load_str;
 use hub_core::SecretSource;
 use hub_secrets::{EnvSource, Secrets};
-use hub_server::config::load_str;
 use hub_server::wiring::{self, WiringError};
 use hub_sim::DEFAULT_WEBHOOK_SECRET;
 use serde_json::json;
@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::*;
 
-fn config(secret_ref: &str) -> hub_server::config::Config {
+fn config(secret_ref: &str) -> hub_config::Config {
     let text = format!(
         r#"
 [store]

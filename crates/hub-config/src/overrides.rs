@@ -23,7 +23,7 @@ pub enum OverrideError {
 /// Splits an override variable name into its lower-case key path.
 ///
 /// ```
-/// use hub_server::config::parse_override_key;
+/// use hub_config::parse_override_key;
 /// assert_eq!(parse_override_key("HUB__ADAPTERS__TICKETING__BASE_URL").unwrap(), ["adapters", "ticketing", "base_url"]);
 /// assert!(parse_override_key("HUB__").is_err());
 /// assert!(parse_override_key("HUB__A____B").is_err());

@@ -1,25 +1,9 @@
-//! The hub's configuration: one TOML file, environment overrides (`HUB__SECTION__KEY`),
-//! and a validation that says which file, which key and why.
-//!
-//! Credentials are never literal: every credential is a [`SecretRef`]
-//! (`env:NAME`, `file:/path`, `vault:mount/path#field`) that the secrets layer resolves.
-
-mod error;
-mod overrides;
-mod types;
-mod validate;
-
-#[cfg(test)]
-mod tests;
+//! Loading a configuration: the file read, the `HUB__…` overrides applied, the result validated.
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, ConfigErrors};
-pub use overrides::{Override, OverrideError, parse_override_key};
-pub use types::*;
-
-/// The environment variable prefix of overrides: `HUB__SERVER__LISTEN=0.0.0.0:8080`.
-pub const ENV_PREFIX: &str = "HUB__";
+use crate::types::Config;
+use crate::{ConfigError, ConfigErrors, ENV_PREFIX, Override, validate};
 
 /// A configuration as loaded: the values, the file they came from, and which keys the
 /// environment set.

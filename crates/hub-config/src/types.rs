@@ -10,9 +10,6 @@ use hub_core::{Currency, SecretRef};
 pub use hub_telemetry::logging::{LogConfig, LogFormat};
 use serde::{Deserialize, Deserializer};
 
-use crate::auth::Role;
-use crate::state::ApiSettings;
-
 /// A credential reference; a literal value is refused without being echoed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CredentialRef(pub SecretRef);
@@ -98,31 +95,18 @@ pub struct ServerConfig {
     pub max_write_tasks: usize,
 }
 
-impl ServerConfig {
-    /// How connections are served.
-    pub fn serve_settings(&self) -> crate::shutdown::ServeSettings {
-        crate::shutdown::ServeSettings {
-            grace: Duration::from_secs(self.shutdown_grace_s),
-            header_read_timeout: Duration::from_secs(self.header_read_timeout_s),
-            body_read_timeout: Duration::from_secs(self.body_read_timeout_s),
-            max_connections: self.max_connections,
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
-        let api = ApiSettings::default();
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            body_limit_bytes: api.body_limit,
+            body_limit_bytes: 1024 * 1024,
             shutdown_grace_s: 30,
-            default_currency: api.default_currency,
+            default_currency: Currency::USD,
             probe_timeout_ms: 2000,
             header_read_timeout_s: 30,
             body_read_timeout_s: 30,
             max_connections: 10_000,
-            max_write_tasks: hub_app::Settings::default().max_write_tasks,
+            max_write_tasks: 1024,
         }
     }
 }
@@ -244,9 +228,21 @@ pub struct TokenConfig {
     /// Who holds it (logged and recorded as the actor of DLQ actions).
     pub name: String,
     /// `read`, `write` or `admin`.
-    pub role: Role,
+    pub role: TokenRole,
     /// Where the token is.
     pub token: CredentialRef,
+}
+
+/// What a token may do, as `[[auth.tokens]]` names it; each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenRole {
+    /// `read`: reads of tickets and transactions.
+    Read,
+    /// `write`: reads, plus writes of tickets and transactions.
+    Write,
+    /// `admin`: everything, the dead-letter queue and the audit log included.
+    Admin,
 }
 
 /// `[adapters]`: one section per upstream.
@@ -599,37 +595,5 @@ impl Config {
             }
         }
         refs
-    }
-
-    /// The API's settings.
-    pub fn api_settings(&self) -> ApiSettings {
-        ApiSettings {
-            default_currency: self.server.default_currency,
-            body_limit: self.server.body_limit_bytes,
-            probe_timeout: Duration::from_millis(self.server.probe_timeout_ms),
-            live: crate::events_ws::LiveSettings {
-                send_buffer: self.events.send_buffer,
-                heartbeat: Duration::from_secs(self.events.heartbeat_s),
-                send_timeout: Duration::from_secs(self.events.send_timeout_s),
-                max_subscribers: self.events.max_subscribers,
-            },
-        }
-    }
-
-    /// The use cases' tunables.
-    pub fn app_settings(&self) -> hub_app::Settings {
-        hub_app::Settings {
-            idempotency_lease: Duration::from_secs(self.idempotency.lease_s),
-            replay_lease: Duration::from_secs(self.dlq.replay_lease_s),
-            max_write_tasks: self.server.max_write_tasks,
-        }
-    }
-
-    /// How supervisor alerts are aggregated.
-    pub fn alert_settings(&self) -> hub_app::AlertSettings {
-        hub_app::AlertSettings {
-            window: Duration::from_secs(self.notify.window_s),
-            max_samples: self.notify.max_samples,
-        }
     }
 }

@@ -70,7 +70,7 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         &format!("must be at least {min_lease} (twice the longest adapter deadline, plus {LEASE_MARGIN_S} s)"),
     );
     check(
-        tracing_subscriber::EnvFilter::try_new(&c.log.level).is_ok(),
+        hub_telemetry::logging::is_valid_filter(&c.log.level),
         "log.level",
         "not a tracing filter (e.g. info, or hub_server=debug,info)",
     );
