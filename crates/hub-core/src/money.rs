@@ -160,6 +160,9 @@ impl Currency {
     /// ```
     pub const USD: Self = Self(*b"USD");
 
+    /// The euro.
+    pub const EUR: Self = Self(*b"EUR");
+
     /// Parses a three-letter code, case-insensitively.
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
         match s.as_bytes() {

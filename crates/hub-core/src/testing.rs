@@ -432,3 +432,257 @@ impl Notifier for Inbox {
         Ok(())
     }
 }
+
+/// A gate calls wait at until a test opens it (once open, it stays open).
+#[derive(Debug, Default)]
+pub struct Gate {
+    state: Mutex<(bool, Vec<std::task::Waker>)>,
+}
+
+impl Gate {
+    /// Lets every waiting and future call through.
+    pub fn open(&self) {
+        let wakers = {
+            let mut state = lock(&self.state);
+            state.0 = true;
+            std::mem::take(&mut state.1)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Waits until the gate is open.
+    pub fn wait(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut state = lock(&self.state);
+            if state.0 {
+                Poll::Ready(())
+            } else {
+                state.1.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// The fixed time the fake upstream reports.
+fn fake_now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_767_600_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn fake_id<T: std::str::FromStr>(raw: &str) -> T {
+    raw.parse().unwrap_or_else(|_| unreachable!("{raw} is a valid id"))
+}
+
+/// One scriptable fake of all three upstream ports: every call succeeds with fixed
+/// values, or fails with the error set; calls can be held at a [`Gate`].
+#[derive(Debug, Default)]
+pub struct FakeUpstream {
+    /// The error every call fails with, if any.
+    pub fail: Mutex<Option<crate::Error>>,
+    /// The cache outcome reads report (default: a miss).
+    pub cache: Mutex<Option<crate::CacheOutcome>>,
+    /// What `find_comment` answers (default: it cannot be checked).
+    pub comment_lookup: Mutex<Option<crate::CommentLookup>>,
+    /// Whether ticket creates are deduplicated by key (default: no).
+    pub keyed_creates: Mutex<bool>,
+    /// Holds every call until opened.
+    pub gate: Mutex<Option<std::sync::Arc<Gate>>>,
+    calls: AtomicUsize,
+    contexts: Mutex<Vec<crate::CallContext>>,
+}
+
+impl FakeUpstream {
+    /// Fails every call with `e` from now on.
+    pub fn fail_with(&self, e: crate::Error) {
+        *lock(&self.fail) = Some(e);
+    }
+
+    /// Succeeds from now on.
+    pub fn succeed(&self) {
+        *lock(&self.fail) = None;
+    }
+
+    /// Calls made so far (reads and writes; lookups excepted).
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The contexts of every call, in order.
+    pub fn contexts(&self) -> Vec<crate::CallContext> {
+        lock(&self.contexts).clone()
+    }
+
+    /// The last call's context.
+    ///
+    /// # Panics
+    ///
+    /// Before any call: a bug in the calling test.
+    pub fn last_context(&self) -> crate::CallContext {
+        self.contexts()
+            .pop()
+            .unwrap_or_else(|| unreachable!("no call was made"))
+    }
+
+    async fn enter(&self, ctx: &crate::CallContext) -> Result<(), crate::Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        // One attempt per call, as an adapter would report it.
+        ctx.attempts.add(1);
+        lock(&self.contexts).push(ctx.clone());
+        let gate = lock(&self.gate).clone();
+        if let Some(g) = gate {
+            g.wait().await;
+        }
+        match lock(&self.fail).clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn outcome(&self) -> crate::CacheOutcome {
+        lock(&self.cache).unwrap_or(crate::CacheOutcome::Miss)
+    }
+}
+
+fn fake_transaction(id: &str) -> crate::Transaction {
+    crate::Transaction {
+        transaction_id: fake_id(id),
+        status: crate::TransactionStatus::Completed,
+        amount: fake_id("500.10"),
+        currency: crate::Currency::EUR,
+        created_at: fake_now(),
+        completed_at: None,
+    }
+}
+
+#[async_trait]
+impl crate::TicketingPort for FakeUpstream {
+    async fn create_ticket(
+        &self,
+        ctx: &crate::CallContext,
+        t: &crate::NewTicket,
+    ) -> Result<crate::CreatedTicket, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::CreatedTicket {
+            ticket_id: fake_id(&format!("T-{}", t.customer_id)),
+            url: "https://tickets.example/T-1".into(),
+            status: crate::TicketStatus::New,
+        })
+    }
+
+    async fn get_ticket_status(
+        &self,
+        ctx: &crate::CallContext,
+        id: &crate::TicketId,
+    ) -> Result<crate::Fetched<crate::Ticket>, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::Fetched::new(
+            crate::Ticket {
+                ticket_id: id.clone(),
+                status: crate::TicketStatus::OnHold,
+                vendor_status: "hold".into(),
+                assigned_to: Some("agent@example.com".into()),
+                last_updated: Some(fake_now()),
+            },
+            self.outcome(),
+        ))
+    }
+
+    async fn add_comment(
+        &self,
+        ctx: &crate::CallContext,
+        _: &crate::TicketId,
+        _: &crate::NewComment,
+    ) -> Result<crate::CreatedComment, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::CreatedComment {
+            comment_id: fake_id("C-77"),
+        })
+    }
+
+    async fn find_comment(
+        &self,
+        _: &crate::CallContext,
+        _: &crate::TicketId,
+    ) -> Result<crate::CommentLookup, crate::Error> {
+        Ok(lock(&self.comment_lookup)
+            .clone()
+            .unwrap_or(crate::CommentLookup::Uncheckable))
+    }
+
+    fn creates_honour_keys(&self) -> bool {
+        *lock(&self.keyed_creates)
+    }
+}
+
+#[async_trait]
+impl crate::TransactionStatusPort for FakeUpstream {
+    async fn get_transaction_status(
+        &self,
+        ctx: &crate::CallContext,
+        id: &crate::TransactionId,
+    ) -> Result<crate::Fetched<crate::Transaction>, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::Fetched::new(fake_transaction(id.as_str()), self.outcome()))
+    }
+
+    async fn get_transaction_history(
+        &self,
+        ctx: &crate::CallContext,
+        _: &crate::CustomerId,
+        limit: crate::HistoryLimit,
+    ) -> Result<crate::Fetched<Vec<crate::Transaction>>, crate::Error> {
+        self.enter(ctx).await?;
+        let n = usize::try_from(limit.get().min(2)).unwrap_or(2);
+        Ok(crate::Fetched::new(
+            (0..n).map(|i| fake_transaction(&format!("TX-{i}"))).collect(),
+            self.outcome(),
+        ))
+    }
+}
+
+#[async_trait]
+impl crate::TransactionCreatePort for FakeUpstream {
+    async fn create_draft_transaction(
+        &self,
+        ctx: &crate::CallContext,
+        d: &crate::NewDraft,
+    ) -> Result<crate::Draft, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::Draft {
+            draft_id: fake_id("D-1"),
+            status: crate::DraftStatus::PendingConfirmation,
+            amount: d.money.amount,
+            currency: d.money.currency,
+            expires_at: fake_now(),
+        })
+    }
+
+    async fn commit_transaction(
+        &self,
+        ctx: &crate::CallContext,
+        _: &crate::DraftId,
+        _: &IdempotencyKey,
+    ) -> Result<crate::CommitResult, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::CommitResult {
+            transaction_id: fake_id("TX-9"),
+            status: crate::TransactionStatus::Completed,
+            amount: fake_id("500.10"),
+            currency: Some(crate::Currency::EUR),
+        })
+    }
+
+    async fn cancel_draft(
+        &self,
+        ctx: &crate::CallContext,
+        id: &crate::DraftId,
+    ) -> Result<crate::CancelResult, crate::Error> {
+        self.enter(ctx).await?;
+        Ok(crate::CancelResult {
+            draft_id: id.clone(),
+            status: crate::DraftStatus::Cancelled,
+        })
+    }
+}

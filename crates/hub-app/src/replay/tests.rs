@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use hub_core::testing::Gate;
 use hub_core::*;
 use serde_json::Value;
 
@@ -36,6 +37,8 @@ async fn seed_v1(rig: &Rig) -> Vec<DlqEntry> {
 async fn entries_stored_in_version_1_replay() {
     let rig = Rig::new();
     *rig.upstream.keyed_creates.lock().unwrap() = true;
+    // The comment is looked for first, and is not there.
+    *rig.upstream.comment_lookup.lock().unwrap() = Some(CommentLookup::Absent);
     for entry in seed_v1(&rig).await {
         let replayed = rig.hub.replay(&entry.id, "ops", ctx("r-replay"), false).await.unwrap();
         let Replayed::Done(done) = replayed else {
@@ -44,7 +47,7 @@ async fn entries_stored_in_version_1_replay() {
         assert_eq!(done.status, DlqStatus::Replayed);
         assert!(done.result.is_some());
         // Sent again with the entry's own key and conversation.
-        let sent = rig.upstream.contexts.lock().unwrap().last().cloned().unwrap();
+        let sent = rig.upstream.last_context();
         assert_eq!(
             sent.idempotency_key.as_ref().map(IdempotencyKey::as_str),
             entry.failure.idempotency_key.as_deref()
@@ -54,7 +57,7 @@ async fn entries_stored_in_version_1_replay() {
             Some("conv-0")
         );
     }
-    assert_eq!(rig.upstream.writes(), 5);
+    assert_eq!(rig.upstream.calls(), 5);
     assert_eq!(rig.dlq.pending_count().await.unwrap(), 0);
 }
 
@@ -104,7 +107,7 @@ async fn an_unreadable_payload_is_reported_not_sent() {
             ..
         }
     ));
-    assert_eq!(rig.upstream.writes(), 0);
+    assert_eq!(rig.upstream.calls(), 0);
 }
 
 #[tokio::test]
@@ -118,7 +121,7 @@ async fn a_comment_found_upstream_is_not_sent_again() {
         panic!("not replayed")
     };
     assert_eq!(done.result.unwrap()["comment_id"], "C-5");
-    assert_eq!(rig.upstream.writes(), 0);
+    assert_eq!(rig.upstream.calls(), 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,14 +131,14 @@ async fn a_long_replay_renews_its_claim() {
         ..crate::hub::Settings::default()
     });
     let entry = seed_v1(&rig).await.remove(4);
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(Gate::default());
     *rig.upstream.gate.lock().unwrap() = Some(gate.clone());
     let hub = rig.hub.clone();
     let id = entry.id.clone();
     let replay = tokio::spawn(async move { hub.replay(&id, "ops", ctx("r"), false).await });
     // Two and a half leases: renewed every third of one.
     tokio::time::sleep(Duration::from_secs(75)).await;
-    gate.notify_one();
+    gate.open();
     assert!(matches!(replay.await.unwrap().unwrap(), Replayed::Done(_)));
     assert_eq!(rig.dlq.renewals.load(Ordering::SeqCst), 7);
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hub_core::mock::MockIdempotencyStore;
+use hub_core::testing::Gate;
 use hub_core::*;
 use mockall::Sequence;
 
@@ -64,14 +65,10 @@ async fn a_key_answers_the_first_outcome_again_without_sending() {
     let again = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
     assert!(again.replayed);
     assert_eq!(again.response, first.response);
-    assert_eq!(rig.upstream.writes(), 1);
+    assert_eq!(rig.upstream.calls(), 1);
     // The upstream got the caller's key.
     assert_eq!(
-        rig.upstream.contexts.lock().unwrap()[0]
-            .idempotency_key
-            .as_ref()
-            .unwrap()
-            .as_str(),
+        rig.upstream.contexts()[0].idempotency_key.as_ref().unwrap().as_str(),
         "k-1"
     );
 }
@@ -87,7 +84,7 @@ async fn a_key_is_bound_to_its_caller_and_request() {
         let answer = rig.hub.write(other).await;
         assert_eq!(body(&answer)["failure"], "key_mismatch");
     }
-    assert_eq!(rig.upstream.writes(), 1);
+    assert_eq!(rig.upstream.calls(), 1);
 }
 
 #[tokio::test]
@@ -97,7 +94,7 @@ async fn a_write_without_a_key_is_never_stored() {
     let k = derived.key().as_str().to_owned();
     rig.hub.write(request("r1", "crm", derived, draft())).await;
     assert!(!rig.keys.holds(&k));
-    assert_eq!(rig.upstream.writes(), 1);
+    assert_eq!(rig.upstream.calls(), 1);
 }
 
 #[tokio::test]
@@ -138,9 +135,9 @@ async fn a_failure_that_may_have_landed_is_dead_lettered_and_followed() {
     let after = rig.hub.write(request("r4", "crm", key("k-1"), draft())).await;
     assert!(after.replayed);
     assert_eq!(body(&after)["draft_id"], "D-1");
-    assert_eq!(rig.upstream.writes(), 2);
+    assert_eq!(rig.upstream.calls(), 2);
     // The replay reused the write's key.
-    let last = rig.upstream.contexts.lock().unwrap().last().cloned().unwrap();
+    let last = rig.upstream.last_context();
     assert_eq!(last.idempotency_key.unwrap().as_str(), "k-1");
 }
 
@@ -216,22 +213,22 @@ async fn nothing_is_sent_when_the_key_store_fails() {
         (body(&answer)["failure"].as_str(), answer.retry_after_s),
         (Some("keys_unavailable"), Some(2))
     );
-    assert_eq!(rig.upstream.writes(), 0);
+    assert_eq!(rig.upstream.calls(), 0);
 }
 
 #[tokio::test]
 async fn a_second_request_while_the_first_runs_is_in_flight() {
     let rig = Rig::new();
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(Gate::default());
     *rig.upstream.gate.lock().unwrap() = Some(gate.clone());
     let hub = rig.hub.clone();
     let first = tokio::spawn(async move { hub.write(request("r1", "crm", key("k-1"), draft())).await });
-    while rig.upstream.writes() == 0 {
+    while rig.upstream.calls() == 0 {
         tokio::task::yield_now().await;
     }
     let second = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
     assert_eq!(body(&second)["failure"], "in_flight");
-    gate.notify_one();
+    gate.open();
     assert!(!first.await.unwrap().replayed);
 }
 
@@ -241,11 +238,11 @@ async fn writes_beyond_the_cap_are_refused_unsent() {
         max_write_tasks: 1,
         ..Settings::default()
     });
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(Gate::default());
     *rig.upstream.gate.lock().unwrap() = Some(gate.clone());
     let hub = rig.hub.clone();
     let first = tokio::spawn(async move { hub.write(request("r1", "crm", key("k-1"), draft())).await });
-    while rig.upstream.writes() == 0 {
+    while rig.upstream.calls() == 0 {
         tokio::task::yield_now().await;
     }
     let refused = rig.hub.write(request("r2", "crm", key("k-2"), draft())).await;
@@ -254,9 +251,9 @@ async fn writes_beyond_the_cap_are_refused_unsent() {
         (Some("overloaded"), Some(1))
     );
     assert!(!rig.keys.holds("k-2"));
-    gate.notify_one();
+    gate.open();
     first.await.unwrap();
-    assert_eq!(rig.upstream.writes(), 1);
+    assert_eq!(rig.upstream.calls(), 1);
 }
 
 #[tokio::test]
@@ -278,7 +275,7 @@ async fn a_takeover_finds_a_comment_that_landed_instead_of_sending_it_again() {
     }));
     let answer = rig.hub.write(request("r2", "crm", key("k-1"), comment())).await;
     assert_eq!(body(&answer)["comment_id"], "C-77");
-    assert_eq!(rig.upstream.writes(), 0);
+    assert_eq!(rig.upstream.calls(), 0);
     assert!(rig.keys.answer("k-1").is_some());
 }
 
@@ -296,7 +293,7 @@ async fn a_takeover_of_an_unkeyed_create_waits_for_the_supervisor() {
     rig.keys.lapse("k-1");
     let answer = rig.hub.write(request("r2", "crm", key("k-1"), ticket())).await;
     assert_eq!(body(&answer)["failure"], "outcome_unknown");
-    assert_eq!(rig.upstream.writes(), 0);
+    assert_eq!(rig.upstream.calls(), 0);
     let entry = &rig.dlq.entries()[0];
     assert_eq!(entry.failure.error_code, OUTCOME_UNKNOWN);
     // A plain replay refuses; a forced one sends.
@@ -308,10 +305,10 @@ async fn a_takeover_of_an_unkeyed_create_waits_for_the_supervisor() {
             ..
         }
     ));
-    assert_eq!(rig.upstream.writes(), 0);
+    assert_eq!(rig.upstream.calls(), 0);
     let forced = rig.hub.replay(&entry.id, "ops", ctx("r4"), true).await.unwrap();
     assert!(matches!(forced, crate::replay::Replayed::Done(_)));
-    assert_eq!(rig.upstream.writes(), 1);
+    assert_eq!(rig.upstream.calls(), 1);
 }
 
 #[tokio::test]
@@ -335,7 +332,7 @@ async fn the_key_store_is_claimed_before_the_send_and_completed_after() {
     let mut hub = rig.hub.clone();
     hub.services.idempotency = Arc::new(store);
     hub.write(request("r1", "crm", key("k-1"), draft())).await;
-    assert_eq!(rig.upstream.writes(), 1);
+    assert_eq!(rig.upstream.calls(), 1);
 }
 
 #[tokio::test(start_paused = true)]

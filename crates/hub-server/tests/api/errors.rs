@@ -206,7 +206,7 @@ async fn unknown_routes_and_methods_are_problems() {
 async fn a_write_whose_client_hangs_up_is_still_dead_lettered() {
     use tokio::io::AsyncWriteExt;
     let hub = Hub::new();
-    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = std::sync::Arc::new(hub_core::testing::Gate::default());
     *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
     hub.upstream.fail_with(Error::Timeout);
     let srv = hub.serve().await;
@@ -226,7 +226,7 @@ async fn a_write_whose_client_hangs_up_is_still_dead_lettered() {
         tokio::task::yield_now().await;
     }
     drop(conn);
-    gate.notify_one();
+    gate.open();
     for _ in 0..100_000 {
         if hub.idem.answer("hang-up").is_some() {
             break;

@@ -106,7 +106,7 @@ async fn commit_without_a_key_is_400_and_reaches_nothing() {
 #[tokio::test]
 async fn a_key_in_flight_is_409() {
     let hub = Hub::new();
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(hub_core::testing::Gate::default());
     *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
     let srv = Arc::new(hub.serve().await);
     let send = |srv: Arc<Server>| async move {
@@ -122,7 +122,7 @@ async fn a_key_in_flight_is_409() {
         tokio::task::yield_now().await;
     }
     send(srv.clone()).await.problem(409, "idempotency_in_flight");
-    gate.notify_one();
+    gate.open();
     let first = first.await.unwrap();
     assert_eq!(first.status, 200);
     assert_eq!(first.json(), json!({"status": "cancelled"}));
@@ -249,7 +249,7 @@ async fn writes_beyond_the_cap_are_refused_unsent() {
         ..hub_app::Settings::default()
     });
     let srv = hub.serve().await;
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(hub_core::testing::Gate::default());
     *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
     let send = |key: &'static str| {
         srv.req("POST", "/v1/tickets")
@@ -266,7 +266,7 @@ async fn writes_beyond_the_cap_are_refused_unsent() {
         refused.problem(503, "overloaded");
         assert_eq!(refused.header("retry-after"), Some("1"));
         assert_eq!(hub.upstream.calls(), 1, "the refused write sent nothing");
-        gate.notify_one();
+        gate.open();
     });
     assert_eq!(first.status, 201);
     *hub.upstream.gate.lock().unwrap() = None;

@@ -44,7 +44,7 @@ async fn get(addr: std::net::SocketAddr) -> std::io::Result<String> {
 #[tokio::test]
 async fn in_flight_requests_finish_and_the_audit_log_is_flushed() {
     let hub = Hub::new();
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(hub_core::testing::Gate::default());
     *hub.upstream.gate.lock().unwrap() = Some(gate.clone());
     let (addr, stop, task) = start(&hub, Duration::from_secs(30)).await;
     let in_flight = tokio::spawn(get(addr));
@@ -63,7 +63,7 @@ async fn in_flight_requests_finish_and_the_audit_log_is_flushed() {
     }
     assert!(refused, "the listener still accepts after the signal");
     assert_eq!(hub.audit.flushes.load(Ordering::SeqCst), 0);
-    gate.notify_one();
+    gate.open();
     let answer = in_flight.await.unwrap().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(task.await.unwrap(), Stopped::Drained);
@@ -73,7 +73,7 @@ async fn in_flight_requests_finish_and_the_audit_log_is_flushed() {
 #[tokio::test]
 async fn the_grace_period_bounds_the_drain() {
     let hub = Hub::new();
-    let gate = Arc::new(tokio::sync::Notify::new());
+    let gate = Arc::new(hub_core::testing::Gate::default());
     *hub.upstream.gate.lock().unwrap() = Some(gate);
     let (addr, stop, task) = start(&hub, Duration::from_millis(50)).await;
     let _stuck = tokio::spawn(get(addr));

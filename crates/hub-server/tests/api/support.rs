@@ -1,172 +1,21 @@
 //! In-memory fakes of every port, a server on an ephemeral port, and a small HTTP client.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hub_core::testing::{MemoryAudit, MemoryDlq, MemoryIdempotency, RecordingEvents};
+use hub_core::testing::{FakeUpstream, MemoryAudit, MemoryDlq, MemoryIdempotency, RecordingEvents};
 use hub_core::*;
 use hub_server::{ApiSettings, AppState, Authenticator, Ports, Role, Services, build_router};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 pub const READ: &str = "canary-tok-read-5b1e";
 pub const WRITE: &str = "canary-tok-write-9c2f";
 pub const ADMIN: &str = "canary-tok-admin-3d4a";
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(1_767_600_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// What the fake upstream does: fail every call with an error, or succeed.
-#[derive(Default)]
-pub struct Upstream {
-    pub fail: Mutex<Option<Error>>,
-    pub cache: Mutex<Option<CacheOutcome>>,
-    pub calls: AtomicUsize,
-    pub contexts: Mutex<Vec<CallContext>>,
-    pub gate: Mutex<Option<Arc<tokio::sync::Notify>>>,
-}
-
-impl Upstream {
-    pub fn fail_with(&self, e: Error) {
-        *self.fail.lock().unwrap() = Some(e);
-    }
-    pub fn succeed(&self) {
-        *self.fail.lock().unwrap() = None;
-    }
-    pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-    pub fn last_context(&self) -> CallContext {
-        self.contexts.lock().unwrap().last().cloned().unwrap()
-    }
-    async fn enter(&self, ctx: &CallContext) -> Result<(), Error> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        // One attempt per call, as an adapter would report it.
-        ctx.attempts.add(1);
-        self.contexts.lock().unwrap().push(ctx.clone());
-        let gate = self.gate.lock().unwrap().clone();
-        if let Some(g) = gate {
-            g.notified().await;
-        }
-        match self.fail.lock().unwrap().clone() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-    fn outcome(&self) -> CacheOutcome {
-        self.cache.lock().unwrap().unwrap_or(CacheOutcome::Miss)
-    }
-}
-
-#[async_trait]
-impl TicketingPort for Upstream {
-    async fn create_ticket(&self, ctx: &CallContext, t: &NewTicket) -> Result<CreatedTicket, Error> {
-        self.enter(ctx).await?;
-        Ok(CreatedTicket {
-            ticket_id: TicketId::parse(&format!("T-{}", t.customer_id)).unwrap(),
-            url: "https://tickets.example/T-1".into(),
-            status: TicketStatus::New,
-        })
-    }
-    async fn get_ticket_status(&self, ctx: &CallContext, id: &TicketId) -> Result<Fetched<Ticket>, Error> {
-        self.enter(ctx).await?;
-        Ok(Fetched::new(
-            Ticket {
-                ticket_id: id.clone(),
-                status: TicketStatus::OnHold,
-                vendor_status: "hold".into(),
-                assigned_to: Some("agent@example.com".into()),
-                last_updated: Some(now()),
-            },
-            self.outcome(),
-        ))
-    }
-    async fn add_comment(&self, ctx: &CallContext, _: &TicketId, _: &NewComment) -> Result<CreatedComment, Error> {
-        self.enter(ctx).await?;
-        Ok(CreatedComment {
-            comment_id: CommentId::parse("C-77").unwrap(),
-        })
-    }
-}
-
-fn txn(id: &str) -> Transaction {
-    Transaction {
-        transaction_id: TransactionId::parse(id).unwrap(),
-        status: TransactionStatus::Completed,
-        amount: "500.10".parse().unwrap(),
-        currency: Currency::parse("EUR").unwrap(),
-        created_at: now(),
-        completed_at: None,
-    }
-}
-
-#[async_trait]
-impl TransactionStatusPort for Upstream {
-    async fn get_transaction_status(
-        &self,
-        ctx: &CallContext,
-        id: &TransactionId,
-    ) -> Result<Fetched<Transaction>, Error> {
-        self.enter(ctx).await?;
-        Ok(Fetched::new(txn(id.as_str()), self.outcome()))
-    }
-    async fn get_transaction_history(
-        &self,
-        ctx: &CallContext,
-        _: &CustomerId,
-        limit: HistoryLimit,
-    ) -> Result<Fetched<Vec<Transaction>>, Error> {
-        self.enter(ctx).await?;
-        let n = limit.get().min(2) as usize;
-        Ok(Fetched::new(
-            (0..n).map(|i| txn(&format!("TX-{i}"))).collect(),
-            self.outcome(),
-        ))
-    }
-}
-
-#[async_trait]
-impl TransactionCreatePort for Upstream {
-    async fn create_draft_transaction(&self, ctx: &CallContext, d: &NewDraft) -> Result<Draft, Error> {
-        self.enter(ctx).await?;
-        Ok(Draft {
-            draft_id: DraftId::parse("D-1").unwrap(),
-            status: DraftStatus::PendingConfirmation,
-            amount: d.money.amount,
-            currency: d.money.currency,
-            expires_at: now(),
-        })
-    }
-    async fn commit_transaction(
-        &self,
-        ctx: &CallContext,
-        _: &DraftId,
-        _: &IdempotencyKey,
-    ) -> Result<CommitResult, Error> {
-        self.enter(ctx).await?;
-        Ok(CommitResult {
-            transaction_id: TransactionId::parse("TX-9").unwrap(),
-            status: TransactionStatus::Completed,
-            amount: "500.10".parse().unwrap(),
-            currency: Some(Currency::parse("EUR").unwrap()),
-        })
-    }
-    async fn cancel_draft(&self, ctx: &CallContext, id: &DraftId) -> Result<CancelResult, Error> {
-        self.enter(ctx).await?;
-        Ok(CancelResult {
-            draft_id: id.clone(),
-            status: DraftStatus::Cancelled,
-        })
-    }
-}
 
 /// Seeding and reading the in-memory dead-letter queue the way these tests need it.
 pub trait DlqExt {
@@ -198,7 +47,7 @@ impl DlqExt for MemoryDlq {
 
 /// Everything a test can look at after driving the server.
 pub struct Hub {
-    pub upstream: Arc<Upstream>,
+    pub upstream: Arc<FakeUpstream>,
     pub idem: Arc<MemoryIdempotency>,
     pub dlq: Arc<MemoryDlq>,
     pub audit: Arc<MemoryAudit>,
@@ -229,7 +78,7 @@ impl Hub {
     }
 
     fn build(ports: Option<Ports>, app_settings: hub_app::Settings) -> Self {
-        let upstream = Arc::new(Upstream::default());
+        let upstream = Arc::new(FakeUpstream::default());
         let idem = Arc::new(MemoryIdempotency::default());
         let dlq = Arc::new(MemoryDlq::default());
         let audit = Arc::new(MemoryAudit::default());
