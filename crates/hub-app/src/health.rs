@@ -97,6 +97,60 @@ impl StoreProbe for AuditProbe {
     }
 }
 
+/// One adapter as the supervisor sees it: its circuit (when it has a breaker) and its
+/// calls in the error-rate window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdapterHealth<'a> {
+    /// The adapter.
+    pub adapter: &'a str,
+    /// Its circuit, when the adapter has a breaker.
+    pub state: Option<CircuitState>,
+    /// Its calls in the window.
+    pub counts: crate::error_rates::Counts,
+}
+
+/// Every adapter with a circuit or with calls in the window, circuits first.
+///
+/// ```
+/// use hub_app::ErrorRates;
+/// use hub_app::health::{CircuitState, adapters};
+/// let circuits = vec![("ticketing".to_owned(), CircuitState::Open)];
+/// let rates = vec![("ticketing".to_owned(), Default::default()), ("sales".to_owned(), Default::default())];
+/// let rows = adapters(&circuits, &rates);
+/// assert_eq!(rows.iter().map(|r| (r.adapter, r.state)).collect::<Vec<_>>(),
+///            [("ticketing", Some(CircuitState::Open)), ("sales", None)]);
+/// ```
+pub fn adapters<'a>(
+    circuits: &'a [(String, CircuitState)],
+    rates: &'a [(String, crate::error_rates::Counts)],
+) -> Vec<AdapterHealth<'a>> {
+    let counts = |adapter: &str| {
+        rates
+            .iter()
+            .find(|(a, _)| a == adapter)
+            .map(|(_, c)| *c)
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<AdapterHealth<'a>> = circuits
+        .iter()
+        .map(|(adapter, state)| AdapterHealth {
+            adapter,
+            state: Some(*state),
+            counts: counts(adapter),
+        })
+        .collect();
+    for (adapter, c) in rates {
+        if !circuits.iter().any(|(a, _)| a == adapter) {
+            rows.push(AdapterHealth {
+                adapter,
+                state: None,
+                counts: *c,
+            });
+        }
+    }
+    rows
+}
+
 /// What a readiness check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Readiness {

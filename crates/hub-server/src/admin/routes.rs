@@ -248,29 +248,14 @@ async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
         |p| Ok(p.items),
     );
     let rates = state.error_rates.snapshot(Instant::now());
-    let mut circuits: Vec<CircuitRow> = state
-        .circuits
-        .circuits()
+    let circuits = hub_app::health::adapters(&state.circuits.circuits(), &rates)
         .into_iter()
-        .map(|(adapter, s)| CircuitRow {
-            counts: rates
-                .iter()
-                .find(|(a, _)| *a == adapter)
-                .map(|(_, c)| *c)
-                .unwrap_or_default(),
-            adapter,
-            state: Some(s),
+        .map(|row| CircuitRow {
+            adapter: row.adapter.to_owned(),
+            state: row.state,
+            counts: row.counts,
         })
         .collect();
-    for (adapter, counts) in rates {
-        if !circuits.iter().any(|c| c.adapter == adapter) {
-            circuits.push(CircuitRow {
-                adapter,
-                state: None,
-                counts,
-            });
-        }
-    }
     Live {
         circuits,
         window_s: state.error_rates.window().as_secs(),
