@@ -63,6 +63,10 @@ pub async fn enqueue(
 /// neither deduplicate it nor be asked: replayed only when forced.
 pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
 
+/// Why an entry is `outcome_unknown`, said after the failure that made it so.
+pub const OUTCOME_UNKNOWN_REASON: &str = "it may have taken effect and the upstream can neither deduplicate it nor be \
+                                          asked: check upstream, then replay with force or discard";
+
 /// Dead-letters a write the hub lost track of: its claim lapsed (the first request's
 /// holder stopped, or could not record how it ended) and its upstream can neither
 /// deduplicate it nor be asked whether it took effect.

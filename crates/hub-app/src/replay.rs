@@ -198,12 +198,18 @@ async fn replay_entry(
             Ok(Replayed::Done(Box::new(entry)))
         }
         Err(err) => {
-            let (error_code, attempts) = match &err {
-                ReplayError::Upstream(_) => (err.code(), ctx.attempts.get()),
-                ReplayError::Unreplayable(_) | ReplayError::OutcomeUnknown => (err.code(), 0),
+            let (mut error, mut error_code, attempts) = match &err {
+                ReplayError::Upstream(_) => (err.to_string(), err.code(), ctx.attempts.get()),
+                ReplayError::Unreplayable(_) | ReplayError::OutcomeUnknown => (err.to_string(), err.code(), 0),
             };
+            if landed_where_unsafe(hub, &err, failure) {
+                // This replay may have taken effect where a resend could do it twice:
+                // from now on the entry is replayed only when forced, as on the write path.
+                error = format!("{err}; {}", crate::dead_letter::OUTCOME_UNKNOWN_REASON);
+                error_code = OUTCOME_UNKNOWN;
+            }
             let outcome = ReplayOutcome::Failed {
-                error: err.to_string(),
+                error,
                 error_code: error_code.to_owned(),
                 attempts,
             };
@@ -216,6 +222,16 @@ async fn replay_entry(
             })
         }
     }
+}
+
+/// Whether a replay that failed with `err` may have taken effect at an upstream that can
+/// neither deduplicate a resend nor be asked whether it landed.
+fn landed_where_unsafe(hub: &Hub, err: &ReplayError, failure: &hub_core::NewDlqEntry) -> bool {
+    let ReplayError::Upstream(e) = err else {
+        return false;
+    };
+    e.delivery() == Delivery::Unknown
+        && dlq_payload::decode(&failure.operation, &failure.payload).is_ok_and(|op| !op.resend_is_safe(&hub.ports))
 }
 
 /// Pauses before retrying to record a replay's outcome: a database blip must not leave a

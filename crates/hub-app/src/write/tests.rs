@@ -371,3 +371,110 @@ async fn an_upstream_the_hub_lacks_refuses_unsent_and_frees_the_key() {
     assert!(!rig.keys.holds("k-1"));
     assert!(rig.dlq.entries().is_empty());
 }
+
+/// What one step of the model does.
+#[derive(Debug, Clone)]
+enum Step {
+    /// A write with key `0..6` (a ticket create for `0..3`, else a comment), the
+    /// upstream answering `1` (see [`outcome`]).
+    Write(usize, u8),
+    /// The dead-letter queue goes down (`true`) or comes back.
+    DlqDown(bool),
+    /// Key `0..6`'s in-flight claim lapses (its holder died).
+    Lapse(usize),
+    /// The supervisor replays every pending entry (unforced), the upstream answering `1`.
+    ReplayAll(u8),
+}
+
+/// The upstream's answer: success, or an error of each delivery kind.
+fn outcome(n: u8) -> Option<Error> {
+    match n % 6 {
+        0 => None,
+        1 => Some(Error::Timeout),
+        2 => Some(Error::CircuitOpen {
+            retry_in: Duration::from_secs(1),
+        }),
+        3 => Some(Error::Rejected {
+            status: 422,
+            reason: None,
+        }),
+        4 => Some(Error::NotRecorded { reason: "slow".into() }),
+        _ => Some(Error::AnswerUnreadable {
+            status: 201,
+            reason: "ticket: missing".into(),
+        }),
+    }
+}
+
+/// Whether a send answered this way may have taken effect upstream.
+fn may_have_applied(answer: &Option<Error>) -> bool {
+    answer
+        .as_ref()
+        .is_none_or(|e| matches!(e.delivery(), Delivery::Unknown | Delivery::Applied))
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0..6usize, any::<u8>()).prop_map(|(k, o)| Step::Write(k, o)),
+        1 => any::<bool>().prop_map(Step::DlqDown),
+        1 => (0..6usize).prop_map(Step::Lapse),
+        1 => any::<u8>().prop_map(Step::ReplayAll),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+    /// Ticket creates and comments at an upstream that ignores keys and cannot be asked:
+    /// whatever the sequence of answers, store outages, lapsed claims and unforced
+    /// replays, once a send may have taken effect nothing is sent again for that key.
+    #[test]
+    fn nothing_that_may_have_landed_is_sent_twice(steps in proptest::collection::vec(step(), 1..40)) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let rig = Rig::new();
+            // Per key: the answers of the sends made for it, in order.
+            let mut sends: std::collections::BTreeMap<String, Vec<Option<Error>>> = Default::default();
+            let mut sent_for = |rig: &Rig, key: &str, before: usize, answer: Option<Error>| {
+                if rig.upstream.calls() > before {
+                    sends.entry(key.to_owned()).or_default().push(answer);
+                }
+            };
+            for (n, s) in steps.into_iter().enumerate() {
+                match s {
+                    Step::Write(k, o) => {
+                        let answer = outcome(o);
+                        *rig.upstream.fail.lock().unwrap() = answer.clone();
+                        let before = rig.upstream.calls();
+                        let key_name = format!("k-{k}");
+                        let op = if k < 3 { ticket() } else { comment() };
+                        rig.hub.write(request(&format!("r-{n}"), "crm", key(&key_name), op)).await;
+                        sent_for(&rig, &key_name, before, answer);
+                    }
+                    Step::DlqDown(down) => *rig.dlq.down.lock().unwrap() = down,
+                    Step::Lapse(k) => rig.keys.lapse(&format!("k-{k}")),
+                    Step::ReplayAll(o) => {
+                        let answer = outcome(o);
+                        *rig.upstream.fail.lock().unwrap() = answer.clone();
+                        for entry in rig.dlq.entries().into_iter().filter(|e| e.status == DlqStatus::Pending) {
+                            let before = rig.upstream.calls();
+                            let _ = rig.hub.replay(&entry.id, "ops", ctx(&format!("replay-{n}")), false).await;
+                            let key_name = entry.failure.idempotency_key.clone().unwrap_or_default();
+                            sent_for(&rig, &key_name, before, answer.clone());
+                        }
+                    }
+                }
+            }
+            for (key, answers) in sends {
+                if let Some(first) = answers.iter().position(may_have_applied) {
+                    assert_eq!(
+                        answers.len(),
+                        first + 1,
+                        "{key}: sent again after a send that may have landed: {answers:?}"
+                    );
+                }
+            }
+        });
+    }
+}
