@@ -154,16 +154,35 @@ pub async fn build(
     assemble_with(config, store, secrets, Some(events)).await
 }
 
-async fn assemble_with(
+/// The application alone, as a command line or a queue consumer needs it: the stores,
+/// the adapters over their resilient endpoints, the caches, and the use cases over them —
+/// no API tokens, webhook keys or sessions (and no background tasks).
+pub struct Composed {
+    /// The use cases.
+    pub app: hub_app::Hub,
+    /// The stores (close them when done).
+    pub stores: Arc<Stores>,
+    /// The read caches.
+    pub caches: Caches,
+    /// Each adapter's endpoint.
+    pub endpoints: Vec<Arc<Endpoint>>,
+    /// The counts the audit log feeds.
+    pub error_rates: Arc<ErrorRates>,
+    cache_store: Arc<dyn Cache>,
+}
+
+/// Composes the application from the configuration, the `[store]` section and the
+/// secrets layer (only the adapters' credentials are resolved).
+pub async fn compose(
     config: &Config,
     store: toml::Table,
     secrets: Arc<dyn SecretSource>,
     events: Option<Arc<dyn EventPublisher>>,
-) -> Result<Hub, WiringError> {
+) -> Result<Composed, WiringError> {
     // Before anything records a metric: the endpoints set their circuit gauges to closed
     // as they are built, and a gauge set before the recorder exists is lost (a fresh hub
     // would show no `integration_circuit_breaker_state` until a circuit first changed).
-    let metrics = hub_telemetry::prometheus::handle();
+    hub_telemetry::prometheus::handle();
     let store_config: StoreConfig = toml::Value::Table(store)
         .try_into()
         .map_err(|e: toml::de::Error| WiringError::StoreConfig(e.message().to_owned()))?;
@@ -286,9 +305,7 @@ async fn assemble_with(
         audit: audit.clone(),
         events,
     };
-    let auth = authenticator(config, secrets.as_ref()).await?;
     let endpoints = vec![ticketing, status, create];
-    let circuit_source = endpoints.clone();
     let supervisor = Supervisor::new(
         Arc::new(notifier(config, secrets.as_ref()).await?),
         crate::settings::alert_settings(config),
@@ -300,6 +317,33 @@ async fn assemble_with(
         supervisor,
         crate::settings::app_settings(config),
     );
+    Ok(Composed {
+        app,
+        stores,
+        caches,
+        endpoints,
+        error_rates,
+        cache_store,
+    })
+}
+
+async fn assemble_with(
+    config: &Config,
+    store: toml::Table,
+    secrets: Arc<dyn SecretSource>,
+    events: Option<Arc<dyn EventPublisher>>,
+) -> Result<Hub, WiringError> {
+    let Composed {
+        app,
+        stores,
+        caches,
+        endpoints,
+        error_rates,
+        cache_store,
+    } = compose(config, store, secrets.clone(), events).await?;
+    let metrics = hub_telemetry::prometheus::handle();
+    let auth = authenticator(config, secrets.as_ref()).await?;
+    let circuit_source = endpoints.clone();
     let mut state = AppState::new(app, auth, crate::settings::api_settings(config))
         .with_circuits(Arc::new(move || {
             circuit_source

@@ -205,20 +205,23 @@ async fn direct_action(dlq: &dyn DeadLetterQueue, action: &Action) -> Result<Val
     }
 }
 
-/// Assembles the hub from the configuration and replays one entry through its adapters,
-/// with the claim/finish flow of `POST /v1/dlq/{id}/replay`.
+/// Composes the application from the configuration (the adapters' credentials only: no
+/// API token or webhook key is needed) and replays one entry through hub-app, with the
+/// claim/finish flow of `POST /v1/dlq/{id}/replay` — no router, no listener.
 async fn direct_replay(loaded: &hub_config::Loaded, raw_id: &str, force: bool) -> Result<Value, Failure> {
     let id = parse_id(raw_id)?;
     let secrets = Secrets::from_process_env().map_err(|e| Failure::Usage(format!("{}: {e}", loaded.file.display())))?;
-    let hub = wiring::assemble(&loaded.config, loaded.store_section(), Arc::new(secrets))
+    let composed = wiring::compose(&loaded.config, loaded.store_section(), Arc::new(secrets), None)
         .await
         .map_err(|e| match e {
             wiring::WiringError::Store(e) => Failure::Runtime(format!("{}: store: {e}", loaded.file.display())),
             // A missing credential or an unusable adapter setting is the configuration's fault.
             other => Failure::Usage(format!("{}: {other}", loaded.file.display())),
         })?;
-    let result = replay_with(&hub.state.hub, raw_id, &id, force).await;
-    hub.shutdown().await;
+    let result = replay_with(&composed.app, raw_id, &id, force).await;
+    if let Err(e) = composed.stores.shutdown().await {
+        eprintln!("warning: closing the store: {e}");
+    }
     result
 }
 

@@ -172,10 +172,11 @@ async fn list_show_and_discard_directly_in_the_store() {
     let (code, _, err) = go(&["dlq", "discard", &id]).await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("discarded, not pending"), "{err}");
-    // Direct replay needs the adapters' credentials: without them, a configuration error.
+    // Direct replay composes the application alone (no API token or webhook key is
+    // resolved) and goes through the same claim: a discarded entry is not replayed.
     let (code, _, err) = go(&["dlq", "replay", &id]).await;
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("not found"), "{err}");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("discarded, not pending"), "{err}");
 
     let (code, _, err) = go(&["dlq", "show", "0193a1b2-unknown"]).await;
     assert_eq!(code, 3, "{err}");
