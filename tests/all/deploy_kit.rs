@@ -2,7 +2,6 @@
 //! unit tests, and every metric they name is one a real hub serves on `/metrics`.
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -21,18 +20,12 @@ fn prometheus_dir() -> PathBuf {
 /// promtool must be there: `cargo xtask test` installs it (Debian's `prometheus`) and sets
 /// `HUB_PROMTOOL`; without it this panics saying how to install it, never skips.
 fn promtool(args: &[&str]) {
-    let promtool: OsString = std::env::var_os("HUB_PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let promtool = hub_tests::promtool_bin();
     let out = Command::new(&promtool)
         .args(args)
         .current_dir(prometheus_dir())
         .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "promtool ({}) could not be run: {e}. Run the tests with `cargo xtask test`, which installs \
-                 it, or `apt-get install prometheus` (or set HUB_PROMTOOL to a promtool binary)",
-                promtool.to_string_lossy()
-            )
-        });
+        .unwrap_or_else(|e| hub_tests::promtool_missing(&promtool, &e));
     assert!(
         out.status.success(),
         "promtool {}: {}{}",
