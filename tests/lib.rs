@@ -357,6 +357,20 @@ impl Hub {
     }
 }
 
+/// The promtool binary: `HUB_PROMTOOL` (set by `cargo xtask test`), else `promtool` on the PATH.
+pub fn promtool_bin() -> std::ffi::OsString {
+    std::env::var_os("HUB_PROMTOOL").unwrap_or_else(|| "promtool".into())
+}
+
+/// Fails saying how to install promtool, after running `promtool` failed with `error`.
+pub fn promtool_missing(promtool: &std::ffi::OsStr, error: &std::io::Error) -> ! {
+    panic!(
+        "promtool ({}) could not be run: {error}. Run the tests with `cargo xtask test`, which installs \
+         it, or `apt-get install prometheus` (or set HUB_PROMTOOL to a promtool binary)",
+        promtool.to_string_lossy()
+    )
+}
+
 /// Runs `promtool check metrics` over a Prometheus exposition and fails with its complaints.
 ///
 /// promtool must be there: `cargo xtask test` installs it (Debian's `prometheus`) and sets
@@ -364,20 +378,14 @@ impl Hub {
 pub fn promtool_check(text: &str) {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
-    let promtool = std::env::var_os("HUB_PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let promtool = promtool_bin();
     let spawned = Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
-    let mut child = spawned.unwrap_or_else(|e| {
-        panic!(
-            "promtool ({}) could not be run: {e}. Run the tests with `cargo xtask test`, which installs \
-             it, or `apt-get install prometheus` (or set HUB_PROMTOOL to a promtool binary)",
-            promtool.to_string_lossy()
-        )
-    });
+    let mut child = spawned.unwrap_or_else(|e| promtool_missing(&promtool, &e));
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(text.as_bytes()).expect("writing to promtool");
     }
