@@ -377,10 +377,7 @@ async fn invalid_input_never_reaches_the_vendor() {
 #[tokio::test]
 async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
     let rig = Rig::start().await;
-    rig.sim.control().set_settings(hub_sim::Settings {
-        zendesk_oauth_only: true,
-        ..rig.sim.control().settings()
-    });
+    rig.zendesk_oauth_only();
     let basic = rig.adapter(Zendesk::default(), System::Zendesk);
     assert_eq!(
         basic.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
@@ -415,6 +412,14 @@ async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
 }
 
 impl Rig {
+    /// Zendesk refuses API-token basic auth from now on.
+    fn zendesk_oauth_only(&self) {
+        self.sim.control().set_settings(hub_sim::Settings {
+            zendesk_oauth_only: true,
+            ..self.sim.control().settings()
+        });
+    }
+
     /// A Zendesk adapter fetching its tokens at `/oauth/tokens` with this client secret.
     fn zendesk_oauth_client(
         &self,
@@ -451,10 +456,7 @@ impl Rig {
 #[tokio::test]
 async fn zendesk_client_credentials_fetch_one_token_and_reuse_it() {
     let rig = Rig::start().await;
-    rig.sim.control().set_settings(hub_sim::Settings {
-        zendesk_oauth_only: true,
-        ..rig.sim.control().settings()
-    });
+    rig.zendesk_oauth_only();
     let (port, oauth) = rig.zendesk_oauth_client("sim-zendesk-secret", TokenBody::Json);
     port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
     port.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap();
@@ -462,32 +464,21 @@ async fn zendesk_client_credentials_fetch_one_token_and_reuse_it() {
     assert_eq!(oauth.token_requests(), 1);
 }
 
+/// A wrong client secret (401) and a form-encoded token request, which Zendesk does not
+/// accept (400), are credentials errors, and no ticket is sent.
 #[tokio::test]
-async fn a_wrong_zendesk_client_secret_is_a_credentials_error_sending_no_ticket() {
-    let rig = Rig::start().await;
-    let (port, _) = rig.zendesk_oauth_client("wrong", TokenBody::Json);
-    let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
-    assert_eq!(
-        err,
-        Error::Credentials {
-            reason: "the token endpoint answered 401".to_owned()
-        }
-    );
-    assert_eq!(rig.created(System::Zendesk), 0);
-}
-
-#[tokio::test]
-async fn zendesk_refuses_a_form_encoded_token_request() {
-    let rig = Rig::start().await;
-    let (port, _) = rig.zendesk_oauth_client("sim-zendesk-secret", TokenBody::Form);
-    let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
-    assert_eq!(
-        err,
-        Error::Credentials {
-            reason: "the token endpoint answered 400".to_owned()
-        }
-    );
-    assert_eq!(rig.created(System::Zendesk), 0);
+async fn zendesk_token_refusals_are_credentials_errors_sending_no_ticket() {
+    for (secret, body, status) in [
+        ("wrong", TokenBody::Json, 401),
+        ("sim-zendesk-secret", TokenBody::Form, 400),
+    ] {
+        let rig = Rig::start().await;
+        let (port, _) = rig.zendesk_oauth_client(secret, body);
+        let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
+        let reason = format!("the token endpoint answered {status}");
+        assert_eq!(err, Error::Credentials { reason }, "{body:?}");
+        assert_eq!(rig.created(System::Zendesk), 0);
+    }
 }
 
 #[tokio::test]
