@@ -168,7 +168,7 @@ fn problems_name_the_file_the_key_and_the_reason() {
             ("adapters.ticketing.jira.fixed_fields.summary", "cannot be fixed"),
         ],
     );
-    // Zendesk: an OAuth access token alone, or e-mail and API token; not a mix.
+    // Zendesk: an OAuth access token alone, an OAuth client, or e-mail and API token; not a mix.
     let zendesk = |credentials: &str| {
         minimal()
             .replace("dialect = \"jira\"", "dialect = \"zendesk\"")
@@ -188,6 +188,20 @@ fn problems_name_the_file_the_key_and_the_reason() {
         &[],
     )
     .unwrap();
+    // Or an OAuth client whose tokens the hub fetches itself.
+    load(
+        &zendesk("credentials = { client_id = \"env:ZD_ID\", client_secret = \"env:ZD_SECRET\" }"),
+        &[],
+    )
+    .unwrap();
+    check_errors(
+        &zendesk("credentials = { client_id = \"env:ZD_ID\" }"),
+        &[],
+        &[(
+            "adapters.ticketing.credentials.client_secret",
+            "missing: the zendesk dialect needs it",
+        )],
+    );
     // Zendesk requesters: by external id, or by an e-mail template holding the customer id.
     let oauth = "credentials = { oauth_token = \"env:ZENDESK_OAUTH_TOKEN\" }";
     for (section, requester) in [

@@ -179,8 +179,10 @@ fn http_url(raw: &str) -> Result<(), &'static str> {
 fn required_credentials(adapter: &str, a: &AdapterConfig) -> Option<&'static [&'static str]> {
     Some(match (adapter, a.dialect) {
         ("ticketing", Dialect::Generic) => &["api_key"],
-        // Zendesk: an OAuth access token (bearer), or an e-mail and API token (basic).
+        // Zendesk: an OAuth access token (bearer), an OAuth client whose tokens the hub
+        // fetches itself, or an e-mail and API token (basic).
         ("ticketing", Dialect::Zendesk) if a.credentials.contains_key("oauth_token") => &["oauth_token"],
+        ("ticketing", Dialect::Zendesk) if a.credentials.contains_key("client_id") => &["client_id", "client_secret"],
         ("ticketing", Dialect::Zendesk) => &["email", "api_token"],
         ("ticketing", Dialect::Jira) => &["email", "api_token"],
         ("transaction_status", Dialect::Generic) => &["client_id", "client_secret"],

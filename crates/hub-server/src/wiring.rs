@@ -22,7 +22,7 @@ use hub_ticketing::cache_keys::{self as ticket_keys, TICKET_STATUS_TTL};
 use hub_ticketing::{Generic, Jira, TicketingAdapter, Zendesk};
 use hub_transactions::cache_keys::{self as transaction_keys, Ttls};
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
-use hub_upstream::auth::{ApiKey, Basic, Bearer, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config};
+use hub_upstream::auth::{ApiKey, Basic, Bearer, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config, TokenBody};
 use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -215,6 +215,7 @@ pub async fn compose(
         &a.transaction_status,
         &secrets,
         &http_client(Adapter::TransactionStatus, &a.transaction_status)?,
+        TokenShape::GENERIC,
     )?;
     let status = endpoint(
         Adapter::TransactionStatus,
@@ -230,6 +231,7 @@ pub async fn compose(
             &a.transaction_create,
             &secrets,
             &create_client,
+            TokenShape::GENERIC,
         )?),
         Arc::new(HmacSigner::new(cell(
             &secrets,
@@ -537,6 +539,12 @@ async fn ticketing_auth(
         Dialect::Zendesk if a.credentials.contains_key("oauth_token") => {
             Arc::new(Bearer::new(cell(secrets, a, "oauth_token", Adapter::Ticketing)?))
         }
+        // An OAuth client: the hub fetches tokens itself at Zendesk's `/oauth/tokens`
+        // (client-credentials grant, JSON body).
+        Dialect::Zendesk if a.credentials.contains_key("client_id") => {
+            let http = http_client(Adapter::Ticketing, a)?;
+            Arc::new(oauth2(Adapter::Ticketing, a, secrets, &http, TokenShape::ZENDESK)?)
+        }
         Dialect::Zendesk => Arc::new(Basic::zendesk(
             &email().await?,
             cell(secrets, a, "api_token", Adapter::Ticketing)?,
@@ -548,16 +556,39 @@ async fn ticketing_auth(
     })
 }
 
+/// Where a vendor's token endpoint is by default and how it is asked.
+struct TokenShape {
+    path: &'static str,
+    body: TokenBody,
+    scope: Option<&'static str>,
+}
+
+impl TokenShape {
+    /// RFC 6749: a form-encoded request to `{base_url}/oauth/token`.
+    const GENERIC: Self = Self {
+        path: "/oauth/token",
+        body: TokenBody::Form,
+        scope: None,
+    };
+    /// Zendesk's "Create Token for Grant Type": JSON to `{base_url}/oauth/tokens`.
+    const ZENDESK: Self = Self {
+        path: "/oauth/tokens",
+        body: TokenBody::Json,
+        scope: Some("read write"),
+    };
+}
+
 fn oauth2(
     adapter: Adapter,
     a: &AdapterConfig,
     secrets: &Arc<dyn SecretSource>,
     http: &HttpClient,
+    shape: TokenShape,
 ) -> Result<OAuth2ClientCredentials, WiringError> {
     let url = a
         .token_url
         .clone()
-        .unwrap_or_else(|| format!("{}/oauth/token", a.base_url.trim_end_matches('/')));
+        .unwrap_or_else(|| format!("{}{}", a.base_url.trim_end_matches('/'), shape.path));
     let token_url = url.parse().map_err(|_| WiringError::Adapter {
         adapter,
         key: "token_url",
@@ -565,6 +596,8 @@ fn oauth2(
     })?;
     let mut config = OAuth2Config::new(token_url, adapter);
     config.timeout = a.timeouts.attempt();
+    config.body = shape.body;
+    config.scope = shape.scope.map(str::to_owned);
     Ok(OAuth2ClientCredentials::new(
         http.clone(),
         config,

@@ -26,6 +26,10 @@ pub struct Credentials {
     pub zendesk_api_token: String,
     /// Zendesk: an OAuth access token accepted as `Authorization: Bearer`.
     pub zendesk_oauth_token: String,
+    /// Zendesk: the OAuth client identifier of the client-credentials grant.
+    pub zendesk_client_id: String,
+    /// Zendesk: the OAuth client secret of the client-credentials grant.
+    pub zendesk_client_secret: String,
     /// Jira: the e-mail of basic auth `email:api_token`.
     pub jira_email: String,
     /// Jira: the API token of basic auth.
@@ -51,6 +55,8 @@ impl Default for Credentials {
             zendesk_email: "agent@example.com".to_owned(),
             zendesk_api_token: "sim-zendesk-token".to_owned(),
             zendesk_oauth_token: "sim-zendesk-oauth".to_owned(),
+            zendesk_client_id: "hub-zendesk".to_owned(),
+            zendesk_client_secret: "sim-zendesk-secret".to_owned(),
             jira_email: "agent@example.com".to_owned(),
             jira_api_token: "sim-jira-token".to_owned(),
             status_client_id: "hub-status".to_owned(),

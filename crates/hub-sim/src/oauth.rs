@@ -95,8 +95,29 @@ impl TokenStore {
     }
 
     fn refuse(&self, status: StatusCode, error: &str) -> Reply {
+        self.refuse_with(status, &json!({"error": error}))
+    }
+
+    /// Counts a refused token request and answers it with `body`.
+    pub(crate) fn refuse_with(&self, status: StatusCode, body: &serde_json::Value) -> Reply {
         self.refused.fetch_add(1, Ordering::Relaxed);
-        Reply::json(status, &json!({"error": error}))
+        Reply::json(status, body)
+    }
+
+    /// Issues a token valid for `ttl_s` (at least 1) seconds from `now`.
+    pub(crate) fn issue(&self, ttl_s: u64, now: OffsetDateTime) -> String {
+        let ttl_s = ttl_s.max(1);
+        let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
+        let expires = now + Duration::seconds(i64::try_from(ttl_s).unwrap_or(i64::MAX / 2));
+        {
+            let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            if tokens.len() > 1024 {
+                tokens.retain(|_, exp| *exp > now);
+            }
+            tokens.insert(token.clone(), expires);
+        }
+        self.issued.fetch_add(1, Ordering::Relaxed);
+        token
     }
 
     /// Answers `POST {prefix}/oauth/token` (form-encoded, `client_secret_post` or `client_secret_basic`).
@@ -126,16 +147,7 @@ impl TokenStore {
             return self.refuse(StatusCode::UNAUTHORIZED, "invalid_client");
         }
         let ttl_s = ttl_s.max(1);
-        let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
-        let expires = now + Duration::seconds(i64::try_from(ttl_s).unwrap_or(i64::MAX / 2));
-        {
-            let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-            if tokens.len() > 1024 {
-                tokens.retain(|_, exp| *exp > now);
-            }
-            tokens.insert(token.clone(), expires);
-        }
-        self.issued.fetch_add(1, Ordering::Relaxed);
+        let token = self.issue(ttl_s, now);
         let mut reply = Reply::json(
             StatusCode::OK,
             &json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl_s}),

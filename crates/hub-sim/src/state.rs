@@ -61,6 +61,7 @@ pub(crate) struct SimState {
     pub(crate) notifications: Mutex<Vec<notify::Notification>>,
     pub(crate) status_tokens: TokenStore,
     pub(crate) sales_tokens: TokenStore,
+    pub(crate) zendesk_tokens: TokenStore,
     pub(crate) idempotency: IdempotencyTables,
     pub(crate) last_webhook_id: Mutex<Option<String>>,
 }
@@ -85,6 +86,7 @@ impl SimState {
             notifications: Mutex::new(Vec::new()),
             status_tokens: TokenStore::default(),
             sales_tokens: TokenStore::default(),
+            zendesk_tokens: TokenStore::default(),
             idempotency: IdempotencyTables::default(),
             last_webhook_id: Mutex::new(None),
         }
@@ -141,6 +143,7 @@ impl SimState {
         lock(&self.notifications).clear();
         self.status_tokens.clear();
         self.sales_tokens.clear();
+        self.zendesk_tokens.clear();
         self.idempotency.clear();
         *lock(&self.last_webhook_id) = None;
     }

@@ -15,7 +15,7 @@ use hub_resilience::retry::RetryPolicy;
 use hub_sim::{EffectFilter, EffectKind, FaultKind, FaultRule, RequestFilter, Sim, SimConfig, SimHandle, System};
 use hub_ticketing::jira::{CreateFields, PriorityNames};
 use hub_ticketing::{Dialect, Generic, Jira, TicketingAdapter, Zendesk};
-use hub_upstream::auth::{ApiKey, Basic, Bearer};
+use hub_upstream::auth::{ApiKey, Basic, Bearer, OAuth2ClientCredentials, OAuth2Config, TokenBody};
 use hub_upstream::testing::{MemoryAudit, StaticSecrets, ctx, fast_policy as policy};
 use hub_upstream::{ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
 
@@ -377,10 +377,7 @@ async fn invalid_input_never_reaches_the_vendor() {
 #[tokio::test]
 async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
     let rig = Rig::start().await;
-    rig.sim.control().set_settings(hub_sim::Settings {
-        zendesk_oauth_only: true,
-        ..rig.sim.control().settings()
-    });
+    rig.zendesk_oauth_only();
     let basic = rig.adapter(Zendesk::default(), System::Zendesk);
     assert_eq!(
         basic.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err(),
@@ -412,6 +409,76 @@ async fn zendesk_oauth_bearer_where_api_tokens_are_refused() {
     let statuses: Vec<Option<u16>> = sent.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [Some(401), Some(401), Some(401), Some(401), Some(201)]);
     assert!(!created.ticket_id.as_str().is_empty());
+}
+
+impl Rig {
+    /// Zendesk refuses API-token basic auth from now on.
+    fn zendesk_oauth_only(&self) {
+        self.sim.control().set_settings(hub_sim::Settings {
+            zendesk_oauth_only: true,
+            ..self.sim.control().settings()
+        });
+    }
+
+    /// A Zendesk adapter fetching its tokens at `/oauth/tokens` with this client secret.
+    fn zendesk_oauth_client(
+        &self,
+        secret: &str,
+        body: TokenBody,
+    ) -> (TicketingAdapter<Zendesk>, OAuth2ClientCredentials) {
+        self.secrets.set("env:ZENDESK_CLIENT_ID", "hub-zendesk");
+        self.secrets.set("env:ZENDESK_CLIENT_SECRET", secret);
+        let token_url = format!("{}/oauth/tokens", self.sim.url(System::Zendesk));
+        let mut config = OAuth2Config::new(token_url.parse().unwrap(), hub_core::Adapter::Ticketing);
+        config.body = body;
+        config.scope = Some("read write".to_owned());
+        let oauth = OAuth2ClientCredentials::new(
+            self.http.clone(),
+            config,
+            self.cell("env:ZENDESK_CLIENT_ID"),
+            self.cell("env:ZENDESK_CLIENT_SECRET"),
+        );
+        let mut parts = EndpointParts::new(
+            hub_core::Adapter::Ticketing,
+            self.sim.url(System::Zendesk).parse().unwrap(),
+            self.http.clone(),
+            self.audit.clone(),
+        );
+        parts.auth = Arc::new(oauth.clone());
+        parts.policy = policy();
+        (
+            TicketingAdapter::new(Zendesk::default(), Arc::new(Endpoint::new(parts))),
+            oauth,
+        )
+    }
+}
+
+#[tokio::test]
+async fn zendesk_client_credentials_fetch_one_token_and_reuse_it() {
+    let rig = Rig::start().await;
+    rig.zendesk_oauth_only();
+    let (port, oauth) = rig.zendesk_oauth_client("sim-zendesk-secret", TokenBody::Json);
+    port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap();
+    port.create_ticket(&ctx("r-2"), &new_ticket()).await.unwrap();
+    assert_eq!(rig.created(System::Zendesk), 2);
+    assert_eq!(oauth.token_requests(), 1);
+}
+
+/// A wrong client secret (401) and a form-encoded token request, which Zendesk does not
+/// accept (400), are credentials errors, and no ticket is sent.
+#[tokio::test]
+async fn zendesk_token_refusals_are_credentials_errors_sending_no_ticket() {
+    for (secret, body, status) in [
+        ("wrong", TokenBody::Json, 401),
+        ("sim-zendesk-secret", TokenBody::Form, 400),
+    ] {
+        let rig = Rig::start().await;
+        let (port, _) = rig.zendesk_oauth_client(secret, body);
+        let err = port.create_ticket(&ctx("r-1"), &new_ticket()).await.unwrap_err();
+        let reason = format!("the token endpoint answered {status}");
+        assert_eq!(err, Error::Credentials { reason }, "{body:?}");
+        assert_eq!(rig.created(System::Zendesk), 0);
+    }
 }
 
 #[tokio::test]

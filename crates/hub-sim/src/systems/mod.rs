@@ -7,6 +7,7 @@ pub(crate) mod sales;
 pub(crate) mod transactions;
 pub(crate) mod vault;
 pub(crate) mod zendesk;
+pub(crate) mod zendesk_oauth;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub(crate) fn routes() -> Router<Arc<SimState>> {
     let router = Router::new();
     let router = generic::routes(router);
     let router = zendesk::routes(router);
+    let router = zendesk_oauth::routes(router);
     let router = jira::routes(router);
     let router = transactions::routes(router);
     let router = sales::routes(router);

@@ -19,7 +19,7 @@ pub use self::api_key::ApiKey;
 pub use self::basic::Basic;
 pub use self::bearer::Bearer;
 pub use self::hmac::{HmacSigner, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_payload};
-pub use self::oauth2::{OAuth2ClientCredentials, OAuth2Config};
+pub use self::oauth2::{OAuth2ClientCredentials, OAuth2Config, TokenBody};
 
 /// Adds credentials to an outgoing request.
 #[async_trait]

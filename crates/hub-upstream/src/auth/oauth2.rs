@@ -36,6 +36,8 @@ pub struct OAuth2Config {
     pub token_url: Uri,
     /// An optional `scope`.
     pub scope: Option<String>,
+    /// How the token request's parameters are encoded.
+    pub body: TokenBody,
     /// A fixed skew; `None` means the smaller of 30 s and 10 % of `expires_in`.
     pub skew: Option<Duration>,
     /// How long one token request may take.
@@ -53,12 +55,22 @@ impl OAuth2Config {
         Self {
             token_url,
             scope: None,
+            body: TokenBody::Form,
             skew: None,
             timeout: Duration::from_secs(10),
             adapter: adapter.as_str().to_owned(),
             clock: Arc::new(TokioClock::new()),
         }
     }
+}
+
+/// The encoding of the token request's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenBody {
+    /// `application/x-www-form-urlencoded`, as RFC 6749 says.
+    Form,
+    /// A JSON object, as Zendesk's `/oauth/tokens` requires.
+    Json,
 }
 
 #[derive(Deserialize)]
@@ -211,21 +223,37 @@ impl Inner {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let client_id = self.client_id.get().await?;
         let client_secret = self.client_secret.get().await?;
-        let mut form = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            utf8_percent_encode(client_id.expose_secret(), FORM),
-            utf8_percent_encode(client_secret.expose_secret(), FORM)
-        );
-        if let Some(scope) = &self.config.scope {
-            form.push_str("&scope=");
-            form.extend(utf8_percent_encode(scope, FORM));
-        }
+        let (content_type, body) = match self.config.body {
+            TokenBody::Form => {
+                let mut form = format!(
+                    "grant_type=client_credentials&client_id={}&client_secret={}",
+                    utf8_percent_encode(client_id.expose_secret(), FORM),
+                    utf8_percent_encode(client_secret.expose_secret(), FORM)
+                );
+                if let Some(scope) = &self.config.scope {
+                    form.push_str("&scope=");
+                    form.extend(utf8_percent_encode(scope, FORM));
+                }
+                ("application/x-www-form-urlencoded", Bytes::from(form))
+            }
+            TokenBody::Json => {
+                let mut json = serde_json::json!({
+                    "grant_type": "client_credentials",
+                    "client_id": client_id.expose_secret(),
+                    "client_secret": client_secret.expose_secret(),
+                });
+                if let Some(scope) = &self.config.scope {
+                    json["scope"] = serde_json::Value::from(scope.as_str());
+                }
+                ("application/json", Bytes::from(json.to_string()))
+            }
+        };
         let request = Request::builder()
             .method(Method::POST)
             .uri(self.config.token_url.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(CONTENT_TYPE, content_type)
             .header(ACCEPT, "application/json")
-            .body(Bytes::from(form))
+            .body(body)
             .map_err(|_| Error::Credentials {
                 reason: "the token URL is not usable".to_owned(),
             })?;
