@@ -117,3 +117,62 @@ async fn an_unusable_webhook_secret_stops_the_start_naming_the_key() {
     let err = wiring::assemble(&c, c.store.clone(), secrets()).await.err().unwrap();
     assert!(err.to_string().starts_with("webhooks.secrets[0]"), "{err}");
 }
+
+/// A Zendesk deployment configured with an OAuth client: the assembled hub fetches its
+/// token at Zendesk's `/oauth/tokens` (JSON, `client_credentials`) and creates tickets at a
+/// Zendesk that refuses API-token basic auth.
+#[tokio::test]
+async fn a_zendesk_oauth_client_configuration_creates_tickets() {
+    let sim = hub_sim::Sim::start(hub_sim::SimConfig::default()).await.unwrap();
+    sim.control().set_settings(hub_sim::Settings {
+        zendesk_oauth_only: true,
+        ..sim.control().settings()
+    });
+    let creds = hub_sim::SimConfig::default().credentials;
+    let text = format!(
+        r#"
+[store]
+database_url = "sqlite::memory:"
+[[auth.tokens]]
+name = "writer"
+role = "write"
+token = "env:T_WRITE"
+[adapters.ticketing]
+dialect = "zendesk"
+base_url = "{zendesk}"
+credentials = {{ client_id = "env:ZD_ID", client_secret = "env:ZD_SECRET" }}
+[adapters.transaction_status]
+dialect = "generic"
+base_url = "http://127.0.0.1:9"
+credentials = {{ client_id = "env:K", client_secret = "env:K" }}
+[adapters.transaction_create]
+dialect = "generic"
+base_url = "http://127.0.0.1:9"
+credentials = {{ client_id = "env:K", client_secret = "env:K", hmac_secret = "env:K" }}
+"#,
+        zendesk = sim.url(hub_sim::System::Zendesk),
+    );
+    let c = load_str("hub.toml", &text, std::iter::empty()).unwrap().0;
+    let secrets: Arc<dyn SecretSource> = Arc::new(Secrets::new(
+        EnvSource::from_pairs([
+            ("T_WRITE", WRITE),
+            ("K", "k"),
+            ("ZD_ID", creds.zendesk_client_id.as_str()),
+            ("ZD_SECRET", creds.zendesk_client_secret.as_str()),
+        ]),
+        None,
+    ));
+    let hub = wiring::assemble(&c, c.store.clone(), secrets).await.unwrap();
+    let srv = Server::start(hub.state.clone()).await;
+    for n in 0..2 {
+        let res = srv
+            .req("POST", "/v1/tickets")
+            .token(WRITE)
+            .json(json!({"customer_id": format!("C-{n}"), "subject": "s", "description": "d"}))
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text());
+    }
+    hub.shutdown().await;
+    sim.shutdown().await;
+}
