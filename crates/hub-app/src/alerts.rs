@@ -177,29 +177,14 @@ impl Supervisor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_trait::async_trait;
-    use hub_core::StoreError;
+    use hub_core::testing::Inbox;
 
-    #[derive(Default)]
-    struct Inbox(Mutex<Vec<Alert>>);
-
-    #[async_trait]
-    impl Notifier for Inbox {
-        async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
-            self.0.lock().unwrap().push(alert.clone());
-            Ok(())
-        }
-    }
-
-    impl Inbox {
-        fn counts(&self) -> Vec<(String, u64, usize)> {
-            self.0
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|a| (a.operation.clone(), a.count, a.sample_dlq_ids.len()))
-                .collect()
-        }
+    fn counts(inbox: &Inbox) -> Vec<(String, u64, usize)> {
+        inbox
+            .alerts()
+            .iter()
+            .map(|a| (a.operation.clone(), a.count, a.sample_dlq_ids.len()))
+            .collect()
     }
 
     async fn settle() {
@@ -227,7 +212,7 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_secs(180)).await;
         settle().await;
-        let alerts = inbox.counts();
+        let alerts = counts(&inbox);
         let commits: Vec<_> = alerts.iter().filter(|a| a.0 == "commit_transaction").collect();
         assert!(commits.len() <= 7, "{alerts:?}");
         assert_eq!(commits.iter().map(|a| a.1).sum::<u64>(), 10_000);
@@ -238,7 +223,7 @@ mod tests {
         // Quiet for a window: the episode is over and the next failure is sent at once.
         s.record(Operation::CreateTicket, "writes dead-lettered", None);
         settle().await;
-        assert_eq!(inbox.counts().last().map(|a| a.1), Some(1));
-        assert_eq!(inbox.counts().len(), alerts.len() + 1);
+        assert_eq!(counts(&inbox).last().map(|a| a.1), Some(1));
+        assert_eq!(counts(&inbox).len(), alerts.len() + 1);
     }
 }

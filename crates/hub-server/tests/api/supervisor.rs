@@ -1,27 +1,17 @@
 //! Dead-lettered writes reach the supervisor as aggregated alerts; the operating metrics
 //! move on `/metrics`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use hub_app::alerts::{AlertSettings, Supervisor};
-use hub_core::{Alert, ConnectCause, Error, Notifier, StoreError};
+use hub_core::{ConnectCause, Error};
 use serde_json::json;
 
 use crate::support::*;
 use crate::webhooks::{KEY, RecordingCache, deliver, now, receiver};
 
-#[derive(Default)]
-struct Inbox(Mutex<Vec<Alert>>);
-
-#[async_trait]
-impl Notifier for Inbox {
-    async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(alert.clone());
-        Ok(())
-    }
-}
+use hub_core::testing::Inbox;
 
 /// Polls `check` until it holds, up to a deadline.
 async fn eventually(mut check: impl FnMut() -> bool) {
@@ -54,8 +44,8 @@ async fn dead_lettered_writes_alert_the_supervisor_once_per_window() {
             .await;
         assert!(res.problem(502, "upstream_unavailable")["dlq_id"].is_string());
     }
-    eventually(|| !inbox.0.lock().unwrap().is_empty()).await;
-    let alerts = inbox.0.lock().unwrap().clone();
+    eventually(|| !inbox.alerts().is_empty()).await;
+    let alerts = inbox.alerts();
     // The first failure at once; the other 19 wait for the window to close.
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let a = &alerts[0];
