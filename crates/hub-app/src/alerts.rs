@@ -181,7 +181,7 @@ mod tests {
 
     fn counts(inbox: &Inbox) -> Vec<(String, u64, usize)> {
         inbox
-            .alerts()
+            .all()
             .iter()
             .map(|a| (a.operation.clone(), a.count, a.sample_dlq_ids.len()))
             .collect()

@@ -355,16 +355,33 @@ impl AuditLog for MemoryAudit {
     }
 }
 
-/// Keeps every published event; its subscriptions end at once.
-#[derive(Debug, Default)]
-pub struct RecordingEvents(Mutex<Vec<Event>>);
+/// Keeps every value handed to it: published events ([`RecordingEvents`]), delivered
+/// alerts ([`Inbox`]).
+#[derive(Debug)]
+pub struct Recorder<T>(Mutex<Vec<T>>);
 
-impl RecordingEvents {
-    /// Every event published, in order.
-    pub fn events(&self) -> Vec<Event> {
-        lock(&self.0).clone()
+impl<T> Default for Recorder<T> {
+    fn default() -> Self {
+        Self(Mutex::new(Vec::new()))
     }
 }
+
+impl<T: Clone> Recorder<T> {
+    /// Everything kept, in order.
+    pub fn all(&self) -> Vec<T> {
+        lock(&self.0).clone()
+    }
+
+    fn keep(&self, value: T) {
+        lock(&self.0).push(value);
+    }
+}
+
+/// Keeps every published event; its subscriptions end at once.
+pub type RecordingEvents = Recorder<Event>;
+
+/// Keeps every alert.
+pub type Inbox = Recorder<Alert>;
 
 /// A stream with nothing in it.
 struct Ended;
@@ -379,7 +396,7 @@ impl Stream for Ended {
 #[async_trait]
 impl EventPublisher for RecordingEvents {
     async fn publish(&self, event: Event) -> Result<(), StoreError> {
-        lock(&self.0).push(event);
+        self.keep(event);
         Ok(())
     }
 
@@ -414,21 +431,10 @@ impl ReadInvalidation for RecordingInvalidation {
     }
 }
 
-/// Keeps every alert.
-#[derive(Debug, Default)]
-pub struct Inbox(Mutex<Vec<Alert>>);
-
-impl Inbox {
-    /// Every alert delivered, in order.
-    pub fn alerts(&self) -> Vec<Alert> {
-        lock(&self.0).clone()
-    }
-}
-
 #[async_trait]
 impl Notifier for Inbox {
     async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
-        lock(&self.0).push(alert.clone());
+        self.keep(alert.clone());
         Ok(())
     }
 }

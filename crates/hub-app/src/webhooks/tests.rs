@@ -123,7 +123,7 @@ async fn a_delivery_is_processed_once_and_forgeries_never() {
         Received::Duplicate
     );
     assert_eq!(recorder.changes().len(), 1);
-    assert_eq!(events.events().len(), 1);
+    assert_eq!(events.all().len(), 1);
     let (forged_sig, stale_sig) = (sign(b"other", "msg_2", now, body), sign(KEY, "msg_3", now - 301, body));
     let forged = headers("msg_2", &ts, &forged_sig);
     let stale = headers("msg_3", &stale_ts, &stale_sig);
@@ -189,6 +189,6 @@ async fn a_failed_invalidation_is_reported_and_the_event_still_published() {
         )
         .await;
     assert_eq!(got.unwrap(), Received::Processed);
-    let events = bus.events();
+    let events = bus.all();
     assert_eq!((events.len(), events[0].id.as_str()), (1, "msg_d"));
 }

@@ -116,7 +116,7 @@ async fn a_failure_that_may_have_landed_is_dead_lettered_and_followed() {
         ("create_draft_transaction", Some("k-1"))
     );
     assert_eq!(entry.failure.payload["version"], 1);
-    assert_eq!(rig.events.events()[0].topic, Topic::DlqEnqueued);
+    assert_eq!(rig.events.all()[0].topic, Topic::DlqEnqueued);
 
     // Pending: the stored failure again, without its invitation to retry.
     let held = rig.hub.write(request("r2", "crm", key("k-1"), draft())).await;
@@ -189,7 +189,7 @@ async fn an_applied_write_with_an_unreadable_answer_is_never_resent() {
     assert!(rig.dlq.entries().is_empty());
     assert!(rig.keys.answer("k-1").is_some());
     tokio::task::yield_now().await;
-    let alerts = rig.inbox.alerts();
+    let alerts = rig.inbox.all();
     assert_eq!(alerts[0].summary, APPLIED_UNREADABLE);
 }
 

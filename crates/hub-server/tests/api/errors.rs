@@ -108,7 +108,7 @@ async fn a_failed_write_is_dead_lettered_before_the_answer() {
         entry.failure.payload["money"],
         json!({"amount": "12.50", "currency": "EUR"})
     );
-    let events = hub.events.events();
+    let events = hub.events.all();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].topic, Topic::DlqEnqueued);
     assert_eq!(events[0].data["dlq_id"], dlq_id);

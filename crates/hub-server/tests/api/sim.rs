@@ -58,7 +58,7 @@ async fn the_sims_webhooks_are_verified_as_sent() {
     assert_eq!(send(None, true).await.unwrap().status, 204);
     assert_eq!(send(Some(Tamper::BadSignature), false).await.unwrap().status, 401);
     assert_eq!(send(Some(Tamper::StaleTimestamp), false).await.unwrap().status, 401);
-    let events = hub.events.events();
+    let events = hub.events.all();
     assert_eq!(events.len(), 1, "the repeated delivery is not processed again");
     assert_eq!(events[0].topic, Topic::TransactionUpdated);
     assert_eq!(events[0].data["transaction_id"], "TXN-5002");

@@ -44,8 +44,8 @@ async fn dead_lettered_writes_alert_the_supervisor_once_per_window() {
             .await;
         assert!(res.problem(502, "upstream_unavailable")["dlq_id"].is_string());
     }
-    eventually(|| !inbox.alerts().is_empty()).await;
-    let alerts = inbox.alerts();
+    eventually(|| !inbox.all().is_empty()).await;
+    let alerts = inbox.all();
     // The first failure at once; the other 19 wait for the window to close.
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let a = &alerts[0];

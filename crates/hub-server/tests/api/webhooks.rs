@@ -107,7 +107,7 @@ async fn a_signed_transaction_webhook_invalidates_then_publishes_once() {
             "tag customer:C%3A7".to_owned()
         ]
     );
-    let events = hub.events.events();
+    let events = hub.events.all();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].id, "msg_1");
     assert_eq!(events[0].topic, Topic::TransactionUpdated);
@@ -117,7 +117,7 @@ async fn a_signed_transaction_webhook_invalidates_then_publishes_once() {
     let again = signed(&srv, "transaction_updated", "msg_1", &body).await;
     assert_eq!(again.status, 204);
     assert!(cache.take().is_empty());
-    assert_eq!(hub.events.events().len(), 1);
+    assert_eq!(hub.events.all().len(), 1);
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn a_ticket_webhook_invalidates_the_ticket_status() {
     .await;
     assert_eq!(res.status, 204, "{}", res.text());
     assert_eq!(cache.take(), vec!["key integration:ticket_status:id=ABC-12".to_owned()]);
-    assert_eq!(hub.events.events()[0].topic, Topic::TicketUpdated);
+    assert_eq!(hub.events.all()[0].topic, Topic::TicketUpdated);
 }
 
 #[tokio::test]
@@ -163,7 +163,7 @@ async fn forged_stale_and_unsigned_deliveries_are_401_and_do_nothing() {
         .await
         .problem(401, "unauthorized");
     assert!(cache.take().is_empty());
-    assert!(hub.events.events().is_empty());
+    assert!(hub.events.all().is_empty());
     // A rejected id was not remembered: the genuine delivery with it still counts.
     let sig = sign(KEY, "msg_f", ts, body);
     assert_eq!(
@@ -172,7 +172,7 @@ async fn forged_stale_and_unsigned_deliveries_are_401_and_do_nothing() {
             .status,
         204
     );
-    assert_eq!(hub.events.events().len(), 1);
+    assert_eq!(hub.events.all().len(), 1);
 }
 
 #[tokio::test]
@@ -194,7 +194,7 @@ async fn a_signed_but_invalid_body_is_422() {
             .problem(422, "invalid_body");
     }
     assert!(cache.take().is_empty());
-    assert!(hub.events.events().is_empty());
+    assert!(hub.events.all().is_empty());
 }
 
 #[tokio::test]
