@@ -216,21 +216,7 @@ impl MemoryDlq {
 impl DeadLetterQueue for MemoryDlq {
     async fn enqueue(&self, failure: NewDlqEntry, _: Option<String>) -> Result<DlqEntry, StoreError> {
         self.check()?;
-        let mut entries = lock(&self.entries);
-        let id = DlqId::parse(&format!("dlq-{}", entries.len() + 1))
-            .map_err(|e| StoreError::Corrupt { reason: e.to_string() })?;
-        let entry = DlqEntry {
-            id,
-            failure,
-            created_at: OffsetDateTime::now_utc(),
-            status: DlqStatus::Pending,
-            result: None,
-            reason: None,
-            acted_by: None,
-            acted_at: None,
-        };
-        entries.push(entry.clone());
-        Ok(entry)
+        Ok(self.insert(failure))
     }
 
     async fn get(&self, id: &DlqId) -> Result<Option<DlqEntry>, StoreError> {
