@@ -53,6 +53,13 @@ async fn dlq_size(hub: &Hub) -> usize {
 /// checks the contract: `ok` → a 2xx; otherwise 502 `upstream_answer_unreadable`, audited
 /// `applied_unreadable`, nothing dead-lettered, exactly one effect, and a retry with the
 /// same key answered the same without sending anything.
+/// [`check`] of `action` (`commit`, `cancel`) on a draft made for it.
+async fn on_new_draft(hub: &Hub, case: &Case, action: &str, key: &str, bend: Bend, ok: bool) -> Value {
+    let id = new_draft(hub).await;
+    let path = format!("/v1/transactions/drafts/{id}/{action}");
+    check(hub, case, &path, json!({}), key, bend, ok).await
+}
+
 async fn check(hub: &Hub, case: &Case, path: &str, body: Value, key: &str, bend: Bend, ok: bool) -> Value {
     let label = format!("{} {bend:?}", case.what);
     let effects_before = effects(hub, case.effect);
@@ -302,52 +309,28 @@ async fn transaction_writes_accepted_upstream_are_never_failures_to_replay() {
         operation: "commit_transaction",
     };
     // The answer of the independent implementation that found this: no currency.
-    let id = new_draft(&hub).await;
-    let c = check(
-        &hub,
-        &commit,
-        &format!("/v1/transactions/drafts/{id}/commit"),
-        json!({}),
-        "c-1",
-        Bend::Remove(&["/currency"]),
-        true,
-    )
-    .await;
+    let c = on_new_draft(&hub, &commit, "commit", "c-1", Bend::Remove(&["/currency"]), true).await;
     assert_eq!(c["amount"], "250.00");
-    let id = new_draft(&hub).await;
-    check(
+    on_new_draft(
         &hub,
         &commit,
-        &format!("/v1/transactions/drafts/{id}/commit"),
-        json!({}),
+        "commit",
         "c-2",
         Bend::Set("/unknown", json!({"a": 1})),
         true,
     )
     .await;
     // An amount that is an object is not an amount, on the way out as on the way in.
-    let id = new_draft(&hub).await;
-    check(
+    on_new_draft(
         &hub,
         &commit,
-        &format!("/v1/transactions/drafts/{id}/commit"),
-        json!({}),
+        "commit",
         "c-3",
         Bend::Set("/amount", json!({"value": "1.00"})),
         false,
     )
     .await;
-    let id = new_draft(&hub).await;
-    check(
-        &hub,
-        &commit,
-        &format!("/v1/transactions/drafts/{id}/commit"),
-        json!({}),
-        "c-4",
-        Bend::NotJson,
-        false,
-    )
-    .await;
+    on_new_draft(&hub, &commit, "commit", "c-4", Bend::NotJson, false).await;
 
     let cancel = Case {
         what: "cancel_draft",
@@ -357,29 +340,9 @@ async fn transaction_writes_accepted_upstream_are_never_failures_to_replay() {
         effect: EffectKind::DraftCancelled,
         operation: "cancel_draft",
     };
-    let id = new_draft(&hub).await;
-    let c = check(
-        &hub,
-        &cancel,
-        &format!("/v1/transactions/drafts/{id}/cancel"),
-        json!({}),
-        "x-1",
-        Bend::Remove(&["/status"]),
-        true,
-    )
-    .await;
+    let c = on_new_draft(&hub, &cancel, "cancel", "x-1", Bend::Remove(&["/status"]), true).await;
     assert_eq!(c["status"], "cancelled");
-    let id = new_draft(&hub).await;
-    check(
-        &hub,
-        &cancel,
-        &format!("/v1/transactions/drafts/{id}/cancel"),
-        json!({}),
-        "x-2",
-        Bend::NotJson,
-        false,
-    )
-    .await;
+    on_new_draft(&hub, &cancel, "cancel", "x-2", Bend::NotJson, false).await;
 
     // The supervisor heard that writes need reconciling.
     let alerts = hub
