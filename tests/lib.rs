@@ -23,31 +23,24 @@ pub const ADMIN_TOKEN: &str = "canary-admin-token-0c3f";
 /// Every log line the hubs of this test binary wrote (JSON, debug level for hub crates).
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
-#[derive(Clone)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+impl hub_telemetry::logging::LineSink for Capture {
+    fn append(&self, line: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(line);
     }
 }
 
 fn capture_logs() {
     LOGS.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt as _;
         let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = Capture(buffer.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "info,hub_upstream=debug,hub_server=debug,hub_store=debug",
-            ))
-            .with_writer(move || writer.clone())
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
+        let layer = hub_telemetry::logging::layer(
+            hub_telemetry::logging::Style::Json,
+            "info,hub_upstream=debug,hub_server=debug,hub_store=debug",
+            Arc::new(Capture(buffer.clone())),
+        );
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
         buffer
     });
 }

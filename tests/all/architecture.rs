@@ -218,6 +218,10 @@ const LAYERS: &[Layer] = &[
             ),
             ("hub-server", "the hub under test, assembled as the binary assembles it"),
             ("hub-sim", "the upstreams, started in-process"),
+            (
+                "hub-telemetry",
+                "the hubs' log lines, captured in the binary's own format for the redaction checks",
+            ),
             ("hub-upstream", "the HTTP client the tests call upstreams with"),
         ],
         dev: &[],

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hub_core::{CallContext, ConversationId, RequestId};
-use tracing::Instrument;
+use hub_telemetry::logging::context::{self, LogContext, LogId};
 
 use crate::problem::Problem;
 
@@ -71,45 +71,47 @@ pub fn generate_request_id() -> RequestId {
     }
 }
 
-/// Middleware: sets [`Correlation`] on the request, opens a span, echoes `X-Request-Id`
-/// and puts the request id into problem bodies that lack it.
+/// Middleware: sets [`Correlation`] on the request and the log context of everything it
+/// logs, echoes `X-Request-Id`, puts the request id into problem bodies that lack it, and
+/// writes the request's one access line (`answered`) and metrics.
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let corr = Correlation::from_headers(req.headers());
-    let span = tracing::info_span!(
-        "request",
-        method = %req.method(),
-        path = %req.uri().path(),
-        request_id = %corr.request_id,
-        conversation_id = corr.conversation_id.as_ref().map(ConversationId::as_str),
-    );
+    let log = LogContext {
+        request_id: LogId::new(corr.request_id.as_str()),
+        conversation_id: corr.conversation_id.as_ref().map(|c| LogId::new(c.as_str())),
+    };
     let request_id = corr.request_id.clone();
     let method = req.method().clone();
     let started = std::time::Instant::now();
     req.extensions_mut().insert(corr);
-    let mut res = next.run(req).instrument(span.clone()).await;
-    if let Some(problem) = res.extensions().get::<Problem>()
-        && problem.request_id.is_none()
-    {
-        let problem = problem.clone().with_request_id(request_id.as_str());
-        let headers = res.headers().clone();
-        res = problem.into_response();
-        for (name, value) in &headers {
-            if name != header::CONTENT_LENGTH {
-                res.headers_mut().insert(name, value.clone());
+    let path = req.uri().path().to_owned();
+    context::scope(log, async move {
+        let mut res = next.run(req).await;
+        if let Some(problem) = res.extensions().get::<Problem>()
+            && problem.request_id.is_none()
+        {
+            let problem = problem.clone().with_request_id(request_id.as_str());
+            let headers = res.headers().clone();
+            res = problem.into_response();
+            for (name, value) in &headers {
+                if name != header::CONTENT_LENGTH {
+                    res.headers_mut().insert(name, value.clone());
+                }
             }
         }
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
-        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
-    }
-    let elapsed = started.elapsed();
-    crate::http_metrics::record(&method, &res, elapsed);
-    span.in_scope(|| {
+        if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
+            res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+        }
+        let elapsed = started.elapsed();
+        crate::http_metrics::record(&method, &res, elapsed);
         tracing::info!(
+            method = method.as_str(),
+            path = path.as_str(),
             status = res.status().as_u16(),
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             "answered"
         );
-    });
-    res
+        res
+    })
+    .await
 }

@@ -1,37 +1,43 @@
-//! Structured logs through `tracing`: JSON, or human-readable on a terminal, written to
-//! stdout by a background thread so that a request never waits on the disk.
+//! Structured logs through `tracing`: one JSON object per line (or a human-readable line
+//! on a terminal), formatted by [`lines::Lines`] and written by a background thread
+//! ([`background`]) so that a request never waits on the disk.
 //!
-//! Each event is formatted on the request's thread (as before) and its bytes appended to
-//! one shared buffer. A writer thread takes the whole buffer and writes it at once: it
-//! is woken when the buffer goes from empty to not empty, then lets a few milliseconds'
-//! lines gather before it writes, so under load one `write(2)` carries hundreds of lines
-//! and a logging thread makes no system call at all; at rest a line reaches the file
-//! within [`GATHER`]. Past [`MAX_PENDING`] bytes, logging threads wait for the writer
-//! (no line is dropped). [`LogGuard`] flushes on drop: `main` holds it until it returns.
+//! Every line logged while a request is served carries its correlation ids from
+//! [`context`] (a task-local the server sets per request) rather than from a span:
+//! spans are left to tracing exporters, and the log layer enables none, so a request
+//! that no exporter traces creates no span at all.
 //!
-//! Why: profiling the cached read (`cargo xtask bench`) showed the per-request
-//! `answered` line's `write(2)` to the log file at about 7 % of the hub's CPU, and a file
-//! write now and then blocking a Tokio worker for milliseconds, a large part of the
-//! hub's p99. A channel per line was tried first: waking the writer for every line cost
-//! as much as the write it saved.
+//! Why: profiling the cached read (`cargo xtask bench`) showed `tracing-subscriber`'s
+//! JSON formatter — the request span's fields formatted into a string at span creation,
+//! then parsed back into a JSON map for every event — and the per-request `write(2)` as
+//! the largest parts of the hub's own CPU time.
 
-use std::io::{self, IsTerminal, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::io::{self, IsTerminal};
+use std::sync::Arc;
 
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
+pub mod background;
+pub mod context;
+pub mod lines;
 mod settings;
+pub mod timestamp;
 
+pub use background::{Background, GATHER, LogGuard, MAX_PENDING, background};
+pub use lines::Style;
 pub use settings::{LogConfig, LogFormat};
 
-/// How long the writer lets lines gather after it is woken.
-pub const GATHER: Duration = Duration::from_millis(5);
-/// Bytes waiting for the writer at most; beyond that, logging threads wait.
-pub const MAX_PENDING: usize = 8 * 1024 * 1024;
-/// How long [`LogGuard::flush`] waits for the writer at most.
-const FLUSH_WAIT: Duration = Duration::from_secs(2);
+/// Where formatted lines go: each call is one whole line, newline included.
+pub trait LineSink: Send + Sync + 'static {
+    /// Takes one line.
+    fn append(&self, line: &[u8]);
+}
 
 /// Whether `filter` is a level filter [`init`] accepts (`info`, `hub_server=debug,info`).
 ///
@@ -44,273 +50,57 @@ pub fn is_valid_filter(filter: &str) -> bool {
     EnvFilter::try_new(filter).is_ok()
 }
 
+/// The log layer: events passing `filter`, formatted in `style`, into `sink`. It enables
+/// no span.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use tracing_subscriber::layer::SubscriberExt as _;
+/// use hub_telemetry::logging::{self, LineSink, Style};
+///
+/// #[derive(Default)]
+/// struct Lines(Mutex<Vec<u8>>);
+/// impl LineSink for Lines {
+///     fn append(&self, line: &[u8]) { self.0.lock().unwrap().extend_from_slice(line) }
+/// }
+/// let sink = Arc::new(Lines::default());
+/// let layer = logging::layer(Style::Json, "info", sink.clone());
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+///     tracing::info!(status = 200u64, "answered");
+///     tracing::debug!("not at info");
+/// });
+/// let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+/// assert_eq!(text.lines().count(), 1);
+/// assert!(text.contains(r#""message":"answered","status":200"#));
+/// ```
+pub fn layer<S>(style: Style, filter: &str, sink: Arc<dyn LineSink>) -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    lines::Lines::new(style, sink).with_filter(filter.and(filter_fn(|meta| meta.is_event())))
+}
+
 /// Installs the global subscriber; `RUST_LOG` wins over the configured level. Keep the
 /// guard until the process ends: dropping it flushes what is queued.
 #[must_use = "dropping the guard flushes the logs; hold it until the end of main"]
 pub fn init(config: &LogConfig) -> LogGuard {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = match config.format {
-        LogFormat::Json => true,
-        LogFormat::Pretty => false,
-        LogFormat::Auto => !io::stdout().is_terminal(),
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| is_valid_filter(f))
+        .unwrap_or_else(|| config.level.clone());
+    let style = match config.format {
+        LogFormat::Json => Style::Json,
+        LogFormat::Pretty => Style::Text,
+        LogFormat::Auto if io::stdout().is_terminal() => Style::Text,
+        LogFormat::Auto => Style::Json,
     };
     let (writer, guard) = background(io::stdout);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    let result = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
     // A subscriber already installed (tests, embedding) is kept.
-    drop(result);
+    drop(
+        tracing_subscriber::registry()
+            .with(layer(style, &filter, Arc::new(writer)))
+            .try_init(),
+    );
     guard
-}
-
-/// What the logging threads and the writer share.
-#[derive(Default)]
-struct Shared {
-    state: Mutex<Pending>,
-    /// Signalled when the buffer stops being empty or a flush is asked for.
-    work: Condvar,
-    /// Signalled after every batch written.
-    written: Condvar,
-}
-
-#[derive(Default)]
-struct Pending {
-    bytes: Vec<u8>,
-    /// Flushes asked for, and flushes done (a count each).
-    asked: u64,
-    done: u64,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The [`MakeWriter`] that appends each formatted event to the writer thread's buffer
-/// (or writes it directly when the thread could not be started).
-#[derive(Clone)]
-pub struct Background {
-    shared: Option<Arc<Shared>>,
-}
-
-impl std::fmt::Debug for Background {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Background")
-            .field("threaded", &self.shared.is_some())
-            .finish()
-    }
-}
-
-/// Flushes the queued log lines when dropped.
-#[derive(Debug)]
-pub struct LogGuard {
-    background: Background,
-}
-
-impl LogGuard {
-    /// Waits (at most two seconds) until every line appended so far is written and flushed.
-    pub fn flush(&self) {
-        let Some(shared) = &self.background.shared else {
-            let _ = io::stdout().flush();
-            return;
-        };
-        let deadline = Instant::now() + FLUSH_WAIT;
-        let mut state = shared.lock();
-        state.asked += 1;
-        let target = state.asked;
-        shared.work.notify_one();
-        while state.done < target {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = shared
-                .written
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
-
-/// A writer thread over the output `open` returns (called once, on that thread).
-///
-/// ```
-/// use std::io::Write as _;
-/// use tracing_subscriber::fmt::MakeWriter as _;
-/// let (writer, guard) = hub_telemetry::logging::background(std::io::sink);
-/// writer.make_writer().write_all(b"{\"message\":\"hello\"}\n").unwrap();
-/// guard.flush();
-/// ```
-pub fn background<W, F>(open: F) -> (Background, LogGuard)
-where
-    W: Write,
-    F: FnOnce() -> W + Send + 'static,
-{
-    let shared = Arc::new(Shared::default());
-    let theirs = Arc::clone(&shared);
-    let spawned = std::thread::Builder::new()
-        .name("hub-log-writer".to_owned())
-        .spawn(move || write_batches(&theirs, open()));
-    let background = Background {
-        shared: spawned.ok().map(|_| shared),
-    };
-    (background.clone(), LogGuard { background })
-}
-
-/// The writer thread: sleeps until there is something to write, lets more gather, then
-/// writes the whole buffer with one call and flushes.
-fn write_batches(shared: &Shared, mut out: impl Write) {
-    let mut batch = Vec::new();
-    loop {
-        let mut state = shared.lock();
-        while state.bytes.is_empty() && state.asked == state.done {
-            state = shared.work.wait(state).unwrap_or_else(PoisonError::into_inner);
-        }
-        if state.asked == state.done {
-            // Lines arrived: let the ones right behind them join the same write.
-            drop(state);
-            std::thread::sleep(GATHER);
-            state = shared.lock();
-        }
-        std::mem::swap(&mut batch, &mut state.bytes);
-        let asked = state.asked;
-        drop(state);
-        let _ = out.write_all(&batch);
-        let _ = out.flush();
-        batch.clear();
-        let mut state = shared.lock();
-        state.done = asked;
-        drop(state);
-        shared.written.notify_all();
-    }
-}
-
-/// One event's bytes on their way to the writer thread.
-pub struct QueuedLine<'a> {
-    shared: Option<&'a Shared>,
-}
-
-impl std::fmt::Debug for QueuedLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedLine").finish_non_exhaustive()
-    }
-}
-
-impl Write for QueuedLine<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some(shared) = self.shared else {
-            return io::stdout().write(buf);
-        };
-        let mut state = shared.lock();
-        while state.bytes.len() >= MAX_PENDING {
-            // The writer is behind (a slow disk): wait for it rather than drop lines.
-            state = shared.written.wait(state).unwrap_or_else(PoisonError::into_inner);
-        }
-        let was_empty = state.bytes.is_empty();
-        state.bytes.extend_from_slice(buf);
-        drop(state);
-        if was_empty {
-            // Only the first line of a batch wakes the writer (a system call).
-            shared.work.notify_one();
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Background {
-    type Writer = QueuedLine<'a>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        QueuedLine {
-            shared: self.shared.as_deref(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::{Arc, Mutex, PoisonError};
-
-    use super::*;
-
-    /// An output the test can read back.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn every_line_arrives_in_order_and_a_flush_waits_for_them() {
-        let out = Shared::default();
-        let copy = out.clone();
-        let (writer, guard) = background(move || copy);
-        let threads: Vec<_> = (0..4)
-            .map(|t| {
-                let w = writer.clone();
-                std::thread::spawn(move || {
-                    for i in 0..5_000 {
-                        w.make_writer().write_all(format!("{t} {i}\n").as_bytes()).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        guard.flush();
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 20_000);
-        for t in 0..4 {
-            let mine: Vec<usize> = lines
-                .iter()
-                .filter_map(|l| l.strip_prefix(&format!("{t} ")))
-                .map(|i| i.parse().unwrap())
-                .collect();
-            assert_eq!(mine, (0..5_000).collect::<Vec<_>>(), "thread {t}'s lines in order");
-        }
-    }
-
-    #[test]
-    fn dropping_the_guard_flushes() {
-        let out = Shared::default();
-        let copy = out.clone();
-        let (writer, guard) = background(move || copy);
-        writer.make_writer().write_all(b"last words\n").unwrap();
-        drop(guard);
-        assert_eq!(&out.0.lock().unwrap()[..], b"last words\n");
-    }
 }

@@ -1,0 +1,95 @@
+//! The request a log line belongs to: correlation ids carried in a task-local for the
+//! duration of a request, so every line written while serving it names it, without a
+//! span per request.
+
+use std::future::Future;
+
+/// An id as it appears in log lines: up to [`MAX_ID`] bytes, kept inline (no allocation).
+#[derive(Clone, Copy)]
+pub struct LogId {
+    len: u8,
+    bytes: [u8; MAX_ID],
+}
+
+/// The longest id kept; longer ones are cut (the hub's ids are at most 128 bytes).
+pub const MAX_ID: usize = 128;
+
+impl LogId {
+    /// `s`, cut to [`MAX_ID`] bytes at a character boundary.
+    pub fn new(s: &str) -> Self {
+        let mut end = s.len().min(MAX_ID);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; MAX_ID];
+        bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
+        Self {
+            len: u8::try_from(end).unwrap_or(u8::MAX),
+            bytes,
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        // Cut at a character boundary of a `str` in `new`.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for LogId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The correlation ids of the request being served.
+#[derive(Debug, Clone, Copy)]
+pub struct LogContext {
+    /// `X-Request-Id`, echoed or generated.
+    pub request_id: LogId,
+    /// `X-Conversation-Id`, when the caller sent one.
+    pub conversation_id: Option<LogId>,
+}
+
+tokio::task_local! {
+    static CURRENT: LogContext;
+}
+
+/// Runs `fut` with `ctx` as the context of every line it logs.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use hub_telemetry::logging::context::{self, LogContext, LogId};
+/// let ctx = LogContext { request_id: LogId::new("req-1"), conversation_id: None };
+/// let seen = context::scope(ctx, async { context::current().map(|c| c.request_id.as_str().to_owned()) }).await;
+/// assert_eq!(seen.as_deref(), Some("req-1"));
+/// assert!(context::current().is_none());
+/// # }
+/// ```
+pub fn scope<F: Future>(ctx: LogContext, fut: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(ctx, fut)
+}
+
+/// The context of the request this task is serving, if any.
+pub fn current() -> Option<LogContext> {
+    CURRENT.try_with(|c| *c).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any string keeps its first 128 bytes' worth of whole characters.
+        #[test]
+        fn ids_are_cut_at_character_boundaries(s in "\\PC{0,200}") {
+            let id = LogId::new(&s);
+            prop_assert!(s.starts_with(id.as_str()));
+            prop_assert!(id.as_str().len() <= MAX_ID);
+            prop_assert!(s.len() <= MAX_ID || id.as_str().len() > MAX_ID - 4);
+        }
+    }
+}

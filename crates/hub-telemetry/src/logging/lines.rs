@@ -1,0 +1,349 @@
+//! The log line formatter: a `tracing` layer that writes each event as one JSON object
+//! (or one human-readable line) into a reused per-thread buffer and hands the bytes to a
+//! [`LineSink`], adding the request's correlation ids from [`super::context`].
+//!
+//! Fields are written as they are visited, straight into the buffer: no span fields are
+//! formatted, stored or parsed again, and a line costs no allocation once the thread's
+//! buffer has grown.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::Context;
+
+use super::{LineSink, context, timestamp};
+
+/// How lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `{"timestamp":…,"level":"INFO","target":…,"message":…,<fields>,"request_id":…}`.
+    Json,
+    /// `2026-12-04T10:03:20.123456Z  INFO target: message key=value … request_id=…`.
+    Text,
+}
+
+/// The layer; see the module documentation.
+pub struct Lines {
+    style: Style,
+    sink: Arc<dyn LineSink>,
+}
+
+impl fmt::Debug for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lines")
+            .field("style", &self.style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A line's buffer grows to the longest line written; beyond this it is given back.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+impl Lines {
+    /// Lines of `style` into `sink`.
+    pub fn new(style: Style, sink: Arc<dyn LineSink>) -> Self {
+        Self { style, sink }
+    }
+
+    /// Formats `event` as one line (with its newline) into `buf`.
+    pub fn format(&self, event: &Event<'_>, buf: &mut Vec<u8>) {
+        let meta = event.metadata();
+        let ctx = context::current();
+        match self.style {
+            Style::Json => {
+                buf.extend_from_slice(b"{\"timestamp\":\"");
+                timestamp::write(buf, SystemTime::now());
+                buf.extend_from_slice(b"\",\"level\":\"");
+                buf.extend_from_slice(level(meta.level()).as_bytes());
+                buf.extend_from_slice(b"\",\"target\":");
+                json_str(buf, meta.target());
+                event.record(&mut JsonFields { buf });
+                if let Some(ctx) = ctx {
+                    buf.extend_from_slice(b",\"request_id\":");
+                    json_str(buf, ctx.request_id.as_str());
+                    if let Some(c) = ctx.conversation_id {
+                        buf.extend_from_slice(b",\"conversation_id\":");
+                        json_str(buf, c.as_str());
+                    }
+                }
+                buf.extend_from_slice(b"}\n");
+            }
+            Style::Text => {
+                timestamp::write(buf, SystemTime::now());
+                buf.push(b' ');
+                buf.extend_from_slice(format!("{:>5} ", level(meta.level())).as_bytes());
+                buf.extend_from_slice(meta.target().as_bytes());
+                buf.push(b':');
+                event.record(&mut TextFields { buf });
+                if let Some(ctx) = ctx {
+                    buf.extend_from_slice(b" request_id=");
+                    buf.extend_from_slice(ctx.request_id.as_str().as_bytes());
+                    if let Some(c) = ctx.conversation_id {
+                        buf.extend_from_slice(b" conversation_id=");
+                        buf.extend_from_slice(c.as_str().as_bytes());
+                    }
+                }
+                buf.push(b'\n');
+            }
+        }
+    }
+}
+
+impl<S: Subscriber> tracing_subscriber::Layer<S> for Lines {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        BUFFER.with(|cell| {
+            // A line logged while formatting a line (a field's `Debug` that logs) gets a buffer of its own.
+            let mut spare = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let buf = match guard.as_deref_mut() {
+                Ok(buf) => buf,
+                Err(_) => &mut spare,
+            };
+            buf.clear();
+            self.format(event, buf);
+            self.sink.append(buf);
+            if buf.capacity() > KEEP_CAPACITY {
+                *buf = Vec::with_capacity(1024);
+            }
+        });
+    }
+}
+
+fn level(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARN",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    }
+}
+
+/// Appends `s` as a JSON string (quoted, escaped).
+///
+/// ```
+/// let mut buf = Vec::new();
+/// hub_telemetry::logging::lines::json_str(&mut buf, "a \"quote\"\n");
+/// assert_eq!(buf, br#""a \"quote\"\n""#);
+/// ```
+pub fn json_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    escape(buf, s);
+    buf.push(b'"');
+}
+
+/// Appends `s` escaped for the inside of a JSON string.
+fn escape(buf: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if escaped.is_empty() {
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.extend_from_slice(escaped);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// A `fmt::Write` that escapes what it is given into a JSON string's inside.
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        escape(self.0, s);
+        Ok(())
+    }
+}
+
+/// A `fmt::Write` straight into the buffer.
+struct Raw<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Raw<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Writes an event's fields as `,"name":value` pairs.
+struct JsonFields<'a> {
+    buf: &'a mut Vec<u8>,
+}
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.buf.push(b',');
+        json_str(self.buf, field.name());
+        self.buf.push(b':');
+    }
+
+    fn number(&mut self, field: &Field, value: impl fmt::Display) {
+        self.key(field);
+        let _ = write!(Raw(self.buf), "{value}");
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        json_str(self.buf, value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.number(field, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.number(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.number(field, value);
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.number(field, value);
+        } else {
+            self.record_str(field, &value.to_string());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        self.buf.push(b'"');
+        let _ = write!(Escaping(self.buf), "{value:?}");
+        self.buf.push(b'"');
+    }
+}
+
+/// Writes an event's fields as ` message key=value`.
+struct TextFields<'a> {
+    buf: &'a mut Vec<u8>,
+}
+
+impl Visit for TextFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.buf.push(b' ');
+        if field.name() != "message" {
+            self.buf.extend_from_slice(field.name().as_bytes());
+            self.buf.push(b'=');
+        }
+        let _ = write!(Raw(self.buf), "{value:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use proptest::prelude::*;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::logging::context::{LogContext, LogId};
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<u8>>);
+
+    impl LineSink for Collect {
+        fn append(&self, line: &[u8]) {
+            self.0.lock().unwrap().extend_from_slice(line);
+        }
+    }
+
+    fn lines(style: Style, f: impl FnOnce()) -> String {
+        let sink = Arc::new(Collect::default());
+        let subscriber = tracing_subscriber::registry().with(Lines::new(style, sink.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_json_line_has_the_fields_and_the_request() {
+        let ctx = LogContext {
+            request_id: LogId::new("req-1"),
+            conversation_id: Some(LogId::new("conv \"9\"")),
+        };
+        let out = lines(Style::Json, || {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(context::scope(ctx, async {
+                tracing::info!(status = 200u64, ok = true, ratio = 0.5, neg = -3i64, path = "/v1/x", err = ?"bad\n", "answered");
+            }));
+            tracing::warn!("outside");
+        });
+        let mut it = out.lines();
+        let first: serde_json::Value = serde_json::from_str(it.next().unwrap()).unwrap();
+        assert_eq!(first["level"], "INFO");
+        assert_eq!(first["message"], "answered");
+        assert_eq!(first["status"], 200);
+        assert_eq!(first["ok"], true);
+        assert_eq!(first["ratio"], 0.5);
+        assert_eq!(first["neg"], -3);
+        assert_eq!(first["path"], "/v1/x");
+        assert_eq!(first["err"], "\"bad\\n\"");
+        assert_eq!(first["request_id"], "req-1");
+        assert_eq!(first["conversation_id"], "conv \"9\"");
+        assert!(first["target"].as_str().unwrap().starts_with("hub_telemetry"));
+        assert_eq!(first["timestamp"].as_str().unwrap().len(), 27);
+        let second: serde_json::Value = serde_json::from_str(it.next().unwrap()).unwrap();
+        assert_eq!(second["message"], "outside");
+        assert!(second.get("request_id").is_none());
+        assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn a_text_line_reads_like_a_sentence() {
+        let out = lines(Style::Text, || tracing::info!(status = 200u64, "answered"));
+        assert!(
+            out.ends_with(" INFO hub_telemetry::logging::lines::tests: answered status=200\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn non_finite_numbers_are_strings() {
+        let out = lines(Style::Json, || tracing::info!(x = f64::NAN, "n"));
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["x"], "NaN");
+    }
+
+    proptest! {
+        /// Whatever a string holds, the line is valid JSON and gives the string back.
+        #[test]
+        fn any_string_survives(s in "\\PC*|[\\x00-\\x7f]*") {
+            let out = lines(Style::Json, || tracing::info!(value = s.as_str(), debug = ?s, "m"));
+            let v: serde_json::Value = serde_json::from_str(out.trim_end_matches('\n')).unwrap();
+            prop_assert_eq!(v["value"].as_str().unwrap(), s.as_str());
+            prop_assert_eq!(v["debug"].as_str().unwrap(), format!("{s:?}"));
+            prop_assert_eq!(out.matches('\n').count(), 1);
+        }
+    }
+}
