@@ -61,9 +61,30 @@ impl Default for ApiSettings {
     }
 }
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs, behind one `Arc`: axum clones the state for every
+/// request and every layer, and one reference count is all that costs.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Replacing a field while the state is built (or in a test) copies the fields first
+/// when another clone shares them: each clone keeps what it had, as plain fields would.
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     /// The use cases, over the ports and services.
     pub hub: Hub,
     /// Each adapter's circuit state.
@@ -110,7 +131,7 @@ impl AppState {
             Arc::new(DlqProbe(hub.services.dlq.clone())) as Arc<dyn StoreProbe>,
             Arc::new(AuditProbe(hub.services.audit.clone())),
         ]);
-        Self {
+        Self(Arc::new(Shared {
             hub,
             circuits: Arc::new(NoCircuits),
             probes,
@@ -128,7 +149,7 @@ impl AppState {
             )),
             signin_throttle: Arc::default(),
             subscribers: Arc::default(),
-        }
+        }))
     }
 
     /// Replaces the error-rate counts (the ones the audit log feeds).
