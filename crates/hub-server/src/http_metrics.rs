@@ -1,17 +1,19 @@
 //! The hub's own HTTP server metrics: `http_server_requests_total` and
 //! `http_server_request_duration_seconds`, labelled by method, route template and status.
 //!
-//! Labels are static strings wherever the value is known in advance (every route of the
-//! route tables, the usual methods and status codes), so recording a request allocates
-//! nothing: the profile of the cached read showed the six label `String`s per request.
+//! A request records into handles resolved once per series (route × method × status) and
+//! kept for the life of the process, so recording a request neither allocates nor looks
+//! the series up in the recorder: the profile of the cached read showed the label
+//! strings and the recorder's lookup per request.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics::SharedString;
+use metrics::{Counter, Histogram, SharedString};
 
 /// The route template a response answered, carried out to the outer layers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,14 @@ pub async fn label_route(req: Request, next: Next) -> Response {
     res
 }
 
+/// Every route template of the route tables, in a fixed order: a series' place in [`SERIES`].
+fn known_routes() -> impl Iterator<Item = &'static str> {
+    crate::auth::ROUTES
+        .iter()
+        .map(|r| r.path)
+        .chain(crate::admin::ROUTES.iter().map(|r| r.path))
+}
+
 /// The label of a matched route template: the route table's own `&'static str` when the
 /// template is in one, else a copy.
 ///
@@ -36,75 +46,126 @@ pub async fn label_route(req: Request, next: Next) -> Response {
 /// assert_eq!(&*route_label("/not/a/route"), "/not/a/route");
 /// ```
 pub fn route_label(template: &str) -> SharedString {
-    crate::auth::ROUTES
-        .iter()
-        .map(|r| r.path)
-        .chain(crate::admin::ROUTES.iter().map(|r| r.path))
-        .find(|p| *p == template)
-        .map_or_else(
-            || SharedString::from_owned(template.to_owned()),
-            SharedString::const_str,
-        )
+    known_routes().find(|p| *p == template).map_or_else(
+        || SharedString::from_owned(template.to_owned()),
+        SharedString::const_str,
+    )
 }
+
+/// The methods with a label of their own; the rest are `other`.
+const METHODS: &[(Method, &str)] = &[
+    (Method::GET, "GET"),
+    (Method::HEAD, "HEAD"),
+    (Method::POST, "POST"),
+    (Method::PUT, "PUT"),
+    (Method::DELETE, "DELETE"),
+    (Method::PATCH, "PATCH"),
+    (Method::OPTIONS, "OPTIONS"),
+];
 
 /// The method label: the method for the usual ones, `other` for the rest.
 fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
+    METHODS.iter().find(|(m, _)| m == method).map_or("other", |(_, l)| l)
 }
+
+/// The status codes the hub answers, with their labels.
+const STATUSES: &[(u16, &str)] = &[
+    (200, "200"),
+    (201, "201"),
+    (202, "202"),
+    (204, "204"),
+    (303, "303"),
+    (304, "304"),
+    (400, "400"),
+    (401, "401"),
+    (403, "403"),
+    (404, "404"),
+    (405, "405"),
+    (408, "408"),
+    (409, "409"),
+    (413, "413"),
+    (415, "415"),
+    (422, "422"),
+    (429, "429"),
+    (500, "500"),
+    (502, "502"),
+    (503, "503"),
+    (504, "504"),
+];
 
 /// The status label, without allocating for the codes the hub answers.
 fn status_label(status: StatusCode) -> SharedString {
-    const KNOWN: &[(u16, &str)] = &[
-        (200, "200"),
-        (201, "201"),
-        (202, "202"),
-        (204, "204"),
-        (303, "303"),
-        (304, "304"),
-        (400, "400"),
-        (401, "401"),
-        (403, "403"),
-        (404, "404"),
-        (405, "405"),
-        (409, "409"),
-        (413, "413"),
-        (415, "415"),
-        (422, "422"),
-        (429, "429"),
-        (500, "500"),
-        (502, "502"),
-        (503, "503"),
-        (504, "504"),
-    ];
     let code = status.as_u16();
-    KNOWN.iter().find(|(c, _)| *c == code).map_or_else(
+    STATUSES.iter().find(|(c, _)| *c == code).map_or_else(
         || SharedString::from_owned(code.to_string()),
         |(_, s)| SharedString::const_str(s),
     )
 }
 
+/// One series' handles.
+struct Series {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl Series {
+    fn resolve(method: &'static str, route: SharedString, status: SharedString) -> Self {
+        let labels = [
+            ("method", SharedString::const_str(method)),
+            ("route", route),
+            ("status", status),
+        ];
+        Self {
+            requests: metrics::counter!("http_server_requests_total", &labels),
+            duration: metrics::histogram!("http_server_request_duration_seconds", &labels),
+        }
+    }
+}
+
+/// Each known route × method × status series, resolved on its first request.
+static SERIES: OnceLock<Box<[OnceLock<Series>]>> = OnceLock::new();
+
+/// The slot of a series in [`SERIES`], when route, method and status are all known.
+fn slot(route: &str, method: &Method, status: StatusCode) -> Option<usize> {
+    let r = known_routes().position(|p| p == route)?;
+    let m = METHODS.iter().position(|(m, _)| m == method)?;
+    let s = STATUSES.iter().position(|(c, _)| *c == status.as_u16())?;
+    Some((r * METHODS.len() + m) * STATUSES.len() + s)
+}
+
 /// Records one answered request.
 pub fn record(method: &Method, res: &Response, elapsed: Duration) {
-    let route = res
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or(SharedString::const_str("unmatched"), |r| r.0.clone());
-    let labels = [
-        ("method", SharedString::const_str(method_label(method))),
-        ("route", route),
-        ("status", status_label(res.status())),
-    ];
-    metrics::counter!("http_server_requests_total", &labels).increment(1);
-    metrics::histogram!("http_server_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    let route = res.extensions().get::<RouteLabel>().map(|r| &r.0);
+    let resolve = || {
+        Series::resolve(
+            method_label(method),
+            route.cloned().unwrap_or(SharedString::const_str("unmatched")),
+            status_label(res.status()),
+        )
+    };
+    let seconds = elapsed.as_secs_f64();
+    match route.and_then(|r| slot(r, method, res.status())) {
+        Some(i) => {
+            let table = SERIES.get_or_init(|| {
+                let n = known_routes().count() * METHODS.len() * STATUSES.len();
+                (0..n).map(|_| OnceLock::new()).collect()
+            });
+            match table.get(i) {
+                Some(cell) => {
+                    let series = cell.get_or_init(resolve);
+                    series.requests.increment(1);
+                    series.duration.record(seconds);
+                }
+                None => record_once(&resolve(), seconds),
+            }
+        }
+        None => record_once(&resolve(), seconds),
+    }
+}
+
+fn record_once(series: &Series, seconds: f64) {
+    series.requests.increment(1);
+    series.duration.record(seconds);
 }
 
 #[cfg(test)]
