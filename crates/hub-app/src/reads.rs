@@ -1,7 +1,9 @@
 //! The cached reads: a ticket's status, a transaction, a customer's history — each
 //! through its port, which answers from its cache when it can and says so.
 
-use hub_core::{CallContext, CustomerId, Error, Fetched, HistoryLimit, Ticket, TicketId, Transaction, TransactionId};
+use hub_core::{
+    CallContext, CustomerId, Encoded, Error, Fetched, HistoryLimit, Ticket, TicketId, Transaction, TransactionId,
+};
 
 use crate::hub::Hub;
 
@@ -14,6 +16,18 @@ impl Hub {
     /// One transaction.
     pub async fn transaction(&self, ctx: &CallContext, id: &TransactionId) -> Result<Fetched<Transaction>, Error> {
         self.ports.transaction_status.get_transaction_status(ctx, id).await
+    }
+
+    /// One transaction as its JSON: a cached read answers the bytes the cache holds.
+    pub async fn transaction_encoded(
+        &self,
+        ctx: &CallContext,
+        id: &TransactionId,
+    ) -> Result<Fetched<Encoded<Transaction>>, Error> {
+        self.ports
+            .transaction_status
+            .get_transaction_status_encoded(ctx, id)
+            .await
     }
 
     /// A customer's most recent transactions, newest first.

@@ -537,6 +537,9 @@ pub struct CacheConfig {
     pub history_ttl_s: Option<u64>,
     /// How long past freshness an entry may be served stale when the upstream fails, in seconds (default 600).
     pub max_stale_s: u64,
+    /// The last part of an entry's freshness, in percent, in which a read starts one
+    /// background refresh of it while readers are served (default 20; 0 turns it off).
+    pub refresh_ahead_percent: u8,
 }
 
 impl Default for CacheConfig {
@@ -545,6 +548,7 @@ impl Default for CacheConfig {
             status_ttl_s: None,
             history_ttl_s: None,
             max_stale_s: 600,
+            refresh_ahead_percent: 20,
         }
     }
 }

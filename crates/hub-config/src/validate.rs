@@ -201,6 +201,11 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
     if let Err(reason) = http_url(&a.base_url) {
         check(false, "base_url", reason);
     }
+    check(
+        a.cache.refresh_ahead_percent <= 100,
+        "cache.refresh_ahead_percent",
+        "must be between 0 and 100",
+    );
     if let Some(t) = &a.token_url
         && let Err(reason) = http_url(t)
     {

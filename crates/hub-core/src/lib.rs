@@ -26,7 +26,7 @@ pub use money::{Amount, Currency, Money, MoneyError};
 pub use names::{Adapter, Operation};
 pub use ports::Page;
 pub use ports::audit::{AuditLog, AuditOutcome, AuditQuery, AuditRecord};
-pub use ports::cache::{Cache, CacheEntry, CacheOutcome, Fetched};
+pub use ports::cache::{Cache, CacheEntry, CacheOutcome, Encoded, Fetched};
 pub use ports::dlq::{
     DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqStatus, NewDlqEntry, ReplayClaim, ReplayOutcome,
 };

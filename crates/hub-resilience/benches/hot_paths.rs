@@ -34,11 +34,19 @@ fn cache_hit(c: &mut Criterion) {
         ttl: Duration::from_secs(300),
     };
     let value = serde_json::json!({"id": "PROJ-1234", "status": "open", "assignee": {"email": "a@example.com"}});
-    rt.block_on(manager.get_or_fetch(&lookup, || async { Ok::<_, Error>(value.clone()) }))
+    rt.block_on(manager.get_or_fetch(&lookup, || async move { Ok::<_, Error>(value) }))
         .unwrap();
-    c.bench_function("cache: hit (memory store, small JSON)", |bench| {
+    c.bench_function("cache: hit (memory store, small JSON, decoded)", |bench| {
         bench.iter(|| {
             rt.block_on(manager.get_or_fetch(&lookup, || async {
+                Ok::<serde_json::Value, Error>(serde_json::Value::Null)
+            }))
+            .unwrap()
+        });
+    });
+    c.bench_function("cache: hit (memory store, small JSON, as stored)", |bench| {
+        bench.iter(|| {
+            rt.block_on(manager.get_or_fetch_encoded(&lookup, || async {
                 Ok::<serde_json::Value, Error>(serde_json::Value::Null)
             }))
             .unwrap()

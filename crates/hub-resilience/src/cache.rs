@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hub_core::{Cache, CacheEntry, CacheOutcome, Error, Fetched, StoreError};
+use hub_core::{Cache, CacheEntry, CacheOutcome, Encoded, Error, Fetched, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -31,12 +31,16 @@ pub trait CacheObserver: Send + Sync {
 pub struct CacheConfig {
     /// How long past its TTL an entry may still be served when the upstream fails.
     pub max_stale: Duration,
+    /// The last part of an entry's TTL, in percent, in which a hit starts one background
+    /// refresh of the key (0: never; readers are served meanwhile).
+    pub refresh_ahead_percent: u8,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             max_stale: Duration::from_secs(600),
+            refresh_ahead_percent: 20,
         }
     }
 }
@@ -109,8 +113,40 @@ pub struct CacheManager {
     clock: Arc<dyn Clock>,
     observer: Arc<dyn CacheObserver>,
     config: CacheConfig,
-    flights: Mutex<HashMap<String, Arc<Flight>>>,
+    flights: Arc<Flights>,
     next_flight: AtomicU64,
+}
+
+/// The fetches out, by key, and the entries whose background refresh already started.
+#[derive(Default)]
+struct Flights {
+    out: Mutex<HashMap<String, Arc<Flight>>>,
+    /// Per key, the `fetched_at_ms` of the entry a background refresh was started for:
+    /// one refresh per entry, even when it fails.
+    refreshed: Mutex<HashMap<String, u64>>,
+}
+
+/// Keys remembered in [`Flights::refreshed`] at most; past it the memory starts over.
+const REFRESHED_MAX: usize = 100_000;
+
+impl Flights {
+    fn out(&self) -> MutexGuard<'_, HashMap<String, Arc<Flight>>> {
+        self.out.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a background refresh of `key`'s entry fetched at `fetched_at_ms` should
+    /// start now (and remembers that it did).
+    fn claim_refresh(&self, key: &str, fetched_at_ms: u64) -> bool {
+        let mut refreshed = self.refreshed.lock().unwrap_or_else(PoisonError::into_inner);
+        if refreshed.get(key).is_some_and(|at| *at >= fetched_at_ms) {
+            return false;
+        }
+        if refreshed.len() >= REFRESHED_MAX {
+            refreshed.clear();
+        }
+        refreshed.insert(key.to_owned(), fetched_at_ms);
+        true
+    }
 }
 
 impl std::fmt::Debug for CacheManager {
@@ -155,7 +191,7 @@ impl CacheManagerBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock::new())),
             observer: self.observer.unwrap_or_else(|| Arc::new(NoopObserver)),
             config: self.config,
-            flights: Mutex::new(HashMap::new()),
+            flights: Arc::default(),
             next_flight: AtomicU64::new(0),
         }
     }
@@ -192,15 +228,46 @@ impl CacheManager {
 
     /// The value under `lookup.key`, from the cache when fresh, else from `fetch`
     /// (once for all concurrent callers), else stale if the fetch failed and an entry
-    /// is young enough.
+    /// is young enough. A hit in the last [`CacheConfig::refresh_ahead_percent`] of the
+    /// entry's TTL also starts one background refresh of the key (a Tokio task running
+    /// the future `fetch` returns), so that under steady reads no reader waits for the
+    /// upstream.
     pub async fn get_or_fetch<T, F, Fut>(&self, lookup: &Lookup<'_>, fetch: F) -> Result<Fetched<T>, Error>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Send + 'static,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        self.observed::<_, Decoded, _, _>(lookup, fetch).await
+    }
+
+    /// [`get_or_fetch`](Self::get_or_fetch), answering the value's JSON as the cache
+    /// holds it: a hit is neither decoded nor encoded again. (An entry that is not the
+    /// JSON of a `T` is served as it is: only the hub writes entries, under keys that
+    /// name what they hold.)
+    pub async fn get_or_fetch_encoded<T, F, Fut>(
+        &self,
+        lookup: &Lookup<'_>,
+        fetch: F,
+    ) -> Result<Fetched<Encoded<T>>, Error>
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        self.observed::<_, AsEncoded, _, _>(lookup, fetch).await
+    }
+
+    /// A lookup answered in `form`, reported to the observer.
+    async fn observed<T, A, F, Fut>(&self, lookup: &Lookup<'_>, fetch: F) -> Result<Fetched<A::Out>, Error>
+    where
+        T: Serialize + Send + 'static,
+        A: Form<T>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
     {
         let store_ok = AtomicBool::new(true);
-        let result = self.lookup(lookup, fetch, &store_ok).await;
+        let result = self.lookup::<T, A, F, Fut>(lookup, fetch, &store_ok).await;
         let outcome = match &result {
             Ok(f) => f.cache,
             Err(_) => miss_or_bypass(store_ok.load(Ordering::Relaxed)),
@@ -209,16 +276,17 @@ impl CacheManager {
         result
     }
 
-    async fn lookup<T, F, Fut>(
+    async fn lookup<T, A, F, Fut>(
         &self,
         lookup: &Lookup<'_>,
         fetch: F,
         store_answered: &AtomicBool,
-    ) -> Result<Fetched<T>, Error>
+    ) -> Result<Fetched<A::Out>, Error>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + Send + 'static,
+        A: Form<T>,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
     {
         let (flight, stale, store_ok) = loop {
             let (entry, store_ok) = match self.store.get(lookup.key).await {
@@ -236,10 +304,15 @@ impl CacheManager {
             if let Some(entry) = &stale
                 && entry.fresh_until_ms > now
             {
-                match serde_json::from_slice::<T>(&entry.value) {
-                    Ok(value) => return Ok(Fetched::new(value, CacheOutcome::Hit)),
+                match A::cached(&entry.value) {
+                    Ok(value) => {
+                        if self.refresh_due(entry, now) {
+                            self.refresh_in_background(lookup, entry.fetched_at_ms, fetch);
+                        }
+                        return Ok(Fetched::new(value, CacheOutcome::Hit));
+                    }
                     Err(e) => {
-                        self.observer.on_store_error("decode", &corrupt(&e));
+                        self.observer.on_store_error("decode", &e);
                         stale = None;
                     }
                 }
@@ -253,51 +326,105 @@ impl CacheManager {
                         Err(_) => continue,
                     };
                     if let Some(shared) = shared {
-                        return self.answer(shared, stale, miss_or_bypass(store_ok));
+                        return self.answer::<T, A>(shared, stale, miss_or_bypass(store_ok));
                     }
                 }
             }
         };
 
         let guard = FlightGuard {
-            manager: self,
-            key: lookup.key,
-            flight: &flight,
+            flights: self.flights.clone(),
+            key: lookup.key.to_owned(),
+            flight,
         };
         let fetched_at_ms = self.clock.unix_ms();
-        let (shared, value) = match fetch().await {
-            Ok(value) => match serde_json::to_vec(&value) {
-                Ok(bytes) => (Ok(Bytes::from(bytes)), Some(value)),
-                Err(e) => (Err(Error::Decode { reason: e.to_string() }), Some(value)),
-            },
-            Err(e) => (Err(e), None),
-        };
-        if let Ok(bytes) = &shared
-            && store_ok
-            && !flight.detached.load(Ordering::Acquire)
-        {
-            let fresh_until_ms = fetched_at_ms.saturating_add(duration_ms(lookup.ttl));
-            let entry = CacheEntry {
-                value: bytes.clone(),
-                fetched_at_ms,
-                fresh_until_ms,
-                stale_until_ms: fresh_until_ms.saturating_add(duration_ms(self.config.max_stale)),
-            };
-            if let Err(e) = self.store.put(lookup.key, entry, lookup.tags).await {
-                self.observer.on_store_error("put", &e);
-            }
-        }
-        flight.tx.send_replace(Some(shared.clone()));
+        let (shared, value) = encode(fetch().await);
+        self.land(lookup, &guard, store_ok, fetched_at_ms, &shared).await;
         drop(guard);
-        match value {
-            Some(value) => Ok(Fetched::new(value, miss_or_bypass(store_ok))),
-            None => self.answer(shared, stale, miss_or_bypass(store_ok)),
+        match (shared, value) {
+            (Ok(bytes), Some(value)) => Ok(Fetched::new(A::fetched(value, bytes), miss_or_bypass(store_ok))),
+            (shared, _) => self.answer::<T, A>(shared, stale, miss_or_bypass(store_ok)),
         }
+    }
+
+    /// Whether a hit on `entry` at `now` falls in its refresh-ahead window.
+    fn refresh_due(&self, entry: &CacheEntry, now: u64) -> bool {
+        let percent = u64::from(self.config.refresh_ahead_percent.min(100));
+        if percent == 0 {
+            return false;
+        }
+        let ttl = entry.fresh_until_ms.saturating_sub(entry.fetched_at_ms);
+        let window = ttl.saturating_mul(percent) / 100;
+        now >= entry.fresh_until_ms.saturating_sub(window)
+    }
+
+    /// Starts one background fetch of `lookup.key` that stores its answer, unless a
+    /// fetch of the key is out or this entry's refresh already started. Without a Tokio
+    /// runtime, nothing starts (the entry expires and the next reader fetches).
+    fn refresh_in_background<T, F, Fut>(&self, lookup: &Lookup<'_>, entry_fetched_at_ms: u64, fetch: F)
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.flights.claim_refresh(lookup.key, entry_fetched_at_ms) {
+            return;
+        }
+        let Ok(flight) = self.join(lookup) else {
+            return;
+        };
+        let guard = FlightGuard {
+            flights: self.flights.clone(),
+            key: lookup.key.to_owned(),
+            flight,
+        };
+        let landing = Landing {
+            store: self.store.clone(),
+            observer: self.observer.clone(),
+            clock: self.clock.clone(),
+            max_stale: self.config.max_stale,
+            ttl: lookup.ttl,
+            tags: lookup.tags.to_vec(),
+        };
+        let fetched = fetch();
+        runtime.spawn(async move {
+            let fetched_at_ms = landing.clock.unix_ms();
+            let (shared, _) = encode(fetched.await);
+            landing.land(&guard, true, fetched_at_ms, &shared).await;
+            drop(guard);
+        });
+    }
+
+    /// Stores a flight's answer (unless the store failed or the flight was detached) and
+    /// hands it to the callers that joined.
+    async fn land(
+        &self,
+        lookup: &Lookup<'_>,
+        guard: &FlightGuard,
+        store_ok: bool,
+        fetched_at_ms: u64,
+        shared: &Shared,
+    ) {
+        let landing = Landing {
+            store: self.store.clone(),
+            observer: self.observer.clone(),
+            clock: self.clock.clone(),
+            max_stale: self.config.max_stale,
+            ttl: lookup.ttl,
+            tags: Vec::new(),
+        };
+        landing
+            .put(&guard.key, lookup.tags, guard, store_ok, fetched_at_ms, shared)
+            .await;
+        guard.flight.tx.send_replace(Some(shared.clone()));
     }
 
     /// Joins the key's flight (`Err` with its receiver) or starts one (`Ok`).
     fn join(&self, lookup: &Lookup<'_>) -> Result<Arc<Flight>, watch::Receiver<Option<Shared>>> {
-        let mut flights = self.flights();
+        let mut flights = self.flights.out();
         if let Some(flight) = flights.get(lookup.key) {
             return Err(flight.tx.subscribe());
         }
@@ -311,38 +438,33 @@ impl CacheManager {
         Ok(flight)
     }
 
-    /// Decodes a flight's answer, or answers its error with the stale entry when allowed.
-    fn answer<T: DeserializeOwned>(
+    /// A flight's answer in `A`'s form, or its error answered with the stale entry when allowed.
+    fn answer<T, A: Form<T>>(
         &self,
         shared: Shared,
         stale: Option<CacheEntry>,
         fresh: CacheOutcome,
-    ) -> Result<Fetched<T>, Error> {
+    ) -> Result<Fetched<A::Out>, Error> {
         match shared {
-            Ok(bytes) => serde_json::from_slice::<T>(&bytes)
+            Ok(bytes) => A::cached(&bytes)
                 .map(|value| Fetched::new(value, fresh))
                 .map_err(|e| Error::Decode { reason: e.to_string() }),
-            Err(err) => self.stale_or(err, stale),
-        }
-    }
-
-    /// Answers a failed refresh with the stale entry when allowed.
-    fn stale_or<T: DeserializeOwned>(&self, err: Error, stale: Option<CacheEntry>) -> Result<Fetched<T>, Error> {
-        match stale {
-            Some(entry) if serves_stale(&err) => match serde_json::from_slice::<T>(&entry.value) {
-                Ok(value) => Ok(Fetched::new(value, CacheOutcome::Stale)),
-                Err(e) => {
-                    self.observer.on_store_error("decode", &corrupt(&e));
-                    Err(err)
-                }
+            Err(err) => match stale {
+                Some(entry) if serves_stale(&err) => match A::cached(&entry.value) {
+                    Ok(value) => Ok(Fetched::new(value, CacheOutcome::Stale)),
+                    Err(e) => {
+                        self.observer.on_store_error("decode", &e);
+                        Err(err)
+                    }
+                },
+                _ => Err(err),
             },
-            _ => Err(err),
         }
     }
 
     /// Forgets `key` everywhere (a webhook said the resource changed).
     pub async fn invalidate(&self, key: &str) -> Result<(), StoreError> {
-        if let Some(flight) = self.flights().remove(key) {
+        if let Some(flight) = self.flights.out().remove(key) {
             flight.detached.store(true, Ordering::Release);
         }
         let result = self.store.invalidate(key).await;
@@ -354,7 +476,7 @@ impl CacheManager {
 
     /// Forgets every key attached to `tag` (every page of a listing, say).
     pub async fn invalidate_tag(&self, tag: &str) -> Result<(), StoreError> {
-        self.flights().retain(|_, flight| {
+        self.flights.out().retain(|_, flight| {
             let hit = flight.tags.iter().any(|t| t == tag);
             if hit {
                 flight.detached.store(true, Ordering::Release);
@@ -367,26 +489,117 @@ impl CacheManager {
         }
         result
     }
-
-    fn flights(&self) -> MutexGuard<'_, HashMap<String, Arc<Flight>>> {
-        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// Removes a flight from the table when its leader finishes or is dropped, so waiters
 /// of an abandoned flight wake up (the sender is gone) and try again.
-struct FlightGuard<'a> {
-    manager: &'a CacheManager,
-    key: &'a str,
-    flight: &'a Arc<Flight>,
+struct FlightGuard {
+    flights: Arc<Flights>,
+    key: String,
+    flight: Arc<Flight>,
 }
 
-impl Drop for FlightGuard<'_> {
+impl Drop for FlightGuard {
     fn drop(&mut self) {
-        let mut flights = self.manager.flights();
-        if flights.get(self.key).is_some_and(|f| f.id == self.flight.id) {
-            flights.remove(self.key);
+        let mut flights = self.flights.out();
+        if flights.get(&self.key).is_some_and(|f| f.id == self.flight.id) {
+            flights.remove(&self.key);
         }
+    }
+}
+
+/// What storing a flight's answer needs, owned, so a background refresh can do it too.
+struct Landing {
+    store: Arc<dyn Cache>,
+    observer: Arc<dyn CacheObserver>,
+    clock: Arc<dyn Clock>,
+    max_stale: Duration,
+    ttl: Duration,
+    tags: Vec<String>,
+}
+
+impl Landing {
+    /// Stores and hands out a background refresh's answer.
+    async fn land(&self, guard: &FlightGuard, store_ok: bool, fetched_at_ms: u64, shared: &Shared) {
+        self.put(&guard.key, &self.tags, guard, store_ok, fetched_at_ms, shared)
+            .await;
+        guard.flight.tx.send_replace(Some(shared.clone()));
+    }
+
+    /// Puts a successful answer into the store, unless the store failed on the way in or
+    /// an invalidation detached the flight.
+    async fn put(
+        &self,
+        key: &str,
+        tags: &[String],
+        guard: &FlightGuard,
+        store_ok: bool,
+        fetched_at_ms: u64,
+        shared: &Shared,
+    ) {
+        let Ok(bytes) = shared else { return };
+        if !store_ok || guard.flight.detached.load(Ordering::Acquire) {
+            return;
+        }
+        let fresh_until_ms = fetched_at_ms.saturating_add(duration_ms(self.ttl));
+        let entry = CacheEntry {
+            value: bytes.clone(),
+            fetched_at_ms,
+            fresh_until_ms,
+            stale_until_ms: fresh_until_ms.saturating_add(duration_ms(self.max_stale)),
+        };
+        if let Err(e) = self.store.put(key, entry, tags).await {
+            self.observer.on_store_error("put", &e);
+        }
+    }
+}
+
+/// The form a lookup answers in: from a cached entry's bytes, or from the value this
+/// caller fetched (and its bytes).
+trait Form<T> {
+    type Out;
+    fn cached(bytes: &Bytes) -> Result<Self::Out, StoreError>;
+    fn fetched(value: T, bytes: Bytes) -> Self::Out;
+}
+
+/// The value, decoded.
+struct Decoded;
+
+impl<T: DeserializeOwned> Form<T> for Decoded {
+    type Out = T;
+
+    fn cached(bytes: &Bytes) -> Result<T, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| corrupt(&e))
+    }
+
+    fn fetched(value: T, _bytes: Bytes) -> T {
+        value
+    }
+}
+
+/// The value's JSON, as stored.
+struct AsEncoded;
+
+impl<T> Form<T> for AsEncoded {
+    type Out = Encoded<T>;
+
+    fn cached(bytes: &Bytes) -> Result<Encoded<T>, StoreError> {
+        Ok(Encoded::from_json(bytes.clone()))
+    }
+
+    fn fetched(_value: T, bytes: Bytes) -> Encoded<T> {
+        Encoded::from_json(bytes)
+    }
+}
+
+/// A fetch's answer as a flight shares it, and the value when it encoded.
+fn encode<T: Serialize>(fetched: Result<T, Error>) -> (Shared, Option<T>) {
+    match fetched {
+        Ok(value) => match serde_json::to_vec(&value) {
+            Ok(bytes) => (Ok(Bytes::from(bytes)), Some(value)),
+            Err(e) => (Err(Error::Decode { reason: e.to_string() }), None),
+        },
+        Err(e) => (Err(e), None),
     }
 }
 
@@ -422,9 +635,9 @@ pub async fn read_through<T, F, Fut>(
     fetch: F,
 ) -> Result<Fetched<T>, Error>
 where
-    T: Serialize + DeserializeOwned,
+    T: Serialize + DeserializeOwned + Send + 'static,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = Result<T, Error>> + Send + 'static,
 {
     match cache {
         Some(cache) => cache.get_or_fetch(lookup, fetch).await,

@@ -31,17 +31,21 @@ use crate::retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryPo
 /// use hub_resilience::memory_store::MemoryCache;
 /// use hub_resilience::retry::Idempotency;
 ///
-/// let upstream = Upstream::builder("ticketing").build();
+/// let upstream = Arc::new(Upstream::builder("ticketing").build());
 /// let cache = CacheManager::builder(Arc::new(MemoryCache::default())).build();
 ///
 /// let key = keys::key("item_status", &[("id", "42")]);
 /// let lookup = Lookup { operation: "item_status", key: &key, tags: &[], ttl: Duration::from_secs(300) };
-/// let read = read_through(Some(&cache), &lookup, || async {
-///     upstream.call(lookup.operation, Idempotency::Idempotent, |_attempt| async { Ok::<_, Error>("open".to_owned()) })
-///         .await
-///         .result
-/// })
-/// .await;
+/// // The fetch owns what it uses: the cache may also run it as a background refresh.
+/// let fetch = || {
+///     let upstream = upstream.clone();
+///     async move {
+///         upstream.call("item_status", Idempotency::Idempotent, |_attempt| async { Ok::<_, Error>("open".to_owned()) })
+///             .await
+///             .result
+///     }
+/// };
+/// let read = read_through(Some(&cache), &lookup, fetch).await;
 /// assert_eq!(read.unwrap().cache, CacheOutcome::Miss);
 ///
 /// let write = upstream

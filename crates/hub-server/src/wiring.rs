@@ -468,6 +468,7 @@ fn ttl(configured: Option<u64>, default: Duration) -> Duration {
 fn cache_manager(store: &Arc<dyn Cache>, a: &AdapterConfig) -> Arc<CacheManager> {
     let config = ManagerConfig {
         max_stale: Duration::from_secs(a.cache.max_stale_s),
+        refresh_ahead_percent: a.cache.refresh_ahead_percent,
     };
     Arc::new(
         CacheManager::builder(store.clone())

@@ -17,7 +17,7 @@ use crate::dialect::{CommentCheck, Dialect};
 
 /// Implements [`TicketingPort`] for a vendor dialect over an [`Endpoint`].
 pub struct TicketingAdapter<D> {
-    dialect: D,
+    dialect: Arc<D>,
     endpoint: Arc<Endpoint>,
     cache: Option<Arc<CacheManager>>,
     ttl: Duration,
@@ -36,7 +36,7 @@ impl<D: Dialect> TicketingAdapter<D> {
     /// An adapter speaking `dialect` to `endpoint`, without a read cache.
     pub fn new(dialect: D, endpoint: Arc<Endpoint>) -> Self {
         Self {
-            dialect,
+            dialect: Arc::new(dialect),
             endpoint,
             cache: None,
             ttl: TICKET_STATUS_TTL,
@@ -52,8 +52,7 @@ impl<D: Dialect> TicketingAdapter<D> {
     }
 
     async fn fetch_ticket(&self, ctx: &CallContext, ticket_id: &TicketId) -> Result<Ticket, Error> {
-        let response = self.endpoint.send(ctx, &self.dialect.get_ticket(ticket_id)).await?;
-        self.dialect.ticket(ticket_id, &response.body)
+        fetch_ticket(&*self.dialect, &self.endpoint, ctx, ticket_id).await
     }
 
     /// The endpoint (for readiness: its circuit state).
@@ -62,8 +61,19 @@ impl<D: Dialect> TicketingAdapter<D> {
     }
 }
 
+/// Reads one ticket from the vendor.
+async fn fetch_ticket<D: Dialect>(
+    dialect: &D,
+    endpoint: &Endpoint,
+    ctx: &CallContext,
+    ticket_id: &TicketId,
+) -> Result<Ticket, Error> {
+    let response = endpoint.send(ctx, &dialect.get_ticket(ticket_id)).await?;
+    dialect.ticket(ticket_id, &response.body)
+}
+
 #[async_trait]
-impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
+impl<D: Dialect + 'static> TicketingPort for TicketingAdapter<D> {
     async fn create_ticket(&self, ctx: &CallContext, ticket: &NewTicket) -> Result<CreatedTicket, Error> {
         let call = self
             .dialect
@@ -91,7 +101,13 @@ impl<D: Dialect> TicketingPort for TicketingAdapter<D> {
             tags: &[],
             ttl: self.ttl,
         };
-        read_through(self.cache.as_deref(), &lookup, || self.fetch_ticket(ctx, ticket_id)).await
+        // The fetch owns what it uses, so the cache can also run it as a background refresh.
+        let fetch = || {
+            let (dialect, endpoint) = (self.dialect.clone(), self.endpoint.clone());
+            let (ctx, ticket_id) = (ctx.clone(), ticket_id.clone());
+            async move { fetch_ticket(&*dialect, &endpoint, &ctx, &ticket_id).await }
+        };
+        read_through(self.cache.as_deref(), &lookup, fetch).await
     }
 
     async fn add_comment(

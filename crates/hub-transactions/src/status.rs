@@ -1,10 +1,12 @@
 //! The transaction-status adapter: one transaction, and a customer's history.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use hub_core::{
-    CallContext, CustomerId, Error, Fetched, HistoryLimit, Operation, Transaction, TransactionId, TransactionStatusPort,
+    CacheOutcome, CallContext, CustomerId, Encoded, Error, Fetched, HistoryLimit, Operation, Transaction,
+    TransactionId, TransactionStatusPort,
 };
 use hub_resilience::cache::{CacheManager, Lookup, read_through};
 use hub_upstream::response::decode;
@@ -42,29 +44,52 @@ impl TransactionStatusAdapter {
         self
     }
 
-    async fn fetch_status(&self, ctx: &CallContext, id: &TransactionId) -> Result<Transaction, Error> {
-        let response = self.endpoint.send(ctx, &status_call(id)).await?;
-        decode::<WireTransaction>(&response.body)?.into_domain()
-    }
-
-    async fn fetch_history(
+    /// The upstream read of `transaction_id`, owning what it uses so the cache can also
+    /// run it as a background refresh.
+    fn status_fetch(
         &self,
         ctx: &CallContext,
-        customer: &CustomerId,
-        limit: HistoryLimit,
-    ) -> Result<Vec<Transaction>, Error> {
-        let response = self.endpoint.send(ctx, &history_call(customer, limit)).await?;
-        let wire: WireHistory = decode(&response.body)?;
-        wire.transactions
-            .into_iter()
-            .map(WireTransaction::into_domain)
-            .collect()
+        transaction_id: &TransactionId,
+    ) -> impl Future<Output = Result<Transaction, Error>> + Send + 'static {
+        let (endpoint, ctx, id) = (self.endpoint.clone(), ctx.clone(), transaction_id.clone());
+        async move { fetch_status(&endpoint, &ctx, &id).await }
     }
 
     /// The endpoint (for readiness: its circuit state).
     pub fn endpoint(&self) -> &Arc<Endpoint> {
         &self.endpoint
     }
+
+    /// The cache entry of a transaction's status.
+    fn status_lookup<'a>(&self, key: &'a str) -> Lookup<'a> {
+        Lookup {
+            operation: TRANSACTION_STATUS,
+            key,
+            tags: &[],
+            ttl: self.ttls.transaction_status,
+        }
+    }
+}
+
+/// Reads one transaction from the status system.
+async fn fetch_status(endpoint: &Endpoint, ctx: &CallContext, id: &TransactionId) -> Result<Transaction, Error> {
+    let response = endpoint.send(ctx, &status_call(id)).await?;
+    decode::<WireTransaction>(&response.body)?.into_domain()
+}
+
+/// Reads a customer's history from the status system.
+async fn fetch_history(
+    endpoint: &Endpoint,
+    ctx: &CallContext,
+    customer: &CustomerId,
+    limit: HistoryLimit,
+) -> Result<Vec<Transaction>, Error> {
+    let response = endpoint.send(ctx, &history_call(customer, limit)).await?;
+    let wire: WireHistory = decode(&response.body)?;
+    wire.transactions
+        .into_iter()
+        .map(WireTransaction::into_domain)
+        .collect()
 }
 
 /// `GET /transactions/{id}`.
@@ -94,16 +119,24 @@ impl TransactionStatusPort for TransactionStatusAdapter {
         transaction_id: &TransactionId,
     ) -> Result<Fetched<Transaction>, Error> {
         let key = cache_keys::transaction_status(transaction_id.as_str());
-        let lookup = Lookup {
-            operation: TRANSACTION_STATUS,
-            key: &key,
-            tags: &[],
-            ttl: self.ttls.transaction_status,
-        };
-        read_through(self.cache.as_deref(), &lookup, || {
-            self.fetch_status(ctx, transaction_id)
-        })
-        .await
+        let fetch = || self.status_fetch(ctx, transaction_id);
+        read_through(self.cache.as_deref(), &self.status_lookup(&key), fetch).await
+    }
+
+    async fn get_transaction_status_encoded(
+        &self,
+        ctx: &CallContext,
+        transaction_id: &TransactionId,
+    ) -> Result<Fetched<Encoded<Transaction>>, Error> {
+        let key = cache_keys::transaction_status(transaction_id.as_str());
+        let fetch = || self.status_fetch(ctx, transaction_id);
+        match self.cache.as_deref() {
+            Some(cache) => cache.get_or_fetch_encoded(&self.status_lookup(&key), fetch).await,
+            None => {
+                let value = fetch().await?;
+                Ok(Fetched::new(Encoded::encode(&value)?, CacheOutcome::Bypass))
+            }
+        }
     }
 
     async fn get_transaction_history(
@@ -120,9 +153,10 @@ impl TransactionStatusPort for TransactionStatusAdapter {
             tags: &tags,
             ttl: self.ttls.transaction_history,
         };
-        read_through(self.cache.as_deref(), &lookup, || {
-            self.fetch_history(ctx, customer_id, limit)
-        })
-        .await
+        let fetch = || {
+            let (endpoint, ctx, customer) = (self.endpoint.clone(), ctx.clone(), customer_id.clone());
+            async move { fetch_history(&endpoint, &ctx, &customer, limit).await }
+        };
+        read_through(self.cache.as_deref(), &lookup, fetch).await
     }
 }

@@ -1,8 +1,13 @@
 //! The port to a read cache store (in-process or shared), and what a cached read reports.
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use std::marker::PhantomData;
 
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
 use crate::store_error::StoreError;
 
 /// Where a read's answer came from, for `Cache-Status` (RFC 9211) and metrics.
@@ -51,6 +56,74 @@ impl<T> Fetched<T> {
             value: f(self.value),
             cache: self.cache,
         }
+    }
+}
+
+/// A value's JSON as the read cache holds it: answered as it is, decoded on demand.
+///
+/// ```
+/// use hub_core::Encoded;
+/// let encoded = Encoded::encode(&vec![1u8, 2]).unwrap();
+/// assert_eq!(&encoded.json()[..], b"[1,2]");
+/// assert_eq!(encoded.decode().unwrap(), vec![1u8, 2]);
+/// ```
+pub struct Encoded<T> {
+    json: Bytes,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> Encoded<T> {
+    /// Bytes that are the JSON of a `T` (as a cache entry written for `T` holds).
+    pub fn from_json(json: Bytes) -> Self {
+        Self { json, of: PhantomData }
+    }
+
+    /// The JSON.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    /// The JSON, owned.
+    pub fn into_json(self) -> Bytes {
+        self.json
+    }
+}
+
+impl<T: Serialize> Encoded<T> {
+    /// `value`'s JSON.
+    pub fn encode(value: &T) -> Result<Self, Error> {
+        serde_json::to_vec(value)
+            .map(|v| Self::from_json(Bytes::from(v)))
+            .map_err(|e| Error::Decode { reason: e.to_string() })
+    }
+}
+
+impl<T: DeserializeOwned> Encoded<T> {
+    /// The value.
+    pub fn decode(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.json).map_err(|e| Error::Decode { reason: e.to_string() })
+    }
+}
+
+impl<T> Clone for Encoded<T> {
+    fn clone(&self) -> Self {
+        Self::from_json(self.json.clone())
+    }
+}
+
+impl<T> PartialEq for Encoded<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl<T> Eq for Encoded<T> {}
+
+impl<T> std::fmt::Debug for Encoded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Encoded")
+            .field(&String::from_utf8_lossy(&self.json))
+            .finish()
     }
 }
 

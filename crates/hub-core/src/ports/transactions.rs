@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::CallContext;
 use crate::error::Error;
 use crate::id::{CustomerId, DraftId, TransactionId};
-use crate::ports::cache::Fetched;
+use crate::ports::cache::{Encoded, Fetched};
 use crate::transaction::{CancelResult, CommitResult, Draft, NewDraft, Transaction};
 
 /// How many transactions a history page holds: 1 to 100, 10 by default.
@@ -84,6 +84,17 @@ pub trait TransactionStatusPort: Send + Sync {
         ctx: &CallContext,
         transaction_id: &TransactionId,
     ) -> Result<Fetched<Transaction>, Error>;
+
+    /// One transaction as its JSON: a cached read answers the bytes it holds, neither
+    /// decoded nor encoded again. By default, [`get_transaction_status`](Self::get_transaction_status) encoded.
+    async fn get_transaction_status_encoded(
+        &self,
+        ctx: &CallContext,
+        transaction_id: &TransactionId,
+    ) -> Result<Fetched<Encoded<Transaction>>, Error> {
+        let fetched = self.get_transaction_status(ctx, transaction_id).await?;
+        Ok(Fetched::new(Encoded::encode(&fetched.value)?, fetched.cache))
+    }
 
     /// A customer's most recent transactions, newest first, from the cache when fresh.
     async fn get_transaction_history(

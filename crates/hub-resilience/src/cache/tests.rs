@@ -35,6 +35,7 @@ fn fixture() -> Fixture {
         .observer(counts.clone())
         .config(CacheConfig {
             max_stale: Duration::from_secs(600),
+            refresh_ahead_percent: 0,
         })
         .build();
     Fixture {
@@ -225,10 +226,11 @@ async fn a_fetch_that_began_before_an_invalidation_is_not_written_back() {
     // (A read in the very millisecond of the invalidation is not stored: the rule is "later than".)
     tokio::time::advance(Duration::from_millis(1)).await;
     // A caller after the invalidation does not join the old flight.
+    let counted = calls.clone();
     let fresh = f
         .manager
-        .get_or_fetch(&lookup(&tags), || async {
-            calls.fetch_add(1, Ordering::SeqCst);
+        .get_or_fetch(&lookup(&tags), || async move {
+            counted.fetch_add(1, Ordering::SeqCst);
             Ok::<_, Error>("after the webhook".to_owned())
         })
         .await
@@ -287,10 +289,11 @@ fn futures_are_send_for_async_trait_adapters() {
 /// Without a cache every read is fetched and marked bypass; a failure is the fetch's own.
 #[tokio::test(start_paused = true)]
 async fn without_a_cache_reads_bypass_it() {
-    let calls = AtomicUsize::new(0);
+    let calls = Arc::new(AtomicUsize::new(0));
     for _ in 0..2 {
-        let r = read_through(None, &lookup(&[]), || async {
-            calls.fetch_add(1, Ordering::SeqCst);
+        let counted = calls.clone();
+        let r = read_through(None, &lookup(&[]), || async move {
+            counted.fetch_add(1, Ordering::SeqCst);
             Ok::<_, Error>("open".to_owned())
         })
         .await
@@ -401,4 +404,167 @@ mod model {
             }
         }
     }
+}
+
+/// A manager that refreshes in the last 20 % of a 300 s TTL (from 240 s on).
+fn refreshing() -> Fixture {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::anchored(1_000_000));
+    let store = Arc::new(MemoryCache::builder().clock(clock.clone()).build());
+    let counts = Arc::new(Counts::default());
+    let manager = CacheManager::builder(store.clone())
+        .clock(clock)
+        .observer(counts.clone())
+        .config(CacheConfig {
+            max_stale: Duration::from_secs(600),
+            refresh_ahead_percent: 20,
+        })
+        .build();
+    Fixture {
+        manager: Arc::new(manager),
+        store,
+        counts,
+    }
+}
+
+/// A read whose fetch counts itself, takes a second and answers `answer`.
+async fn counted(
+    m: &CacheManager,
+    calls: &Arc<AtomicUsize>,
+    answer: Result<&'static str, Error>,
+) -> Result<Fetched<String>, Error> {
+    slow(m, calls, answer, 1).await
+}
+
+/// A read whose fetch counts itself, takes `secs` and answers `answer`.
+async fn slow(
+    m: &CacheManager,
+    calls: &Arc<AtomicUsize>,
+    answer: Result<&'static str, Error>,
+    secs: u64,
+) -> Result<Fetched<String>, Error> {
+    let calls = calls.clone();
+    m.get_or_fetch(&lookup(&[]), || async move {
+        calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        answer.map(str::to_owned)
+    })
+    .await
+}
+
+/// Lets spawned refreshes run to their end (the paused clock jumps their sleeps).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hit_near_expiry_refreshes_once_in_the_background_and_readers_never_wait() {
+    let f = refreshing();
+    let calls = Arc::new(AtomicUsize::new(0));
+    assert_eq!(
+        counted(&f.manager, &calls, Ok("v1")).await.unwrap().cache,
+        CacheOutcome::Miss
+    );
+    // Before the window: a plain hit.
+    tokio::time::advance(Duration::from_secs(200)).await;
+    assert_eq!(counted(&f.manager, &calls, Ok("v2")).await.unwrap().value, "v1");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // In the window: every reader is answered at once from the entry; one refresh starts.
+    tokio::time::advance(Duration::from_secs(45)).await;
+    let before = tokio::time::Instant::now();
+    for _ in 0..100 {
+        let hit = counted(&f.manager, &calls, Ok("v2")).await.unwrap();
+        assert_eq!((hit.value.as_str(), hit.cache), ("v1", CacheOutcome::Hit));
+    }
+    assert_eq!(before.elapsed(), Duration::ZERO, "no reader waited for the upstream");
+    settle().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one background refresh for the key");
+    // Past the first entry's expiry the refreshed one is served, fresh.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let hit = counted(&f.manager, &calls, Ok("v3")).await.unwrap();
+    assert_eq!((hit.value.as_str(), hit.cache), ("v2", CacheOutcome::Hit));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_background_refresh_is_not_repeated_and_the_entry_serves_on_then_stale() {
+    let f = refreshing();
+    let calls = Arc::new(AtomicUsize::new(0));
+    counted(&f.manager, &calls, Ok("v1")).await.unwrap();
+    tokio::time::advance(Duration::from_secs(250)).await;
+    for _ in 0..10 {
+        assert_eq!(counted(&f.manager, &calls, Err(s503())).await.unwrap().value, "v1");
+        settle().await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "one refresh per entry, even when it fails"
+    );
+    // Expired: the reader's own fetch fails too, and the entry is served stale within max_stale.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let stale = counted(&f.manager, &calls, Err(s503())).await.unwrap();
+    assert_eq!((stale.value.as_str(), stale.cache), ("v1", CacheOutcome::Stale));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_read_during_a_background_refresh_joins_it() {
+    let f = refreshing();
+    let calls = Arc::new(AtomicUsize::new(0));
+    // The entry is fresh until 300 s (its fetch began at 0 s and took 1 s).
+    counted(&f.manager, &calls, Ok("v1")).await.unwrap();
+    tokio::time::advance(Duration::from_secs(298)).await;
+    slow(&f.manager, &calls, Ok("v2"), 10).await.unwrap();
+    // The refresh is out (it takes 10 s); the entry expires meanwhile.
+    tokio::task::yield_now().await;
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let joined = counted(&f.manager, &calls, Ok("v3")).await.unwrap();
+    assert_eq!((joined.value.as_str(), joined.cache), ("v2", CacheOutcome::Miss));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_ahead_off_refreshes_nothing() {
+    let f = fixture();
+    let calls = Arc::new(AtomicUsize::new(0));
+    counted(&f.manager, &calls, Ok("v1")).await.unwrap();
+    tokio::time::advance(Duration::from_secs(298)).await;
+    counted(&f.manager, &calls, Ok("v2")).await.unwrap();
+    settle().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_encoded_form_is_the_stored_json_on_miss_hit_and_stale() {
+    let f = fixture();
+    let fetch = |answer: Result<Vec<u32>, Error>| move || async move { answer };
+    let miss = f
+        .manager
+        .get_or_fetch_encoded(&lookup(&[]), fetch(Ok(vec![1, 2])))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&miss.value.json()[..], miss.cache),
+        (&b"[1,2]"[..], CacheOutcome::Miss)
+    );
+    let hit = f
+        .manager
+        .get_or_fetch_encoded(&lookup(&[]), fetch(Ok(vec![3])))
+        .await
+        .unwrap();
+    assert_eq!((&hit.value.json()[..], hit.cache), (&b"[1,2]"[..], CacheOutcome::Hit));
+    assert_eq!(hit.value.decode().unwrap(), vec![1, 2]);
+    tokio::time::advance(Duration::from_secs(301)).await;
+    let stale = f
+        .manager
+        .get_or_fetch_encoded(&lookup(&[]), fetch(Err(s503())))
+        .await
+        .unwrap();
+    assert_eq!(
+        (&stale.value.json()[..], stale.cache),
+        (&b"[1,2]"[..], CacheOutcome::Stale)
+    );
 }

@@ -51,7 +51,7 @@ impl CacheObserver for Log {
 }
 
 /// An upstream and a cache reporting to `log`, on one clock.
-fn cached_upstream(log: &Arc<Log>) -> (Upstream, CacheManager) {
+fn cached_upstream(log: &Arc<Log>) -> (Arc<Upstream>, CacheManager) {
     let clock: Arc<dyn MonotonicClock> = Arc::new(TokioClock::anchored(1_000_000));
     let upstream = Upstream::builder("transactions")
         .clock(clock.clone())
@@ -65,24 +65,25 @@ fn cached_upstream(log: &Arc<Log>) -> (Upstream, CacheManager) {
         .clock(clock)
         .observer(log.clone())
         .build();
-    (upstream, cache)
+    (Arc::new(upstream), cache)
 }
 
 /// A cached idempotent read as the adapters make it, and the attempts it made.
 async fn read<F, Fut>(
-    up: &Upstream,
+    up: &Arc<Upstream>,
     cache: &CacheManager,
     lookup: &Lookup<'_>,
     op: F,
 ) -> (Result<Fetched<String>, Error>, u32)
 where
-    F: FnMut(Attempt) -> Fut,
-    Fut: Future<Output = Result<String, Error>>,
+    F: FnMut(Attempt) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<String, Error>> + Send,
 {
-    let attempts = AtomicU32::new(0);
-    let result = read_through(Some(cache), lookup, || async {
-        let outcome = up.call(lookup.operation, Idempotency::Idempotent, op).await;
-        attempts.store(outcome.attempts, Ordering::Relaxed);
+    let attempts = Arc::new(AtomicU32::new(0));
+    let (up, counted, operation) = (up.clone(), attempts.clone(), lookup.operation.to_owned());
+    let result = read_through(Some(cache), lookup, || async move {
+        let outcome = up.call(&operation, Idempotency::Idempotent, op).await;
+        counted.store(outcome.attempts, Ordering::Relaxed);
         outcome.result
     })
     .await;
@@ -107,12 +108,17 @@ async fn an_open_circuit_is_answered_from_the_stale_cache_without_a_call() {
         tags: &[],
         ttl: Duration::from_secs(120),
     };
-    let calls = AtomicUsize::new(0);
-    let (first, attempts) = read(&up, &cache, &lookup, |_| async {
-        calls.fetch_add(1, Ordering::SeqCst);
-        Ok::<_, Error>("pending".to_owned())
-    })
-    .await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    // An attempt that counts itself and answers `answer`.
+    let counting = |answer: Result<&'static str, Error>| {
+        let calls = calls.clone();
+        move |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone().map(str::to_owned);
+            async move { answer }
+        }
+    };
+    let (first, attempts) = read(&up, &cache, &lookup, counting(Ok("pending"))).await;
     assert_eq!(attempts, 1);
     assert_eq!(first.unwrap().cache, CacheOutcome::Miss);
     let (hit, attempts) = read(&up, &cache, &lookup, |_| async { Ok::<_, Error>("unused".to_owned()) }).await;
@@ -121,22 +127,14 @@ async fn an_open_circuit_is_answered_from_the_stale_cache_without_a_call() {
 
     // The entry goes stale; the upstream fails twice (retried), which opens the circuit.
     tokio::time::advance(Duration::from_secs(121)).await;
-    let (failing, attempts) = read(&up, &cache, &lookup, |_| async {
-        calls.fetch_add(1, Ordering::SeqCst);
-        Err::<String, _>(s503())
-    })
-    .await;
+    let (failing, attempts) = read(&up, &cache, &lookup, counting(Err(s503()))).await;
     assert_eq!(attempts, 2);
     let stale = failing.unwrap();
     assert_eq!((stale.value.as_str(), stale.cache), ("pending", CacheOutcome::Stale));
     assert_eq!(up.breaker().state(), CircuitState::Open);
 
     // With the circuit open: stale, no call, no attempt.
-    let (open, attempts) = read(&up, &cache, &lookup, |_| async {
-        calls.fetch_add(1, Ordering::SeqCst);
-        Ok::<_, Error>("unused".to_owned())
-    })
-    .await;
+    let (open, attempts) = read(&up, &cache, &lookup, counting(Ok("unused"))).await;
     assert_eq!(attempts, 0);
     assert_eq!(open.unwrap().cache, CacheOutcome::Stale);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
