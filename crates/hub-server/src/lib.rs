@@ -18,6 +18,7 @@ pub mod admin;
 pub mod answer;
 pub mod auth;
 pub mod compose;
+pub mod conditional;
 pub mod correlation;
 pub mod events_ws;
 pub mod extract;

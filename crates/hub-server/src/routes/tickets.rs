@@ -1,18 +1,19 @@
 //! `/v1/tickets`: open a ticket, read its status, comment on it.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
 use hub_app::WriteOp;
 use hub_core::{NewComment, NewTicket, Operation, TicketId};
 
 use crate::auth::Principal;
+use crate::conditional::{self, IfNoneMatch};
 use crate::correlation::Correlation;
 use crate::extract::{JsonBody, PathId};
 use crate::idempotency::key_from_headers;
 use crate::problem::Problem;
-use crate::routes::{CACHE_STATUS, cache_status, write};
+use crate::routes::write;
 use crate::state::AppState;
 use crate::wire::{AddCommentRequest, CommentBody, CreateTicketRequest, CreatedTicketBody, TicketBody, non_empty};
 
@@ -57,16 +58,18 @@ pub async fn get_ticket(
     State(state): State<AppState>,
     Extension(corr): Extension<Correlation>,
     PathId(id): PathId<TicketId>,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, Problem> {
     let fetched = state
         .hub
         .ticket(&corr.call_context(), &id)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTicketStatus))?;
-    let mut res = Json(TicketBody::from(fetched.value)).into_response();
-    res.headers_mut()
-        .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));
-    Ok(res)
+    Ok(conditional::json_of(
+        &if_none_match,
+        &TicketBody::from(fetched.value),
+        fetched.cache,
+    ))
 }
 
 /// Adds a comment to a ticket.

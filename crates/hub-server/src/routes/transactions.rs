@@ -1,14 +1,14 @@
 //! `/v1/transactions/{id}` and `/v1/customers/{id}/transactions`: cached transaction reads.
 
+use axum::Extension;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
 use hub_core::{CustomerId, HistoryLimit, Operation, TransactionId};
 
+use crate::conditional::{self, IfNoneMatch};
 use crate::correlation::Correlation;
 use crate::extract::{PathId, QueryMap};
 use crate::problem::Problem;
-use crate::routes::{CACHE_STATUS, cache_status};
 use crate::state::AppState;
 use crate::wire::{HistoryBody, TransactionBody};
 
@@ -25,16 +25,20 @@ pub async fn get_transaction(
     State(state): State<AppState>,
     Extension(corr): Extension<Correlation>,
     PathId(id): PathId<TransactionId>,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, Problem> {
+    // The domain transaction's JSON is the answer's body (`TransactionBody`), so the
+    // cached bytes go out as they are.
     let fetched = state
         .hub
-        .transaction(&corr.call_context(), &id)
+        .transaction_encoded(&corr.call_context(), &id)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTransactionStatus))?;
-    let mut res = Json(TransactionBody::from(fetched.value)).into_response();
-    res.headers_mut()
-        .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));
-    Ok(res)
+    Ok(conditional::json(
+        &if_none_match,
+        fetched.value.into_json(),
+        fetched.cache,
+    ))
 }
 
 /// Reads a customer's most recent transactions (cached).
@@ -54,6 +58,7 @@ pub async fn get_history(
     Extension(corr): Extension<Correlation>,
     PathId(id): PathId<CustomerId>,
     query: QueryMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, Problem> {
     let n = query.limit(
         "limit",
@@ -67,8 +72,9 @@ pub async fn get_history(
         .history(&corr.call_context(), &id, limit)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTransactionHistory))?;
-    let mut res = Json(HistoryBody::from(fetched.value)).into_response();
-    res.headers_mut()
-        .insert(CACHE_STATUS.clone(), cache_status(fetched.cache));
-    Ok(res)
+    Ok(conditional::json_of(
+        &if_none_match,
+        &HistoryBody::from(fetched.value),
+        fetched.cache,
+    ))
 }

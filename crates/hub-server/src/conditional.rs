@@ -1,0 +1,181 @@
+//! Validators of cached reads: a strong `ETag` over the answer's bytes, and a matching
+//! `If-None-Match` answered `304 Not Modified` (RFC 9110 §8.8.3, §13.1.2).
+
+use axum::body::{Body, Bytes};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use hub_core::CacheOutcome;
+use serde::Serialize;
+
+use crate::problem::{Problem, ProblemCode};
+use crate::routes::{CACHE_STATUS, cache_status};
+
+/// The request's `If-None-Match`, if any (taken without copying the other headers).
+#[derive(Debug, Clone, Default)]
+pub struct IfNoneMatch(pub Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get(header::IF_NONE_MATCH).cloned()))
+    }
+}
+
+/// The strong entity tag of `body`: a 64-bit FNV-1a hash in hex, quoted. The same bytes
+/// give the same tag in every instance and version of the hub.
+///
+/// ```
+/// use hub_server::conditional::etag;
+/// assert_ne!(etag(b"{}"), etag(b"[]"));
+/// assert_eq!(etag(b"{}").len(), 18);
+/// ```
+pub fn etag(body: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in body {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("\"{hash:016x}\"")
+}
+
+/// Whether `if_none_match` matches `etag` by the weak comparison RFC 9110 prescribes for
+/// it: `*`, or a listed tag whose opaque part equals `etag`'s (`W/` ignored). A value
+/// that is not a list of entity tags matches nothing.
+///
+/// ```
+/// use hub_server::conditional::none_match;
+/// assert!(none_match(b"\"abc\"", "\"abc\""));
+/// assert!(none_match(b"W/\"x\", \"abc\"", "\"abc\""));
+/// assert!(none_match(b"*", "\"abc\""));
+/// assert!(!none_match(b"\"abd\"", "\"abc\""));
+/// ```
+pub fn none_match(if_none_match: &[u8], etag: &str) -> bool {
+    let mut rest = if_none_match.trim_ascii();
+    if rest == b"*" {
+        return true;
+    }
+    let etag = etag.as_bytes();
+    loop {
+        rest = rest.trim_ascii_start();
+        if let Some(weak) = rest.strip_prefix(b"W/") {
+            rest = weak;
+        }
+        let Some(open) = rest.strip_prefix(b"\"") else {
+            return false;
+        };
+        let Some(close) = open.iter().position(|&b| b == b'"') else {
+            return false;
+        };
+        // `etag` is quoted: compare with the quotes.
+        if rest.get(..close + 2) == Some(etag) {
+            return true;
+        }
+        rest = open[close + 1..].trim_ascii_start();
+        match rest.strip_prefix(b",") {
+            Some(next) => rest = next,
+            None => return false,
+        }
+    }
+}
+
+/// A cached read's answer: `200` with `body` (JSON), its `ETag` and `Cache-Status`, or
+/// `304` with the same headers and no body when `if_none_match` matches.
+pub fn json(if_none_match: &IfNoneMatch, body: Bytes, cache: CacheOutcome) -> Response {
+    let tag = etag(&body);
+    let not_modified = if_none_match.0.as_ref().is_some_and(|v| none_match(v.as_bytes(), &tag));
+    let mut res = if not_modified {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Body::from(body));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res
+    };
+    if let Ok(tag) = HeaderValue::try_from(tag) {
+        res.headers_mut().insert(header::ETAG, tag);
+    }
+    res.headers_mut().insert(CACHE_STATUS.clone(), cache_status(cache));
+    res
+}
+
+/// [`json`] of `value`'s JSON (a wire body encoded for this answer).
+pub fn json_of(if_none_match: &IfNoneMatch, value: &impl Serialize, cache: CacheOutcome) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => json(if_none_match, body.into(), cache),
+        Err(e) => Problem::new(ProblemCode::Internal, format!("the answer could not be encoded: {e}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Our tag anywhere in a list, weak or strong, with any spacing, matches.
+        #[test]
+        fn a_list_holding_the_tag_matches(
+            before in proptest::collection::vec("[a-z0-9]{0,12}", 0..4),
+            after in proptest::collection::vec("[a-z0-9]{0,12}", 0..4),
+            weak in any::<bool>(),
+            space in "[ \t]{0,2}",
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let tag = etag(&body);
+            let mut items: Vec<String> = before.iter().map(|t| format!("\"{t}\"")).collect();
+            items.push(if weak { format!("W/{tag}") } else { tag.clone() });
+            items.extend(after.iter().map(|t| format!("W/\"{t}\"")));
+            let header = items.join(&format!("{space},{space}"));
+            prop_assert!(none_match(header.as_bytes(), &tag));
+        }
+
+        /// A list of other tags never matches, and no value makes the parser panic.
+        #[test]
+        fn other_tags_and_garbage_do_not_match(
+            others in proptest::collection::vec("[a-z0-9]{0,12}", 0..5),
+            garbage in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let tag = etag(b"the body");
+            let header = others.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+            prop_assert!(!none_match(header.as_bytes(), &tag));
+            let _ = none_match(&garbage, &tag);
+        }
+    }
+
+    #[test]
+    fn a_match_answers_304_with_the_validators_and_no_body() {
+        let body = Bytes::from_static(br#"{"a":1}"#);
+        let tag = etag(&body);
+        let res = json(
+            &IfNoneMatch(Some(HeaderValue::try_from(tag.clone()).unwrap())),
+            body.clone(),
+            CacheOutcome::Hit,
+        );
+        assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(res.headers()[header::ETAG], tag.as_str());
+        assert_eq!(res.headers()[&CACHE_STATUS], "integration-hub; hit");
+        assert!(res.headers().get(header::CONTENT_TYPE).is_none());
+        let other = json(
+            &IfNoneMatch(Some(HeaderValue::from_static("\"0\""))),
+            body,
+            CacheOutcome::Miss,
+        );
+        assert_eq!(other.status(), StatusCode::OK);
+        assert_eq!(other.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn malformed_lists_match_nothing() {
+        let tag = etag(b"x");
+        for v in ["", "\"", "W/", "abc", "\"a\" \"b\"", &tag[..tag.len() - 1]] {
+            assert!(!none_match(v.as_bytes(), &tag), "{v:?}");
+        }
+        assert!(none_match(format!("{tag} , junk").as_bytes(), &tag));
+    }
+}
