@@ -162,6 +162,18 @@ const LAYERS: &[Layer] = &[
         dev: &[],
     },
     Layer {
+        krate: "hub-admin",
+        rule: "the supervisor's page, a router the server mounts: hub-app and hub-core only, never the server, a store or an adapter",
+        normal: &[
+            (
+                "hub-app",
+                "the dead-letter use cases, sessions, the sign-in throttle and the callers it runs over",
+            ),
+            ("hub-core", "the dead-letter, audit and call-context types it shows and passes on"),
+        ],
+        dev: &[],
+    },
+    Layer {
         krate: "hub-server",
         rule: "the only crate that knows the hub's HTTP wire format: composes every hub crate; none depends on it but hub-tests",
         normal: &[
@@ -172,6 +184,10 @@ const LAYERS: &[Layer] = &[
             (
                 "hub-config",
                 "main loads the configuration; the wiring builds the hub from it",
+            ),
+            (
+                "hub-admin",
+                "it mounts the supervisor's page beside the API, and reads its route table for 405 answers and metrics labels",
             ),
             ("hub-core", "the ports the handlers and the wiring use"),
             ("hub-telemetry", "main sets up logging and the metrics recorder"),

@@ -39,7 +39,7 @@ pub fn route_label(template: &str) -> SharedString {
     crate::auth::ROUTES
         .iter()
         .map(|r| r.path)
-        .chain(crate::admin::ROUTES.iter().map(|r| r.path))
+        .chain(hub_admin::ROUTES.iter().map(|r| r.path))
         .find(|p| *p == template)
         .map_or_else(
             || SharedString::from_owned(template.to_owned()),

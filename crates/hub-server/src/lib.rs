@@ -14,7 +14,6 @@
 //! # }
 //! ```
 
-pub mod admin;
 pub mod answer;
 pub mod auth;
 pub mod compose;

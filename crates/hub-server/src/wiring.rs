@@ -354,8 +354,8 @@ async fn assemble_with(
                 .collect()
         }))
         .with_error_rates(error_rates)
-        .with_sessions(Arc::new(crate::admin::Sessions::new(
-            crate::admin::SessionSettings::default(),
+        .with_sessions(Arc::new(hub_admin::Sessions::new(
+            hub_admin::SessionSettings::default(),
             stores.admin_sessions.clone(),
         )))
         .with_probe(Arc::new(CacheProbe(cache_store)))
