@@ -43,7 +43,7 @@ fn capture_logs() {
         let subscriber = tracing_subscriber::fmt()
             .json()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "info,hub_upstream=debug,hub_server=debug,hub_store=debug",
+                "info,hub_upstream=debug,hub_server=debug,hub_admin=debug,hub_runtime=debug,hub_store=debug",
             ))
             .with_writer(move || writer.clone())
             .finish();

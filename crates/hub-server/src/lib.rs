@@ -16,13 +16,11 @@
 
 pub mod answer;
 pub mod auth;
-pub mod compose;
 pub mod correlation;
 pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;
 pub mod idempotency;
-pub mod notify;
 pub mod openapi;
 pub mod probe;
 pub mod problem;
