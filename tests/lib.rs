@@ -37,7 +37,7 @@ fn capture_logs() {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let layer = hub_telemetry::logging::layer(
             hub_telemetry::logging::Style::Json,
-            "info,hub_upstream=debug,hub_server=debug,hub_store=debug",
+            "info,hub_upstream=debug,hub_server=debug,hub_admin=debug,hub_runtime=debug,hub_store=debug",
             Arc::new(Capture(buffer.clone())),
         );
         let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));

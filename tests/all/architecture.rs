@@ -162,6 +162,43 @@ const LAYERS: &[Layer] = &[
         dev: &[],
     },
     Layer {
+        krate: "hub-admin",
+        rule: "the supervisor's page, a router the server mounts: hub-app and hub-core only, never the server, a store or an adapter",
+        normal: &[
+            (
+                "hub-app",
+                "the dead-letter use cases, sessions, the sign-in throttle and the callers it runs over",
+            ),
+            (
+                "hub-core",
+                "the dead-letter, audit and call-context types it shows and passes on",
+            ),
+        ],
+        dev: &[],
+    },
+    Layer {
+        krate: "hub-runtime",
+        rule: "composes a hub_app::Hub from the configuration for any binary: every crate that builds a piece of the hub, never the server, the supervisor's page or an HTTP server framework",
+        normal: &[
+            ("hub-app", "the use cases it composes over the ports"),
+            ("hub-config", "the configuration it composes from"),
+            ("hub-core", "the ports the stores and adapters are held as"),
+            ("hub-resilience", "each adapter's retry, breaker and read cache"),
+            ("hub-store", "the stores the configuration names"),
+            (
+                "hub-telemetry",
+                "the metrics recorder is set up before the first circuit gauge",
+            ),
+            ("hub-ticketing", "the configured ticketing adapter"),
+            ("hub-transactions", "the transaction adapters"),
+            (
+                "hub-upstream",
+                "the adapters' HTTP client, authentication and endpoints, and the alert webhook's client",
+            ),
+        ],
+        dev: &[],
+    },
+    Layer {
         krate: "hub-server",
         rule: "the only crate that knows the hub's HTTP wire format: composes every hub crate; none depends on it but hub-tests",
         normal: &[
@@ -171,22 +208,32 @@ const LAYERS: &[Layer] = &[
             ),
             (
                 "hub-config",
-                "main loads the configuration; the wiring builds the hub from it",
+                "main loads the configuration and turns its [server] and [events] into the API's settings",
             ),
-            ("hub-core", "the ports the handlers and the wiring use"),
+            ("hub-runtime", "main, the CLI and the wiring compose the hub through it"),
+            (
+                "hub-admin",
+                "it mounts the supervisor's page beside the API, and reads its route table for 405 answers and metrics labels",
+            ),
+            ("hub-core", "the domain types the handlers parse into and answer from"),
             ("hub-telemetry", "main sets up logging and the metrics recorder"),
-            ("hub-resilience", "the wiring builds each adapter's resilience pipeline"),
             ("hub-secrets", "main resolves the configuration's secret references"),
-            ("hub-store", "the wiring picks the store from the configuration"),
-            ("hub-ticketing", "the wiring builds the configured ticketing adapter"),
-            ("hub-transactions", "the wiring builds the transaction adapters"),
+            (
+                "hub-store",
+                "the CLI's migrate and direct dlq commands open the stores; the wiring gives the page the shared sessions",
+            ),
+            (
+                "hub-ticketing",
+                "`probe jira-fields` compares Jira's create screen with the configured fields",
+            ),
             (
                 "hub-upstream",
-                "the wiring builds the adapters' HTTP client and authentication",
+                "the CLI's --url mode and the Jira probe call over its HTTP client; the wiring hands endpoints to tests",
             ),
         ],
         dev: &[
             ("hub-core", "mock ports (feature `mock`) in route tests"),
+            ("hub-resilience", "the webhook tests watch a read cache's invalidation"),
             (
                 "hub-sim",
                 "its own tests check the webhooks and alerts against the sim's signing and the assembled hub against its secret: end-to-end checks that could live in hub-tests",
@@ -482,13 +529,40 @@ fn adapters_never_depend_on_each_other_or_the_server() {
 fn only_the_server_knows_the_hub_wire_format() {
     let ws = workspace();
     for name in &ws.members {
-        if name != "hub-server" && name != "hub-tests" && name != "hub-sim" {
+        // hub-admin serves the supervisor's HTML page, never the API's JSON.
+        if !["hub-server", "hub-admin", "hub-tests", "hub-sim"].contains(&name.as_str()) {
             assert!(
                 !ws.normal[name].contains("axum"),
                 "{name} depends on axum: only hub-server serves the hub's API"
             );
         }
     }
+}
+
+#[test]
+fn the_composition_serves_nothing_and_the_page_composes_nothing() {
+    let ws = workspace();
+    assert_closure_excludes(
+        &ws,
+        "hub-runtime",
+        &["axum", "hub-server", "hub-admin"],
+        "hub-runtime composes the hub for any binary; serving it is the server's",
+    );
+    assert_closure_excludes(
+        &ws,
+        "hub-admin",
+        &[
+            "hub-server",
+            "hub-runtime",
+            "hub-store",
+            "hub-ticketing",
+            "hub-transactions",
+            "hub-upstream",
+            "sqlx",
+            "redis",
+        ],
+        "the supervisor's page runs over hub-app; the server composes what it is given",
+    );
 }
 
 #[test]

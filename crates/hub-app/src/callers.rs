@@ -175,3 +175,40 @@ pub enum Refused {
         has: Role,
     },
 }
+
+/// One entry point (a route of the API or of the supervisor's page) and the least role a
+/// caller needs for it (`None`: open to anyone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteRule {
+    /// The method, upper case (`GET`, `POST`).
+    pub method: &'static str,
+    /// The path template, as the router and the OpenAPI document spell it.
+    pub path: &'static str,
+    /// The least role that may call it; `None` for open routes.
+    pub role: Option<Role>,
+}
+
+impl RouteRule {
+    /// A rule for `method path`.
+    pub const fn new(method: &'static str, path: &'static str, role: Option<Role>) -> Self {
+        Self { method, path, role }
+    }
+}
+
+/// The role `routes` say `method path` needs; a route missing from them needs admin (fail
+/// closed). HEAD is answered by the GET route and needs what GET needs.
+///
+/// ```
+/// use hub_app::callers::{Role, RouteRule, role_in};
+/// const ROUTES: &[RouteRule] = &[RouteRule::new("GET", "/open", None), RouteRule::new("GET", "/r", Some(Role::Read))];
+/// assert_eq!(role_in(ROUTES, "HEAD", "/open"), None);
+/// assert_eq!(role_in(ROUTES, "GET", "/r"), Some(Role::Read));
+/// assert_eq!(role_in(ROUTES, "POST", "/r"), Some(Role::Admin));
+/// ```
+pub fn role_in(routes: &[RouteRule], method: &str, path: &str) -> Option<Role> {
+    let method = if method == "HEAD" { "GET" } else { method };
+    routes
+        .iter()
+        .find(|r| r.method == method && r.path == path)
+        .map_or(Some(Role::Admin), |r| r.role)
+}

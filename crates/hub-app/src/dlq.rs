@@ -26,6 +26,23 @@ impl Hub {
     }
 }
 
+/// A filter value a caller passes (an adapter, an operation, a cursor): 1 to 512 visible
+/// ASCII characters; the error says so.
+///
+/// ```
+/// use hub_app::dlq::filter_value;
+/// assert_eq!(filter_value("ticketing").as_deref(), Ok("ticketing"));
+/// assert!(filter_value("two words").is_err());
+/// assert!(filter_value("").is_err());
+/// ```
+pub fn filter_value(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.len() > 512 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("must be 1 to 512 visible ASCII characters".to_owned())
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use hub_core::{DeadLetterQueue, DlqStatus, NewDlqEntry};

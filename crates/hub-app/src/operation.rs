@@ -75,12 +75,18 @@ impl WriteOp {
         })
     }
 
-    /// Whether sending it again cannot do it twice: its upstream deduplicates by key, or
-    /// (comments) is looked at before anything is sent again.
+    /// Whether sending it again cannot do it twice ([`resend_is_safe`] of its operation).
     pub fn resend_is_safe(&self, ports: &Ports) -> bool {
-        match self {
-            Self::CreateTicket(_) => ports.ticketing.creates_honour_keys(),
-            Self::AddComment { .. } | Self::CreateDraft(_) | Self::Commit(_) | Self::Cancel(_) => true,
-        }
+        resend_is_safe(self.operation(), ports)
+    }
+}
+
+/// Whether sending `operation` again cannot do it twice: its upstream deduplicates by key,
+/// or (comments) is looked at before anything is sent again. Only a ticket create to a
+/// system that forgets keys is unsafe; the name alone decides, no payload is needed.
+pub fn resend_is_safe(operation: Operation, ports: &Ports) -> bool {
+    match operation {
+        Operation::CreateTicket => ports.ticketing.creates_honour_keys(),
+        _ => true,
     }
 }

@@ -12,7 +12,7 @@ use crate::answer::AnswerFormat;
 use crate::dead_letter::{APPLIED_UNREADABLE, OUTCOME_UNKNOWN};
 use crate::dlq_payload::{self, UnreplayableError};
 use crate::hub::Hub;
-use crate::operation::{WriteOp, Written};
+use crate::operation::{WriteOp, Written, resend_is_safe};
 use crate::ports::Ports;
 
 /// Why a replay did not succeed.
@@ -226,12 +226,15 @@ async fn replay_entry(
 
 /// Whether a replay that failed with `err` may have taken effect at an upstream that can
 /// neither deduplicate a resend nor be asked whether it landed.
+///
+/// The stored operation's name decides it, so the payload the replayer decoded is not
+/// decoded again (an upstream failure means it did decode).
 fn landed_where_unsafe(hub: &Hub, err: &ReplayError, failure: &hub_core::NewDlqEntry) -> bool {
     let ReplayError::Upstream(e) = err else {
         return false;
     };
     e.delivery() == Delivery::Unknown
-        && dlq_payload::decode(&failure.operation, &failure.payload).is_ok_and(|op| !op.resend_is_safe(&hub.ports))
+        && Operation::parse(&failure.operation).is_some_and(|op| !resend_is_safe(op, &hub.ports))
 }
 
 /// Pauses before retrying to record a replay's outcome: a database blip must not leave a

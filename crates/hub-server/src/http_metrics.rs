@@ -34,7 +34,7 @@ fn known_routes() -> impl Iterator<Item = &'static str> {
     crate::auth::ROUTES
         .iter()
         .map(|r| r.path)
-        .chain(crate::admin::ROUTES.iter().map(|r| r.path))
+        .chain(hub_admin::ROUTES.iter().map(|r| r.path))
 }
 
 /// The label of a matched route template: the route table's own `&'static str` when the

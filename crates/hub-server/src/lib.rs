@@ -1,5 +1,6 @@
-//! The Integration Hub server: the hub's HTTP API over hub-core's ports, its security,
-//! idempotency, and the composition of the hub from its configuration.
+//! The Integration Hub server: the hub's HTTP API over hub-app's use cases, its security
+//! and idempotency headers, the supervisor's page mounted from `hub-admin`, and the hub
+//! composed by `hub-runtime` served with read timeouts and a graceful drain.
 //!
 //! Compose an [`AppState`] from `Arc<dyn Port>`s, then serve it with
 //! [`shutdown::serve`] (the router with read timeouts, a connection limit and a
@@ -14,17 +15,14 @@
 //! # }
 //! ```
 
-pub mod admin;
 pub mod answer;
 pub mod auth;
-pub mod compose;
 pub mod conditional;
 pub mod correlation;
 pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;
 pub mod idempotency;
-pub mod notify;
 pub mod openapi;
 pub mod probe;
 pub mod problem;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hub_config::Loaded;
 use hub_secrets::Secrets;
-use hub_server::{compose, wiring};
+use hub_server::wiring;
 
 mod cli;
 
@@ -106,7 +106,7 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        let failures = compose::check_secrets(c, &secrets).await;
+        let failures = hub_runtime::check_secrets(c, &secrets).await;
         for f in &failures {
             eprintln!("error: {}: {f}", cli.config.display());
         }

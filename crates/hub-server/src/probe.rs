@@ -8,7 +8,7 @@ use hub_core::{AuditLog, AuditQuery, AuditRecord, CallContext, Page, SecretSourc
 use hub_ticketing::createmeta::{self, Findings, ScreenField};
 use hub_upstream::{Call, Endpoint};
 
-use crate::wiring::{self, WiringError};
+use hub_runtime::ComposeError;
 
 /// Why the probe could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,7 @@ pub enum ProbeError {
     NotJira(&'static str),
     /// The adapter could not be built (credentials, URL).
     #[error(transparent)]
-    Wiring(#[from] WiringError),
+    Wiring(#[from] ComposeError),
     /// Jira failed or refused.
     #[error("Jira answered: {0}")]
     Upstream(#[from] hub_core::Error),
@@ -97,7 +97,7 @@ pub async fn jira_fields(config: &Config, secrets: Arc<dyn SecretSource>) -> Res
         (Dialect::Jira, Some(j)) => j,
         (d, _) => return Err(ProbeError::NotJira(d.as_str())),
     };
-    let endpoint = wiring::ticketing_endpoint(config, secrets, Arc::new(Unaudited)).await?;
+    let endpoint = hub_runtime::ticketing_endpoint(config, secrets, Arc::new(Unaudited)).await?;
     let ctx = CallContext::new(crate::correlation::generate_request_id());
     let project = jira.project_key.as_str();
     let types = read_all(
@@ -121,7 +121,7 @@ pub async fn jira_fields(config: &Config, secrets: Arc<dyn SecretSource>) -> Res
         createmeta::fields,
     )
     .await?;
-    let fields = wiring::jira_create_fields(jira);
+    let fields = hub_runtime::jira_create_fields(jira);
     Ok(Report {
         project: project.to_owned(),
         issue_type: (issue_type.name.clone(), issue_type.id.clone()),

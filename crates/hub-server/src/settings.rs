@@ -1,4 +1,5 @@
-//! The configuration's sections as the server's and the application's settings.
+//! The configuration's sections as the server's settings (the use cases' are
+//! [`hub_runtime::settings`]).
 
 use std::time::Duration;
 
@@ -38,23 +39,6 @@ pub fn serve_settings(server: &ServerConfig) -> ServeSettings {
     }
 }
 
-/// The use cases' tunables, from `[idempotency]`, `[dlq]` and `[server]`.
-pub fn app_settings(config: &Config) -> hub_app::Settings {
-    hub_app::Settings {
-        idempotency_lease: Duration::from_secs(config.idempotency.lease_s),
-        replay_lease: Duration::from_secs(config.dlq.replay_lease_s),
-        max_write_tasks: config.server.max_write_tasks,
-    }
-}
-
-/// How supervisor alerts are aggregated, from `[notify]`.
-pub fn alert_settings(config: &Config) -> hub_app::AlertSettings {
-    hub_app::AlertSettings {
-        window: Duration::from_secs(config.notify.window_s),
-        max_samples: config.notify.max_samples,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,12 +50,7 @@ mod tests {
         let (mut c, _) = hub_config::load_str("hub.example.toml", example, std::iter::empty()).unwrap();
         c.server = ServerConfig::default();
         c.events = EventsConfig::default();
-        c.idempotency = hub_config::IdempotencyConfig::default();
-        c.dlq = hub_config::DlqConfig::default();
-        c.notify = hub_config::NotifyConfig::default();
         assert_eq!(api_settings(&c), ApiSettings::default());
         assert_eq!(serve_settings(&c.server), ServeSettings::default());
-        assert_eq!(app_settings(&c), hub_app::Settings::default());
-        assert_eq!(alert_settings(&c), hub_app::AlertSettings::default());
     }
 }

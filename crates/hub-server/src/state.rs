@@ -9,9 +9,9 @@ use hub_app::health::{AuditProbe, CircuitStates, DlqProbe, NoCircuits, StoreProb
 use hub_app::{ErrorRates, Hub, WebhookReceiver};
 use hub_core::Currency;
 
-use crate::admin::{Sessions, Throttle};
 use crate::auth::Authenticator;
 use crate::events_ws::LiveSettings;
+use hub_admin::{Sessions, Throttle};
 
 /// Renders `/metrics` (Prometheus text exposition); implemented over the metrics recorder.
 pub trait MetricsRender: Send + Sync {
@@ -142,7 +142,7 @@ impl AppState {
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             error_rates: Arc::new(ErrorRates::default()),
             sessions: Arc::new(Sessions::new(
-                crate::admin::SessionSettings::default(),
+                hub_admin::SessionSettings::default(),
                 Arc::new(hub_store::MemoryAdminSessions::new(Arc::new(
                     hub_store::clock::SystemClock,
                 ))),

@@ -487,14 +487,7 @@ pub struct ReadyBody {
     pub adapters: BTreeMap<String, AdapterReadiness>,
 }
 
-/// A cursor or filter value from a query string: visible ASCII, at most 512 bytes.
-pub fn query_token(raw: &str) -> Result<String, String> {
-    if raw.is_empty() || raw.len() > 512 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        Err("must be 1 to 512 visible ASCII characters".to_owned())
-    } else {
-        Ok(raw.to_owned())
-    }
-}
+pub use hub_app::dlq::filter_value as query_token;
 
 /// An RFC 3339 timestamp from a query string.
 pub fn query_time(raw: &str) -> Result<OffsetDateTime, String> {

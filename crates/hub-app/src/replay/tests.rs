@@ -84,6 +84,46 @@ async fn a_failed_replay_keeps_the_entry_pending_with_the_new_error() {
     );
 }
 
+/// A replayed ticket create that may have landed at a system that ignores keys is, from
+/// then on, replayed only when forced; a commit (keyed upstream) stays an ordinary failure.
+#[tokio::test]
+async fn a_replay_that_may_have_landed_where_a_resend_is_unsafe_becomes_outcome_unknown() {
+    let rig = Rig::new();
+    let entries = seed_v1(&rig).await;
+    rig.upstream.fail_with(Error::Upstream {
+        status: 503,
+        retry_after: None,
+    });
+    for (entry, code) in [(&entries[0], "outcome_unknown"), (&entries[3], "upstream_5xx")] {
+        let replayed = rig.hub.replay(&entry.id, "ops", ctx("r"), false).await.unwrap();
+        assert!(
+            matches!(
+                replayed,
+                Replayed::Failed {
+                    error: ReplayError::Upstream(_),
+                    ..
+                }
+            ),
+            "{replayed:?}"
+        );
+        let after = rig.dlq.entry(entry.id.as_str()).unwrap();
+        assert_eq!(
+            (after.status, after.failure.error_code.as_str()),
+            (DlqStatus::Pending, code),
+            "{}",
+            entry.failure.operation
+        );
+    }
+    let refused = rig.hub.replay(&entries[0].id, "ops", ctx("r2"), false).await.unwrap();
+    assert!(matches!(
+        refused,
+        Replayed::Failed {
+            error: ReplayError::OutcomeUnknown,
+            ..
+        }
+    ));
+}
+
 #[tokio::test]
 async fn an_unreadable_payload_is_reported_not_sent() {
     let rig = Rig::new();

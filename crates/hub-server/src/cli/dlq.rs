@@ -11,7 +11,6 @@ use hub_app::{ReplayError, Replayed};
 use hub_core::{DeadLetterQueue, DlqError, DlqFilter, DlqId, DlqStatus};
 use hub_secrets::Secrets;
 use hub_server::wire::{DlqEntryBody, DlqPage};
-use hub_server::wiring;
 use hub_upstream::client::{ClientConfig, HttpClient};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
@@ -211,13 +210,19 @@ async fn direct_action(dlq: &dyn DeadLetterQueue, action: &Action) -> Result<Val
 async fn direct_replay(loaded: &hub_config::Loaded, raw_id: &str, force: bool) -> Result<Value, Failure> {
     let id = parse_id(raw_id)?;
     let secrets = Secrets::from_process_env().map_err(|e| Failure::Usage(format!("{}: {e}", loaded.file.display())))?;
-    let composed = wiring::compose(&loaded.config, loaded.store_section(), Arc::new(secrets), None)
-        .await
-        .map_err(|e| match e {
-            wiring::WiringError::Store(e) => Failure::Runtime(format!("{}: store: {e}", loaded.file.display())),
-            // A missing credential or an unusable adapter setting is the configuration's fault.
-            other => Failure::Usage(format!("{}: {other}", loaded.file.display())),
-        })?;
+    let composed = hub_runtime::compose(
+        &loaded.config,
+        loaded.store_section(),
+        Arc::new(secrets),
+        Arc::new(hub_server::answer::HttpAnswers),
+        None,
+    )
+    .await
+    .map_err(|e| match e {
+        hub_runtime::ComposeError::Store(e) => Failure::Runtime(format!("{}: store: {e}", loaded.file.display())),
+        // A missing credential or an unusable adapter setting is the configuration's fault.
+        other => Failure::Usage(format!("{}: {other}", loaded.file.display())),
+    })?;
     let result = replay_with(&composed.app, raw_id, &id, force).await;
     if let Err(e) = composed.stores.shutdown().await {
         eprintln!("warning: closing the store: {e}");

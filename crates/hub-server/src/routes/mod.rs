@@ -93,12 +93,29 @@ pub fn build_router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::layer))
         .route_layer(middleware::from_fn(http_metrics::label_route))
         // The supervisor's page authenticates by session cookie, outside the bearer layer.
-        .merge(crate::admin::router(state.clone()))
+        .merge(hub_admin::router(admin_page(&state)).route_layer(middleware::from_fn(http_metrics::label_route)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(correlation::layer))
         .with_state(state)
+}
+
+/// The supervisor's page over the server's state; its replays carry the request's correlation ids.
+fn admin_page(state: &AppState) -> hub_admin::Page {
+    hub_admin::Page {
+        hub: state.hub.clone(),
+        auth: state.auth.clone(),
+        sessions: state.sessions.clone(),
+        throttle: state.signin_throttle.clone(),
+        error_rates: state.error_rates.clone(),
+        circuits: state.circuits.clone(),
+        context: |extensions| {
+            extensions
+                .get::<correlation::Correlation>()
+                .map(correlation::Correlation::call_context)
+        },
+    }
 }
 
 async fn not_found(uri: Uri) -> Problem {
@@ -110,7 +127,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
     Problem::method_not_allowed(method.as_str(), uri.path(), allow)
 }
 
-/// The methods [`ROUTES`] and the supervisor's page ([`crate::admin::ROUTES`]) have for a concrete path.
+/// The methods [`ROUTES`] and the supervisor's page ([`hub_admin::ROUTES`]) have for a concrete path.
 ///
 /// The router picks a route by path alone, a literal segment before a parameter, so only
 /// the most specific matching template counts: `/v1/transactions/drafts` is the drafts
@@ -123,7 +140,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
 /// ```
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     let segments: Vec<&str> = path.split('/').collect();
-    let all = || ROUTES.iter().chain(crate::admin::ROUTES);
+    let all = || ROUTES.iter().chain(hub_admin::ROUTES);
     // Per segment, whether the template has a literal there: the router's preference.
     let specificity = |template: &str| -> Option<Vec<bool>> {
         let parts: Vec<&str> = template.split('/').collect();

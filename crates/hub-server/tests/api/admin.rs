@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use hub_admin as admin;
 use hub_app::error_rates::ErrorRates;
 use hub_core::{AuditOutcome, AuditRecord, DlqStatus, Error};
-use hub_server::{CircuitState, admin};
+use hub_server::CircuitState;
 use serde_json::json;
 
 use crate::support::*;

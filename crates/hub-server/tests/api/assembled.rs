@@ -7,8 +7,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hub_config::load_str;
 use hub_core::SecretSource;
+use hub_runtime::ComposeError;
 use hub_secrets::{EnvSource, Secrets};
-use hub_server::wiring::{self, WiringError};
+use hub_server::wiring;
 use hub_sim::DEFAULT_WEBHOOK_SECRET;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -120,7 +121,7 @@ async fn an_assembled_hub_verifies_remembers_and_publishes() {
 async fn an_unusable_webhook_secret_stops_the_start_naming_the_key() {
     let c = config("env:BAD");
     match wiring::assemble(&c, c.store.clone(), secrets()).await {
-        Err(WiringError::Webhooks { key, .. }) => assert_eq!(key, "webhooks.secrets[0]"),
+        Err(ComposeError::Webhooks { key, .. }) => assert_eq!(key, "webhooks.secrets[0]"),
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("assembled"),
     }

@@ -297,7 +297,7 @@ async fn sign_in_failures_count_against_the_connections_peer_address() {
     let hub = Hub::new();
     let (addr, stop, task) = start(&hub, Duration::from_secs(5)).await;
     let (one, two) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
-    let limit = hub_server::admin::ThrottleSettings::default().max_failures;
+    let limit = hub_admin::ThrottleSettings::default().max_failures;
     for i in 0..limit {
         assert_eq!(sign_in_from(addr, one, &format!("canary-guess-{i}")).await, 401);
     }

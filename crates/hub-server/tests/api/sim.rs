@@ -10,7 +10,7 @@ use hub_app::SupervisorNotifier;
 use hub_app::webhooks::WebhookReceiver;
 use hub_app::webhooks::signature::WebhookKeys;
 use hub_core::{Alert, Notifier, Topic};
-use hub_server::notify::WebhookSink;
+use hub_runtime::WebhookSink;
 use hub_sim::{DEFAULT_WEBHOOK_SECRET, Sim, SimConfig, System, Tamper, WebhookRequest};
 use hub_upstream::{ClientConfig, HttpClient};
 

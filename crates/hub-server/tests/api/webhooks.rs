@@ -10,7 +10,7 @@ use hub_app::webhooks::signature::{WebhookKeys, sign};
 use hub_app::webhooks::{MemorySeenIds, WebhookReceiver};
 use hub_core::{Cache, CacheEntry, StoreError, Topic};
 use hub_resilience::cache::CacheManager;
-use hub_server::wiring::Caches;
+use hub_runtime::Caches;
 use serde_json::json;
 
 use crate::support::*;

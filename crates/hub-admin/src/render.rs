@@ -33,7 +33,7 @@ impl Filters {
     ///
     /// ```
     /// use hub_core::DlqStatus;
-    /// use hub_server::admin::render::Filters;
+    /// use hub_admin::render::Filters;
     /// let f = Filters { status: Some(DlqStatus::Pending), adapter: Some("a&b".into()), ..Filters::default() };
     /// assert_eq!(f.query(false), "?status=pending&adapter=a%26b");
     /// assert_eq!(Filters::default().query(true), "");

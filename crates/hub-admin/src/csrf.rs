@@ -11,7 +11,7 @@ pub const FIELD: &str = "csrf";
 /// lengths, which are public, are compared first). An empty expectation matches nothing.
 ///
 /// ```
-/// use hub_server::admin::csrf::verify;
+/// use hub_admin::csrf::verify;
 /// assert!(verify("abc", Some("abc")));
 /// assert!(!verify("abc", Some("abd")));
 /// assert!(!verify("abc", None));
@@ -44,7 +44,7 @@ pub enum CrossSite {
 ///
 /// ```
 /// use axum::http::HeaderMap;
-/// use hub_server::admin::csrf::{same_origin, CrossSite};
+/// use hub_admin::csrf::{same_origin, CrossSite};
 /// let mut h = HeaderMap::new();
 /// h.insert("host", "127.0.0.1:8080".parse().unwrap());
 /// assert_eq!(same_origin(&h, None), Ok(()));

@@ -2,11 +2,12 @@
 //! discard through plain forms answered by redirect-after-POST with a flash message.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -17,12 +18,9 @@ use serde::de::DeserializeOwned;
 use super::render::{self, CircuitRow, Dashboard, Filters, Live};
 use super::session::{Active, Flash, SessionError};
 use super::throttle::{self, Subject};
-use super::{cookie, csrf, random};
-use crate::auth::Role;
-use crate::correlation::Correlation;
-use crate::extract::PathId;
-use crate::state::AppState;
-use crate::wire::query_token;
+use super::{Page, cookie, csrf, random};
+use hub_app::callers::Role;
+use hub_app::dlq::filter_value;
 use hub_app::{ReplayError, Replayed};
 
 /// DLQ entries per page.
@@ -70,7 +68,7 @@ fn random_failed() -> Response {
 
 /// Route middleware: checks the session a route of [`super::ROUTES`] needs and puts the
 /// [`Active`] session in the request.
-pub(super) async fn require_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(super) async fn require_session(State(state): State<Arc<Page>>, mut req: Request, next: Next) -> Response {
     let path = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
     let Some(needed) = super::required_role(req.method(), path.as_deref().unwrap_or("")) else {
         return next.run(req).await;
@@ -103,10 +101,10 @@ pub(super) trait CsrfForm {
 /// CSRF token; anything else is refused with 403 before the handler runs.
 pub(super) struct Checked<T>(Active, T);
 
-impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<AppState> for Checked<T> {
+impl<T: DeserializeOwned + CsrfForm + Send> FromRequest<Arc<Page>> for Checked<T> {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+    async fn from_request(req: Request, state: &Arc<Page>) -> Result<Self, Response> {
         let Some(active) = req.extensions().get::<Active>().cloned() else {
             return Err(not_signed_in());
         };
@@ -184,7 +182,7 @@ fn parse_filters(pairs: &[(&str, Option<&str>)]) -> (Filters, Option<String>) {
         let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
             continue;
         };
-        let token = || query_token(value).map_err(|e| format!("{name} {e}"));
+        let token = || filter_value(value).map_err(|e| format!("{name} {e}"));
         let parsed = match *name {
             "status" => parse_status(value).map(|s| f.status = Some(s)),
             "adapter" => token().map(|v| f.adapter = Some(v)),
@@ -220,7 +218,7 @@ impl ViewQuery {
     }
 }
 
-async fn live(state: &AppState, query: &ViewQuery, csrf: String) -> Live {
+async fn live(state: &Page, query: &ViewQuery, csrf: String) -> Live {
     let (filters, filter_error) = query.filters();
     let filter = DlqFilter {
         status: filters.status,
@@ -282,7 +280,7 @@ fn sign_in_page(status: StatusCode, message: Option<&Flash>) -> Response {
 
 /// `GET /admin`: the page when signed in, else the sign-in form.
 pub(super) async fn page(
-    State(state): State<AppState>,
+    State(state): State<Arc<Page>>,
     headers: HeaderMap,
     query: Result<Query<ViewQuery>, QueryRejection>,
 ) -> Response {
@@ -312,7 +310,7 @@ pub(super) async fn page(
 
 /// `GET /admin/fragment`: the live sections alone, for the page's refresh script.
 pub(super) async fn fragment(
-    State(state): State<AppState>,
+    State(state): State<Arc<Page>>,
     Extension(active): Extension<Active>,
     query: Result<Query<ViewQuery>, QueryRejection>,
 ) -> Response {
@@ -338,7 +336,7 @@ pub(super) struct LoginForm {
 /// Login CSRF is refused by the double-submit nonce (the form's hidden `login` field must
 /// equal the `hub_admin_login` cookie set with the form, which another site can neither
 /// read nor set) and by the same-origin check of the browser's headers.
-pub(super) async fn login(State(state): State<AppState>, req: Request) -> Response {
+pub(super) async fn login(State(state): State<Arc<Page>>, req: Request) -> Response {
     let headers = req.headers().clone();
     let authority = req.uri().authority().map(|a| a.as_str().to_owned());
     let client = Subject::address(client_address(&req));
@@ -360,7 +358,7 @@ pub(super) async fn login(State(state): State<AppState>, req: Request) -> Respon
         );
     }
     let now = Instant::now();
-    let throttle = &state.signin_throttle;
+    let throttle = &state.throttle;
     // A throttled address learns nothing about the token it sent.
     if let Some(wait) = throttle.retry_after(&client, now) {
         return throttled(&client, wait);
@@ -435,7 +433,7 @@ fn throttled(subject: &Subject, wait: std::time::Duration) -> Response {
 }
 
 /// `POST /admin/logout`: ends the session.
-pub(super) async fn logout(State(state): State<AppState>, Checked(active, _): Checked<ActionForm>) -> Response {
+pub(super) async fn logout(State(state): State<Arc<Page>>, Checked(active, _): Checked<ActionForm>) -> Response {
     if let Err(e) = state.sessions.end(&active).await {
         return store_unavailable(&e);
     }
@@ -447,10 +445,19 @@ pub(super) async fn logout(State(state): State<AppState>, Checked(active, _): Ch
 }
 
 /// Leaves `flash` for the session's next page; the action is done whether or not it can be.
-async fn leave_flash(state: &AppState, active: &Active, flash: Flash) {
+async fn leave_flash(state: &Page, active: &Active, flash: Flash) {
     if let Err(e) = state.sessions.set_flash(active, flash).await {
         tracing::warn!(error = %e, "the supervisor's flash message could not be stored");
     }
+}
+
+/// 400: an action's path does not hold an entry id.
+fn bad_id(e: &hub_core::IdError) -> Response {
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "Refused",
+        &format!("That is not a dead-letter entry id ({e}); nothing was done."),
+    )
 }
 
 fn conflict_text(id: &DlqId, err: &DlqError) -> String {
@@ -471,24 +478,30 @@ fn conflict_text(id: &DlqId, err: &DlqError) -> String {
 
 /// `POST /admin/dlq/{id}/replay`: runs the entry again through [`hub_app::Hub::replay`].
 pub(super) async fn replay(
-    State(state): State<AppState>,
-    Extension(corr): Extension<Correlation>,
-    PathId(id): PathId<DlqId>,
+    State(state): State<Arc<Page>>,
+    extensions: Extensions,
+    Path(raw): Path<String>,
     Checked(active, form): Checked<ActionForm>,
 ) -> Response {
+    let id = match DlqId::parse(&raw) {
+        Ok(id) => id,
+        Err(e) => return bad_id(&e),
+    };
+    let Some(ctx) = (state.context)(&extensions) else {
+        tracing::error!("no call context in the request: the page is mounted without the server's correlation layer");
+        return refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Unavailable",
+            "The page is misconfigured; nothing was done.",
+        );
+    };
     let actor = active.principal.name.clone();
     let task_state = state.clone();
     let task_id = id.clone();
     let force = form.force.as_deref() == Some("yes");
     // Its own task, as in the API: a browser that goes away cannot cut the replay short
     // between the upstream call and recording its outcome.
-    let outcome = tokio::spawn(async move {
-        task_state
-            .hub
-            .replay(&task_id, &actor, corr.call_context(), force)
-            .await
-    })
-    .await;
+    let outcome = tokio::spawn(async move { task_state.hub.replay(&task_id, &actor, ctx, force).await }).await;
     let flash = match outcome {
         Ok(Ok(Replayed::Done(entry))) => Flash::ok(format!(
             "Replayed {id} ({} {}): it is now {}.",
@@ -525,10 +538,14 @@ pub(super) async fn replay(
 
 /// `POST /admin/dlq/{id}/discard`: gives the entry up, with the form's optional reason.
 pub(super) async fn discard(
-    State(state): State<AppState>,
-    PathId(id): PathId<DlqId>,
+    State(state): State<Arc<Page>>,
+    Path(raw): Path<String>,
     Checked(active, form): Checked<ActionForm>,
 ) -> Response {
+    let id = match DlqId::parse(&raw) {
+        Ok(id) => id,
+        Err(e) => return bad_id(&e),
+    };
     let reason = form
         .reason
         .as_deref()

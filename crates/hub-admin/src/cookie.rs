@@ -18,7 +18,7 @@ pub const LOGIN_MAX_AGE_S: u32 = 3600;
 ///
 /// ```
 /// use axum::http::HeaderMap;
-/// use hub_server::admin::cookie::get;
+/// use hub_admin::cookie::get;
 /// let mut h = HeaderMap::new();
 /// h.insert("cookie", "a=1; hub_admin_session=xyz; b=2".parse().unwrap());
 /// assert_eq!(get(&h, "hub_admin_session"), Some("xyz"));
@@ -40,7 +40,7 @@ pub fn get<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// `value` must be a cookie-octet string (the page's values are base64url tokens).
 ///
 /// ```
-/// use hub_server::admin::cookie::set;
+/// use hub_admin::cookie::set;
 /// let v = set("hub_admin_session", "abc", None);
 /// assert_eq!(v.to_str().unwrap(), "hub_admin_session=abc; Path=/admin; HttpOnly; Secure; SameSite=Strict");
 /// ```

@@ -1,9 +1,9 @@
-//! Composition helpers: the configuration's tokens and credentials through the secrets layer.
+//! The configuration's tokens and credentials through the secrets layer.
 
 use hub_config::{Config, TokenRole};
 use hub_core::{SecretError, SecretSource};
 
-use crate::auth::{Authenticator, Role};
+use hub_app::callers::{Authenticator, Role};
 
 /// A credential the configuration points to could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
