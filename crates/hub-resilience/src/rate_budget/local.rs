@@ -50,10 +50,15 @@ impl LocalBudget {
     fn with<R>(&self, key: &BudgetKey, f: impl FnOnce(&Params, &mut State, u64) -> R) -> R {
         let now = self.now();
         let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        if states.len() > PRUNE_ABOVE && !states.contains_key(key) {
-            states.retain(|_, s| !idle(s, now));
+        if !states.contains_key(key) {
+            if states.len() > PRUNE_ABOVE {
+                states.retain(|_, s| !idle(s, now));
+            }
+            states.insert(key.clone(), State::default());
         }
-        let state = states.entry(key.clone()).or_default();
+        // Looked up again rather than through `entry`, so a known key costs no allocation.
+        let mut absent = State::default();
+        let state = states.get_mut(key).unwrap_or(&mut absent);
         f(&self.params, state, now)
     }
 
