@@ -231,6 +231,9 @@ impl RateBudget for RedisBudget {
     }
 
     async fn learn(&self, key: &BudgetKey, policy: &LearnedPolicy) {
+        if policy.is_empty() {
+            return; // most answers say nothing: no round trip for them
+        }
         self.fallback.learn_now(key, policy);
         let mut connection = self.connection.clone();
         let mut call = self.call(key, "learn");
