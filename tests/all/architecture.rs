@@ -100,8 +100,14 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         krate: "hub-store",
-        rule: "implements hub-core's service ports on SQLite, PostgreSQL and Redis: hub-core only",
-        normal: &[("hub-core", "the service ports it implements")],
+        rule: "implements hub-core's service ports on SQLite, PostgreSQL and Redis: hub-core, and hub-resilience for the rate budget",
+        normal: &[
+            ("hub-core", "the service ports it implements"),
+            (
+                "hub-resilience",
+                "the rate budget's port and GCRA, which the shared budget runs on Redis and falls back to in process",
+            ),
+        ],
         dev: &[],
     },
     Layer {

@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the paths every request takes: breaker admission when closed, a cache hit, a first-try success.
+//! Micro-benchmarks of the paths every request takes: breaker admission when closed, a cache hit, a first-try success, a rate budget's admission.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hub_core::Error;
 use hub_resilience::cache::{CacheManager, Lookup, keys};
+use hub_resilience::clock::TokioClock;
 use hub_resilience::memory_store::MemoryCache;
 use hub_resilience::retry::{Idempotency, Retry, RetryPolicy};
 use hub_resilience::{CircuitBreaker, RetryBudget};
@@ -74,5 +75,15 @@ fn retry_first_try(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, breaker, cache_hit, retry_first_try);
+fn rate_budget_admit(c: &mut Criterion) {
+    use hub_resilience::rate_budget::{BudgetKey, Class, LocalBudget, RateConfig};
+    // A rate no benchmark reaches, so every admission is the "admitted now" path.
+    let budget = LocalBudget::new(RateConfig::new(1_000_000.0, 100_000), Arc::new(TokioClock::new()));
+    let key = BudgetKey::new("zendesk:acme.zendesk.com:token-7f3a");
+    c.bench_function("rate budget: admit (in process)", |bench| {
+        bench.iter(|| black_box(budget.admit_now(&key, Class::Write, Duration::ZERO)));
+    });
+}
+
+criterion_group!(benches, breaker, cache_hit, retry_first_try, rate_budget_admit);
 criterion_main!(benches);

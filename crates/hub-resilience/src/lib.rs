@@ -8,6 +8,7 @@
 //! - [`breaker`] is a circuit breaker that admits exactly one half-open probe;
 //! - [`retry`] runs an operation under one deadline, retrying what is safe to retry;
 //! - [`budget`] caps retries at a share of recent requests;
+//! - [`rate_budget`] keeps calls within an upstream's rate (GCRA), narrowed by what it says;
 //! - [`cache`] coalesces concurrent misses and serves stale entries when the upstream fails,
 //!   over any `hub_core::Cache`, with keys and tags laid out one way ([`cache::keys`]);
 //!   [`memory_store`] is the bounded in-process store;
@@ -27,6 +28,7 @@ pub mod compose;
 pub mod layer;
 pub mod memory_store;
 pub mod observe;
+pub mod rate_budget;
 pub mod retry;
 
 pub use backoff::{Backoff, Jitter};
@@ -37,4 +39,5 @@ pub use clock::{Clock, ManualClock, TokioClock};
 pub use compose::{Upstream, UpstreamBuilder};
 pub use memory_store::MemoryCache;
 pub use observe::{NoopObserver, Observer};
+pub use rate_budget::{Admission, BudgetKey, LearnedPolicy, LocalBudget, RateBudget, RateConfig};
 pub use retry::{Attempt, Idempotency, Outcome, Reauthenticate, Retry, RetryObserver, RetryPolicy};

@@ -1,5 +1,6 @@
 //! The control handle: faults, ledger, webhooks, reset and the simulated clock, for tests in-process.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 use crate::config::Settings;
 use crate::faults::{ActiveFault, FaultKind, FaultRule, InvalidFault};
 use crate::ledger::{EffectFilter, EffectRecord, RequestFilter, RequestRecord, TokenCounters};
+use crate::rate_limits::{ActiveRateLimit, RateLimit};
 use crate::state::{SimState, lock};
 use crate::system::System;
 use crate::systems::notify::Notification;
@@ -97,6 +99,33 @@ impl Control {
         self.faults()
             .iter()
             .any(|f| f.rule.kind == FaultKind::Outage && f.rule.system == Some(system))
+    }
+
+    /// Limits every credential of `system` to `limit` requests per window (`None`: no
+    /// limit, the default), announced in the system's header style ([`crate::RateStyle`]);
+    /// over it the system answers 429 with `Retry-After`. Windows start afresh.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use hub_sim::{RateLimit, Sim, SimConfig, System};
+    /// let sim = Sim::start(SimConfig::default()).await.unwrap();
+    /// sim.control().set_rate_limit(System::Zendesk, Some(RateLimit::new(100, 60)));
+    /// assert_eq!(sim.control().rate_limits()[&System::Zendesk].limit, RateLimit::new(100, 60));
+    /// assert!(sim.control().rate_limited().is_empty());
+    /// # }
+    /// ```
+    pub fn set_rate_limit(&self, system: System, limit: Option<RateLimit>) {
+        self.state.rate_limits.set(system, limit);
+    }
+
+    /// The systems with a rate limit.
+    pub fn rate_limits(&self) -> BTreeMap<System, ActiveRateLimit> {
+        self.state.rate_limits.list()
+    }
+
+    /// 429s sent because a rate limit was exceeded, per system, since the last reset.
+    pub fn rate_limited(&self) -> BTreeMap<System, u64> {
+        self.state.ledger.rate_limited()
     }
 
     /// Re-seeds the fault dice.

@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::control::Control;
 use crate::faults::FaultRule;
 use crate::ledger::{EffectFilter, RequestFilter};
+use crate::rate_limits::RateLimit;
 use crate::reply::Reply;
 use crate::system::System;
 use crate::webhooks::{WebhookError, WebhookRequest};
@@ -34,6 +35,12 @@ pub(crate) fn routes(control: Control) -> Router {
         .route("/_sim/ledger/requests", get(requests))
         .route("/_sim/ledger/effects", get(effects))
         .route("/_sim/ledger/tokens", get(tokens))
+        .route("/_sim/ledger/rate_limited", get(rate_limited))
+        .route("/_sim/rate_limits", get(rate_limits))
+        .route(
+            "/_sim/rate_limits/{system}",
+            put(set_rate_limit).delete(remove_rate_limit),
+        )
         .route("/_sim/notifications", get(notifications))
         .route("/_sim/webhooks", post(webhook))
         .route("/_sim/reset", post(reset))
@@ -126,6 +133,34 @@ async fn requests(State(c): Ctl, Query(filter): Query<RequestFilter>) -> Reply {
 
 async fn effects(State(c): Ctl, Query(filter): Query<EffectFilter>) -> Reply {
     ok(&json!({"effects": c.effects(&filter)}))
+}
+
+async fn rate_limited(State(c): Ctl) -> Reply {
+    ok(&c.rate_limited())
+}
+
+async fn rate_limits(State(c): Ctl) -> Reply {
+    ok(&c.rate_limits())
+}
+
+async fn set_rate_limit(State(c): Ctl, Path(name): Path<String>, Json(limit): Json<RateLimit>) -> Reply {
+    match system(&name) {
+        Ok(s) => {
+            c.set_rate_limit(s, Some(limit));
+            ok(&c.rate_limits().get(&s))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn remove_rate_limit(State(c): Ctl, Path(name): Path<String>) -> Reply {
+    match system(&name) {
+        Ok(s) => {
+            c.set_rate_limit(s, None);
+            ok(&json!({"system": s, "limited": false}))
+        }
+        Err(r) => r,
+    }
 }
 
 async fn tokens(State(c): Ctl) -> Reply {

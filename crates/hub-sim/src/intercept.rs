@@ -131,30 +131,64 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
-    let Some(action) = plan.action else {
+    let credential = crate::rate_limits::credential(req.headers());
+    let Some(verdict) = st.rate_limits.check(system, credential, st.clock.now()) else {
+        return answer(&st, seen, plan.action, req, run_route).await;
+    };
+    if !verdict.allowed {
+        seen.record(&st, Some(429), None);
+        st.ledger.record_rate_limited(system);
+        let reply = Reply::json(StatusCode::TOO_MANY_REQUESTS, &json!({"error": "rate_limited"}));
+        return with_headers(reply.into_response(), &verdict.headers);
+    }
+    let response = answer(&st, seen, plan.action, req, run_route).await;
+    if response.extensions().get::<AbortConnection>().is_some() {
+        return response;
+    }
+    with_headers(response, &verdict.headers)
+}
+
+/// Adds `headers` to `response`, replacing any of the same name.
+fn with_headers(mut response: Response, headers: &[(&'static str, String)]) -> Response {
+    for (name, value) in headers {
+        if let Ok(value) = http::HeaderValue::from_str(value) {
+            response.headers_mut().insert(*name, value);
+        }
+    }
+    response
+}
+
+/// The route's answer, or the fault's that takes it over; recorded in the ledger.
+async fn answer<F, Fut>(st: &SimState, seen: Seen, action: Option<Action>, req: Request, run_route: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let seen_system = seen.system;
+    let Some(action) = action else {
         let response = run_route(req).await;
-        seen.record(&st, Some(response.status().as_u16()), None);
+        seen.record(st, Some(response.status().as_u16()), None);
         return response;
     };
     let kind = Some(action.kind());
     match action {
         Action::Error(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            seen.record(&st, Some(status.as_u16()), kind);
+            seen.record(st, Some(status.as_u16()), kind);
             Reply::json(status, &json!({"error": "simulated_fault", "status": status.as_u16()})).into_response()
         }
         Action::RateLimit(retry_after) => {
-            seen.record(&st, Some(429), kind);
+            seen.record(st, Some(429), kind);
             let reply = Reply::json(StatusCode::TOO_MANY_REQUESTS, &json!({"error": "rate_limited"}));
             let reply = match &retry_after {
                 Some(value) => reply.header("retry-after", value),
                 None => reply,
             };
             let wait_s = retry_after.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
-            vendor_rate_headers(reply, system, wait_s, st.clock.now()).into_response()
+            vendor_rate_headers(reply, seen_system, wait_s, st.clock.now()).into_response()
         }
         Action::Outage => {
-            seen.record(&st, Some(503), kind);
+            seen.record(st, Some(503), kind);
             Reply::raw(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "<html><body><h1>503 Service Unavailable</h1></body></html>",
@@ -168,33 +202,33 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
             } else {
                 StatusCode::OK
             };
-            seen.record(&st, Some(status.as_u16()), kind);
+            seen.record(st, Some(status.as_u16()), kind);
             Reply::raw(status, MALFORMED)
                 .header("content-type", "application/json")
                 .into_response()
         }
         Action::Reshape { remove, set } => {
             let response = run_route(req).await;
-            seen.record(&st, Some(response.status().as_u16()), kind);
+            seen.record(st, Some(response.status().as_u16()), kind);
             reshape(response, &remove, &set).await
         }
         Action::Truncated => {
             let response = run_route(req).await;
-            seen.record(&st, Some(response.status().as_u16()), kind);
+            seen.record(st, Some(response.status().as_u16()), kind);
             truncate(response).await
         }
         Action::Reset { after_handler } => {
             if after_handler {
                 drop(run_route(req).await);
             }
-            seen.record(&st, None, kind);
+            seen.record(st, None, kind);
             abort()
         }
         Action::Hang { after_handler, max } => {
             if after_handler {
                 drop(run_route(req).await);
             }
-            seen.record(&st, None, kind);
+            seen.record(st, None, kind);
             tokio::time::sleep(max).await;
             abort()
         }
@@ -219,17 +253,8 @@ fn vendor_rate_headers(reply: Reply, system: System, wait_s: Option<i64>, now: t
                 .header("ratelimit-reason", "jira-burst-based");
             match wait_s {
                 Some(s) => {
-                    let at = now + time::Duration::seconds(s.max(0) + 59);
-                    let at = at.to_offset(time::UtcOffset::UTC);
-                    let text = format!(
-                        "{:04}-{:02}-{:02}T{:02}:{:02}Z",
-                        at.year(),
-                        u8::from(at.month()),
-                        at.day(),
-                        at.hour(),
-                        at.minute()
-                    );
-                    reply.header("x-ratelimit-reset", &text)
+                    let at = now + time::Duration::seconds(s.max(0));
+                    reply.header("x-ratelimit-reset", &crate::rate_limits::jira_minute(at))
                 }
                 None => reply,
             }

@@ -1,6 +1,6 @@
 //! The ledger: every request the systems received and every effect they had, for tests to assert on.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -189,6 +189,8 @@ struct Records {
     requests: VecDeque<RequestRecord>,
     effects: VecDeque<EffectRecord>,
     dropped: u64,
+    /// 429s sent because a configured rate limit was exceeded, per system.
+    rate_limited: BTreeMap<System, u64>,
 }
 
 /// The ledger; appends take a short lock and never wait on I/O.
@@ -271,6 +273,16 @@ impl Ledger {
     /// How many records (requests or effects) were dropped because the ledger was full.
     pub(crate) fn dropped(&self) -> u64 {
         self.lock().dropped
+    }
+
+    /// Counts one 429 sent because `system`'s rate limit was exceeded.
+    pub(crate) fn record_rate_limited(&self, system: System) {
+        *self.lock().rate_limited.entry(system).or_default() += 1;
+    }
+
+    /// 429s sent by rate limits since the last reset, per system (systems with none omitted).
+    pub(crate) fn rate_limited(&self) -> BTreeMap<System, u64> {
+        self.lock().rate_limited.clone()
     }
 
     pub(crate) fn clear(&self) {

@@ -9,6 +9,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::ledger::{EffectKind, EffectRecord, Ledger, TokenCounters};
 use crate::oauth::TokenStore;
 use crate::payments;
+use crate::rate_limits::RateLimits;
 use crate::system::System;
 use crate::systems::{generic, jira, notify, vault, zendesk};
 
@@ -53,6 +54,7 @@ pub(crate) struct SimState {
     pub(crate) clock: SimClock,
     pub(crate) faults: Faults,
     pub(crate) ledger: Ledger,
+    pub(crate) rate_limits: RateLimits,
     pub(crate) generic: Mutex<generic::Data>,
     pub(crate) zendesk: Mutex<zendesk::Data>,
     pub(crate) jira: Mutex<jira::Data>,
@@ -78,6 +80,7 @@ impl SimState {
             clock: SimClock::default(),
             faults: Faults::new(config.seed, config.hang_max),
             ledger: Ledger::new(config.ledger_capacity),
+            rate_limits: RateLimits::default(),
             generic: Mutex::new(generic::Data::seeded()),
             zendesk: Mutex::new(zendesk::Data::seeded()),
             jira: Mutex::new(jira::Data::seeded()),
@@ -129,12 +132,13 @@ impl SimState {
         }
     }
 
-    /// Back to the state the simulation started in: seeded data, no faults, empty ledger.
+    /// Back to the state the simulation started in: seeded data, no faults, no rate limits, empty ledger.
     pub(crate) fn reset(&self) {
         self.set_settings(self.initial_settings);
         self.clock.reset();
         self.faults.reset(self.seed);
         self.ledger.clear();
+        self.rate_limits.clear();
         *lock(&self.generic) = generic::Data::seeded();
         *lock(&self.zendesk) = zendesk::Data::seeded();
         *lock(&self.jira) = jira::Data::seeded();

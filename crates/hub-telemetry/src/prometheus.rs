@@ -116,6 +116,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "/v1/events connections closed by the hub, by reason (lagged, slow, silent).",
     ),
     (
+        "integration_rate_budget_fallback_total",
+        "Rate budget calls answered by the local budget (rate / instances_hint) because Redis did not answer in time, by adapter.",
+    ),
+    (
         "http_server_requests_total",
         "Requests the hub answered, by method, route and status.",
     ),

@@ -10,6 +10,7 @@ mod faults;
 mod generic;
 mod jira;
 mod ledger;
+mod rate_limits;
 mod sales;
 mod status;
 mod support;

@@ -3,18 +3,14 @@
 //! survive, and with Redis down publishing still reaches this instance, fails fast and
 //! the relay comes back. Each test has its own key prefix.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use hub_core::{Event, EventPublisher, EventStream, Lagged, StoreError, Topic};
 use hub_store::{Backend, RedisEvents, StoreConfig, Stores};
 use time::OffsetDateTime;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::support::{TestDb, redis_url};
+use crate::support::{Proxy, TestDb, redis_url};
 
 /// Bounds a failure only: a healthy test never waits this long.
 const FAILURE_BOUND: Duration = Duration::from_secs(20);
@@ -322,96 +318,4 @@ async fn stores_keep_events_in_process_without_redis() {
     assert_eq!(next_id(&mut feed).await, "local");
     stores.shutdown().await.unwrap();
     db.drop_it().await;
-}
-
-/// A TCP proxy to the tests' Redis that can cut every connection and refuse new ones, or
-/// freeze (stop forwarding without closing anything), to take Redis away from one
-/// instance without touching anyone else's connections.
-struct Proxy {
-    port: u16,
-    state: watch::Sender<Link>,
-    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    Up,
-    Frozen,
-    Down,
-}
-
-impl Proxy {
-    async fn start() -> Self {
-        let target = redis_url()
-            .trim_start_matches("redis://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (state, _) = watch::channel(Link::Up);
-        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let accept = tokio::spawn({
-            let (state, links) = (state.clone(), links.clone());
-            async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    if *state.borrow() != Link::Up {
-                        drop(client); // refused: closed at once
-                        continue;
-                    }
-                    let target = target.clone();
-                    let mut link = state.subscribe();
-                    links.lock().unwrap().push(tokio::spawn(async move {
-                        let Ok(mut server) = TcpStream::connect(&target).await else {
-                            return;
-                        };
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            _ = async { link.wait_for(|s| *s == Link::Frozen).await.map(drop) } => {
-                                // Silent: both sockets stay open, nothing moves.
-                                std::future::pending::<()>().await;
-                            }
-                        }
-                    }));
-                }
-            }
-        });
-        Self {
-            port,
-            state,
-            links,
-            accept,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Closes every connection and refuses new ones.
-    fn cut(&self) {
-        self.state.send_replace(Link::Down);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    /// Stops forwarding on every open connection, closing none, and refuses new ones.
-    fn freeze(&self) {
-        self.state.send_replace(Link::Frozen);
-    }
-
-    /// Forwards new connections again (frozen ones stay frozen).
-    fn restore(&self) {
-        self.state.send_replace(Link::Up);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
 }

@@ -1,5 +1,5 @@
 //! hub-store's behavioural tests: one suite run against SQLite and PostgreSQL, model
-//! tests, concurrency, durability across a killed process, the Redis cache and the live-event bus.
+//! tests, concurrency, durability across a killed process, the Redis cache, the shared rate budget and the live-event bus.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,6 +13,7 @@ mod events;
 mod idempotency;
 mod models;
 mod open;
+mod rate_budget;
 mod redis_cache;
 mod retention;
 mod sessions;

@@ -3,13 +3,16 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hub_store::clock::ManualClock;
 use hub_store::{Backend, StoreConfig, Stores};
 use sqlx::Connection as _;
 use time::OffsetDateTime;
 use time::macros::datetime;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Where the tests' PostgreSQL is.
 pub(crate) fn postgres_url() -> String {
@@ -165,3 +168,95 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// A TCP proxy to the tests' Redis that can cut every connection and refuse new ones, or
+/// freeze (stop forwarding without closing anything), to take Redis away from one
+/// instance without touching anyone else's connections.
+pub(crate) struct Proxy {
+    port: u16,
+    state: watch::Sender<Link>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    Frozen,
+    Down,
+}
+
+impl Proxy {
+    pub(crate) async fn start() -> Self {
+        let target = redis_url()
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (state, _) = watch::channel(Link::Up);
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let (state, links) = (state.clone(), links.clone());
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if *state.borrow() != Link::Up {
+                        drop(client); // refused: closed at once
+                        continue;
+                    }
+                    let target = target.clone();
+                    let mut link = state.subscribe();
+                    links.lock().unwrap().push(tokio::spawn(async move {
+                        let Ok(mut server) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = async { link.wait_for(|s| *s == Link::Frozen).await.map(drop) } => {
+                                // Silent: both sockets stay open, nothing moves.
+                                std::future::pending::<()>().await;
+                            }
+                        }
+                    }));
+                }
+            }
+        });
+        Self {
+            port,
+            state,
+            links,
+            accept,
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes every connection and refuses new ones.
+    pub(crate) fn cut(&self) {
+        self.state.send_replace(Link::Down);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Stops forwarding on every open connection, closing none, and refuses new ones.
+    pub(crate) fn freeze(&self) {
+        self.state.send_replace(Link::Frozen);
+    }
+
+    /// Forwards new connections again (frozen ones stay frozen).
+    pub(crate) fn restore(&self) {
+        self.state.send_replace(Link::Up);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
