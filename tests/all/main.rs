@@ -5,6 +5,7 @@
 
 mod admin_browser;
 mod architecture;
+mod cached_reads;
 mod deploy_kit;
 mod errors;
 mod expiring_keys;

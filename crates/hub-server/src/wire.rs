@@ -543,3 +543,39 @@ pub struct EventMessage {
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
+
+#[cfg(test)]
+mod tests {
+    use hub_core::{Amount, Currency, Transaction, TransactionId};
+    use proptest::prelude::*;
+    use time::OffsetDateTime;
+
+    use super::TransactionBody;
+
+    proptest! {
+        /// The transaction read answers the cache's bytes as they are: that is only right
+        /// while the domain transaction's JSON is the answer body's, byte for byte.
+        #[test]
+        fn the_domain_transaction_encodes_as_the_answer_body(
+            id in "[A-Za-z0-9][A-Za-z0-9._:-]{0,20}",
+            status in prop_oneof!["completed", "pending", "failed", "refunded", "[a-z_]{1,12}"],
+            cents in 0u64..10_000_000_000,
+            currency in prop_oneof!["USD", "EUR", "JPY"],
+            created in 0i64..4_000_000_000,
+            completed in proptest::option::of(0i64..4_000_000_000),
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let t = Transaction {
+                transaction_id: TransactionId::parse(&id).unwrap(),
+                status: serde_json::from_value(serde_json::Value::String(status)).unwrap(),
+                amount: format!("{}.{:02}", cents / 100, cents % 100).parse::<Amount>().unwrap(),
+                currency: Currency::parse(&currency).unwrap(),
+                created_at: OffsetDateTime::from_unix_timestamp(created).unwrap().replace_nanosecond(nanos).unwrap(),
+                completed_at: completed.map(|c| OffsetDateTime::from_unix_timestamp(c).unwrap()),
+            };
+            let domain = serde_json::to_vec(&t).unwrap();
+            let body = serde_json::to_vec(&TransactionBody::from(t)).unwrap();
+            prop_assert_eq!(String::from_utf8(domain).unwrap(), String::from_utf8(body).unwrap());
+        }
+    }
+}
