@@ -65,7 +65,10 @@ const LAYERS: &[Layer] = &[
                 "every upstream call runs through the resilience pipeline",
             ),
         ],
-        dev: &[("hub-core", "mock ports (feature `mock`) in unit tests")],
+        dev: &[
+            ("hub-core", "mock ports (feature `mock`) in unit tests"),
+            ("hub-sim", "the example's OAuth2 and HMAC upstream"),
+        ],
     },
     Layer {
         krate: "hub-ticketing",

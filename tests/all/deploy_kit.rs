@@ -1,15 +1,75 @@
 //! The operating kit in `deploy/`: the Prometheus alert rules pass promtool's checks and
-//! unit tests, and every metric they name is one a real hub serves on `/metrics`.
+//! unit tests, every metric they and the Grafana dashboard name is one a real hub serves
+//! on `/metrics`, and the example deployments pass `hub-server check-config`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
 use hub_sim::{FaultKind, FaultRule, System};
-use hub_tests::{Hub, Options, READ_TOKEN};
+use hub_tests::{Hub, Options, READ_TOKEN, WRITE_TOKEN};
 
 /// Series Prometheus makes itself rather than scraping them from the hub.
 const SYNTHETIC: &[&str] = &["up"];
+
+fn deploy_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+/// Every `expr` of the Grafana dashboard's panels (rows included) and of its variables'
+/// queries, with Grafana's `$__rate_interval`-style variables left in (they sit inside
+/// `[…]` and `{…}`, which `series_names` skips).
+fn dashboard_exprs(dashboard: &serde_json::Value) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("expr" | "definition", serde_json::Value::String(e)) => out.push(e.clone()),
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(dashboard, &mut out);
+    // `label_values(metric{…}, label)`: the metric is the series.
+    out.iter()
+        .map(|e| match e.strip_prefix("label_values(") {
+            Some(rest) => rest.split([',', '{']).next().unwrap_or_default().to_owned(),
+            None => e.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_dashboard_is_json_with_a_datasource_variable_and_queries() {
+    let text = std::fs::read_to_string(deploy_dir().join("grafana/integration-hub.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    assert!(
+        variables
+            .iter()
+            .any(|v| v["type"] == "datasource" && v["name"] == "datasource"),
+        "no datasource variable"
+    );
+    let exprs = dashboard_exprs(&dashboard);
+    assert!(exprs.len() >= 15, "{exprs:?}");
+    let names: BTreeSet<String> = exprs.iter().flat_map(|e| series_names(e)).collect();
+    assert!(
+        names.contains("integration_dlq_pending") && names.contains("http_server_requests_total"),
+        "{names:?}"
+    );
+    // Every panel query goes through the datasource variable.
+    for panel in dashboard["panels"].as_array().unwrap() {
+        if panel["type"] != "row" {
+            assert_eq!(panel["datasource"]["uid"], "${datasource}", "{}", panel["title"]);
+        }
+    }
+}
 
 fn prometheus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus")
@@ -193,17 +253,22 @@ fn exposed(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A real hub, driven so that every metric the rules use has been recorded at least
-/// once (one retried read gives `integration_retries_total`; the dead-letter gauge is
-/// set by a background task as the hub starts), must expose every series the rules name.
+/// A real hub, driven so that every metric the rules and the dashboard use has been
+/// recorded at least once (one retried read gives `integration_retries_total`, a repeated
+/// idempotency key `integration_idempotent_replays_total`; the dead-letter gauge is set by
+/// a background task as the hub starts), must expose every series they name.
 /// Checking against `METRICS`' help texts would not do: the exporter only renders a
 /// metric once it has a sample, so a name there can still be absent from `/metrics`.
 #[tokio::test]
-async fn every_metric_the_alert_rules_use_is_on_a_real_hubs_metrics() {
+async fn every_metric_the_alert_rules_and_the_dashboard_use_is_on_a_real_hubs_metrics() {
     let rules = std::fs::read_to_string(prometheus_dir().join("hub-alerts.yml")).unwrap();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy_dir().join("grafana/integration-hub.json")).unwrap())
+            .unwrap();
     let wanted: BTreeSet<String> = exprs(&rules)
-        .iter()
-        .flat_map(|e| series_names(e))
+        .into_iter()
+        .chain(dashboard_exprs(&dashboard))
+        .flat_map(|e| series_names(&e))
         .filter(|n| !SYNTHETIC.contains(&n.as_str()))
         .collect();
     assert!(
@@ -223,6 +288,13 @@ async fn every_metric_the_alert_rules_use_is_on_a_real_hubs_metrics() {
         .unwrap();
     assert_eq!(hub.get("/v1/transactions/TXN-5001", READ_TOKEN).await.status, 200);
     assert_eq!(hub.get("/readyz", READ_TOKEN).await.status, 200);
+    let key = [("idempotency-key", "deploy-kit-metrics-1")];
+    let ticket = serde_json::json!({"customer_id": "CUST-1001", "subject": "metrics", "description": "d"});
+    assert_eq!(
+        hub.post("/v1/tickets", WRITE_TOKEN, ticket.clone(), &key).await.status,
+        201
+    );
+    assert_eq!(hub.post("/v1/tickets", WRITE_TOKEN, ticket, &key).await.status, 201);
 
     // The dead-letter gauge comes from a task of its own (at start, then every 5 s): give
     // it the turns it needs, up to two of its periods on a loaded machine.
@@ -239,7 +311,7 @@ async fn every_metric_the_alert_rules_use_is_on_a_real_hubs_metrics() {
     let missing: Vec<&String> = wanted.difference(&seen).collect();
     assert!(
         missing.is_empty(),
-        "named in hub-alerts.yml, absent from /metrics: {missing:?}\n{text}"
+        "named in hub-alerts.yml or the dashboard, absent from /metrics: {missing:?}\n{text}"
     );
     // HubNotReady selects the readiness route by its label.
     assert!(
@@ -248,4 +320,44 @@ async fn every_metric_the_alert_rules_use_is_on_a_real_hubs_metrics() {
         "no http_server_requests_total sample for route=\"/readyz\":\n{text}"
     );
     hub.stop().await;
+}
+
+/// The `hub-server` binary of this build: next to the test binary's `deps/` directory,
+/// where `cargo test --workspace` puts it; built first when only this package was built.
+fn hub_server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_path_buf();
+    let bin = profile_dir.join(format!("hub-server{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "hub-server", "--bin", "hub-server"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building hub-server for check-config failed");
+    }
+    assert!(bin.exists(), "no hub-server binary at {}", bin.display());
+    bin
+}
+
+/// The example deployments in `deploy/examples/` are complete files the real binary accepts.
+#[test]
+fn the_example_deployments_pass_check_config() {
+    let bin = hub_server_bin();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples");
+    for (name, dialect) in [("zendesk.toml", "ticketing=zendesk"), ("jira.toml", "ticketing=jira")] {
+        let out = Command::new(&bin)
+            .args(["check-config", "--config"])
+            .arg(dir.join(name))
+            .env_remove("HUB__SERVER__LISTEN")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(dialect),
+            "check-config {name}: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

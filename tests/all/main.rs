@@ -11,6 +11,7 @@ mod errors;
 mod expiring_keys;
 mod idempotency;
 mod operations;
+mod readme_examples;
 mod security;
 mod tickets;
 mod transactions;

@@ -5,6 +5,7 @@ mod bench;
 mod chaos;
 mod demo;
 mod harness;
+mod kit;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -16,10 +17,15 @@ usage: cargo xtask <command>
 
 commands:
   ci        what CI runs (.ci/run): cargo fmt --check, clippy (-D warnings), `test`,
-            every criterion benchmark once as a test, `demo`, then `chaos --quick`
+            every criterion benchmark once as a test, `kit`, `demo`, then `chaos --quick`
   test      the whole test suite; starts PostgreSQL and Redis first when they do
             not answer, and installs Chromium and chromedriver for the browser
             test (Debian packages, when missing)
+  kit       the crates on their own: build every example and run those that need only
+            hub-sim or SQLite, build the README's path-dependency project
+            (examples/consumer), `cargo package` the published crates, `cargo hack check
+            --each-feature`, `cargo doc` with -D warnings, `cargo deny check licenses bans
+            sources` (installs cargo-hack and cargo-deny when missing)
   services  only make sure PostgreSQL and Redis answer
   demo      build and start hub-sim and the hub, then walk a scripted tour of it
             (--serve: keep them running afterwards; --quick: shorter waits)
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test") => test(&args[1..]),
+        Some("kit") => kit::run_kit(),
         Some("services") => services::ensure().map(|_| ()),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
@@ -90,6 +97,7 @@ fn ci() -> Result<()> {
     )?;
     test(&[])?;
     run("cargo", &["test", "--workspace", "--bench", "*", "--", "--test"], &[])?;
+    kit::run_kit()?;
     demo::run(&[])?;
     chaos::run(&["--quick".to_owned()])
 }

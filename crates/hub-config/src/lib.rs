@@ -29,3 +29,8 @@ pub use types::*;
 
 /// The environment variable prefix of overrides: `HUB__SERVER__LISTEN=0.0.0.0:8080`.
 pub const ENV_PREFIX: &str = "HUB__";
+
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

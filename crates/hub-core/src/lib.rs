@@ -59,3 +59,8 @@ pub mod mock {
     pub use crate::ports::transactions::{MockTransactionCreatePort, MockTransactionStatusPort};
     pub use crate::ports::webhook_ids::MockWebhookIds;
 }
+
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

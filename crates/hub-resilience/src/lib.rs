@@ -31,6 +31,11 @@ pub mod observe;
 pub mod rate_budget;
 pub mod retry;
 
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use backoff::{Backoff, Jitter};
 pub use breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, CircuitState, Permit, Transition};
 pub use budget::{BudgetConfig, RetryBudget};

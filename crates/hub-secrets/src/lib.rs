@@ -85,3 +85,8 @@ impl SecretSource for Secrets {
 
 #[cfg(test)]
 mod tests;
+
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

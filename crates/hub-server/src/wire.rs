@@ -502,7 +502,7 @@ pub fn wiring_problem(what: &str) -> Problem {
 }
 
 /// `POST /webhooks/transaction_updated` (documentation only: the body is read by
-/// [`crate::webhooks::parse_body`], which allows other fields).
+/// [`hub_app::webhooks::parse_body`], which allows other fields).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransactionWebhook {
     /// The transaction (the contract's id rule).

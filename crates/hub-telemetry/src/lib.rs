@@ -20,3 +20,8 @@
 
 pub mod logging;
 pub mod prometheus;
+
+/// The README's example, run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
