@@ -440,7 +440,7 @@ fn cache_manager(store: &Arc<dyn Cache>, a: &AdapterConfig) -> Arc<CacheManager>
     Arc::new(
         CacheManager::builder(store.clone())
             .config(config)
-            .observer(Arc::new(CacheMetrics))
+            .observer(Arc::new(CacheMetrics::default()))
             .build(),
     )
 }
@@ -663,26 +663,58 @@ impl BreakerObserver for CircuitEvents {
 }
 
 /// Counts cached reads (`integration_cache_requests_total{adapter,operation,result}`) and store failures.
-struct CacheMetrics;
+///
+/// The counters of the known reads are resolved once, on their first lookup: a cached
+/// hit neither builds labels nor looks its series up in the recorder.
+#[derive(Default)]
+struct CacheMetrics {
+    /// Per known operation, per outcome ([`OUTCOMES`]).
+    known: [[std::sync::OnceLock<metrics::Counter>; 4]; 3],
+}
+
+/// The cached reads with counters of their own, and their adapter.
+const KNOWN_READS: [(&str, Adapter); 3] = [
+    (hub_ticketing::cache_keys::TICKET_STATUS, Adapter::Ticketing),
+    (
+        hub_transactions::cache_keys::TRANSACTION_STATUS,
+        Adapter::TransactionStatus,
+    ),
+    (
+        hub_transactions::cache_keys::TRANSACTION_HISTORY,
+        Adapter::TransactionStatus,
+    ),
+];
+
+/// Every lookup outcome, in the order of [`CacheMetrics::known`]'s rows.
+const OUTCOMES: [hub_core::CacheOutcome; 4] = [
+    hub_core::CacheOutcome::Hit,
+    hub_core::CacheOutcome::Miss,
+    hub_core::CacheOutcome::Stale,
+    hub_core::CacheOutcome::Bypass,
+];
+
+fn cache_counter(
+    adapter: Adapter,
+    operation: metrics::SharedString,
+    outcome: hub_core::CacheOutcome,
+) -> metrics::Counter {
+    metrics::counter!("integration_cache_requests_total",
+        "adapter" => adapter.as_str(), "operation" => operation, "result" => outcome.as_str())
+}
 
 impl hub_resilience::cache::CacheObserver for CacheMetrics {
     fn on_lookup(&self, operation: &str, outcome: hub_core::CacheOutcome) {
-        use hub_ticketing::cache_keys::TICKET_STATUS;
-        use hub_transactions::cache_keys::{TRANSACTION_HISTORY, TRANSACTION_STATUS};
-        let adapter = if operation == TICKET_STATUS {
-            Adapter::Ticketing
-        } else {
-            Adapter::TransactionStatus
+        let read = KNOWN_READS.iter().position(|(known, _)| *known == operation);
+        let column = OUTCOMES.iter().position(|o| *o == outcome);
+        match (read, column) {
+            (Some(r), Some(c)) => {
+                let (name, adapter) = KNOWN_READS[r];
+                self.known[r][c]
+                    .get_or_init(|| cache_counter(adapter, metrics::SharedString::const_str(name), outcome))
+                    .increment(1);
+            }
+            _ => cache_counter(Adapter::TransactionStatus, operation.to_owned().into(), outcome).increment(1),
         }
-        .as_str();
-        // The known operations as static labels: no allocation on every cached read.
-        let operation: metrics::SharedString = [TICKET_STATUS, TRANSACTION_STATUS, TRANSACTION_HISTORY]
-            .into_iter()
-            .find(|known| *known == operation)
-            .map_or_else(|| operation.to_owned().into(), metrics::SharedString::const_str);
-        metrics::counter!("integration_cache_requests_total",
-            "adapter" => adapter, "operation" => operation, "result" => outcome.as_str())
-        .increment(1);
     }
 
     fn on_store_error(&self, action: &'static str, error: &StoreError) {
@@ -773,10 +805,11 @@ mod tests {
         let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
-            CacheMetrics.on_lookup("transaction_status", CacheOutcome::Hit);
-            CacheMetrics.on_lookup("transaction_status", CacheOutcome::Hit);
-            CacheMetrics.on_lookup("ticket_status", CacheOutcome::Miss);
-            CacheMetrics.on_lookup("some_new_read", CacheOutcome::Bypass);
+            let m = CacheMetrics::default();
+            m.on_lookup("transaction_status", CacheOutcome::Hit);
+            m.on_lookup("transaction_status", CacheOutcome::Hit);
+            m.on_lookup("ticket_status", CacheOutcome::Miss);
+            m.on_lookup("some_new_read", CacheOutcome::Bypass);
         });
         let text = handle.render();
         for line in [
