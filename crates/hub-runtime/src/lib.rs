@@ -25,6 +25,7 @@
 
 pub mod compose;
 pub mod notify;
+pub mod probe;
 pub mod secrets;
 pub mod settings;
 

@@ -24,7 +24,6 @@ pub mod extract;
 pub mod http_metrics;
 pub mod idempotency;
 pub mod openapi;
-pub mod probe;
 pub mod problem;
 pub mod routes;
 pub mod settings;

@@ -136,7 +136,7 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
 }
 
 async fn probe_jira_fields(cli: &Cli) -> ExitCode {
-    use hub_server::probe::{self, ProbeError};
+    use hub_runtime::probe::{self, ProbeError};
     let loaded = match load(cli) {
         Ok(l) => l,
         Err(code) => return code,

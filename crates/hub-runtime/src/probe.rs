@@ -8,7 +8,7 @@ use hub_core::{AuditLog, AuditQuery, AuditRecord, CallContext, Page, SecretSourc
 use hub_ticketing::createmeta::{self, Findings, ScreenField};
 use hub_upstream::{Call, Endpoint};
 
-use hub_runtime::ComposeError;
+use crate::ComposeError;
 
 /// Why the probe could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +97,11 @@ pub async fn jira_fields(config: &Config, secrets: Arc<dyn SecretSource>) -> Res
         (Dialect::Jira, Some(j)) => j,
         (d, _) => return Err(ProbeError::NotJira(d.as_str())),
     };
-    let endpoint = hub_runtime::ticketing_endpoint(config, secrets, Arc::new(Unaudited)).await?;
-    let ctx = CallContext::new(crate::correlation::generate_request_id());
+    let endpoint = crate::ticketing_endpoint(config, secrets, Arc::new(Unaudited)).await?;
+    // A UUID is 36 visible ASCII characters: always a valid request id.
+    let request_id = hub_core::RequestId::parse(&uuid::Uuid::now_v7().to_string())
+        .map_err(|e| ProbeError::Upstream(hub_core::Error::Decode { reason: e.to_string() }))?;
+    let ctx = CallContext::new(request_id);
     let project = jira.project_key.as_str();
     let types = read_all(
         &endpoint,
@@ -121,7 +124,7 @@ pub async fn jira_fields(config: &Config, secrets: Arc<dyn SecretSource>) -> Res
         createmeta::fields,
     )
     .await?;
-    let fields = hub_runtime::jira_create_fields(jira);
+    let fields = crate::jira_create_fields(jira);
     Ok(Report {
         project: project.to_owned(),
         issue_type: (issue_type.name.clone(), issue_type.id.clone()),
