@@ -50,7 +50,8 @@ pub async fn create_ticket(
     get, path = "/v1/tickets/{ticket_id}", tag = "tickets", operation_id = "get_ticket",
     params(("ticket_id" = String, Path, description = "The contract's id rule", example = "TCK-1001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
-        (status = 200, description = "The ticket; `Cache-Status` says where it came from", body = TicketBody),
+        (status = 200, description = "The ticket; `Cache-Status` says where it came from, `ETag` validates it", body = TicketBody),
+        (status = 304, description = "`If-None-Match` matched the answer's `ETag`: no body"),
     ),
     security(("bearer" = []))
 )]

@@ -17,7 +17,8 @@ use crate::wire::{HistoryBody, TransactionBody};
     get, path = "/v1/transactions/{transaction_id}", tag = "transactions", operation_id = "get_transaction",
     params(("transaction_id" = String, Path, description = "The contract's id rule", example = "TXN-5001", pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")),
     responses(
-        (status = 200, description = "The transaction; `Cache-Status` says where it came from", body = TransactionBody),
+        (status = 200, description = "The transaction; `Cache-Status` says where it came from, `ETag` validates it", body = TransactionBody),
+        (status = 304, description = "`If-None-Match` matched the answer's `ETag`: no body"),
     ),
     security(("bearer" = []))
 )]
@@ -49,7 +50,8 @@ pub async fn get_transaction(
         ("limit" = Option<u32>, Query, description = "1..100, default 10", minimum = 1, maximum = 100),
     ),
     responses(
-        (status = 200, description = "Newest first; `Cache-Status` says where it came from", body = HistoryBody),
+        (status = 200, description = "Newest first; `Cache-Status` says where it came from, `ETag` validates it", body = HistoryBody),
+        (status = 304, description = "`If-None-Match` matched the answer's `ETag`: no body"),
     ),
     security(("bearer" = []))
 )]
