@@ -23,6 +23,7 @@ pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;
 pub mod idempotency;
+mod idle;
 pub mod notify;
 pub mod openapi;
 pub mod probe;
