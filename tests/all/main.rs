@@ -8,6 +8,7 @@ mod architecture;
 mod deploy_kit;
 mod errors;
 mod expiring_keys;
+mod http2;
 mod idempotency;
 mod operations;
 mod security;
