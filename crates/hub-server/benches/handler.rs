@@ -1,6 +1,7 @@
 //! The whole handler in-process, without sockets: a cached `GET /v1/transactions/{id}`
 //! and an open circuit's refusal driven through the hub's real router (assembled from a
-//! configuration as the binary assembles it), and the allocations one cached hit makes.
+//! configuration as the binary assembles it, with its metrics recorder and its JSON log at
+//! `info` written to a sink), and the allocations one cached hit makes.
 //!
 //! `cargo bench -p hub-server --bench handler` prints criterion's figures, then
 //! `allocations per cached hit: X`; with `-- --allocations` it prints only that count.
@@ -38,6 +39,7 @@ const COUNTED_HITS: u64 = 1_000;
 struct Bench {
     rt: tokio::runtime::Runtime,
     router: Router,
+    _logs: hub_telemetry::logging::LogGuard,
     _sim: SimHandle,
     _hub: wiring::Hub,
     _dir: tempfile::TempDir,
@@ -79,8 +81,25 @@ credentials = {{ client_id = "env:SALES_ID", client_secret = "env:SALES_SECRET",
     )
 }
 
+/// The hub's log as `hub_telemetry::logging::init` installs it (JSON at `info`, through
+/// the background writer), into a sink rather than stdout.
+fn log_to_sink() -> hub_telemetry::logging::LogGuard {
+    let (writer, guard) = hub_telemetry::logging::background(std::io::sink);
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .try_init();
+    assert!(installed.is_ok(), "a subscriber was already installed");
+    guard
+}
+
 impl Bench {
     fn start() -> Self {
+        let logs = log_to_sink();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -110,6 +129,7 @@ impl Bench {
         let bench = Self {
             rt,
             router,
+            _logs: logs,
             _sim: sim,
             _hub: hub,
             _dir: dir,
