@@ -9,6 +9,7 @@ mod cached_reads;
 mod deploy_kit;
 mod errors;
 mod expiring_keys;
+mod http2;
 mod idempotency;
 mod operations;
 mod readme_examples;

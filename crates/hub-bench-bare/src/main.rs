@@ -6,8 +6,9 @@
 //! ```
 //!
 //! It prints `listening on http://<addr>` on stdout once bound, then serves HTTP/1.1 with
-//! keep-alive on tokio's multi-threaded runtime (the hub's runtime and HTTP stack, without
-//! the hub) until killed.
+//! keep-alive and HTTP/2 (cleartext, prior knowledge) on the same port, as the hub does, on
+//! tokio's multi-threaded runtime (the hub's runtime and HTTP stack, without the hub)
+//! until killed.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command line talks to its terminal.
 
@@ -18,10 +19,10 @@ use std::process::ExitCode;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 const USAGE: &str = "usage: hub-bench-bare --listen <addr:port> --body-file <path>";
@@ -92,7 +93,7 @@ async fn main() -> ExitCode {
                 async move { Ok::<_, Infallible>(res) }
             });
             // A client that goes away mid-request is not an error worth reporting here.
-            let _ = http1::Builder::new()
+            let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

@@ -1,12 +1,16 @@
-//! Serving the API: HTTP/1.1 connections with header and body read timeouts, until a
-//! shutdown signal; then stop accepting, let in-flight requests finish within a grace
-//! period, and flush the audit writer.
+//! Serving the API: HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) connections on one
+//! port with header, body and idle timeouts, until a shutdown signal; then stop
+//! accepting, let in-flight requests finish within a grace period, and flush the audit
+//! writer.
 //!
 //! The accept loop is the hub's own rather than `axum::serve`, which sets no timer on
 //! its connections: a client sending its headers one byte a minute (slowloris), or its
 //! body that way, or holding an idle keep-alive connection, kept a connection and its
-//! task forever. HTTP/2 is not served: hyper's HTTP/2 server has no header-read timeout,
-//! and cleartext HTTP/2 (prior knowledge) is not something the support platform speaks.
+//! task forever. hyper's HTTP/2 server has no header read timeout, so every connection
+//! also has an idle timer of its own: one that has carried no request for the header
+//! read timeout (or has not sent its first bytes by then) is shut down gracefully, and
+//! closed if it still lingers one more timeout later (a client that never answers the
+//! HTTP/2 shutdown's ping).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,13 +23,15 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
+use crate::idle::Activity;
 use crate::routes::build_router;
 use crate::state::AppState;
 
@@ -235,8 +241,10 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
-/// Serves one connection: HTTP/1.1 with upgrades (WebSockets), the header read timeout
-/// on hyper's timer, each request's body under its deadline; closes gracefully on drain.
+/// Serves one connection: HTTP/1.1 with upgrades (WebSockets) or HTTP/2 with prior
+/// knowledge, whichever the client's first bytes say; the header read timeout on hyper's
+/// timer (HTTP/1.1) and on the connection's idle timer (both); each request's body under
+/// its deadline; closes gracefully on drain.
 fn spawn_connection(
     (stream, peer): (TcpStream, SocketAddr),
     router: Router,
@@ -250,21 +258,32 @@ fn spawn_connection(
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
     let body_timeout = settings.body_read_timeout;
+    let activity = Activity::new();
+    let tracked = Arc::clone(&activity);
     // Every request carries its connection's peer address (`ConnectInfo`), which the
     // sign-in throttle counts failures against.
-    let service = router.map_request(move |req: http::Request<Incoming>| {
-        let mut req = req.map(|body| axum::body::Body::new(ReadDeadline::new(body, body_timeout)));
-        req.extensions_mut().insert(ConnectInfo(peer));
-        req
-    });
+    let service = router
+        .map_request(move |req: http::Request<Incoming>| {
+            let mut req = req.map(|body| axum::body::Body::new(ReadDeadline::new(body, body_timeout)));
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        })
+        .map_future(move |answer| {
+            let busy = tracked.enter();
+            async move {
+                let answer = answer.await;
+                drop(busy);
+                answer
+            }
+        });
     let service = TowerToHyperService::new(service);
     tokio::spawn(async move {
         let _open = open;
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
-        let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+        let idle_limit = settings.header_read_timeout;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(idle_limit);
+        builder.http2().timer(TokioTimer::new());
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         tokio::pin!(conn);
         let draining = async move {
             // The guard `wait_for` returns is not Send: drop it at once.
@@ -275,6 +294,16 @@ fn spawn_connection(
             () = draining => {
                 conn.as_mut().graceful_shutdown();
                 conn.await
+            }
+            () = activity.idle_for(idle_limit) => {
+                conn.as_mut().graceful_shutdown();
+                match tokio::time::timeout(idle_limit, conn).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::debug!("an idle connection did not close when asked: dropped it");
+                        Ok(())
+                    }
+                }
             }
         };
         if let Err(e) = result {

@@ -151,6 +151,39 @@ async fn slow_and_idle_connections_are_cut_off() {
 }
 
 #[tokio::test]
+async fn silent_and_idle_http2_connections_are_cut_off() {
+    // hyper's HTTP/2 server has no header read timeout: without the connection's own
+    // idle timer, a client that stops after (part of) the preface held its connection forever.
+    use tokio::io::AsyncWriteExt;
+    let hub = Hub::new();
+    let settings = ServeSettings {
+        header_read_timeout: Duration::from_millis(200),
+        ..ServeSettings::default()
+    };
+    let (addr, stop, task) = start_with(&hub, settings).await;
+    // Half the preface: which protocol it speaks is not known yet.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    // The whole preface and an empty SETTINGS frame, then silence (not even the answer
+    // to the server's shutdown ping).
+    let mut quiet = tokio::net::TcpStream::connect(addr).await.unwrap();
+    quiet
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    assert!(
+        until_closed(&mut half).await.is_some(),
+        "a client that sent half the HTTP/2 preface is still connected"
+    );
+    assert!(
+        until_closed(&mut quiet).await.is_some(),
+        "a silent HTTP/2 client is still connected"
+    );
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap(), Stopped::Drained);
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_are_closed_until_one_ends() {
     // Regression: nothing bounded the client connections, so clients could take every
     // descriptor the hub needs for its upstreams and stores.
