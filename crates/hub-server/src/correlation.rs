@@ -84,7 +84,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let started = std::time::Instant::now();
     req.extensions_mut().insert(corr);
-    let path = req.uri().path().to_owned();
+    // The URI's parts are shared bytes: keeping it for the log line copies nothing.
+    let uri = req.uri().clone();
     context::scope(log, async move {
         let mut res = next.run(req).await;
         if let Some(problem) = res.extensions().get::<Problem>()
@@ -106,7 +107,7 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         crate::http_metrics::record(&method, &res, elapsed);
         tracing::info!(
             method = method.as_str(),
-            path = path.as_str(),
+            path = uri.path(),
             status = res.status().as_u16(),
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             "answered"
