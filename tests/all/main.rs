@@ -10,6 +10,7 @@ mod errors;
 mod expiring_keys;
 mod idempotency;
 mod operations;
+mod rate_budgets;
 mod security;
 mod tickets;
 mod transactions;
