@@ -85,8 +85,8 @@ impl Default for Options {
 
 /// A running sim and hub.
 pub struct Hub {
-    /// The simulated upstreams.
-    pub sim: SimHandle,
+    /// The simulated upstreams (shared by the hubs started with [`Hub::start_with`]).
+    pub sim: Arc<SimHandle>,
     /// The hub's base URL (`http://127.0.0.1:PORT`).
     pub url: String,
     /// The assembled hub (stores, caches, endpoints).
@@ -231,8 +231,13 @@ pub fn secrets_env() -> Vec<(&'static str, &'static str)> {
 impl Hub {
     /// Starts a sim and a hub over it with `options`.
     pub async fn start(options: Options) -> Self {
+        let sim = Arc::new(Sim::start(SimConfig::default()).await.unwrap());
+        Self::start_with(sim, options).await
+    }
+
+    /// Starts a hub with `options` over a running `sim` (another hub's, say).
+    pub async fn start_with(sim: Arc<SimHandle>, options: Options) -> Self {
         capture_logs();
-        let sim = Sim::start(SimConfig::default()).await.unwrap();
         if options.dialect == "zendesk-oauth" {
             // A Zendesk account whose API tokens are retired: basic auth would get 401.
             sim.control().set_settings(hub_sim::Settings {

@@ -12,6 +12,7 @@ mod expiring_keys;
 mod http2;
 mod idempotency;
 mod operations;
+mod rate_budgets;
 mod readme_examples;
 mod security;
 mod tickets;

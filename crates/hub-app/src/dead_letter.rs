@@ -37,7 +37,7 @@ pub fn should_dead_letter(err: &Error) -> bool {
         // The upstream accepted it: a replay could only do it twice.
         Error::AnswerUnreadable { .. } => false,
         // Nothing was sent and the client was told to retry with its key.
-        Error::NotRecorded { .. } => false,
+        Error::NotRecorded { .. } | Error::RateBudgetSpent { .. } => false,
         Error::NotFound | Error::Rejected { .. } | Error::InvalidInput { .. } => false,
         Error::RetryBudgetExhausted { last } | Error::DeadlineExceeded { last } => !matches!(
             **last,
@@ -181,6 +181,12 @@ mod tests {
                 false,
             ),
             (Error::NotRecorded { reason: "x".into() }, false),
+            (
+                Error::RateBudgetSpent {
+                    retry_after: Duration::from_secs(2),
+                },
+                false,
+            ),
             (
                 Error::RetryBudgetExhausted {
                     last: Box::new(Error::Timeout),

@@ -137,7 +137,7 @@ impl ErrorRates {
             // An answer the hub could not read is the upstream failing the hub, even
             // though the write itself took effect.
             AuditOutcome::Failure | AuditOutcome::AppliedUnreadable => bucket.counts.failures += 1,
-            AuditOutcome::Rejected => bucket.counts.rejected += 1,
+            AuditOutcome::Rejected | AuditOutcome::RateLimited => bucket.counts.rejected += 1,
         }
     }
 
@@ -203,11 +203,12 @@ mod tests {
     const STEP: Duration = Duration::from_secs(10);
 
     fn outcome(i: u8) -> AuditOutcome {
-        match i % 5 {
+        match i % 6 {
             0 => AuditOutcome::Success,
             1 => AuditOutcome::Failure,
             2 => AuditOutcome::Rejected,
             3 => AuditOutcome::AppliedUnreadable,
+            4 => AuditOutcome::RateLimited,
             _ => AuditOutcome::Started,
         }
     }
@@ -323,7 +324,7 @@ mod tests {
         #[test]
         fn matches_a_model_that_keeps_every_event(
             buckets in 1usize..8,
-            events in proptest::collection::vec((0u64..40, 0u8..4, 0u8..2), 0..60),
+            events in proptest::collection::vec((0u64..40, 0u8..6, 0u8..2), 0..60),
             probe in 0u64..40,
         ) {
             let t0 = Instant::now();
@@ -346,7 +347,7 @@ mod tests {
                             AuditOutcome::Started => continue,
                             AuditOutcome::Success => {}
                             AuditOutcome::Failure | AuditOutcome::AppliedUnreadable => model.failures += 1,
-                            AuditOutcome::Rejected => model.rejected += 1,
+                            AuditOutcome::Rejected | AuditOutcome::RateLimited => model.rejected += 1,
                         }
                         model.calls += 1;
                     }

@@ -504,3 +504,52 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_rate_budget_is_optional_and_checked() {
+    let c = load(&minimal(), &[]).unwrap();
+    assert!(c.adapters.iter().iter().all(|(_, a)| a.rate.is_none()));
+    let text = format!(
+        "{}\n[adapters.ticketing.rate]\nrequests_per_s = 5.0\nburst = 10\n",
+        minimal()
+    );
+    let rate = load(&text, &[]).unwrap().adapters.ticketing.rate.unwrap();
+    assert_eq!(
+        rate,
+        RateLimitConfig {
+            requests_per_s: 5.0,
+            burst: 10,
+            write_reserve: 0.2,
+            instances_hint: 1,
+            redis_timeout_ms: 50,
+        }
+    );
+    assert_eq!(rate.redis_timeout().as_millis(), 50);
+    check_errors(
+        &format!(
+            "{}\n[adapters.ticketing.rate]\nrequests_per_s = 0.0\nburst = 0\nwrite_reserve = 1.5\ninstances_hint = 0\nredis_timeout_ms = 0\n",
+            minimal()
+        ),
+        &[],
+        &[
+            ("adapters.ticketing.rate.requests_per_s", "between 0.001 and 1000000"),
+            ("adapters.ticketing.rate.burst", "between 1 and 100000"),
+            ("adapters.ticketing.rate.write_reserve", "between 0.0 and 1.0"),
+            ("adapters.ticketing.rate.instances_hint", "between 1 and 1000"),
+            ("adapters.ticketing.rate.redis_timeout_ms", "between 1 and 10000"),
+        ],
+    );
+    check_errors(
+        &format!("{}\n[adapters.ticketing.rate]\nburst = 3\n", minimal()),
+        &[],
+        &[("adapters.ticketing.rate", "missing field `requests_per_s`")],
+    );
+    check_errors(
+        &format!(
+            "{}\n[adapters.ticketing.rate]\nrequests_per_s = nan\nburst = 3\n",
+            minimal()
+        ),
+        &[],
+        &[("adapters.ticketing.rate.requests_per_s", "between")],
+    );
+}

@@ -420,6 +420,47 @@ pub struct AdapterConfig {
     /// `[adapters.ticketing.zendesk]`: the Zendesk dialect's requester mapping.
     #[serde(default)]
     pub zendesk: Option<ZendeskConfig>,
+    /// `[adapters.X.rate]`: the upstream account's rate budget; none when absent.
+    #[serde(default)]
+    pub rate: Option<RateLimitConfig>,
+}
+
+/// The rate budget of one upstream account (`[adapters.X.rate]`): the ceiling the hub
+/// keeps its calls under, narrowed at run time by what the vendor says.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second, for every hub instance together.
+    pub requests_per_s: f64,
+    /// Requests that may go at once after a quiet spell.
+    pub burst: u32,
+    /// The share of the burst kept for writes, 0.0–1.0 (default 0.2).
+    #[serde(default = "default_write_reserve")]
+    pub write_reserve: f64,
+    /// How many hub instances share the budget: when Redis is unreachable each one
+    /// admits `requests_per_s / instances_hint` (default 1).
+    #[serde(default = "default_instances_hint")]
+    pub instances_hint: u32,
+    /// How long an admission waits for Redis before answering locally, in milliseconds (default 50).
+    #[serde(default = "default_redis_timeout_ms")]
+    pub redis_timeout_ms: u64,
+}
+
+fn default_write_reserve() -> f64 {
+    0.2
+}
+fn default_instances_hint() -> u32 {
+    1
+}
+fn default_redis_timeout_ms() -> u64 {
+    50
+}
+
+impl RateLimitConfig {
+    /// How long an admission waits for Redis.
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
 }
 
 impl ZendeskConfig {

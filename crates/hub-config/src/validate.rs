@@ -317,6 +317,33 @@ fn adapter(name: &str, a: &AdapterConfig) -> Vec<(String, String)> {
         "must be at least 1",
     );
     check(r.breaker_open_s >= 1, "resilience.breaker_open_s", "must be at least 1");
+    if let Some(rate) = &a.rate {
+        check(
+            rate.requests_per_s.is_finite() && (0.001..=1_000_000.0).contains(&rate.requests_per_s),
+            "rate.requests_per_s",
+            "must be between 0.001 and 1000000",
+        );
+        check(
+            (1..=100_000).contains(&rate.burst),
+            "rate.burst",
+            "must be between 1 and 100000",
+        );
+        check(
+            rate.write_reserve.is_finite() && (0.0..=1.0).contains(&rate.write_reserve),
+            "rate.write_reserve",
+            "must be between 0.0 and 1.0",
+        );
+        check(
+            (1..=1_000).contains(&rate.instances_hint),
+            "rate.instances_hint",
+            "must be between 1 and 1000",
+        );
+        check(
+            (1..=10_000).contains(&rate.redis_timeout_ms),
+            "rate.redis_timeout_ms",
+            "must be between 1 and 10000",
+        );
+    }
     if name != "transaction_status" {
         check(
             a.cache.history_ttl_s.is_none(),

@@ -100,6 +100,14 @@ pub enum Error {
         /// Time until the half-open probe is admitted.
         retry_in: Duration,
     },
+    /// The hub's own rate budget for the upstream account has no slot within the call's
+    /// deadline: the request was not sent, so it may be sent again after `retry_after`
+    /// (the upstream's 429 is [`Error::RateLimited`]).
+    #[error("the upstream's rate budget is spent; the next slot is in {}s", whole_seconds_up(*retry_after))]
+    RateBudgetSpent {
+        /// How long until the budget would admit the request.
+        retry_after: Duration,
+    },
     /// The retry budget for this upstream is spent: the failure was not retried.
     #[error("the retry budget is exhausted; last failure: {last}")]
     RetryBudgetExhausted {
@@ -180,6 +188,7 @@ impl Error {
         match self {
             Self::Connect(_)
             | Self::CircuitOpen { .. }
+            | Self::RateBudgetSpent { .. }
             | Self::Credentials { .. }
             | Self::InvalidInput { .. }
             | Self::NotRecorded { .. } => Delivery::NotSent,
@@ -241,6 +250,7 @@ impl Error {
         match self {
             Self::Upstream { retry_after, .. } | Self::RateLimited { retry_after } => *retry_after,
             Self::CircuitOpen { retry_in } => Some(*retry_in),
+            Self::RateBudgetSpent { retry_after } => Some(*retry_after),
             Self::RetryBudgetExhausted { last } | Self::DeadlineExceeded { last } => last.retry_after(),
             _ => None,
         }
@@ -274,6 +284,7 @@ impl Error {
             Self::NotFound => "not_found",
             Self::Rejected { .. } => "rejected",
             Self::CircuitOpen { .. } => "circuit_open",
+            Self::RateBudgetSpent { .. } => "rate_budget_spent",
             Self::RetryBudgetExhausted { .. } => "retry_budget_exhausted",
             Self::DeadlineExceeded { .. } => "deadline_exceeded",
             Self::Credentials { .. } => "credentials",
@@ -363,6 +374,21 @@ mod tests {
             false,
             false,
             false,
+        );
+        check(
+            Error::RateBudgetSpent {
+                retry_after: Duration::from_secs(2),
+            },
+            false,
+            false,
+            false,
+        );
+        assert_eq!(
+            Error::RateBudgetSpent {
+                retry_after: Duration::from_millis(1_200)
+            }
+            .delivery(),
+            Delivery::NotSent
         );
         check(
             Error::InvalidInput {

@@ -204,6 +204,7 @@ pub fn serves_stale(err: &Error) -> bool {
         || matches!(
             err,
             Error::CircuitOpen { .. }
+                | Error::RateBudgetSpent { .. }
                 | Error::RetryBudgetExhausted { .. }
                 | Error::DeadlineExceeded { .. }
                 | Error::Credentials { .. }

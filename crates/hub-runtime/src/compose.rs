@@ -17,15 +17,18 @@ use hub_core::{
 use hub_resilience::backoff::Backoff;
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
 use hub_resilience::cache::{CacheConfig as ManagerConfig, CacheManager};
+use hub_resilience::clock::TokioClock;
 use hub_resilience::memory_store::MemoryCache;
+use hub_resilience::rate_budget::{BudgetKey, LocalBudget, RateBudget, RateConfig};
 use hub_resilience::retry::RetryPolicy;
-use hub_store::{StoreConfig, Stores};
+use hub_store::{RedisBudget, SharedBudgetOptions, StoreConfig, Stores};
 use hub_ticketing::cache_keys::{self as ticket_keys, TICKET_STATUS_TTL};
 use hub_ticketing::{Generic, Jira, TicketingAdapter, Zendesk};
 use hub_transactions::cache_keys::{self as transaction_keys, Ttls};
 use hub_transactions::{TransactionCreateAdapter, TransactionStatusAdapter};
 use hub_upstream::auth::{ApiKey, Basic, Bearer, Chain, HmacSigner, OAuth2ClientCredentials, OAuth2Config, TokenBody};
-use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, HttpClient, SecretCell};
+use hub_upstream::rate_headers::RateFamily;
+use hub_upstream::{Authenticate, ClientConfig, Endpoint, EndpointParts, EndpointRate, HttpClient, SecretCell};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
@@ -189,6 +192,7 @@ pub async fn compose(
         .map_err(|e: toml::de::Error| ComposeError::StoreConfig(e.message().to_owned()))?;
     // A write waits this long for its audit record before it is refused unsent.
     let audit_timeout = Duration::from_millis(store_config.audit_write_timeout_ms.max(1));
+    let rates = Rates(store_config.clone());
     let stores = Arc::new(Stores::open(store_config).await?);
     let events = events.unwrap_or_else(|| stores.events.clone());
     // Every upstream call's outcome passes through the audit log: count it there.
@@ -210,6 +214,7 @@ pub async fn compose(
         ticketing_auth(&a.ticketing, &secrets).await?,
         (&audit, audit_timeout),
         &events,
+        rates.budget(Adapter::Ticketing, &a.ticketing)?,
     )?;
     let status_auth = oauth2(
         Adapter::TransactionStatus,
@@ -224,6 +229,7 @@ pub async fn compose(
         Arc::new(status_auth),
         (&audit, audit_timeout),
         &events,
+        rates.budget(Adapter::TransactionStatus, &a.transaction_status)?,
     )?;
     let create_client = http_client(Adapter::TransactionCreate, &a.transaction_create)?;
     let create_auth = Chain(vec![
@@ -247,6 +253,7 @@ pub async fn compose(
         Arc::new(create_auth),
         (&audit, audit_timeout),
         &events,
+        rates.budget(Adapter::TransactionCreate, &a.transaction_create)?,
     )?;
 
     let ticket_ttl = ttl(a.ticketing.cache.status_ttl_s, TICKET_STATUS_TTL);
@@ -425,7 +432,86 @@ pub async fn ticketing_endpoint(
     let a = &config.adapters.ticketing;
     let auth = ticketing_auth(a, &secrets).await?;
     let events: Arc<dyn EventPublisher> = Arc::new(hub_store::LocalEvents::new(16));
-    endpoint(Adapter::Ticketing, a, auth, (&audit, Duration::from_secs(5)), &events)
+    endpoint(
+        Adapter::Ticketing,
+        a,
+        auth,
+        (&audit, Duration::from_secs(5)),
+        &events,
+        None,
+    )
+}
+
+/// Builds the adapters' rate budgets: shared through Redis when `[store] redis_url` is
+/// set, else in process.
+struct Rates(StoreConfig);
+
+impl Rates {
+    /// `adapter`'s budget, or `None` without an `[adapters.X.rate]` section.
+    fn budget(&self, adapter: Adapter, a: &AdapterConfig) -> Result<Option<EndpointRate>, ComposeError> {
+        let Some(r) = &a.rate else {
+            return Ok(None);
+        };
+        let rate = RateConfig {
+            requests_per_s: r.requests_per_s,
+            burst: r.burst,
+            write_reserve: r.write_reserve,
+            ..RateConfig::default()
+        };
+        let clock = Arc::new(TokioClock::new());
+        let budget: Arc<dyn RateBudget> = match &self.0.redis_url {
+            Some(url) => {
+                let prefix = format!("{}:rate:{}", self.0.redis_key_prefix, adapter.as_str());
+                let options = SharedBudgetOptions {
+                    timeout: r.redis_timeout(),
+                    instances_hint: r.instances_hint,
+                    ..SharedBudgetOptions::new(adapter.as_str(), &prefix)
+                };
+                Arc::new(RedisBudget::open(url, &self.0, rate, options, clock)?)
+            }
+            None => Arc::new(LocalBudget::new(rate, clock)),
+        };
+        Ok(Some(EndpointRate {
+            budget,
+            key: budget_key(adapter, a),
+            family: match a.dialect {
+                Dialect::Zendesk => RateFamily::Zendesk,
+                Dialect::Jira => RateFamily::Jira,
+                Dialect::Generic => RateFamily::Ietf,
+            },
+        }))
+    }
+}
+
+/// The account an adapter's budget counts: the adapter, its upstream and a digest of its
+/// credential references (which secret is used, never the secret itself), so two
+/// configurations naming the same credentials share one budget and different ones do not.
+///
+/// ```text
+/// ticketing:acme.zendesk.com:5f0c3a1b2d4e6f70
+/// ```
+pub fn budget_key(adapter: Adapter, a: &AdapterConfig) -> BudgetKey {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher, so every instance
+    // of every version names the same account alike.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, reference) in &a.credentials {
+        for byte in name
+            .bytes()
+            .chain([0])
+            .chain(reference.0.to_string().into_bytes())
+            .chain([0])
+        {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    let host = a
+        .base_url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_default();
+    BudgetKey::new(format!("{}:{host}:{hash:016x}", adapter.as_str()))
 }
 
 fn ttl(configured: Option<u64>, default: Duration) -> Duration {
@@ -580,6 +666,7 @@ fn endpoint(
     auth: Arc<dyn Authenticate>,
     (audit, audit_timeout): (&Arc<dyn AuditLog>, Duration),
     events: &Arc<dyn EventPublisher>,
+    rate: Option<EndpointRate>,
 ) -> Result<Arc<Endpoint>, ComposeError> {
     let base_url = a.base_url.parse().map_err(|_| ComposeError::Adapter {
         adapter,
@@ -615,6 +702,7 @@ fn endpoint(
         Dialect::Zendesk => Some(hub_ticketing::zendesk::reject_reason),
         Dialect::Jira => Some(hub_ticketing::jira::reject_reason),
     };
+    parts.rate = rate;
     Ok(Arc::new(Endpoint::new(parts)))
 }
 

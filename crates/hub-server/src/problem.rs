@@ -289,6 +289,8 @@ impl Problem {
     /// use hub_server::problem::{Problem, ProblemCode};
     /// let p = Problem::upstream(&hub_core::Error::CircuitOpen { retry_in: Duration::from_millis(2500) }, hub_core::Operation::CreateTicket);
     /// assert_eq!((p.code, p.status, p.retry_after_s), (ProblemCode::CircuitOpen, 503, Some(3)));
+    /// let p = Problem::upstream(&hub_core::Error::RateBudgetSpent { retry_after: Duration::from_millis(1200) }, hub_core::Operation::CreateTicket);
+    /// assert_eq!((p.code, p.status, p.retry_after_s), (ProblemCode::RateLimited, 429, Some(2)));
     /// ```
     pub fn upstream(err: &Error, operation: Operation) -> Self {
         // Rate limiting that outlasted the retries or the deadline is still rate limiting:
@@ -304,6 +306,12 @@ impl Problem {
         let (code, detail) = match err {
             Error::CircuitOpen { .. } => (ProblemCode::CircuitOpen, err.to_string()),
             Error::RateLimited { .. } => (ProblemCode::RateLimited, err.to_string()),
+            Error::RateBudgetSpent { .. } => (
+                ProblemCode::RateLimited,
+                "the upstream's rate budget has no slot before the call's deadline; nothing was sent: retry after \
+                 Retry-After (a write with the same Idempotency-Key)"
+                    .to_owned(),
+            ),
             Error::NotFound => (
                 ProblemCode::NotFound,
                 "the upstream system has no such resource".to_owned(),

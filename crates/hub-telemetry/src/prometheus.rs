@@ -120,6 +120,14 @@ pub const METRICS: &[(&str, &str)] = &[
         "Rate budget calls answered by the local budget (rate / instances_hint) because Redis did not answer in time, by adapter.",
     ),
     (
+        "integration_rate_budget_remaining",
+        "Writes the adapter's rate budget would send at once, after its latest admission, by adapter.",
+    ),
+    (
+        "integration_rate_limited_total",
+        "Calls stopped by rate limiting, by adapter and source: hub (the hub's budget refused to send) or upstream (the upstream answered 429 and the budget was paused).",
+    ),
+    (
         "http_server_requests_total",
         "Requests the hub answered, by method, route and status.",
     ),

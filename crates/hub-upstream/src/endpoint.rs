@@ -3,8 +3,9 @@
 //! of every call.
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Uri};
@@ -14,13 +15,15 @@ use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, Ci
 use hub_resilience::budget::BudgetConfig;
 use hub_resilience::clock::{MonotonicClock, TokioClock};
 use hub_resilience::compose::Upstream;
-use hub_resilience::retry::{Idempotency as RetryIdempotency, RetryPolicy};
+use hub_resilience::rate_budget::{Admission, BudgetKey, Class, RateBudget, Snapshot};
+use hub_resilience::retry::{Attempt, Idempotency as RetryIdempotency, RetryPolicy};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use crate::auth::{Authenticate, NoAuth};
 use crate::client::{HttpClient, Response};
 use crate::observe::AdapterMetrics;
+use crate::rate_headers::{self, RateFamily};
 use crate::request::{Call, Idempotency};
 use crate::response::{self, RejectReason};
 
@@ -51,7 +54,24 @@ pub struct EndpointParts {
     pub audit_timeout: Duration,
     /// Reads the upstream's reason out of a rejection's body (the dialect's error shape).
     pub reject_reason: Option<RejectReason>,
+    /// The upstream account's rate budget; `None` sends without one.
+    pub rate: Option<EndpointRate>,
 }
+
+/// An endpoint's rate budget: every attempt is admitted by it before it is sent, and
+/// every answer's rate headers (and a 429's `Retry-After`) narrow it.
+#[derive(Debug, Clone)]
+pub struct EndpointRate {
+    /// The budget (in process, or shared through Redis).
+    pub budget: Arc<dyn RateBudget>,
+    /// The account it counts: adapter and credential identity, never a secret.
+    pub key: BudgetKey,
+    /// How the vendor writes its rate headers.
+    pub family: RateFamily,
+}
+
+/// When a 429 names no wait, the budget pauses this long.
+pub const DEFAULT_RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
 
 /// The default of [`EndpointParts::audit_timeout`].
 pub const DEFAULT_AUDIT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -72,6 +92,7 @@ impl EndpointParts {
             clock: Arc::new(TokioClock::default()),
             audit_timeout: DEFAULT_AUDIT_TIMEOUT,
             reject_reason: None,
+            rate: None,
         }
     }
 }
@@ -88,6 +109,7 @@ pub struct Endpoint {
     audit: Arc<dyn AuditLog>,
     audit_timeout: Duration,
     reject_reason: Option<RejectReason>,
+    rate: Option<EndpointRate>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -120,6 +142,15 @@ impl Endpoint {
             audit: parts.audit,
             audit_timeout: parts.audit_timeout,
             reject_reason: parts.reject_reason,
+            rate: parts.rate,
+        }
+    }
+
+    /// The rate budget's state for this endpoint's account, when it has a budget.
+    pub async fn rate_snapshot(&self) -> Option<Snapshot> {
+        match &self.rate {
+            Some(rate) => Some(rate.budget.snapshot(&rate.key).await),
+            None => None,
         }
     }
 
@@ -178,10 +209,11 @@ impl Endpoint {
             return result;
         }
         let last_status = AtomicU16::new(0);
+        let maybe_applied = Mutex::new(None);
         let outcome = self
             .upstream
-            .call(call.operation.as_str(), idempotency, |_attempt| {
-                self.attempt(ctx, call, &last_status)
+            .call(call.operation.as_str(), idempotency, |attempt| {
+                self.attempt(ctx, call, attempt, (&last_status, &maybe_applied))
             })
             .await;
         ctx.attempts.add(outcome.attempts);
@@ -208,17 +240,102 @@ impl Endpoint {
         result
     }
 
-    async fn attempt(&self, ctx: &CallContext, call: &Call, last_status: &AtomicU16) -> Result<Response, Error> {
+    async fn attempt(
+        &self,
+        ctx: &CallContext,
+        call: &Call,
+        attempt: Attempt,
+        (last_status, maybe_applied): (&AtomicU16, &Mutex<Option<Error>>),
+    ) -> Result<Response, Error> {
+        if let Some(rate) = &self.rate {
+            self.admit(rate, call, attempt, maybe_applied).await?;
+        }
         let (mut parts, body): (_, Bytes) = call.to_request(&self.base_url, ctx)?.into_parts();
         self.auth.authorize(&mut parts, &body).await?;
         // Which credentials this attempt used, so a 401 drops exactly those.
         let stamps = parts.extensions.clone();
-        let response = self.http.send(Request::from_parts(parts, body)).await?;
+        let response = match self.http.send(Request::from_parts(parts, body)).await {
+            Ok(response) => response,
+            Err(e) => {
+                remember_unknown(maybe_applied, &e);
+                return Err(e);
+            }
+        };
         last_status.store(response.status.as_u16(), Ordering::Relaxed);
+        if let Some(rate) = &self.rate {
+            self.learn(rate, &response).await;
+        }
         if response.status == http::StatusCode::UNAUTHORIZED {
             self.auth.reauthenticate(&stamps).await;
         }
-        response::success_with(response, self.reject_reason)
+        let result = response::success_with(response, self.reject_reason);
+        if let Err(e) = &result {
+            remember_unknown(maybe_applied, e);
+        }
+        result
+    }
+
+    /// Admits one attempt through the rate budget: sends now, after its reserved slot,
+    /// or not at all.
+    ///
+    /// An attempt waits for its slot at most half of its own time, so that it still has
+    /// time to be answered. When refused, the call ends with [`Error::RateBudgetSpent`]
+    /// (nothing sent: the caller may try again after its `retry_after`) — unless an
+    /// earlier attempt of the call may have taken effect, in which case it ends with
+    /// [`Error::DeadlineExceeded`] over that attempt's failure, as if the deadline had
+    /// passed, so a write that may have landed is kept rather than released.
+    async fn admit(
+        &self,
+        rate: &EndpointRate,
+        call: &Call,
+        attempt: Attempt,
+        maybe_applied: &Mutex<Option<Error>>,
+    ) -> Result<(), Error> {
+        let class = match call.idempotency {
+            Idempotency::Idempotent => Class::Read,
+            Idempotency::Keyed(_) | Idempotency::NonIdempotent => Class::Write,
+        };
+        let admission = rate.budget.admit(&rate.key, class, attempt.timeout / 2).await;
+        let snapshot = rate.budget.snapshot(&rate.key).await;
+        // A gauge is an f64; budgets this large lose nothing that matters.
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!("integration_rate_budget_remaining", "adapter" => self.adapter.to_string())
+            .set(snapshot.remaining as f64);
+        match admission {
+            Admission::Now => Ok(()),
+            Admission::Wait(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Admission::Refused { retry_after } => {
+                metrics::counter!("integration_rate_limited_total",
+                    "adapter" => self.adapter.to_string(), "source" => "hub")
+                .increment(1);
+                let earlier = maybe_applied.lock().map(|e| e.clone()).unwrap_or(None);
+                Err(match earlier {
+                    Some(last) => Error::DeadlineExceeded { last: Box::new(last) },
+                    None => Error::RateBudgetSpent { retry_after },
+                })
+            }
+        }
+    }
+
+    /// Narrows the budget by what the answer says; a 429 pauses it for its `Retry-After`.
+    async fn learn(&self, rate: &EndpointRate, response: &Response) {
+        let now = SystemTime::now();
+        let policy = rate_headers::learned(rate.family, &response.headers, now);
+        if !policy.is_empty() {
+            rate.budget.learn(&rate.key, &policy).await;
+        }
+        if response.status == http::StatusCode::TOO_MANY_REQUESTS {
+            let pause = response::requested_wait(&response.headers, now).unwrap_or(DEFAULT_RATE_LIMIT_PAUSE);
+            rate.budget.pause(&rate.key, pause).await;
+            metrics::counter!("integration_rate_limited_total",
+                "adapter" => self.adapter.to_string(), "source" => "upstream")
+            .increment(1);
+            tracing::warn!(adapter = %self.adapter, pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                "the upstream answered 429: its rate budget is paused");
+        }
     }
 
     /// Records that `call`, a write, is about to be sent, and makes the record durable
@@ -264,6 +381,7 @@ impl Endpoint {
             Ok(_) => (AuditOutcome::Success, "success"),
             // Refused by the hub itself: nothing was sent.
             Err(e @ (Error::CircuitOpen { .. } | Error::NotRecorded { .. })) => (AuditOutcome::Rejected, e.code()),
+            Err(e @ Error::RateBudgetSpent { .. }) => (AuditOutcome::RateLimited, e.code()),
             Err(e @ Error::AnswerUnreadable { .. }) => (AuditOutcome::AppliedUnreadable, e.code()),
             Err(e) => (AuditOutcome::Failure, e.code()),
         };
@@ -304,7 +422,9 @@ impl Endpoint {
         // audit record (its `started` record already is). Reads stay write-behind: the
         // log's writer batches them.
         // A refusal sent nothing: best effort, never a wait on a store that just failed.
-        let written = if matches!(call.idempotency, Idempotency::Idempotent) || outcome == AuditOutcome::Rejected {
+        let written = if matches!(call.idempotency, Idempotency::Idempotent)
+            || matches!(outcome, AuditOutcome::Rejected | AuditOutcome::RateLimited)
+        {
             self.audit.record(record).await.map_err(|e| e.to_string())
         } else {
             match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {
@@ -316,6 +436,15 @@ impl Endpoint {
             metrics::counter!("integration_audit_write_failures_total").increment(1);
             tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
         }
+    }
+}
+
+/// Keeps `error` when the attempt it ended may have taken effect upstream.
+fn remember_unknown(maybe_applied: &Mutex<Option<Error>>, error: &Error) {
+    if error.delivery() == hub_core::Delivery::Unknown
+        && let Ok(mut earlier) = maybe_applied.lock()
+    {
+        *earlier = Some(error.clone());
     }
 }
 
@@ -531,5 +660,66 @@ mod tests {
         let second = CallContext::new(RequestId::parse("req-2").unwrap());
         let err = endpoint.send(&second, &call()).await.unwrap_err();
         assert!(matches!(err, Error::CircuitOpen { .. }), "{err:?}");
+    }
+
+    /// A write over its budget is not sent: `RateBudgetSpent` (nothing sent, so the
+    /// caller may retry after it), audited as `rate_limited`, best effort.
+    #[tokio::test]
+    async fn a_write_over_its_rate_budget_is_refused_unsent() {
+        use hub_resilience::clock::ManualClock;
+        use hub_resilience::rate_budget::{LocalBudget, RateConfig};
+        let mut audit = MockAuditLog::new();
+        audit
+            .expect_record_durable()
+            .withf(|r| r.outcome == AuditOutcome::Started)
+            .times(1)
+            .returning(|_| Ok(()));
+        audit
+            .expect_record()
+            .withf(|r| {
+                r.outcome == AuditOutcome::RateLimited
+                    && r.error.as_deref().is_some_and(|e| e.starts_with("rate_budget_spent:"))
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let mut parts = EndpointParts::new(
+            Adapter::Ticketing,
+            url.parse().unwrap(),
+            HttpClient::new(&ClientConfig::default()).unwrap(),
+            Arc::new(audit),
+        );
+        // One request per 100 s, already spent: the next slot is far past any deadline.
+        let budget = Arc::new(LocalBudget::new(
+            RateConfig::new(0.01, 1),
+            Arc::new(ManualClock::new(0)),
+        ));
+        let key = BudgetKey::new("ticketing:test");
+        assert_eq!(budget.admit(&key, Class::Write, Duration::ZERO).await, Admission::Now);
+        parts.rate = Some(EndpointRate {
+            budget,
+            key,
+            family: RateFamily::Ietf,
+        });
+        let endpoint = Endpoint::new(parts);
+        let call = Call::json(
+            Operation::CreateTicket,
+            http::Method::POST,
+            "/tickets".into(),
+            &json!({}),
+            CallIdempotency::Keyed("k-1".into()),
+        )
+        .unwrap();
+        let ctx = CallContext::new(RequestId::parse("req-4").unwrap());
+        let err = endpoint.send(&ctx, &call).await.unwrap_err();
+        let Error::RateBudgetSpent { retry_after } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(retry_after, Duration::from_secs(100));
+        assert_eq!(err.delivery(), hub_core::Delivery::NotSent);
+        assert!(listener.accept().is_err(), "nothing may reach the upstream");
+        assert_eq!(endpoint.rate_snapshot().await.map(|s| s.remaining), Some(0));
     }
 }

@@ -24,6 +24,6 @@ pub mod timestamp;
 
 pub use auth::Authenticate;
 pub use client::{ClientConfig, HttpClient, Response};
-pub use endpoint::{Endpoint, EndpointParts};
+pub use endpoint::{Endpoint, EndpointParts, EndpointRate};
 pub use request::Call;
 pub use secret::SecretCell;

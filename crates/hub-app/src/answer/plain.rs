@@ -15,7 +15,7 @@ const JSON: &str = "application/json";
 /// `Draft`, `CommitResult`, …); a failure is `{"failure", "detail", "operation",
 /// "request_id", "dlq_id", "retry_after_s"}` with status `409` when the caller should
 /// wait for another request or the supervisor, `422` when it must change the request,
-/// else `503`.
+/// `429` when the upstream's rate limit stopped it, else `503`.
 ///
 /// ```
 /// use hub_app::answer::{AnswerFormat, PlainAnswers};
@@ -62,12 +62,24 @@ impl AnswerFormat for PlainAnswers {
                     error,
                     hub_core::Error::InvalidInput { .. } | hub_core::Error::Rejected { .. } | hub_core::Error::NotFound
                 );
-                let status = if caller_must_change { 422 } else { 503 };
+                let rate_limited = matches!(
+                    error,
+                    hub_core::Error::RateBudgetSpent { .. } | hub_core::Error::RateLimited { .. }
+                );
+                let status = if caller_must_change {
+                    422
+                } else if rate_limited {
+                    429
+                } else {
+                    503
+                };
                 (
                     error.code(),
                     status,
                     dlq_id.as_ref(),
-                    error.retry_after().map(|d| d.as_secs().max(1)),
+                    error
+                        .retry_after()
+                        .map(|d| (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)),
                 )
             }
             Failure::OutcomeUnknown { dlq_id } => ("outcome_unknown", 409, Some(dlq_id), None),

@@ -25,6 +25,9 @@ pub enum AuditOutcome {
     /// A write the upstream accepted (2xx) whose answer could not be read: the effect
     /// happened, the caller was told so, and the supervisor must reconcile it.
     AppliedUnreadable,
+    /// The hub's rate budget for the upstream account had no slot within the call's
+    /// deadline: nothing (more) was sent, and the caller was told when to try again.
+    RateLimited,
 }
 
 impl AuditOutcome {
@@ -36,6 +39,7 @@ impl AuditOutcome {
             Self::Rejected => "rejected",
             Self::Started => "started",
             Self::AppliedUnreadable => "applied_unreadable",
+            Self::RateLimited => "rate_limited",
         }
     }
 }

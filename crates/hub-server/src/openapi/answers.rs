@@ -91,7 +91,7 @@ const UPSTREAM: &[Answer] = &[
     answer(
         429,
         "rate_limited",
-        "the upstream's rate limit, or the hub's budget for it, leaves no room before the deadline (`Retry-After`, `retry_after_s`)",
+        "the upstream's rate limit, or the hub's budget for it, leaves no room before the deadline (`Retry-After`, `retry_after_s`); a write the budget refused was not sent and is not dead-lettered: retry it with the same Idempotency-Key",
     ),
     answer(
         502,

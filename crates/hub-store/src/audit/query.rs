@@ -32,6 +32,7 @@ impl Row {
             "rejected" => AuditOutcome::Rejected,
             "started" => AuditOutcome::Started,
             "applied_unreadable" => AuditOutcome::AppliedUnreadable,
+            "rate_limited" => AuditOutcome::RateLimited,
             other => return Err(corrupt("audit outcome", other)),
         };
         Ok(AuditRecord {

@@ -21,11 +21,13 @@ pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
         adapter: adapter.to_owned(),
         operation: operation.to_owned(),
         // Every outcome the schema allows (`started` since migration 0002,
-        // `applied_unreadable` since 0004) round-trips.
+        // `applied_unreadable` since 0004, `rate_limited` since 0006) round-trips.
         outcome: if n.is_multiple_of(3) {
             AuditOutcome::Failure
         } else if n.is_multiple_of(13) {
             AuditOutcome::AppliedUnreadable
+        } else if n.is_multiple_of(17) {
+            AuditOutcome::RateLimited
         } else if n.is_multiple_of(7) {
             AuditOutcome::Started
         } else if n.is_multiple_of(11) {
