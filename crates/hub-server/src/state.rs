@@ -13,29 +13,7 @@ use crate::auth::Authenticator;
 use crate::events_ws::LiveSettings;
 use hub_admin::{Sessions, Throttle};
 
-/// Renders `/metrics` (Prometheus text exposition); implemented over the metrics recorder.
-pub trait MetricsRender: Send + Sync {
-    /// The exposition text.
-    fn render(&self) -> String;
-}
-
-/// Any function rendering the exposition is a renderer (e.g. `move || handle.render()`
-/// over a Prometheus recorder's handle).
-impl<F: Fn() -> String + Send + Sync> MetricsRender for F {
-    fn render(&self) -> String {
-        self()
-    }
-}
-
-/// No metrics recorder installed: an empty exposition.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoMetrics;
-
-impl MetricsRender for NoMetrics {
-    fn render(&self) -> String {
-        String::new()
-    }
-}
+pub use hub_telemetry::prometheus::{MetricsRender, NoMetrics};
 
 /// The API's tunables (from the `[server]` and `[events]` configuration sections).
 #[derive(Debug, Clone, PartialEq, Eq)]

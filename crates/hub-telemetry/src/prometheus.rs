@@ -26,6 +26,30 @@ pub fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Renders `/metrics` (Prometheus text exposition); implemented over the metrics recorder.
+pub trait MetricsRender: Send + Sync {
+    /// The exposition text.
+    fn render(&self) -> String;
+}
+
+/// Any function rendering the exposition is a renderer (e.g. `move || handle.render()`
+/// over a Prometheus recorder's handle).
+impl<F: Fn() -> String + Send + Sync> MetricsRender for F {
+    fn render(&self) -> String {
+        self()
+    }
+}
+
+/// No metrics recorder installed: an empty exposition.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl MetricsRender for NoMetrics {
+    fn render(&self) -> String {
+        String::new()
+    }
+}
+
 /// Every metric the hub emits, with its `# HELP` text (`promtool check metrics` wants one).
 pub const METRICS: &[(&str, &str)] = &[
     (

@@ -27,16 +27,20 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(CacheConfig {
+        max_stale: Duration::from_secs(600),
+        refresh_ahead_percent: 0,
+    })
+}
+
+fn fixture_with(config: CacheConfig) -> Fixture {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::anchored(1_000_000));
     let store = Arc::new(MemoryCache::builder().clock(clock.clone()).build());
     let counts = Arc::new(Counts::default());
     let manager = CacheManager::builder(store.clone())
         .clock(clock)
         .observer(counts.clone())
-        .config(CacheConfig {
-            max_stale: Duration::from_secs(600),
-            refresh_ahead_percent: 0,
-        })
+        .config(config)
         .build();
     Fixture {
         manager: Arc::new(manager),
@@ -408,22 +412,10 @@ mod model {
 
 /// A manager that refreshes in the last 20 % of a 300 s TTL (from 240 s on).
 fn refreshing() -> Fixture {
-    let clock: Arc<dyn Clock> = Arc::new(TokioClock::anchored(1_000_000));
-    let store = Arc::new(MemoryCache::builder().clock(clock.clone()).build());
-    let counts = Arc::new(Counts::default());
-    let manager = CacheManager::builder(store.clone())
-        .clock(clock)
-        .observer(counts.clone())
-        .config(CacheConfig {
-            max_stale: Duration::from_secs(600),
-            refresh_ahead_percent: 20,
-        })
-        .build();
-    Fixture {
-        manager: Arc::new(manager),
-        store,
-        counts,
-    }
+    fixture_with(CacheConfig {
+        max_stale: Duration::from_secs(600),
+        refresh_ahead_percent: 20,
+    })
 }
 
 /// A read whose fetch counts itself, takes a second and answers `answer`.
