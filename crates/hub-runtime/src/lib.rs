@@ -3,7 +3,7 @@
 //! credentials from the secrets layer, the read caches and their invalidation, the
 //! supervisor's notifier, the API tokens and the webhook keys — and the background tasks
 //! a running hub keeps. No HTTP serving: the server, a command line or a queue consumer
-//! calls [`compose`] and gets the same hub.
+//! calls [`compose()`] and gets the same hub.
 //!
 //! ```no_run
 //! # async fn run(loaded: hub_config::Loaded, secrets: std::sync::Arc<dyn hub_core::SecretSource>) -> Result<(), hub_runtime::ComposeError> {

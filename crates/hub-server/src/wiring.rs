@@ -1,4 +1,4 @@
-//! The server's state around the composed hub ([`hub_runtime::compose`]): the API's
+//! The server's state around the composed hub ([`hub_runtime::compose()`]): the API's
 //! tokens, the webhook receiver, the supervisor's sessions, the probes and the metrics.
 
 use std::sync::Arc;

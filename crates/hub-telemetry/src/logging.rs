@@ -1,6 +1,6 @@
 //! Structured logs through `tracing`: one JSON object per line (or a human-readable line
 //! on a terminal), formatted by [`lines::Lines`] and written by a background thread
-//! ([`background`]) so that a request never waits on the disk.
+//! ([`background()`]) so that a request never waits on the disk.
 //!
 //! Every line logged while a request is served carries its correlation ids from
 //! [`context`] (a task-local the server sets per request) rather than from a span:
