@@ -340,7 +340,9 @@ impl CacheManager {
         };
         let fetched_at_ms = self.clock.unix_ms();
         let (shared, value) = encode(fetch().await);
-        self.land(lookup, &guard, store_ok, fetched_at_ms, &shared).await;
+        self.landing(lookup)
+            .land(&guard, store_ok, fetched_at_ms, &shared)
+            .await;
         drop(guard);
         match (shared, value) {
             (Ok(bytes), Some(value)) => Ok(Fetched::new(A::fetched(value, bytes), miss_or_bypass(store_ok))),
@@ -382,14 +384,7 @@ impl CacheManager {
             key: lookup.key.to_owned(),
             flight,
         };
-        let landing = Landing {
-            store: self.store.clone(),
-            observer: self.observer.clone(),
-            clock: self.clock.clone(),
-            max_stale: self.config.max_stale,
-            ttl: lookup.ttl,
-            tags: lookup.tags.to_vec(),
-        };
+        let landing = self.landing(lookup);
         let fetched = fetch();
         runtime.spawn(async move {
             let fetched_at_ms = landing.clock.unix_ms();
@@ -399,28 +394,16 @@ impl CacheManager {
         });
     }
 
-    /// Stores a flight's answer (unless the store failed or the flight was detached) and
-    /// hands it to the callers that joined.
-    async fn land(
-        &self,
-        lookup: &Lookup<'_>,
-        guard: &FlightGuard,
-        store_ok: bool,
-        fetched_at_ms: u64,
-        shared: &Shared,
-    ) {
-        let landing = Landing {
+    /// What storing an answer for `lookup` needs, owned (a background refresh keeps it).
+    fn landing(&self, lookup: &Lookup<'_>) -> Landing {
+        Landing {
             store: self.store.clone(),
             observer: self.observer.clone(),
             clock: self.clock.clone(),
             max_stale: self.config.max_stale,
             ttl: lookup.ttl,
-            tags: Vec::new(),
-        };
-        landing
-            .put(&guard.key, lookup.tags, guard, store_ok, fetched_at_ms, shared)
-            .await;
-        guard.flight.tx.send_replace(Some(shared.clone()));
+            tags: lookup.tags.to_vec(),
+        }
     }
 
     /// Joins the key's flight (`Err` with its receiver) or starts one (`Ok`).
@@ -520,28 +503,19 @@ struct Landing {
 }
 
 impl Landing {
-    /// Stores and hands out a background refresh's answer.
+    /// Stores a flight's answer (unless it failed, the store failed on the way in or an
+    /// invalidation detached the flight) and hands it to the callers that joined.
     async fn land(&self, guard: &FlightGuard, store_ok: bool, fetched_at_ms: u64, shared: &Shared) {
-        self.put(&guard.key, &self.tags, guard, store_ok, fetched_at_ms, shared)
-            .await;
+        if let Ok(bytes) = shared
+            && store_ok
+            && !guard.flight.detached.load(Ordering::Acquire)
+        {
+            self.put(&guard.key, bytes, fetched_at_ms).await;
+        }
         guard.flight.tx.send_replace(Some(shared.clone()));
     }
 
-    /// Puts a successful answer into the store, unless the store failed on the way in or
-    /// an invalidation detached the flight.
-    async fn put(
-        &self,
-        key: &str,
-        tags: &[String],
-        guard: &FlightGuard,
-        store_ok: bool,
-        fetched_at_ms: u64,
-        shared: &Shared,
-    ) {
-        let Ok(bytes) = shared else { return };
-        if !store_ok || guard.flight.detached.load(Ordering::Acquire) {
-            return;
-        }
+    async fn put(&self, key: &str, bytes: &Bytes, fetched_at_ms: u64) {
         let fresh_until_ms = fetched_at_ms.saturating_add(duration_ms(self.ttl));
         let entry = CacheEntry {
             value: bytes.clone(),
@@ -549,7 +523,7 @@ impl Landing {
             fresh_until_ms,
             stale_until_ms: fresh_until_ms.saturating_add(duration_ms(self.max_stale)),
         };
-        if let Err(e) = self.store.put(key, entry, tags).await {
+        if let Err(e) = self.store.put(key, entry, &self.tags).await {
             self.observer.on_store_error("put", &e);
         }
     }
