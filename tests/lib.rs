@@ -60,6 +60,9 @@ pub struct Options {
     pub dialect: &'static str,
     /// Ticket and transaction status TTL in seconds (contract defaults when `None`).
     pub status_ttl_s: Option<u64>,
+    /// The part of a TTL, in percent, in which a hit starts a background refresh (the
+    /// default, 20, when `None`); applies with `status_ttl_s`.
+    pub refresh_ahead_percent: Option<u8>,
     /// Attempts in all per call.
     pub max_attempts: u32,
     /// Per-attempt timeout in milliseconds.
@@ -75,6 +78,7 @@ impl Default for Options {
         Self {
             dialect: "generic",
             status_ttl_s: None,
+            refresh_ahead_percent: None,
             max_attempts: 3,
             attempt_ms: 5_000,
             extra: String::new(),
@@ -151,7 +155,10 @@ fn config(sim: &SimHandle, dir: &std::path::Path, o: &Options) -> String {
     );
     let ttl = o
         .status_ttl_s
-        .map(|t| format!("cache = {{ status_ttl_s = {t}, max_stale_s = 600 }}"))
+        .map(|t| {
+            let refresh = o.refresh_ahead_percent.unwrap_or(20);
+            format!("cache = {{ status_ttl_s = {t}, max_stale_s = 600, refresh_ahead_percent = {refresh} }}")
+        })
         .unwrap_or_default();
     format!(
         r#"

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use http::Method;
-use hub_sim::{RequestFilter, System};
+use hub_sim::{FaultKind, FaultRule, RequestFilter, System};
 use hub_tests::{Hub, Options, READ_TOKEN, Resp};
 
 /// The status system's requests for one transaction.
@@ -88,20 +88,27 @@ async fn every_cached_read_has_an_etag_and_a_matching_if_none_match_is_304() {
 }
 
 #[tokio::test]
-async fn an_entry_near_expiry_is_refreshed_once_in_the_background() {
-    // A 5 s TTL: the default refresh-ahead window is its last second.
+async fn a_hit_in_the_refresh_window_refreshes_its_entry_once_in_the_background() {
+    // The whole TTL is the refresh window: every hit is near expiry, no clock needed.
     let hub = Hub::start(Options {
-        status_ttl_s: Some(5),
+        status_ttl_s: Some(300),
+        refresh_ahead_percent: Some(100),
         ..Options::default()
     })
     .await;
     let path = "/v1/transactions/TXN-5004";
     let control = hub.sim.control();
-    let started = Instant::now();
     let first = hub.get(path, READ_TOKEN).await;
     assert_eq!(first.header("cache-status"), Some("integration-hub; fwd=miss"));
-    tokio::time::sleep(Duration::from_millis(4200).saturating_sub(started.elapsed())).await;
-    // In the window: every reader is served from the entry; one refresh goes out.
+    // The refresh takes a second at the sim: every reader meanwhile is served from the entry.
+    control
+        .add_fault(
+            FaultRule::new(FaultKind::Latency)
+                .system(System::Status)
+                .ms(1000)
+                .times(1),
+        )
+        .unwrap();
     for _ in 0..20 {
         let r = hub.get(path, READ_TOKEN).await;
         assert_eq!(r.header("cache-status"), Some("integration-hub; hit"));
@@ -111,53 +118,60 @@ async fn an_entry_near_expiry_is_refreshed_once_in_the_background() {
         .wait_for_requests(&status_reads("TXN-5004"), 2, Duration::from_secs(10))
         .await
         .expect("a background refresh");
-    // Past the first entry's expiry, readers get the refreshed entry: still no wait.
-    tokio::time::sleep(Duration::from_millis(5500).saturating_sub(started.elapsed())).await;
-    let later = hub.get(path, READ_TOKEN).await;
-    assert_eq!(later.header("cache-status"), Some("integration-hub; hit"));
-    assert_eq!(later.body, first.body);
-    assert_eq!(
-        control.requests(&status_reads("TXN-5004")).len(),
-        2,
-        "one refresh per entry"
-    );
+    // Once the refreshed entry is in, a hit refreshes it in turn: one refresh per entry.
+    let mut reads = 0;
+    while control.requests(&status_reads("TXN-5004")).len() < 3 {
+        let r = hub.get(path, READ_TOKEN).await;
+        assert_eq!(r.header("cache-status"), Some("integration-hub; hit"));
+        reads += 1;
+        assert!(reads < 10_000, "the refreshed entry was never refreshed");
+        tokio::task::yield_now().await;
+    }
     hub.stop().await;
 }
 
 #[tokio::test]
-async fn a_failed_refresh_keeps_the_entry_served_then_stale_within_max_stale() {
+async fn a_failed_refresh_is_not_repeated_and_the_entry_is_served_then_stale() {
     let hub = Hub::start(Options {
-        status_ttl_s: Some(5),
+        status_ttl_s: Some(1),
+        refresh_ahead_percent: Some(100),
         max_attempts: 1,
         ..Options::default()
     })
     .await;
     let path = "/v1/transactions/TXN-5005";
     let control = hub.sim.control();
-    let started = Instant::now();
     let first = hub.get(path, READ_TOKEN).await;
     assert_eq!(first.status, 200);
     control.set_outage(System::Status, true);
-    tokio::time::sleep(Duration::from_millis(4200).saturating_sub(started.elapsed())).await;
-    for _ in 0..10 {
-        let r = hub.get(path, READ_TOKEN).await;
-        assert_eq!(r.header("cache-status"), Some("integration-hub; hit"));
-        assert_eq!(r.body, first.body);
-    }
+    let hit = hub.get(path, READ_TOKEN).await;
+    assert_eq!(hit.body, first.body);
     control
         .wait_for_requests(&status_reads("TXN-5005"), 2, Duration::from_secs(10))
         .await
         .expect("the refresh was tried");
-    // Expired: the reader's own fetch fails too, and the entry is served stale.
-    tokio::time::sleep(Duration::from_millis(5500).saturating_sub(started.elapsed())).await;
-    let stale = hub.get(path, READ_TOKEN).await;
-    assert_eq!(stale.status, 200);
-    assert_eq!(stale.header("cache-status"), Some("integration-hub; hit; stale"));
-    assert_eq!(stale.body, first.body);
+    // Until the entry expires, readers are served from it and the failed refresh is not
+    // repeated; once it has expired, the reader's own call fails too and it is served stale.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = hub.get(path, READ_TOKEN).await;
+        assert_eq!((r.status, &r.body), (200, &first.body));
+        if r.header("cache-status") == Some("integration-hub; hit; stale") {
+            break;
+        }
+        assert_eq!(r.header("cache-status"), Some("integration-hub; hit"));
+        assert_eq!(
+            control.requests(&status_reads("TXN-5005")).len(),
+            2,
+            "one refresh per entry"
+        );
+        assert!(Instant::now() < deadline, "never served stale");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         control.requests(&status_reads("TXN-5005")).len(),
         3,
-        "the failed refresh was not repeated: one refresh, then the expired read's own call"
+        "the refresh, then the expired read's own call"
     );
     hub.stop().await;
 }
