@@ -52,6 +52,45 @@ pub struct Report {
     pub findings: Findings,
 }
 
+impl ProbeError {
+    /// Whether the fault is the configuration's (fix the file) rather than Jira's (try again).
+    pub fn is_configuration(&self) -> bool {
+        !matches!(self, Self::Upstream(_) | Self::EndlessPages)
+    }
+}
+
+/// The report as the command line prints it: the screen, what a create sends, each finding.
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (type_name, type_id) = &self.issue_type;
+        let screen: Vec<&str> = self.screen.iter().map(|s| s.id.as_str()).collect();
+        writeln!(
+            f,
+            "project {}, issue type {type_name} ({type_id}): the create screen has {} field(s): {}",
+            self.project,
+            screen.len(),
+            screen.join(", ")
+        )?;
+        writeln!(f, "a create sends: {}", self.sent.join(", "))?;
+        for id in &self.findings.missing {
+            writeln!(
+                f,
+                "missing: {id} is sent but not on the create screen; Jira refuses every create with \"Field '{id}' cannot be set\""
+            )?;
+        }
+        for (id, name) in &self.findings.required_unsent {
+            writeln!(
+                f,
+                "required: {id} ({name}) is required by the screen, has no default and is not sent"
+            )?;
+        }
+        if self.findings.is_ok() {
+            writeln!(f, "ok: the configured create fields fit the screen")?;
+        }
+        Ok(())
+    }
+}
+
 /// Keeps no record: the probe's reads are a person's diagnostic, not the hub's traffic.
 struct Unaudited;
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use hub_config::Loaded;
 use hub_secrets::Secrets;
 use hub_server::wiring;
@@ -16,11 +16,9 @@ mod cli;
 
 /// Integration Hub: one resilient path from a support platform to the systems it depends on.
 ///
-/// Exit codes: 0 success; 1 usage error, invalid configuration or unresolvable secret;
-/// 2 runtime failure (store, network, upstream); 3 not found; 4 conflict (a dead-letter
-/// entry that is not pending). See `hub-server dlq --help` for the dead-letter commands.
+/// Each subcommand has its own `--help`, with examples.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, after_help = cli::help::TOP)]
 struct Cli {
     /// The configuration file (see config/hub.example.toml); HUB__SECTION__KEY variables override it.
     #[arg(long, global = true, default_value = "hub.toml", env = "HUB_CONFIG")]
@@ -33,8 +31,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the hub's HTTP API (the default).
+    #[command(after_help = cli::help::SERVE)]
     Serve,
     /// Validate the configuration and say precisely what is wrong (file, key, reason).
+    #[command(after_help = cli::help::CHECK_CONFIG)]
     CheckConfig {
         /// Also resolve every credential reference (values are never printed).
         #[arg(long)]
@@ -43,6 +43,7 @@ enum Command {
     /// Create the database if needed and apply the versioned migrations of `[store]`.
     ///
     /// Exit codes: 0 migrated; 1 configuration error; 2 the store could not be opened.
+    #[command(after_help = cli::help::MIGRATE)]
     Migrate,
     /// Review, replay and discard dead-lettered writes (through a running hub or the store).
     ///
@@ -57,10 +58,24 @@ enum Command {
     /// Exit codes: 0 success; 1 usage or configuration error (also an invalid id, or a token
     /// the hub refuses); 2 runtime failure (store, network, the hub, or a replay that failed
     /// again); 3 no such entry; 4 conflict: the entry is not pending, or is being replayed.
+    #[command(after_help = cli::help::DLQ)]
     Dlq(cli::DlqArgs),
     /// Ask an upstream whether the configuration fits it (reads only; not audited).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = cli::help::PROBE)]
     Probe(Probe),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
+    #[command(after_help = cli::help::COMPLETIONS)]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from the same definitions as `--help`.
+    #[command(after_help = cli::help::MAN)]
+    Man {
+        /// Write `hub-server.1` and a page per subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +88,7 @@ enum Probe {
     /// Exit codes: 0 the configuration fits the screen; 1 it does not, or the configuration
     /// is invalid (not the jira dialect, unknown issue type, missing credentials); 2 Jira
     /// could not be read.
+    #[command(after_help = cli::help::JIRA_FIELDS)]
     JiraFields,
 }
 
@@ -136,7 +152,7 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
 }
 
 async fn probe_jira_fields(cli: &Cli) -> ExitCode {
-    use hub_runtime::probe::{self, ProbeError};
+    use hub_runtime::probe;
     let loaded = match load(cli) {
         Ok(l) => l,
         Err(code) => return code,
@@ -148,43 +164,15 @@ async fn probe_jira_fields(cli: &Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let report = match probe::jira_fields(&loaded.config, Arc::new(secrets)).await {
-        Ok(r) => r,
+    match probe::jira_fields(&loaded.config, Arc::new(secrets)).await {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::from(u8::from(!report.findings.is_ok()))
+        }
         Err(e) => {
             eprintln!("error: {}: {e}", cli.config.display());
-            let code = match e {
-                ProbeError::Upstream(_) | ProbeError::EndlessPages => 2,
-                ProbeError::NotJira(_) | ProbeError::Wiring(_) | ProbeError::NoIssueType { .. } => 1,
-            };
-            return ExitCode::from(code);
+            ExitCode::from(if e.is_configuration() { 1 } else { 2 })
         }
-    };
-    let (type_name, type_id) = &report.issue_type;
-    println!(
-        "project {}, issue type {type_name} ({type_id}): the create screen has {} field(s): {}",
-        report.project,
-        report.screen.len(),
-        report
-            .screen
-            .iter()
-            .map(|f| f.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!("a create sends: {}", report.sent.join(", "));
-    for f in &report.findings.missing {
-        println!(
-            "missing: {f} is sent but not on the create screen; Jira refuses every create with \"Field '{f}' cannot be set\""
-        );
-    }
-    for (id, name) in &report.findings.required_unsent {
-        println!("required: {id} ({name}) is required by the screen, has no default and is not sent");
-    }
-    if report.findings.is_ok() {
-        println!("ok: the configured create fields fit the screen");
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
     }
 }
 
@@ -230,6 +218,8 @@ async fn main() -> ExitCode {
         Some(Command::Dlq(args)) => cli::run_dlq(&cli.config, args).await,
         Some(Command::CheckConfig { resolve_secrets }) => check_config(&cli, *resolve_secrets).await,
         Some(Command::Probe(Probe::JiraFields)) => probe_jira_fields(&cli).await,
+        Some(Command::Completions { shell }) => cli::completions(Cli::command(), *shell),
+        Some(Command::Man { out_dir }) => cli::man(Cli::command(), out_dir.as_deref()),
         None | Some(Command::Serve) => {
             let loaded = match load(&cli) {
                 Ok(l) => l,
@@ -253,5 +243,79 @@ async fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and subcommand, with its path (`hub-server dlq list`).
+    fn every_command(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.to_owned(), cmd.clone()));
+        for sub in cmd.get_subcommands() {
+            every_command(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    /// An example's words: `NAME=value` settings before the command dropped, quotes removed.
+    fn words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let (mut word, mut quoted) = (String::new(), false);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => words.extend((!word.is_empty()).then(|| std::mem::take(&mut word))),
+                _ => word.push(c),
+            }
+        }
+        words.extend((!word.is_empty()).then_some(word));
+        let settings = words
+            .iter()
+            .take_while(|w| w.contains('=') && !w.starts_with('-'))
+            .count();
+        words.split_off(settings)
+    }
+
+    #[test]
+    fn every_command_has_examples_that_parse() {
+        let mut commands = Vec::new();
+        every_command(&Cli::command(), "hub-server", &mut commands);
+        assert!(commands.len() >= 12, "{} commands", commands.len());
+        for (path, cmd) in commands {
+            let help = cmd.get_after_help().map(ToString::to_string).unwrap_or_default();
+            let examples: Vec<&str> = help
+                .lines()
+                .skip_while(|l| *l != "Examples:")
+                .skip(1)
+                .take_while(|l| l.starts_with("  "))
+                .collect();
+            assert!(!examples.is_empty(), "`{path} --help` shows no examples:\n{help}");
+            for example in examples {
+                // What a shell does after the command (pipes, redirections) is not its arguments.
+                let command = example.split(['|', '>', '&']).next().unwrap_or_default();
+                let args = words(command);
+                assert!(
+                    args.first().is_some_and(|a| a == "hub-server"),
+                    "`{path}`: the example does not run hub-server: {example}"
+                );
+                if let Err(e) = Cli::try_parse_from(&args) {
+                    panic!("`{path}`: the example {example:?} does not parse:\n{e}");
+                }
+                let mut rest = args.iter();
+                assert!(
+                    path.split(' ').all(|name| rest.any(|a| a == name)),
+                    "`{path}` shows an example of another command: {example}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn example_words() {
+        assert_eq!(
+            words(r#"A=1 B=x hub-server dlq discard id --reason "dup of T-42""#),
+            ["hub-server", "dlq", "discard", "id", "--reason", "dup of T-42"]
+        );
     }
 }

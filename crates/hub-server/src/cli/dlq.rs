@@ -15,7 +15,7 @@ use hub_upstream::client::{ClientConfig, HttpClient};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use super::{Failure, load_config, open_stores, render};
+use super::{Failure, help, load_config, open_stores, render};
 
 /// The `dlq` subcommand's options (its help is on `Command::Dlq` in main.rs).
 #[derive(Debug, Args)]
@@ -33,15 +33,10 @@ pub(crate) struct DlqArgs {
     action: Action,
 }
 
-/// Shown after each `dlq` subcommand's help.
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 usage or configuration error; 2 runtime failure \
-(store, network, the hub, a replay that failed again); 3 no such entry; 4 not pending.
-Without --url, works directly on the store of --config; see `hub-server dlq --help`.";
-
 #[derive(Debug, Subcommand)]
 enum Action {
     /// List entries, newest first.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = help::DLQ_LIST)]
     List {
         /// Only entries in this status.
         #[arg(long, value_enum)]
@@ -60,13 +55,13 @@ enum Action {
         cursor: Option<String>,
     },
     /// Show one entry, payload included.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = help::DLQ_SHOW)]
     Show {
         /// The entry's id.
         id: String,
     },
     /// Run a pending entry's write again, with its idempotency key.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = help::DLQ_REPLAY)]
     Replay {
         /// The entry's id.
         id: String,
@@ -77,7 +72,7 @@ enum Action {
         force: bool,
     },
     /// Give up a pending entry.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = help::DLQ_DISCARD)]
     Discard {
         /// The entry's id.
         id: String,

@@ -1,6 +1,8 @@
-//! The operator's subcommands: `migrate` and `dlq list|show|replay|discard`.
+//! The operator's subcommands: `migrate`, `dlq list|show|replay|discard`, `completions` and `man`.
 
 mod dlq;
+mod docs;
+pub(crate) mod help;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use hub_config::Loaded;
 use hub_store::{StoreConfig, Stores};
 
 pub(crate) use dlq::{DlqArgs, run as run_dlq};
+pub(crate) use docs::{completions, man};
 
 /// Why an operator command failed, and the exit code scripts see for it.
 #[derive(Debug)]

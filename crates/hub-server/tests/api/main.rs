@@ -22,6 +22,7 @@ mod operator_cli;
 mod probe_cli;
 mod reads;
 mod roles;
+mod shell_docs;
 mod shutdown;
 mod sim;
 mod supervisor;
