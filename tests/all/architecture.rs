@@ -221,6 +221,10 @@ const LAYERS: &[Layer] = &[
             ),
             ("hub-runtime", "main, the CLI and the wiring compose the hub through it"),
             (
+                "hub-listener",
+                "the API is served on its connections (timeouts, connection limit, drain)",
+            ),
+            (
                 "hub-admin",
                 "it mounts the supervisor's page beside the API, and reads its route table for 405 answers and metrics labels",
             ),
@@ -248,6 +252,12 @@ const LAYERS: &[Layer] = &[
                 "its own tests check the webhooks and alerts against the sim's signing and the assembled hub against its secret: end-to-end checks that could live in hub-tests",
             ),
         ],
+    },
+    Layer {
+        krate: "hub-listener",
+        rule: "serves any axum router over TCP with timeouts and a drain: knows HTTP and nothing of the hub, so no hub crate",
+        normal: &[],
+        dev: &[],
     },
     Layer {
         krate: "hub-bench-bare",
@@ -538,8 +548,9 @@ fn adapters_never_depend_on_each_other_or_the_server() {
 fn only_the_server_knows_the_hub_wire_format() {
     let ws = workspace();
     for name in &ws.members {
-        // hub-admin serves the supervisor's HTML page, never the API's JSON.
-        if !["hub-server", "hub-admin", "hub-tests", "hub-sim"].contains(&name.as_str()) {
+        // hub-admin serves the supervisor's HTML page, never the API's JSON; hub-listener
+        // serves whatever router it is given and names no hub type.
+        if !["hub-server", "hub-admin", "hub-listener", "hub-tests", "hub-sim"].contains(&name.as_str()) {
             assert!(
                 !ws.normal[name].contains("axum"),
                 "{name} depends on axum: only hub-server serves the hub's API"

@@ -12,7 +12,7 @@ use hub_core::IdError;
 use serde::de::DeserializeOwned;
 
 use crate::problem::{Problem, ProblemCode};
-use crate::shutdown::BodyReadTimeout;
+use hub_listener::BodyReadTimeout;
 
 /// Parses one path id, or answers 400 `invalid_id` naming it.
 pub fn parse_id<T: FromStr<Err = IdError>>(name: &str, raw: &str) -> Result<T, Problem> {

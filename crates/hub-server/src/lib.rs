@@ -23,7 +23,6 @@ pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;
 pub mod idempotency;
-mod idle;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
