@@ -19,7 +19,7 @@ macro_rules! define_token {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// The longest accepted value, in bytes.
@@ -30,7 +30,7 @@ macro_rules! define_token {
                 if s.is_empty() || s.len() > $max || !s.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(TokenError { max: $max });
                 }
-                Ok(Self(s.to_owned()))
+                Ok(Self(Arc::from(s)))
             }
 
             /// The value.
@@ -48,7 +48,7 @@ macro_rules! define_token {
 
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.as_ref().to_owned()
             }
         }
 

@@ -15,15 +15,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
+use std::convert::Infallible;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tower::ServiceExt as _;
+use tower::{Service, ServiceExt as _};
 
 use crate::body::ReadDeadline;
 use crate::idle::Activity;
@@ -64,17 +66,21 @@ impl Default for ServeSettings {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes; then stops accepting, calls
+/// Serves `router` (an axum `Router`, or any service of axum's request and response) on `listener` until `shutdown` completes; then stops accepting, calls
 /// `draining` (to tell long-lived connections such as WebSockets, which the drain does not
 /// wait for, to close) and waits at most `settings.grace` for every connection to end.
 /// Every request carries its connection's peer address as axum's `ConnectInfo`.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    router: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     settings: ServeSettings,
     draining: impl FnOnce() + Send,
-) -> std::io::Result<Stopped> {
+) -> std::io::Result<Stopped>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     // Each connection holds a receiver of `open`: once all are dropped, every connection is closed.
     let (open, open_rx) = watch::channel(());
     let (drain, drain_rx) = watch::channel(false);
@@ -132,13 +138,16 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// knowledge, whichever the client's first bytes say; the header read timeout on hyper's
 /// timer (HTTP/1.1) and on the connection's idle timer (both); each request's body under
 /// its deadline; closes gracefully on drain.
-fn spawn_connection(
+fn spawn_connection<S>(
     (stream, peer): (TcpStream, SocketAddr),
-    router: Router,
+    router: S,
     settings: ServeSettings,
     mut drain: watch::Receiver<bool>,
     open: (watch::Receiver<()>, OwnedSemaphorePermit),
-) {
+) where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     // Small answers go out at once rather than waiting on Nagle's algorithm and the
     // client's delayed ACK (what nginx's `tcp_nodelay on` does). A failure only costs latency.
     if let Err(e) = stream.set_nodelay(true) {

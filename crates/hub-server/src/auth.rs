@@ -1,12 +1,7 @@
-//! Bearer-token authentication on the wire: the `Authorization` header, the one table
-//! saying which role each route needs, and the middleware that checks it.
+//! Bearer-token authentication on the wire: the `Authorization` header and the one table
+//! saying which role each route needs ([`crate::edge`] checks it).
 
-use std::sync::Arc;
-
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 pub use hub_app::callers::{Authenticator, Principal, Refused, Role, RouteRule, role_in};
 
 use crate::problem::{Problem, ProblemCode};
@@ -45,7 +40,7 @@ pub const ROUTES: &[RouteRule] = &[
 pub const QUERY_TOKEN_ROUTES: &[&str] = &["/v1/events"];
 
 /// The `access_token` query parameter of `uri`, if any.
-fn query_token(uri: &http::Uri) -> Option<String> {
+pub(crate) fn query_token(uri: &http::Uri) -> Option<String> {
     let axum::extract::Query(pairs) = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
     pairs
         .into_iter()
@@ -106,41 +101,6 @@ pub fn authorize_token(auth: &Authenticator, token: &str, needed: Role) -> Resul
         Refused::Unknown => Problem::new(ProblemCode::Unauthorized, e.to_string()),
         Refused::Forbidden { .. } => Problem::new(ProblemCode::Forbidden, e.to_string()),
     })
-}
-
-/// Route middleware: authenticates `/v1` routes and puts the [`Principal`] in the request.
-///
-/// Its state is the [`Authenticator`] alone, not the whole `AppState`: axum clones a
-/// layer's state for every request, and the profile of the cached read showed the
-/// `AppState` clones and drops (two dozen reference counts and a vector) as one of the
-/// larger costs of a hit.
-pub async fn layer(State(auth): State<Arc<Authenticator>>, mut req: Request, next: Next) -> Response {
-    let (needed, query_route) = req.extensions().get::<MatchedPath>().map_or((None, false), |m| {
-        (
-            required_role(req.method(), m.as_str()),
-            QUERY_TOKEN_ROUTES.contains(&m.as_str()),
-        )
-    });
-    let Some(needed) = needed else {
-        return next.run(req).await;
-    };
-    let from_query = if query_route && !req.headers().contains_key(header::AUTHORIZATION) {
-        query_token(req.uri())
-    } else {
-        None
-    };
-    let authorized = match from_query {
-        Some(token) => authorize_token(&auth, &token, needed),
-        None => authorize(&auth, req.headers(), needed),
-    };
-    match authorized {
-        Ok(principal) => {
-            tracing::debug!(principal = %principal.name, role = %principal.role, "authenticated");
-            req.extensions_mut().insert(principal);
-            next.run(req).await
-        }
-        Err(problem) => problem.into_response(),
-    }
 }
 
 #[cfg(test)]

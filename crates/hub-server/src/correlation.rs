@@ -1,13 +1,7 @@
 //! Request correlation: `X-Request-Id` echoed or generated, `X-Conversation-Id` carried along.
 
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName};
 use hub_core::{CallContext, ConversationId, RequestId};
-use hub_telemetry::logging::context::{self, LogContext, LogId};
-
-use crate::problem::Problem;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -63,56 +57,12 @@ impl Correlation {
 
 /// A fresh request id (UUID v7: sortable by time).
 pub fn generate_request_id() -> RequestId {
+    let mut text = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
     // A UUID is 36 visible ASCII characters, always a valid token: the loop runs once.
     loop {
-        if let Ok(id) = RequestId::parse(&uuid::Uuid::now_v7().to_string()) {
+        if let Ok(id) = RequestId::parse(text) {
             return id;
         }
     }
-}
-
-/// Middleware: sets [`Correlation`] on the request and the log context of everything it
-/// logs, echoes `X-Request-Id`, puts the request id into problem bodies that lack it, and
-/// writes the request's one access line (`answered`) and metrics.
-pub async fn layer(mut req: Request, next: Next) -> Response {
-    let corr = Correlation::from_headers(req.headers());
-    let log = LogContext {
-        request_id: LogId::new(corr.request_id.as_str()),
-        conversation_id: corr.conversation_id.as_ref().map(|c| LogId::new(c.as_str())),
-    };
-    let request_id = corr.request_id.clone();
-    let method = req.method().clone();
-    let started = std::time::Instant::now();
-    req.extensions_mut().insert(corr);
-    // The URI's parts are shared bytes: keeping it for the log line copies nothing.
-    let uri = req.uri().clone();
-    context::scope(log, async move {
-        let mut res = next.run(req).await;
-        if let Some(problem) = res.extensions().get::<Problem>()
-            && problem.request_id.is_none()
-        {
-            let problem = problem.clone().with_request_id(request_id.as_str());
-            let headers = res.headers().clone();
-            res = problem.into_response();
-            for (name, value) in &headers {
-                if name != header::CONTENT_LENGTH {
-                    res.headers_mut().insert(name, value.clone());
-                }
-            }
-        }
-        if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
-            res.headers_mut().insert(X_REQUEST_ID.clone(), v);
-        }
-        let elapsed = started.elapsed();
-        crate::http_metrics::record(&method, &res, elapsed);
-        tracing::info!(
-            method = method.as_str(),
-            path = uri.path(),
-            status = res.status().as_u16(),
-            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            "answered"
-        );
-        res
-    })
-    .await
 }

@@ -9,47 +9,22 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
+use hub_app::callers::RouteRule;
 use metrics::{Counter, Histogram, SharedString};
 
-/// The route template a response answered, carried out to the outer layers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteLabel(pub SharedString);
-
-/// Route middleware: labels the response with the matched route template (bounded cardinality).
-pub async fn label_route(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|m| route_label(m.as_str()));
-    let mut res = next.run(req).await;
-    if let Some(route) = route {
-        res.extensions_mut().insert(RouteLabel(route));
-    }
-    res
-}
-
-/// Every route template of the route tables, in a fixed order: a series' place in [`SERIES`].
-fn known_routes() -> impl Iterator<Item = &'static str> {
+/// Every route of the route tables with whether it is an API route (else the supervisor's
+/// page), in a fixed order: a route's place in [`SERIES`] and [`crate::edge::Matched`].
+pub fn known_routes_with_rules() -> impl Iterator<Item = (&'static RouteRule, bool)> {
     crate::auth::ROUTES
         .iter()
-        .map(|r| r.path)
-        .chain(hub_admin::ROUTES.iter().map(|r| r.path))
+        .map(|r| (r, true))
+        .chain(hub_admin::ROUTES.iter().map(|r| (r, false)))
 }
 
-/// The label of a matched route template: the route table's own `&'static str` when the
-/// template is in one, else a copy.
-///
-/// ```
-/// use hub_server::http_metrics::route_label;
-/// assert_eq!(&*route_label("/v1/transactions/{transaction_id}"), "/v1/transactions/{transaction_id}");
-/// assert_eq!(&*route_label("/not/a/route"), "/not/a/route");
-/// ```
-pub fn route_label(template: &str) -> SharedString {
-    known_routes().find(|p| *p == template).map_or_else(
-        || SharedString::from_owned(template.to_owned()),
-        SharedString::const_str,
-    )
+/// Every route template of the route tables (a template with two methods twice).
+pub fn known_routes() -> impl Iterator<Item = &'static str> {
+    known_routes_with_rules().map(|(r, _)| r.path)
 }
 
 /// The methods with a label of their own; the rest are `other`.
@@ -126,25 +101,21 @@ impl Series {
 static SERIES: OnceLock<Box<[OnceLock<Series>]>> = OnceLock::new();
 
 /// The slot of a series in [`SERIES`], when route, method and status are all known.
-fn slot(route: &str, method: &Method, status: StatusCode) -> Option<usize> {
-    let r = known_routes().position(|p| p == route)?;
+fn slot(r: usize, method: &Method, status: StatusCode) -> Option<usize> {
     let m = METHODS.iter().position(|(m, _)| m == method)?;
     let s = STATUSES.iter().position(|(c, _)| *c == status.as_u16())?;
     Some((r * METHODS.len() + m) * STATUSES.len() + s)
 }
 
-/// Records one answered request.
-pub fn record(method: &Method, res: &Response, elapsed: Duration) {
-    let route = res.extensions().get::<RouteLabel>().map(|r| &r.0);
-    let resolve = || {
-        Series::resolve(
-            method_label(method),
-            route.cloned().unwrap_or(SharedString::const_str("unmatched")),
-            status_label(res.status()),
-        )
-    };
+/// Records one answered request: `route` is its index in [`known_routes_with_rules`]
+/// (`None`: no route answered it, a 404 or 405, labelled `unmatched`).
+pub fn record(method: &Method, route: Option<usize>, status: StatusCode, elapsed: Duration) {
+    let label = route
+        .and_then(|i| known_routes().nth(i))
+        .map_or(SharedString::const_str("unmatched"), SharedString::const_str);
+    let resolve = || Series::resolve(method_label(method), label.clone(), status_label(status));
     let seconds = elapsed.as_secs_f64();
-    match route.and_then(|r| slot(r, method, res.status())) {
+    match route.and_then(|r| slot(r, method, status)) {
         Some(i) => {
             let table = SERIES.get_or_init(|| {
                 let n = known_routes().count() * METHODS.len() * STATUSES.len();
@@ -188,9 +159,5 @@ mod tests {
         ] {
             assert_eq!(method_label(&m), label);
         }
-        for r in crate::auth::ROUTES {
-            assert_eq!(&*route_label(r.path), r.path);
-        }
-        assert_eq!(&*route_label("/v1/x/{y}"), "/v1/x/{y}");
     }
 }

@@ -19,6 +19,7 @@ pub mod answer;
 pub mod auth;
 pub mod conditional;
 pub mod correlation;
+pub mod edge;
 pub mod events_ws;
 pub mod extract;
 pub mod http_metrics;

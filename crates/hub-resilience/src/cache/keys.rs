@@ -16,9 +16,25 @@ use std::fmt::Write as _;
 
 /// The key of `operation` with `params` (in any order).
 pub fn key(operation: &str, params: &[(&str, &str)]) -> String {
-    let mut sorted: Vec<_> = params.to_vec();
-    sorted.sort_unstable();
-    let mut out = format!("integration:{operation}:");
+    // Most keys have one parameter, or come sorted: then no copy is made to sort them.
+    let copy;
+    let sorted = if params.is_sorted() {
+        params
+    } else {
+        copy = {
+            let mut v = params.to_vec();
+            v.sort_unstable();
+            v
+        };
+        &copy[..]
+    };
+    // Escapes are rare; the length without them is the usual length, so one allocation.
+    let len =
+        "integration:".len() + operation.len() + 1 + sorted.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>();
+    let mut out = String::with_capacity(len);
+    out.push_str("integration:");
+    out.push_str(operation);
+    out.push(':');
     for (i, (name, value)) in sorted.iter().enumerate() {
         if i > 0 {
             out.push('&');

@@ -12,13 +12,14 @@ pub mod webhooks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Uri};
-use axum::middleware;
 use axum::routing::{get, post};
 use hub_core::CacheOutcome;
 
+use tower::Layer as _;
+
 use crate::auth::{self, ROUTES};
 use crate::correlation;
-use crate::http_metrics;
+use crate::edge::{Edge, EdgeLayer};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
@@ -60,11 +61,14 @@ pub fn cache_status(outcome: CacheOutcome) -> HeaderValue {
     })
 }
 
-/// The hub's HTTP API over `state`.
-///
-/// Layers, outermost first: correlation (request ids, spans, problem bodies completed
-/// with the request id), the body limit, then per route the bearer-token check.
-pub fn build_router(state: AppState) -> Router {
+/// The hub's HTTP API over `state`: [`Edge`] (request ids, the bearer check, problem
+/// bodies completed with the request id, the access line and metrics) around the router.
+pub fn build_router(state: AppState) -> Edge<Router> {
+    EdgeLayer::new(state.auth.clone()).layer(routes(state))
+}
+
+/// The routes, the fallbacks and the body limit, without the [`Edge`].
+fn routes(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .route("/v1/tickets", post(tickets::create_ticket))
@@ -90,14 +94,11 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(crate::openapi::serve))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::layer))
-        .route_layer(middleware::from_fn(http_metrics::label_route))
-        // The supervisor's page authenticates by session cookie, outside the bearer layer.
-        .merge(hub_admin::router(admin_page(&state)).route_layer(middleware::from_fn(http_metrics::label_route)))
+        // The supervisor's page authenticates by session cookie; the edge checks no bearer token on it.
+        .merge(hub_admin::router(admin_page(&state)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(correlation::layer))
         .with_state(state)
 }
 

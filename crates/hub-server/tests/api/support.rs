@@ -134,11 +134,16 @@ impl Server {
     pub async fn start(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        // With the peer address, as the hub's own accept loop gives it (the sign-in throttle reads it).
-        let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        // On the hub's own accept loop, which gives each request its peer address (the sign-in throttle reads it).
+        let app = build_router(state);
+        let settings = hub_listener::ServeSettings::default();
+        tokio::spawn(hub_listener::serve(
+            listener,
+            app,
+            std::future::pending(),
+            settings,
+            || {},
+        ));
         Self {
             addr,
             client: Client::builder(TokioExecutor::new()).build_http(),
