@@ -64,7 +64,7 @@ pub fn cache_status(outcome: CacheOutcome) -> HeaderValue {
 /// The hub's HTTP API over `state`: [`Edge`] (request ids, the bearer check, problem
 /// bodies completed with the request id, the access line and metrics) around the router.
 pub fn build_router(state: AppState) -> Edge<Router> {
-    EdgeLayer::new(state.auth.clone()).layer(routes(state))
+    EdgeLayer::new(state.clone()).layer(routes(state))
 }
 
 /// The routes, the fallbacks and the body limit, without the [`Edge`].
@@ -74,7 +74,7 @@ fn routes(state: AppState) -> Router {
         .route("/v1/tickets", post(tickets::create_ticket))
         .route("/v1/tickets/{ticket_id}", get(tickets::get_ticket))
         .route("/v1/tickets/{ticket_id}/comments", post(tickets::add_comment))
-        .route("/v1/transactions/{transaction_id}", get(transactions::get_transaction))
+        .route(transactions::TRANSACTION_ROUTE, get(transactions::get_transaction))
         .route(
             "/v1/customers/{customer_id}/transactions",
             get(transactions::get_history),

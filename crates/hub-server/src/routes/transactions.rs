@@ -28,15 +28,28 @@ pub async fn get_transaction(
     PathId(id): PathId<TransactionId>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, Problem> {
+    transaction(&state, &corr, &id, &if_none_match).await
+}
+
+/// The route of [`get_transaction`], which [`crate::edge`] also answers directly.
+pub const TRANSACTION_ROUTE: &str = "/v1/transactions/{transaction_id}";
+
+/// [`get_transaction`] once its request is parsed.
+pub(crate) async fn transaction(
+    state: &AppState,
+    corr: &Correlation,
+    id: &TransactionId,
+    if_none_match: &IfNoneMatch,
+) -> Result<Response, Problem> {
     // The domain transaction's JSON is the answer's body (`TransactionBody`), so the
     // cached bytes go out as they are.
     let fetched = state
         .hub
-        .transaction_encoded(&corr.call_context(), &id)
+        .transaction_encoded(&corr.call_context(), id)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTransactionStatus))?;
     Ok(conditional::json(
-        &if_none_match,
+        if_none_match,
         fetched.value.into_json(),
         fetched.cache,
     ))

@@ -94,3 +94,64 @@ async fn correlation_ids_are_echoed_generated_and_carried() {
     assert_ne!(id, "bad id");
     assert_eq!(id.len(), 36);
 }
+
+/// The edge answers `GET /v1/transactions/{id}` itself unless the id is percent-encoded:
+/// both ways give the same status, headers and body, hit or 304 or refusal.
+#[tokio::test]
+async fn the_direct_transaction_read_answers_as_the_router_does() {
+    let hub = Hub::new();
+    let srv = hub.serve().await;
+    let same = |direct: &Resp, routed: &Resp, what: &str| {
+        assert_eq!(direct.status, routed.status, "{what}");
+        assert_eq!(direct.body, routed.body, "{what}");
+        let names = |r: &Resp| {
+            let mut names: Vec<(String, String)> = r
+                .headers
+                .iter()
+                .filter(|(n, _)| !["x-request-id", "date"].contains(&n.as_str()))
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(direct), names(routed), "{what}");
+    };
+    let direct = srv.req("GET", "/v1/transactions/TX-1").token(READ).send().await;
+    let routed = srv.req("GET", "/v1/transactions/TX%2D1").token(READ).send().await;
+    assert_eq!(direct.status, 200);
+    same(&direct, &routed, "a read");
+    let tag = direct.header("etag").unwrap().to_owned();
+    let direct = srv
+        .req("GET", "/v1/transactions/TX-1")
+        .token(READ)
+        .header("if-none-match", &tag)
+        .send()
+        .await;
+    let routed = srv
+        .req("GET", "/v1/transactions/TX%2D1")
+        .token(READ)
+        .header("if-none-match", &tag)
+        .send()
+        .await;
+    assert_eq!(direct.status, 304);
+    same(&direct, &routed, "a matching If-None-Match");
+    for token in [None, Some("not-a-known-token")] {
+        let send = |path: &'static str| {
+            let req = srv.req("GET", path);
+            match token {
+                Some(t) => req.token(t).send(),
+                None => req.send(),
+            }
+        };
+        let (direct, routed) = (
+            send("/v1/transactions/TX-1").await,
+            send("/v1/transactions/TX%2D1").await,
+        );
+        assert_eq!(direct.status, 401);
+        let (d, r) = (direct.json(), routed.json());
+        assert_eq!(
+            (d["code"].clone(), d["detail"].clone()),
+            (r["code"].clone(), r["detail"].clone())
+        );
+    }
+}
