@@ -82,6 +82,30 @@ async fn the_budget_keeps_a_burst_of_reads_under_the_upstream_limit() {
         "{text}"
     );
     assert!(text.contains("integration_rate_budget_remaining{adapter=\"ticketing\"}"));
+    // `/readyz` shows the budget, and the window the sim's headers taught it; a spent
+    // budget does not make the hub unready.
+    let ready = hub.send(http::Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, 200);
+    let rate = &ready.json()["adapters"]["ticketing"]["rate"];
+    assert_eq!(
+        (rate["store"].as_str(), rate["burst"].as_u64()),
+        (Some("local"), Some(4)),
+        "{rate}"
+    );
+    assert_eq!(rate["requests_per_s"], 0.05, "{rate}");
+    assert!(
+        rate["window_requests_per_s"].as_f64().is_some_and(|r| r > 0.0),
+        "{rate}"
+    );
+    assert!(
+        rate["window_resets_in_ms"].as_u64().is_some_and(|ms| ms <= 60_000),
+        "{rate}"
+    );
+    let status = &ready.json()["adapters"]["transaction_status"];
+    assert!(
+        status.get("rate").is_none(),
+        "an adapter without a budget shows none: {status}"
+    );
     hub.stop().await;
 }
 
@@ -196,6 +220,12 @@ async fn one_hubs_429_pauses_another_through_redis() {
         1,
         "the second hub's read reached the vendor"
     );
+    // The second hub's `/readyz` shows the shared budget paused, and stays ready.
+    let ready = b.send(http::Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, 200);
+    let rate = &ready.json()["adapters"]["ticketing"]["rate"];
+    assert_eq!(rate["store"], "redis", "{rate}");
+    assert!(rate["paused_for_ms"].as_u64().is_some_and(|ms| ms > 20_000), "{rate}");
     b.stop().await;
     a.stop().await;
 }

@@ -28,7 +28,7 @@ use axum::http::{Extensions, Method};
 use axum::middleware;
 use axum::routing::{get, post};
 use hub_app::callers::{Authenticator, Role, RouteRule, role_in};
-use hub_app::health::CircuitStates;
+use hub_app::health::{BudgetStates, CircuitStates};
 pub use hub_app::supervisor::{
     SessionSettings, Sessions, Throttle, ThrottleSettings, random, sessions as session, throttle,
 };
@@ -55,6 +55,8 @@ pub struct Page {
     pub error_rates: Arc<ErrorRates>,
     /// Each adapter's circuit state.
     pub circuits: Arc<dyn CircuitStates>,
+    /// Each adapter's rate budget.
+    pub budgets: Arc<dyn BudgetStates>,
     /// The call context of a request (a replay carries it to the upstream and the audit).
     pub context: ContextOf,
 }

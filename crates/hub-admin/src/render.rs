@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::session::Flash;
 use hub_app::error_rates::Counts;
-use hub_app::health::CircuitState;
+use hub_app::health::{BudgetView, CircuitState};
 
 /// Characters left as they are in a query value or a path segment.
 const ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -73,6 +73,8 @@ pub struct CircuitRow {
 pub struct Live {
     /// Each adapter.
     pub circuits: Vec<CircuitRow>,
+    /// Each adapter's rate budget, for those that have one.
+    pub budgets: Vec<(String, BudgetView)>,
     /// How far back the error rates reach, in seconds.
     pub window_s: u64,
     /// How often their window moves on, in seconds.
@@ -203,16 +205,44 @@ fn circuit_label(state: Option<CircuitState>) -> &'static str {
 
 /// `300` → "5 minutes", `45` → "45 seconds".
 fn duration_text(s: u64) -> String {
-    if s >= 60 && s.is_multiple_of(60) {
-        format!("{} minutes", s / 60)
+    let (n, unit) = if s >= 60 && s.is_multiple_of(60) {
+        (s / 60, "minute")
     } else {
-        format!("{s} seconds")
-    }
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 fn ratio(c: &Counts) -> String {
     c.error_ratio()
         .map_or_else(|| "—".to_owned(), |r| format!("{:.1} %", r * 100.0))
+}
+
+/// Each adapter's upstream rate budget: the ceiling, what is in force, and what the vendor said.
+fn budgets(rows: &[(String, BudgetView)]) -> Markup {
+    let per_s = |r: Option<f64>| r.map_or_else(|| "—".to_owned(), |r| format!("{r:.3} /s"));
+    let ms = |m: Option<u64>| m.map_or_else(|| "—".to_owned(), |m| duration_text(m.div_ceil(1000)));
+    html! {
+        table id="budgets" {
+            caption { "Upstream rate budgets" }
+            thead { tr { th { "Adapter" } th { "Kept in" } th { "Ceiling" } th { "In force" } th { "Writes that could go now" } th { "Paused for" } th { "Vendor's quota" } th { "Vendor's window" } th { "Window resets in" } } }
+            tbody {
+                @for (adapter, b) in rows {
+                    tr data-adapter=(adapter) {
+                        td { (adapter) }
+                        td { (b.store) }
+                        td { (per_s(Some(b.requests_per_s))) ", burst " (b.burst) }
+                        td { (per_s(Some(b.effective_requests_per_s))) }
+                        td { (b.remaining) }
+                        td { (ms((b.paused_for_ms > 0).then_some(b.paused_for_ms))) }
+                        td { (per_s(b.learned_requests_per_s)) }
+                        td { (per_s(b.window_requests_per_s)) }
+                        td { (ms(b.window_resets_in_ms)) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The live sections (`<div id="live">`), also served alone for the refresh.
@@ -237,6 +267,9 @@ pub fn live(l: &Live) -> Markup {
                     }
                 }
                 p class="hint" { "Calls in the last " (duration_text(l.window_s)) ", moving on every " (duration_text(l.step_s)) "." }
+                @if !l.budgets.is_empty() {
+                    (budgets(&l.budgets))
+                }
             }
             section id="dlq" {
                 h2 { "Dead-letter queue" }
@@ -415,6 +448,20 @@ mod tests {
                 state: Some(CircuitState::Open),
                 counts: Counts::default(),
             }],
+            budgets: vec![(
+                text.to_owned(),
+                BudgetView {
+                    store: "redis",
+                    requests_per_s: 10.0,
+                    burst: 20,
+                    effective_requests_per_s: 2.5,
+                    remaining: 4,
+                    paused_for_ms: 1_200,
+                    learned_requests_per_s: Some(2.5),
+                    window_requests_per_s: None,
+                    window_resets_in_ms: Some(59_001),
+                },
+            )],
             window_s: 300,
             step_s: 10,
             filters: Filters {
@@ -448,6 +495,24 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"));
         // In URLs the value is percent-encoded before it is escaped.
         assert!(html.contains("adapter=%3Cscript%3Ealert%28%22x%22%29%3C%2Fscript%3E%26"));
+    }
+
+    #[test]
+    fn a_budget_shows_its_ceiling_what_is_in_force_and_what_the_vendor_said() {
+        let html = page_with("ticketing");
+        let row = html.split("<table id=\"budgets\">").nth(1).expect("a budgets table");
+        for text in [
+            "Upstream rate budgets",
+            "<td>redis</td>",
+            "10.000 /s, burst 20",
+            "<td>2.500 /s</td>",
+            "<td>4</td>",
+            "<td>2 seconds</td>",
+            "<td>—</td>",
+            "<td>1 minute</td>",
+        ] {
+            assert!(row.contains(text), "{text} not in {row}");
+        }
     }
 
     proptest! {

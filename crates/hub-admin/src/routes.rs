@@ -256,6 +256,7 @@ async fn live(state: &Page, query: &ViewQuery, csrf: String) -> Live {
         .collect();
     Live {
         circuits,
+        budgets: state.budgets.budgets().await,
         window_s: state.error_rates.window().as_secs(),
         step_s: state.error_rates.step().as_secs(),
         filters,

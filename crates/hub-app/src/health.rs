@@ -43,6 +43,50 @@ impl CircuitStates for NoCircuits {
     }
 }
 
+/// One adapter's upstream rate budget as `/readyz` and the supervisor's page show it. A
+/// budget is a detail of readiness, never a reason to be unready: a paused budget still
+/// answers (stale reads, `429 rate_limited` with `Retry-After`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetView {
+    /// Where it is kept: `redis` (every instance shares it) or `local` (this process).
+    pub store: &'static str,
+    /// The configured ceiling, requests per second for all instances together.
+    pub requests_per_s: f64,
+    /// The configured burst.
+    pub burst: u32,
+    /// The rate in force now: the ceiling, or lower where the vendor said so.
+    pub effective_requests_per_s: f64,
+    /// Writes that could be sent at once.
+    pub remaining: u64,
+    /// How much longer a vendor's `429` holds every call, in milliseconds (0: none).
+    pub paused_for_ms: u64,
+    /// The vendor's quota, learned from its rate headers, while it holds.
+    pub learned_requests_per_s: Option<f64>,
+    /// The vendor's current window: what it says is left, spread to the window's reset…
+    pub window_requests_per_s: Option<f64>,
+    /// …which comes in this many milliseconds.
+    pub window_resets_in_ms: Option<u64>,
+}
+
+/// Each adapter's rate budget, for `/readyz` and the page (implemented by the composition
+/// over the endpoints' budgets; adapters without a budget are left out).
+#[async_trait]
+pub trait BudgetStates: Send + Sync {
+    /// `(adapter name, budget)` for every adapter with a budget.
+    async fn budgets(&self) -> Vec<(String, BudgetView)>;
+}
+
+/// No budgets (tests, or a hub without `[adapters.X.rate]`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBudgets;
+
+#[async_trait]
+impl BudgetStates for NoBudgets {
+    async fn budgets(&self) -> Vec<(String, BudgetView)> {
+        Vec::new()
+    }
+}
+
 /// One store `/readyz` checks.
 #[async_trait]
 pub trait StoreProbe: Send + Sync {

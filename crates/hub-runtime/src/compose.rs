@@ -34,7 +34,7 @@ use time::OffsetDateTime;
 
 use crate::notify::WebhookSink;
 use crate::secrets::ResolveError;
-use hub_app::health::{CircuitState, CircuitStates};
+use hub_app::health::{BudgetStates, CircuitState, CircuitStates};
 
 /// Entries the in-process cache holds at most (LRU beyond).
 const MEMORY_CACHE_ENTRIES: usize = 100_000;
@@ -131,6 +131,8 @@ pub struct Composed {
     pub error_rates: Arc<ErrorRates>,
     /// The store the read caches keep their entries in (Redis, or this process's memory).
     pub cache_store: Arc<dyn Cache>,
+    /// Each adapter's rate budget, for `/readyz` and the supervisor's page.
+    pub budgets: Arc<dyn BudgetStates>,
 }
 
 impl Composed {
@@ -327,6 +329,11 @@ pub async fn compose(
         supervisor,
         crate::settings::app_settings(config),
     );
+    let budgets = Arc::new(crate::budgets::EndpointBudgets::new(
+        config,
+        rates.0.redis_url.is_some(),
+        &endpoints,
+    ));
     Ok(Composed {
         app,
         stores,
@@ -334,6 +341,7 @@ pub async fn compose(
         endpoints,
         error_rates,
         cache_store,
+        budgets,
     })
 }
 

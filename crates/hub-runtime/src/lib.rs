@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod budgets;
 pub mod compose;
 pub mod notify;
 pub mod probe;

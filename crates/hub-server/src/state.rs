@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_app::health::{AuditProbe, CircuitStates, DlqProbe, NoCircuits, StoreProbe};
+use hub_app::health::{AuditProbe, BudgetStates, CircuitStates, DlqProbe, NoBudgets, NoCircuits, StoreProbe};
 use hub_app::{ErrorRates, Hub, WebhookReceiver};
 use hub_core::Currency;
 
@@ -67,6 +67,8 @@ pub struct Shared {
     pub hub: Hub,
     /// Each adapter's circuit state.
     pub circuits: Arc<dyn CircuitStates>,
+    /// Each adapter's rate budget.
+    pub budgets: Arc<dyn BudgetStates>,
     /// The stores `/readyz` checks.
     pub probes: Arc<[Arc<dyn StoreProbe>]>,
     /// `/metrics`.
@@ -112,6 +114,7 @@ impl AppState {
         Self(Arc::new(Shared {
             hub,
             circuits: Arc::new(NoCircuits),
+            budgets: Arc::new(NoBudgets),
             probes,
             metrics: Arc::new(NoMetrics),
             auth: Arc::new(auth),
@@ -148,6 +151,13 @@ impl AppState {
     #[must_use]
     pub fn with_circuits(mut self, circuits: Arc<dyn CircuitStates>) -> Self {
         self.circuits = circuits;
+        self
+    }
+
+    /// Replaces the rate-budget source.
+    #[must_use]
+    pub fn with_budgets(mut self, budgets: Arc<dyn BudgetStates>) -> Self {
+        self.budgets = budgets;
         self
     }
 

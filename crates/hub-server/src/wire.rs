@@ -474,6 +474,14 @@ pub struct HealthBody {
 pub struct AdapterReadiness {
     /// `closed`, `open` or `half_open`.
     pub circuit: String,
+    /// Its upstream rate budget, when it has one (`[adapters.X.rate]`): `store` (`redis` or
+    /// `local`), the configured `requests_per_s` and `burst`, the `effective_requests_per_s`,
+    /// `remaining`, `paused_for_ms`, and what the vendor's headers taught it:
+    /// `learned_requests_per_s`, `window_requests_per_s`, `window_resets_in_ms`. A spent or
+    /// paused budget never makes the hub unready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rate: Option<hub_app::health::BudgetView>,
 }
 
 /// `/readyz`.

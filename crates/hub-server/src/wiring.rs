@@ -68,6 +68,7 @@ async fn assemble_with(
     let webhooks = hub_runtime::webhook_receiver(config, secrets.as_ref(), &composed).await?;
     let mut state = AppState::new(composed.app.clone(), auth, crate::settings::api_settings(config))
         .with_circuits(composed.circuits())
+        .with_budgets(composed.budgets.clone())
         .with_error_rates(composed.error_rates.clone())
         .with_sessions(Arc::new(hub_admin::Sessions::new(
             hub_admin::SessionSettings::default(),

@@ -18,7 +18,7 @@ pub async fn healthz() -> Json<HealthBody> {
     })
 }
 
-/// 200 when every store answers, else 503; with each adapter's circuit.
+/// 200 when every store answers, else 503; with each adapter's circuit and rate budget.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations", operation_id = "get_readiness",
     responses(
@@ -28,6 +28,7 @@ pub async fn healthz() -> Json<HealthBody> {
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let Readiness { ready, stores } = hub_app::health::check(&state.probes, state.settings.probe_timeout).await;
+    let mut budgets = state.budgets.budgets().await;
     let adapters = state
         .circuits
         .circuits()
@@ -38,12 +39,12 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
                 CircuitState::Open => "open",
                 CircuitState::HalfOpen => "half_open",
             };
-            (
-                name,
-                AdapterReadiness {
-                    circuit: circuit.to_owned(),
-                },
-            )
+            let rate = budgets
+                .iter()
+                .position(|(a, _)| *a == name)
+                .map(|i| budgets.swap_remove(i).1);
+            let circuit = circuit.to_owned();
+            (name, AdapterReadiness { circuit, rate })
         })
         .collect();
     let body = ReadyBody {

@@ -111,6 +111,7 @@ fn admin_page(state: &AppState) -> hub_admin::Page {
         throttle: state.signin_throttle.clone(),
         error_rates: state.error_rates.clone(),
         circuits: state.circuits.clone(),
+        budgets: state.budgets.clone(),
         context: |extensions| {
             extensions
                 .get::<correlation::Correlation>()
