@@ -14,7 +14,7 @@ use hub_app::callers::RouteRule;
 use metrics::{Counter, Histogram, SharedString};
 
 /// Every route of the route tables with whether it is an API route (else the supervisor's
-/// page), in a fixed order: a route's place in [`SERIES`] and [`crate::edge::Matched`].
+/// page), in a fixed order: a route's place in the metrics table and in [`crate::edge::Matched`].
 pub fn known_routes_with_rules() -> impl Iterator<Item = (&'static RouteRule, bool)> {
     crate::auth::ROUTES
         .iter()

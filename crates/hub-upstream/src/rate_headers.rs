@@ -183,7 +183,12 @@ pub fn zendesk_policy(headers: &HeaderMap) -> LearnedPolicy {
     let (account, _) = zendesk(headers);
     let minute = Duration::from_secs(60);
     LearnedPolicy {
-        quota: account.limit.map(|limit| Quota { limit, window: minute }),
+        // A limit of 0 says nothing usable (no quota lets nothing through); the remaining
+        // count and its reset still narrow the budget.
+        quota: account
+            .limit
+            .filter(|l| *l > 0)
+            .map(|limit| Quota { limit, window: minute }),
         remaining: account.remaining.map(|remaining| Remaining {
             remaining,
             resets_in: account.resets_in.unwrap_or(minute),
@@ -545,6 +550,21 @@ mod tests {
             remaining,
             resets_in: Duration::from_secs(s),
         })
+    }
+
+    #[test]
+    fn a_zero_zendesk_limit_is_no_quota_but_what_is_left_still_counts() {
+        let now = UNIX_EPOCH;
+        let p = learned(
+            RateFamily::Zendesk,
+            &map(&[
+                ("ratelimit-limit", "0"),
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "9"),
+            ]),
+            now,
+        );
+        assert_eq!((p.quota, p.remaining), (None, left(0, 9)));
     }
 
     #[test]
