@@ -22,6 +22,7 @@ pub mod operation;
 pub mod ports;
 pub mod reads;
 pub mod replay;
+mod spans;
 pub mod supervisor;
 pub mod webhooks;
 pub mod write;

@@ -6,6 +6,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hub_core::{CallContext, ConversationId, RequestId};
 use hub_telemetry::logging::context::{self, LogContext, LogId};
+use hub_telemetry::tracing_export::spans;
+use tracing::Instrument as _;
 
 use crate::problem::Problem;
 
@@ -76,9 +78,11 @@ pub fn generate_request_id() -> RequestId {
 /// writes the request's one access line (`answered`) and metrics.
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let corr = Correlation::from_headers(req.headers());
+    let span = spans::server_span(req.method().as_str(), req.headers(), corr.request_id.as_str());
     let log = LogContext {
         request_id: LogId::new(corr.request_id.as_str()),
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::new(c.as_str())),
+        trace_id: spans::trace_id(&span),
     };
     let request_id = corr.request_id.clone();
     let method = req.method().clone();
@@ -104,6 +108,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
             res.headers_mut().insert(X_REQUEST_ID.clone(), v);
         }
         let elapsed = started.elapsed();
+        let route = res.extensions().get::<crate::http_metrics::RouteLabel>().map(|r| &*r.0);
+        spans::record_answer(&tracing::Span::current(), res.status().as_u16(), route, None);
         crate::http_metrics::record(&method, &res, elapsed);
         tracing::info!(
             method = method.as_str(),
@@ -114,5 +120,6 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         );
         res
     })
+    .instrument(span)
     .await
 }

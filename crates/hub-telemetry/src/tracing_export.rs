@@ -116,6 +116,13 @@ impl Tracing {
             .with_filter(filter_fn(|meta| meta.is_span() && meta.target().starts_with("hub_")))
     }
 
+    /// Sends what is queued now. Blocks like [`Tracing::shutdown`].
+    pub fn force_flush(&self) {
+        if let Err(e) = self.provider.force_flush() {
+            tracing::warn!(error = %e, "trace export did not finish");
+        }
+    }
+
     /// Sends what is queued and stops the exporter, waiting at most `grace`. Blocks: call
     /// it off the async runtime's workers (`spawn_blocking`), or after the server is done.
     pub fn shutdown(&self, grace: Duration) {

@@ -67,21 +67,41 @@ pub fn record_answer(span: &Span, status: u16, route: Option<&str>, error_type: 
     }
 }
 
-/// The client span of one attempt of an upstream call. `url` is the URL as sent, with no
-/// credential in it (credentials go in headers); `resend_count` is 0 for the first attempt.
-pub fn attempt_span(operation: &str, server_address: &str, url: &str, resend_count: u32) -> Span {
+/// The client span of one attempt of an upstream call to `uri` (written as `url.full`
+/// without any user-info part: credentials go in headers, never in the URL);
+/// `resend_count` is 0 for the first attempt.
+pub fn attempt_span(operation: &str, uri: &http::Uri, resend_count: u32) -> Span {
     tracing::info_span!(
         "upstream attempt",
         otel.name = operation,
         otel.kind = "client",
-        server.address = server_address,
-        url.full = url,
+        server.address = uri.host().unwrap_or_default(),
+        url.full = %UrlFull(uri),
         http.request.resend_count = resend_count,
         http.response.status_code = Empty,
         error.type = Empty,
         hub.retry.reason = Empty,
         hub.retry.wait_ms = Empty,
     )
+}
+
+/// A URI as sent, less any user-info (`user:password@`). Formatted only for an enabled span.
+struct UrlFull<'a>(&'a http::Uri);
+
+impl std::fmt::Display for UrlFull<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(scheme) = self.0.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = self.0.authority() {
+            let host_port = authority
+                .as_str()
+                .rsplit_once('@')
+                .map_or(authority.as_str(), |(_, h)| h);
+            f.write_str(host_port)?;
+        }
+        f.write_str(self.0.path_and_query().map_or("", |p| p.as_str()))
+    }
 }
 
 /// Sets `traceparent` (and `tracestate`) in `headers` to `span`'s context, so the

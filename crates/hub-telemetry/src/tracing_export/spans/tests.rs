@@ -43,7 +43,11 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
         let server = server_span("GET", &headers, "req-1");
         seen_trace = trace_id(&server);
         let _in = server.enter();
-        let attempt = attempt_span("get_ticket", "tickets.example", "http://tickets.example/t/1", 0);
+        let attempt = attempt_span(
+            "get_ticket",
+            &"http://user:secret@tickets.example:8443/t/1?x=2".parse().unwrap(),
+            0,
+        );
         inject(&attempt, &mut sent);
         record_attempt(&attempt, Some(503), Some("upstream_5xx"));
         drop(attempt);
@@ -79,6 +83,10 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
     assert_eq!(attr(attempt, "http.request.resend_count").as_deref(), Some("0"));
     assert_eq!(attr(attempt, "error.type").as_deref(), Some("upstream_5xx"));
     assert_eq!(attr(attempt, "server.address").as_deref(), Some("tickets.example"));
+    assert_eq!(
+        attr(attempt, "url.full").as_deref(),
+        Some("http://tickets.example:8443/t/1?x=2")
+    );
 }
 
 #[test]
@@ -110,7 +118,7 @@ fn without_the_layer_nothing_is_traced_or_sent() {
         let server = server_span("GET", &headers, "req-3");
         assert!(trace_id(&server).is_none());
         let mut sent = HeaderMap::new();
-        inject(&attempt_span("op", "h", "http://h/", 0), &mut sent);
+        inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent);
         assert!(sent.is_empty());
     });
 }
