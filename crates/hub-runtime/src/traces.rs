@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hub_config::TelemetryConfig;
-use hub_telemetry::tracing_export::{self, ExportSettings, HttpClient, HttpError, StartError, Tracing};
+pub use hub_telemetry::tracing_export::Tracing;
+use hub_telemetry::tracing_export::{self, ExportSettings, HttpClient, HttpError, StartError};
 use hub_upstream::{ClientConfig, HttpClient as UpstreamClient};
 
 /// Why tracing could not be started.

@@ -63,15 +63,7 @@ impl Correlation {
     }
 }
 
-/// A fresh request id (UUID v7: sortable by time).
-pub fn generate_request_id() -> RequestId {
-    // A UUID is 36 visible ASCII characters, always a valid token: the loop runs once.
-    loop {
-        if let Ok(id) = RequestId::parse(&uuid::Uuid::now_v7().to_string()) {
-            return id;
-        }
-    }
-}
+pub use hub_app::generate_request_id;
 
 /// Middleware: sets [`Correlation`] on the request and the log context of everything it
 /// logs, echoes `X-Request-Id`, puts the request id into problem bodies that lack it, and

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -178,7 +177,7 @@ async fn probe_jira_fields(cli: &Cli) -> ExitCode {
     }
 }
 
-async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
+async fn serve(loaded: Loaded, secrets: Secrets, traces: Option<traces::Tracing>) -> anyhow::Result<()> {
     let c = &loaded.config;
     let hub = wiring::assemble(c, loaded.store_section(), Arc::new(secrets))
         .await
@@ -198,6 +197,7 @@ async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
     )
     .await;
     hub.shutdown().await;
+    traces::flush(traces, std::time::Duration::from_secs(c.server.shutdown_grace_s)).await;
     tracing::info!(?stopped, "stopped");
     stopped?;
     Ok(())
@@ -234,10 +234,7 @@ async fn main() -> ExitCode {
             };
             // Held to the end: dropping it flushes the queued log lines.
             let _logs = hub_telemetry::logging::init_with_traces(&loaded.config.log, traces.as_ref());
-            let grace = Duration::from_secs(loaded.config.server.shutdown_grace_s);
-            let served = serve(loaded, secrets).await;
-            traces::flush(traces, grace).await;
-            match served {
+            match serve(loaded, secrets, traces).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "hub-server failed");
