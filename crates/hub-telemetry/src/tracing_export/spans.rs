@@ -6,6 +6,7 @@
 //! none is, and nothing is parsed, allocated or looked up.
 
 use http::HeaderMap;
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
@@ -135,6 +136,31 @@ pub fn record_retry(span: &Span, reason: &str, waited_ms: u64) {
     }
     span.record("hub.retry.reason", reason);
     span.record("hub.retry.wait_ms", waited_ms);
+}
+
+/// Adds the event `rate budget wait` to `span`: the call waited `waited_ms` for its slot
+/// in the adapter's rate budget before an attempt.
+pub fn budget_wait(span: &Span, waited_ms: u64) {
+    if span.is_disabled() {
+        return;
+    }
+    let waited = i64::try_from(waited_ms).unwrap_or(i64::MAX);
+    span.add_event("rate budget wait", vec![KeyValue::new("hub.wait_ms", waited)]);
+}
+
+/// Adds the event `circuit changed` to `span`: the adapter's breaker went from `from` to `to`.
+pub fn breaker_transition(span: &Span, adapter: &str, from: &'static str, to: &'static str) {
+    if span.is_disabled() {
+        return;
+    }
+    span.add_event(
+        "circuit changed",
+        vec![
+            KeyValue::new("hub.adapter", adapter.to_owned()),
+            KeyValue::new("hub.circuit.from", from),
+            KeyValue::new("hub.circuit.to", to),
+        ],
+    );
 }
 
 #[cfg(test)]

@@ -50,6 +50,8 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
         );
         inject(&attempt, &mut sent);
         record_attempt(&attempt, Some(503), Some("upstream_5xx"));
+        breaker_transition(&attempt, "ticketing", "closed", "open");
+        budget_wait(&server, 40);
         drop(attempt);
         record_answer(&server, 502, Some("/v1/tickets/{id}"), None);
     });
@@ -83,6 +85,9 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
     assert_eq!(attr(attempt, "http.request.resend_count").as_deref(), Some("0"));
     assert_eq!(attr(attempt, "error.type").as_deref(), Some("upstream_5xx"));
     assert_eq!(attr(attempt, "server.address").as_deref(), Some("tickets.example"));
+    let events = |s: &SpanData| s.events.iter().map(|e| e.name.to_string()).collect::<Vec<_>>();
+    assert_eq!(events(attempt), ["circuit changed"]);
+    assert_eq!(events(server), ["rate budget wait"]);
     assert_eq!(
         attr(attempt, "url.full").as_deref(),
         Some("http://tickets.example:8443/t/1?x=2")
