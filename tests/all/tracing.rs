@@ -331,3 +331,62 @@ async fn with_the_collector_gone_requests_go_on_and_the_spans_are_counted_droppe
     }
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_supervisor_alert_of_a_failed_write_is_linked_to_its_trace() {
+    const WRITE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let hub = Hub::start(Options {
+        max_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    hub.sim.control().set_outage(System::Generic, true);
+    let traceparent = format!("00-{WRITE_TRACE}-b7ad6b7169203331-01");
+    let failed = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            serde_json::json!({"customer_id": "CUST-1003", "subject": "s", "description": "d"}),
+            &[("idempotency-key", "traced-outage-1"), ("traceparent", &traceparent)],
+        )
+        .await;
+    assert_eq!(failed.status, 502, "{:?}", failed.json());
+    let alerts = hub
+        .sim
+        .control()
+        .wait_for_notifications(1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let sent = alerts[0]
+        .headers
+        .get("traceparent")
+        .expect("the alert carries a traceparent");
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans.iter().any(|s| s.name == "notify_supervisor") && spans.iter().any(|s| s.name == "supervisor alert")
+    })
+    .await;
+    // The webhook carried its own client span, in the alert's trace.
+    let notify = spans.iter().find(|s| s.name == "notify_supervisor").unwrap();
+    assert_eq!(
+        sent,
+        &format!("00-{}-{}-01", hex(&notify.trace_id), hex(&notify.span_id))
+    );
+    // The alert's trace links to the write that raised it.
+    let alert = spans.iter().find(|s| s.name == "supervisor alert").unwrap();
+    assert_eq!(notify.parent_span_id, alert.span_id);
+    let use_case = spans
+        .iter()
+        .find(|s| attr(s, "hub.use_case").as_deref() == Some("create_ticket"))
+        .expect("the write's use case span");
+    assert_eq!(hex(&use_case.trace_id), WRITE_TRACE);
+    assert_eq!(attr(use_case, "hub.idempotency.replayed").as_deref(), Some("false"));
+    assert!(
+        alert.links.iter().any(|l| hex(&l.trace_id) == WRITE_TRACE),
+        "{:?}",
+        alert.links
+    );
+    hub.stop().await;
+    collector.stop();
+}
