@@ -64,6 +64,10 @@ const LAYERS: &[Layer] = &[
                 "hub-resilience",
                 "every upstream call runs through the resilience pipeline",
             ),
+            (
+                "hub-telemetry",
+                "each attempt's client span and the traceparent it sends (feature `otel`)",
+            ),
         ],
         dev: &[
             ("hub-core", "mock ports (feature `mock`) in unit tests"),
@@ -281,6 +285,10 @@ const LAYERS: &[Layer] = &[
             (
                 "hub-secrets",
                 "the hub under test resolves its secrets from a fixed environment",
+            ),
+            (
+                "hub-runtime",
+                "the trace exporter the binary starts, pointed at the in-test collector",
             ),
             ("hub-server", "the hub under test, assembled as the binary assembles it"),
             ("hub-sim", "the upstreams, started in-process"),

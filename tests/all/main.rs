@@ -16,6 +16,7 @@ mod rate_budgets;
 mod readme_examples;
 mod security;
 mod tickets;
+mod tracing;
 mod transactions;
 mod unkeyed_comments;
 mod write_truth;

@@ -14,6 +14,7 @@
 
 mod burst;
 mod h2load;
+mod otlp_sink;
 mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -43,8 +44,9 @@ Builds hub-sim, hub-server and hub-bench-bare in release, installs wrk, h2load
 hub's status TTL, and a non-caching one) and the bare hyper server (the hub's body from
 memory), then measures each with wrk, the cached read over HTTP/2 with h2load, the
 allocations per cached hit (cargo bench -p hub-server --bench handler -- --allocations),
-and the hub's circuit-open, cold-read, token-expiry, pass-through and memory figures,
-and prints a table with the ratios of this run.
+the cached read with tracing on (10 % and 100 % sampled, to a loopback OTLP sink) as a
+ratio to tracing off, and the hub's circuit-open, cold-read, token-expiry, pass-through
+and memory figures, and prints a table with the ratios of this run.
 Results: target/bench/results-<unix time>.json.
 
   --quick   3 s per measurement instead of 10 s (warm-ups 1 s instead of 3 s)
@@ -379,6 +381,7 @@ impl<'a> Bench<'a> {
         self.cached_read()?;
         self.optional("cached read over HTTP/2", Self::cached_read_h2)?;
         self.optional("allocations per cached hit", Self::allocations)?;
+        self.optional("cached read with tracing", Self::traced_reads)?;
         self.optional("cold reads", Self::cold_reads)?;
         let passthrough = self.start_hub(
             "hub-passthrough",
@@ -495,6 +498,49 @@ impl<'a> Bench<'a> {
             }),
         );
         self.cached = Some([hub, nginx, bare]);
+        Ok(())
+    }
+
+    /// The warm cached read with tracing on (every span exported to a loopback sink that
+    /// answers 200), sampling 10 % and 100 % of requests, as ratios to the hub without
+    /// tracing measured above. Each runs on a hub of its own, stopped after.
+    fn traced_reads(&mut self) -> Result<()> {
+        println!("\n== cached read of {TXN} with tracing (OTLP/HTTP to a loopback sink) ==");
+        let off = match &self.cached {
+            Some([hub, _, _]) => hub.rps,
+            None => bail!("no cached read figure without tracing"),
+        };
+        let sink = otlp_sink::start()?;
+        let auth = format!("Authorization: Bearer {}", self.tokens.read);
+        let mut figures = serde_json::Map::new();
+        for (name, ratio, percent) in [("hub-traced-10", "0.1", 10), ("hub-traced-100", "1.0", 100)] {
+            let hub = self.start_hub(
+                name,
+                &[
+                    ("HUB__TELEMETRY__OTLP_ENDPOINT".to_owned(), sink.url.clone()),
+                    ("HUB__TELEMETRY__SAMPLE_RATIO".to_owned(), ratio.to_owned()),
+                ],
+            )?;
+            let url = format!("{}/v1/transactions/{TXN}", hub.url);
+            let f = self.wrk(name, &url, Some(&auth));
+            self.harness.kill9(&hub)?;
+            let f = f?;
+            let r = f.rps / off;
+            self.row(
+                format!("cached read req/s, tracing {percent} % ÷ off"),
+                format!("{r:.2}"),
+                "–",
+                None,
+            );
+            figures.insert(
+                format!("sampled_{percent}"),
+                json!({"hub": f.json(), "rps_over_off": r}),
+            );
+        }
+        println!("  (the sink took {} exports)", sink.exports());
+        figures.insert("exports".to_owned(), json!(sink.exports()));
+        self.results
+            .insert("cached_read_traced".to_owned(), Value::Object(figures));
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use hub_core::{Alert, Notifier, Operation};
 use time::OffsetDateTime;
@@ -133,12 +134,16 @@ impl Supervisor {
         );
         drop(open);
         let this = self.clone();
-        runtime.spawn(async move { this.episode(key, first).await });
+        // The first alert's delivery gets a trace of its own, linked to the failure's span
+        // (a child would hold the request's spans open until the webhook answers).
+        let span = tracing::info_span!(parent: None, "supervisor alert", hub.adapter = adapter, hub.operation = operation_name);
+        span.follows_from(tracing::Span::current());
+        runtime.spawn(async move { this.episode(key, first, span).await });
     }
 
-    /// Sends the first alert, then one per window while failures continue.
-    async fn episode(self, key: Key, first: Alert) {
-        self.send(&first).await;
+    /// Sends the first alert (in `span`), then one per window while failures continue.
+    async fn episode(self, key: Key, first: Alert, span: tracing::Span) {
+        self.send(&first).instrument(span).await;
         loop {
             tokio::time::sleep(self.settings.window).await;
             let alert = {

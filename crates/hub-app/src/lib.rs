@@ -22,6 +22,8 @@ pub mod operation;
 pub mod ports;
 pub mod reads;
 pub mod replay;
+mod request_id;
+mod spans;
 pub mod supervisor;
 pub mod webhooks;
 pub mod write;
@@ -36,6 +38,7 @@ pub use notify::SupervisorNotifier;
 pub use operation::{WriteOp, Written};
 pub use ports::{Ports, Services};
 pub use replay::{PortReplayer, ReplayError, Replayed, Replayer};
+pub use request_id::generate_request_id;
 pub use webhooks::{Received, WebhookError, WebhookKind, WebhookReceiver};
 pub use write::WriteRequest;
 

@@ -10,12 +10,16 @@ use crate::hub::Hub;
 impl Hub {
     /// A ticket's status.
     pub async fn ticket(&self, ctx: &CallContext, id: &TicketId) -> Result<Fetched<Ticket>, Error> {
-        self.ports.ticketing.get_ticket_status(ctx, id).await
+        crate::spans::read("ticket", self.ports.ticketing.get_ticket_status(ctx, id)).await
     }
 
     /// One transaction.
     pub async fn transaction(&self, ctx: &CallContext, id: &TransactionId) -> Result<Fetched<Transaction>, Error> {
-        self.ports.transaction_status.get_transaction_status(ctx, id).await
+        crate::spans::read(
+            "transaction",
+            self.ports.transaction_status.get_transaction_status(ctx, id),
+        )
+        .await
     }
 
     /// One transaction as its JSON: a cached read answers the bytes the cache holds.
@@ -24,10 +28,8 @@ impl Hub {
         ctx: &CallContext,
         id: &TransactionId,
     ) -> Result<Fetched<Encoded<Transaction>>, Error> {
-        self.ports
-            .transaction_status
-            .get_transaction_status_encoded(ctx, id)
-            .await
+        let fetch = self.ports.transaction_status.get_transaction_status_encoded(ctx, id);
+        crate::spans::read("transaction", fetch).await
     }
 
     /// A customer's most recent transactions, newest first.
@@ -37,10 +39,11 @@ impl Hub {
         customer: &CustomerId,
         limit: HistoryLimit,
     ) -> Result<Fetched<Vec<Transaction>>, Error> {
-        self.ports
+        let fetch = self
+            .ports
             .transaction_status
-            .get_transaction_history(ctx, customer, limit)
-            .await
+            .get_transaction_history(ctx, customer, limit);
+        crate::spans::read("history", fetch).await
     }
 }
 

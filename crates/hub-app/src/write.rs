@@ -5,6 +5,7 @@ use hub_core::{
     CallContext, Claim, ClaimToken, CommentLookup, Delivery, DlqStatus, IdempotencyKey, IdempotencyStore,
     StoredResponse,
 };
+use tracing::Instrument as _;
 
 use crate::answer::{Failed, Failure, WriteAnswer};
 use crate::dead_letter;
@@ -56,11 +57,17 @@ impl Hub {
             return self.failed(&Failure::Overloaded, operation, &rid).answer;
         };
         let hub = self.clone();
-        let task = tokio::spawn(async move {
-            let answer = hub.run(request).await;
-            drop(slot);
-            answer
-        });
+        // The task carries the use case's span: the upstream calls are its children.
+        let span = crate::spans::use_case(operation.as_str());
+        let task = tokio::spawn(
+            async move {
+                let answer = hub.run(request).await;
+                drop(slot);
+                tracing::Span::current().record("hub.idempotency.replayed", answer.replayed);
+                answer
+            }
+            .instrument(span),
+        );
         match task.await {
             Ok(answer) => answer,
             Err(e) => {

@@ -84,11 +84,12 @@ pub fn load_str(
     })?;
     let mut errors = Vec::new();
     let mut applied: Vec<Override> = Vec::new();
-    for (var, value) in env {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    for (var, value) in &env {
         if !var.starts_with(ENV_PREFIX) {
             continue;
         }
-        match Override::parse(&var, &value) {
+        match Override::parse(var, value) {
             Ok(o) => match o.apply(&mut table) {
                 Ok(()) => applied.push(o),
                 Err(e) => errors.push(ConfigError {
@@ -106,11 +107,13 @@ pub fn load_str(
             }),
         }
     }
+    let otel = otel_defaults(&mut table, &env);
     let env_for = |key: &str| {
         applied
             .iter()
             .find(|o| key == o.key() || key.starts_with(&format!("{}.", o.key())))
             .map(|o| o.var.clone())
+            .or_else(|| otel.iter().find(|(k, _)| k == key).map(|(_, var)| var.clone()))
     };
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -140,7 +143,47 @@ pub fn load_str(
                 .collect(),
         ));
     }
-    Ok((config, applied.iter().map(Override::key).collect()))
+    Ok((
+        config,
+        applied
+            .iter()
+            .map(Override::key)
+            .chain(otel.into_iter().map(|(key, _)| key))
+            .collect(),
+    ))
+}
+
+/// Fills the `[telemetry]` keys the file leaves out from the standard OpenTelemetry
+/// variables in `env`; returns `(dotted key, variable)` for each one filled.
+fn otel_defaults(table: &mut toml::Table, env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut filled = Vec::new();
+    for (var, key) in crate::types::OTEL_VARIABLES {
+        let Some((_, value)) = env.iter().find(|(v, _)| v == var) else {
+            continue;
+        };
+        let Some(section) = table
+            .entry("telemetry")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+        else {
+            // `telemetry` is not a table: deserialising says so.
+            return filled;
+        };
+        if section.contains_key(*key) || value.is_empty() {
+            continue;
+        }
+        let value = match *key {
+            // A number when it reads as one; else the text, which deserialising refuses.
+            "sample_ratio" => value
+                .trim()
+                .parse::<f64>()
+                .map_or_else(|_| toml::Value::String(value.clone()), toml::Value::Float),
+            _ => toml::Value::String(value.clone()),
+        };
+        section.insert((*key).to_owned(), value);
+        filled.push((format!("telemetry.{key}"), (*var).to_owned()));
+    }
+    filled
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -553,3 +553,68 @@ fn a_rate_budget_is_optional_and_checked() {
         &[("adapters.ticketing.rate.requests_per_s", "between")],
     );
 }
+
+#[test]
+fn telemetry_is_off_by_default_and_validated() {
+    let c = load(&minimal(), &[]).unwrap();
+    assert_eq!(c.telemetry, TelemetryConfig::default());
+    assert!(c.telemetry.otlp_endpoint.is_none());
+    let on = format!(
+        "{}\n[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\nsample_ratio = 0.1\n",
+        minimal()
+    );
+    let c = load(&on, &[]).unwrap();
+    assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+    assert!((c.telemetry.sample_ratio - 0.1).abs() < f64::EPSILON);
+    let bad = format!(
+        "{}\n[telemetry]\notlp_endpoint = \"http://u:p@collector:4318\"\nservice_name = \" \"\nsample_ratio = 1.5\nexport_timeout_ms = 0\nbatch_size = 600\nqueue_size = 500\n",
+        minimal()
+    );
+    check_errors(
+        &bad,
+        &[],
+        &[
+            ("telemetry.otlp_endpoint", "must not hold credentials"),
+            ("telemetry.service_name", "1 to 255 characters"),
+            ("telemetry.sample_ratio", "between 0.0 and 1.0"),
+            ("telemetry.export_timeout_ms", "between 1 and 60000"),
+            ("telemetry.queue_size", "at least batch_size"),
+        ],
+    );
+    let errors = load(
+        &format!("{}\n[telemetry]\notlp_endpoint = \"grpc://c:4317\"\n", minimal()),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("telemetry.otlp_endpoint: must start with http://"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn the_standard_otel_variables_fill_in_what_the_file_leaves_out() {
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_SERVICE_NAME", "hub-eu"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+    ];
+    let c = load(&minimal(), &env).unwrap();
+    assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+    assert_eq!(c.telemetry.service_name, "hub-eu");
+    assert!((c.telemetry.sample_ratio - 0.25).abs() < f64::EPSILON);
+    // The file wins.
+    let file = format!("{}\n[telemetry]\nservice_name = \"from-file\"\n", minimal());
+    let c = load(&file, &env).unwrap();
+    assert_eq!(c.telemetry.service_name, "from-file");
+    assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+    // A bad value names its variable.
+    let errors = load(&minimal(), &[("OTEL_TRACES_SAMPLER_ARG", "half")]).unwrap_err();
+    assert_eq!(errors.0[0].key.as_deref(), Some("telemetry.sample_ratio"));
+    assert_eq!(errors.0[0].env.as_deref(), Some("OTEL_TRACES_SAMPLER_ARG"));
+    let errors = load(&minimal(), &[("OTEL_TRACES_SAMPLER_ARG", "2")]).unwrap_err();
+    assert_eq!(errors.0[0].env.as_deref(), Some("OTEL_TRACES_SAMPLER_ARG"));
+    assert!(errors.to_string().contains("between 0.0 and 1.0"), "{errors}");
+}

@@ -63,6 +63,9 @@ pub struct Config {
     /// `[notify]`: supervisor alerts.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// `[telemetry]`: distributed tracing.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// `[adapters.*]`.
     pub adapters: AdaptersConfig,
 }
@@ -110,6 +113,51 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// `[telemetry]`: distributed tracing over OTLP/HTTP, off unless `otlp_endpoint` is set.
+///
+/// Keys set here (or by `HUB__TELEMETRY__…`) win; the standard variables
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME` and `OTEL_TRACES_SAMPLER_ARG` fill in
+/// the keys the file leaves out.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`); spans are posted to
+    /// `/v1/traces` under it. Absent: no tracing at all.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the hub's spans (default `integration-hub`).
+    pub service_name: String,
+    /// The share of new traces kept, 0.0 to 1.0 (default 1.0); a caller's sampling
+    /// decision in `traceparent` is followed.
+    pub sample_ratio: f64,
+    /// How long one export may take (default 10000 ms); its spans are dropped after.
+    pub export_timeout_ms: u64,
+    /// The most spans in one export (default 512).
+    pub batch_size: usize,
+    /// The most spans waiting for export (default 2048); more are dropped and counted in
+    /// `integration_telemetry_spans_dropped_total`.
+    pub queue_size: usize,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "integration-hub".to_owned(),
+            sample_ratio: 1.0,
+            export_timeout_ms: 10_000,
+            batch_size: 512,
+            queue_size: 2048,
+        }
+    }
+}
+
+/// The standard OpenTelemetry variables and the `[telemetry]` key each fills in.
+pub const OTEL_VARIABLES: &[(&str, &str)] = &[
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+    ("OTEL_SERVICE_NAME", "service_name"),
+    ("OTEL_TRACES_SAMPLER_ARG", "sample_ratio"),
+];
 
 /// `[idempotency]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -74,6 +74,37 @@ pub(super) fn validate(c: &Config) -> Vec<(String, String)> {
         "log.level",
         "not a tracing filter (e.g. info, or hub_server=debug,info)",
     );
+    let t = &c.telemetry;
+    if let Some(endpoint) = &t.otlp_endpoint
+        && let Err(reason) = http_url(endpoint)
+    {
+        check(false, "telemetry.otlp_endpoint", reason);
+    }
+    check(
+        !t.service_name.trim().is_empty() && t.service_name.len() <= 255 && !t.service_name.contains(char::is_control),
+        "telemetry.service_name",
+        "must be 1 to 255 characters, none of them control characters",
+    );
+    check(
+        (0.0..=1.0).contains(&t.sample_ratio),
+        "telemetry.sample_ratio",
+        "must be between 0.0 and 1.0",
+    );
+    check(
+        (1..=60_000).contains(&t.export_timeout_ms),
+        "telemetry.export_timeout_ms",
+        "must be between 1 and 60000",
+    );
+    check(
+        (1..=10_000).contains(&t.batch_size),
+        "telemetry.batch_size",
+        "must be between 1 and 10000",
+    );
+    check(
+        (t.batch_size..=1_000_000).contains(&t.queue_size),
+        "telemetry.queue_size",
+        "must be at least batch_size and at most 1000000",
+    );
     check(
         c.webhooks.id_memory_s >= 600,
         "webhooks.id_memory_s",

@@ -29,6 +29,7 @@ pub mod notify;
 pub mod probe;
 pub mod secrets;
 pub mod settings;
+pub mod traces;
 
 pub use compose::{
     Caches, ComposeError, Composed, Tasks, compose, jira_create_fields, ticketing_endpoint, webhook_receiver,

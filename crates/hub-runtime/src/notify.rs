@@ -6,8 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use hub_core::{Alert, Notifier, StoreError};
+use hub_telemetry::tracing_export::spans;
 use hub_upstream::HttpClient;
 use secrecy::{ExposeSecret, SecretSlice};
+use tracing::Instrument as _;
 
 use hub_app::webhooks::signature::{BadSecret, decode_secret, sign};
 
@@ -46,19 +48,32 @@ impl WebhookSink {
         let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
         let ts = hub_app::webhooks::now_unix();
         let signature = sign(self.key.expose_secret(), &id, ts, &body);
-        let request = http::Request::post(self.url.clone())
+        let mut request = http::Request::post(self.url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", signature)
             .body(Bytes::from(body))
             .map_err(|e| unavailable(format!("alert request: {e}")))?;
-        match tokio::time::timeout(self.timeout, self.client.send(request)).await {
-            Err(_) => Err(unavailable("the alert webhook did not answer in time".to_owned())),
-            Ok(Err(e)) => Err(unavailable(format!("the alert webhook failed: {e}"))),
-            Ok(Ok(r)) if r.status.is_success() => Ok(()),
-            Ok(Ok(r)) => Err(unavailable(format!("the alert webhook answered {}", r.status.as_u16()))),
-        }
+        // A client span of its own, sent as `traceparent`: the alert joins the trace of the
+        // call that raised it.
+        let span = spans::attempt_span("notify_supervisor", &self.url, 0);
+        spans::inject(&span, request.headers_mut());
+        let sent = tokio::time::timeout(self.timeout, self.client.send(request));
+        let (status, result) = match sent.instrument(span.clone()).await {
+            Err(_) => (
+                None,
+                Err(unavailable("the alert webhook did not answer in time".to_owned())),
+            ),
+            Ok(Err(e)) => (None, Err(unavailable(format!("the alert webhook failed: {e}")))),
+            Ok(Ok(r)) if r.status.is_success() => (Some(r.status.as_u16()), Ok(())),
+            Ok(Ok(r)) => (
+                Some(r.status.as_u16()),
+                Err(unavailable(format!("the alert webhook answered {}", r.status.as_u16()))),
+            ),
+        };
+        spans::record_attempt(&span, status, result.as_ref().err().map(|_| "unavailable"));
+        result
     }
 }
 

@@ -137,10 +137,7 @@ pub async fn jira_fields(config: &Config, secrets: Arc<dyn SecretSource>) -> Res
         (d, _) => return Err(ProbeError::NotJira(d.as_str())),
     };
     let endpoint = crate::ticketing_endpoint(config, secrets, Arc::new(Unaudited)).await?;
-    // A UUID is 36 visible ASCII characters: always a valid request id.
-    let request_id = hub_core::RequestId::parse(&uuid::Uuid::now_v7().to_string())
-        .map_err(|e| ProbeError::Upstream(hub_core::Error::Decode { reason: e.to_string() }))?;
-    let ctx = CallContext::new(request_id);
+    let ctx = CallContext::new(hub_app::generate_request_id());
     let project = jira.project_key.as_str();
     let types = read_all(
         &endpoint,

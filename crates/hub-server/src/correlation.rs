@@ -55,14 +55,4 @@ impl Correlation {
     }
 }
 
-/// A fresh request id (UUID v7: sortable by time).
-pub fn generate_request_id() -> RequestId {
-    let mut text = uuid::Uuid::encode_buffer();
-    let text = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
-    // A UUID is 36 visible ASCII characters, always a valid token: the loop runs once.
-    loop {
-        if let Ok(id) = RequestId::parse(text) {
-            return id;
-        }
-    }
-}
+pub use hub_app::generate_request_id;

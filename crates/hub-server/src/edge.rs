@@ -25,7 +25,9 @@ use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use hub_core::TransactionId;
 use hub_telemetry::logging::context::{self, LogContext, LogId};
+use hub_telemetry::tracing_export::spans;
 use tower::{Layer, Service};
+use tracing::Instrument as _;
 
 use crate::auth::{self, Authenticator, QUERY_TOKEN_ROUTES, RouteRule};
 use crate::conditional::IfNoneMatch;
@@ -137,9 +139,12 @@ where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
     let corr = Correlation::from_headers(req.headers());
+    // The server span (disabled, and free, unless traces are exported).
+    let span = spans::server_span(req.method().as_str(), req.headers(), corr.request_id.as_str());
     let log = LogContext {
         request_id: LogId::new(corr.request_id.as_str()),
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::new(c.as_str())),
+        trace_id: spans::trace_id(&span),
     };
     let request_id = corr.request_id.clone();
     let method = req.method().clone();
@@ -189,6 +194,8 @@ where
             res.headers_mut().insert(X_REQUEST_ID.clone(), v);
         }
         let elapsed = started.elapsed();
+        let route = matched.map(|m| m.rule.path);
+        spans::record_answer(&tracing::Span::current(), res.status().as_u16(), route, None);
         http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
         tracing::info!(
             method = method.as_str(),
@@ -199,6 +206,7 @@ where
         );
         res
     })
+    .instrument(span)
     .await
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 use hub_config::Loaded;
+use hub_runtime::traces;
 use hub_secrets::Secrets;
 use hub_server::wiring;
 
@@ -102,6 +103,12 @@ fn load(cli: &Cli) -> Result<Loaded, ExitCode> {
     })
 }
 
+/// Says what in the configuration's environment is wrong; exit status 1.
+fn config_error(cli: &Cli, e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {}: {e}", cli.config.display());
+    ExitCode::from(1)
+}
+
 async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
     let loaded = match load(cli) {
         Ok(l) => l,
@@ -117,10 +124,7 @@ async fn check_config(cli: &Cli, resolve_secrets: bool) -> ExitCode {
     if resolve_secrets {
         let secrets = match Secrets::from_process_env() {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {}: {e}", cli.config.display());
-                return ExitCode::from(1);
-            }
+            Err(e) => return config_error(cli, &e),
         };
         let failures = hub_runtime::check_secrets(c, &secrets).await;
         for f in &failures {
@@ -159,10 +163,7 @@ async fn probe_jira_fields(cli: &Cli) -> ExitCode {
     };
     let secrets = match Secrets::from_process_env() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {}: {e}", cli.config.display());
-            return ExitCode::from(1);
-        }
+        Err(e) => return config_error(cli, &e),
     };
     match probe::jira_fields(&loaded.config, Arc::new(secrets)).await {
         Ok(report) => {
@@ -176,7 +177,7 @@ async fn probe_jira_fields(cli: &Cli) -> ExitCode {
     }
 }
 
-async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
+async fn serve(loaded: Loaded, secrets: Secrets, traces: Option<traces::Tracing>) -> anyhow::Result<()> {
     let c = &loaded.config;
     let hub = wiring::assemble(c, loaded.store_section(), Arc::new(secrets))
         .await
@@ -196,6 +197,7 @@ async fn serve(loaded: Loaded, secrets: Secrets) -> anyhow::Result<()> {
     )
     .await;
     hub.shutdown().await;
+    traces::flush(traces, std::time::Duration::from_secs(c.server.shutdown_grace_s)).await;
     tracing::info!(?stopped, "stopped");
     stopped?;
     Ok(())
@@ -225,16 +227,14 @@ async fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(code) => return code,
             };
-            // Held to the end: dropping it flushes the queued log lines.
-            let _logs = hub_telemetry::logging::init(&loaded.config.log);
-            let secrets = match Secrets::from_process_env() {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {}: {e}", cli.config.display());
-                    return ExitCode::from(1);
-                }
+            let (traces, secrets) = match (traces::start(&loaded.config.telemetry), Secrets::from_process_env()) {
+                (Ok(traces), Ok(secrets)) => (traces, secrets),
+                (Err(e), _) => return config_error(&cli, &e),
+                (_, Err(e)) => return config_error(&cli, &e),
             };
-            match serve(loaded, secrets).await {
+            // Held to the end: dropping it flushes the queued log lines.
+            let _logs = hub_telemetry::logging::init_with_traces(&loaded.config.log, traces.as_ref());
+            match serve(loaded, secrets, traces).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "hub-server failed");

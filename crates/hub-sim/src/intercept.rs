@@ -36,6 +36,7 @@ struct Seen {
     route: String,
     key: Option<String>,
     request_id: Option<String>,
+    traceparent: Option<String>,
 }
 
 impl Seen {
@@ -51,6 +52,7 @@ impl Seen {
             status,
             idempotency_key: self.key,
             request_id: self.request_id,
+            traceparent: self.traceparent,
             fault,
         });
     }
@@ -123,6 +125,7 @@ pub(crate) async fn intercept(State(st): State<Arc<SimState>>, req: Request, nex
         route,
         key: crate::auth::idempotency_key(req.headers()).map(str::to_owned),
         request_id: crate::auth::header(req.headers(), "x-request-id").map(str::to_owned),
+        traceparent: crate::auth::header(req.headers(), "traceparent").map(str::to_owned),
     };
     // The route runs with the request id in scope, so the effects it records carry it.
     let request_id = seen.request_id.clone();

@@ -46,6 +46,9 @@ pub struct RequestRecord {
     /// The `X-Request-Id` header, if sent (a hub sends its request id with every call).
     #[serde(default)]
     pub request_id: Option<String>,
+    /// The W3C `traceparent` header, if sent (a hub with tracing on sends one per attempt).
+    #[serde(default)]
+    pub traceparent: Option<String>,
     /// The fault that took over the answer, if any.
     pub fault: Option<FaultKind>,
 }
@@ -305,6 +308,7 @@ mod tests {
             status,
             idempotency_key: Some(format!("k{seq}")),
             request_id: Some(format!("r{seq}")),
+            traceparent: None,
             fault: None,
         }
     }

@@ -4,7 +4,9 @@
 //!   terminal, at the configured level) and writes its lines from a background thread;
 //! - [`prometheus`] installs the process-wide Prometheus recorder, registers the help
 //!   text of every metric the hub records ([`prometheus::METRICS`]) and renders the
-//!   exposition text.
+//!   exposition text;
+//! - [`tracing_export`] (feature `otel`) exports the hub's spans over OTLP/HTTP and carries
+//!   W3C trace context in and out.
 //!
 //! It knows no HTTP framework: serving the rendered text (`/metrics`) and the
 //! per-request metrics are the server's.
@@ -20,6 +22,8 @@
 
 pub mod logging;
 pub mod prometheus;
+#[cfg(feature = "otel")]
+pub mod tracing_export;
 
 /// The README's example, run as a doc test.
 #[cfg(doctest)]

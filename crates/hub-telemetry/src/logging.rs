@@ -85,6 +85,39 @@ where
 /// guard until the process ends: dropping it flushes what is queued.
 #[must_use = "dropping the guard flushes the logs; hold it until the end of main"]
 pub fn init(config: &LogConfig) -> LogGuard {
+    let (style, filter) = style_and_filter(config);
+    let (writer, guard) = background(io::stdout);
+    // A subscriber already installed (tests, embedding) is kept.
+    drop(
+        tracing_subscriber::registry()
+            .with(layer(style, &filter, Arc::new(writer)))
+            .try_init(),
+    );
+    guard
+}
+
+/// [`init`], with the OpenTelemetry layer of `tracing` in the same subscriber when tracing
+/// is on.
+#[cfg(feature = "otel")]
+#[must_use = "dropping the guard flushes the logs; hold it until the end of main"]
+pub fn init_with_traces(config: &LogConfig, tracing: Option<&crate::tracing_export::Tracing>) -> LogGuard {
+    // Without tracing, no layer at all: an absent `Option` layer would enable every span.
+    let Some(tracing) = tracing else {
+        return init(config);
+    };
+    let (style, filter) = style_and_filter(config);
+    let (writer, guard) = background(io::stdout);
+    drop(
+        tracing_subscriber::registry()
+            .with(tracing.layer())
+            .with(layer(style, &filter, Arc::new(writer)))
+            .try_init(),
+    );
+    guard
+}
+
+/// The lines' style and the level filter: `RUST_LOG` when valid, else the configured level.
+fn style_and_filter(config: &LogConfig) -> (Style, String) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|f| is_valid_filter(f))
@@ -95,12 +128,5 @@ pub fn init(config: &LogConfig) -> LogGuard {
         LogFormat::Auto if io::stdout().is_terminal() => Style::Text,
         LogFormat::Auto => Style::Json,
     };
-    let (writer, guard) = background(io::stdout);
-    // A subscriber already installed (tests, embedding) is kept.
-    drop(
-        tracing_subscriber::registry()
-            .with(layer(style, &filter, Arc::new(writer)))
-            .try_init(),
-    );
-    guard
+    (style, filter)
 }

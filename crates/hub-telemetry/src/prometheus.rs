@@ -152,6 +152,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "Calls stopped by rate limiting, by adapter and source: hub (the hub's budget refused to send) or upstream (the upstream answered 429 and the budget was paused).",
     ),
     (
+        "integration_telemetry_spans_dropped_total",
+        "Trace spans dropped unsent: the export queue was full, or the collector failed or did not answer in time.",
+    ),
+    (
         "http_server_requests_total",
         "Requests the hub answered, by method, route and status.",
     ),

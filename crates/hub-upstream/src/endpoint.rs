@@ -19,7 +19,9 @@ use hub_resilience::rate_budget::{Admission, BudgetKey, Class, RateBudget, Snaps
 use hub_resilience::retry::{Attempt, Idempotency as RetryIdempotency, RetryPolicy};
 use time::OffsetDateTime;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
+use crate::attempt_span::AttemptSpans;
 use crate::auth::{Authenticate, NoAuth};
 use crate::client::{HttpClient, Response};
 use crate::observe::AdapterMetrics;
@@ -210,10 +212,11 @@ impl Endpoint {
         }
         let last_status = AtomicU16::new(0);
         let maybe_applied = Mutex::new(None);
+        let spans = AttemptSpans::default();
         let outcome = self
             .upstream
             .call(call.operation.as_str(), idempotency, |attempt| {
-                self.attempt(ctx, call, attempt, (&last_status, &maybe_applied))
+                self.attempt(ctx, call, attempt, (&last_status, &maybe_applied, &spans))
             })
             .await;
         ctx.attempts.add(outcome.attempts);
@@ -245,18 +248,21 @@ impl Endpoint {
         ctx: &CallContext,
         call: &Call,
         attempt: Attempt,
-        (last_status, maybe_applied): (&AtomicU16, &Mutex<Option<Error>>),
+        (last_status, maybe_applied, spans): (&AtomicU16, &Mutex<Option<Error>>, &AttemptSpans),
     ) -> Result<Response, Error> {
         if let Some(rate) = &self.rate {
             self.admit(rate, call, attempt, maybe_applied).await?;
         }
         let (mut parts, body): (_, Bytes) = call.to_request(&self.base_url, ctx)?.into_parts();
         self.auth.authorize(&mut parts, &body).await?;
+        let span = spans.begin(call.operation.as_str(), &mut parts, attempt);
         // Which credentials this attempt used, so a 401 drops exactly those.
         let stamps = parts.extensions.clone();
-        let response = match self.http.send(Request::from_parts(parts, body)).await {
+        let sent = self.http.send(Request::from_parts(parts, body));
+        let response = match sent.instrument(span.clone()).await {
             Ok(response) => response,
             Err(e) => {
+                spans.end(&span, None, Some(&e));
                 remember_unknown(maybe_applied, &e);
                 return Err(e);
             }
@@ -268,7 +274,9 @@ impl Endpoint {
         if response.status == http::StatusCode::UNAUTHORIZED {
             self.auth.reauthenticate(&stamps).await;
         }
+        let status = response.status.as_u16();
         let result = response::success_with(response, self.reject_reason);
+        spans.end(&span, Some(status), result.as_ref().err());
         if let Err(e) = &result {
             remember_unknown(maybe_applied, e);
         }
@@ -304,6 +312,8 @@ impl Endpoint {
         match admission {
             Admission::Now => Ok(()),
             Admission::Wait(d) => {
+                let waited = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+                hub_telemetry::tracing_export::spans::budget_wait(&tracing::Span::current(), waited);
                 tokio::time::sleep(d).await;
                 Ok(())
             }

@@ -9,6 +9,7 @@
 //! reports the call to the audit log, the metrics and the logs. Cached reads wrap the
 //! endpoint's call in `hub_resilience::cache::read_through`.
 
+mod attempt_span;
 pub mod auth;
 pub mod client;
 pub mod endpoint;

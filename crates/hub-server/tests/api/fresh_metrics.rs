@@ -6,6 +6,23 @@ use std::time::{Duration, Instant};
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/demo.toml");
 
+/// The demo configuration's credentials, any values.
+pub(crate) const DEMO_ENV: [(&str, &str); 10] = [
+    ("DEMO_READ_TOKEN", "r"),
+    ("DEMO_WRITE_TOKEN", "w"),
+    ("DEMO_ADMIN_TOKEN", "a"),
+    ("DEMO_GENERIC_API_KEY", "k"),
+    ("DEMO_STATUS_CLIENT_ID", "c"),
+    ("DEMO_STATUS_CLIENT_SECRET", "s"),
+    ("DEMO_SALES_CLIENT_ID", "c"),
+    ("DEMO_SALES_CLIENT_SECRET", "s"),
+    ("DEMO_SALES_HMAC_SECRET", "h"),
+    (
+        "DEMO_WEBHOOK_SECRET",
+        "whsec_aHViLXNpbSB3ZWJob29rIHNpZ25pbmcga2V5LCAzMmI=",
+    ),
+];
+
 /// Found by `cargo xtask chaos`: the endpoints set their gauges to 0 before the recorder
 /// was installed, so a restarted hub showed no `integration_circuit_breaker_state`.
 #[tokio::test]
@@ -28,21 +45,7 @@ async fn a_fresh_hub_shows_every_circuit_closed() {
         .arg("--config")
         .arg(&config)
         .env("HUB__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .envs([
-            ("DEMO_READ_TOKEN", "r"),
-            ("DEMO_WRITE_TOKEN", "w"),
-            ("DEMO_ADMIN_TOKEN", "a"),
-            ("DEMO_GENERIC_API_KEY", "k"),
-            ("DEMO_STATUS_CLIENT_ID", "c"),
-            ("DEMO_STATUS_CLIENT_SECRET", "s"),
-            ("DEMO_SALES_CLIENT_ID", "c"),
-            ("DEMO_SALES_CLIENT_SECRET", "s"),
-            ("DEMO_SALES_HMAC_SECRET", "h"),
-            (
-                "DEMO_WEBHOOK_SECRET",
-                "whsec_aHViLXNpbSB3ZWJob29rIHNpZ25pbmcga2V5LCAzMmI=",
-            ),
-        ])
+        .envs(DEMO_ENV)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -66,11 +69,16 @@ async fn a_fresh_hub_shows_every_circuit_closed() {
 
 /// `GET path` on loopback, the body of a 200.
 async fn get(port: u16, path: &str) -> Result<String, String> {
+    get_with(port, path, "").await
+}
+
+/// `GET path` on loopback with extra header lines (each ending in CRLF), the body of a 200.
+pub(crate) async fn get_with(port: u16, path: &str, headers: &str) -> Result<String, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n{headers}connection: close\r\n\r\n").as_bytes())
         .await
         .map_err(|e| e.to_string())?;
     let mut out = String::new();

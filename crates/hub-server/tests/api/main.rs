@@ -27,4 +27,5 @@ mod shutdown;
 mod sim;
 mod supervisor;
 mod support;
+mod traces_export;
 mod webhooks;

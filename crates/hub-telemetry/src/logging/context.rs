@@ -49,6 +49,37 @@ pub struct LogContext {
     pub request_id: LogId,
     /// `X-Conversation-Id`, when the caller sent one.
     pub conversation_id: Option<LogId>,
+    /// The W3C trace id of the request's trace, when tracing is on.
+    pub trace_id: Option<TraceId>,
+}
+
+/// A W3C trace id (16 bytes), written in log lines as 32 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceId(pub [u8; 16]);
+
+impl TraceId {
+    /// The 32 lower-case hex digits.
+    ///
+    /// ```
+    /// use hub_telemetry::logging::context::TraceId;
+    /// let id = TraceId([0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36]);
+    /// assert_eq!(id.hex(), *b"4bf92f3577b34da6a3ce929d0e0e4736");
+    /// ```
+    pub fn hex(&self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0; 32];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::str::from_utf8(&self.hex()).unwrap_or_default())
+    }
 }
 
 tokio::task_local! {
@@ -61,7 +92,7 @@ tokio::task_local! {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use hub_telemetry::logging::context::{self, LogContext, LogId};
-/// let ctx = LogContext { request_id: LogId::new("req-1"), conversation_id: None };
+/// let ctx = LogContext { request_id: LogId::new("req-1"), conversation_id: None, trace_id: None };
 /// let seen = context::scope(ctx, async { context::current().map(|c| c.request_id.as_str().to_owned()) }).await;
 /// assert_eq!(seen.as_deref(), Some("req-1"));
 /// assert!(context::current().is_none());

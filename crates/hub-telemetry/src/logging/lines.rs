@@ -73,6 +73,11 @@ impl Lines {
                         buf.extend_from_slice(b",\"conversation_id\":");
                         json_str(buf, c.as_str());
                     }
+                    if let Some(t) = ctx.trace_id {
+                        buf.extend_from_slice(b",\"trace_id\":\"");
+                        buf.extend_from_slice(&t.hex());
+                        buf.push(b'"');
+                    }
                 }
                 buf.extend_from_slice(b"}\n");
             }
@@ -89,6 +94,10 @@ impl Lines {
                     if let Some(c) = ctx.conversation_id {
                         buf.extend_from_slice(b" conversation_id=");
                         buf.extend_from_slice(c.as_str().as_bytes());
+                    }
+                    if let Some(t) = ctx.trace_id {
+                        buf.extend_from_slice(b" trace_id=");
+                        buf.extend_from_slice(&t.hex());
                     }
                 }
                 buf.push(b'\n');
@@ -291,6 +300,7 @@ mod tests {
         let ctx = LogContext {
             request_id: LogId::new("req-1"),
             conversation_id: Some(LogId::new("conv \"9\"")),
+            trace_id: Some(context::TraceId([0xab; 16])),
         };
         let out = lines(Style::Json, || {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -311,11 +321,13 @@ mod tests {
         assert_eq!(first["err"], "\"bad\\n\"");
         assert_eq!(first["request_id"], "req-1");
         assert_eq!(first["conversation_id"], "conv \"9\"");
+        assert_eq!(first["trace_id"], "ab".repeat(16));
         assert!(first["target"].as_str().unwrap().starts_with("hub_telemetry"));
         assert_eq!(first["timestamp"].as_str().unwrap().len(), 27);
         let second: serde_json::Value = serde_json::from_str(it.next().unwrap()).unwrap();
         assert_eq!(second["message"], "outside");
         assert!(second.get("request_id").is_none());
+        assert!(second.get("trace_id").is_none());
         assert!(it.next().is_none());
     }
 

@@ -1,0 +1,36 @@
+//! One span per use case, for a tracing exporter to pick up: named after the use case,
+//! with the cache outcome of a read or whether a write's answer was replayed. Without an
+//! exporter no such span is enabled and each costs one callsite check.
+
+use std::future::Future;
+
+use hub_core::{Error, Fetched};
+use tracing::field::Empty;
+use tracing::{Instrument as _, Span};
+
+/// The span of the use case `name`.
+pub(crate) fn use_case(name: &'static str) -> Span {
+    tracing::info_span!(
+        "use case",
+        otel.name = name,
+        hub.use_case = name,
+        hub.cache.status = Empty,
+        hub.idempotency.replayed = Empty,
+    )
+}
+
+/// Runs the read `fetch` in the span of the use case `name`, recording its cache outcome.
+pub(crate) async fn read<T>(
+    name: &'static str,
+    fetch: impl Future<Output = Result<Fetched<T>, Error>>,
+) -> Result<Fetched<T>, Error> {
+    async {
+        let result = fetch.await;
+        if let Ok(fetched) = &result {
+            Span::current().record("hub.cache.status", fetched.cache.as_str());
+        }
+        result
+    }
+    .instrument(use_case(name))
+    .await
+}

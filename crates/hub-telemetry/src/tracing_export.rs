@@ -1,0 +1,133 @@
+//! Distributed tracing: hub spans exported over OTLP/HTTP (protobuf) in the background,
+//! sampled parent-based by trace-id ratio, with W3C `traceparent` in and out.
+//!
+//! Only when [`start`] is called (an OTLP endpoint is configured) does the subscriber get
+//! an OpenTelemetry layer ([`Tracing::layer`]); without it no span of the hub is enabled,
+//! so the helpers of [`spans`] return disabled spans and cost one callsite check.
+//!
+//! The exporter sends through an [`HttpClient`] the embedding binary supplies (the hub's
+//! own hyper client), so this crate carries no HTTP stack. A collector that is down or
+//! slow costs no request anything: spans wait in a bounded queue, are sent in batches by
+//! a background thread, and those that cannot be sent are dropped and counted in
+//! `integration_telemetry_spans_dropped_total` ([`dropped`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider};
+use tracing::Subscriber;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::registry::LookupSpan;
+
+pub mod dropped;
+pub mod spans;
+
+pub use opentelemetry_http::{HttpClient, HttpError};
+
+/// What [`start`] needs: where and how to export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSettings {
+    /// The collector's OTLP/HTTP base URL (`http://collector:4318`); spans go to `/v1/traces` under it.
+    pub endpoint: String,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
+    /// The share of new traces sampled, 0.0 to 1.0; a trace with a sampled parent follows its parent.
+    pub sample_ratio: f64,
+    /// How long one export may take before it is abandoned (its spans counted as dropped).
+    pub export_timeout: Duration,
+    /// The most spans sent in one export.
+    pub batch_size: usize,
+    /// The most spans waiting to be sent; more are dropped and counted.
+    pub queue_size: usize,
+}
+
+/// Why tracing could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The exporter refused its settings (an endpoint that is not a URL, say).
+    #[error("the OTLP exporter: {0}")]
+    Exporter(String),
+}
+
+/// The running export: the provider whose tracer the layer uses. Call [`Tracing::shutdown`]
+/// at the end of the process to send what is queued.
+#[derive(Debug, Clone)]
+pub struct Tracing {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+}
+
+/// The spans' instrumentation scope.
+const SCOPE: &str = "integration-hub";
+
+/// Starts the exporter's background thread and the provider; `client` sends the batches.
+///
+/// The sampler is `ParentBased(TraceIdRatioBased(sample_ratio))`: a caller's sampled
+/// `traceparent` is always followed, a new trace is kept with probability `sample_ratio`.
+pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
+    let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_shared_http_client(client)
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(url)
+        .with_timeout(settings.export_timeout)
+        .build()
+        .map_err(|e| StartError::Exporter(e.to_string()))?;
+    let pending = dropped::Pending::new(settings.queue_size);
+    let batch = BatchSpanProcessor::builder(dropped::CountedExporter::new(exporter, pending.clone()))
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_export_batch_size(settings.batch_size)
+                // The bound is kept by `Bounded`, which counts what it drops; the batch
+                // processor's own queue has room for a full batch beyond it.
+                .with_max_queue_size(settings.queue_size.saturating_add(settings.batch_size))
+                .build(),
+        )
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(dropped::Bounded::new(batch, pending))
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            settings.sample_ratio,
+        ))))
+        .with_resource(
+            Resource::builder_empty()
+                .with_service_name(settings.service_name.clone())
+                .build(),
+        )
+        .build();
+    let tracer = provider.tracer(SCOPE);
+    Ok(Tracing { provider, tracer })
+}
+
+impl Tracing {
+    /// The OpenTelemetry layer for the hub's subscriber: the hub's own spans (targets
+    /// `hub_*`) only, no events (log lines stay log lines).
+    pub fn layer<S>(&self) -> impl Layer<S> + use<S>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        tracing_opentelemetry::layer()
+            .with_tracer(self.tracer.clone())
+            .with_filter(filter_fn(|meta| meta.is_span() && meta.target().starts_with("hub_")))
+    }
+
+    /// Sends what is queued now. Blocks like [`Tracing::shutdown`].
+    pub fn force_flush(&self) {
+        if let Err(e) = self.provider.force_flush() {
+            tracing::warn!(error = %e, "trace export did not finish");
+        }
+    }
+
+    /// Sends what is queued and stops the exporter, waiting at most `grace`. Blocks: call
+    /// it off the async runtime's workers (`spawn_blocking`), or after the server is done.
+    pub fn shutdown(&self, grace: Duration) {
+        if let Err(e) = self.provider.shutdown_with_timeout(grace) {
+            tracing::warn!(error = %e, "trace export did not finish within the grace period");
+        }
+    }
+}

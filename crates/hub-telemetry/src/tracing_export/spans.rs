@@ -1,0 +1,167 @@
+//! The hub's spans and W3C trace context: the server span of a request (its parent from
+//! the caller's `traceparent`), the client span of an upstream attempt (its context sent
+//! as `traceparent`), and the trace id for log lines.
+//!
+//! Every helper first asks whether its span is enabled: without the OpenTelemetry layer
+//! none is, and nothing is parsed, allocated or looked up.
+
+use http::HeaderMap;
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::{Status, TraceContextExt as _};
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::logging::context::TraceId;
+
+/// The server span of one request to the hub: `http.request.method` and the request id
+/// now, the rest by [`record_answer`]. A valid `traceparent` (and `tracestate`) in
+/// `headers` makes the caller's span its parent.
+pub fn server_span(method: &str, headers: &HeaderMap, request_id: &str) -> Span {
+    let span = tracing::info_span!(
+        "request",
+        otel.name = method,
+        otel.kind = "server",
+        http.request.method = method,
+        http.route = Empty,
+        http.response.status_code = Empty,
+        error.type = Empty,
+        hub.request_id = request_id,
+    );
+    if !span.is_disabled() {
+        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+        if parent.span().span_context().is_valid() {
+            let _ = span.set_parent(parent);
+        }
+    }
+    span
+}
+
+/// The trace id of `span`'s trace; `None` when the span is disabled.
+pub fn trace_id(span: &Span) -> Option<TraceId> {
+    if span.is_disabled() {
+        return None;
+    }
+    let cx = span.context();
+    let id = cx.span().span_context().trace_id();
+    (id != opentelemetry::trace::TraceId::INVALID).then(|| TraceId(id.to_bytes()))
+}
+
+/// Records the answer on a server span: its status, the route template that matched
+/// (when one did), and for a 5xx the error type (`error`, the problem's type or the status).
+pub fn record_answer(span: &Span, status: u16, route: Option<&str>, error_type: Option<&str>) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("http.response.status_code", status);
+    if let Some(route) = route {
+        span.record("http.route", route);
+    }
+    if status >= 500 {
+        let status_text = status.to_string();
+        let error_type = error_type.unwrap_or(&status_text);
+        span.record("error.type", error_type);
+        span.set_status(Status::error(error_type.to_owned()));
+    }
+}
+
+/// The client span of one attempt of an upstream call to `uri` (written as `url.full`
+/// without any user-info part: credentials go in headers, never in the URL);
+/// `resend_count` is 0 for the first attempt.
+pub fn attempt_span(operation: &str, uri: &http::Uri, resend_count: u32) -> Span {
+    tracing::info_span!(
+        "upstream attempt",
+        otel.name = operation,
+        otel.kind = "client",
+        server.address = uri.host().unwrap_or_default(),
+        url.full = %UrlFull(uri),
+        http.request.resend_count = resend_count,
+        http.response.status_code = Empty,
+        error.type = Empty,
+        hub.retry.reason = Empty,
+        hub.retry.wait_ms = Empty,
+    )
+}
+
+/// A URI as sent, less any user-info (`user:password@`). Formatted only for an enabled span.
+struct UrlFull<'a>(&'a http::Uri);
+
+impl std::fmt::Display for UrlFull<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(scheme) = self.0.scheme_str() {
+            write!(f, "{scheme}://")?;
+        }
+        if let Some(authority) = self.0.authority() {
+            let host_port = authority
+                .as_str()
+                .rsplit_once('@')
+                .map_or(authority.as_str(), |(_, h)| h);
+            f.write_str(host_port)?;
+        }
+        f.write_str(self.0.path_and_query().map_or("", |p| p.as_str()))
+    }
+}
+
+/// Sets `traceparent` (and `tracestate`) in `headers` to `span`'s context, so the
+/// upstream's spans are its children. Nothing when the span is disabled.
+pub fn inject(span: &Span, headers: &mut HeaderMap) {
+    if span.is_disabled() {
+        return;
+    }
+    TraceContextPropagator::new().inject_context(&span.context(), &mut HeaderInjector(headers));
+}
+
+/// Records how an attempt ended: its status when it had one, its error code when it failed.
+pub fn record_attempt(span: &Span, status: Option<u16>, error: Option<&str>) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(status) = status {
+        span.record("http.response.status_code", status);
+    }
+    if let Some(error) = error {
+        span.record("error.type", error);
+        span.set_status(Status::error(error.to_owned()));
+    }
+}
+
+/// Records on an attempt span why the call was retried (the previous attempt's error
+/// code) and how long it waited before this attempt.
+pub fn record_retry(span: &Span, reason: &str, waited_ms: u64) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("hub.retry.reason", reason);
+    span.record("hub.retry.wait_ms", waited_ms);
+}
+
+/// Adds the event `rate budget wait` to `span`: the call waited `waited_ms` for its slot
+/// in the adapter's rate budget before an attempt.
+pub fn budget_wait(span: &Span, waited_ms: u64) {
+    if span.is_disabled() {
+        return;
+    }
+    let waited = i64::try_from(waited_ms).unwrap_or(i64::MAX);
+    span.add_event("rate budget wait", vec![KeyValue::new("hub.wait_ms", waited)]);
+}
+
+/// Adds the event `circuit changed` to `span`: the adapter's breaker went from `from` to `to`.
+pub fn breaker_transition(span: &Span, adapter: &str, from: &'static str, to: &'static str) {
+    if span.is_disabled() {
+        return;
+    }
+    span.add_event(
+        "circuit changed",
+        vec![
+            KeyValue::new("hub.adapter", adapter.to_owned()),
+            KeyValue::new("hub.circuit.from", from),
+            KeyValue::new("hub.circuit.to", to),
+        ],
+    );
+}
+
+#[cfg(test)]
+mod tests;

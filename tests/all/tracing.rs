@@ -1,0 +1,392 @@
+//! Distributed tracing end to end: a hub with the OTLP exporter on, pointed at a collector
+//! run inside the test (a hyper server decoding `ExportTraceServiceRequest`), checked for
+//! the tree of one request, the `traceparent` each upstream attempt carried, no credential
+//! in any span, and requests that go on when the collector is gone.
+//!
+//! The tracing subscriber is this thread's (`set_default`) and every test runs on a
+//! current-thread runtime, so the hub under test — its server, use cases and upstream
+//! calls all spawned on that runtime — reports to it, and the other tests' hubs do not.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hub_config::TelemetryConfig;
+use hub_sim::{FaultKind, FaultRule, RequestFilter, System};
+use hub_telemetry::tracing_export::Tracing;
+use hub_tests::{ADMIN_TOKEN, Hub, Options, READ_TOKEN, WRITE_TOKEN, secrets_env};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// The caller's trace: every span of the request belongs to it.
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+/// The caller's span: the hub's server span is its child.
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+/// An OTLP/HTTP collector on a free port, keeping every span it is sent.
+struct Collector {
+    url: String,
+    spans: Arc<Mutex<Vec<Span>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Collector {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let kept = spans.clone();
+        let server = tokio::spawn(async move {
+            // Dropped with the task: stopping the collector closes its connections too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = kept.clone();
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let kept = kept.clone();
+                    async move {
+                        let path = req.uri().path().to_owned();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let status = match ExportTraceServiceRequest::decode(body) {
+                            Ok(export) if path == "/v1/traces" => {
+                                let mut kept = kept.lock().unwrap();
+                                for resource in export.resource_spans {
+                                    for scope in resource.scope_spans {
+                                        kept.extend(scope.spans);
+                                    }
+                                }
+                                200
+                            }
+                            _ => 400,
+                        };
+                        let mut res = http::Response::new(Full::new(Bytes::new()));
+                        *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, Infallible>(res)
+                    }
+                });
+                connections.spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        Self { url, spans, server }
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        self.spans.lock().unwrap().clone()
+    }
+
+    fn stop(&self) {
+        self.server.abort();
+    }
+}
+
+/// Starts the export to `collector` as the binary does, and makes this thread's
+/// subscriber the hub's: the OpenTelemetry layer and the JSON log layer into `logs`.
+fn traced(collector_url: &str, logs: Arc<Mutex<Vec<u8>>>) -> (Tracing, tracing::subscriber::DefaultGuard) {
+    let config = TelemetryConfig {
+        otlp_endpoint: Some(collector_url.to_owned()),
+        ..TelemetryConfig::default()
+    };
+    let tracing = hub_runtime::traces::start(&config).unwrap().unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing.layer())
+        .with(hub_telemetry::logging::layer(
+            hub_telemetry::logging::Style::Json,
+            "info",
+            Arc::new(Lines(logs)),
+        ));
+    let guard = tracing::subscriber::set_default(subscriber);
+    (tracing, guard)
+}
+
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl hub_telemetry::logging::LineSink for Lines {
+    fn append(&self, line: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(line);
+    }
+}
+
+/// Sends what is queued (from a blocking thread: the export runs on this runtime).
+async fn flush(tracing: &Tracing) {
+    let tracing = tracing.clone();
+    tokio::task::spawn_blocking(move || tracing.force_flush())
+        .await
+        .unwrap();
+}
+
+/// Waits (polling, generous deadline) until `done` holds for the collector's spans.
+async fn spans_until(tracing: &Tracing, collector: &Collector, done: impl Fn(&[Span]) -> bool) -> Vec<Span> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        flush(tracing).await;
+        let spans = collector.spans();
+        if done(&spans) {
+            return spans;
+        }
+        assert!(Instant::now() < deadline, "spans never arrived: {spans:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An attribute's value as text.
+fn attr(span: &Span, key: &str) -> Option<String> {
+    let kv = span.attributes.iter().find(|kv| kv.key == key)?;
+    Some(match kv.value.as_ref()?.value.as_ref()? {
+        AnyValue::StringValue(s) => s.clone(),
+        AnyValue::IntValue(i) => i.to_string(),
+        AnyValue::BoolValue(b) => b.to_string(),
+        AnyValue::DoubleValue(d) => d.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
+fn is_request(span: &Span, request_id: &str) -> bool {
+    span.kind == SpanKind::Server as i32 && attr(span, "hub.request_id").as_deref() == Some(request_id)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn one_request_is_one_tree_and_each_attempt_sends_its_own_span() {
+    let collector = Collector::start().await;
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let (tracing, _subscriber) = traced(&collector.url, logs.clone());
+    let hub = Hub::start(Options::default()).await;
+    // Two 503s: the read needs three attempts.
+    hub.sim
+        .control()
+        .add_fault(
+            FaultRule::new(FaultKind::Error)
+                .system(System::Status)
+                .route("GET", "/transactions/{id}")
+                .times(2),
+        )
+        .unwrap();
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let resp = hub
+        .send(
+            http::Method::GET,
+            "/v1/transactions/TXN-5002",
+            Some(READ_TOKEN),
+            None,
+            &[("traceparent", &traceparent), ("x-request-id", "trace-e2e-1")],
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{:?}", resp.json());
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans.iter().any(|s| is_request(s, "trace-e2e-1"))
+    })
+    .await;
+    let in_trace: Vec<&Span> = spans.iter().filter(|s| hex(&s.trace_id) == TRACE).collect();
+    let server = in_trace.iter().find(|s| is_request(s, "trace-e2e-1")).unwrap();
+    assert_eq!(
+        hex(&server.parent_span_id),
+        CALLER_SPAN,
+        "the caller's span is the root's parent"
+    );
+    assert_eq!(attr(server, "http.request.method").as_deref(), Some("GET"));
+    assert_eq!(
+        attr(server, "http.route").as_deref(),
+        Some("/v1/transactions/{transaction_id}")
+    );
+    assert_eq!(attr(server, "http.response.status_code").as_deref(), Some("200"));
+    let use_case = in_trace
+        .iter()
+        .find(|s| s.parent_span_id == server.span_id)
+        .expect("a use case span under the server span");
+    assert_eq!(attr(use_case, "hub.use_case").as_deref(), Some("transaction"));
+    assert_eq!(attr(use_case, "hub.cache.status").as_deref(), Some("miss"));
+    let mut attempts: Vec<&&Span> = in_trace
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client as i32 && s.parent_span_id == use_case.span_id)
+        .collect();
+    attempts.sort_by_key(|s| attr(s, "http.request.resend_count"));
+    let resends: Vec<String> = attempts
+        .iter()
+        .filter_map(|s| attr(s, "http.request.resend_count"))
+        .collect();
+    assert_eq!(resends, ["0", "1", "2"], "one client span per attempt");
+    assert_eq!(attr(attempts[0], "error.type").as_deref(), Some("upstream_5xx"));
+    assert_eq!(attr(attempts[1], "hub.retry.reason").as_deref(), Some("upstream_5xx"));
+    assert!(attr(attempts[1], "hub.retry.wait_ms").is_some());
+    assert_eq!(attr(attempts[2], "http.response.status_code").as_deref(), Some("200"));
+    assert!(
+        attr(attempts[0], "url.full")
+            .unwrap()
+            .ends_with("/status/transactions/TXN-5002")
+    );
+    // The upstream got each attempt's own span as its parent.
+    let received: BTreeSet<String> = hub
+        .sim
+        .control()
+        .requests(&RequestFilter {
+            system: Some(System::Status),
+            request_id: Some("trace-e2e-1".to_owned()),
+            path_prefix: Some("/status/transactions/".to_owned()),
+            ..RequestFilter::default()
+        })
+        .into_iter()
+        .filter_map(|r| r.traceparent)
+        .collect();
+    let expected: BTreeSet<String> = attempts
+        .iter()
+        .map(|s| format!("00-{TRACE}-{}-01", hex(&s.span_id)))
+        .collect();
+    assert_eq!(received, expected);
+    // Every log line of the request names its trace.
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains("\"trace-e2e-1\"")).collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|l| l.contains(&format!("\"trace_id\":\"{TRACE}\""))),
+        "{lines:#?}"
+    );
+    hub.stop().await;
+    collector.stop();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_credential_is_in_any_span() {
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let hub = Hub::start(Options::default()).await;
+    // Reads over an API key and OAuth2, a write signed with HMAC, an admin read.
+    let calls = [
+        hub.get("/v1/tickets/TCK-1001", READ_TOKEN).await.status,
+        hub.get("/v1/transactions/TXN-5001", READ_TOKEN).await.status,
+        hub.get("/v1/customers/CUST-1001/transactions", READ_TOKEN).await.status,
+        hub.get("/v1/dlq", ADMIN_TOKEN).await.status,
+    ];
+    assert!(calls.iter().all(|s| *s < 500), "{calls:?}");
+    let write = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            serde_json::json!({"customer_id": "CUST-1001", "subject": "s", "description": "d"}),
+            &[],
+        )
+        .await;
+    assert!(write.status < 500, "{:?}", write.json());
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans.iter().filter(|s| s.kind == SpanKind::Server as i32).count() >= 5
+    })
+    .await;
+    let everything = format!("{spans:?}");
+    for (name, value) in secrets_env() {
+        if name.starts_with('T') || name.contains("KEY") || name.contains("TOKEN") || name.contains("SECRET") {
+            assert!(!everything.contains(value), "{name}'s value is in an exported span");
+        }
+    }
+    for canary in [READ_TOKEN, WRITE_TOKEN, ADMIN_TOKEN] {
+        assert!(!everything.contains(canary), "a token is in an exported span");
+    }
+    assert!(!everything.to_lowercase().contains("authorization"));
+    hub.stop().await;
+    collector.stop();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_the_collector_gone_requests_go_on_and_the_spans_are_counted_dropped() {
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let hub = Hub::start(Options::default()).await;
+    collector.stop();
+    let dropped = || async {
+        let metrics = hub.send(http::Method::GET, "/metrics", None, None, &[]).await;
+        String::from_utf8_lossy(&metrics.body)
+            .lines()
+            .find_map(|l| l.strip_prefix("integration_telemetry_spans_dropped_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = dropped().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let resp = hub.get("/v1/transactions/TXN-5001", READ_TOKEN).await;
+        assert_eq!(resp.status, 200, "a request fails without its collector");
+        flush(&tracing).await;
+        if dropped().await > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no span was counted dropped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_supervisor_alert_of_a_failed_write_is_linked_to_its_trace() {
+    const WRITE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let hub = Hub::start(Options {
+        max_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    hub.sim.control().set_outage(System::Generic, true);
+    let traceparent = format!("00-{WRITE_TRACE}-b7ad6b7169203331-01");
+    let failed = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            serde_json::json!({"customer_id": "CUST-1003", "subject": "s", "description": "d"}),
+            &[("idempotency-key", "traced-outage-1"), ("traceparent", &traceparent)],
+        )
+        .await;
+    assert_eq!(failed.status, 502, "{:?}", failed.json());
+    let alerts = hub
+        .sim
+        .control()
+        .wait_for_notifications(1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let sent = alerts[0]
+        .headers
+        .get("traceparent")
+        .expect("the alert carries a traceparent");
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans.iter().any(|s| s.name == "notify_supervisor") && spans.iter().any(|s| s.name == "supervisor alert")
+    })
+    .await;
+    // The webhook carried its own client span, in the alert's trace.
+    let notify = spans.iter().find(|s| s.name == "notify_supervisor").unwrap();
+    assert_eq!(
+        sent,
+        &format!("00-{}-{}-01", hex(&notify.trace_id), hex(&notify.span_id))
+    );
+    // The alert's trace links to the write that raised it.
+    let alert = spans.iter().find(|s| s.name == "supervisor alert").unwrap();
+    assert_eq!(notify.parent_span_id, alert.span_id);
+    let use_case = spans
+        .iter()
+        .find(|s| attr(s, "hub.use_case").as_deref() == Some("create_ticket"))
+        .expect("the write's use case span");
+    assert_eq!(hex(&use_case.trace_id), WRITE_TRACE);
+    assert_eq!(attr(use_case, "hub.idempotency.replayed").as_deref(), Some("false"));
+    assert!(
+        alert.links.iter().any(|l| hex(&l.trace_id) == WRITE_TRACE),
+        "{:?}",
+        alert.links
+    );
+    hub.stop().await;
+    collector.stop();
+}
