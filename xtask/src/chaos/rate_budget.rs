@@ -135,6 +135,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 
     let mut healthy = Phase::run(&rig, &hubs, &tickets, size, &format!("{run_id}-a"), None)?;
     healthy.check(&rig, &mut problems, true, size)?;
+    let learned = learned(&rig, &hubs, size, &mut problems)?;
     let mut cut = Phase::run(&rig, &hubs, &tickets, size, &format!("{run_id}-b"), Some(&redis))?;
     cut.check(&rig, &mut problems, false, size)?;
     let (accepted, severed) = redis.counts();
@@ -161,7 +162,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let (a, b) = both(&|p| p.upstream);
     row("upstream ticketing requests during the load", a, b);
     row(
-        "  the quota over the load (rate × s + burst, at most the sim's)",
+        "  quota over the load (rate × s + burst, at most the sim's)",
         format!("{:.0}", size.quota()),
         format!("{:.0}", size.quota()),
     );
@@ -172,6 +173,11 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     );
     let (a, b) = both(&|p| p.upstream_429);
     row("upstream 429s (healthy: must be 0)", a, b);
+    row(
+        "hubs whose /readyz shows the sim's quota learned, shared",
+        format!("{learned} / {}", hubs.len()),
+        String::new(),
+    );
     row(
         "Redis connections through the proxy / cut",
         String::new(),
@@ -487,6 +493,25 @@ fn classify(r: &Resp, odd: &mut Vec<String>) -> Answer {
         odd.push(r.summary());
     }
     answer
+}
+
+/// How many hubs answer `/readyz` 200 with the ticketing budget kept in Redis and the
+/// sim's quota (`q / w` of its `RateLimit-Policy`) learned.
+fn learned(rig: &Rig, hubs: &[HubProc], size: Size, problems: &mut Vec<String>) -> Result<usize> {
+    let mut n = 0;
+    for hub in hubs {
+        let r = rig.http.get(&format!("{}/readyz", hub.url), None)?;
+        let rate = &r.json()["adapters"]["ticketing"]["rate"];
+        let quota = rate["learned_requests_per_s"].as_f64();
+        // Whole microseconds: 1/6 s reads back as 5.99999 per second.
+        let close = quota.is_some_and(|q| (q / f64::from(size.rate) - 1.0).abs() < 1e-3);
+        if r.status == 200 && rate["store"] == "redis" && close {
+            n += 1;
+        } else {
+            problems.push(format!("{}'s /readyz after the load: {} {rate}", hub.name, r.status));
+        }
+    }
+    Ok(n)
 }
 
 /// Creates `n` tickets at the sim directly (before its limit is set); their ids.
