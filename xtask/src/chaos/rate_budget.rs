@@ -34,7 +34,7 @@ const MIN_USED: f64 = 70.0;
 /// Tickets read in turn: enough that each is read less than once a second (its cache
 /// TTL), so that reads reach the vendor.
 const READ_POOL: usize = 30;
-/// The shortest a budget's slot is waited for (`attempt_ms / 2`).
+/// The ticketing attempt's timeout, ms: a budget's slot is waited for up to half of it.
 const ATTEMPT_MS: &str = "2000";
 
 /// The figures of one size.
@@ -551,5 +551,24 @@ fn wait_until(at: Instant) {
     let now = Instant::now();
     if at > now {
         let _ = pause(at - now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Size;
+
+    #[test]
+    fn the_quota_is_the_budgets_unless_the_sims_windows_allow_less() {
+        // Quick: 6/s × 8 s + 3 = 51, but two windows of 24 allow 48.
+        assert_eq!(Size::of(true).quota(), 48.0);
+        // Full: 10/s × 30 s + 5 = 305, three windows of 100 allow 300.
+        assert_eq!(Size::of(false).quota(), 300.0);
+        let longer = Size {
+            load: std::time::Duration::from_secs(35),
+            ..Size::of(false)
+        };
+        // 355 by the budget; four windows (the fourth begun) allow 400.
+        assert_eq!(longer.quota(), 355.0);
     }
 }
