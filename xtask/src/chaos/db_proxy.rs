@@ -1,5 +1,5 @@
-//! A TCP proxy between a hub and the shared PostgreSQL that a scenario slows down, cuts
-//! and restores, so the database fails for that hub alone.
+//! A TCP proxy between hubs and the shared PostgreSQL (or Redis) that a scenario slows
+//! down, cuts and restores, so the store fails for those hubs alone.
 //!
 //! Cut, it behaves as a stopped server does to its clients: every open connection is
 //! closed at once and new ones are refused (the listening socket is closed, so a

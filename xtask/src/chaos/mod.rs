@@ -14,6 +14,7 @@ mod held_lock;
 pub(crate) mod hostile;
 mod load;
 mod pair;
+mod rate_budget;
 mod rig;
 mod secrets;
 mod store_faults;
@@ -48,6 +49,7 @@ fn scenarios() -> Vec<Scenario> {
         ("4 hostile input", hostile::run),
         ("6 access", access::run),
         ("7 store faults (+5 secrets)", store_faults::run),
+        ("8 shared rate budget", rate_budget::run),
     ]
 }
 

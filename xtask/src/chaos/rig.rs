@@ -22,7 +22,7 @@ const AGENT_EMAIL: &str = "agent@example.com";
 #[derive(Debug, Clone)]
 pub(crate) struct Canaries {
     pub(crate) tokens: Tokens,
-    generic_api_key: String,
+    pub(crate) generic_api_key: String,
     zendesk_api_token: String,
     jira_api_token: String,
     status_client_secret: String,
@@ -202,13 +202,14 @@ impl Rig {
     pub(crate) fn start_hub(&mut self, name: &str, dialect: &'static str, store: &Store) -> Result<HubProc> {
         let mut env = self.canaries.hub_env();
         env.extend(chaos_overrides(self.quick));
-        env.extend(self.extra_env.iter().cloned());
         if let Store::Shared { schema_env, prefix } = store {
             // Environment overrides: the hub refuses a password in its configuration file.
             env.extend(schema_env.iter().cloned());
             env.push(("HUB__STORE__REDIS_URL".to_owned(), REDIS_URL.to_owned()));
             env.push(("HUB__STORE__REDIS_KEY_PREFIX".to_owned(), prefix.clone()));
         }
+        // Last, so a scenario may override the store's too (Redis through a proxy).
+        env.extend(self.extra_env.iter().cloned());
         let hub = self.harness.start_hub(HubSpec {
             name,
             dialect,
