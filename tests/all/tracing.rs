@@ -98,8 +98,18 @@ impl Collector {
 /// Starts the export to `collector` as the binary does, and makes this thread's
 /// subscriber the hub's: the OpenTelemetry layer and the JSON log layer into `logs`.
 fn traced(collector_url: &str, logs: Arc<Mutex<Vec<u8>>>) -> (Tracing, tracing::subscriber::DefaultGuard) {
+    traced_at(collector_url, logs, 1.0)
+}
+
+/// [`traced`] with new traces sampled at `sample_ratio`.
+fn traced_at(
+    collector_url: &str,
+    logs: Arc<Mutex<Vec<u8>>>,
+    sample_ratio: f64,
+) -> (Tracing, tracing::subscriber::DefaultGuard) {
     let config = TelemetryConfig {
         otlp_endpoint: Some(collector_url.to_owned()),
+        sample_ratio,
         ..TelemetryConfig::default()
     };
     let tracing = hub_runtime::traces::start(&config).unwrap().unwrap();
@@ -162,6 +172,74 @@ fn attr(span: &Span, key: &str) -> Option<String> {
 
 fn is_request(span: &Span, request_id: &str) -> bool {
     span.kind == SpanKind::Server as i32 && attr(span, "hub.request_id").as_deref() == Some(request_id)
+}
+
+/// Sampled at 0: a request of a new trace builds no span beyond its server span and
+/// exports none, and its upstream is told the trace is not sampled; a caller's sampled
+/// trace is still followed, all the way to the upstream attempt.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unsampled_request_exports_nothing_and_a_sampled_caller_is_followed() {
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced_at(&collector.url, Arc::new(Mutex::new(Vec::new())), 0.0);
+    let hub = Hub::start(Options::default()).await;
+    let headers = [("x-request-id", "trace-unsampled-1")];
+    let resp = hub
+        .send(
+            http::Method::GET,
+            "/v1/transactions/TXN-5001",
+            Some(READ_TOKEN),
+            None,
+            &headers,
+        )
+        .await;
+    assert_eq!(resp.status, 200);
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let headers = [
+        ("traceparent", traceparent.as_str()),
+        ("x-request-id", "trace-sampled-1"),
+    ];
+    let resp = hub
+        .send(
+            http::Method::GET,
+            "/v1/transactions/TXN-5002",
+            Some(READ_TOKEN),
+            None,
+            &headers,
+        )
+        .await;
+    assert_eq!(resp.status, 200);
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans
+            .iter()
+            .any(|s| s.kind == SpanKind::Client as i32 && hex(&s.trace_id) == TRACE)
+    })
+    .await;
+    assert!(spans.iter().any(|s| is_request(s, "trace-sampled-1")));
+    let request_ids: Vec<Option<String>> = spans.iter().map(|s| attr(s, "hub.request_id")).collect();
+    assert!(
+        spans.iter().all(|s| hex(&s.trace_id) == TRACE),
+        "a span of the unsampled request was exported: {request_ids:?}"
+    );
+    let sent: Vec<Option<String>> = hub
+        .sim
+        .control()
+        .requests(&RequestFilter {
+            system: Some(System::Status),
+            request_id: Some("trace-unsampled-1".to_owned()),
+            path_prefix: Some("/status/transactions/".to_owned()),
+            ..RequestFilter::default()
+        })
+        .into_iter()
+        .map(|r| r.traceparent)
+        .collect();
+    assert!(!sent.is_empty(), "the unsampled read reached the status system");
+    assert!(
+        sent.iter()
+            .all(|t| t.as_ref().is_some_and(|t| t.len() == 55 && t.ends_with("-00"))),
+        "{sent:?}"
+    );
+    hub.stop().await;
+    collector.stop();
 }
 
 #[tokio::test(flavor = "current_thread")]

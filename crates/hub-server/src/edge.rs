@@ -153,7 +153,7 @@ where
     let direct = matched.and_then(|m| direct_read(&method, m, req.uri().path()));
     // The URI's parts are shared bytes: keeping it for the log line copies nothing.
     let uri = req.uri().clone();
-    context::scope(log, async move {
+    let request = context::scope(log, async move {
         let checked = match matched {
             Some(m) if m.api => check_bearer(&state.auth, m.rule, &req),
             _ => Ok(None),
@@ -205,9 +205,8 @@ where
             "answered"
         );
         res
-    })
-    .instrument(span)
-    .await
+    });
+    spans::within(&span, request).instrument(span).await
 }
 
 /// The transaction id of a request the edge answers itself: a GET (not HEAD, whose body

@@ -18,9 +18,10 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider};
-use tracing::Subscriber;
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::dynamic_filter_fn;
 use tracing_subscriber::registry::LookupSpan;
 
 pub mod dropped;
@@ -106,14 +107,28 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
 
 impl Tracing {
     /// The OpenTelemetry layer for the hub's subscriber: the hub's own spans (targets
-    /// `hub_*`) only, no events (log lines stay log lines).
+    /// `hub_*`) only, no events (log lines stay log lines), and none while serving a
+    /// request whose trace is not sampled ([`spans::within`]). Spans carry no source
+    /// location or thread attributes: they would cost four attributes per span.
     pub fn layer<S>(&self) -> impl Layer<S> + use<S>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        let hub_span = |meta: &Metadata<'_>| meta.is_span() && meta.target().starts_with("hub_");
+        let filter = dynamic_filter_fn(move |meta, _cx| hub_span(meta) && !spans::unsampled_here())
+            // Asked again for every span of a hub callsite: the answer depends on the task.
+            .with_callsite_filter(move |meta| {
+                if hub_span(meta) {
+                    Interest::sometimes()
+                } else {
+                    Interest::never()
+                }
+            });
         tracing_opentelemetry::layer()
             .with_tracer(self.tracer.clone())
-            .with_filter(filter_fn(|meta| meta.is_span() && meta.target().starts_with("hub_")))
+            .with_location(false)
+            .with_threads(false)
+            .with_filter(filter)
     }
 
     /// Sends what is queued now. Blocks like [`Tracing::shutdown`].

@@ -21,10 +21,11 @@ impl AttemptSpans {
     /// in its headers.
     pub(crate) fn begin(&self, operation: &str, parts: &mut http::request::Parts, attempt: Attempt) -> Span {
         let span = spans::attempt_span(operation, &parts.uri, attempt.number.saturating_sub(1));
+        // A disabled span still passes on a request's decision not to sample its trace.
+        spans::inject(&span, &mut parts.headers);
         if span.is_disabled() {
             return span;
         }
-        spans::inject(&span, &mut parts.headers);
         if let Ok(mut previous) = self.previous.lock() {
             if let Some((reason, ended)) = previous.take() {
                 let waited = Instant::now().saturating_duration_since(ended).as_millis();

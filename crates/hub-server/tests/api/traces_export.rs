@@ -2,13 +2,12 @@
 //! request reach the collector by the time the process has exited after SIGTERM, because
 //! shutdown sends what is queued.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/demo.toml");
+use crate::fresh_metrics::DemoHub;
 
 /// Every `(path, body)` posted to a bare HTTP/1.1 collector on a free port.
 async fn collector() -> (u16, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
@@ -61,53 +60,17 @@ async fn collector() -> (u16, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_s_spans_are_sent_by_the_time_the_hub_has_stopped() {
     let (collector_port, posts) = collector().await;
-    let dir = std::env::temp_dir().join(format!("hub-server-traces-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("hub.toml");
-    std::fs::copy(DEMO, &config).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hub-server"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HUB__") || k.starts_with("OTEL_")) {
-        cmd.env_remove(k);
-    }
-    let mut child = cmd
-        .arg("--config")
-        .arg(&config)
-        .env("HUB__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{collector_port}"),
-        )
-        .envs(crate::fresh_metrics::DEMO_ENV)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if crate::fresh_metrics::get_with(port, "/healthz", "x-request-id: bin-trace-1\r\n")
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the hub did not answer within 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let endpoint = format!("http://127.0.0.1:{collector_port}");
+    let mut hub = DemoHub::spawn("traces", &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)]);
+    hub.wait_for("/healthz", "x-request-id: bin-trace-1\r\n").await;
+    let child = &mut hub.child;
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let status = tokio::task::block_in_place(|| child.wait()).unwrap();
+    drop(hub);
     assert!(status.success(), "{status:?}");
     let posts = posts.lock().unwrap();
     assert!(

@@ -5,6 +5,8 @@
 //! Every helper first asks whether its span is enabled: without the OpenTelemetry layer
 //! none is, and nothing is parsed, allocated or looked up.
 
+use std::future::Future;
+
 use http::HeaderMap;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
@@ -38,6 +40,37 @@ pub fn server_span(method: &str, headers: &HeaderMap, request_id: &str) -> Span 
         }
     }
     span
+}
+
+tokio::task_local! {
+    /// Set while serving a request whose trace is not sampled: the hub's other spans stay
+    /// off, and upstream calls carry this context (the server span's, not sampled) on.
+    static UNSAMPLED: opentelemetry::Context;
+}
+
+/// Runs `request` (the work of the request whose server span is `span`) with every other
+/// hub span turned off when the trace is not sampled, so that a request the sampler
+/// dropped builds one span rather than one per use case and attempt; its upstream calls
+/// still carry the decision on ([`inject`]). Tracing off (`span` disabled) or a sampled
+/// trace: `request` runs as it is.
+pub fn within<F: Future>(span: &Span, request: F) -> impl Future<Output = F::Output> + use<F> {
+    let unsampled = if span.is_disabled() {
+        None
+    } else {
+        let cx = span.context();
+        (!cx.span().span_context().is_sampled()).then_some(cx)
+    };
+    async move {
+        match unsampled {
+            Some(cx) => UNSAMPLED.scope(cx, request).await,
+            None => request.await,
+        }
+    }
+}
+
+/// Whether the current task serves a request whose trace is not sampled ([`within`]).
+pub(crate) fn unsampled_here() -> bool {
+    UNSAMPLED.try_with(|_| ()).is_ok()
 }
 
 /// The trace id of `span`'s trace; `None` when the span is disabled.
@@ -106,12 +139,15 @@ impl std::fmt::Display for UrlFull<'_> {
 }
 
 /// Sets `traceparent` (and `tracestate`) in `headers` to `span`'s context, so the
-/// upstream's spans are its children. Nothing when the span is disabled.
+/// upstream's spans are its children. While serving a request whose trace is not sampled
+/// (its other spans are not built), the request's context is sent instead, flagged not
+/// sampled, so the upstream does not start a trace of its own. Tracing off, nothing.
 pub fn inject(span: &Span, headers: &mut HeaderMap) {
-    if span.is_disabled() {
-        return;
+    let propagator = TraceContextPropagator::new();
+    let unsampled = UNSAMPLED.try_with(|cx| propagator.inject_context(cx, &mut HeaderInjector(headers)));
+    if unsampled.is_err() && !span.is_disabled() {
+        propagator.inject_context(&span.context(), &mut HeaderInjector(headers));
     }
-    TraceContextPropagator::new().inject_context(&span.context(), &mut HeaderInjector(headers));
 }
 
 /// Records how an attempt ended: its status when it had one, its error code when it failed.
