@@ -170,6 +170,21 @@ fn attr(span: &Span, key: &str) -> Option<String> {
     })
 }
 
+/// The `traceparent` of each call the status system got for `request_id`'s transaction reads.
+fn traceparents_sent(hub: &Hub, request_id: &str) -> Vec<Option<String>> {
+    hub.sim
+        .control()
+        .requests(&RequestFilter {
+            system: Some(System::Status),
+            request_id: Some(request_id.to_owned()),
+            path_prefix: Some("/status/transactions/".to_owned()),
+            ..RequestFilter::default()
+        })
+        .into_iter()
+        .map(|r| r.traceparent)
+        .collect()
+}
+
 fn is_request(span: &Span, request_id: &str) -> bool {
     span.kind == SpanKind::Server as i32 && attr(span, "hub.request_id").as_deref() == Some(request_id)
 }
@@ -220,18 +235,7 @@ async fn an_unsampled_request_exports_nothing_and_a_sampled_caller_is_followed()
         spans.iter().all(|s| hex(&s.trace_id) == TRACE),
         "a span of the unsampled request was exported: {request_ids:?}"
     );
-    let sent: Vec<Option<String>> = hub
-        .sim
-        .control()
-        .requests(&RequestFilter {
-            system: Some(System::Status),
-            request_id: Some("trace-unsampled-1".to_owned()),
-            path_prefix: Some("/status/transactions/".to_owned()),
-            ..RequestFilter::default()
-        })
-        .into_iter()
-        .map(|r| r.traceparent)
-        .collect();
+    let sent = traceparents_sent(&hub, "trace-unsampled-1");
     assert!(!sent.is_empty(), "the unsampled read reached the status system");
     assert!(
         sent.iter()
@@ -312,18 +316,7 @@ async fn one_request_is_one_tree_and_each_attempt_sends_its_own_span() {
             .ends_with("/status/transactions/TXN-5002")
     );
     // The upstream got each attempt's own span as its parent.
-    let received: BTreeSet<String> = hub
-        .sim
-        .control()
-        .requests(&RequestFilter {
-            system: Some(System::Status),
-            request_id: Some("trace-e2e-1".to_owned()),
-            path_prefix: Some("/status/transactions/".to_owned()),
-            ..RequestFilter::default()
-        })
-        .into_iter()
-        .filter_map(|r| r.traceparent)
-        .collect();
+    let received: BTreeSet<String> = traceparents_sent(&hub, "trace-e2e-1").into_iter().flatten().collect();
     let expected: BTreeSet<String> = attempts
         .iter()
         .map(|s| format!("00-{TRACE}-{}-01", hex(&s.span_id)))
