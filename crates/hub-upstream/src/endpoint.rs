@@ -24,6 +24,7 @@ use tracing::Instrument as _;
 use crate::attempt_span::AttemptSpans;
 use crate::auth::{Authenticate, NoAuth};
 use crate::client::{HttpClient, Response};
+use crate::every::Every;
 use crate::observe::AdapterMetrics;
 use crate::rate_headers::{self, RateFamily};
 use crate::request::{Call, Idempotency};
@@ -78,6 +79,9 @@ pub const DEFAULT_RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
 /// The default of [`EndpointParts::audit_timeout`].
 pub const DEFAULT_AUDIT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often `integration_rate_budget_remaining` is read after admissions that did not wait.
+const RATE_GAUGE_EVERY: Duration = Duration::from_secs(1);
+
 impl EndpointParts {
     /// Parts with the contract's defaults, no authentication, and the given audit log.
     pub fn new(adapter: Adapter, base_url: Uri, http: HttpClient, audit: Arc<dyn AuditLog>) -> Self {
@@ -112,6 +116,9 @@ pub struct Endpoint {
     audit_timeout: Duration,
     reject_reason: Option<RejectReason>,
     rate: Option<EndpointRate>,
+    /// When `integration_rate_budget_remaining` is read from the budget after an
+    /// admission: at most once a second (a shared budget's state is a Redis round trip).
+    rate_gauge: Every,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -145,6 +152,7 @@ impl Endpoint {
             audit_timeout: parts.audit_timeout,
             reject_reason: parts.reject_reason,
             rate: parts.rate,
+            rate_gauge: Every::new(RATE_GAUGE_EVERY),
         }
     }
 
@@ -304,11 +312,14 @@ impl Endpoint {
             Idempotency::Keyed(_) | Idempotency::NonIdempotent => Class::Write,
         };
         let admission = rate.budget.admit(&rate.key, class, attempt.timeout / 2).await;
-        let snapshot = rate.budget.snapshot(&rate.key).await;
-        // A gauge is an f64; budgets this large lose nothing that matters.
-        #[allow(clippy::cast_precision_loss)]
-        metrics::gauge!("integration_rate_budget_remaining", "adapter" => self.adapter.to_string())
-            .set(snapshot.remaining as f64);
+        // After a wait or a refusal always; after admissions at once, once a second.
+        if admission != Admission::Now || self.rate_gauge.due() {
+            let snapshot = rate.budget.snapshot(&rate.key).await;
+            // A gauge is an f64; budgets this large lose nothing that matters.
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!("integration_rate_budget_remaining", "adapter" => self.adapter.to_string())
+                .set(snapshot.remaining as f64);
+        }
         match admission {
             Admission::Now => Ok(()),
             Admission::Wait(d) => {

@@ -13,6 +13,7 @@ mod attempt_span;
 pub mod auth;
 pub mod client;
 pub mod endpoint;
+mod every;
 pub mod observe;
 pub mod rate_headers;
 pub mod request;
