@@ -166,6 +166,38 @@ impl LearnedPolicy {
     pub fn is_empty(&self) -> bool {
         self.quota.is_none() && self.remaining.is_none()
     }
+
+    /// One instance's share when `instances` divide the account evenly: the quota's limit
+    /// and what is left divided, rounded down (a quota keeps at least one request; a share
+    /// of nothing left is a pause until the reset), the windows as they are.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hub_resilience::rate_budget::{LearnedPolicy, Quota, Remaining};
+    /// let said = LearnedPolicy {
+    ///     quota: Some(Quota { limit: 100, window: Duration::from_secs(60) }),
+    ///     remaining: Some(Remaining { remaining: 7, resets_in: Duration::from_secs(20) }),
+    /// };
+    /// let share = said.share(3);
+    /// assert_eq!(share.quota.map(|q| (q.limit, q.window)), Some((33, Duration::from_secs(60))));
+    /// assert_eq!(share.remaining.map(|r| (r.remaining, r.resets_in)), Some((2, Duration::from_secs(20))));
+    /// assert_eq!(said.share(0), said.share(1));
+    /// assert_eq!(said.share(1), said);
+    /// ```
+    #[must_use]
+    pub fn share(&self, instances: u32) -> Self {
+        let n = u64::from(instances.max(1));
+        Self {
+            quota: self.quota.map(|q| Quota {
+                limit: (q.limit / n).max(1),
+                ..q
+            }),
+            remaining: self.remaining.map(|r| Remaining {
+                remaining: r.remaining / n,
+                ..r
+            }),
+        }
+    }
 }
 
 /// A budget's state for metrics and health pages.

@@ -234,7 +234,9 @@ impl RateBudget for RedisBudget {
         if policy.is_empty() {
             return; // most answers say nothing: no round trip for them
         }
-        self.fallback.learn_now(key, policy);
+        // The fallback admits this instance's share of the rate, so it learns its share
+        // of what the vendor said too: alone, each instance would spend the whole window.
+        self.fallback.learn_now(key, &policy.share(self.options.instances_hint));
         let mut connection = self.connection.clone();
         let mut call = self.call(key, "learn");
         match policy.quota {

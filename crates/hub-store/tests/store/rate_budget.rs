@@ -197,6 +197,28 @@ async fn with_redis_gone_the_local_budget_answers_and_redis_takes_over_again() {
     assert_eq!(drain(&a, &key).await, 3);
 }
 
+/// What the vendor says is left is shared out among the instances in the fallback too:
+/// with Redis gone, each of three instances spreads a third of it to the reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fallback_learns_its_share_of_what_is_left() {
+    let prefix = prefix();
+    let key = BudgetKey::new("acme:token-1");
+    let said = LearnedPolicy {
+        quota: None,
+        remaining: Some(Remaining {
+            remaining: 6,
+            resets_in: Duration::from_secs(60),
+        }),
+    };
+    let mut intervals = Vec::new();
+    for instances in [1, 3] {
+        let b = budget_on("redis://127.0.0.1:1", &prefix, RateConfig::new(1_000.0, 100), instances);
+        b.learn(&key, &said).await;
+        intervals.push(b.fallback().snapshot_now(&key).window_interval.map(secs));
+    }
+    assert_eq!(intervals, [Some(10.0), Some(30.0)]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_that_never_answers_costs_one_timeout_not_an_error() {
     let prefix = prefix();
