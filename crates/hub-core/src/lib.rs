@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod context;
 pub mod error;
+pub mod fingerprint;
 pub mod id;
 pub mod money;
 pub mod names;

@@ -499,20 +499,15 @@ impl Rates {
 /// ticketing:acme.zendesk.com:5f0c3a1b2d4e6f70
 /// ```
 pub fn budget_key(adapter: Adapter, a: &AdapterConfig) -> BudgetKey {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher, so every instance
-    // of every version names the same account alike.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    // A stable fingerprint, so every instance of every version names the same account alike.
+    let mut fingerprint = hub_core::fingerprint::Fnv1a::default();
     for (name, reference) in &a.credentials {
-        for byte in name
-            .bytes()
-            .chain([0])
-            .chain(reference.0.to_string().into_bytes())
-            .chain([0])
-        {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        fingerprint.write(name.as_bytes());
+        fingerprint.write(&[0]);
+        fingerprint.write(reference.0.to_string().as_bytes());
+        fingerprint.write(&[0]);
     }
+    let hash = fingerprint.finish();
     let host = a
         .base_url
         .parse::<http::Uri>()

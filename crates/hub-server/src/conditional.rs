@@ -33,11 +33,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
 /// assert_eq!(etag(b"{}").len(), 18);
 /// ```
 pub fn etag(body: &[u8]) -> ETag {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in body {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = hub_core::fingerprint::Fnv1a::of(body);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut tag = [b'"'; 18];
     for (i, digit) in tag[1..17].iter_mut().enumerate() {
