@@ -110,10 +110,15 @@ fn slot(r: usize, method: &Method, status: StatusCode) -> Option<usize> {
 /// Records one answered request: `route` is its index in [`known_routes_with_rules`]
 /// (`None`: no route answered it, a 404 or 405, labelled `unmatched`).
 pub fn record(method: &Method, route: Option<usize>, status: StatusCode, elapsed: Duration) {
-    let label = route
-        .and_then(|i| known_routes().nth(i))
-        .map_or(SharedString::const_str("unmatched"), SharedString::const_str);
-    let resolve = || Series::resolve(method_label(method), label.clone(), status_label(status));
+    // Labels are looked up only when a series is resolved: once per series, not per request.
+    let resolve = || {
+        let label = route.and_then(|i| known_routes().nth(i)).unwrap_or("unmatched");
+        Series::resolve(
+            method_label(method),
+            SharedString::const_str(label),
+            status_label(status),
+        )
+    };
     let seconds = elapsed.as_secs_f64();
     match route.and_then(|r| slot(r, method, status)) {
         Some(i) => {
