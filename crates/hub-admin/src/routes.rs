@@ -489,7 +489,7 @@ pub(super) async fn replay(
         Err(e) => return bad_id(&e),
     };
     let Some(ctx) = (state.context)(&extensions) else {
-        tracing::error!("no call context in the request: the page is mounted without the server's correlation layer");
+        tracing::error!("no call context in the request: the page is mounted without the server's edge middleware");
         return refusal(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Unavailable",

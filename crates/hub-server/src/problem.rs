@@ -424,7 +424,7 @@ impl IntoResponse for Problem {
         {
             headers.insert(header::ALLOW, v);
         }
-        // The correlation layer fills in the request id when the handler could not.
+        // The edge middleware fills in the request id when the handler could not.
         res.extensions_mut().insert(self);
         res
     }
