@@ -39,6 +39,19 @@ fn refused(r: &Resp) -> u64 {
     retry_after
 }
 
+/// The ticketing vendor answers the next request 429 with `Retry-After: 30`.
+fn vendor_429_once(hub: &Hub) {
+    hub.sim
+        .control()
+        .add_fault(
+            FaultRule::new(FaultKind::RateLimit)
+                .system(System::Generic)
+                .retry_after_s(30)
+                .times(1),
+        )
+        .unwrap();
+}
+
 fn sent_to(hub: &Hub, system: System) -> usize {
     hub.sim
         .control()
@@ -159,15 +172,7 @@ async fn a_write_over_the_budget_is_refused_unsent_and_succeeds_later_with_its_k
 #[tokio::test]
 async fn an_upstream_429_pauses_the_budget() {
     let hub = Hub::start(rated("requests_per_s = 100.0\nburst = 100", 2_000)).await;
-    hub.sim
-        .control()
-        .add_fault(
-            FaultRule::new(FaultKind::RateLimit)
-                .system(System::Generic)
-                .retry_after_s(30)
-                .times(1),
-        )
-        .unwrap();
+    vendor_429_once(&hub);
     let first = hub.get("/v1/tickets/TCK-404001", READ_TOKEN).await;
     assert_eq!(first.status, 429, "{}", String::from_utf8_lossy(&first.body));
     assert_eq!(sent_to(&hub, System::Generic), 1);
@@ -201,15 +206,7 @@ async fn one_hubs_429_pauses_another_through_redis() {
     };
     let a = Hub::start(options.clone()).await;
     let b = Hub::start_with(Arc::clone(&a.sim), options).await;
-    a.sim
-        .control()
-        .add_fault(
-            FaultRule::new(FaultKind::RateLimit)
-                .system(System::Generic)
-                .retry_after_s(30)
-                .times(1),
-        )
-        .unwrap();
+    vendor_429_once(&a);
     assert_eq!(a.get("/v1/tickets/TCK-404001", READ_TOKEN).await.status, 429);
     assert_eq!(sent_to(&a, System::Generic), 1);
     let retry_after = refused(&b.get("/v1/tickets/TCK-404002", READ_TOKEN).await);

@@ -197,32 +197,26 @@ async fn an_unsampled_request_exports_nothing_and_a_sampled_caller_is_followed()
     let collector = Collector::start().await;
     let (tracing, _subscriber) = traced_at(&collector.url, Arc::new(Mutex::new(Vec::new())), 0.0);
     let hub = Hub::start(Options::default()).await;
-    let headers = [("x-request-id", "trace-unsampled-1")];
-    let resp = hub
-        .send(
-            http::Method::GET,
-            "/v1/transactions/TXN-5001",
-            Some(READ_TOKEN),
-            None,
-            &headers,
-        )
-        .await;
-    assert_eq!(resp.status, 200);
-    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
-    let headers = [
-        ("traceparent", traceparent.as_str()),
-        ("x-request-id", "trace-sampled-1"),
+    let read = |path: &'static str, headers: Vec<(&'static str, String)>| {
+        let hub = &hub;
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let resp = hub
+                .send(http::Method::GET, path, Some(READ_TOKEN), None, &headers)
+                .await;
+            assert_eq!(resp.status, 200, "{path}");
+        }
+    };
+    read(
+        "/v1/transactions/TXN-5001",
+        vec![("x-request-id", "trace-unsampled-1".to_owned())],
+    )
+    .await;
+    let sampled_caller = vec![
+        ("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01")),
+        ("x-request-id", "trace-sampled-1".to_owned()),
     ];
-    let resp = hub
-        .send(
-            http::Method::GET,
-            "/v1/transactions/TXN-5002",
-            Some(READ_TOKEN),
-            None,
-            &headers,
-        )
-        .await;
-    assert_eq!(resp.status, 200);
+    read("/v1/transactions/TXN-5002", sampled_caller).await;
     let spans = spans_until(&tracing, &collector, |spans| {
         spans
             .iter()
