@@ -27,7 +27,6 @@ use hub_core::TransactionId;
 use hub_telemetry::logging::context::{self, LogContext, LogId};
 use hub_telemetry::tracing_export::spans;
 use tower::{Layer, Service};
-use tracing::Instrument as _;
 
 use crate::auth::{self, Authenticator, QUERY_TOKEN_ROUTES, RouteRule};
 use crate::conditional::IfNoneMatch;
@@ -139,12 +138,12 @@ where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
     let corr = Correlation::from_headers(req.headers());
-    // The server span (disabled, and free, unless traces are exported).
-    let span = spans::server_span(req.method().as_str(), req.headers(), corr.request_id.as_str());
+    // The request's trace (nothing, and free, unless traces are exported).
+    let trace = spans::request(req.method().as_str(), req.headers(), corr.request_id.as_str());
     let log = LogContext {
         request_id: LogId::new(corr.request_id.as_str()),
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::new(c.as_str())),
-        trace_id: spans::trace_id(&span),
+        trace_id: trace.trace_id(),
     };
     let request_id = corr.request_id.clone();
     let method = req.method().clone();
@@ -206,7 +205,7 @@ where
         );
         res
     });
-    spans::within(&span, request).instrument(span).await
+    trace.within(request).await
 }
 
 /// The transaction id of a request the edge answers itself: a GET (not HEAD, whose body

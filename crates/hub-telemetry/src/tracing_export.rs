@@ -14,14 +14,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider,
+    ShouldSample,
+};
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::dynamic_filter_fn;
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
 pub mod dropped;
@@ -60,6 +64,7 @@ pub enum StartError {
 pub struct Tracing {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    sample_ratio: f64,
 }
 
 /// The spans' instrumentation scope.
@@ -67,8 +72,10 @@ const SCOPE: &str = "integration-hub";
 
 /// Starts the exporter's background thread and the provider; `client` sends the batches.
 ///
-/// The sampler is `ParentBased(TraceIdRatioBased(sample_ratio))`: a caller's sampled
-/// `traceparent` is always followed, a new trace is kept with probability `sample_ratio`.
+/// The sampler is parent-based: a caller's sampled `traceparent` is always followed, a
+/// new trace is kept with probability `sample_ratio`. A request's server span is only
+/// built once [`spans::request`] has made that decision, so the sampler keeps a new
+/// server span as it is ([`RootSampler`]).
 pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -92,9 +99,9 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
         .build();
     let provider = SdkTracerProvider::builder()
         .with_span_processor(dropped::Bounded::new(batch, pending))
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            settings.sample_ratio,
-        ))))
+        .with_sampler(Sampler::ParentBased(Box::new(RootSampler {
+            ratio: Sampler::TraceIdRatioBased(settings.sample_ratio),
+        })))
         .with_resource(
             Resource::builder_empty()
                 .with_service_name(settings.service_name.clone())
@@ -102,33 +109,95 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
         )
         .build();
     let tracer = provider.tracer(SCOPE);
-    Ok(Tracing { provider, tracer })
+    Ok(Tracing {
+        provider,
+        tracer,
+        sample_ratio: settings.sample_ratio,
+    })
+}
+
+/// The sampler of spans without a parent: a server span is kept (its request's trace was
+/// sampled by [`spans::request`] before it opened), any other root by trace-id ratio.
+#[derive(Debug, Clone)]
+struct RootSampler {
+    ratio: Sampler,
+}
+
+impl ShouldSample for RootSampler {
+    fn should_sample(
+        &self,
+        parent: Option<&opentelemetry::Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        if *kind == SpanKind::Server {
+            SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: TraceState::NONE,
+            }
+        } else {
+            self.ratio
+                .should_sample(parent, trace_id, name, kind, attributes, links)
+        }
+    }
+}
+
+/// The OpenTelemetry layer's filter: the hub's spans, none while serving an unsampled
+/// request; it also carries the sample ratio, which [`spans::request`] finds through the
+/// subscriber ([`sample_ratio`]).
+#[derive(Debug, Clone, Copy)]
+struct HubSpans {
+    sample_ratio: f64,
+}
+
+impl HubSpans {
+    fn hub_span(meta: &Metadata<'_>) -> bool {
+        meta.is_span() && meta.target().starts_with("hub_")
+    }
+}
+
+impl<S> Filter<S> for HubSpans {
+    fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        Self::hub_span(meta) && !spans::unsampled_here()
+    }
+
+    // Asked again for every span of a hub callsite: the answer depends on the task.
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if Self::hub_span(meta) {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+}
+
+/// The sample ratio of the current subscriber's OpenTelemetry layer; `None` when it has
+/// none (tracing is off).
+fn sample_ratio() -> Option<f64> {
+    tracing::dispatcher::get_default(|d| d.downcast_ref::<HubSpans>().map(|f| f.sample_ratio))
 }
 
 impl Tracing {
     /// The OpenTelemetry layer for the hub's subscriber: the hub's own spans (targets
     /// `hub_*`) only, no events (log lines stay log lines), and none while serving a
-    /// request whose trace is not sampled ([`spans::within`]). Spans carry no source
-    /// location or thread attributes: they would cost four attributes per span.
+    /// request whose trace is not sampled ([`spans::request`], which finds the sample
+    /// ratio through this layer). Spans carry no source location or thread attributes:
+    /// they would cost four attributes per span.
     pub fn layer<S>(&self) -> impl Layer<S> + use<S>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let hub_span = |meta: &Metadata<'_>| meta.is_span() && meta.target().starts_with("hub_");
-        let filter = dynamic_filter_fn(move |meta, _cx| hub_span(meta) && !spans::unsampled_here())
-            // Asked again for every span of a hub callsite: the answer depends on the task.
-            .with_callsite_filter(move |meta| {
-                if hub_span(meta) {
-                    Interest::sometimes()
-                } else {
-                    Interest::never()
-                }
-            });
         tracing_opentelemetry::layer()
             .with_tracer(self.tracer.clone())
             .with_location(false)
             .with_threads(false)
-            .with_filter(filter)
+            .with_filter(HubSpans {
+                sample_ratio: self.sample_ratio,
+            })
     }
 
     /// Sends what is queued now. Blocks like [`Tracing::shutdown`].

@@ -1,5 +1,5 @@
-//! The hub's spans and W3C trace context: the server span of a request (its parent from
-//! the caller's `traceparent`), the client span of an upstream attempt (its context sent
+//! The hub's spans and W3C trace context: a request's trace, decided before its server
+//! span opens (its parent from the caller's `traceparent`), the client span of an upstream attempt (its context sent
 //! as `traceparent`), and the trace id for log lines.
 //!
 //! Every helper first asks whether its span is enabled: without the OpenTelemetry layer
@@ -10,19 +10,83 @@ use std::future::Future;
 use http::HeaderMap;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{Status, TraceContextExt as _};
+use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tracing::Span;
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _};
 use tracing::field::Empty;
+use tracing::{Instrument as _, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::logging::context::TraceId;
 
-/// The server span of one request to the hub: `http.request.method` and the request id
-/// now, the rest by [`record_answer`]. A valid `traceparent` (and `tracestate`) in
-/// `headers` makes the caller's span its parent.
-pub fn server_span(method: &str, headers: &HeaderMap, request_id: &str) -> Span {
+/// How a request is traced, decided before any span of it is built: not at all (tracing
+/// is off), by a server span (its trace is sampled), or by the context it passes on
+/// (its trace is not sampled, so no span of it is built).
+#[derive(Debug)]
+enum Mode {
+    Off,
+    Sampled(Span),
+    Unsampled(SpanContext),
+}
+
+/// The trace of one request to the hub ([`request`]): run the request's work in it with
+/// [`RequestTrace::within`].
+#[derive(Debug)]
+pub struct RequestTrace {
+    mode: Mode,
+}
+
+/// Decides how the request with `headers` is traced, and opens its server span when its
+/// trace is sampled: `http.request.method` and the request id now, the rest by
+/// [`record_answer`].
+///
+/// The decision is parent-based, as the exporter's sampler ([`super::start`]): a valid
+/// `traceparent` (with its `tracestate`) decides by its sampled flag and becomes the
+/// server span's parent; without one, a new trace is sampled with the configured ratio.
+/// A request whose trace is not sampled builds no span at all: it passes the caller's
+/// context on (or a new one, flagged not sampled), so its upstreams follow the decision.
+/// Tracing off (no [`super::Tracing::layer`] in the subscriber): nothing is parsed.
+pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTrace {
+    let Some(ratio) = super::sample_ratio() else {
+        return RequestTrace { mode: Mode::Off };
+    };
+    let parent = headers
+        .contains_key(TRACEPARENT)
+        .then(|| TraceContextPropagator::new().extract(&HeaderExtractor(headers)))
+        .filter(|cx| cx.span().span_context().is_valid());
+    let mode = match parent {
+        Some(cx) if !cx.span().span_context().is_sampled() => Mode::Unsampled(cx.span().span_context().clone()),
+        Some(cx) => Mode::Sampled(server_span(method, request_id, Some(cx))),
+        None => {
+            let ids = RandomIdGenerator::default();
+            let trace_id = ids.new_trace_id();
+            if ratio_keeps(ratio, trace_id) {
+                Mode::Sampled(server_span(method, request_id, None))
+            } else {
+                Mode::Unsampled(SpanContext::new(
+                    trace_id,
+                    ids.new_span_id(),
+                    TraceFlags::NOT_SAMPLED,
+                    false,
+                    TraceState::NONE,
+                ))
+            }
+        }
+    };
+    RequestTrace { mode }
+}
+
+const TRACEPARENT: &str = "traceparent";
+
+/// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule.
+fn ratio_keeps(ratio: f64, trace_id: opentelemetry::trace::TraceId) -> bool {
+    let result = Sampler::TraceIdRatioBased(ratio).should_sample(None, trace_id, "", &SpanKind::Server, &[], &[]);
+    result.decision == SamplingDecision::RecordAndSample
+}
+
+/// The server span, a child of `parent` when the caller sent one.
+fn server_span(method: &str, request_id: &str, parent: Option<opentelemetry::Context>) -> Span {
     let span = tracing::info_span!(
         "request",
         otel.name = method,
@@ -33,42 +97,41 @@ pub fn server_span(method: &str, headers: &HeaderMap, request_id: &str) -> Span 
         error.type = Empty,
         hub.request_id = request_id,
     );
-    if !span.is_disabled() {
-        let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
-        if parent.span().span_context().is_valid() {
-            let _ = span.set_parent(parent);
-        }
+    if let Some(parent) = parent {
+        let _ = span.set_parent(parent);
     }
     span
 }
 
-tokio::task_local! {
-    /// Set while serving a request whose trace is not sampled: the hub's other spans stay
-    /// off, and upstream calls carry this context (the server span's, not sampled) on.
-    static UNSAMPLED: opentelemetry::Context;
-}
+impl RequestTrace {
+    /// The request's trace id, sampled or not; `None` when tracing is off.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        match &self.mode {
+            Mode::Off => None,
+            Mode::Sampled(span) => trace_id(span),
+            Mode::Unsampled(sc) => Some(TraceId(sc.trace_id().to_bytes())),
+        }
+    }
 
-/// Runs `request` (the work of the request whose server span is `span`) with every other
-/// hub span turned off when the trace is not sampled, so that a request the sampler
-/// dropped builds one span rather than one per use case and attempt; its upstream calls
-/// still carry the decision on ([`inject`]). Tracing off (`span` disabled) or a sampled
-/// trace: `request` runs as it is.
-pub fn within<F: Future>(span: &Span, request: F) -> impl Future<Output = F::Output> + use<F> {
-    let unsampled = if span.is_disabled() {
-        None
-    } else {
-        let cx = span.context();
-        (!cx.span().span_context().is_sampled()).then_some(cx)
-    };
-    async move {
-        match unsampled {
-            Some(cx) => UNSAMPLED.scope(cx, request).await,
-            None => request.await,
+    /// Runs `request` (the request's work) in its trace: inside its server span when
+    /// sampled; when not, with every other hub span turned off and its upstream calls
+    /// carrying the decision on ([`inject`]); tracing off, as it is.
+    pub async fn within<F: Future>(self, request: F) -> F::Output {
+        match self.mode {
+            Mode::Off => request.await,
+            Mode::Sampled(span) => request.instrument(span).await,
+            Mode::Unsampled(sc) => UNSAMPLED.scope(sc, request).await,
         }
     }
 }
 
-/// Whether the current task serves a request whose trace is not sampled ([`within`]).
+tokio::task_local! {
+    /// Set while serving a request whose trace is not sampled: the hub's spans stay off,
+    /// and upstream calls carry this context on, flagged not sampled.
+    static UNSAMPLED: SpanContext;
+}
+
+/// Whether the current task serves a request whose trace is not sampled ([`RequestTrace::within`]).
 pub(crate) fn unsampled_here() -> bool {
     UNSAMPLED.try_with(|_| ()).is_ok()
 }
@@ -144,7 +207,10 @@ impl std::fmt::Display for UrlFull<'_> {
 /// sampled, so the upstream does not start a trace of its own. Tracing off, nothing.
 pub fn inject(span: &Span, headers: &mut HeaderMap) {
     let propagator = TraceContextPropagator::new();
-    let unsampled = UNSAMPLED.try_with(|cx| propagator.inject_context(cx, &mut HeaderInjector(headers)));
+    let unsampled = UNSAMPLED.try_with(|sc| {
+        let cx = opentelemetry::Context::new().with_remote_span_context(sc.clone());
+        propagator.inject_context(&cx, &mut HeaderInjector(headers));
+    });
     if unsampled.is_err() && !span.is_disabled() {
         propagator.inject_context(&span.context(), &mut HeaderInjector(headers));
     }

@@ -2,7 +2,7 @@ use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::*;
@@ -18,15 +18,32 @@ impl SpanExporter for Kept {
     }
 }
 
-/// Runs `f` under a subscriber with the OpenTelemetry layer, and returns the spans it ended.
-fn traced(f: impl FnOnce()) -> Vec<SpanData> {
+/// Runs `f` under a subscriber with the hub's OpenTelemetry layer sampling new traces at
+/// `ratio`, and returns the spans it ended.
+fn traced_at(ratio: f64, f: impl FnOnce()) -> Vec<SpanData> {
     let kept = Kept::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(kept.clone()).build();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(kept.clone())
+        .with_sampler(Sampler::ParentBased(Box::new(super::super::RootSampler {
+            ratio: Sampler::TraceIdRatioBased(ratio),
+        })))
+        .build();
     let layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("test"))
-        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span()));
+        .with_filter(super::super::HubSpans { sample_ratio: ratio });
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
     kept.0.lock().unwrap().clone()
+}
+
+/// [`traced_at`] with every new trace sampled.
+fn traced(f: impl FnOnce()) -> Vec<SpanData> {
+    traced_at(1.0, f)
+}
+
+/// Runs `f` (a request's work) in `trace` on a current-thread runtime.
+fn serve(trace: RequestTrace, f: impl FnOnce()) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(trace.within(async { f() }));
 }
 
 use tracing_subscriber::Layer as _;
@@ -40,20 +57,22 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
     let mut sent = HeaderMap::new();
     let mut seen_trace = None;
     let spans = traced(|| {
-        let server = server_span("GET", &headers, "req-1");
-        seen_trace = trace_id(&server);
-        let _in = server.enter();
-        let attempt = attempt_span(
-            "get_ticket",
-            &"http://user:secret@tickets.example:8443/t/1?x=2".parse().unwrap(),
-            0,
-        );
-        inject(&attempt, &mut sent);
-        record_attempt(&attempt, Some(503), Some("upstream_5xx"));
-        breaker_transition(&attempt, "ticketing", "closed", "open");
-        budget_wait(&server, 40);
-        drop(attempt);
-        record_answer(&server, 502, Some("/v1/tickets/{id}"), None);
+        let trace = request("GET", &headers, "req-1");
+        seen_trace = trace.trace_id();
+        serve(trace, || {
+            let server = Span::current();
+            let attempt = attempt_span(
+                "get_ticket",
+                &"http://user:secret@tickets.example:8443/t/1?x=2".parse().unwrap(),
+                0,
+            );
+            inject(&attempt, &mut sent);
+            record_attempt(&attempt, Some(503), Some("upstream_5xx"));
+            breaker_transition(&attempt, "ticketing", "closed", "open");
+            budget_wait(&server, 40);
+            drop(attempt);
+            record_answer(&server, 502, Some("/v1/tickets/{id}"), None);
+        });
     });
     assert_eq!(seen_trace.map(|t| t.hex()), Some(*b"4bf92f3577b34da6a3ce929d0e0e4736"));
     let server = spans.iter().find(|s| s.name == "GET").unwrap();
@@ -98,7 +117,7 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
 fn a_malformed_traceparent_starts_a_new_trace() {
     let mut headers = HeaderMap::new();
     headers.insert("traceparent", "00-zz-00f067aa0ba902b7-01".parse().unwrap());
-    let spans = traced(|| drop(server_span("GET", &headers, "req-2")));
+    let spans = traced(|| serve(request("GET", &headers, "req-2"), || ()));
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].parent_span_id, opentelemetry::trace::SpanId::INVALID);
 }
@@ -120,10 +139,72 @@ fn without_the_layer_nothing_is_traced_or_sent() {
     tracing::subscriber::with_default(subscriber, || {
         let mut headers = HeaderMap::new();
         headers.insert("traceparent", PARENT.parse().unwrap());
-        let server = server_span("GET", &headers, "req-3");
-        assert!(trace_id(&server).is_none());
+        assert!(request("GET", &headers, "req-3").trace_id().is_none());
         let mut sent = HeaderMap::new();
         inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent);
         assert!(sent.is_empty());
     });
+}
+
+/// A request whose trace is not sampled builds no span, not even its server span, and
+/// passes on its context flagged not sampled: the caller's when it sent one, else a new one.
+#[test]
+fn an_unsampled_request_builds_no_span_and_passes_the_decision_on() {
+    let unsampled_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    let mut from_caller = HeaderMap::new();
+    from_caller.insert("traceparent", unsampled_parent.parse().unwrap());
+    let mut sent = [HeaderMap::new(), HeaderMap::new()];
+    let mut trace_ids = Vec::new();
+    // Sampled at ratio 1, the caller's "not sampled" still wins; at ratio 0 a new trace is not sampled.
+    let spans = traced(|| {
+        let trace = request("GET", &from_caller, "req-4");
+        trace_ids.push(trace.trace_id());
+        serve(trace, || {
+            let _use_case = tracing::info_span!("use case").entered();
+            inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent[0]);
+        });
+    });
+    assert!(spans.is_empty(), "{spans:?}");
+    let spans = traced_at(0.0, || {
+        let trace = request("GET", &HeaderMap::new(), "req-5");
+        trace_ids.push(trace.trace_id());
+        serve(trace, || {
+            inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent[1]);
+        });
+    });
+    assert!(spans.is_empty(), "{spans:?}");
+    let header = |h: &HeaderMap| h.get("traceparent").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(header(&sent[0]), unsampled_parent);
+    let new_trace = header(&sent[1]);
+    let parts: Vec<&str> = new_trace.split('-').collect();
+    assert_eq!((parts[0], parts[3]), ("00", "00"), "{new_trace}");
+    assert_eq!(
+        trace_ids[1]
+            .map(|t| t.hex())
+            .map(|h| String::from_utf8(h.to_vec()).unwrap()),
+        Some(parts[1].to_owned())
+    );
+    assert_eq!(
+        trace_ids[0].map(|t| t.hex()),
+        Some(*b"4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+}
+
+/// At ratio 0 a caller's sampled trace is still followed, down to the spans inside it.
+#[test]
+fn a_sampled_caller_is_followed_whatever_the_ratio() {
+    let mut headers = HeaderMap::new();
+    headers.insert("traceparent", PARENT.parse().unwrap());
+    let spans = traced_at(0.0, || {
+        serve(request("GET", &headers, "req-6"), || {
+            let _use_case = tracing::info_span!("use case").entered();
+        });
+    });
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["use case", "GET"]);
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.span_context.trace_id().to_string() == "4bf92f3577b34da6a3ce929d0e0e4736")
+    );
 }
