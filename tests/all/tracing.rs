@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hub_config::TelemetryConfig;
-use hub_sim::{FaultKind, FaultRule, RequestFilter, System};
+use hub_sim::{FaultKind, FaultRule, RequestFilter, System, WebhookRequest};
 use hub_telemetry::tracing_export::Tracing;
 use hub_tests::{ADMIN_TOKEN, Hub, Options, READ_TOKEN, WRITE_TOKEN, secrets_env};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -189,7 +189,7 @@ fn is_request(span: &Span, request_id: &str) -> bool {
     span.kind == SpanKind::Server as i32 && attr(span, "hub.request_id").as_deref() == Some(request_id)
 }
 
-/// Sampled at 0: a request of a new trace builds no span beyond its server span and
+/// Sampled at 0: a request of a new trace builds no span, not even its server span, and
 /// exports none, and its upstream is told the trace is not sampled; a caller's sampled
 /// trace is still followed, all the way to the upstream attempt.
 #[tokio::test(flavor = "current_thread")]
@@ -293,6 +293,8 @@ async fn one_request_is_one_tree_and_each_attempt_sends_its_own_span() {
     let mut attempts: Vec<&&Span> = in_trace
         .iter()
         .filter(|s| s.kind == SpanKind::Client as i32 && s.parent_span_id == use_case.span_id)
+        // The OAuth2 token request, made before the first attempt, is a client span too.
+        .filter(|s| s.name != "oauth2_token")
         .collect();
     attempts.sort_by_key(|s| attr(s, "http.request.resend_count"));
     let resends: Vec<String> = attempts
@@ -451,6 +453,69 @@ async fn the_supervisor_alert_of_a_failed_write_is_linked_to_its_trace() {
         alert.links.iter().any(|l| hex(&l.trace_id) == WRITE_TRACE),
         "{:?}",
         alert.links
+    );
+    hub.stop().await;
+    collector.stop();
+}
+
+/// The OAuth2 token request the first status read needs is a client span of that read's
+/// use case, and an incoming webhook has a use case span under its server span.
+#[tokio::test(flavor = "current_thread")]
+async fn the_token_request_and_an_incoming_webhook_have_spans_of_their_own() {
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let hub = Hub::start(Options::default()).await;
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let read = hub
+        .send(
+            http::Method::GET,
+            "/v1/transactions/TXN-5001",
+            Some(READ_TOKEN),
+            None,
+            &[("traceparent", &traceparent), ("x-request-id", "trace-token-1")],
+        )
+        .await;
+    assert_eq!(read.status, 200, "{:?}", read.json());
+    let url = format!("{}/webhooks/transaction_updated", hub.url);
+    let delivery = hub
+        .sim
+        .control()
+        .send_webhook(WebhookRequest::transaction_updated(&url, "TXN-5001", "completed"))
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 204);
+    let webhook_result = |s: &Span| attr(s, "hub.webhook.result");
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans.iter().any(|s| s.name == "oauth2_token") && spans.iter().any(|s| webhook_result(s).is_some())
+    })
+    .await;
+    let token = spans.iter().find(|s| s.name == "oauth2_token").unwrap();
+    let use_case = spans
+        .iter()
+        .find(|s| hex(&s.trace_id) == TRACE && attr(s, "hub.use_case").as_deref() == Some("transaction"))
+        .expect("the read's use case span");
+    assert_eq!(token.kind, SpanKind::Client as i32);
+    assert_eq!(hex(&token.trace_id), TRACE);
+    assert_eq!(token.parent_span_id, use_case.span_id);
+    assert_eq!(attr(token, "http.response.status_code").as_deref(), Some("200"));
+    let everything = format!("{token:?}");
+    for (name, value) in secrets_env() {
+        assert!(!everything.contains(value), "{name}'s value is in the token span");
+    }
+    let webhook = spans.iter().find(|s| webhook_result(s).is_some()).unwrap();
+    assert_eq!(webhook_result(webhook).as_deref(), Some("processed"));
+    assert_eq!(
+        attr(webhook, "hub.webhook.topic").as_deref(),
+        Some("transaction.updated")
+    );
+    let server = spans
+        .iter()
+        .find(|s| s.span_id == webhook.parent_span_id)
+        .expect("the webhook's server span");
+    assert_eq!(server.kind, SpanKind::Server as i32);
+    assert_eq!(
+        attr(server, "http.route").as_deref(),
+        Some("/webhooks/transaction_updated")
     );
     hub.stop().await;
     collector.stop();

@@ -1,5 +1,6 @@
 //! One span per use case, for a tracing exporter to pick up: named after the use case,
-//! with the cache outcome of a read or whether a write's answer was replayed. Without an
+//! with the cache outcome of a read, whether a write's answer was replayed, or what
+//! became of an incoming webhook. Without an
 //! exporter no such span is enabled and each costs one callsite check.
 
 use std::future::Future;
@@ -16,6 +17,18 @@ pub(crate) fn use_case(name: &'static str) -> Span {
         hub.use_case = name,
         hub.cache.status = Empty,
         hub.idempotency.replayed = Empty,
+    )
+}
+
+/// The span of an incoming webhook of `topic`; `hub.webhook.result` is recorded when it
+/// is handled (`processed`, `duplicate`, `refused`, `invalid`, `store_failed`).
+pub(crate) fn webhook(topic: &'static str) -> Span {
+    tracing::info_span!(
+        "use case",
+        otel.name = "webhook",
+        hub.use_case = "webhook",
+        hub.webhook.topic = topic,
+        hub.webhook.result = Empty,
     )
 }
 

@@ -12,6 +12,7 @@ use hub_core::{Change, CustomerId, Event, EventPublisher, ReadInvalidation, Stor
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tracing::Instrument as _;
 
 use self::signature::{VerifyError, WebhookKeys};
 
@@ -259,6 +260,32 @@ impl WebhookReceiver {
     /// be reached (the sender retries). A first delivery invalidates the caches, then
     /// publishes the event.
     pub async fn receive(
+        &self,
+        kind: WebhookKind,
+        signed: Signed<'_>,
+        body: &[u8],
+        now: i64,
+        events: &dyn EventPublisher,
+    ) -> Result<Received, WebhookError> {
+        let span = crate::spans::webhook(kind.topic().as_str());
+        let received = self
+            .receive_in_span(kind, signed, body, now, events)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "hub.webhook.result",
+            match &received {
+                Ok(Received::Processed) => "processed",
+                Ok(Received::Duplicate) => "duplicate",
+                Err(WebhookError::Unverified(_)) => "refused",
+                Err(WebhookError::Body(_) | WebhookError::Invalid { .. }) => "invalid",
+                Err(WebhookError::Store(_)) => "store_failed",
+            },
+        );
+        received
+    }
+
+    async fn receive_in_span(
         &self,
         kind: WebhookKind,
         signed: Signed<'_>,

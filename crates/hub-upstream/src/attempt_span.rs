@@ -1,14 +1,16 @@
 //! The client span of each attempt of an upstream call: its own span id sent as
 //! `traceparent`, and for a retry the reason (the previous attempt's error code) and how
-//! long the call waited before it. Nothing happens unless a tracing exporter enables it.
+//! long the call waited before it. Nothing happens unless a tracing exporter enables it
+//! (and the `otel` feature compiles it in).
 
 use std::sync::Mutex;
 
 use hub_core::Error;
 use hub_resilience::retry::Attempt;
-use hub_telemetry::tracing_export::spans;
 use tokio::time::Instant;
 use tracing::Span;
+
+use crate::spans;
 
 /// How the previous attempt of one call ended: its error code and when.
 #[derive(Debug, Default)]

@@ -324,7 +324,7 @@ impl Endpoint {
             Admission::Now => Ok(()),
             Admission::Wait(d) => {
                 let waited = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-                hub_telemetry::tracing_export::spans::budget_wait(&tracing::Span::current(), waited);
+                crate::spans::budget_wait(&tracing::Span::current(), waited);
                 tokio::time::sleep(d).await;
                 Ok(())
             }

@@ -20,6 +20,7 @@ pub mod request;
 pub mod response;
 pub mod retry_after;
 pub mod secret;
+mod spans;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod timestamp;

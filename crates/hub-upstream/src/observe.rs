@@ -53,7 +53,7 @@ impl BreakerObserver for AdapterMetrics {
         tracing::warn!(adapter = %self.adapter, from = t.from.as_str(), to = t.to.as_str(),
             consecutive_failures = t.consecutive_failures, "circuit changed");
         let span = tracing::Span::current();
-        hub_telemetry::tracing_export::spans::breaker_transition(&span, &self.adapter, t.from.as_str(), t.to.as_str());
+        crate::spans::breaker_transition(&span, &self.adapter, t.from.as_str(), t.to.as_str());
         if let Some(next) = &self.next {
             next.on_transition(t);
         }

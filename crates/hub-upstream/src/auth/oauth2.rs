@@ -4,7 +4,8 @@
 //! and 10 % of `expires_in`). However many callers find it expired at once, one token
 //! request is made, in a task of its own (a caller giving up does not cancel it), and
 //! every waiter gets its outcome — the token or the error. A 4xx from the token
-//! endpoint is a credentials error, which is not retried.
+//! endpoint is a credentials error, which is not retried. With traces exported, the token
+//! request is a client span (`oauth2_token`) of the call that found no valid token.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,11 +21,13 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use super::{Authenticate, sensitive_value};
 use crate::client::HttpClient;
 use crate::response::classify_status;
 use crate::secret::SecretCell;
+use crate::spans;
 
 /// `application/x-www-form-urlencoded` leaves only these unescaped.
 const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'*');
@@ -162,7 +165,10 @@ impl OAuth2ClientCredentials {
                     State::Empty | State::Valid { .. } => {
                         let (tx, rx) = watch::channel(None);
                         *state = State::Refreshing(rx.clone());
-                        tokio::spawn(Inner::refresh(self.inner.clone(), tx));
+                        // The token request's client span, a child of the call that
+                        // found no token (of none, when that call's trace is not sampled).
+                        let span = spans::attempt_span("oauth2_token", &self.inner.config.token_url, 0);
+                        tokio::spawn(Inner::refresh(self.inner.clone(), tx).instrument(span));
                         rx
                     }
                 }
@@ -192,6 +198,9 @@ impl Inner {
         let fetched = tokio::time::timeout(self.config.timeout, self.fetch())
             .await
             .unwrap_or(Err(Error::Timeout));
+        if let Err(e) = &fetched {
+            spans::record_attempt(&tracing::Span::current(), None, Some(e.code()));
+        }
         let outcome = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             match fetched {
@@ -248,7 +257,7 @@ impl Inner {
                 ("application/json", Bytes::from(json.to_string()))
             }
         };
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(self.config.token_url.clone())
             .header(CONTENT_TYPE, content_type)
@@ -257,7 +266,10 @@ impl Inner {
             .map_err(|_| Error::Credentials {
                 reason: "the token URL is not usable".to_owned(),
             })?;
+        let span = tracing::Span::current();
+        spans::inject(&span, request.headers_mut());
         let response = self.http.send(request).await?;
+        spans::record_attempt(&span, Some(response.status.as_u16()), None);
         if !response.status.is_success() {
             return Err(match classify_status(response.status, &response.headers) {
                 // Any other 4xx from the token endpoint means our credentials are wrong:
