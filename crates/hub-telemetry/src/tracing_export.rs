@@ -14,21 +14,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState, TracerProvider as _};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider,
-    ShouldSample,
-};
-use tracing::subscriber::Interest;
-use tracing::{Metadata, Subscriber};
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider};
+use tracing::Subscriber;
 use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::registry::LookupSpan;
 
 pub mod dropped;
+mod sampling;
 pub mod spans;
 
 pub use opentelemetry_http::{HttpClient, HttpError};
@@ -75,7 +70,7 @@ const SCOPE: &str = "integration-hub";
 /// The sampler is parent-based: a caller's sampled `traceparent` is always followed, a
 /// new trace is kept with probability `sample_ratio`. A request's server span is only
 /// built once [`spans::request`] has made that decision, so the sampler keeps a new
-/// server span as it is ([`RootSampler`]).
+/// server span as it is ([`sampling::sampler`]).
 pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -99,9 +94,7 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
         .build();
     let provider = SdkTracerProvider::builder()
         .with_span_processor(dropped::Bounded::new(batch, pending))
-        .with_sampler(Sampler::ParentBased(Box::new(RootSampler {
-            ratio: Sampler::TraceIdRatioBased(settings.sample_ratio),
-        })))
+        .with_sampler(sampling::sampler(settings.sample_ratio))
         .with_resource(
             Resource::builder_empty()
                 .with_service_name(settings.service_name.clone())
@@ -116,88 +109,17 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
     })
 }
 
-/// The sampler of spans without a parent: a server span is kept (its request's trace was
-/// sampled by [`spans::request`] before it opened), any other root by trace-id ratio.
-#[derive(Debug, Clone)]
-struct RootSampler {
-    ratio: Sampler,
-}
-
-impl ShouldSample for RootSampler {
-    fn should_sample(
-        &self,
-        parent: Option<&opentelemetry::Context>,
-        trace_id: TraceId,
-        name: &str,
-        kind: &SpanKind,
-        attributes: &[KeyValue],
-        links: &[Link],
-    ) -> SamplingResult {
-        if *kind == SpanKind::Server {
-            SamplingResult {
-                decision: SamplingDecision::RecordAndSample,
-                attributes: Vec::new(),
-                trace_state: TraceState::NONE,
-            }
-        } else {
-            self.ratio
-                .should_sample(parent, trace_id, name, kind, attributes, links)
-        }
-    }
-}
-
-/// The OpenTelemetry layer's filter: the hub's spans, none while serving an unsampled
-/// request; it also carries the sample ratio, which [`spans::request`] finds through the
-/// subscriber ([`sample_ratio`]).
-#[derive(Debug, Clone, Copy)]
-struct HubSpans {
-    sample_ratio: f64,
-}
-
-impl HubSpans {
-    fn hub_span(meta: &Metadata<'_>) -> bool {
-        meta.is_span() && meta.target().starts_with("hub_")
-    }
-}
-
-impl<S> Filter<S> for HubSpans {
-    fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        Self::hub_span(meta) && !spans::unsampled_here()
-    }
-
-    // Asked again for every span of a hub callsite: the answer depends on the task.
-    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        if Self::hub_span(meta) {
-            Interest::sometimes()
-        } else {
-            Interest::never()
-        }
-    }
-}
-
-/// The sample ratio of the current subscriber's OpenTelemetry layer; `None` when it has
-/// none (tracing is off).
-fn sample_ratio() -> Option<f64> {
-    tracing::dispatcher::get_default(|d| d.downcast_ref::<HubSpans>().map(|f| f.sample_ratio))
-}
-
 impl Tracing {
     /// The OpenTelemetry layer for the hub's subscriber: the hub's own spans (targets
     /// `hub_*`) only, no events (log lines stay log lines), and none while serving a
     /// request whose trace is not sampled ([`spans::request`], which finds the sample
-    /// ratio through this layer). Spans carry no source location or thread attributes:
-    /// they would cost four attributes per span.
+    /// ratio through this layer). Spans carry no source location, thread or busy/idle
+    /// attributes: they would cost six attributes per span and work on every poll.
     pub fn layer<S>(&self) -> impl Layer<S> + use<S>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        tracing_opentelemetry::layer()
-            .with_tracer(self.tracer.clone())
-            .with_location(false)
-            .with_threads(false)
-            .with_filter(HubSpans {
-                sample_ratio: self.sample_ratio,
-            })
+        otel_layer(self.tracer.clone(), self.sample_ratio)
     }
 
     /// Sends what is queued now. Blocks like [`Tracing::shutdown`].
@@ -214,4 +136,23 @@ impl Tracing {
             tracing::warn!(error = %e, "trace export did not finish within the grace period");
         }
     }
+}
+
+/// [`Tracing::layer`] over `tracer`.
+fn otel_layer<S>(tracer: SdkTracer, sample_ratio: f64) -> impl Layer<S> + use<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        // Entering a span (every poll of an instrumented future) then costs a lookup and
+        // a clock read, not a context attached and busy/idle times kept: the hub's spans
+        // find their parents and contexts through `tracing`, not the current
+        // OpenTelemetry context.
+        .with_context_activation(false)
+        .with_tracked_inactivity(false)
+        .with_filter(sampling::HubSpans::new(sample_ratio))
+        .and_then(sampling::UnsampledGate)
 }

@@ -48,7 +48,7 @@ pub struct RequestTrace {
 /// context on (or a new one, flagged not sampled), so its upstreams follow the decision.
 /// Tracing off (no [`super::Tracing::layer`] in the subscriber): nothing is parsed.
 pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTrace {
-    let Some(ratio) = super::sample_ratio() else {
+    let Some(ratio) = super::sampling::sample_ratio() else {
         return RequestTrace { mode: Mode::Off };
     };
     let parent = headers

@@ -2,7 +2,7 @@ use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::*;
@@ -24,13 +24,9 @@ fn traced_at(ratio: f64, f: impl FnOnce()) -> Vec<SpanData> {
     let kept = Kept::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(kept.clone())
-        .with_sampler(Sampler::ParentBased(Box::new(super::super::RootSampler {
-            ratio: Sampler::TraceIdRatioBased(ratio),
-        })))
+        .with_sampler(super::super::sampling::sampler(ratio))
         .build();
-    let layer = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("test"))
-        .with_filter(super::super::HubSpans { sample_ratio: ratio });
+    let layer = super::super::otel_layer(provider.tracer("test"), ratio);
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
     kept.0.lock().unwrap().clone()
 }
@@ -45,8 +41,6 @@ fn serve(trace: RequestTrace, f: impl FnOnce()) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(trace.within(async { f() }));
 }
-
-use tracing_subscriber::Layer as _;
 
 const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -160,7 +154,8 @@ fn an_unsampled_request_builds_no_span_and_passes_the_decision_on() {
         let trace = request("GET", &from_caller, "req-4");
         trace_ids.push(trace.trace_id());
         serve(trace, || {
-            let _use_case = tracing::info_span!("use case").entered();
+            let use_case = tracing::info_span!("use case");
+            assert!(use_case.is_disabled(), "the span is built");
             inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent[0]);
         });
     });
