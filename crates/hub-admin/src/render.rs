@@ -431,6 +431,7 @@ mod tests {
                 attempts: 1,
                 request_id: Some(text.to_owned()),
                 conversation_id: Some(text.to_owned()),
+                traceparent: None,
             },
             created_at: OffsetDateTime::UNIX_EPOCH,
             status: DlqStatus::Pending,

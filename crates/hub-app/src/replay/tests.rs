@@ -27,6 +27,7 @@ async fn seed_v1(rig: &Rig) -> Vec<DlqEntry> {
             attempts: 3,
             request_id: Some("req-0".into()),
             conversation_id: Some("conv-0".into()),
+            traceparent: None,
         };
         entries.push(rig.dlq.enqueue(failure, None).await.unwrap());
     }
@@ -137,6 +138,7 @@ async fn an_unreadable_payload_is_reported_not_sent() {
         attempts: 1,
         request_id: None,
         conversation_id: None,
+        traceparent: None,
     };
     let entry = rig.dlq.enqueue(failure, None).await.unwrap();
     let replayed = rig.hub.replay(&entry.id, "ops", ctx("r"), false).await.unwrap();
@@ -182,3 +184,4 @@ async fn a_long_replay_renews_its_claim() {
     assert!(matches!(replay.await.unwrap().unwrap(), Replayed::Done(_)));
     assert_eq!(rig.dlq.renewals.load(Ordering::SeqCst), 7);
 }
+

@@ -226,6 +226,7 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
         conversation_id: None,
         params: json!({"subject": "s", "api_key": "canary-audit-secret"}),
         error: None,
+        trace_id: None,
     });
     let circuits = || vec![("ticketing".to_owned(), hub_server::CircuitState::HalfOpen)];
     let state = hub.state.clone().with_circuits(std::sync::Arc::new(circuits));
