@@ -71,6 +71,8 @@ pub struct Options {
     pub extra: String,
     /// Extra keys of the `[store]` section (`key = value` lines).
     pub store: String,
+    /// The `[store]` section's `database_url`; `None`: a SQLite file of the hub's own.
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             attempt_ms: 5_000,
             extra: String::new(),
             store: String::new(),
+            database_url: None,
         }
     }
 }
@@ -163,7 +166,7 @@ fn config(sim: &SimHandle, dir: &std::path::Path, o: &Options) -> String {
     format!(
         r#"
 [store]
-database_url = "sqlite://{db}"
+database_url = "{db}"
 {store}
 
 [[auth.tokens]]
@@ -205,7 +208,10 @@ webhook_url = "{notify}/alerts"
 webhook_secret = "env:NOTIFY_SECRET"
 {extra}
 "#,
-        db = dir.join("hub.sqlite3").display(),
+        db = o
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.join("hub.sqlite3").display())),
         status = sim.url(System::Status),
         sales = sim.url(System::Sales),
         notify = sim.url(System::Notify),

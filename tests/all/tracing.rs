@@ -6,6 +6,10 @@
 //! The tracing subscriber is this thread's (`set_default`) and every test runs on a
 //! current-thread runtime, so the hub under test — its server, use cases and upstream
 //! calls all spawned on that runtime — reports to it, and the other tests' hubs do not.
+//! A traced hub that writes keeps its stores on PostgreSQL ([`Schema`]): SQLite's
+//! connection threads are handed the caller's span with each statement and may drop it
+//! last, closing a request's spans under their own (global) subscriber, which does not
+//! know them.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -92,6 +96,78 @@ impl Collector {
 
     fn stop(&self) {
         self.server.abort();
+    }
+}
+
+/// A PostgreSQL schema of one test's own, for a traced hub's stores.
+struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    /// Creates one in the tests' database (`HUB_TEST_DATABASE_URL`); fails, never skips,
+    /// when PostgreSQL does not answer.
+    async fn create() -> Self {
+        use sqlx::Connection as _;
+        let base = std::env::var("HUB_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/test".to_owned());
+        // Unique across processes (the pid) and within one (the clock, then a counter).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("hub_tracing_{}_{nanos}_{n}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {base} does not answer: {e}"));
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+        Self { base, name }
+    }
+
+    /// The `database_url` of the schema, without the password the configuration refuses
+    /// (the tests' PostgreSQL trusts local connections, or has a password file).
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        let base = match self.base.split_once("://").and_then(|(scheme, rest)| {
+            let (user_info, host) = rest.split_once('@')?;
+            let user = user_info.split(':').next()?;
+            Some(format!("{scheme}://{user}@{host}"))
+        }) {
+            Some(without_password) => without_password,
+            None => self.base.clone(),
+        };
+        format!("{base}{sep}options=-csearch_path%3D{}", self.name)
+    }
+}
+
+/// Removes the schema, also when the test failed: on a thread of its own, with a
+/// runtime of its own (the test's may be gone or inside a panic).
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&base).await?;
+                sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !std::thread::panicking() {
+            dropped.unwrap().unwrap();
+        }
     }
 }
 
@@ -334,7 +410,12 @@ async fn one_request_is_one_tree_and_each_attempt_sends_its_own_span() {
 async fn no_credential_is_in_any_span() {
     let collector = Collector::start().await;
     let (tracing, _subscriber) = traced(&collector.url, Arc::default());
-    let hub = Hub::start(Options::default()).await;
+    let schema = Schema::create().await;
+    let hub = Hub::start(Options {
+        database_url: Some(schema.url()),
+        ..Options::default()
+    })
+    .await;
     // Reads over an API key and OAuth2, a write signed with HMAC, an admin read.
     let calls = [
         hub.get("/v1/tickets/TCK-1001", READ_TOKEN).await.status,
@@ -404,8 +485,10 @@ async fn the_supervisor_alert_of_a_failed_write_is_linked_to_its_trace() {
     const WRITE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
     let collector = Collector::start().await;
     let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let schema = Schema::create().await;
     let hub = Hub::start(Options {
         max_attempts: 2,
+        database_url: Some(schema.url()),
         ..Options::default()
     })
     .await;
@@ -519,4 +602,171 @@ async fn the_token_request_and_an_incoming_webhook_have_spans_of_their_own() {
     );
     hub.stop().await;
     collector.stop();
+}
+
+/// The `trace_id` of each audit record of `operation` made for `request_id`, oldest first.
+async fn audit_trace_ids(hub: &Hub, operation: &str, request_id: &str) -> Vec<serde_json::Value> {
+    let page = hub
+        .get(&format!("/v1/audit?operation={operation}&limit=200"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(page.status, 200, "{:?}", page.json());
+    let mut ids: Vec<serde_json::Value> = page.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["request_id"] == request_id)
+        .map(|r| r["trace_id"].clone())
+        .collect();
+    ids.reverse();
+    ids
+}
+
+/// A write that fails through an outage and is dead-lettered, then replayed over
+/// `POST /v1/dlq/{id}/replay` with `replay_headers`; returns the entry's id, the entry
+/// as listed before the replay and the replay's answer.
+async fn dead_letter_then_replay(
+    hub: &Hub,
+    write_headers: &[(&str, &str)],
+    replay_headers: &[(&str, &str)],
+) -> (String, serde_json::Value, serde_json::Value) {
+    hub.sim.control().set_outage(System::Generic, true);
+    let failed = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            serde_json::json!({"customer_id": "CUST-1003", "subject": "s", "description": "d"}),
+            write_headers,
+        )
+        .await;
+    assert_eq!(failed.status, 502, "{:?}", failed.json());
+    let dlq_id = failed.json()["dlq_id"].as_str().expect("dead-lettered").to_owned();
+    let entry = hub.get(&format!("/v1/dlq/{dlq_id}"), ADMIN_TOKEN).await;
+    assert_eq!(entry.status, 200);
+    hub.sim.control().set_outage(System::Generic, false);
+    let replayed = hub
+        .send(
+            http::Method::POST,
+            &format!("/v1/dlq/{dlq_id}/replay"),
+            Some(ADMIN_TOKEN),
+            None,
+            replay_headers,
+        )
+        .await;
+    assert_eq!(replayed.status, 200, "{:?}", replayed.json());
+    assert_eq!(replayed.json()["status"], "replayed");
+    (dlq_id, entry.json(), replayed.json())
+}
+
+/// A dead letter keeps the trace of the write that failed: replayed over the API in a
+/// trace of its own, the replay's span links to the failed write's span and names its
+/// trace, the entry shows that trace's id, and the audit records of both calls carry
+/// their own trace ids.
+#[tokio::test(flavor = "current_thread")]
+async fn a_replay_links_to_the_trace_of_the_write_it_runs_again() {
+    const WRITE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    const REPLAY_TRACE: &str = "5a3e1b2c4d6f708192a3b4c5d6e7f801";
+    let collector = Collector::start().await;
+    let (tracing, _subscriber) = traced(&collector.url, Arc::default());
+    let schema = Schema::create().await;
+    let hub = Hub::start(Options {
+        max_attempts: 2,
+        database_url: Some(schema.url()),
+        ..Options::default()
+    })
+    .await;
+    let write_parent = format!("00-{WRITE_TRACE}-b7ad6b7169203331-01");
+    let replay_parent = format!("00-{REPLAY_TRACE}-{CALLER_SPAN}-01");
+    let (dlq_id, entry, replayed) = dead_letter_then_replay(
+        &hub,
+        &[
+            ("idempotency-key", "traced-replay-1"),
+            ("traceparent", &write_parent),
+            ("x-request-id", "trace-dlq-write-1"),
+        ],
+        &[("traceparent", &replay_parent), ("x-request-id", "trace-dlq-replay-1")],
+    )
+    .await;
+    assert_eq!(entry["trace_id"], WRITE_TRACE);
+    assert_eq!(
+        replayed["trace_id"], WRITE_TRACE,
+        "the entry keeps the failed write's trace"
+    );
+
+    let use_case = |s: &Span, name: &str| attr(s, "hub.use_case").as_deref() == Some(name);
+    let spans = spans_until(&tracing, &collector, |spans| {
+        spans.iter().any(|s| use_case(s, "replay")) && spans.iter().any(|s| is_request(s, "trace-dlq-replay-1"))
+    })
+    .await;
+    let write = spans
+        .iter()
+        .find(|s| use_case(s, "create_ticket") && hex(&s.trace_id) == WRITE_TRACE)
+        .expect("the failed write's use case span");
+    let replay = spans.iter().find(|s| use_case(s, "replay")).unwrap();
+    let server = spans.iter().find(|s| is_request(s, "trace-dlq-replay-1")).unwrap();
+    assert_eq!(
+        hex(&replay.trace_id),
+        REPLAY_TRACE,
+        "the replay is in its request's trace"
+    );
+    assert_eq!(replay.parent_span_id, server.span_id);
+    assert_eq!(attr(replay, "hub.dlq.id").as_deref(), Some(dlq_id.as_str()));
+    assert_eq!(
+        attr(replay, "hub.replay.original_trace_id").as_deref(),
+        Some(WRITE_TRACE)
+    );
+    let links: Vec<(String, String)> = replay
+        .links
+        .iter()
+        .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+        .collect();
+    assert_eq!(links, [(WRITE_TRACE.to_owned(), hex(&write.span_id))]);
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.kind == SpanKind::Client as i32 && s.parent_span_id == replay.span_id),
+        "the replay's upstream attempt is its child"
+    );
+
+    // The audit records of each call (`started`, then its ending) carry its trace id.
+    let write_records = audit_trace_ids(&hub, "create_ticket", "trace-dlq-write-1").await;
+    assert_eq!(write_records.len(), 2, "{write_records:?}");
+    assert!(write_records.iter().all(|t| t == WRITE_TRACE), "{write_records:?}");
+    let replay_records = audit_trace_ids(&hub, "create_ticket", "trace-dlq-replay-1").await;
+    assert_eq!(replay_records.len(), 2, "{replay_records:?}");
+    assert!(replay_records.iter().all(|t| t == REPLAY_TRACE), "{replay_records:?}");
+    hub.stop().await;
+    collector.stop();
+}
+
+/// Tracing off (no exporter, no OpenTelemetry layer): a caller's `traceparent` is not
+/// followed, dead letters and audit records keep no trace id, and replays work as ever.
+#[tokio::test(flavor = "current_thread")]
+async fn untraced_dead_letters_and_audit_records_have_no_trace_id() {
+    let hub = Hub::start(Options {
+        max_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    let caller = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let (_, entry, replayed) = dead_letter_then_replay(
+        &hub,
+        &[
+            ("idempotency-key", "untraced-replay-1"),
+            ("traceparent", &caller),
+            ("x-request-id", "untraced-dlq-write-1"),
+        ],
+        &[("traceparent", &caller), ("x-request-id", "untraced-dlq-replay-1")],
+    )
+    .await;
+    assert_eq!(entry["trace_id"], serde_json::Value::Null, "{entry}");
+    assert_eq!(replayed["trace_id"], serde_json::Value::Null);
+    for request_id in ["untraced-dlq-write-1", "untraced-dlq-replay-1"] {
+        let records = audit_trace_ids(&hub, "create_ticket", request_id).await;
+        assert_eq!(
+            records,
+            [serde_json::Value::Null, serde_json::Value::Null],
+            "{request_id}"
+        );
+    }
+    hub.stop().await;
 }

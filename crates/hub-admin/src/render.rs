@@ -300,7 +300,7 @@ pub fn live(l: &Live) -> Markup {
                     Err(e) => p class="flash error" { (e) },
                     Ok(records) => {
                         table {
-                            thead { tr { th { "Time" } th { "Adapter" } th { "Operation" } th { "Outcome" } th { "HTTP" } th { "Attempts" } th { "ms" } th { "Request" } th { "Error" } } }
+                            thead { tr { th { "Time" } th { "Adapter" } th { "Operation" } th { "Outcome" } th { "HTTP" } th { "Attempts" } th { "ms" } th { "Request" } th { "Trace" } th { "Error" } } }
                             tbody {
                                 @for r in records {
                                     tr class={ "audit " (r.outcome.as_str()) } {
@@ -312,6 +312,7 @@ pub fn live(l: &Live) -> Markup {
                                         td { (r.attempts) }
                                         td { (r.duration_ms) }
                                         td class="id" { (r.request_id.as_deref().unwrap_or("")) }
+                                        td class="id" { (r.trace_id.as_deref().unwrap_or("")) }
                                         td { (r.error.as_deref().unwrap_or("")) }
                                     }
                                 }
@@ -372,6 +373,7 @@ fn dlq_row(e: &DlqEntry, l: &Live) -> Markup {
                         dt { "Idempotency key" } dd { (e.failure.idempotency_key.as_deref().unwrap_or("—")) }
                         dt { "Conversation" } dd { (e.failure.conversation_id.as_deref().unwrap_or("—")) }
                         dt { "Request" } dd { (e.failure.request_id.as_deref().unwrap_or("—")) }
+                        @if let Some(t) = &e.failure.traceparent { dt { "Trace" } dd { (t.trace_id()) } }
                         dt { "Payload" } dd { pre { (payload) } }
                         @if let Some(r) = &e.result {
                             dt { "Result" } dd { pre { (serde_json::to_string_pretty(r).unwrap_or_default()) } }
@@ -431,6 +433,7 @@ mod tests {
                 attempts: 1,
                 request_id: Some(text.to_owned()),
                 conversation_id: Some(text.to_owned()),
+                traceparent: None,
             },
             created_at: OffsetDateTime::UNIX_EPOCH,
             status: DlqStatus::Pending,

@@ -102,6 +102,8 @@ async fn enqueue_as(
         attempts: ctx.attempts.get(),
         request_id: Some(ctx.request_id.as_str().to_owned()),
         conversation_id: ctx.conversation_id.as_ref().map(|c| c.as_str().to_owned()),
+        // The span the write ran in: a replay's span links to it.
+        traceparent: hub.trace.current(),
     };
     let stored = hub.services.dlq.enqueue(entry, actor.map(str::to_owned)).await?;
     tracing::warn!(

@@ -60,6 +60,7 @@ mod tests {
             attempts: 1,
             request_id: None,
             conversation_id: None,
+            traceparent: None,
         }
     }
 

@@ -303,6 +303,7 @@ mod tests {
             conversation_id: None,
             params: serde_json::Value::Null,
             error: None,
+            trace_id: None,
         };
         log.record(record(AuditOutcome::Failure)).await.unwrap();
         log.record(record(AuditOutcome::Success)).await.unwrap();

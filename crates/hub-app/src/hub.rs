@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hub_core::{TraceContext, Untraced};
 use tokio::sync::Semaphore;
 
 use crate::alerts::Supervisor;
@@ -47,6 +48,9 @@ pub struct Hub {
     pub format: Arc<dyn AnswerFormat>,
     /// Runs dead-lettered writes again.
     pub replayer: Arc<dyn Replayer>,
+    /// The running trace: the context a dead letter keeps, the link a replay makes
+    /// ([`Untraced`] unless [`Hub::with_trace_context`] sets one).
+    pub trace: Arc<dyn TraceContext>,
     /// One permit per running write.
     pub(crate) write_slots: Arc<Semaphore>,
 }
@@ -78,6 +82,7 @@ impl Hub {
             supervisor,
             format,
             replayer,
+            trace: Arc::new(Untraced),
         }
     }
 
@@ -85,6 +90,15 @@ impl Hub {
     #[must_use]
     pub fn with_replayer(mut self, replayer: Arc<dyn Replayer>) -> Self {
         self.replayer = replayer;
+        self
+    }
+
+    /// Reads the running trace through `trace`: dead letters keep the context of the
+    /// span their write failed in, and a replay's span links to it. Give the audit log
+    /// the same port ([`crate::TracedAudit`]) so its records carry their trace id.
+    #[must_use]
+    pub fn with_trace_context(mut self, trace: Arc<dyn TraceContext>) -> Self {
+        self.trace = trace;
         self
     }
 }

@@ -25,6 +25,7 @@ pub mod replay;
 mod request_id;
 mod spans;
 pub mod supervisor;
+pub mod traced_audit;
 pub mod webhooks;
 pub mod write;
 
@@ -39,6 +40,7 @@ pub use operation::{WriteOp, Written};
 pub use ports::{Ports, Services};
 pub use replay::{PortReplayer, ReplayError, Replayed, Replayer};
 pub use request_id::generate_request_id;
+pub use traced_audit::TracedAudit;
 pub use webhooks::{Received, WebhookError, WebhookKind, WebhookReceiver};
 pub use write::WriteRequest;
 

@@ -7,6 +7,7 @@ use hub_core::{
     CallContext, CommentLookup, ConversationId, DeadLetterQueue, Delivery, DlqEntry, DlqError, DlqId, Error,
     IdempotencyKey, Operation, ReplayClaim, ReplayOutcome, TicketLookup,
 };
+use tracing::Instrument as _;
 
 use crate::answer::AnswerFormat;
 use crate::dead_letter::{APPLIED_UNREADABLE, OUTCOME_UNKNOWN};
@@ -129,8 +130,13 @@ impl Hub {
     /// conversation (filled into `ctx` when missing), and records the outcome — the one
     /// replay flow of the API, the supervisor's page and the command line. `force`
     /// sends a write whose earlier outcome cannot be checked (see [`Replayer::replay`]).
+    ///
+    /// It runs in a `replay` use case span, linked to the span the write failed in when
+    /// the entry kept its trace context ([`hub_core::NewDlqEntry::traceparent`]).
     pub async fn replay(&self, id: &DlqId, actor: &str, ctx: CallContext, force: bool) -> Result<Replayed, DlqError> {
-        let replayed = replay_entry(self, id, actor, ctx, force).await;
+        let replayed = replay_entry(self, id, actor, ctx, force)
+            .instrument(crate::spans::replay(id.as_str()))
+            .await;
         crate::dead_letter::refresh_pending_gauge(&self.services.dlq);
         replayed
     }
@@ -146,6 +152,9 @@ async fn replay_entry(
     let dlq = &hub.services.dlq;
     let claim = dlq.claim_replay(id, actor, hub.settings.replay_lease).await?;
     let failure = &claim.entry.failure;
+    if let Some(original) = &failure.traceparent {
+        follow(hub, original);
+    }
     if ctx.conversation_id.is_none()
         && let Some(c) = failure
             .conversation_id
@@ -222,6 +231,16 @@ async fn replay_entry(
             })
         }
     }
+}
+
+/// Links the replay's span to `original`, the span its write failed in, and names that
+/// span's trace on it (neither when the span is off: tracing off, or not sampled).
+fn follow(hub: &Hub, original: &hub_core::TraceParent) {
+    tracing::Span::current().record(
+        "hub.replay.original_trace_id",
+        tracing::field::display(original.trace_id()),
+    );
+    hub.trace.link_current(original);
 }
 
 /// Whether a replay that failed with `err` may have taken effect at an upstream that can

@@ -1,6 +1,6 @@
 //! One span per use case, for a tracing exporter to pick up: named after the use case,
-//! with the cache outcome of a read, whether a write's answer was replayed, or what
-//! became of an incoming webhook. Without an
+//! with the cache outcome of a read, whether a write's answer was replayed, what
+//! became of an incoming webhook, or which trace a dead letter's replay follows. Without an
 //! exporter no such span is enabled and each costs one callsite check.
 
 use std::future::Future;
@@ -29,6 +29,18 @@ pub(crate) fn webhook(topic: &'static str) -> Span {
         hub.use_case = "webhook",
         hub.webhook.topic = topic,
         hub.webhook.result = Empty,
+    )
+}
+
+/// The span of the replay of dead letter `dlq_id`; `hub.replay.original_trace_id` is
+/// recorded (and a link to the failed write's span added) once the entry is read.
+pub(crate) fn replay(dlq_id: &str) -> Span {
+    tracing::info_span!(
+        "use case",
+        otel.name = "replay",
+        hub.use_case = "replay",
+        hub.dlq.id = dlq_id,
+        hub.replay.original_trace_id = Empty,
     )
 }
 

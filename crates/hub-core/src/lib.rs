@@ -17,6 +17,7 @@ pub mod store_error;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod ticket;
+pub mod trace;
 pub mod transaction;
 
 pub use clock::Clock;
@@ -38,10 +39,12 @@ pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
 pub use ports::sessions::{NewSession, Session, SessionStore};
 pub use ports::ticketing::{CommentLookup, TicketLookup, TicketingPort};
+pub use ports::trace_context::{TraceContext, Untraced};
 pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
 pub use ports::webhook_ids::WebhookIds;
 pub use store_error::StoreError;
 pub use ticket::{CreatedComment, CreatedTicket, NewComment, NewTicket, Priority, Ticket, TicketStatus};
+pub use trace::{TraceParent, TraceParentError};
 pub use transaction::{CancelResult, CommitResult, Draft, DraftStatus, NewDraft, Transaction, TransactionStatus};
 
 /// Mock implementations of every port, for unit tests in other crates (feature `mock`).
@@ -57,6 +60,7 @@ pub mod mock {
     pub use crate::ports::secrets::MockSecretSource;
     pub use crate::ports::sessions::MockSessionStore;
     pub use crate::ports::ticketing::MockTicketingPort;
+    pub use crate::ports::trace_context::MockTraceContext;
     pub use crate::ports::transactions::{MockTransactionCreatePort, MockTransactionStatusPort};
     pub use crate::ports::webhook_ids::MockWebhookIds;
 }

@@ -458,6 +458,40 @@ impl Gate {
     }
 }
 
+/// A trace context a test sets: [`TraceContext::current`] answers what is in `current`,
+/// and every link asked for is kept.
+#[derive(Debug, Default)]
+pub struct FixedTrace {
+    /// The context every call is "in" (`None`: untraced).
+    pub current: Mutex<Option<crate::TraceParent>>,
+    links: Mutex<Vec<crate::TraceParent>>,
+}
+
+impl FixedTrace {
+    /// Every call is in `current`.
+    pub fn new(current: crate::TraceParent) -> Self {
+        Self {
+            current: Mutex::new(Some(current)),
+            links: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every link asked for, in order.
+    pub fn links(&self) -> Vec<crate::TraceParent> {
+        lock(&self.links).clone()
+    }
+}
+
+impl crate::TraceContext for FixedTrace {
+    fn current(&self) -> Option<crate::TraceParent> {
+        *lock(&self.current)
+    }
+
+    fn link_current(&self, original: &crate::TraceParent) {
+        lock(&self.links).push(*original);
+    }
+}
+
 /// The fixed time the fake upstream reports.
 fn fake_now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_767_600_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)

@@ -7,12 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hub_app::webhooks::signature::WebhookKeys;
 use hub_app::{
-    AnswerFormat, CountingAudit, ErrorRates, Ports, Services, Supervisor, SupervisorNotifier, WebhookReceiver,
+    AnswerFormat, CountingAudit, ErrorRates, Ports, Services, Supervisor, SupervisorNotifier, TracedAudit,
+    WebhookReceiver,
 };
 use hub_config::{AdapterConfig, Config, Dialect};
 use hub_core::{
     Adapter, AuditLog, Cache, Change, Event, EventPublisher, ReadInvalidation, SecretRef, SecretSource, StoreError,
-    Topic,
+    Topic, TraceContext,
 };
 use hub_resilience::backoff::Backoff;
 use hub_resilience::breaker::{BreakerConfig, BreakerObserver, CircuitState as BreakerState, Transition};
@@ -197,9 +198,14 @@ pub async fn compose(
     let rates = Rates(store_config.clone());
     let stores = Arc::new(Stores::open(store_config).await?);
     let events = events.unwrap_or_else(|| stores.events.clone());
-    // Every upstream call's outcome passes through the audit log: count it there.
+    // Every upstream call's outcome passes through the audit log: count it there, and
+    // write on it the trace it was made in.
     let error_rates = Arc::new(ErrorRates::default());
-    let audit: Arc<dyn AuditLog> = Arc::new(CountingAudit::new(stores.audit.clone(), error_rates.clone()));
+    let trace: Arc<dyn TraceContext> = Arc::new(crate::traces::Spans);
+    let audit: Arc<dyn AuditLog> = Arc::new(TracedAudit::new(
+        Arc::new(CountingAudit::new(stores.audit.clone(), error_rates.clone())),
+        trace.clone(),
+    ));
     let cache_store: Arc<dyn Cache> = match &stores.cache {
         Some(redis) => redis.clone(),
         None => Arc::new(MemoryCache::builder().max_entries(MEMORY_CACHE_ENTRIES).build()),
@@ -328,7 +334,8 @@ pub async fn compose(
         format,
         supervisor,
         crate::settings::app_settings(config),
-    );
+    )
+    .with_trace_context(trace);
     let budgets = Arc::new(crate::budgets::EndpointBudgets::new(
         config,
         rates.0.redis_url.is_some(),

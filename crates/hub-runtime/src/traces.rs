@@ -1,12 +1,14 @@
 //! Distributed tracing from the `[telemetry]` section: the OTLP exporter sending through
 //! the hub's own HTTP client (hyper over rustls, the adapters' client), or nothing at all
-//! when no endpoint is configured.
+//! when no endpoint is configured; and the use cases' view of the running trace
+//! ([`Spans`], hub-core's `TraceContext` port).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hub_config::TelemetryConfig;
+use hub_core::trace::{SpanId, TraceId, TraceParent};
 pub use hub_telemetry::tracing_export::Tracing;
 use hub_telemetry::tracing_export::{self, ExportSettings, HttpClient, HttpError, StartError};
 use hub_upstream::{ClientConfig, HttpClient as UpstreamClient};
@@ -96,5 +98,98 @@ pub async fn flush(tracing: Option<Tracing>, grace: Duration) {
     if let Some(tracing) = tracing {
         // Shutting the provider down blocks until the exporter's thread is done.
         let _ = tokio::task::spawn_blocking(move || tracing.shutdown(grace)).await;
+    }
+}
+
+/// hub-core's `TraceContext` port over the hub's OpenTelemetry layer: the context of the
+/// hub span the calling task is in, and links added to it. With no layer in the
+/// subscriber (tracing off) it finds nothing and links nothing, at the cost of one
+/// look-up of the layer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spans;
+
+impl hub_core::TraceContext for Spans {
+    fn current(&self) -> Option<TraceParent> {
+        let ids = tracing_export::spans::current_ids()?;
+        let flags = u8::from(ids.sampled);
+        Some(TraceParent::new(
+            TraceId::from_bytes(ids.trace_id)?,
+            SpanId::from_bytes(ids.span_id)?,
+            flags,
+        ))
+    }
+
+    fn link_current(&self, original: &TraceParent) {
+        tracing_export::spans::link_current(tracing_export::spans::SpanIds {
+            trace_id: original.trace_id().to_bytes(),
+            span_id: original.span_id().to_bytes(),
+            sampled: original.sampled(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hub_core::TraceContext as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    #[test]
+    fn without_the_layer_no_span_is_a_trace() {
+        let subscriber = tracing_subscriber::registry();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("use case");
+            assert!(!span.is_disabled(), "another layer's span");
+            let _in = span.enter();
+            assert_eq!(Spans.current(), None);
+        });
+    }
+
+    #[tokio::test]
+    async fn with_the_layer_the_current_hub_span_is_the_context() {
+        let config = TelemetryConfig {
+            // Nothing listens: the spans are dropped when flushed.
+            otlp_endpoint: Some("http://127.0.0.1:9".to_owned()),
+            ..TelemetryConfig::default()
+        };
+        let tracing = start(&config).unwrap().unwrap();
+        let subscriber = tracing_subscriber::registry().with(tracing.layer());
+        tracing::subscriber::with_default(subscriber, || {
+            assert_eq!(Spans.current(), None, "no span is current");
+            let span = tracing::info_span!("use case");
+            let _in = span.enter();
+            let current = Spans.current().expect("the hub span's context");
+            let trace_id = tracing_export::spans::trace_id(&span).unwrap();
+            assert_eq!(current.trace_id().to_bytes(), trace_id.0);
+            assert!(current.sampled());
+            let original: TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap();
+            Spans.link_current(&original);
+            assert_eq!(Spans.current(), Some(current), "a link changes no context");
+        });
+        flush(Some(tracing), Duration::from_millis(100)).await;
+    }
+
+    /// Serving a request whose trace is not sampled (no span is built), the context is
+    /// the request's, flagged not sampled, as its log lines' trace id is.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_unsampled_request_is_its_own_context_flagged_not_sampled() {
+        let config = TelemetryConfig {
+            otlp_endpoint: Some("http://127.0.0.1:9".to_owned()),
+            sample_ratio: 0.0,
+            ..TelemetryConfig::default()
+        };
+        let tracing = start(&config).unwrap().unwrap();
+        let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(tracing.layer()));
+        let request = tracing_export::spans::request("GET", &http::HeaderMap::new(), "req-1");
+        let trace_id = request.trace_id().expect("a trace id, sampled or not");
+        let current = request.within(async { Spans.current() }).await;
+        let current = current.expect("the request's context");
+        assert_eq!(current.trace_id().to_bytes(), trace_id.0);
+        assert!(!current.sampled());
+        drop(guard);
+        flush(Some(tracing), Duration::from_millis(100)).await;
     }
 }

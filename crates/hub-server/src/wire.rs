@@ -353,6 +353,9 @@ pub struct DlqEntryBody {
     pub conversation_id: Option<String>,
     /// The hub request that failed.
     pub request_id: Option<String>,
+    /// The W3C trace id (32 lower-case hex digits) of the failed write's trace, when it
+    /// was traced; a replay's span links to that write's span.
+    pub trace_id: Option<String>,
     /// The replay's result, once `replayed`.
     #[schema(value_type = Option<Object>)]
     pub result: Option<serde_json::Value>,
@@ -384,6 +387,7 @@ impl From<DlqEntry> for DlqEntryBody {
             status: e.status.as_str().to_owned(),
             conversation_id: f.conversation_id,
             request_id: f.request_id,
+            trace_id: f.traceparent.map(|t| t.trace_id().to_string()),
             result: e.result,
             reason: e.reason,
             acted_by: e.acted_by,
@@ -430,6 +434,9 @@ pub struct AuditRecordBody {
     pub params: serde_json::Value,
     /// The error, on failure.
     pub error: Option<String>,
+    /// The W3C trace id (32 lower-case hex digits) of the request or replay that made
+    /// the call, when it was traced; null untraced and in older records.
+    pub trace_id: Option<String>,
 }
 
 impl From<AuditRecord> for AuditRecordBody {
@@ -449,6 +456,7 @@ impl From<AuditRecord> for AuditRecordBody {
             conversation_id: r.conversation_id,
             params,
             error: r.error,
+            trace_id: r.trace_id,
         }
     }
 }

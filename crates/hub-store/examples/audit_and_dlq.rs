@@ -39,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         conversation_id: None,
         params: json!({"subject": "Refund", "api_key": "[REDACTED]"}),
         error: None,
+        trace_id: None,
     };
     stores
         .audit
@@ -81,6 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 attempts: 3,
                 request_id: Some("req-1".to_owned()),
                 conversation_id: None,
+                traceparent: None,
             },
             None,
         )

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hub_core::{
     DeadLetterQueue, DlqEntry, DlqError, DlqFilter, DlqId, DlqStatus, NewDlqEntry, Page, ReplayClaim, ReplayOutcome,
-    StoreError,
+    StoreError, TraceParent,
 };
 
 use crate::clock::{Clock, duration_us, from_us, to_us};
@@ -16,7 +16,7 @@ use crate::db::{Database, Filter, Param, bind_all, with_pool};
 use crate::error::{corrupt, db_error};
 
 const COLUMNS: &str = "id, adapter, operation, payload, idempotency_key, error, error_code, attempts, request_id, \
-     conversation_id, created_us, status, result, reason, acted_by, acted_us, claim_token, claim_until_us";
+     conversation_id, traceparent, created_us, status, result, reason, acted_by, acted_us, claim_token, claim_until_us";
 
 /// One row of `dlq_entries`.
 #[derive(Debug, sqlx::FromRow)]
@@ -31,6 +31,7 @@ struct Row {
     attempts: i64,
     request_id: Option<String>,
     conversation_id: Option<String>,
+    traceparent: Option<String>,
     created_us: i64,
     status: String,
     result: Option<String>,
@@ -80,6 +81,12 @@ impl Row {
                 attempts: u32::try_from(self.attempts).map_err(|e| corrupt("attempts", e))?,
                 request_id: self.request_id,
                 conversation_id: self.conversation_id,
+                traceparent: self
+                    .traceparent
+                    .as_deref()
+                    .map(TraceParent::parse)
+                    .transpose()
+                    .map_err(|e| corrupt("dead-letter traceparent", e))?,
             },
             created_at: from_us(self.created_us)?,
             status,
@@ -104,7 +111,7 @@ impl Row {
 ///     adapter: "ticketing".into(), operation: "create_ticket".into(),
 ///     payload: serde_json::json!({"subject": "Refund"}), idempotency_key: Some("k-1".into()),
 ///     error: "upstream timed out".into(), error_code: "upstream_timeout".into(), attempts: 3,
-///     request_id: Some("req-1".into()), conversation_id: None,
+///     request_id: Some("req-1".into()), conversation_id: None, traceparent: None,
 /// }, None).await?;
 /// assert_eq!(dlq.pending_count().await?, 1);
 /// # let _ = entry; Ok(()) }
@@ -161,8 +168,8 @@ impl DeadLetterQueue for SqlDeadLetterQueue {
         let acted_us = actor.as_ref().map(|_| now);
         let sql = format!(
             "INSERT INTO dlq_entries (id, adapter, operation, payload, idempotency_key, error, error_code, attempts, \
-             request_id, conversation_id, created_us, status, acted_by, acted_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13) RETURNING {COLUMNS}"
+             request_id, conversation_id, traceparent, created_us, status, acted_by, acted_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14) RETURNING {COLUMNS}"
         );
         let row = with_pool!(self.db, p => sqlx::query_as::<_, Row>(&sql)
             .bind(&id)
@@ -175,6 +182,7 @@ impl DeadLetterQueue for SqlDeadLetterQueue {
             .bind(i64::from(entry.attempts))
             .bind(&entry.request_id)
             .bind(&entry.conversation_id)
+            .bind(entry.traceparent.map(|t| t.to_string()))
             .bind(now)
             .bind(&actor)
             .bind(acted_us)

@@ -374,6 +374,8 @@ impl Endpoint {
             conversation_id: ctx.conversation_id.as_ref().map(|c| c.as_str().to_owned()),
             params: redacted(&call.params),
             error: None,
+            // Set from the span of the call by the composition's audit log (`hub_app::TracedAudit`).
+            trace_id: None,
         };
         let durable = match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {
             Ok(result) => result.map_err(|e| e.to_string()),
@@ -437,6 +439,8 @@ impl Endpoint {
             conversation_id: conversation_id.map(str::to_owned),
             params: redacted(&call.params),
             error: result.as_ref().err().map(|e| format!("{}: {e}", e.code())),
+            // Set from the span of the call by the composition's audit log (`hub_app::TracedAudit`).
+            trace_id: None,
         };
         // A write's record is made durable before its answer goes out, so that a crash
         // just after cannot leave an upstream effect the hub answered for without its

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hub_core::testing::Gate;
+use hub_core::testing::{FixedTrace, Gate};
 use hub_core::*;
 use serde_json::Value;
 
@@ -27,6 +27,7 @@ async fn seed_v1(rig: &Rig) -> Vec<DlqEntry> {
             attempts: 3,
             request_id: Some("req-0".into()),
             conversation_id: Some("conv-0".into()),
+            traceparent: None,
         };
         entries.push(rig.dlq.enqueue(failure, None).await.unwrap());
     }
@@ -137,6 +138,7 @@ async fn an_unreadable_payload_is_reported_not_sent() {
         attempts: 1,
         request_id: None,
         conversation_id: None,
+        traceparent: None,
     };
     let entry = rig.dlq.enqueue(failure, None).await.unwrap();
     let replayed = rig.hub.replay(&entry.id, "ops", ctx("r"), false).await.unwrap();
@@ -181,4 +183,42 @@ async fn a_long_replay_renews_its_claim() {
     gate.open();
     assert!(matches!(replay.await.unwrap().unwrap(), Replayed::Done(_)));
     assert_eq!(rig.dlq.renewals.load(Ordering::SeqCst), 7);
+}
+
+/// A dead letter keeps the trace context of the span its write failed in, and its replay
+/// links to that span from its own trace; an untraced hub keeps none and links nothing.
+#[tokio::test]
+async fn a_replay_links_to_the_trace_of_the_write_that_failed() {
+    let write_trace: TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        .parse()
+        .unwrap();
+    let replay_trace: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        .parse()
+        .unwrap();
+    let mut rig = Rig::new();
+    let trace = Arc::new(FixedTrace::new(write_trace));
+    rig.hub = rig.hub.clone().with_trace_context(trace.clone());
+    let op = WriteOp::Cancel(DraftId::parse("D-1").unwrap());
+    let entry = crate::dead_letter::enqueue(&rig.hub, &ctx("r-write"), &op, &Error::Timeout, None)
+        .await
+        .unwrap();
+    assert_eq!(entry.failure.traceparent, Some(write_trace));
+    assert!(trace.links().is_empty());
+
+    *trace.current.lock().unwrap() = Some(replay_trace);
+    let replayed = rig.hub.replay(&entry.id, "ops", ctx("r-replay"), false).await.unwrap();
+    assert!(matches!(replayed, Replayed::Done(_)), "{replayed:?}");
+    assert_eq!(trace.links(), [write_trace]);
+
+    let untraced = Rig::new();
+    let entry = crate::dead_letter::enqueue(&untraced.hub, &ctx("r-write"), &op, &Error::Timeout, None)
+        .await
+        .unwrap();
+    assert_eq!(entry.failure.traceparent, None);
+    let replayed = untraced
+        .hub
+        .replay(&entry.id, "ops", ctx("r-replay"), false)
+        .await
+        .unwrap();
+    assert!(matches!(replayed, Replayed::Done(_)), "{replayed:?}");
 }

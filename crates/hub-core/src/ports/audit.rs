@@ -70,6 +70,11 @@ pub struct AuditRecord {
     pub params: serde_json::Value,
     /// The error's code and message, on failure.
     pub error: Option<String>,
+    /// The W3C trace id (32 lower-case hex digits) of the span the call was made in,
+    /// when it was traced ([`crate::trace::TraceId`]); `None` untraced and in records
+    /// older than the column.
+    #[serde(default)]
+    pub trace_id: Option<String>,
 }
 
 /// Which audit records to list, newest first.

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::id::DlqId;
 use crate::ports::Page;
 use crate::store_error::StoreError;
+use crate::trace::TraceParent;
 
 /// Where an entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,6 +61,10 @@ pub struct NewDlqEntry {
     pub request_id: Option<String>,
     /// The support conversation, when known.
     pub conversation_id: Option<String>,
+    /// The W3C trace context of the span the write failed in, when it was traced: a
+    /// replay's span links to it.
+    #[serde(default)]
+    pub traceparent: Option<TraceParent>,
 }
 
 /// A stored entry.
@@ -106,6 +111,7 @@ impl DlqEntry {
     ///         attempts: 1,
     ///         request_id: None,
     ///         conversation_id: None,
+    ///         traceparent: None,
     ///     },
     ///     created_at: time::OffsetDateTime::UNIX_EPOCH,
     ///     status: DlqStatus::Pending,

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod secrets;
 pub mod sessions;
 pub mod ticketing;
+pub mod trace_context;
 pub mod transactions;
 pub mod webhook_ids;
 

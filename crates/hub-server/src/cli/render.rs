@@ -87,6 +87,7 @@ pub(crate) fn entry(v: &Value) -> String {
         "idempotency_key",
         "request_id",
         "conversation_id",
+        "trace_id",
         "reason",
         "acted_by",
         "acted_at",

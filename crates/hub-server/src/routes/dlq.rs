@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hub_app::{ReplayError, Replayed};
 use hub_core::{DlqError, DlqFilter, DlqId, DlqStatus, Operation};
+use tracing::Instrument as _;
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
@@ -122,8 +123,9 @@ pub async fn replay(
         })?
         .unwrap_or(false);
     // Run in its own task: a client that disconnects cannot cut the replay short
-    // between the upstream call and recording its outcome.
-    tokio::spawn(async move { replay_entry(&state, &corr, actor, id, force).await })
+    // between the upstream call and recording its outcome. The task carries the
+    // request's span: the replay's spans are in the request's trace.
+    tokio::spawn(async move { replay_entry(&state, &corr, actor, id, force).await }.in_current_span())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the replay task failed");

@@ -39,6 +39,8 @@ async fn list_and_get() {
         assert!(entry.get(field).is_some(), "{field} in {entry}");
     }
     assert_eq!(entry["status"], "pending");
+    // Untraced: the trace id is there, null.
+    assert_eq!(entry["trace_id"], serde_json::Value::Null);
     srv.req("GET", "/v1/dlq/nope")
         .token(ADMIN)
         .send()
@@ -49,6 +51,41 @@ async fn list_and_get() {
         .send()
         .await
         .problem(422, "invalid_body");
+}
+
+/// An entry kept with the trace context of its failed write shows that trace's id (the
+/// list and the entry alike).
+#[tokio::test]
+async fn a_traced_entry_shows_its_trace_id() {
+    let hub = Hub::new();
+    let untraced = hub.dlq.seed("cancel_draft", json!({"draft_id": "D-1"}), None);
+    let traced = hub.dlq.insert(hub_core::NewDlqEntry {
+        traceparent: Some(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                .parse()
+                .unwrap(),
+        ),
+        ..hub.dlq.get_sync(untraced.as_str()).unwrap().failure
+    });
+    let srv = hub.serve().await;
+    let entry = srv
+        .req("GET", &format!("/v1/dlq/{}", traced.id))
+        .token(ADMIN)
+        .send()
+        .await
+        .json();
+    assert_eq!(entry["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+    let page = srv.req("GET", "/v1/dlq").token(ADMIN).send().await.json();
+    let ids: Vec<&serde_json::Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["trace_id"])
+        .collect();
+    assert_eq!(
+        ids,
+        [&json!("0af7651916cd43dd8448eb211c80319c"), &serde_json::Value::Null]
+    );
 }
 
 #[tokio::test]
@@ -226,6 +263,7 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
         conversation_id: None,
         params: json!({"subject": "s", "api_key": "canary-audit-secret"}),
         error: None,
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
     });
     let circuits = || vec![("ticketing".to_owned(), hub_server::CircuitState::HalfOpen)];
     let state = hub.state.clone().with_circuits(std::sync::Arc::new(circuits));
@@ -238,6 +276,7 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
     assert_eq!(res.status, 200);
     assert!(!res.text().contains("canary-audit-secret"));
     assert_eq!(res.json()["items"][0]["params"]["subject"], "s");
+    assert_eq!(res.json()["items"][0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     srv.req("GET", "/v1/audit?since=yesterday")
         .token(ADMIN)
         .send()

@@ -122,6 +122,7 @@ async fn enqueue_entry(db: &str, operation: &str, payload: Value) -> String {
                 attempts: 3,
                 request_id: Some("req-1".into()),
                 conversation_id: Some("conv-1".into()),
+                traceparent: None,
             },
             None,
         )

@@ -37,6 +37,7 @@ impl DlqExt for MemoryDlq {
             attempts: 3,
             request_id: Some("req-0".into()),
             conversation_id: Some("conv-0".into()),
+            traceparent: None,
         })
         .id
     }

@@ -22,6 +22,7 @@ struct Row {
     conversation_id: Option<String>,
     params: String,
     error: Option<String>,
+    trace_id: Option<String>,
 }
 
 impl Row {
@@ -51,6 +52,7 @@ impl Row {
             conversation_id: self.conversation_id,
             params: serde_json::from_str(&self.params).map_err(|e| corrupt("audit params", e))?,
             error: self.error,
+            trace_id: self.trace_id,
         })
     }
 }
@@ -82,7 +84,7 @@ pub(super) async fn run(db: &Database, query: &AuditQuery) -> Result<Page<AuditR
     let (clause, params) = f.finish();
     let sql = format!(
         "SELECT id, at_us, adapter, operation, outcome, http_status, attempts, duration_ms, request_id, \
-         conversation_id, params, error FROM audit_records {clause} ORDER BY at_us DESC, id DESC LIMIT {}",
+         conversation_id, params, error, trace_id FROM audit_records {clause} ORDER BY at_us DESC, id DESC LIMIT {}",
         limit + 1
     );
     let mut rows =

@@ -122,7 +122,7 @@ async fn insert(db: &Database, batch: &[AuditRecord]) -> Result<(), StoreError> 
     with_pool!(db, p => {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO audit_records (at_us, adapter, operation, outcome, http_status, attempts, duration_ms, \
-             request_id, conversation_id, params, error) ",
+             request_id, conversation_id, params, error, trace_id) ",
         );
         q.push_values(batch.iter().zip(&rows), |mut b, (r, (at, outcome, status, attempts, duration, params))| {
             b.push_bind(*at)
@@ -135,7 +135,8 @@ async fn insert(db: &Database, batch: &[AuditRecord]) -> Result<(), StoreError> 
                 .push_bind(&r.request_id)
                 .push_bind(&r.conversation_id)
                 .push_bind(params)
-                .push_bind(&r.error);
+                .push_bind(&r.error)
+                .push_bind(&r.trace_id);
         });
         q.build().execute(p).await.map(drop)
     })

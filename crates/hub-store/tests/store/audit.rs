@@ -42,6 +42,8 @@ pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
         conversation_id: (n.is_multiple_of(2)).then(|| "conv-9".to_owned()),
         params: json!({"ticket_id": format!("T-{n}"), "password": "[redacted]"}),
         error: (n.is_multiple_of(3)).then(|| "upstream_timeout: timed out".to_owned()),
+        // The trace id (since migration 0007) round-trips, and so does its absence.
+        trace_id: (!n.is_multiple_of(4)).then(|| format!("4bf92f3577b34da6{n:016x}")),
     }
 }
 

@@ -61,6 +61,12 @@ pub(crate) fn failure(adapter: &str, n: u32) -> NewDlqEntry {
         attempts: 3,
         request_id: Some(format!("req-{n}")),
         conversation_id: Some("conv-1".to_owned()),
+        // The traceparent (since migration 0007) round-trips, and so does its absence.
+        traceparent: (n % 2 == 1).then(|| {
+            format!("00-0af7651916cd43dd{n:016x}-b7ad6b7169203331-01")
+                .parse()
+                .unwrap()
+        }),
     }
 }
 
@@ -69,6 +75,7 @@ async fn an_entry_round_trips_exactly(env: Env) {
     let new = failure("ticketing", 1);
     let entry = dlq.enqueue(new.clone(), Some("system".to_owned())).await.unwrap();
     assert_eq!(entry.failure, new);
+    assert!(entry.failure.traceparent.is_some());
     assert_eq!(entry.status, DlqStatus::Pending);
     assert_eq!(entry.created_at, START);
     assert_eq!(entry.acted_by.as_deref(), Some("system"));
@@ -76,6 +83,9 @@ async fn an_entry_round_trips_exactly(env: Env) {
     assert_eq!(dlq.get(&entry.id).await.unwrap(), Some(entry.clone()));
     let anonymous = dlq.enqueue(failure("ticketing", 2), None).await.unwrap();
     assert_eq!((anonymous.acted_by, anonymous.acted_at), (None, None));
+    let untraced = dlq.get(&anonymous.id).await.unwrap().unwrap();
+    assert_eq!(untraced.failure, failure("ticketing", 2));
+    assert_eq!(untraced.failure.traceparent, None);
     assert_eq!(dlq.pending_count().await.unwrap(), 2);
 }
 

@@ -139,3 +139,70 @@ async fn a_statement_blocked_on_postgresql_times_out_as_unavailable() {
     stores.database.close().await;
     db.drop_it().await;
 }
+
+/// Rows written before migration 0007 (the trace columns) read back without a trace
+/// context, on both engines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_from_before_the_trace_columns_have_no_trace() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::create(backend).await;
+        let insert_dlq = "INSERT INTO dlq_entries (id, adapter, operation, payload, error, error_code, attempts, \
+                          created_us, status) VALUES ('0193a3f0-0000-7000-8000-000000000001', 'ticketing', \
+                          'create_ticket', '{}', 'timed out', 'upstream_timeout', 3, 0, 'pending')";
+        let insert_audit = "INSERT INTO audit_records (at_us, adapter, operation, outcome, attempts, duration_ms, \
+                            params) VALUES (0, 'ticketing', 'get_ticket_status', 'success', 1, 5, '{}')";
+        match backend {
+            Backend::Sqlite => {
+                use std::str::FromStr as _;
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+                    .unwrap()
+                    .create_if_missing(true);
+                std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                before_0007(sqlx::migrate!("./migrations/sqlite"))
+                    .run(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query(insert_dlq).execute(&pool).await.unwrap();
+                sqlx::query(insert_audit).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+                before_0007(sqlx::migrate!("./migrations/postgres"))
+                    .run(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query(insert_dlq).execute(&pool).await.unwrap();
+                sqlx::query(insert_audit).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+        let stores = Stores::open(StoreConfig::with_database_url(&db.url)).await.unwrap();
+        let id = hub_core::DlqId::parse("0193a3f0-0000-7000-8000-000000000001").unwrap();
+        let entry = stores.dlq.get(&id).await.unwrap().expect("the old entry");
+        assert_eq!(entry.failure.traceparent, None, "{backend:?}");
+        let records = stores
+            .audit
+            .query(&AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(records.items.len(), 1, "{backend:?}");
+        assert_eq!(records.items[0].trace_id, None, "{backend:?}");
+        stores.database.close().await;
+        db.drop_it().await;
+    }
+}
+
+/// `all` without migration 0007 and later.
+fn before_0007(all: sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
+    let earlier: Vec<sqlx::migrate::Migration> = all.migrations.iter().filter(|m| m.version < 7).cloned().collect();
+    assert_eq!(earlier.len(), 6);
+    sqlx::migrate::Migrator {
+        migrations: earlier.into(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    }
+}

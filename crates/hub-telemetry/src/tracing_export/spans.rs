@@ -265,5 +265,64 @@ pub fn breaker_transition(span: &Span, adapter: &str, from: &'static str, to: &'
     );
 }
 
+/// A span's W3C context as plain values, for a caller that stores it (a dead letter
+/// keeps the context of the span its write failed in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanIds {
+    /// The trace id.
+    pub trace_id: [u8; 16],
+    /// The span id.
+    pub span_id: [u8; 8],
+    /// Whether the trace is sampled.
+    pub sampled: bool,
+}
+
+impl SpanIds {
+    fn of(sc: &SpanContext) -> Option<Self> {
+        sc.is_valid().then(|| Self {
+            trace_id: sc.trace_id().to_bytes(),
+            span_id: sc.span_id().to_bytes(),
+            sampled: sc.is_sampled(),
+        })
+    }
+}
+
+/// The context of the hub span the calling task is in; while serving a request whose
+/// trace is not sampled, that request's context (flagged not sampled). `None` when
+/// tracing is off (then nothing is looked up but the subscriber's layer, and nothing is
+/// allocated) or no hub span is current.
+pub fn current_ids() -> Option<SpanIds> {
+    super::sample_ratio()?;
+    if let Ok(ids) = UNSAMPLED.try_with(SpanIds::of) {
+        return ids;
+    }
+    let span = Span::current();
+    if span.is_disabled() {
+        return None;
+    }
+    SpanIds::of(span.context().span().span_context())
+}
+
+/// Adds to the span the calling task is in a link to the span `to` (a span of another
+/// trace, ended long ago: the write a replay runs again). Nothing when that span is off.
+pub fn link_current(to: SpanIds) {
+    let span = Span::current();
+    if span.is_disabled() {
+        return;
+    }
+    let flags = if to.sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::NOT_SAMPLED
+    };
+    span.add_link(SpanContext::new(
+        opentelemetry::trace::TraceId::from_bytes(to.trace_id),
+        opentelemetry::trace::SpanId::from_bytes(to.span_id),
+        flags,
+        true,
+        TraceState::NONE,
+    ));
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,38 @@
+//! The port to the running trace: which span the calling task is in, and linking that
+//! span to a stored one.
+
+use crate::trace::TraceParent;
+
+/// The trace context of the calling task, as the tracing setup sees it.
+///
+/// The use cases ask it for the context to store with a dead letter and an audit record,
+/// and to link a replay's span to the span of the write that failed. Both are called
+/// off the cached-read path (writes, dead letters, audit records). Without tracing
+/// ([`Untraced`]) nothing is found and nothing is linked.
+///
+/// ```
+/// use hub_core::ports::trace_context::{TraceContext, Untraced};
+/// assert_eq!(Untraced.current(), None);
+/// ```
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait TraceContext: Send + Sync {
+    /// The context of the span the calling task is in; `None` when tracing is off or no
+    /// span is current. Must not allocate when tracing is off.
+    fn current(&self) -> Option<TraceParent>;
+
+    /// Adds to the span the calling task is in a link to the span `original` names (a
+    /// span of another trace, ended long ago). Nothing when tracing is off.
+    fn link_current(&self, original: &TraceParent);
+}
+
+/// No tracing: no context, no links.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Untraced;
+
+impl TraceContext for Untraced {
+    fn current(&self) -> Option<TraceParent> {
+        None
+    }
+
+    fn link_current(&self, _: &TraceParent) {}
+}
