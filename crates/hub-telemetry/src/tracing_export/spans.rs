@@ -292,7 +292,7 @@ impl SpanIds {
 /// tracing is off (then nothing is looked up but the subscriber's layer, and nothing is
 /// allocated) or no hub span is current.
 pub fn current_ids() -> Option<SpanIds> {
-    super::sample_ratio()?;
+    super::sampling::sample_ratio()?;
     if let Ok(ids) = UNSAMPLED.try_with(SpanIds::of) {
         return ids;
     }
