@@ -31,6 +31,8 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 /// The caller's trace: every span of the request belongs to it.
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+/// A caller's trace that it does not sample.
+const UNSAMPLED_TRACE: &str = "5cf92f3577b34da6a3ce929d0e0e4737";
 /// The caller's span: the hub's server span is its child.
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
@@ -272,7 +274,13 @@ fn is_request(span: &Span, request_id: &str) -> bool {
 async fn an_unsampled_request_exports_nothing_and_a_sampled_caller_is_followed() {
     let collector = Collector::start().await;
     let (tracing, _subscriber) = traced_at(&collector.url, Arc::new(Mutex::new(Vec::new())), 0.0);
-    let hub = Hub::start(Options::default()).await;
+    // It writes: its stores are on PostgreSQL (see the module's documentation).
+    let schema = Schema::create().await;
+    let hub = Hub::start(Options {
+        database_url: Some(schema.url()),
+        ..Options::default()
+    })
+    .await;
     let read = |path: &'static str, headers: Vec<(&'static str, String)>| {
         let hub = &hub;
         async move {
@@ -293,6 +301,22 @@ async fn an_unsampled_request_exports_nothing_and_a_sampled_caller_is_followed()
         ("x-request-id", "trace-sampled-1".to_owned()),
     ];
     read("/v1/transactions/TXN-5002", sampled_caller).await;
+    // A write runs in a task of its own: the caller's decision not to sample goes with it,
+    // and the upstream gets the caller's context as it came.
+    let unsampled_caller = format!("00-{UNSAMPLED_TRACE}-{CALLER_SPAN}-00");
+    let write = hub
+        .send(
+            http::Method::POST,
+            "/v1/tickets",
+            Some(WRITE_TOKEN),
+            Some(serde_json::json!({"customer_id": "CUST-1001", "subject": "s", "description": "d"})),
+            &[
+                ("traceparent", &unsampled_caller),
+                ("x-request-id", "trace-unsampled-write-1"),
+            ],
+        )
+        .await;
+    assert!(write.status < 300, "{:?}", write.json());
     let spans = spans_until(&tracing, &collector, |spans| {
         spans
             .iter()
@@ -312,6 +336,23 @@ async fn an_unsampled_request_exports_nothing_and_a_sampled_caller_is_followed()
             .all(|t| t.as_ref().is_some_and(|t| t.len() == 55 && t.ends_with("-00"))),
         "{sent:?}"
     );
+    let written: Vec<Option<String>> = hub
+        .sim
+        .control()
+        .requests(&RequestFilter {
+            system: Some(System::Generic),
+            request_id: Some("trace-unsampled-write-1".to_owned()),
+            ..RequestFilter::default()
+        })
+        .into_iter()
+        .map(|r| r.traceparent)
+        .collect();
+    assert!(!written.is_empty(), "the write reached the ticketing system");
+    assert!(
+        written.iter().all(|t| t.as_deref() == Some(unsampled_caller.as_str())),
+        "{written:?}"
+    );
+    assert!(!spans.iter().any(|s| hex(&s.trace_id) == UNSAMPLED_TRACE));
     hub.stop().await;
     collector.stop();
 }

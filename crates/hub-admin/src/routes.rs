@@ -14,7 +14,6 @@ use axum::{Extension, Form};
 use hub_core::{AuditQuery, DlqEntry, DlqError, DlqFilter, DlqId, DlqStatus};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use tracing::Instrument as _;
 
 use super::render::{self, CircuitRow, Dashboard, Filters, Live};
 use super::session::{Active, Flash, SessionError};
@@ -502,9 +501,11 @@ pub(super) async fn replay(
     let task_id = id.clone();
     let force = form.force.as_deref() == Some("yes");
     // Its own task, as in the API: a browser that goes away cannot cut the replay short
-    // between the upstream call and recording its outcome. It carries the request's span.
-    let outcome =
-        tokio::spawn(async move { task_state.hub.replay(&task_id, &actor, ctx, force).await }.in_current_span()).await;
+    // between the upstream call and recording its outcome. It is in the request's trace.
+    let hub = state.hub.clone();
+    let outcome = hub
+        .spawn_in_trace(async move { task_state.hub.replay(&task_id, &actor, ctx, force).await })
+        .await;
     let flash = match outcome {
         Ok(Ok(Replayed::Done(entry))) => Flash::ok(format!(
             "Replayed {id} ({} {}): it is now {}.",

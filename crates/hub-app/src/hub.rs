@@ -4,8 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::Future;
+
 use hub_core::{TraceContext, Untraced};
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::alerts::Supervisor;
 use crate::answer::AnswerFormat;
@@ -101,4 +104,29 @@ impl Hub {
         self.trace = trace;
         self
     }
+
+    /// Runs `task` in a task of its own (a caller that goes away cannot cut it short)
+    /// within the calling task's span and trace ([`TraceContext::in_current_trace`]),
+    /// and waits for its output.
+    pub async fn spawn_in_trace<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, TaskFailed> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = async move {
+            // The receiver is only gone when the caller's future was dropped.
+            let _ = tx.send(task.await);
+        };
+        let handle = tokio::spawn(self.trace.in_current_trace(Box::pin(task.in_current_span())));
+        handle.await.map_err(|e| TaskFailed { reason: e.to_string() })?;
+        // A task that ended has sent its output.
+        rx.await.map_err(|e| TaskFailed { reason: e.to_string() })
+    }
+}
+
+/// A task [`Hub::spawn_in_trace`] ran did not finish: it panicked or was cancelled.
+#[derive(Debug, thiserror::Error)]
+#[error("the task did not finish: {reason}")]
+pub struct TaskFailed {
+    reason: String,
 }

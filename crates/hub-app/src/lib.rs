@@ -34,7 +34,7 @@ pub use answer::{AnswerFormat, Failed, Failure, PlainAnswers, Rendered, WriteAns
 pub use callers::{Authenticator, Principal, Role};
 pub use error_rates::{CountingAudit, ErrorRates};
 pub use fingerprint::KeySource;
-pub use hub::{Hub, Settings};
+pub use hub::{Hub, Settings, TaskFailed};
 pub use notify::SupervisorNotifier;
 pub use operation::{WriteOp, Written};
 pub use ports::{Ports, Services};

@@ -59,7 +59,7 @@ impl Hub {
         let hub = self.clone();
         // The task carries the use case's span: the upstream calls are its children.
         let span = crate::spans::use_case(operation.as_str());
-        let task = tokio::spawn(
+        let task = self.spawn_in_trace(
             async move {
                 let answer = hub.run(request).await;
                 drop(slot);

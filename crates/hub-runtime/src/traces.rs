@@ -126,6 +126,10 @@ impl hub_core::TraceContext for Spans {
             sampled: original.sampled(),
         });
     }
+
+    fn in_current_trace(&self, task: hub_core::SpawnedTask) -> hub_core::SpawnedTask {
+        Box::pin(tracing_export::spans::in_current_trace(task))
+    }
 }
 
 #[cfg(test)]

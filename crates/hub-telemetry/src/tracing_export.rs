@@ -70,7 +70,7 @@ const SCOPE: &str = "integration-hub";
 /// The sampler is parent-based: a caller's sampled `traceparent` is always followed, a
 /// new trace is kept with probability `sample_ratio`. A request's server span is only
 /// built once [`spans::request`] has made that decision, so the sampler keeps a new
-/// server span as it is ([`sampling::sampler`]).
+/// server span as it is (`sampling::RootSampler`).
 pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()

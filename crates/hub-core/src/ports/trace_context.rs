@@ -1,6 +1,9 @@
 //! The port to the running trace: which span the calling task is in, and linking that
 //! span to a stored one.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::trace::TraceParent;
 
 /// The trace context of the calling task, as the tracing setup sees it.
@@ -23,7 +26,18 @@ pub trait TraceContext: Send + Sync {
     /// Adds to the span the calling task is in a link to the span `original` names (a
     /// span of another trace, ended long ago). Nothing when tracing is off.
     fn link_current(&self, original: &TraceParent);
+
+    /// `task`, about to be spawned by the calling task, made to run in the calling task's
+    /// trace: spawned work of a request whose trace is not sampled builds no span either
+    /// (a span is carried by instrumenting the task; that decision is not). Without
+    /// tracing, `task` as it is.
+    fn in_current_trace(&self, task: SpawnedTask) -> SpawnedTask {
+        task
+    }
 }
+
+/// A task handed to [`TraceContext::in_current_trace`] before it is spawned.
+pub type SpawnedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// No tracing: no context, no links.
 #[derive(Debug, Clone, Copy, Default)]

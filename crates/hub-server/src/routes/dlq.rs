@@ -5,7 +5,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hub_app::{ReplayError, Replayed};
 use hub_core::{DlqError, DlqFilter, DlqId, DlqStatus, Operation};
-use tracing::Instrument as _;
 
 use crate::auth::Principal;
 use crate::correlation::Correlation;
@@ -123,9 +122,10 @@ pub async fn replay(
         })?
         .unwrap_or(false);
     // Run in its own task: a client that disconnects cannot cut the replay short
-    // between the upstream call and recording its outcome. The task carries the
-    // request's span: the replay's spans are in the request's trace.
-    tokio::spawn(async move { replay_entry(&state, &corr, actor, id, force).await }.in_current_span())
+    // between the upstream call and recording its outcome. The task is in the
+    // request's trace.
+    let hub = state.hub.clone();
+    hub.spawn_in_trace(async move { replay_entry(&state, &corr, actor, id, force).await })
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "the replay task failed");

@@ -131,6 +131,19 @@ tokio::task_local! {
     static UNSAMPLED: SpanContext;
 }
 
+/// `task`, about to be spawned, made to keep the calling task's decision not to sample
+/// its trace ([`RequestTrace::within`]): a task-local is not inherited by a spawned task.
+/// (A sampled trace is carried by instrumenting the task with the current span.)
+pub fn in_current_trace<F: Future>(task: F) -> impl Future<Output = F::Output> {
+    let unsampled = UNSAMPLED.try_with(Clone::clone).ok();
+    async move {
+        match unsampled {
+            Some(sc) => UNSAMPLED.scope(sc, task).await,
+            None => task.await,
+        }
+    }
+}
+
 /// Whether the current task serves a request whose trace is not sampled ([`RequestTrace::within`]).
 pub(crate) fn unsampled_here() -> bool {
     UNSAMPLED.try_with(|_| ()).is_ok()
