@@ -172,6 +172,33 @@ async fn an_open_circuit_answers_503_with_retry_after_and_sends_nothing() {
     );
     let ready = hub.send(http::Method::GET, "/readyz", None, None, &[]).await.json();
     assert_eq!(ready["adapters"]["transaction_status"]["circuit"], "open");
+    // A storm of refusals: the first of each second is recorded as it happens, the rest
+    // of that second as one record with their number, and none is left uncounted.
+    const MORE: u64 = 30;
+    for _ in 0..MORE {
+        problem(&hub.get("/v1/transactions/TXN-5006", READ_TOKEN).await, 503, "circuit_open");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (records, calls) = loop {
+        let audit = hub
+            .get("/v1/audit?adapter=transaction_status&limit=200", ADMIN_TOKEN)
+            .await
+            .json();
+        let refused: Vec<&serde_json::Value> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["outcome"] == "rejected")
+            .collect();
+        let calls: u64 = refused.iter().map(|r| r["calls"].as_u64().unwrap()).sum();
+        if calls == MORE + 1 {
+            break (refused.len() as u64, calls);
+        }
+        assert!(calls <= MORE + 1, "{audit}");
+        assert!(std::time::Instant::now() < deadline, "refusals left uncounted: {audit}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(records < calls, "{records} records for {calls} refusals");
     hub.stop().await;
 }
 

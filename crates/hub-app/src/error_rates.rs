@@ -304,6 +304,7 @@ mod tests {
             params: serde_json::Value::Null,
             error: None,
             trace_id: None,
+            calls: 1,
         };
         log.record(record(AuditOutcome::Failure)).await.unwrap();
         log.record(record(AuditOutcome::Success)).await.unwrap();

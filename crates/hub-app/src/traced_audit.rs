@@ -24,7 +24,7 @@ use hub_core::{AuditLog, AuditQuery, AuditRecord, Page, StoreError, TraceContext
 /// audit.record(AuditRecord {
 ///     at: time::OffsetDateTime::UNIX_EPOCH, adapter: "ticketing".into(), operation: "get_ticket".into(),
 ///     outcome: AuditOutcome::Success, http_status: Some(200), attempts: 1, duration_ms: 3,
-///     request_id: None, conversation_id: None, params: serde_json::json!({}), error: None, trace_id: None,
+///     request_id: None, conversation_id: None, params: serde_json::json!({}), error: None, trace_id: None, calls: 1,
 /// }).await.unwrap();
 /// assert_eq!(inner.records()[0].trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
 /// # }
@@ -89,6 +89,7 @@ mod tests {
             params: serde_json::json!({}),
             error: None,
             trace_id: trace_id.map(str::to_owned),
+            calls: 1,
         }
     }
 

@@ -437,6 +437,9 @@ pub struct AuditRecordBody {
     /// The W3C trace id (32 lower-case hex digits) of the request or replay that made
     /// the call, when it was traced; null untraced and in older records.
     pub trace_id: Option<String>,
+    /// How many calls the record stands for: 1, or for refusals by the hub itself (an
+    /// open circuit, a spent rate budget) past the first of a second, their number.
+    pub calls: u32,
 }
 
 impl From<AuditRecord> for AuditRecordBody {
@@ -457,6 +460,7 @@ impl From<AuditRecord> for AuditRecordBody {
             params,
             error: r.error,
             trace_id: r.trace_id,
+            calls: r.calls,
         }
     }
 }

@@ -40,6 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         params: json!({"subject": "Refund", "api_key": "[REDACTED]"}),
         error: None,
         trace_id: None,
+        calls: 1,
     };
     stores
         .audit

@@ -27,6 +27,7 @@ use crate::client::{HttpClient, Response};
 use crate::every::Every;
 use crate::observe::AdapterMetrics;
 use crate::rate_headers::{self, RateFamily};
+use crate::refusals::{Admitted, Refusals};
 use crate::request::{Call, Idempotency};
 use crate::response::{self, RejectReason};
 
@@ -119,6 +120,8 @@ pub struct Endpoint {
     /// When `integration_rate_budget_remaining` is read from the budget after an
     /// admission: at most once a second (a shared budget's state is a Redis round trip).
     rate_gauge: Every,
+    /// Refusals by the hub itself, audited per second.
+    refusals: Refusals,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -153,6 +156,7 @@ impl Endpoint {
             reject_reason: parts.reject_reason,
             rate: parts.rate,
             rate_gauge: Every::new(RATE_GAUGE_EVERY),
+            refusals: Refusals::default(),
         }
     }
 
@@ -376,6 +380,7 @@ impl Endpoint {
             error: None,
             // Set from the span of the call by the composition's audit log (`hub_app::TracedAudit`).
             trace_id: None,
+            calls: 1,
         };
         let durable = match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {
             Ok(result) => result.map_err(|e| e.to_string()),
@@ -417,19 +422,9 @@ impl Endpoint {
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let request_id = ctx.request_id.as_str();
         let conversation_id = ctx.conversation_id.as_ref().map(|c| c.as_str());
-        match result {
-            Ok(_) => {
-                tracing::info!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
-                http_status, attempts, request_id, conversation_id, "upstream call");
-            }
-            Err(e) => {
-                tracing::warn!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
-                http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
-            }
-        }
-        let record = AuditRecord {
+        let record = || AuditRecord {
             at,
-            adapter,
+            adapter: adapter.clone(),
             operation: call.operation.as_str().to_owned(),
             outcome,
             http_status,
@@ -441,15 +436,47 @@ impl Endpoint {
             error: result.as_ref().err().map(|e| format!("{}: {e}", e.code())),
             // Set from the span of the call by the composition's audit log (`hub_app::TracedAudit`).
             trace_id: None,
+            calls: 1,
         };
+        // Refused by the hub itself, nothing sent: the first refusal of a second is logged
+        // and recorded, the rest of that second counted into one record.
+        if let Err(e @ (Error::CircuitOpen { .. } | Error::RateBudgetSpent { .. })) = result {
+            let records = match self
+                .refusals
+                .admit(call.operation.as_str(), outcome, record, &self.audit)
+            {
+                Admitted::Held => return,
+                Admitted::Record(records) => records,
+            };
+            tracing::warn!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
+                http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
+            for record in records {
+                // Best effort, never a wait on a store that just failed.
+                if let Err(e) = self.audit.record(record).await {
+                    metrics::counter!("integration_audit_write_failures_total").increment(1);
+                    tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
+                }
+            }
+            return;
+        }
+        match result {
+            Ok(_) => {
+                tracing::info!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
+                http_status, attempts, request_id, conversation_id, "upstream call");
+            }
+            Err(e) => {
+                tracing::warn!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
+                http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
+            }
+        }
+        let record = record();
         // A write's record is made durable before its answer goes out, so that a crash
         // just after cannot leave an upstream effect the hub answered for without its
         // audit record (its `started` record already is). Reads stay write-behind: the
         // log's writer batches them.
-        // A refusal sent nothing: best effort, never a wait on a store that just failed.
-        let written = if matches!(call.idempotency, Idempotency::Idempotent)
-            || matches!(outcome, AuditOutcome::Rejected | AuditOutcome::RateLimited)
-        {
+        // A write refused unrecorded sent nothing: best effort, never a wait on a store
+        // that just failed.
+        let written = if matches!(call.idempotency, Idempotency::Idempotent) || outcome == AuditOutcome::Rejected {
             self.audit.record(record).await.map_err(|e| e.to_string())
         } else {
             match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {

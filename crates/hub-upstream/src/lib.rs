@@ -16,6 +16,7 @@ pub mod endpoint;
 mod every;
 pub mod observe;
 pub mod rate_headers;
+mod refusals;
 pub mod request;
 pub mod response;
 pub mod retry_after;

@@ -75,6 +75,16 @@ pub struct AuditRecord {
     /// older than the column.
     #[serde(default)]
     pub trace_id: Option<String>,
+    /// How many calls the record stands for: 1, except for refusals by the hub itself
+    /// (an open circuit, a spent rate budget), which past the first of a second are
+    /// recorded together, one record with their number (the first of them its time, ids
+    /// and parameters, `duration_ms` the span from the first to the last).
+    #[serde(default = "one")]
+    pub calls: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Which audit records to list, newest first.

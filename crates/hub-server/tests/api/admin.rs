@@ -262,6 +262,7 @@ async fn the_page_shows_circuits_error_rates_dead_letters_and_audit_records() {
         params: json!({}),
         error: Some("upstream_unavailable: <i>down</i>".into()),
         trace_id: None,
+        calls: 1,
     });
     let srv = hub.serve().await;
     let b = signed_in(&srv).await;

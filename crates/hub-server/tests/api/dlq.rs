@@ -264,6 +264,7 @@ async fn audit_lists_redacted_records_and_readiness_reports_stores() {
         params: json!({"subject": "s", "api_key": "canary-audit-secret"}),
         error: None,
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        calls: 1,
     });
     let circuits = || vec![("ticketing".to_owned(), hub_server::CircuitState::HalfOpen)];
     let state = hub.state.clone().with_circuits(std::sync::Arc::new(circuits));

@@ -42,7 +42,7 @@ use self::writer::{Command, Counters};
 ///     at: time::OffsetDateTime::now_utc(), adapter: "ticketing".into(), operation: "get_ticket".into(),
 ///     outcome: AuditOutcome::Success, http_status: Some(200), attempts: 1, duration_ms: 42,
 ///     request_id: Some("req-1".into()), conversation_id: None,
-///     params: serde_json::json!({"ticket_id": "T-1"}), error: None, trace_id: None,
+///     params: serde_json::json!({"ticket_id": "T-1"}), error: None, trace_id: None, calls: 1,
 /// }).await?;
 /// log.flush().await?; // on shutdown: everything recorded so far is committed
 /// # Ok(()) }

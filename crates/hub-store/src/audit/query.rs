@@ -23,6 +23,7 @@ struct Row {
     params: String,
     error: Option<String>,
     trace_id: Option<String>,
+    calls: i64,
 }
 
 impl Row {
@@ -53,6 +54,7 @@ impl Row {
             params: serde_json::from_str(&self.params).map_err(|e| corrupt("audit params", e))?,
             error: self.error,
             trace_id: self.trace_id,
+            calls: u32::try_from(self.calls).map_err(|e| corrupt("calls", e))?,
         })
     }
 }
@@ -84,7 +86,7 @@ pub(super) async fn run(db: &Database, query: &AuditQuery) -> Result<Page<AuditR
     let (clause, params) = f.finish();
     let sql = format!(
         "SELECT id, at_us, adapter, operation, outcome, http_status, attempts, duration_ms, request_id, \
-         conversation_id, params, error, trace_id FROM audit_records {clause} ORDER BY at_us DESC, id DESC LIMIT {}",
+         conversation_id, params, error, trace_id, calls FROM audit_records {clause} ORDER BY at_us DESC, id DESC LIMIT {}",
         limit + 1
     );
     let mut rows =

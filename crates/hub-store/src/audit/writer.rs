@@ -122,7 +122,7 @@ async fn insert(db: &Database, batch: &[AuditRecord]) -> Result<(), StoreError> 
     with_pool!(db, p => {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO audit_records (at_us, adapter, operation, outcome, http_status, attempts, duration_ms, \
-             request_id, conversation_id, params, error, trace_id) ",
+             request_id, conversation_id, params, error, trace_id, calls) ",
         );
         q.push_values(batch.iter().zip(&rows), |mut b, (r, (at, outcome, status, attempts, duration, params))| {
             b.push_bind(*at)
@@ -136,7 +136,8 @@ async fn insert(db: &Database, batch: &[AuditRecord]) -> Result<(), StoreError> 
                 .push_bind(&r.conversation_id)
                 .push_bind(params)
                 .push_bind(&r.error)
-                .push_bind(&r.trace_id);
+                .push_bind(&r.trace_id)
+                .push_bind(i64::from(r.calls));
         });
         q.build().execute(p).await.map(drop)
     })

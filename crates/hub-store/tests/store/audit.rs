@@ -44,6 +44,8 @@ pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
         error: (n.is_multiple_of(3)).then(|| "upstream_timeout: timed out".to_owned()),
         // The trace id (since migration 0007) round-trips, and so does its absence.
         trace_id: (!n.is_multiple_of(4)).then(|| format!("4bf92f3577b34da6{n:016x}")),
+        // The number of calls (since migration 0008) round-trips.
+        calls: if n.is_multiple_of(11) { 1000 + n } else { 1 },
     }
 }
 

@@ -141,7 +141,7 @@ async fn a_statement_blocked_on_postgresql_times_out_as_unavailable() {
 }
 
 /// Rows written before migration 0007 (the trace columns) read back without a trace
-/// context, on both engines.
+/// context, and audit rows standing for one call (migration 0008), on both engines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_from_before_the_trace_columns_have_no_trace() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -192,6 +192,7 @@ async fn rows_from_before_the_trace_columns_have_no_trace() {
             .unwrap();
         assert_eq!(records.items.len(), 1, "{backend:?}");
         assert_eq!(records.items[0].trace_id, None, "{backend:?}");
+        assert_eq!(records.items[0].calls, 1, "{backend:?}");
         stores.database.close().await;
         db.drop_it().await;
     }
