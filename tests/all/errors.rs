@@ -176,7 +176,11 @@ async fn an_open_circuit_answers_503_with_retry_after_and_sends_nothing() {
     // of that second as one record with their number, and none is left uncounted.
     const MORE: u64 = 30;
     for _ in 0..MORE {
-        problem(&hub.get("/v1/transactions/TXN-5006", READ_TOKEN).await, 503, "circuit_open");
+        problem(
+            &hub.get("/v1/transactions/TXN-5006", READ_TOKEN).await,
+            503,
+            "circuit_open",
+        );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let (records, calls) = loop {
