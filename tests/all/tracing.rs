@@ -263,6 +263,22 @@ fn traceparents_sent(hub: &Hub, request_id: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Reads `path` as a caller whose sampled span is [`CALLER_SPAN`] of [`TRACE`], with the
+/// request id `request_id`; the read must succeed.
+async fn read_in_caller_trace(hub: &Hub, path: &str, request_id: &str) {
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let resp = hub
+        .send(
+            http::Method::GET,
+            path,
+            Some(READ_TOKEN),
+            None,
+            &[("traceparent", &traceparent), ("x-request-id", request_id)],
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{:?}", resp.json());
+}
+
 fn is_request(span: &Span, request_id: &str) -> bool {
     span.kind == SpanKind::Server as i32 && attr(span, "hub.request_id").as_deref() == Some(request_id)
 }
@@ -373,17 +389,7 @@ async fn one_request_is_one_tree_and_each_attempt_sends_its_own_span() {
                 .times(2),
         )
         .unwrap();
-    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
-    let resp = hub
-        .send(
-            http::Method::GET,
-            "/v1/transactions/TXN-5002",
-            Some(READ_TOKEN),
-            None,
-            &[("traceparent", &traceparent), ("x-request-id", "trace-e2e-1")],
-        )
-        .await;
-    assert_eq!(resp.status, 200, "{:?}", resp.json());
+    read_in_caller_trace(&hub, "/v1/transactions/TXN-5002", "trace-e2e-1").await;
     let spans = spans_until(&tracing, &collector, |spans| {
         spans.iter().any(|s| is_request(s, "trace-e2e-1"))
     })
@@ -589,17 +595,7 @@ async fn the_token_request_and_an_incoming_webhook_have_spans_of_their_own() {
     let collector = Collector::start().await;
     let (tracing, _subscriber) = traced(&collector.url, Arc::default());
     let hub = Hub::start(Options::default()).await;
-    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
-    let read = hub
-        .send(
-            http::Method::GET,
-            "/v1/transactions/TXN-5001",
-            Some(READ_TOKEN),
-            None,
-            &[("traceparent", &traceparent), ("x-request-id", "trace-token-1")],
-        )
-        .await;
-    assert_eq!(read.status, 200, "{:?}", read.json());
+    read_in_caller_trace(&hub, "/v1/transactions/TXN-5001", "trace-token-1").await;
     let url = format!("{}/webhooks/transaction_updated", hub.url);
     let delivery = hub
         .sim
