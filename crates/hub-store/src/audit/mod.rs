@@ -61,12 +61,15 @@ impl SqlAuditLog {
     pub fn new(db: Database, config: &StoreConfig) -> Self {
         let (queue, rx) = mpsc::channel(config.audit_queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
-        tokio::spawn(writer::run(
-            db.clone(),
-            rx,
-            config.audit_batch_size.max(1),
-            Arc::clone(&counters),
-        ));
+        let batch_size = config.audit_batch_size.clamp(1, writer::MAX_BATCH);
+        if batch_size < config.audit_batch_size {
+            tracing::warn!(
+                configured = config.audit_batch_size,
+                used = batch_size,
+                "store.audit_batch_size is above what one INSERT can carry; using the most it can"
+            );
+        }
+        tokio::spawn(writer::run(db.clone(), rx, batch_size, Arc::clone(&counters)));
         Self {
             db,
             queue,

@@ -105,6 +105,13 @@ async fn write_batch(db: &Database, batch: &mut Batch, counters: &Counters, fail
     batch.records.clear();
 }
 
+/// Values bound per audit row in [`insert`].
+const COLUMNS: usize = 13;
+
+/// The most rows one batch (one `INSERT`) may carry: SQLite binds at most 32,766 values
+/// per statement (PostgreSQL 65,535).
+pub(super) const MAX_BATCH: usize = 32_766 / COLUMNS;
+
 async fn insert(db: &Database, batch: &[AuditRecord]) -> Result<(), StoreError> {
     let rows = batch
         .iter()

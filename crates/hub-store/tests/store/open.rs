@@ -87,6 +87,50 @@ async fn a_clean_shutdown_keeps_every_audit_record() {
     db.drop_it().await;
 }
 
+/// A batch size beyond what one `INSERT` can bind (SQLite: 32,766 values) is capped, so a
+/// full queue written at once loses nothing.
+#[tokio::test]
+async fn a_batch_size_beyond_one_insert_loses_no_record() {
+    const RECORDS: u32 = 5_000;
+    let db = TestDb::create(Backend::Sqlite).await;
+    let config = StoreConfig {
+        audit_batch_size: 100_000,
+        audit_queue_capacity: 10_000,
+        ..StoreConfig::with_database_url(&db.url)
+    };
+    let stores = Stores::open(config.clone()).await.unwrap();
+    for n in 0..RECORDS {
+        stores
+            .audit
+            .record(crate::audit::record(n, "ticketing", "get_ticket"))
+            .await
+            .unwrap();
+    }
+    stores.shutdown().await.unwrap();
+    let again = Stores::open(config).await.unwrap();
+    let mut listed = 0;
+    let mut cursor = None;
+    loop {
+        let page = again
+            .audit
+            .query(&AuditQuery {
+                limit: 500,
+                cursor,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        listed += page.items.len();
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(listed, RECORDS as usize);
+    again.database.close().await;
+    db.drop_it().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_in_memory_database_is_shared_by_the_pool_and_private_to_it() {
     let config = StoreConfig::with_database_url("sqlite::memory:");
