@@ -307,7 +307,8 @@ pub fn live(l: &Live) -> Markup {
                                         td { (time(r.at)) }
                                         td { (r.adapter) }
                                         td { (r.operation) }
-                                        td { (r.outcome.as_str()) }
+                                        // A storm of refusals is one record for many calls.
+                                        td { (r.outcome.as_str()) @if r.calls > 1 { " × " (r.calls) } }
                                         td { @if let Some(s) = r.http_status { (s) } }
                                         td { (r.attempts) }
                                         td { (r.duration_ms) }

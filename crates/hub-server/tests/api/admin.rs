@@ -264,6 +264,16 @@ async fn the_page_shows_circuits_error_rates_dead_letters_and_audit_records() {
         trace_id: None,
         calls: 1,
     });
+    hub.audit.push(AuditRecord {
+        operation: "get_transaction_status".into(),
+        outcome: AuditOutcome::Rejected,
+        http_status: None,
+        attempts: 0,
+        request_id: Some("req-refused-1".into()),
+        error: Some("circuit_open: the circuit is open".into()),
+        calls: 37,
+        ..hub.audit.records()[0].clone()
+    });
     let srv = hub.serve().await;
     let b = signed_in(&srv).await;
     let html = b.get(&srv, "/admin").await.text();
@@ -283,6 +293,8 @@ async fn the_page_shows_circuits_error_rates_dead_letters_and_audit_records() {
     assert!(html.contains("data-dlq-id=\"dlq-1\""));
     assert!(html.contains("D-&lt;b&gt;1"), "payload values are escaped");
     assert!(html.contains("req-audit-1") && html.contains("upstream_unavailable: &lt;i&gt;down&lt;/i&gt;"));
+    // Refusals recorded together show how many calls they stand for.
+    assert!(html.contains("rejected × 37"), "{html}");
     // The replay and discard forms post to the entry, with the CSRF token.
     assert!(
         html.contains("action=\"/admin/dlq/dlq-1/replay\"") && html.contains("action=\"/admin/dlq/dlq-1/discard\"")
