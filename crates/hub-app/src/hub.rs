@@ -1,10 +1,9 @@
 //! The application: the ports and services every use case runs over, with the settings
 //! and shared state of the use cases, cheap to clone.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::future::Future;
 
 use hub_core::{TraceContext, Untraced};
 use tokio::sync::Semaphore;
