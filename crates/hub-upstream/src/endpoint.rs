@@ -27,7 +27,7 @@ use crate::client::{HttpClient, Response};
 use crate::every::Every;
 use crate::observe::AdapterMetrics;
 use crate::rate_headers::{self, RateFamily};
-use crate::refusals::{Admitted, Refusals};
+use crate::refusals::Refusals;
 use crate::request::{Call, Idempotency};
 use crate::response::{self, RejectReason};
 
@@ -441,21 +441,19 @@ impl Endpoint {
         // Refused by the hub itself, nothing sent: the first refusal of a second is logged
         // and recorded, the rest of that second counted into one record.
         if let Err(e @ (Error::CircuitOpen { .. } | Error::RateBudgetSpent { .. })) = result {
-            let records = match self
+            let Some(record) = self
                 .refusals
                 .admit(call.operation.as_str(), outcome, record, &self.audit)
-            {
-                Admitted::Held => return,
-                Admitted::Record(records) => records,
+            else {
+                // Held: counted into the record of its second.
+                return;
             };
             tracing::warn!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
                 http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
-            for record in records {
-                // Best effort, never a wait on a store that just failed.
-                if let Err(e) = self.audit.record(record).await {
-                    metrics::counter!("integration_audit_write_failures_total").increment(1);
-                    tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
-                }
+            // Best effort, never a wait on a store that just failed.
+            if let Err(e) = self.audit.record(record).await {
+                metrics::counter!("integration_audit_write_failures_total").increment(1);
+                tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
             }
             return;
         }

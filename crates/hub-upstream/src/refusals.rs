@@ -50,29 +50,19 @@ impl Held {
     }
 }
 
-/// What to do with a refusal: record it (and perhaps an earlier window's held refusals),
-/// or nothing now, it is held.
-#[derive(Debug)]
-pub(crate) enum Admitted {
-    /// Record these now, in this order.
-    Record(Vec<AuditRecord>),
-    /// Held: counted into its window's record, written when the window ends.
-    Held,
-}
-
 impl Refusals {
     /// Takes a refusal of `operation` ending in `outcome`, whose record `record` makes
     /// (only when it is needed: a held refusal past the first is only counted): the first
     /// of its window is recorded now; later ones are held, and the first held one starts
     /// the task that records them all, with their number, when the window ends (through
-    /// `audit`).
+    /// `audit`). The record to write now, or `None` when the refusal is held.
     pub(crate) fn admit(
         &self,
         operation: &'static str,
         outcome: AuditOutcome,
         record: impl FnOnce() -> AuditRecord,
         audit: &Arc<dyn AuditLog>,
-    ) -> Admitted {
+    ) -> Option<AuditRecord> {
         let now = Instant::now();
         let key = (operation, outcome);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
@@ -86,13 +76,14 @@ impl Refusals {
                 generation,
                 held: None,
             };
-            let earlier = windows.insert(key, window).and_then(|w| w.held);
-            let mut due: Vec<AuditRecord> = earlier.map(Held::into_record).into_iter().collect();
-            due.push(record());
-            return Admitted::Record(due);
+            // The ended window's task has not run yet: its refusals are written now.
+            if let Some(earlier) = windows.insert(key, window).and_then(|w| w.held) {
+                tokio::spawn(write_held(earlier, Arc::clone(audit)));
+            }
+            return Some(record());
         }
         let Some(window) = windows.get_mut(&key) else {
-            return Admitted::Record(vec![record()]);
+            return Some(record());
         };
         match &mut window.held {
             Some(held) => {
@@ -121,18 +112,24 @@ impl Refusals {
                         }
                     };
                     if let Some(held) = held {
-                        let record = held.into_record();
-                        tracing::warn!(adapter = %record.adapter, operation = %record.operation,
-                            calls = record.calls, "upstream calls refused by the hub");
-                        if let Err(e) = audit.record(record).await {
-                            metrics::counter!("integration_audit_write_failures_total").increment(1);
-                            tracing::error!(error = %e, "could not record refused calls in the audit log");
-                        }
+                        write_held(held, audit).await;
                     }
                 });
             }
         }
-        Admitted::Held
+        None
+    }
+}
+
+/// Records the refusals `held`, as one record, in a task of its own: outside any
+/// request's span, so the record takes no request's trace id.
+async fn write_held(held: Held, audit: Arc<dyn AuditLog>) {
+    let record = held.into_record();
+    tracing::warn!(adapter = %record.adapter, operation = %record.operation,
+        calls = record.calls, "upstream calls refused by the hub");
+    if let Err(e) = audit.record(record).await {
+        metrics::counter!("integration_audit_write_failures_total").increment(1);
+        tracing::error!(error = %e, "could not record refused calls in the audit log");
     }
 }
 
@@ -161,7 +158,7 @@ mod tests {
         }
     }
 
-    fn admit(refusals: &Refusals, record: AuditRecord, audit: &Arc<dyn AuditLog>) -> Admitted {
+    fn admit(refusals: &Refusals, record: AuditRecord, audit: &Arc<dyn AuditLog>) -> Option<AuditRecord> {
         let operation = match record.operation.as_str() {
             "get_transaction_history" => "get_transaction_history",
             _ => "get_transaction_status",
@@ -169,11 +166,8 @@ mod tests {
         refusals.admit(operation, record.outcome, || record, audit)
     }
 
-    fn recorded(admitted: Admitted) -> Vec<(Option<String>, u32)> {
-        match admitted {
-            Admitted::Record(records) => records.into_iter().map(|r| (r.request_id, r.calls)).collect(),
-            Admitted::Held => Vec::new(),
-        }
+    fn recorded(admitted: Option<AuditRecord>) -> Vec<(Option<String>, u32)> {
+        admitted.map(|r| (r.request_id, r.calls)).into_iter().collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -186,10 +180,7 @@ mod tests {
             [(Some("r-0".to_owned()), 1)]
         );
         for n in 1..=500 {
-            assert!(matches!(
-                admit(&refusals, refusal(&format!("r-{n}")), &audit),
-                Admitted::Held
-            ));
+            assert!(admit(&refusals, refusal(&format!("r-{n}")), &audit).is_none());
             tokio::time::advance(Duration::from_millis(1)).await;
         }
         assert!(memory.records().is_empty(), "held until the window ends");
@@ -207,7 +198,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_refusal_after_the_window_records_what_was_held_if_the_task_has_not() {
+    async fn a_refusal_after_the_window_has_what_was_held_written_if_the_task_has_not() {
         let memory = Arc::new(MemoryAudit::default());
         let audit: Arc<dyn AuditLog> = memory.clone();
         let refusals = Refusals::default();
@@ -217,10 +208,15 @@ mod tests {
         // The window ends; the next refusal comes before the held task has run.
         tokio::time::advance(WINDOW).await;
         let due = recorded(admit(&refusals, refusal("r-3"), &audit));
-        assert_eq!(due, [(Some("r-1".to_owned()), 2), (Some("r-3".to_owned()), 1)]);
-        tokio::task::yield_now().await;
+        assert_eq!(due, [(Some("r-3".to_owned()), 1)]);
         tokio::time::sleep(WINDOW * 2).await;
-        assert!(memory.records().is_empty(), "the held task found its window taken over");
+        let written: Vec<(Option<String>, u32)> =
+            memory.records().into_iter().map(|r| (r.request_id, r.calls)).collect();
+        assert_eq!(
+            written,
+            [(Some("r-1".to_owned()), 2)],
+            "written once, not again by the ended window's task"
+        );
     }
 
     #[tokio::test(start_paused = true)]
