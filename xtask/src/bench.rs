@@ -681,6 +681,10 @@ impl<'a> Bench<'a> {
             "  ({} and {} answers 503, as expected); upstream requests during both: {upstream}",
             f.non_2xx, one.non_2xx
         );
+        // What one connection's round trip costs on this machine at all: bare's cached read.
+        let bare_url = format!("{}/v1/transactions/{TXN}", self.bare);
+        let bare_one = wrk::run_with(&bare_url, None, self.measure, &self.dir, 1, 1)?;
+        println!("{}", bare_one.line("  bare, one connection"));
         // At the same load the bare server's cached-read p99 is what the machine allows.
         let bare_p99 = self.cached.as_ref().map(|[_, _, bare]| bare.p99_ms);
         self.row(
@@ -694,7 +698,10 @@ impl<'a> Bench<'a> {
         );
         self.row(
             "circuit open: fail-fast p99, one connection",
-            format!("{:.3} ms at {:.0} req/s", one.p99_ms, one.rps),
+            format!(
+                "{:.3} ms at {:.0} req/s (bare: {:.3} ms)",
+                one.p99_ms, one.rps, bare_one.p99_ms
+            ),
             "< 0.5 ms",
             Some(one.p99_ms < 0.5),
         );
@@ -706,7 +713,8 @@ impl<'a> Bench<'a> {
         );
         self.results.insert(
             "circuit_open".to_owned(),
-            json!({"hub": f.json(), "hub_one_connection": one.json(), "upstream_requests": upstream}),
+            json!({"hub": f.json(), "hub_one_connection": one.json(), "bare_one_connection": bare_one.json(),
+                "upstream_requests": upstream}),
         );
         Ok(())
     }
