@@ -267,75 +267,60 @@ impl WebhookReceiver {
         now: i64,
         events: &dyn EventPublisher,
     ) -> Result<Received, WebhookError> {
-        let span = crate::spans::webhook(kind.topic().as_str());
-        let received = self
-            .receive_in_span(kind, signed, body, now, events)
-            .instrument(span.clone())
-            .await;
-        span.record(
-            "hub.webhook.result",
-            match &received {
-                Ok(Received::Processed) => "processed",
-                Ok(Received::Duplicate) => "duplicate",
-                Err(WebhookError::Unverified(_)) => "refused",
-                Err(WebhookError::Body(_) | WebhookError::Invalid { .. }) => "invalid",
-                Err(WebhookError::Store(_)) => "store_failed",
-            },
-        );
-        received
-    }
-
-    async fn receive_in_span(
-        &self,
-        kind: WebhookKind,
-        signed: Signed<'_>,
-        body: &[u8],
-        now: i64,
-        events: &dyn EventPublisher,
-    ) -> Result<Received, WebhookError> {
         let topic = kind.topic().as_str();
-        let id = self.verify(signed, body, now).inspect_err(|e| {
-            metrics::counter!("integration_webhook_verification_failures_total", "reason" => e.reason()).increment(1);
-            tracing::warn!(event = topic, reason = e.reason(), "webhook refused");
-        })?;
-        let counted = |result: &'static str| {
+        // The result is recorded on the use case span where it is counted.
+        let result = |result: &'static str| {
             metrics::counter!("integration_webhooks_total", "event" => topic, "result" => result).increment(1);
+            tracing::Span::current().record("hub.webhook.result", result);
         };
-        if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
-            counted("invalid");
-            return Err(invalid(
-                "webhook-id",
-                format!("must be 1 to {MAX_ID_LEN} visible ASCII characters"),
-            ));
-        }
-        let (change, data) = parse_body(kind, body).inspect_err(|_| counted("invalid"))?;
-        match self.seen.remember(&id, self.id_memory).await {
-            Err(e) => return Err(e.into()),
-            Ok(false) => {
-                counted("duplicate");
-                tracing::info!(event = topic, webhook_id = %id, "webhook already processed; acknowledged");
-                return Ok(Received::Duplicate);
+        async move {
+            let id = self.verify(signed, body, now).inspect_err(|e| {
+                metrics::counter!("integration_webhook_verification_failures_total", "reason" => e.reason())
+                    .increment(1);
+                tracing::Span::current().record("hub.webhook.result", "refused");
+                tracing::warn!(event = topic, reason = e.reason(), "webhook refused");
+            })?;
+            if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                result("invalid");
+                return Err(invalid(
+                    "webhook-id",
+                    format!("must be 1 to {MAX_ID_LEN} visible ASCII characters"),
+                ));
             }
-            Ok(true) => {}
+            let (change, data) = parse_body(kind, body).inspect_err(|_| result("invalid"))?;
+            match self.seen.remember(&id, self.id_memory).await {
+                Err(e) => {
+                    tracing::Span::current().record("hub.webhook.result", "store_failed");
+                    return Err(e.into());
+                }
+                Ok(false) => {
+                    result("duplicate");
+                    tracing::info!(event = topic, webhook_id = %id, "webhook already processed; acknowledged");
+                    return Ok(Received::Duplicate);
+                }
+                Ok(true) => {}
+            }
+            if let Err(e) = self.caches.invalidate(&change).await {
+                // The id is remembered, so a retry would not help: the entries expire with
+                // their TTL. Loud, because reads may be stale until then.
+                metrics::counter!("integration_webhook_invalidation_failures_total", "event" => topic).increment(1);
+                tracing::error!(event = topic, webhook_id = %id, error = %e, "webhook: cache invalidation failed");
+            }
+            let event = Event {
+                id: id.clone(),
+                topic: kind.topic(),
+                at: OffsetDateTime::now_utc(),
+                data,
+            };
+            if let Err(e) = events.publish(event).await {
+                tracing::warn!(event = topic, webhook_id = %id, error = %e, "webhook: event not published");
+            }
+            result("processed");
+            tracing::info!(event = topic, webhook_id = %id, "webhook processed");
+            Ok(Received::Processed)
         }
-        if let Err(e) = self.caches.invalidate(&change).await {
-            // The id is remembered, so a retry would not help: the entries expire with
-            // their TTL. Loud, because reads may be stale until then.
-            metrics::counter!("integration_webhook_invalidation_failures_total", "event" => topic).increment(1);
-            tracing::error!(event = topic, webhook_id = %id, error = %e, "webhook: cache invalidation failed");
-        }
-        let event = Event {
-            id: id.clone(),
-            topic: kind.topic(),
-            at: OffsetDateTime::now_utc(),
-            data,
-        };
-        if let Err(e) = events.publish(event).await {
-            tracing::warn!(event = topic, webhook_id = %id, error = %e, "webhook: event not published");
-        }
-        counted("processed");
-        tracing::info!(event = topic, webhook_id = %id, "webhook processed");
-        Ok(Received::Processed)
+        .instrument(crate::spans::webhook(topic))
+        .await
     }
 
     fn verify(&self, signed: Signed<'_>, body: &[u8], now: i64) -> Result<String, VerifyError> {
