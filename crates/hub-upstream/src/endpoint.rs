@@ -422,9 +422,9 @@ impl Endpoint {
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let request_id = ctx.request_id.as_str();
         let conversation_id = ctx.conversation_id.as_ref().map(|c| c.as_str());
-        let record = || AuditRecord {
+        let record = move || AuditRecord {
             at,
-            adapter: adapter.clone(),
+            adapter,
             operation: call.operation.as_str().to_owned(),
             outcome,
             http_status,
