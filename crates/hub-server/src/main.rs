@@ -15,6 +15,10 @@ use hub_server::wiring;
 
 mod cli;
 
+/// The process's allocator (docs/decisions.md: "The server's allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Integration Hub: one resilient path from a support platform to the systems it depends on.
 ///
 /// Each subcommand has its own `--help`, with examples.
