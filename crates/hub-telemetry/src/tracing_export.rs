@@ -14,17 +14,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::InstrumentationScope;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
 pub mod dropped;
+mod record;
 mod sampling;
 pub mod spans;
+#[cfg(test)]
+mod testing;
 
 pub use opentelemetry_http::{HttpClient, HttpError};
 
@@ -53,24 +56,23 @@ pub enum StartError {
     Exporter(String),
 }
 
-/// The running export: the provider whose tracer the layer uses. Call [`Tracing::shutdown`]
-/// at the end of the process to send what is queued.
+/// The running export: the span processor the layer hands ended spans to. Call
+/// [`Tracing::shutdown`] at the end of the process to send what is queued.
 #[derive(Debug, Clone)]
 pub struct Tracing {
-    provider: SdkTracerProvider,
-    tracer: SdkTracer,
+    processor: Arc<dyn SpanProcessor>,
     sample_ratio: f64,
 }
 
 /// The spans' instrumentation scope.
 const SCOPE: &str = "integration-hub";
 
-/// Starts the exporter's background thread and the provider; `client` sends the batches.
+/// Starts the exporter's background thread; `client` sends the batches.
 ///
-/// The sampler is parent-based: a caller's sampled `traceparent` is always followed, a
-/// new trace is kept with probability `sample_ratio`. A request's server span is only
-/// built once [`spans::request`] has made that decision, so the sampler keeps a new
-/// server span as it is (`sampling::RootSampler`).
+/// Sampling is parent-based: a caller's sampled `traceparent` is always followed, a new
+/// trace is kept with probability `sample_ratio`. A request's server span is only built
+/// once [`spans::request`] has made that decision; another span without a parent (a
+/// background task's) is sampled by the same ratio, and a child follows its parent.
 pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -92,19 +94,14 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
                 .build(),
         )
         .build();
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(dropped::Bounded::new(batch, pending))
-        .with_sampler(sampling::sampler(settings.sample_ratio))
-        .with_resource(
-            Resource::builder_empty()
-                .with_service_name(settings.service_name.clone())
-                .build(),
-        )
-        .build();
-    let tracer = provider.tracer(SCOPE);
+    let mut processor = dropped::Bounded::new(batch, pending);
+    processor.set_resource(
+        &Resource::builder_empty()
+            .with_service_name(settings.service_name.clone())
+            .build(),
+    );
     Ok(Tracing {
-        provider,
-        tracer,
+        processor: Arc::new(processor),
         sample_ratio: settings.sample_ratio,
     })
 }
@@ -115,16 +112,19 @@ impl Tracing {
     /// request whose trace is not sampled ([`spans::request`], which finds the sample
     /// ratio through this layer). Spans carry no source location, thread or busy/idle
     /// attributes: they would cost six attributes per span and work on every poll.
+    ///
+    /// The subscriber's base must be tracing-subscriber's `Registry`: the helpers of
+    /// [`spans`] find a span's record through it.
     pub fn layer<S>(&self) -> impl Layer<S> + use<S>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        otel_layer(self.tracer.clone(), self.sample_ratio)
+        otel_layer(self.processor.clone(), self.sample_ratio)
     }
 
     /// Sends what is queued now. Blocks like [`Tracing::shutdown`].
     pub fn force_flush(&self) {
-        if let Err(e) = self.provider.force_flush() {
+        if let Err(e) = self.processor.force_flush() {
             tracing::warn!(error = %e, "trace export did not finish");
         }
     }
@@ -132,27 +132,18 @@ impl Tracing {
     /// Sends what is queued and stops the exporter, waiting at most `grace`. Blocks: call
     /// it off the async runtime's workers (`spawn_blocking`), or after the server is done.
     pub fn shutdown(&self, grace: Duration) {
-        if let Err(e) = self.provider.shutdown_with_timeout(grace) {
+        if let Err(e) = self.processor.shutdown_with_timeout(grace) {
             tracing::warn!(error = %e, "trace export did not finish within the grace period");
         }
     }
 }
 
-/// [`Tracing::layer`] over `tracer`.
-fn otel_layer<S>(tracer: SdkTracer, sample_ratio: f64) -> impl Layer<S> + use<S>
+/// [`Tracing::layer`] handing ended spans to `processor`.
+fn otel_layer<S>(processor: Arc<dyn SpanProcessor>, sample_ratio: f64) -> impl Layer<S> + use<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_location(false)
-        .with_threads(false)
-        // Entering a span (every poll of an instrumented future) then costs a lookup and
-        // a clock read, not a context attached and busy/idle times kept: the hub's spans
-        // find their parents and contexts through `tracing`, not the current
-        // OpenTelemetry context.
-        .with_context_activation(false)
-        .with_tracked_inactivity(false)
+    record::Recorder::new(processor, InstrumentationScope::builder(SCOPE).build(), sample_ratio)
         .with_filter(sampling::HubSpans::new(sample_ratio))
         .and_then(sampling::UnsampledGate)
 }

@@ -1,11 +1,10 @@
 //! How a request's trace is sampled: decided once, before its server span opens
-//! ([`super::spans::request`]), and then kept — by the exporter's sampler, by the
-//! OpenTelemetry layer's filter, and by a gate that turns the hub's spans off for every
-//! layer while an unsampled request is served.
+//! ([`super::spans::request`]), and then kept — by the span recorder, which follows a
+//! span's parent, by the recorder's filter, and by a gate that turns the hub's spans off
+//! for every layer while an unsampled request is served.
 
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState};
-use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry::trace::{SpanKind, TraceId};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::Layer;
@@ -13,41 +12,11 @@ use tracing_subscriber::layer::{Context, Filter};
 
 use super::spans;
 
-/// The exporter's sampler: parent-based, and for a span without a parent [`RootSampler`].
-pub(super) fn sampler(sample_ratio: f64) -> Sampler {
-    Sampler::ParentBased(Box::new(RootSampler {
-        ratio: Sampler::TraceIdRatioBased(sample_ratio),
-    }))
-}
-
-/// The sampler of spans without a parent: a server span is kept (its request's trace was
-/// sampled by [`spans::request`] before it opened), any other root by trace-id ratio.
-#[derive(Debug, Clone)]
-pub(super) struct RootSampler {
-    ratio: Sampler,
-}
-
-impl ShouldSample for RootSampler {
-    fn should_sample(
-        &self,
-        parent: Option<&opentelemetry::Context>,
-        trace_id: TraceId,
-        name: &str,
-        kind: &SpanKind,
-        attributes: &[KeyValue],
-        links: &[Link],
-    ) -> SamplingResult {
-        if *kind == SpanKind::Server {
-            SamplingResult {
-                decision: SamplingDecision::RecordAndSample,
-                attributes: Vec::new(),
-                trace_state: TraceState::NONE,
-            }
-        } else {
-            self.ratio
-                .should_sample(parent, trace_id, name, kind, attributes, links)
-        }
-    }
+/// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule,
+/// so that a collector or a downstream service sampling by ratio agrees.
+pub(super) fn keeps(ratio: f64, trace_id: TraceId) -> bool {
+    let result = Sampler::TraceIdRatioBased(ratio).should_sample(None, trace_id, "", &SpanKind::Server, &[], &[]);
+    result.decision == SamplingDecision::RecordAndSample
 }
 
 /// Whether `meta` is a span of the hub's own code (targets `hub_*`).

@@ -10,13 +10,14 @@ use std::future::Future;
 use http::HeaderMap;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample as _};
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use tracing::field::Empty;
 use tracing::{Instrument as _, Span};
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::record;
 
 use crate::logging::context::TraceId;
 
@@ -57,12 +58,18 @@ pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTr
         .filter(|cx| cx.span().span_context().is_valid());
     let mode = match parent {
         Some(cx) if !cx.span().span_context().is_sampled() => Mode::Unsampled(cx.span().span_context().clone()),
-        Some(cx) => Mode::Sampled(server_span(method, request_id, Some(cx))),
+        Some(cx) => {
+            let span = server_span(method, request_id);
+            record::with(&span, |r| r.continue_remote(cx.span().span_context()));
+            Mode::Sampled(span)
+        }
         None => {
             let ids = RandomIdGenerator::default();
             let trace_id = ids.new_trace_id();
-            if ratio_keeps(ratio, trace_id) {
-                Mode::Sampled(server_span(method, request_id, None))
+            if super::sampling::keeps(ratio, trace_id) {
+                let span = server_span(method, request_id);
+                record::with(&span, |r| r.start_trace(trace_id));
+                Mode::Sampled(span)
             } else {
                 Mode::Unsampled(SpanContext::new(
                     trace_id,
@@ -79,15 +86,11 @@ pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTr
 
 const TRACEPARENT: &str = "traceparent";
 
-/// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule.
-fn ratio_keeps(ratio: f64, trace_id: opentelemetry::trace::TraceId) -> bool {
-    let result = Sampler::TraceIdRatioBased(ratio).should_sample(None, trace_id, "", &SpanKind::Server, &[], &[]);
-    result.decision == SamplingDecision::RecordAndSample
-}
-
-/// The server span, a child of `parent` when the caller sent one.
-fn server_span(method: &str, request_id: &str, parent: Option<opentelemetry::Context>) -> Span {
-    let span = tracing::info_span!(
+/// The server span, the root of the hub's part of its trace (the caller's span, when
+/// there is one, is set as its remote parent by [`request`]).
+fn server_span(method: &str, request_id: &str) -> Span {
+    tracing::info_span!(
+        parent: None,
         "request",
         otel.name = method,
         otel.kind = "server",
@@ -96,11 +99,7 @@ fn server_span(method: &str, request_id: &str, parent: Option<opentelemetry::Con
         http.response.status_code = Empty,
         error.type = Empty,
         hub.request_id = request_id,
-    );
-    if let Some(parent) = parent {
-        let _ = span.set_parent(parent);
-    }
-    span
+    )
 }
 
 impl RequestTrace {
@@ -151,12 +150,9 @@ pub(crate) fn unsampled_here() -> bool {
 
 /// The trace id of `span`'s trace; `None` when the span is disabled.
 pub fn trace_id(span: &Span) -> Option<TraceId> {
-    if span.is_disabled() {
-        return None;
-    }
-    let cx = span.context();
-    let id = cx.span().span_context().trace_id();
-    (id != opentelemetry::trace::TraceId::INVALID).then(|| TraceId(id.to_bytes()))
+    record::with(span, |r| r.context.trace_id())
+        .filter(|id| *id != opentelemetry::trace::TraceId::INVALID)
+        .map(|id| TraceId(id.to_bytes()))
 }
 
 /// Records the answer on a server span: its status, the route template that matched
@@ -173,8 +169,13 @@ pub fn record_answer(span: &Span, status: u16, route: Option<&str>, error_type: 
         let status_text = status.to_string();
         let error_type = error_type.unwrap_or(&status_text);
         span.record("error.type", error_type);
-        span.set_status(Status::error(error_type.to_owned()));
+        set_status(span, Status::error(error_type.to_owned()));
     }
+}
+
+/// Sets `span`'s status.
+fn set_status(span: &Span, status: Status) {
+    record::with(span, |r| r.set_status(status));
 }
 
 /// The client span of one attempt of an upstream call to `uri` (written as `url.full`
@@ -224,8 +225,11 @@ pub fn inject(span: &Span, headers: &mut HeaderMap) {
         let cx = opentelemetry::Context::new().with_remote_span_context(sc.clone());
         propagator.inject_context(&cx, &mut HeaderInjector(headers));
     });
-    if unsampled.is_err() && !span.is_disabled() {
-        propagator.inject_context(&span.context(), &mut HeaderInjector(headers));
+    if unsampled.is_err()
+        && let Some(sc) = record::with(span, |r| r.context.clone())
+    {
+        let cx = opentelemetry::Context::new().with_remote_span_context(sc);
+        propagator.inject_context(&cx, &mut HeaderInjector(headers));
     }
 }
 
@@ -239,7 +243,7 @@ pub fn record_attempt(span: &Span, status: Option<u16>, error: Option<&str>) {
     }
     if let Some(error) = error {
         span.record("error.type", error);
-        span.set_status(Status::error(error.to_owned()));
+        set_status(span, Status::error(error.to_owned()));
     }
 }
 
@@ -260,7 +264,9 @@ pub fn budget_wait(span: &Span, waited_ms: u64) {
         return;
     }
     let waited = i64::try_from(waited_ms).unwrap_or(i64::MAX);
-    span.add_event("rate budget wait", vec![KeyValue::new("hub.wait_ms", waited)]);
+    record::with(span, |r| {
+        r.add_event("rate budget wait", vec![KeyValue::new("hub.wait_ms", waited)]);
+    });
 }
 
 /// Adds the event `circuit changed` to `span`: the adapter's breaker went from `from` to `to`.
@@ -268,14 +274,16 @@ pub fn breaker_transition(span: &Span, adapter: &str, from: &'static str, to: &'
     if span.is_disabled() {
         return;
     }
-    span.add_event(
-        "circuit changed",
-        vec![
-            KeyValue::new("hub.adapter", adapter.to_owned()),
-            KeyValue::new("hub.circuit.from", from),
-            KeyValue::new("hub.circuit.to", to),
-        ],
-    );
+    record::with(span, |r| {
+        r.add_event(
+            "circuit changed",
+            vec![
+                KeyValue::new("hub.adapter", adapter.to_owned()),
+                KeyValue::new("hub.circuit.from", from),
+                KeyValue::new("hub.circuit.to", to),
+            ],
+        );
+    });
 }
 
 /// A span's W3C context as plain values, for a caller that stores it (a dead letter
@@ -309,11 +317,7 @@ pub fn current_ids() -> Option<SpanIds> {
     if let Ok(ids) = UNSAMPLED.try_with(SpanIds::of) {
         return ids;
     }
-    let span = Span::current();
-    if span.is_disabled() {
-        return None;
-    }
-    SpanIds::of(span.context().span().span_context())
+    record::with(&Span::current(), |r| SpanIds::of(&r.context)).flatten()
 }
 
 /// Adds to the span the calling task is in a link to the span `to` (a span of another
@@ -328,13 +332,14 @@ pub fn link_current(to: SpanIds) {
     } else {
         TraceFlags::NOT_SAMPLED
     };
-    span.add_link(SpanContext::new(
+    let to = SpanContext::new(
         opentelemetry::trace::TraceId::from_bytes(to.trace_id),
         opentelemetry::trace::SpanId::from_bytes(to.span_id),
         flags,
         true,
         TraceState::NONE,
-    ));
+    );
+    record::with(&span, |r| r.add_link(to));
 }
 
 #[cfg(test)]

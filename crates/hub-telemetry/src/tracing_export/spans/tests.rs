@@ -1,35 +1,10 @@
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SpanData;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 use super::*;
-
-/// Keeps every exported span.
-#[derive(Debug, Clone, Default)]
-struct Kept(Arc<Mutex<Vec<SpanData>>>);
-
-impl SpanExporter for Kept {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
-
-/// Runs `f` under a subscriber with the hub's OpenTelemetry layer sampling new traces at
-/// `ratio`, and returns the spans it ended.
-fn traced_at(ratio: f64, f: impl FnOnce()) -> Vec<SpanData> {
-    let kept = Kept::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(kept.clone())
-        .with_sampler(super::super::sampling::sampler(ratio))
-        .build();
-    let layer = super::super::otel_layer(provider.tracer("test"), ratio);
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
-    kept.0.lock().unwrap().clone()
-}
+use crate::tracing_export::testing::traced_at;
 
 /// [`traced_at`] with every new trace sampled.
 fn traced(f: impl FnOnce()) -> Vec<SpanData> {

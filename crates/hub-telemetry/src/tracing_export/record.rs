@@ -1,0 +1,303 @@
+//! The layer that records the hub's own spans as OpenTelemetry span data, and hands each
+//! sampled one to the export's span processor when it closes.
+//!
+//! It does for the hub's spans what `tracing-opentelemetry` does for any span, without
+//! building an SDK span, a shared lock and an OpenTelemetry context per span: a span's
+//! record lives in its `tracing` extensions and becomes the exported `SpanData` as it
+//! is. The fields `otel.name` and `otel.kind` name the span and give its kind; every
+//! other field is an attribute.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SpanData, SpanEvents, SpanLinks, SpanProcessor};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Span, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use super::sampling;
+
+/// One span as it is being recorded: its place in the trace and what it will export.
+#[derive(Debug)]
+pub(super) struct Recorded {
+    /// Its trace id, its own id, whether it is sampled, and the trace's state.
+    pub(super) context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    start: SystemTime,
+    attributes: Vec<KeyValue>,
+    events: Vec<Event>,
+    links: Vec<Link>,
+    status: Status,
+}
+
+impl Recorded {
+    /// Makes this (root) span the child of `parent`, the caller's span in another process:
+    /// its trace, its sampling and its trace state.
+    pub(super) fn continue_remote(&mut self, parent: &SpanContext) {
+        self.context = SpanContext::new(
+            parent.trace_id(),
+            self.context.span_id(),
+            parent.trace_flags(),
+            false,
+            parent.trace_state().clone(),
+        );
+        self.parent_span_id = parent.span_id();
+        self.parent_is_remote = true;
+    }
+
+    /// Moves this (root) span to the new trace `trace_id` (the one its sampling was decided on).
+    pub(super) fn start_trace(&mut self, trace_id: TraceId) {
+        self.context = SpanContext::new(
+            trace_id,
+            self.context.span_id(),
+            self.context.trace_flags(),
+            false,
+            TraceState::NONE,
+        );
+    }
+
+    /// Sets the span's status.
+    pub(super) fn set_status(&mut self, status: Status) {
+        if self.context.is_sampled() {
+            self.status = status;
+        }
+    }
+
+    /// Adds the event `name` with `attributes`, at the current time.
+    pub(super) fn add_event(&mut self, name: &'static str, attributes: Vec<KeyValue>) {
+        if self.context.is_sampled() {
+            self.events.push(Event::new(name, SystemTime::now(), attributes, 0));
+        }
+    }
+
+    /// Adds a link to the span `to`.
+    pub(super) fn add_link(&mut self, to: SpanContext) {
+        if self.context.is_sampled() {
+            self.links.push(Link::with_context(to));
+        }
+    }
+
+    /// Sets the attribute `key` (replacing an earlier value of it), or the span's name or
+    /// kind for `otel.name` and `otel.kind`.
+    fn set(&mut self, key: &'static str, value: Value) {
+        match key {
+            "otel.name" => self.name = Cow::Owned(value.as_str().into_owned()),
+            "otel.kind" => self.kind = kind(&value.as_str()),
+            _ => match self.attributes.iter_mut().find(|kv| kv.key.as_str() == key) {
+                Some(kv) => kv.value = value,
+                None => self.attributes.push(KeyValue::new(key, value)),
+            },
+        }
+    }
+
+    /// The span data to export, ended now.
+    fn end(self, scope: InstrumentationScope) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events = self.events;
+        let mut links = SpanLinks::default();
+        links.links = self.links;
+        SpanData {
+            span_context: self.context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_is_remote,
+            span_kind: self.kind,
+            name: self.name,
+            start_time: self.start,
+            end_time: SystemTime::now(),
+            attributes: self.attributes,
+            dropped_attributes_count: 0,
+            events,
+            links,
+            status: self.status,
+            instrumentation_scope: scope,
+        }
+    }
+}
+
+/// The span kind an `otel.kind` value names; anything else is internal.
+fn kind(value: &str) -> SpanKind {
+    match value {
+        "server" => SpanKind::Server,
+        "client" => SpanKind::Client,
+        "producer" => SpanKind::Producer,
+        "consumer" => SpanKind::Consumer,
+        _ => SpanKind::Internal,
+    }
+}
+
+/// Writes a span's fields into its record.
+struct Fields<'a>(&'a mut Recorded);
+
+impl Visit for Fields<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.set(field.name(), Value::F64(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.set(field.name(), Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let value = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64);
+        self.0.set(field.name(), value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.set(field.name(), Value::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.set(field.name(), Value::from(value.to_owned()));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0.set(field.name(), Value::from(value.to_string()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.set(field.name(), Value::from(format!("{value:?}")));
+    }
+}
+
+/// The layer: records spans and exports the sampled ones through `processor`.
+///
+/// A span's parent is the enclosing hub span (explicit or current); a span without one
+/// starts a trace, sampled when it is a server span (its request's trace was sampled
+/// before it opened) and otherwise by the trace-id ratio. A child follows its parent.
+#[derive(Debug, Clone)]
+pub(super) struct Recorder {
+    processor: Arc<dyn SpanProcessor>,
+    scope: InstrumentationScope,
+    sample_ratio: f64,
+}
+
+impl Recorder {
+    pub(super) fn new(processor: Arc<dyn SpanProcessor>, scope: InstrumentationScope, sample_ratio: f64) -> Self {
+        Self {
+            processor,
+            scope,
+            sample_ratio,
+        }
+    }
+}
+
+impl<S> Layer<S> for Recorder
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let parent = if attrs.is_root() {
+            None
+        } else if let Some(parent) = attrs.parent() {
+            ctx.span(parent)
+        } else {
+            ctx.lookup_current()
+        };
+        let parent = parent.and_then(|p| p.extensions().get::<Recorded>().map(|r| r.context.clone()));
+        let ids = RandomIdGenerator::default();
+        let mut recorded = Recorded {
+            context: SpanContext::NONE,
+            parent_span_id: SpanId::INVALID,
+            parent_is_remote: false,
+            kind: SpanKind::Internal,
+            name: Cow::Borrowed(attrs.metadata().name()),
+            start: SystemTime::now(),
+            attributes: Vec::with_capacity(attrs.fields().len()),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: Status::Unset,
+        };
+        attrs.record(&mut Fields(&mut recorded));
+        recorded.context = match parent {
+            Some(parent) => {
+                recorded.parent_span_id = parent.span_id();
+                SpanContext::new(
+                    parent.trace_id(),
+                    ids.new_span_id(),
+                    parent.trace_flags(),
+                    false,
+                    parent.trace_state().clone(),
+                )
+            }
+            None => {
+                let trace_id = ids.new_trace_id();
+                let sampled = recorded.kind == SpanKind::Server || sampling::keeps(self.sample_ratio, trace_id);
+                let flags = if sampled {
+                    TraceFlags::SAMPLED
+                } else {
+                    TraceFlags::NOT_SAMPLED
+                };
+                SpanContext::new(trace_id, ids.new_span_id(), flags, false, TraceState::NONE)
+            }
+        };
+        if !recorded.context.is_sampled() {
+            recorded.attributes = Vec::new();
+        }
+        span.extensions_mut().insert(recorded);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(recorded) = extensions.get_mut::<Recorded>()
+            && recorded.context.is_sampled()
+        {
+            values.record(&mut Fields(recorded));
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let Some(to) = ctx
+            .span(follows)
+            .and_then(|f| f.extensions().get::<Recorded>().map(|r| r.context.clone()))
+        else {
+            return;
+        };
+        if let Some(span) = ctx.span(id)
+            && let Some(recorded) = span.extensions_mut().get_mut::<Recorded>()
+        {
+            recorded.add_link(to);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let recorded = span.extensions_mut().remove::<Recorded>();
+        if let Some(recorded) = recorded
+            && recorded.context.is_sampled()
+        {
+            self.processor.on_end(recorded.end(self.scope.clone()));
+        }
+    }
+}
+
+/// Runs `f` on the record of `span`; `None` when the span is disabled or not recorded
+/// (tracing is off, or the span is not the hub's).
+pub(super) fn with<R>(span: &Span, f: impl FnOnce(&mut Recorded) -> R) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let data = registry.span(id)?;
+        let mut extensions = data.extensions_mut();
+        extensions.get_mut::<Recorded>().map(f)
+    })
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests;
