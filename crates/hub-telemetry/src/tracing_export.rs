@@ -3,7 +3,9 @@
 //!
 //! Only when [`start`] is called (an OTLP endpoint is configured) does the subscriber get
 //! an OpenTelemetry layer ([`Tracing::layer`]); without it no span of the hub is enabled,
-//! so the helpers of [`spans`] return disabled spans and cost one callsite check.
+//! so the helpers of [`spans`] return disabled spans and cost one callsite check. The
+//! layer is the hub's own span recorder (`record`): each span's record becomes the SDK's
+//! span data when it closes, with no SDK span or OpenTelemetry context built per span.
 //!
 //! The exporter sends through an [`HttpClient`] the embedding binary supplies (the hub's
 //! own hyper client), so this crate carries no HTTP stack. A collector that is down or
