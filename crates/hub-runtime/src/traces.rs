@@ -96,7 +96,7 @@ impl HttpClient for OtlpClient {
 /// then stops the export. Nothing when tracing is off.
 pub async fn flush(tracing: Option<Tracing>, grace: Duration) {
     if let Some(tracing) = tracing {
-        // Shutting the provider down blocks until the exporter's thread is done.
+        // Shutting the export down blocks until the exporter's thread is done.
         let _ = tokio::task::spawn_blocking(move || tracing.shutdown(grace)).await;
     }
 }

@@ -22,7 +22,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub mod dropped;
 mod record;
@@ -122,6 +124,13 @@ impl Tracing {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         otel_layer(self.processor.clone(), self.sample_ratio)
+    }
+
+    /// Installs this layer alone as the process's subscriber, for a command whose standard
+    /// output is its answer: its spans are exported, and no log line is written. A
+    /// subscriber already installed is kept.
+    pub fn install_alone(&self) {
+        drop(tracing_subscriber::registry().with(self.layer()).try_init());
     }
 
     /// Sends what is queued now. Blocks like [`Tracing::shutdown`].

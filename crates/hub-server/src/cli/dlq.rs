@@ -202,9 +202,20 @@ async fn direct_action(dlq: &dyn DeadLetterQueue, action: &Action) -> Result<Val
 /// Composes the application from the configuration (the adapters' credentials only: no
 /// API token or webhook key is needed) and replays one entry through hub-app, with the
 /// claim/finish flow of `POST /v1/dlq/{id}/replay` — no router, no listener.
+///
+/// With `[telemetry]` on, the replay's spans are exported (its span links to the failed
+/// write's trace, as a replay through the API does) and sent before the command returns;
+/// no log line joins the answer on standard output.
 async fn direct_replay(loaded: &hub_config::Loaded, raw_id: &str, force: bool) -> Result<Value, Failure> {
     let id = parse_id(raw_id)?;
     let secrets = Secrets::from_process_env().map_err(|e| Failure::Usage(format!("{}: {e}", loaded.file.display())))?;
+    let traces = hub_runtime::traces::start(&loaded.config.telemetry).map_err(|e| match e {
+        hub_runtime::traces::TracesError::Start(e) => Failure::Usage(format!("{}: {e}", loaded.file.display())),
+        other => Failure::Runtime(other.to_string()),
+    })?;
+    if let Some(traces) = &traces {
+        traces.install_alone();
+    }
     let composed = hub_runtime::compose(
         &loaded.config,
         loaded.store_section(),
@@ -222,6 +233,8 @@ async fn direct_replay(loaded: &hub_config::Loaded, raw_id: &str, force: bool) -
     if let Err(e) = composed.stores.shutdown().await {
         eprintln!("warning: closing the store: {e}");
     }
+    let grace = Duration::from_secs(loaded.config.server.shutdown_grace_s);
+    hub_runtime::traces::flush(traces, grace).await;
     result
 }
 

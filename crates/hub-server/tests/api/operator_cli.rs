@@ -7,7 +7,7 @@ use hub_core::{DeadLetterQueue, NewDlqEntry};
 use hub_store::{StoreConfig, Stores};
 use serde_json::{Value, json};
 
-use hub_sim::{Sim, SimConfig, System};
+use hub_sim::{Sim, SimConfig, SimHandle, System};
 
 use crate::support::{ADMIN, DlqExt, Hub};
 
@@ -283,11 +283,9 @@ async fn through_a_running_hub() {
     assert!(!err.contains(ADMIN));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn replay_directly_through_the_configured_adapters() {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let dir = temp_dir();
-    let db = database_url(&dir);
+/// Writes into `dir` a configuration whose ticketing adapter is the sim's generic API and
+/// whose transaction systems are a closed port (a replay there fails again); returns its path.
+fn replay_config(dir: &std::path::Path, sim: &SimHandle) -> String {
     let generic = sim.url(System::Generic);
     let config = dir.join("hub.toml");
     std::fs::write(
@@ -316,16 +314,24 @@ max_attempts = 1
         ),
     )
     .unwrap();
-    let ok = enqueue_entry(
-        &db,
-        "create_ticket",
-        json!({"customer_id": "C-1001", "subject": "printer on fire", "description": "smoke", "priority": "high"}),
-    )
-    .await;
+    config.to_str().unwrap().to_owned()
+}
+
+/// A ticket to create, as a dead letter keeps it.
+fn ticket_payload() -> Value {
+    json!({"customer_id": "C-1001", "subject": "printer on fire", "description": "smoke", "priority": "high"})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_directly_through_the_configured_adapters() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let dir = temp_dir();
+    let db = database_url(&dir);
+    let config = replay_config(&dir, &sim);
+    let ok = enqueue_entry(&db, "create_ticket", ticket_payload()).await;
     let bad = enqueue_entry(&db, "drop_tables", json!({})).await;
     // transaction_create points at a closed port: the replay fails again.
     let down = enqueue_entry(&db, "cancel_draft", json!({"draft_id": "D-1"})).await;
-    let config = config.to_str().unwrap().to_owned();
     let go = |args: &[&str]| {
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         let (db, config) = (db.clone(), config.clone());
@@ -359,4 +365,42 @@ max_attempts = 1
     let entry = json_of(&out);
     assert_eq!(entry["status"], "pending");
     assert_ne!(entry["error_code"], "timeout", "the new error is recorded: {entry}");
+}
+
+/// With tracing on, a direct replay exports its span (named after the entry) before the
+/// command exits, and its standard output is still the entry's JSON alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_direct_replay_exports_its_span_before_the_command_exits() {
+    let (collector_port, posts) = crate::traces_export::collector().await;
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let dir = temp_dir();
+    let db = database_url(&dir);
+    let config = replay_config(&dir, &sim);
+    let id = enqueue_entry(&db, "create_ticket", ticket_payload()).await;
+    let endpoint = format!("http://127.0.0.1:{collector_port}");
+    let args = ["dlq", "replay", id.as_str(), "--json"].map(str::to_owned).to_vec();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [
+            ("T_ADMIN", "tok"),
+            ("K", "sim-generic-key"),
+            ("HUB__TELEMETRY__OTLP_ENDPOINT", endpoint.as_str()),
+        ];
+        run_on(&config, &args, &db, &env)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json_of(&out)["status"], "replayed", "stdout is the answer alone: {out}");
+    let posts = posts.lock().unwrap();
+    let exported = |needle: &[u8]| {
+        posts
+            .iter()
+            .any(|(path, body)| path == "/v1/traces" && body.windows(needle.len()).any(|w| w == needle))
+    };
+    assert!(
+        exported(b"hub.dlq.id") && exported(id.as_bytes()),
+        "no replay span naming the entry reached the collector: {} posts",
+        posts.len()
+    );
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use crate::fresh_metrics::DemoHub;
 
 /// Every `(path, body)` posted to a bare HTTP/1.1 collector on a free port.
-async fn collector() -> (u16, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+pub(crate) async fn collector() -> (u16, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let posts = Arc::new(Mutex::new(Vec::new()));
