@@ -3,8 +3,7 @@
 //! span's parent, by the recorder's filter, and by a gate that turns the hub's spans off
 //! for every layer while an unsampled request is served.
 
-use opentelemetry::trace::{SpanKind, TraceId};
-use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
+use opentelemetry::trace::TraceId;
 use tracing::subscriber::Interest;
 use tracing::{Metadata, Subscriber};
 use tracing_subscriber::Layer;
@@ -12,11 +11,20 @@ use tracing_subscriber::layer::{Context, Filter};
 
 use super::spans;
 
-/// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule,
-/// so that a collector or a downstream service sampling by ratio agrees.
+/// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule
+/// (`Sampler::TraceIdRatioBased`: the id's low 64 bits, halved, under `ratio` × 2⁶³), so
+/// that a collector or a downstream service sampling by ratio agrees. Computed here: the
+/// SDK's sampler builds a result to drop on every request.
 pub(super) fn keeps(ratio: f64, trace_id: TraceId) -> bool {
-    let result = Sampler::TraceIdRatioBased(ratio).should_sample(None, trace_id, "", &SpanKind::Server, &[], &[]);
-    result.decision == SamplingDecision::RecordAndSample
+    if ratio >= 1.0 {
+        return true;
+    }
+    // Saturating float-to-int conversion, as the SDK's: NaN and negatives keep nothing.
+    let bound = (ratio.max(0.0) * (1u64 << 63) as f64) as u64;
+    let bytes = trace_id.to_bytes();
+    let mut low = [0; 8];
+    low.copy_from_slice(&bytes[8..]);
+    (u64::from_be_bytes(low) >> 1) < bound
 }
 
 /// Whether `meta` is a span of the hub's own code (targets `hub_*`).
@@ -75,5 +83,23 @@ impl<S: Subscriber> Layer<S> for UnsampledGate {
 
     fn enabled(&self, meta: &Metadata<'_>, _cx: Context<'_, S>) -> bool {
         !(hub_span(meta) && spans::unsampled_here())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{SpanKind, TraceId};
+    use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample as _};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The ratio rule decides as the SDK's `TraceIdRatioBased` sampler, for any id and
+        /// any ratio (out-of-range ones included).
+        #[test]
+        fn the_ratio_rule_is_the_sdks(id in any::<u128>(), ratio in prop_oneof![-1.0..2.0f64, Just(0.0), Just(1.0), Just(0.1)]) {
+            let trace_id = TraceId::from_bytes(id.to_be_bytes());
+            let sdk = Sampler::TraceIdRatioBased(ratio).should_sample(None, trace_id, "", &SpanKind::Server, &[], &[]);
+            prop_assert_eq!(super::keeps(ratio, trace_id), sdk.decision == SamplingDecision::RecordAndSample);
+        }
     }
 }

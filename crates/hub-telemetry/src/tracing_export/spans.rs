@@ -53,7 +53,7 @@ pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTr
         return RequestTrace { mode: Mode::Off };
     };
     let parent = headers
-        .contains_key(TRACEPARENT)
+        .contains_key(&TRACEPARENT)
         .then(|| TraceContextPropagator::new().extract(&HeaderExtractor(headers)))
         .filter(|cx| cx.span().span_context().is_valid());
     let mode = match parent {
@@ -84,7 +84,8 @@ pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTr
     RequestTrace { mode }
 }
 
-const TRACEPARENT: &str = "traceparent";
+/// The W3C header, named once (looking it up by a string would parse the name per request).
+static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// The server span, the root of the hub's part of its trace (the caller's span, when
 /// there is one, is set as its remote parent by [`request`]).
