@@ -302,7 +302,7 @@ pub(super) async fn page(
     html(
         StatusCode::OK,
         render::dashboard(&Dashboard {
-            who: active.principal.name.clone(),
+            who: active.principal.name.to_string(),
             flash,
             live,
         }),

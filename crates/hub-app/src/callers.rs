@@ -2,6 +2,7 @@
 //! time, each naming a caller and its role.
 
 use std::fmt;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -40,7 +41,7 @@ impl fmt::Display for Role {
 /// One accepted token, kept only as its SHA-256 digest.
 #[derive(Clone)]
 struct TokenEntry {
-    name: String,
+    name: Arc<str>,
     role: Role,
     digest: [u8; 32],
 }
@@ -48,8 +49,9 @@ struct TokenEntry {
 /// Who called: the configured name of their token and its role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The token's name in the configuration (used as the actor in DLQ records).
-    pub name: String,
+    /// The token's name in the configuration (used as the actor in DLQ records); shared
+    /// with the configured token, so naming the caller of a request copies nothing.
+    pub name: Arc<str>,
     /// Its role.
     pub role: Role,
 }
@@ -85,7 +87,7 @@ impl Authenticator {
     #[must_use]
     pub fn with_token(mut self, name: &str, role: Role, token: &SecretString) -> Self {
         self.tokens.push(TokenEntry {
-            name: name.to_owned(),
+            name: name.into(),
             role,
             digest: digest(token.expose_secret()),
         });
@@ -136,7 +138,7 @@ impl Authenticator {
         let mut hasher = Sha256::new();
         hasher.update(b"hub-admin-session-token-v1");
         let mut any = false;
-        for entry in self.tokens.iter().filter(|t| t.name == name) {
+        for entry in self.tokens.iter().filter(|t| &*t.name == name) {
             any = true;
             for part in [entry.name.as_bytes(), entry.role.as_str().as_bytes()] {
                 hasher.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());

@@ -178,7 +178,7 @@ mod tests {
         let auth = Authenticator::default()
             .with_token("r", Role::Read, &"tok-read".to_owned().into())
             .with_token("w", Role::Write, &"tok-write".to_owned().into());
-        assert_eq!(auth.authenticate("tok-write").map(|p| p.name), Some("w".to_owned()));
+        assert_eq!(auth.authenticate("tok-write").map(|p| p.name), Some("w".into()));
         assert_eq!(auth.authenticate("tok-read").map(|p| p.role), Some(Role::Read));
         assert_eq!(auth.authenticate(""), None);
         assert_eq!(auth.len(), 2);

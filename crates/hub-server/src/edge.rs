@@ -150,29 +150,31 @@ where
     let started = std::time::Instant::now();
     let matched = route_of(&method, req.uri().path());
     let direct = matched.and_then(|m| direct_read(&method, m, req.uri().path()));
-    // The URI's parts are shared bytes: keeping it for the log line copies nothing.
-    let uri = req.uri().clone();
     let request = context::scope(log, async move {
         let checked = match matched {
             Some(m) if m.api => check_bearer(&state.auth, m.rule, &req),
             _ => Ok(None),
         };
-        let mut res = match (checked, direct) {
-            (Err(problem), _) => problem.into_response(),
+        // The URI is kept for the log line: taken from a request answered here, cloned
+        // (its parts are shared bytes) from one the router takes.
+        let (mut res, uri) = match (checked, direct) {
+            (Err(problem), _) => (problem.into_response(), std::mem::take(req.uri_mut())),
             (Ok(_), Some(id)) => {
                 let if_none_match = IfNoneMatch(req.headers().get(header::IF_NONE_MATCH).cloned());
-                transactions::transaction(state, &corr, &id, &if_none_match)
+                let res = transactions::transaction(state, &corr, &id, &if_none_match)
                     .await
-                    .unwrap_or_else(IntoResponse::into_response)
+                    .unwrap_or_else(IntoResponse::into_response);
+                (res, std::mem::take(req.uri_mut()))
             }
             (Ok(principal), None) => {
                 req.extensions_mut().insert(corr);
                 if let Some(principal) = principal {
                     req.extensions_mut().insert(principal);
                 }
+                let uri = req.uri().clone();
                 // The router's error type is `Infallible`.
                 match inner.call(req).await {
-                    Ok(res) => res,
+                    Ok(res) => (res, uri),
                     Err(never) => match never {},
                 }
             }

@@ -76,7 +76,7 @@ pub struct Active {
 /// let auth = Authenticator::default().with_token("ops", Role::Admin, &"s3cret".to_owned().into());
 /// let ops = auth.authenticate("s3cret").unwrap();
 /// let id = sessions.create(ops, &auth).await.unwrap();
-/// assert_eq!(sessions.lookup(&id, &auth).await.unwrap().unwrap().principal.name, "ops");
+/// assert_eq!(&*sessions.lookup(&id, &auth).await.unwrap().unwrap().principal.name, "ops");
 /// clock.advance(Duration::from_secs(9 * 3600));
 /// assert!(sessions.lookup(&id, &auth).await.unwrap().is_none(), "idle for 9 hours");
 /// # }
@@ -131,7 +131,7 @@ impl Sessions {
         let token_fingerprint = auth.token_fingerprint(&principal.name).unwrap_or_default();
         let session = NewSession {
             key: key(&id),
-            principal: principal.name,
+            principal: principal.name.to_string(),
             role: principal.role.as_str().to_owned(),
             token_fingerprint,
             csrf,
@@ -174,7 +174,7 @@ impl Sessions {
         };
         Ok(Some(Active {
             principal: Principal {
-                name: found.principal,
+                name: found.principal.into(),
                 role,
             },
             csrf: found.csrf,

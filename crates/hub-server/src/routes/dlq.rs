@@ -1,5 +1,7 @@
 //! `/v1/dlq`: review, replay and discard dead-lettered writes (admin).
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -136,7 +138,7 @@ pub async fn replay(
 async fn replay_entry(
     state: &AppState,
     corr: &Correlation,
-    actor: String,
+    actor: Arc<str>,
     id: DlqId,
     force: bool,
 ) -> Result<Response, Problem> {

@@ -33,7 +33,7 @@ pub(crate) async fn write(
 ) -> axum::response::Response {
     let request = hub_app::WriteRequest {
         ctx: corr.call_context(),
-        caller: principal.map(|p| p.name.clone()),
+        caller: principal.map(|p| p.name.to_string()),
         key,
         op,
     };
