@@ -49,6 +49,28 @@ pub(crate) fn record(n: u32, adapter: &str, operation: &str) -> AuditRecord {
     }
 }
 
+/// Every record of `log`, newest first, read `limit` at a time by following the cursor.
+pub(crate) async fn every_record(log: &dyn AuditLog, limit: u32) -> Vec<AuditRecord> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = log
+            .query(&AuditQuery {
+                limit,
+                cursor,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit as usize);
+        seen.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return seen;
+        }
+    }
+}
+
 async fn flushed_records_are_listed_newest_first(env: Env) {
     let log = &env.stores.audit;
     let records: Vec<AuditRecord> = (0..25).map(|n| record(n, "ticketing", "get_ticket")).collect();
@@ -56,24 +78,7 @@ async fn flushed_records_are_listed_newest_first(env: Env) {
         log.record(r.clone()).await.unwrap();
     }
     log.flush().await.unwrap();
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = log
-            .query(&AuditQuery {
-                limit: 4,
-                cursor,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
-        assert!(page.items.len() <= 4);
-        seen.extend(page.items);
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let seen = every_record(log.as_ref(), 4).await;
     // Newest first; records with the same time in reverse order of recording.
     let want: Vec<AuditRecord> = records.into_iter().rev().collect();
     assert_eq!(seen, want);

@@ -57,78 +57,41 @@ async fn bad_urls_are_refused_without_their_password() {
     assert!(matches!(redis, Err(OpenError::UnsupportedScheme { .. })), "{redis:?}");
 }
 
-#[tokio::test]
-async fn a_clean_shutdown_keeps_every_audit_record() {
+/// Records `n` audit records in a SQLite store opened with `audit_batch_size`, shuts it
+/// down, opens it again and returns how many records it lists.
+async fn kept_over_a_restart(n: u32, audit_batch_size: usize) -> usize {
     let db = TestDb::create(Backend::Sqlite).await;
     let config = StoreConfig {
-        audit_batch_size: 7,
+        audit_batch_size,
+        audit_queue_capacity: 10_000,
         ..StoreConfig::with_database_url(&db.url)
     };
     let stores = Stores::open(config.clone()).await.unwrap();
-    for n in 0..100 {
+    for i in 0..n {
         stores
             .audit
-            .record(crate::audit::record(n, "ticketing", "get_ticket"))
+            .record(crate::audit::record(i, "ticketing", "get_ticket"))
             .await
             .unwrap();
     }
     stores.shutdown().await.unwrap();
     let again = Stores::open(config).await.unwrap();
-    let page = again
-        .audit
-        .query(&AuditQuery {
-            limit: 500,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(page.items.len(), 100);
+    let listed = crate::audit::every_record(again.audit.as_ref(), 500).await.len();
     again.database.close().await;
     db.drop_it().await;
+    listed
+}
+
+#[tokio::test]
+async fn a_clean_shutdown_keeps_every_audit_record() {
+    assert_eq!(kept_over_a_restart(100, 7).await, 100);
 }
 
 /// A batch size beyond what one `INSERT` can bind (SQLite: 32,766 values) is capped, so a
 /// full queue written at once loses nothing.
 #[tokio::test]
 async fn a_batch_size_beyond_one_insert_loses_no_record() {
-    const RECORDS: u32 = 5_000;
-    let db = TestDb::create(Backend::Sqlite).await;
-    let config = StoreConfig {
-        audit_batch_size: 100_000,
-        audit_queue_capacity: 10_000,
-        ..StoreConfig::with_database_url(&db.url)
-    };
-    let stores = Stores::open(config.clone()).await.unwrap();
-    for n in 0..RECORDS {
-        stores
-            .audit
-            .record(crate::audit::record(n, "ticketing", "get_ticket"))
-            .await
-            .unwrap();
-    }
-    stores.shutdown().await.unwrap();
-    let again = Stores::open(config).await.unwrap();
-    let mut listed = 0;
-    let mut cursor = None;
-    loop {
-        let page = again
-            .audit
-            .query(&AuditQuery {
-                limit: 500,
-                cursor,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
-        listed += page.items.len();
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    assert_eq!(listed, RECORDS as usize);
-    again.database.close().await;
-    db.drop_it().await;
+    assert_eq!(kept_over_a_restart(5_000, 100_000).await, 5_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
