@@ -440,23 +440,18 @@ impl Endpoint {
         };
         // Refused by the hub itself, nothing sent: the first refusal of a second is logged
         // and recorded, the rest of that second counted into one record.
-        if let Err(e @ (Error::CircuitOpen { .. } | Error::RateBudgetSpent { .. })) = result {
-            let Some(record) = self
+        let record = if matches!(result, Err(Error::CircuitOpen { .. } | Error::RateBudgetSpent { .. })) {
+            match self
                 .refusals
                 .admit(call.operation.as_str(), outcome, record, &self.audit)
-            else {
+            {
+                Some(record) => record,
                 // Held: counted into the record of its second.
-                return;
-            };
-            tracing::warn!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
-                http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
-            // Best effort, never a wait on a store that just failed.
-            if let Err(e) = self.audit.record(record).await {
-                metrics::counter!("integration_audit_write_failures_total").increment(1);
-                tracing::error!(adapter = %self.adapter, error = %e, "could not record an upstream call in the audit log");
+                None => return,
             }
-            return;
-        }
+        } else {
+            record()
+        };
         match result {
             Ok(_) => {
                 tracing::info!(adapter = %self.adapter, operation = call.operation.as_str(), duration_ms, status = status_label,
@@ -467,14 +462,14 @@ impl Endpoint {
                 http_status, attempts, request_id, conversation_id, error = %e, "upstream call");
             }
         }
-        let record = record();
         // A write's record is made durable before its answer goes out, so that a crash
         // just after cannot leave an upstream effect the hub answered for without its
         // audit record (its `started` record already is). Reads stay write-behind: the
         // log's writer batches them.
-        // A write refused unrecorded sent nothing: best effort, never a wait on a store
-        // that just failed.
-        let written = if matches!(call.idempotency, Idempotency::Idempotent) || outcome == AuditOutcome::Rejected {
+        // A refusal sent nothing: best effort, never a wait on a store that just failed.
+        let written = if matches!(call.idempotency, Idempotency::Idempotent)
+            || matches!(outcome, AuditOutcome::Rejected | AuditOutcome::RateLimited)
+        {
             self.audit.record(record).await.map_err(|e| e.to_string())
         } else {
             match tokio::time::timeout(self.audit_timeout, self.audit.record_durable(record)).await {

@@ -66,24 +66,21 @@ impl Refusals {
         let now = Instant::now();
         let key = (operation, outcome);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        let open = windows
-            .get(&key)
-            .map(|w| (now.saturating_duration_since(w.opened) < WINDOW, w.generation));
-        if !matches!(open, Some((true, _))) {
-            let generation = open.map_or(0, |(_, g)| g + 1);
-            let window = Window {
-                opened: now,
-                generation,
-                held: None,
-            };
-            // The ended window's task has not run yet: its refusals are written now.
-            if let Some(earlier) = windows.insert(key, window).and_then(|w| w.held) {
-                tokio::spawn(write_held(earlier, Arc::clone(audit)));
+        let window = match windows.get_mut(&key) {
+            Some(window) if now.saturating_duration_since(window.opened) < WINDOW => window,
+            _ => {
+                let generation = windows.get(&key).map_or(0, |w| w.generation + 1);
+                let window = Window {
+                    opened: now,
+                    generation,
+                    held: None,
+                };
+                // The ended window's task has not run yet: its refusals are written now.
+                if let Some(earlier) = windows.insert(key, window).and_then(|w| w.held) {
+                    tokio::spawn(write_held(earlier, Arc::clone(audit)));
+                }
+                return Some(record());
             }
-            return Some(record());
-        }
-        let Some(window) = windows.get_mut(&key) else {
-            return Some(record());
         };
         match &mut window.held {
             Some(held) => {
