@@ -449,6 +449,13 @@ async fn one_request_is_one_tree_and_each_attempt_sends_its_own_span() {
         lines.iter().all(|l| l.contains(&format!("\"trace_id\":\"{TRACE}\""))),
         "{lines:#?}"
     );
+    // Its access line (a read the edge answers itself) names the path it was sent.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"message\":\"answered\"") && l.contains("\"path\":\"/v1/transactions/TXN-5002\"")),
+        "{lines:#?}"
+    );
     hub.stop().await;
     collector.stop();
 }
