@@ -45,7 +45,7 @@ pub fn start(config: &TelemetryConfig) -> Result<Option<Tracing>, TracesError> {
         endpoint: endpoint.clone(),
         service_name: config.service_name.clone(),
         sample_ratio: config.sample_ratio,
-        export_timeout: timeout,
+        headers: tracing_export::otlp::headers_from_env(),
         batch_size: config.batch_size,
         queue_size: config.queue_size,
     };

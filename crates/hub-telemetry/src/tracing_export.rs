@@ -16,8 +16,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{HeaderName, HeaderValue, Uri};
 use opentelemetry::InstrumentationScope;
-use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanProcessor};
 use tracing::Subscriber;
@@ -27,6 +27,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub mod dropped;
+pub mod otlp;
+mod protobuf;
 mod record;
 mod sampling;
 pub mod spans;
@@ -44,20 +46,26 @@ pub struct ExportSettings {
     pub service_name: String,
     /// The share of new traces sampled, 0.0 to 1.0; a trace with a sampled parent follows its parent.
     pub sample_ratio: f64,
-    /// How long one export may take before it is abandoned (its spans counted as dropped).
-    pub export_timeout: Duration,
     /// The most spans sent in one export.
     pub batch_size: usize,
     /// The most spans waiting to be sent; more are dropped and counted.
     pub queue_size: usize,
+    /// Extra headers on every export (a collector's API key, say): see
+    /// [`otlp::headers_from_env`].
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Why tracing could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The exporter refused its settings (an endpoint that is not a URL, say).
-    #[error("the OTLP exporter: {0}")]
-    Exporter(String),
+    /// The endpoint is not a URL.
+    #[error("the OTLP endpoint {url:?} is not a URL: {source}")]
+    Endpoint {
+        /// The traces' URL made from the endpoint.
+        url: String,
+        /// Why it is not one.
+        source: http::uri::InvalidUri,
+    },
 }
 
 /// The running export: the span processor the layer hands ended spans to. Call
@@ -71,7 +79,8 @@ pub struct Tracing {
 /// The spans' instrumentation scope.
 const SCOPE: &str = "integration-hub";
 
-/// Starts the exporter's background thread; `client` sends the batches.
+/// Starts the exporter's background thread; `client` sends the batches (and abandons one
+/// that takes too long: its spans are then counted as dropped).
 ///
 /// Sampling is parent-based: a caller's sampled `traceparent` is always followed, a new
 /// trace is kept with probability `sample_ratio`. A request's server span is only built
@@ -79,14 +88,8 @@ const SCOPE: &str = "integration-hub";
 /// background task's) is sampled by the same ratio, and a child follows its parent.
 pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_shared_http_client(client)
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(url)
-        .with_timeout(settings.export_timeout)
-        .build()
-        .map_err(|e| StartError::Exporter(e.to_string()))?;
+    let uri = Uri::try_from(url.as_str()).map_err(|source| StartError::Endpoint { url, source })?;
+    let exporter = otlp::OtlpExporter::new(client, uri, settings.headers.clone());
     let pending = dropped::Pending::new(settings.queue_size);
     let batch = BatchSpanProcessor::builder(dropped::CountedExporter::new(exporter, pending.clone()))
         .with_batch_config(
