@@ -34,7 +34,9 @@ fn value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::I64),
         // NaN is not equal to itself; any other double is compared.
-        any::<f64>().prop_filter("comparable", |f| !f.is_nan()).prop_map(Value::F64),
+        any::<f64>()
+            .prop_filter("comparable", |f| !f.is_nan())
+            .prop_map(Value::F64),
         text.clone().prop_map(Value::String),
         proptest::collection::vec(any::<bool>(), 0..3).prop_map(|v| Value::Array(Array::Bool(v))),
         proptest::collection::vec(any::<i64>(), 0..3).prop_map(|v| Value::Array(Array::I64(v))),
@@ -48,13 +50,22 @@ fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
 }
 
 fn context() -> impl Strategy<Value = SpanContext> {
-    (1u128.., 1u64.., any::<bool>(), any::<bool>(), prop::option::of("[a-z]{1,5}=[a-z0-9]{1,5}")).prop_map(
-        |(trace, span, sampled, remote, state)| {
-            let state = state.map_or(TraceState::NONE, |s| s.parse().unwrap());
-            let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-            SpanContext::new(TraceId::from(trace), SpanId::from(span), flags, remote, state)
-        },
+    (
+        1u128..,
+        1u64..,
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of("[a-z]{1,5}=[a-z0-9]{1,5}"),
     )
+        .prop_map(|(trace, span, sampled, remote, state)| {
+            let state = state.map_or(TraceState::NONE, |s| s.parse().unwrap());
+            let flags = if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            };
+            SpanContext::new(TraceId::from(trace), SpanId::from(span), flags, remote, state)
+        })
 }
 
 fn time() -> impl Strategy<Value = SystemTime> {
@@ -62,8 +73,12 @@ fn time() -> impl Strategy<Value = SystemTime> {
 }
 
 fn scope() -> impl Strategy<Value = InstrumentationScope> {
-    (prop::sample::select(vec!["integration-hub", "other"]), prop::option::of("1\\.[0-9]"), any::<bool>()).prop_map(
-        |(name, version, schema)| {
+    (
+        prop::sample::select(vec!["integration-hub", "other"]),
+        prop::option::of("1\\.[0-9]"),
+        any::<bool>(),
+    )
+        .prop_map(|(name, version, schema)| {
             let mut scope = InstrumentationScope::builder(name);
             if let Some(version) = version {
                 scope = scope.with_version(version);
@@ -72,8 +87,7 @@ fn scope() -> impl Strategy<Value = InstrumentationScope> {
                 scope = scope.with_schema_url("https://opentelemetry.io/schemas/1.26.0");
             }
             scope.build()
-        },
-    )
+        })
 }
 
 fn status() -> impl Strategy<Value = Status> {
@@ -102,7 +116,8 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 fn link() -> impl Strategy<Value = Link> {
-    (context(), attributes(), 0u32..3).prop_map(|(context, attributes, dropped)| Link::new(context, attributes, dropped))
+    (context(), attributes(), 0u32..3)
+        .prop_map(|(context, attributes, dropped)| Link::new(context, attributes, dropped))
 }
 
 prop_compose! {
@@ -224,7 +239,10 @@ async fn a_refused_batch_is_an_error_and_a_stopped_exporter_sends_nothing() {
     let refused = exporter.export(vec![one_span()]).await.unwrap_err();
     assert!(refused.to_string().contains("503"), "{refused}");
     exporter.shutdown().unwrap();
-    assert!(matches!(exporter.export(vec![one_span()]).await, Err(OTelSdkError::AlreadyShutdown)));
+    assert!(matches!(
+        exporter.export(vec![one_span()]).await,
+        Err(OTelSdkError::AlreadyShutdown)
+    ));
     assert!(matches!(exporter.shutdown(), Err(OTelSdkError::AlreadyShutdown)));
     assert_eq!(collector.seen.lock().unwrap().len(), 1);
 }
@@ -236,10 +254,7 @@ fn headers_are_parsed_as_opentelemetrys_exporters_parse_them() {
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
         .collect();
     let expected = [("a", "1"), ("b", "two words"), ("e", "%zz"), ("f", "A")];
-    assert_eq!(
-        parsed,
-        expected.map(|(n, v)| (n.to_owned(), v.to_owned())).to_vec()
-    );
+    assert_eq!(parsed, expected.map(|(n, v)| (n.to_owned(), v.to_owned())).to_vec());
 }
 
 proptest! {
