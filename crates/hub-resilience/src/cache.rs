@@ -305,7 +305,7 @@ impl CacheManager {
             if let Some(entry) = &stale
                 && entry.fresh_until_ms > now
             {
-                match A::cached(&entry.value) {
+                match A::cached(entry) {
                     Ok(value) => {
                         if self.refresh_due(entry, now) {
                             self.refresh_in_background(lookup, entry.fetched_at_ms, fetch);
@@ -430,11 +430,11 @@ impl CacheManager {
         fresh: CacheOutcome,
     ) -> Result<Fetched<A::Out>, Error> {
         match shared {
-            Ok(bytes) => A::cached(&bytes)
+            Ok(bytes) => A::shared(&bytes)
                 .map(|value| Fetched::new(value, fresh))
                 .map_err(|e| Error::Decode { reason: e.to_string() }),
             Err(err) => match stale {
-                Some(entry) if serves_stale(&err) => match A::cached(&entry.value) {
+                Some(entry) if serves_stale(&err) => match A::cached(&entry) {
                     Ok(value) => Ok(Fetched::new(value, CacheOutcome::Stale)),
                     Err(e) => {
                         self.observer.on_store_error("decode", &e);
@@ -517,23 +517,22 @@ impl Landing {
 
     async fn put(&self, key: &str, bytes: &Bytes, fetched_at_ms: u64) {
         let fresh_until_ms = fetched_at_ms.saturating_add(duration_ms(self.ttl));
-        let entry = CacheEntry {
-            value: bytes.clone(),
-            fetched_at_ms,
-            fresh_until_ms,
-            stale_until_ms: fresh_until_ms.saturating_add(duration_ms(self.max_stale)),
-        };
+        let stale_until_ms = fresh_until_ms.saturating_add(duration_ms(self.max_stale));
+        let entry = CacheEntry::new(bytes.clone(), fetched_at_ms, fresh_until_ms, stale_until_ms);
         if let Err(e) = self.store.put(key, entry, &self.tags).await {
             self.observer.on_store_error("put", &e);
         }
     }
 }
 
-/// The form a lookup answers in: from a cached entry's bytes, or from the value this
-/// caller fetched (and its bytes).
+/// The form a lookup answers in: from a cached entry, from the bytes of a flight this
+/// caller joined, or from the value this caller fetched (and its bytes).
 trait Form<T> {
     type Out;
-    fn cached(bytes: &Bytes) -> Result<Self::Out, StoreError>;
+    fn cached(entry: &CacheEntry) -> Result<Self::Out, StoreError> {
+        Self::shared(entry.value())
+    }
+    fn shared(bytes: &Bytes) -> Result<Self::Out, StoreError>;
     fn fetched(value: T, bytes: Bytes) -> Self::Out;
 }
 
@@ -543,7 +542,7 @@ struct Decoded;
 impl<T: DeserializeOwned> Form<T> for Decoded {
     type Out = T;
 
-    fn cached(bytes: &Bytes) -> Result<T, StoreError> {
+    fn shared(bytes: &Bytes) -> Result<T, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| corrupt(&e))
     }
 
@@ -558,7 +557,12 @@ struct AsEncoded;
 impl<T> Form<T> for AsEncoded {
     type Out = Encoded<T>;
 
-    fn cached(bytes: &Bytes) -> Result<Encoded<T>, StoreError> {
+    /// The entry's fingerprint comes along: a hit hashes nothing.
+    fn cached(entry: &CacheEntry) -> Result<Encoded<T>, StoreError> {
+        Ok(Encoded::from_entry(entry))
+    }
+
+    fn shared(bytes: &Bytes) -> Result<Encoded<T>, StoreError> {
         Ok(Encoded::from_json(bytes.clone()))
     }
 

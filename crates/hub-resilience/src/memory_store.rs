@@ -33,7 +33,7 @@ type Evicted = Arc<Mutex<Vec<(String, Vec<String>)>>>;
 ///
 /// let clock = Arc::new(ManualClock::new(1_000));
 /// let cache = MemoryCache::builder().max_entries(100).clock(clock).build();
-/// let entry = |fetched_at_ms| CacheEntry { value: Bytes::from_static(b"\"open\""), fetched_at_ms, fresh_until_ms: 10_000, stale_until_ms: 20_000 };
+/// let entry = |fetched_at_ms| CacheEntry::new(Bytes::from_static(b"\"open\""), fetched_at_ms, 10_000, 20_000);
 /// cache.put("integration:ticket_status:id=42", entry(900), &["ticket:42".to_owned()]).await?;
 /// assert!(cache.get("integration:ticket_status:id=42").await?.is_some());
 ///
@@ -291,12 +291,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn entry(v: &'static str, fetched_at_ms: u64) -> CacheEntry {
-        CacheEntry {
-            value: Bytes::from_static(v.as_bytes()),
+        CacheEntry::new(
+            Bytes::from_static(v.as_bytes()),
             fetched_at_ms,
-            fresh_until_ms: fetched_at_ms + 1_000,
-            stale_until_ms: fetched_at_ms + 5_000,
-        }
+            fetched_at_ms + 1_000,
+            fetched_at_ms + 5_000,
+        )
     }
 
     fn tags(t: &[&str]) -> Vec<String> {
@@ -312,7 +312,7 @@ mod tests {
     }
 
     async fn value(c: &MemoryCache, key: &str) -> Option<Bytes> {
-        c.get(key).await.unwrap().map(|e| e.value)
+        c.get(key).await.unwrap().map(|e| e.value().clone())
     }
 
     #[tokio::test]
@@ -459,12 +459,12 @@ mod tests {
                         let key = format!("k{key}");
                         let t: Vec<String> = t.iter().map(|t| format!("t{t}")).collect();
                         let fetched_at_ms = now.saturating_sub(age);
-                        let e = CacheEntry {
-                            value: Bytes::from(format!("{key}@{now}")),
+                        let e = CacheEntry::new(
+                            Bytes::from(format!("{key}@{now}")),
                             fetched_at_ms,
-                            fresh_until_ms: fetched_at_ms + life / 2,
-                            stale_until_ms: fetched_at_ms + life,
-                        };
+                            fetched_at_ms + life / 2,
+                            fetched_at_ms + life,
+                        );
                         rt.block_on(c.put(&key, e.clone(), &t)).unwrap();
                         m.put(&key, e, t, now, max);
                     }

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
-use hub_core::CacheOutcome;
+use hub_core::{CacheOutcome, Encoded};
 use serde::Serialize;
 
 use crate::problem::{Problem, ProblemCode};
@@ -33,18 +33,25 @@ impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
 /// assert_eq!(etag(b"{}").len(), 18);
 /// ```
 pub fn etag(body: &[u8]) -> ETag {
-    let hash = hub_core::fingerprint::Fnv1a::of(body);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut tag = [b'"'; 18];
-    for (i, digit) in tag[1..17].iter_mut().enumerate() {
-        *digit = HEX[usize::try_from((hash >> (60 - 4 * i)) & 0xf).unwrap_or(0)];
-    }
-    ETag(tag)
+    ETag::of_fingerprint(hub_core::fingerprint::Fnv1a::of(body))
 }
 
 /// A strong entity tag as [`etag`] makes it: 16 hex digits in quotes, kept on the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ETag([u8; 18]);
+
+impl ETag {
+    /// The tag of a body whose [`Fnv1a`](hub_core::fingerprint::Fnv1a) fingerprint is
+    /// `hash` (a cached entry keeps it, so a hit does not hash its body again).
+    pub fn of_fingerprint(hash: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut tag = [b'"'; 18];
+        for (i, digit) in tag[1..17].iter_mut().enumerate() {
+            *digit = HEX[usize::try_from((hash >> (60 - 4 * i)) & 0xf).unwrap_or(0)];
+        }
+        ETag(tag)
+    }
+}
 
 impl std::fmt::Display for ETag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,6 +112,17 @@ pub fn none_match(if_none_match: &[u8], etag: &str) -> bool {
 /// `304` with the same headers and no body when `if_none_match` matches.
 pub fn json(if_none_match: &IfNoneMatch, body: Bytes, cache: CacheOutcome) -> Response {
     let tag = etag(&body);
+    answer(if_none_match, body, tag, cache)
+}
+
+/// [`json`] of an encoded value, tagged by the fingerprint it carries.
+pub fn encoded<T>(if_none_match: &IfNoneMatch, value: Encoded<T>, cache: CacheOutcome) -> Response {
+    let tag = ETag::of_fingerprint(value.fingerprint());
+    answer(if_none_match, value.into_json(), tag, cache)
+}
+
+/// `body` under `tag`, or `304` when `if_none_match` matches it.
+fn answer(if_none_match: &IfNoneMatch, body: Bytes, tag: ETag, cache: CacheOutcome) -> Response {
     let not_modified = if_none_match.0.as_ref().is_some_and(|v| none_match(v.as_bytes(), &tag));
     let mut res = if not_modified {
         let mut res = Response::new(Body::empty());
@@ -188,6 +206,28 @@ mod tests {
         );
         assert_eq!(other.status(), StatusCode::OK);
         assert_eq!(other.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    proptest! {
+        /// A cached entry's answer, tagged by the fingerprint the entry keeps, has the
+        /// headers and body of the same bytes tagged by hashing them.
+        #[test]
+        fn an_entrys_kept_fingerprint_tags_as_its_bytes_do(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let body = Bytes::from(body);
+            let entry = hub_core::CacheEntry::new(body.clone(), 1, 2, 3);
+            let hashed = json(&IfNoneMatch::default(), body, CacheOutcome::Hit);
+            let kept = encoded(&IfNoneMatch::default(), Encoded::<()>::from_entry(&entry), CacheOutcome::Hit);
+            prop_assert_eq!(hashed.status(), kept.status());
+            prop_assert_eq!(hashed.headers(), kept.headers());
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let bodies = rt.block_on(async {
+                use http_body_util::BodyExt as _;
+                let a = hashed.into_body().collect().await.unwrap().to_bytes();
+                let b = kept.into_body().collect().await.unwrap().to_bytes();
+                (a, b)
+            });
+            prop_assert_eq!(bodies.0, bodies.1);
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::fingerprint::Fnv1a;
 use crate::store_error::StoreError;
 
 /// Where a read's answer came from, for `Cache-Status` (RFC 9211) and metrics.
@@ -69,18 +70,39 @@ impl<T> Fetched<T> {
 /// ```
 pub struct Encoded<T> {
     json: Bytes,
+    /// [`Fnv1a`] of `json`.
+    fingerprint: u64,
     of: PhantomData<fn() -> T>,
 }
 
 impl<T> Encoded<T> {
     /// Bytes that are the JSON of a `T` (as a cache entry written for `T` holds).
     pub fn from_json(json: Bytes) -> Self {
-        Self { json, of: PhantomData }
+        let fingerprint = Fnv1a::of(&json);
+        Self {
+            json,
+            fingerprint,
+            of: PhantomData,
+        }
+    }
+
+    /// A cache entry's value, which is the JSON of a `T`, with the fingerprint it keeps.
+    pub fn from_entry(entry: &CacheEntry) -> Self {
+        Self {
+            json: entry.value.clone(),
+            fingerprint: entry.fingerprint,
+            of: PhantomData,
+        }
     }
 
     /// The JSON.
     pub fn json(&self) -> &Bytes {
         &self.json
+    }
+
+    /// The JSON's [`Fnv1a`] fingerprint (an entity tag's material).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// The JSON, owned.
@@ -107,7 +129,11 @@ impl<T: DeserializeOwned> Encoded<T> {
 
 impl<T> Clone for Encoded<T> {
     fn clone(&self) -> Self {
-        Self::from_json(self.json.clone())
+        Self {
+            json: self.json.clone(),
+            fingerprint: self.fingerprint,
+            of: PhantomData,
+        }
     }
 }
 
@@ -128,17 +154,51 @@ impl<T> std::fmt::Debug for Encoded<T> {
 }
 
 /// One stored value with its lifetimes, in Unix milliseconds of wall-clock time so
-/// that several instances sharing a store agree on them.
+/// that several instances sharing a store agree on them, and the value's fingerprint,
+/// computed once when the entry is made ([`CacheEntry::new`]) so that a hit does not hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {
     /// The serialised value.
-    pub value: Bytes,
+    value: Bytes,
+    /// [`Fnv1a`] of `value`.
+    fingerprint: u64,
     /// When the upstream read that produced the value began.
     pub fetched_at_ms: u64,
     /// Until when the value is fresh.
     pub fresh_until_ms: u64,
     /// Until when the value may still be served stale; the store may drop it after.
     pub stale_until_ms: u64,
+}
+
+impl CacheEntry {
+    /// `value` with its lifetimes.
+    ///
+    /// ```
+    /// use hub_core::CacheEntry;
+    /// use hub_core::fingerprint::Fnv1a;
+    /// let entry = CacheEntry::new("{}".into(), 1, 2, 3);
+    /// assert_eq!(&entry.value()[..], b"{}");
+    /// assert_eq!(entry.fingerprint(), Fnv1a::of(b"{}"));
+    /// ```
+    pub fn new(value: Bytes, fetched_at_ms: u64, fresh_until_ms: u64, stale_until_ms: u64) -> Self {
+        Self {
+            fingerprint: Fnv1a::of(&value),
+            value,
+            fetched_at_ms,
+            fresh_until_ms,
+            stale_until_ms,
+        }
+    }
+
+    /// The serialised value.
+    pub fn value(&self) -> &Bytes {
+        &self.value
+    }
+
+    /// The value's [`Fnv1a`] fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
 }
 
 /// A key-value store for cached reads, with invalidation by key and by tag.

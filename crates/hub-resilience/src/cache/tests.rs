@@ -197,12 +197,7 @@ async fn a_broken_store_never_fails_a_read() {
 async fn a_corrupt_entry_is_a_miss() {
     let f = fixture();
     let now = TokioClock::anchored(1_000_000).unix_ms();
-    let entry = CacheEntry {
-        value: Bytes::from_static(b"{not json"),
-        fetched_at_ms: now,
-        fresh_until_ms: now + 60_000,
-        stale_until_ms: now + 120_000,
-    };
+    let entry = CacheEntry::new(Bytes::from_static(b"{not json"), now, now + 60_000, now + 120_000);
     f.store.put(KEY, entry, &[]).await.unwrap();
     let r = read(&f.manager, Ok("open")).await.unwrap();
     assert_eq!((r.value.as_str(), r.cache), ("open", CacheOutcome::Miss));

@@ -48,11 +48,7 @@ pub(crate) async fn transaction(
         .transaction_encoded(&corr.call_context(), id)
         .await
         .map_err(|e| Problem::upstream(&e, Operation::GetTransactionStatus))?;
-    Ok(conditional::json(
-        if_none_match,
-        fetched.value.into_json(),
-        fetched.cache,
-    ))
+    Ok(conditional::encoded(if_none_match, fetched.value, fetched.cache))
 }
 
 /// Reads a customer's most recent transactions (cached).

@@ -9,12 +9,12 @@ const HEADER: usize = 1 + 3 * 8;
 
 /// The stored bytes of `entry`.
 pub(super) fn encode(entry: &CacheEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + entry.value.len());
+    let mut out = Vec::with_capacity(HEADER + entry.value().len());
     out.push(VERSION);
     out.extend_from_slice(&entry.fetched_at_ms.to_be_bytes());
     out.extend_from_slice(&entry.fresh_until_ms.to_be_bytes());
     out.extend_from_slice(&entry.stale_until_ms.to_be_bytes());
-    out.extend_from_slice(&entry.value);
+    out.extend_from_slice(entry.value());
     out
 }
 
@@ -30,12 +30,14 @@ pub(super) fn decode(raw: &[u8]) -> Result<CacheEntry, StoreError> {
         let bytes: [u8; 8] = raw[at..at + 8].try_into().map_err(|_| corrupt())?;
         Ok(u64::from_be_bytes(bytes))
     };
-    Ok(CacheEntry {
-        fetched_at_ms: time(1)?,
-        fresh_until_ms: time(9)?,
-        stale_until_ms: time(17)?,
-        value: Bytes::copy_from_slice(&raw[HEADER..]),
-    })
+    // The fingerprint is computed again here rather than stored: the layout stays the
+    // one every running instance reads.
+    Ok(CacheEntry::new(
+        Bytes::copy_from_slice(&raw[HEADER..]),
+        time(1)?,
+        time(9)?,
+        time(17)?,
+    ))
 }
 
 #[cfg(test)]
@@ -46,7 +48,7 @@ mod tests {
     proptest! {
         #[test]
         fn entries_round_trip(value in proptest::collection::vec(any::<u8>(), 0..64), a: u64, b: u64, c: u64) {
-            let entry = CacheEntry { value: Bytes::from(value), fetched_at_ms: a, fresh_until_ms: b, stale_until_ms: c };
+            let entry = CacheEntry::new(Bytes::from(value), a, b, c);
             prop_assert_eq!(decode(&encode(&entry)).ok(), Some(entry));
         }
     }

@@ -38,7 +38,7 @@ static INVALIDATE: &str = include_str!("invalidate.lua");
 /// use hub_store::{RedisCache, StoreConfig, clock::SystemClock};
 /// let cache = RedisCache::open("redis://127.0.0.1:6379", &StoreConfig::default(), Arc::new(SystemClock))?;
 /// let now = 1_900_000_000_000;
-/// let entry = CacheEntry { value: "{}".into(), fetched_at_ms: now, fresh_until_ms: now + 120_000, stale_until_ms: now + 720_000 };
+/// let entry = CacheEntry::new("{}".into(), now, now + 120_000, now + 720_000);
 /// cache.put("txn:T-1", entry, &["customer:C-9".to_owned()]).await?;
 /// cache.invalidate_tag("customer:C-9").await?; // every instance's next read misses
 /// # Ok(()) }

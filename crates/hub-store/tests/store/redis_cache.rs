@@ -34,17 +34,17 @@ impl Fixture {
     }
 
     fn entry(&self, value: &str, fetched_at_ms: u64) -> CacheEntry {
-        CacheEntry {
-            value: Bytes::copy_from_slice(value.as_bytes()),
+        CacheEntry::new(
+            Bytes::copy_from_slice(value.as_bytes()),
             fetched_at_ms,
-            fresh_until_ms: fetched_at_ms + 120_000,
-            stale_until_ms: fetched_at_ms + 720_000,
-        }
+            fetched_at_ms + 120_000,
+            fetched_at_ms + 720_000,
+        )
     }
 
     async fn value(&self, key: &str) -> Option<String> {
         let entry = self.cache.get(key).await.unwrap()?;
-        Some(String::from_utf8(entry.value.to_vec()).unwrap())
+        Some(String::from_utf8(entry.value().to_vec()).unwrap())
     }
 }
 
@@ -98,10 +98,8 @@ async fn an_entry_round_trips_and_expires_at_the_end_of_its_stale_window() {
             .unwrap();
         assert_eq!(u64::try_from(expires).ok(), Some(entry.stale_until_ms));
         // An entry already past its stale window is not stored at all.
-        let dead = CacheEntry {
-            stale_until_ms: f.now_ms - 1,
-            ..f.entry("old", f.now_ms - 10_000)
-        };
+        let mut dead = f.entry("old", f.now_ms - 10_000);
+        dead.stale_until_ms = f.now_ms - 1;
         f.cache.put("ticket:T-3", dead, &[]).await.unwrap();
         assert_eq!(f.cache.get("ticket:T-3").await.unwrap(), None);
         f.cache.ping().await.unwrap();
@@ -200,12 +198,7 @@ async fn a_redis_that_does_not_answer_fails_fast_as_unavailable() {
     };
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let cache = RedisCache::open_with_prefix("redis://127.0.0.1:1", "down", &config, clock).unwrap();
-    let entry = CacheEntry {
-        value: Bytes::new(),
-        fetched_at_ms: 1,
-        fresh_until_ms: 2,
-        stale_until_ms: u64::MAX / 2,
-    };
+    let entry = CacheEntry::new(Bytes::new(), 1, 2, u64::MAX / 2);
     for round in 0..3 {
         let started = Instant::now();
         let results = [
