@@ -3,6 +3,11 @@
 //! configuration as the binary assembles it, with its metrics recorder and its JSON log at
 //! `info` written to a sink), and the allocations one cached hit makes.
 //!
+//! The cached read is also driven with tracing on, the hub's OpenTelemetry layer sampling
+//! 0 %, 10 % and 100 % of requests into an exporter whose transport discards every batch:
+//! the request path's cost of tracing, without the collector's (the exporter's own thread
+//! encodes each batch, off the request path).
+//!
 //! `cargo bench -p hub-server --bench handler` prints criterion's figures, then
 //! `allocations per cached hit: X`; with `-- --allocations` it prints only that count.
 
@@ -201,10 +206,61 @@ fn handler(c: &mut Criterion) {
     c.bench_function("handler: open circuit refusal (in-process)", |b| {
         b.iter(|| assert_eq!(bench.get(REFUSED), StatusCode::SERVICE_UNAVAILABLE));
     });
+    for ratio in [0.0, 0.1, 1.0] {
+        let tracing = traced(ratio);
+        let name = format!("handler: cached GET, {}% of requests traced (in-process)", ratio * 100.0);
+        tracing::dispatcher::with_default(&tracing.dispatch, || {
+            c.bench_function(&name, |b| {
+                b.iter(|| assert_eq!(bench.get(CACHED), StatusCode::OK));
+            });
+        });
+        tracing.export.shutdown(std::time::Duration::from_secs(1));
+    }
     println!(
         "allocations per cached hit: {:.1}",
         bench.allocations_per_hit(COUNTED_HITS)
     );
+}
+
+/// A collector that takes every batch at once and keeps nothing.
+#[derive(Debug)]
+struct Discard;
+
+#[async_trait::async_trait]
+impl hub_telemetry::tracing_export::HttpClient for Discard {
+    async fn send_bytes(
+        &self,
+        _request: Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, hub_telemetry::tracing_export::HttpError> {
+        Ok(http::Response::new(bytes::Bytes::new()))
+    }
+}
+
+/// The hub's subscriber with tracing on (the OpenTelemetry layer sampling `ratio`, then
+/// the JSON log into a sink), to be made the default for a while, and its export.
+struct Traced {
+    dispatch: tracing::Dispatch,
+    export: hub_telemetry::tracing_export::Tracing,
+}
+
+fn traced(ratio: f64) -> Traced {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let settings = hub_telemetry::tracing_export::ExportSettings {
+        endpoint: "http://collector.invalid:4318".to_owned(),
+        service_name: "integration-hub".to_owned(),
+        sample_ratio: ratio,
+        batch_size: 512,
+        queue_size: 2048,
+        headers: Vec::new(),
+    };
+    let export = hub_telemetry::tracing_export::start(&settings, Arc::new(Discard)).unwrap();
+    let (writer, _guard) = hub_telemetry::logging::background(std::io::sink);
+    let log = hub_telemetry::logging::layer(hub_telemetry::logging::Style::Json, "info", Arc::new(writer));
+    let subscriber = tracing_subscriber::registry().with(export.layer()).with(log);
+    Traced {
+        dispatch: tracing::Dispatch::new(subscriber),
+        export,
+    }
 }
 
 criterion_group!(benches, handler);
