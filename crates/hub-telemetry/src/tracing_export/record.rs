@@ -88,7 +88,7 @@ impl Recorded {
 
     /// Sets the attribute `key` (replacing an earlier value of it), or the span's name or
     /// kind for `otel.name` and `otel.kind`.
-    fn set(&mut self, key: &'static str, value: Value) {
+    pub(super) fn set(&mut self, key: &'static str, value: Value) {
         match key {
             "otel.name" => self.name = Cow::Owned(value.as_str().into_owned()),
             "otel.kind" => self.kind = kind(&value.as_str()),
