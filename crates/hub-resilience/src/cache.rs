@@ -339,7 +339,9 @@ impl CacheManager {
             flight,
         };
         let fetched_at_ms = self.clock.unix_ms();
-        let (shared, value) = encode(fetch().await);
+        // Boxed: the whole upstream call inline would make every lookup's future (a hit's
+        // too) as large as it, and a hit would copy all of it when the port boxes it.
+        let (shared, value) = encode(Box::pin(fetch()).await);
         self.landing(lookup)
             .land(&guard, store_ok, fetched_at_ms, &shared)
             .await;

@@ -133,7 +133,8 @@ impl TransactionStatusPort for TransactionStatusAdapter {
         match self.cache.as_deref() {
             Some(cache) => cache.get_or_fetch_encoded(&self.status_lookup(&key), fetch).await,
             None => {
-                let value = fetch().await?;
+                // Boxed, as the cache boxes it: a hit's future stays small.
+                let value = Box::pin(fetch()).await?;
                 Ok(Fetched::new(Encoded::encode(&value)?, CacheOutcome::Bypass))
             }
         }
