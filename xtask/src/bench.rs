@@ -545,7 +545,10 @@ impl<'a> Bench<'a> {
                 let f = wrk::run(&url, Some(&auth), self.measure, &self.dir)?;
                 let cpu = cpu_seconds(*pid)? - before;
                 let per_request_us = cpu * 1e6 / (f.rps * self.measure as f64).max(1.0);
-                println!("{}  CPU {per_request_us:.1} µs/request", f.line(&format!("{name} (round {})", round + 1)));
+                println!(
+                    "{}  CPU {per_request_us:.1} µs/request",
+                    f.line(&format!("{name} (round {})", round + 1))
+                );
                 runs[i].push((f, per_request_us));
             }
         }
@@ -554,10 +557,19 @@ impl<'a> Bench<'a> {
         }
         let mut figures = serde_json::Map::new();
         for (i, (_, name, percent, _)) in hubs.iter().enumerate() {
-            let rps_ratios: Vec<f64> = (0..TRACED_ROUNDS).map(|r| runs[i][r].0.rps / runs[0][r].0.rps).collect();
+            let rps_ratios: Vec<f64> = (0..TRACED_ROUNDS)
+                .map(|r| runs[i][r].0.rps / runs[0][r].0.rps)
+                .collect();
             let cpu: Vec<f64> = runs[i].iter().map(|(_, c)| *c).collect();
-            let rounds: Vec<Value> = runs[i].iter().map(|(f, c)| json!({"hub": f.json(), "cpu_us_per_request": c})).collect();
-            let key = if *percent == 0 { "off".to_owned() } else { format!("sampled_{percent}") };
+            let rounds: Vec<Value> = runs[i]
+                .iter()
+                .map(|(f, c)| json!({"hub": f.json(), "cpu_us_per_request": c}))
+                .collect();
+            let key = if *percent == 0 {
+                "off".to_owned()
+            } else {
+                format!("sampled_{percent}")
+            };
             let r = median(&rps_ratios);
             figures.insert(
                 key,
@@ -1313,9 +1325,13 @@ fn median(values: &[f64]) -> f64 {
 /// and 15 of `/proc/<pid>/stat`, in clock ticks of 1/100 s (`USER_HZ`, 100 on every
 /// Linux architecture the hub is built for).
 fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces: count fields after its closing paren.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("a /proc stat line without a command")?;
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("a /proc stat line without a command")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| -> Result<f64> {
         fields
@@ -1386,4 +1402,3 @@ integration_requests_total{adapter=\"transaction_status\",operation=\"get_transa
         assert_eq!(status_calls_in(""), 0);
     }
 }
-

@@ -208,7 +208,10 @@ fn handler(c: &mut Criterion) {
     });
     for ratio in [0.0, 0.1, 1.0] {
         let tracing = traced(ratio);
-        let name = format!("handler: cached GET, {}% of requests traced (in-process)", ratio * 100.0);
+        let name = format!(
+            "handler: cached GET, {}% of requests traced (in-process)",
+            ratio * 100.0
+        );
         tracing::dispatcher::with_default(&tracing.dispatch, || {
             c.bench_function(&name, |b| {
                 b.iter(|| assert_eq!(bench.get(CACHED), StatusCode::OK));

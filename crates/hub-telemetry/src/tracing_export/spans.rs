@@ -8,9 +8,9 @@
 use std::future::Future;
 
 use http::HeaderMap;
-use opentelemetry::{KeyValue, Value};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
