@@ -137,7 +137,8 @@ fn percent_decode(value: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// An `ExportTraceServiceRequest` of `spans` under one resource, one `ScopeSpans` per instrumentation scope in the order scopes first appear.
+/// An `ExportTraceServiceRequest` of `spans` under one resource, one `ScopeSpans` per
+/// instrumentation scope in the order scopes first appear.
 pub(crate) fn encode_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
     let mut scopes: Vec<&InstrumentationScope> = Vec::new();
     for span in spans {
