@@ -198,12 +198,13 @@ where
         let route = matched.map(|m| m.rule.path);
         spans::record_answer(&tracing::Span::current(), res.status().as_u16(), route, None);
         http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
+        // The message as a plain `&str` field: written as it is, not through `fmt`.
         tracing::info!(
+            message = "answered",
             method = method.as_str(),
             path = uri.path(),
             status = res.status().as_u16(),
             duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            "answered"
         );
         res
     });
