@@ -17,11 +17,20 @@ impl SpanExporter for Kept {
     }
 }
 
-/// Runs `f` under a subscriber with the hub's OpenTelemetry layer sampling new traces at
-/// `ratio`, and returns the spans it ended.
+/// Takes log lines and keeps none.
+struct Discard;
+
+impl crate::logging::LineSink for Discard {
+    fn append(&self, _line: &[u8]) {}
+}
+
+/// Runs `f` under the hub's subscriber as `logging::init_with_traces` builds it — the
+/// OpenTelemetry layer sampling new traces at `ratio`, then the log layer (whose per-layer
+/// filter changes how the stack answers for a callsite) — and returns the spans it ended.
 pub(super) fn traced_at(ratio: f64, f: impl FnOnce()) -> Vec<SpanData> {
     let kept = Kept::default();
     let layer = super::otel_layer(Arc::new(SimpleSpanProcessor::new(kept.clone())), ratio);
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+    let log = crate::logging::layer(crate::logging::Style::Json, "info", Arc::new(Discard));
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).with(log), f);
     kept.0.lock().unwrap().clone()
 }
