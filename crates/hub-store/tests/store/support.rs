@@ -212,12 +212,15 @@ impl Proxy {
                         let Ok(mut server) = TcpStream::connect(&target).await else {
                             return;
                         };
+                        // Biased, the state first: once `freeze` has returned, the next
+                        // poll (a request arriving wakes it) stops before copying anything.
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            biased;
                             _ = async { link.wait_for(|s| *s == Link::Frozen).await.map(drop) } => {
                                 // Silent: both sockets stay open, nothing moves.
                                 std::future::pending::<()>().await;
                             }
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
                         }
                     }));
                 }
