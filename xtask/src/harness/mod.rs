@@ -16,5 +16,5 @@ pub(crate) use self::build::Binaries;
 pub(crate) use self::config::{TEMPLATE, Tokens, random_hex, secrets_env};
 pub(crate) use self::hubs::{Harness, HubProc, HubSpec};
 pub(crate) use self::interrupt::{INTERRUPTED, interrupted, pause, watch_interrupts};
-pub(crate) use self::procs::rss_bytes;
+pub(crate) use self::procs::{cpu_seconds, rss_bytes};
 pub(crate) use self::schema::Schema;

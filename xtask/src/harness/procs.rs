@@ -50,6 +50,23 @@ pub(crate) fn rss_bytes(pid: u32) -> Result<u64> {
     rss_in(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
+/// CPU time (user and system) the process `pid` has used so far, in seconds.
+pub(crate) fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    cpu_in(&stat).with_context(|| format!("no CPU times in /proc/{pid}/stat"))
+}
+
+/// Fields 14 and 15 (`utime`, `stime`) of a `/proc/PID/stat` line, in seconds: clock
+/// ticks of 1/100 s (`USER_HZ`, 100 on every Linux architecture the hub is built for).
+fn cpu_in(stat: &str) -> Option<f64> {
+    // The command (field 2) may hold spaces and parentheses: count from its last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 fn rss_in(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -243,5 +260,16 @@ mod tests {
         );
         assert_eq!(rss_in("Name:\thub\n"), None);
         assert!(rss_bytes(std::process::id()).unwrap() > 0);
+    }
+
+    #[test]
+    fn reads_the_cpu_time() {
+        // A real line's shape, the command holding a space and a parenthesis.
+        let line = "4242 (hub (server) S 1 4242 4242 0 -1 4194560 1811 0 0 0 1234 56 0 0 20 0 8 0 99 0 0\n";
+        assert_eq!(cpu_in(line), Some(12.90));
+        assert_eq!(cpu_in("4242 (hub) S 1 2"), None);
+        assert_eq!(cpu_in("no command at all"), None);
+        assert!(cpu_seconds(std::process::id()).is_ok());
+        assert!(cpu_seconds(u32::MAX).is_err());
     }
 }
