@@ -239,15 +239,15 @@ impl hub_telemetry::tracing_export::HttpClient for Discard {
     }
 }
 
-/// The hub's subscriber with tracing on (the OpenTelemetry layer sampling `ratio`, then
-/// the JSON log into a sink), to be made the default for a while, and its export.
+/// The hub's subscriber with tracing on, as the binary assembles it (the OpenTelemetry
+/// layer sampling `ratio`, then the JSON log into a sink), to be made the default for a
+/// while, and its export.
 struct Traced {
     dispatch: tracing::Dispatch,
     export: hub_telemetry::tracing_export::Tracing,
 }
 
 fn traced(ratio: f64) -> Traced {
-    use tracing_subscriber::layer::SubscriberExt as _;
     let settings = hub_telemetry::tracing_export::ExportSettings {
         endpoint: "http://collector.invalid:4318".to_owned(),
         service_name: "integration-hub".to_owned(),
@@ -258,8 +258,8 @@ fn traced(ratio: f64) -> Traced {
     };
     let export = hub_telemetry::tracing_export::start(&settings, Arc::new(Discard)).unwrap();
     let (writer, _guard) = hub_telemetry::logging::background(std::io::sink);
-    let log = hub_telemetry::logging::layer(hub_telemetry::logging::Style::Json, "info", Arc::new(writer));
-    let subscriber = tracing_subscriber::registry().with(export.layer()).with(log);
+    let subscriber =
+        hub_telemetry::logging::with_traces(&export, hub_telemetry::logging::Style::Json, "info", Arc::new(writer));
     Traced {
         dispatch: tracing::Dispatch::new(subscriber),
         export,

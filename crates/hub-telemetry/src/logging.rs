@@ -73,7 +73,7 @@ pub fn is_valid_filter(filter: &str) -> bool {
 /// assert_eq!(text.lines().count(), 1);
 /// assert!(text.contains(r#""message":"answered","status":200"#));
 /// ```
-pub fn layer<S>(style: Style, filter: &str, sink: Arc<dyn LineSink>) -> impl Layer<S>
+pub fn layer<S>(style: Style, filter: &str, sink: Arc<dyn LineSink>) -> impl Layer<S> + use<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -107,13 +107,22 @@ pub fn init_with_traces(config: &LogConfig, tracing: Option<&crate::tracing_expo
     };
     let (style, filter) = style_and_filter(config);
     let (writer, guard) = background(io::stdout);
-    drop(
-        tracing_subscriber::registry()
-            .with(tracing.layer())
-            .with(layer(style, &filter, Arc::new(writer)))
-            .try_init(),
-    );
+    drop(with_traces(tracing, style, &filter, Arc::new(writer)).try_init());
     guard
+}
+
+/// The subscriber [`init_with_traces`] installs, its lines into `sink`: the OpenTelemetry
+/// layer, then the log layer over the same registry.
+#[cfg(feature = "otel")]
+pub fn with_traces(
+    tracing: &crate::tracing_export::Tracing,
+    style: Style,
+    filter: &str,
+    sink: Arc<dyn LineSink>,
+) -> impl Subscriber + Send + Sync + for<'a> LookupSpan<'a> + use<> {
+    tracing_subscriber::registry()
+        .with(tracing.layer())
+        .with(layer(style, filter, sink))
 }
 
 /// The lines' style and the level filter: `RUST_LOG` when valid, else the configured level.

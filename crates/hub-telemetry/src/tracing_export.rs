@@ -158,6 +158,6 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     record::Recorder::new(processor, InstrumentationScope::builder(SCOPE).build(), sample_ratio)
-        .with_filter(sampling::HubSpans::new(sample_ratio))
+        .with_filter(sampling::HubSpans)
         .and_then(sampling::UnsampledGate)
 }

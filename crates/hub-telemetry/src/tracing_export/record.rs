@@ -188,6 +188,11 @@ impl Recorder {
             sample_ratio,
         }
     }
+
+    /// The share of new traces (other than requests', decided before) it samples.
+    pub(super) fn sample_ratio(&self) -> f64 {
+        self.sample_ratio
+    }
 }
 
 impl<S> Layer<S> for Recorder

@@ -9,6 +9,7 @@ use tracing::{Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, Filter};
 
+use super::record::Recorder;
 use super::spans;
 
 /// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule
@@ -32,18 +33,9 @@ fn hub_span(meta: &Metadata<'_>) -> bool {
     meta.is_span() && meta.target().starts_with("hub_")
 }
 
-/// The OpenTelemetry layer's filter: the hub's spans, no events. It also carries the
-/// sample ratio, which [`spans::request`] finds through the subscriber ([`sample_ratio`]).
+/// The OpenTelemetry layer's filter: the hub's spans, no events.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct HubSpans {
-    sample_ratio: f64,
-}
-
-impl HubSpans {
-    pub(super) fn new(sample_ratio: f64) -> Self {
-        Self { sample_ratio }
-    }
-}
+pub(super) struct HubSpans;
 
 impl<S> Filter<S> for HubSpans {
     fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
@@ -59,10 +51,10 @@ impl<S> Filter<S> for HubSpans {
     }
 }
 
-/// The sample ratio of the current subscriber's OpenTelemetry layer; `None` when it has
-/// none (tracing is off).
+/// The sample ratio of the current subscriber's OpenTelemetry layer (its span recorder's);
+/// `None` when it has none (tracing is off).
 pub(super) fn sample_ratio() -> Option<f64> {
-    tracing::dispatcher::get_default(|d| d.downcast_ref::<HubSpans>().map(|f| f.sample_ratio))
+    tracing::dispatcher::get_default(|d| d.downcast_ref::<Recorder>().map(Recorder::sample_ratio))
 }
 
 /// Disables the hub's spans for every layer while the current task serves a request whose

@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SimpleSpanProcessor, SpanData, SpanExporter};
-use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Keeps every exported span.
 #[derive(Debug, Clone, Default)]
@@ -18,19 +17,21 @@ impl SpanExporter for Kept {
 }
 
 /// Takes log lines and keeps none.
-struct Discard;
+pub(super) struct Discard;
 
 impl crate::logging::LineSink for Discard {
     fn append(&self, _line: &[u8]) {}
 }
 
-/// Runs `f` under the hub's subscriber as `logging::init_with_traces` builds it — the
-/// OpenTelemetry layer sampling new traces at `ratio`, then the log layer (whose per-layer
-/// filter changes how the stack answers for a callsite) — and returns the spans it ended.
+/// Runs `f` under the hub's subscriber as `logging::init_with_traces` builds it, its
+/// OpenTelemetry layer sampling new traces at `ratio`, and returns the spans it ended.
 pub(super) fn traced_at(ratio: f64, f: impl FnOnce()) -> Vec<SpanData> {
     let kept = Kept::default();
-    let layer = super::otel_layer(Arc::new(SimpleSpanProcessor::new(kept.clone())), ratio);
-    let log = crate::logging::layer(crate::logging::Style::Json, "info", Arc::new(Discard));
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer).with(log), f);
+    let tracing = super::Tracing {
+        processor: Arc::new(SimpleSpanProcessor::new(kept.clone())),
+        sample_ratio: ratio,
+    };
+    let subscriber = crate::logging::with_traces(&tracing, crate::logging::Style::Json, "info", Arc::new(Discard));
+    tracing::subscriber::with_default(subscriber, f);
     kept.0.lock().unwrap().clone()
 }

@@ -95,15 +95,10 @@ fn a_malformed_traceparent_starts_a_new_trace() {
 /// disabled depends on the other tests' subscribers alive at the time, so it is not asserted.)
 #[test]
 fn without_the_layer_nothing_is_traced_or_sent() {
-    #[derive(Default)]
-    struct Discard;
-    impl crate::logging::LineSink for Discard {
-        fn append(&self, _line: &[u8]) {}
-    }
     let subscriber = tracing_subscriber::registry().with(crate::logging::layer(
         crate::logging::Style::Json,
         "trace",
-        Arc::new(Discard),
+        Arc::new(super::super::testing::Discard),
     ));
     tracing::subscriber::with_default(subscriber, || {
         let mut headers = HeaderMap::new();
