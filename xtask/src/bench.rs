@@ -6,11 +6,11 @@
 //! configuration), one nginx (a caching reverse proxy to the sim, and a non-caching one),
 //! and the bare server (the hub's body from memory: the machine's ceiling), measures each
 //! with wrk (HTTP/1.1) and the cached read with h2load (HTTP/2), counts the allocations
-//! of a cached hit (hub-server's handler benchmark), then the hub's own figures (cold-read coalescing, token refresh across an
-//! expiry, pass-through latency, the open circuit, memory per cached entry, idempotent
-//! commits on SQLite and PostgreSQL), and prints absolute figures and the ratios measured
-//! in this run. Results go to `target/bench/results-<unix time>.json`. Nothing here
-//! asserts a time.
+//! of a cached hit (hub-server's allocations benchmark), then the hub's own figures
+//! (cold-read coalescing, token refresh across an expiry, pass-through latency, the open
+//! circuit, memory per cached entry, idempotent commits on SQLite and PostgreSQL), and
+//! prints absolute figures and the ratios measured in this run. Results go to
+//! `target/bench/results-<unix time>.json`. Nothing here asserts a time.
 
 mod burst;
 mod h2load;
@@ -43,7 +43,7 @@ Builds hub-sim, hub-server and hub-bench-bare in release, installs wrk, h2load
 (config/demo.toml, generic dialect), nginx (a caching reverse proxy to the sim with the
 hub's status TTL, and a non-caching one) and the bare hyper server (the hub's body from
 memory), then measures each with wrk, the cached read over HTTP/2 with h2load, the
-allocations per cached hit (cargo bench -p hub-server --bench handler -- --allocations),
+allocations per cached hit (cargo bench -p hub-server --bench allocations),
 the cached read with tracing on (10 % and 100 % sampled, to a loopback OTLP sink) as a
 ratio to a hub with tracing off measured just before them, and the hub's circuit-open, cold-read, token-expiry, pass-through
 and memory figures, and prints a table with the ratios of this run.
@@ -649,27 +649,27 @@ impl<'a> Bench<'a> {
         Ok(())
     }
 
-    /// Allocations per cached hit, counted by hub-server's in-process handler benchmark
+    /// Allocations per cached hit, counted by hub-server's in-process allocations benchmark
     /// (the router driven without sockets, so nothing of hyper's is counted).
     fn allocations(&mut self) -> Result<()> {
-        println!("\n== allocations per cached hit (cargo bench -p hub-server --bench handler -- --allocations) ==");
+        println!("\n== allocations per cached hit (cargo bench -p hub-server --bench allocations) ==");
         interrupted()?;
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
-            .args(["bench", "-p", "hub-server", "--bench", "handler", "--", "--allocations"])
+            .args(["bench", "-p", "hub-server", "--bench", "allocations"])
             .current_dir(crate::workspace_root())
             .output()
-            .context("running the handler benchmark")?;
+            .context("running the allocations benchmark")?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             bail!(
-                "the handler benchmark failed ({}): {text}{}",
+                "the allocations benchmark failed ({}): {text}{}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         let count =
-            allocations_in(&text).with_context(|| format!("reading the handler benchmark's output:\n{text}"))?;
+            allocations_in(&text).with_context(|| format!("reading the allocations benchmark's output:\n{text}"))?;
         println!("  {count:.1} allocations per cached hit");
         self.row(
             "allocations per cached hit (in-process, no hyper)",

@@ -1,202 +1,30 @@
 //! The whole handler in-process, without sockets: a cached `GET /v1/transactions/{id}`
 //! and an open circuit's refusal driven through the hub's real router (assembled from a
 //! configuration as the binary assembles it, with its metrics recorder and its JSON log at
-//! `info` written to a sink), and the allocations one cached hit makes.
+//! `info` written to a sink), on the allocator the server binary uses.
 //!
 //! The cached read is also driven with tracing on, the hub's OpenTelemetry layer sampling
 //! 0 %, 10 % and 100 % of requests into an exporter whose transport discards every batch:
 //! the request path's cost of tracing, without the collector's (the exporter's own thread
 //! encodes each batch, off the request path).
 //!
-//! `cargo bench -p hub-server --bench handler` prints criterion's figures, then
-//! `allocations per cached hit: X`; with `-- --allocations` it prints only that count.
+//! `cargo bench -p hub-server --bench handler` prints criterion's figures. The allocations
+//! a cached hit makes are counted by the `allocations` benchmark.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::alloc::System;
-use std::hint::black_box;
+mod support;
+
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
 use criterion::{Criterion, criterion_group};
 use http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
-use hub_secrets::{EnvSource, Secrets};
-use hub_server::edge::Edge;
-use hub_server::wiring;
-use hub_sim::{Sim, SimConfig, SimHandle, System as SimSystem};
-use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use tower::ServiceExt as _;
+use support::{Bench, CACHED, REFUSED};
 
+/// As in `hub-server`'s binary: spans are built on one thread and freed on the exporter's,
+/// and the system allocator's cross-thread frees would be measured instead of the hub.
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-const READ_TOKEN: &str = "bench-read-token-0123456789abcdef";
-/// Its `Authorization` header, made once: the count is of the hub's allocations, not the client's.
-const AUTHORIZATION: &str = "Bearer bench-read-token-0123456789abcdef";
-/// Cached once, then read from the cache (its TTL outlasts the run).
-const CACHED: &str = "/v1/transactions/TXN-5001";
-/// Never cached: read while the status system is down, until its circuit opens.
-const REFUSED: &str = "/v1/transactions/TXN-5002";
-/// Cached hits the allocation count is taken over, after as many to warm up.
-const COUNTED_HITS: u64 = 1_000;
-
-/// The hub over a running sim, on a single-threaded runtime so that nothing but the
-/// request being driven allocates while the count runs.
-struct Bench {
-    rt: tokio::runtime::Runtime,
-    router: Edge<Router>,
-    _logs: hub_telemetry::logging::LogGuard,
-    _sim: SimHandle,
-    _hub: wiring::Hub,
-    _dir: tempfile::TempDir,
-}
-
-fn config(sim: &SimHandle, dir: &std::path::Path) -> String {
-    let resilience = "resilience = { max_attempts = 1, breaker_failures = 1, breaker_open_s = 3600 }";
-    format!(
-        r#"
-[store]
-database_url = "sqlite://{db}"
-
-[[auth.tokens]]
-name = "reader"
-role = "read"
-token = "env:T_READ"
-
-[adapters.ticketing]
-dialect = "generic"
-base_url = "{generic}"
-credentials = {{ api_key = "env:GENERIC_KEY" }}
-
-[adapters.transaction_status]
-dialect = "generic"
-base_url = "{status}"
-credentials = {{ client_id = "env:STATUS_ID", client_secret = "env:STATUS_SECRET" }}
-{resilience}
-cache = {{ status_ttl_s = 86400, max_stale_s = 600 }}
-
-[adapters.transaction_create]
-dialect = "generic"
-base_url = "{sales}"
-credentials = {{ client_id = "env:SALES_ID", client_secret = "env:SALES_SECRET", hmac_secret = "env:SALES_HMAC" }}
-"#,
-        db = dir.join("hub.sqlite3").display(),
-        generic = sim.url(SimSystem::Generic),
-        status = sim.url(SimSystem::Status),
-        sales = sim.url(SimSystem::Sales),
-    )
-}
-
-/// The hub's log as `hub_telemetry::logging::init` installs it (JSON at `info`, through
-/// the background writer), into a sink rather than stdout.
-fn log_to_sink() -> hub_telemetry::logging::LogGuard {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let (writer, guard) = hub_telemetry::logging::background(std::io::sink);
-    let layer = hub_telemetry::logging::layer(hub_telemetry::logging::Style::Json, "info", Arc::new(writer));
-    let installed = tracing_subscriber::registry().with(layer).try_init();
-    assert!(installed.is_ok(), "a subscriber was already installed");
-    guard
-}
-
-impl Bench {
-    fn start() -> Self {
-        assert_eq!(AUTHORIZATION, format!("Bearer {READ_TOKEN}"));
-        let logs = log_to_sink();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (sim, hub) = rt.block_on(async {
-            let sim = Sim::start(SimConfig::default()).await.unwrap();
-            let file = dir.path().join("hub.toml");
-            std::fs::write(&file, config(&sim, dir.path())).unwrap();
-            let loaded = hub_config::load(&file, std::iter::empty::<(String, String)>()).unwrap();
-            let env = EnvSource::from_pairs([
-                ("T_READ", READ_TOKEN),
-                ("GENERIC_KEY", "sim-generic-key"),
-                ("STATUS_ID", "hub-status"),
-                ("STATUS_SECRET", "sim-status-secret"),
-                ("SALES_ID", "hub-sales"),
-                ("SALES_SECRET", "sim-sales-secret"),
-                ("SALES_HMAC", "sim-sales-hmac-secret"),
-            ]);
-            let secrets = Arc::new(Secrets::new(env, None));
-            let hub = wiring::assemble(&loaded.config, loaded.store_section(), secrets)
-                .await
-                .unwrap();
-            (sim, hub)
-        });
-        let router = hub_server::build_router(hub.state.clone());
-        let bench = Self {
-            rt,
-            router,
-            _logs: logs,
-            _sim: sim,
-            _hub: hub,
-            _dir: dir,
-        };
-        // The first read fills the cache from the sim; the second must be a hit.
-        assert_eq!(bench.get(CACHED), StatusCode::OK);
-        let hit = bench.rt.block_on(bench.send(CACHED));
-        assert_eq!(hit.status(), StatusCode::OK);
-        assert!(
-            hit.headers()
-                .get("cache-status")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("hit")),
-            "the second read was not a cache hit: {:?}",
-            hit.headers()
-        );
-        // The status system goes down; the first failure opens its circuit (one failure, one attempt).
-        bench._sim.control().set_outage(SimSystem::Status, true);
-        let refused = (0..10).map(|_| bench.read(REFUSED)).find(|(status, body)| {
-            *status == StatusCode::SERVICE_UNAVAILABLE && body.windows(12).any(|w| w == b"circuit_open")
-        });
-        assert!(refused.is_some(), "the status system's circuit did not open");
-        bench
-    }
-
-    async fn send(&self, path: &str) -> http::Response<Body> {
-        let req = Request::get(path)
-            .header("authorization", http::HeaderValue::from_static(AUTHORIZATION))
-            .body(Body::empty())
-            .unwrap();
-        self.router.clone().oneshot(req).await.unwrap()
-    }
-
-    /// Drives one request and reads its whole body, as a client would.
-    fn read(&self, path: &str) -> (StatusCode, bytes::Bytes) {
-        self.rt.block_on(async {
-            let answer = self.send(path).await;
-            let status = answer.status();
-            (status, answer.into_body().collect().await.unwrap().to_bytes())
-        })
-    }
-
-    /// [`Bench::read`]'s status, the body read and dropped.
-    fn get(&self, path: &str) -> StatusCode {
-        let (status, body) = self.read(path);
-        black_box(body);
-        status
-    }
-
-    /// Allocations made by `n` cached reads, per read.
-    fn allocations_per_hit(&self, n: u64) -> f64 {
-        for _ in 0..n {
-            self.get(CACHED);
-        }
-        let region = Region::new(GLOBAL);
-        for _ in 0..n {
-            self.get(CACHED);
-        }
-        let change = region.change();
-        change.allocations as f64 / n as f64
-    }
-}
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn handler(c: &mut Criterion) {
     let bench = Bench::start();
@@ -219,10 +47,6 @@ fn handler(c: &mut Criterion) {
         });
         tracing.export.shutdown(std::time::Duration::from_secs(1));
     }
-    println!(
-        "allocations per cached hit: {:.1}",
-        bench.allocations_per_hit(COUNTED_HITS)
-    );
 }
 
 /// A collector that takes every batch at once and keeps nothing.
@@ -269,13 +93,6 @@ fn traced(ratio: f64) -> Traced {
 criterion_group!(benches, handler);
 
 fn main() {
-    if std::env::args().any(|a| a == "--allocations") {
-        println!(
-            "allocations per cached hit: {:.1}",
-            Bench::start().allocations_per_hit(COUNTED_HITS)
-        );
-        return;
-    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
