@@ -25,6 +25,12 @@ pub mod prometheus;
 #[cfg(feature = "otel")]
 pub mod tracing_export;
 
+/// Whether `meta` is a span of the hub's own code (targets `hub_*`): the only spans an
+/// exporter records, and the only ones the hub's log layer lets through to it.
+fn hub_span(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_span() && meta.target().starts_with("hub_")
+}
+
 /// The README's example, run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

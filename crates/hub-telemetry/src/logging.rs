@@ -18,13 +18,13 @@ use std::sync::Arc;
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub mod background;
 pub mod context;
+pub(crate) mod layer;
 pub mod lines;
 mod settings;
 pub mod timestamp;
@@ -50,8 +50,9 @@ pub fn is_valid_filter(filter: &str) -> bool {
     EnvFilter::try_new(filter).is_ok()
 }
 
-/// The log layer: events passing `filter`, formatted in `style`, into `sink`. It enables
-/// no span.
+/// The log layer: events passing `filter`, formatted in `style`, into `sink`. It lets no
+/// span be built, but the hub's own when the hub's OpenTelemetry layer is in the same
+/// subscriber (added before or after it), for that layer to decide.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -75,10 +76,10 @@ pub fn is_valid_filter(filter: &str) -> bool {
 /// ```
 pub fn layer<S>(style: Style, filter: &str, sink: Arc<dyn LineSink>) -> impl Layer<S> + use<S>
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    lines::Lines::new(style, sink).with_filter(filter.and(filter_fn(|meta| meta.is_event())))
+    layer::LogLayer::new(lines::Lines::new(style, sink), filter)
 }
 
 /// Installs the global subscriber; `RUST_LOG` wins over the configured level. Keep the

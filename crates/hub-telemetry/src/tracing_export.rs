@@ -22,6 +22,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanProcessor};
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -36,6 +37,7 @@ pub mod spans;
 mod testing;
 
 pub use opentelemetry_http::{HttpClient, HttpError};
+pub(crate) use record::Recorder;
 
 /// What [`start`] needs: where and how to export.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,26 +116,40 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
 }
 
 impl Tracing {
-    /// The OpenTelemetry layer for the hub's subscriber: the hub's own spans (targets
-    /// `hub_*`) only, no events (log lines stay log lines), and none while serving a
-    /// request whose trace is not sampled ([`spans::request`], which finds the sample
-    /// ratio through this layer). Spans carry no source location, thread or busy/idle
-    /// attributes: they would cost six attributes per span and work on every poll.
+    /// The OpenTelemetry layer for the hub's subscriber: it records the hub's own spans
+    /// (targets `hub_*`) and no event (log lines stay log lines), and turns the hub's spans
+    /// off while a request whose trace is not sampled is served ([`spans::request`], which
+    /// finds the sample ratio through this layer). Spans carry no source location, thread
+    /// or busy/idle attributes: they would cost six attributes per span and work on every
+    /// poll.
+    ///
+    /// Every other span and event it leaves to the subscriber's other layers: give it one
+    /// that filters them, as [`crate::logging::with_traces`] does with the hub's log layer
+    /// (alone, as in [`Tracing::install_alone`], a filter keeps the hub's spans only).
     ///
     /// The subscriber's base must be tracing-subscriber's `Registry`: the helpers of
     /// [`spans`] find a span's record through it.
     pub fn layer<S>(&self) -> impl Layer<S> + use<S>
     where
-        S: Subscriber + for<'a> LookupSpan<'a>,
+        S: Subscriber + for<'a> LookupSpan<'a> + 'static,
     {
-        otel_layer(self.processor.clone(), self.sample_ratio)
+        Recorder::new(
+            self.processor.clone(),
+            InstrumentationScope::builder(SCOPE).build(),
+            self.sample_ratio,
+        )
     }
 
     /// Installs this layer alone as the process's subscriber, for a command whose standard
-    /// output is its answer: its spans are exported, and no log line is written. A
-    /// subscriber already installed is kept.
+    /// output is its answer: its spans are exported, and no log line is written (nor any
+    /// other span or event built). A subscriber already installed is kept.
     pub fn install_alone(&self) {
-        drop(tracing_subscriber::registry().with(self.layer()).try_init());
+        drop(
+            tracing_subscriber::registry()
+                .with(self.layer())
+                .with(filter_fn(crate::hub_span))
+                .try_init(),
+        );
     }
 
     /// Sends what is queued now. Blocks like [`Tracing::shutdown`].
@@ -150,14 +166,4 @@ impl Tracing {
             tracing::warn!(error = %e, "trace export did not finish within the grace period");
         }
     }
-}
-
-/// [`Tracing::layer`] handing ended spans to `processor`.
-fn otel_layer<S>(processor: Arc<dyn SpanProcessor>, sample_ratio: f64) -> impl Layer<S> + use<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    record::Recorder::new(processor, InstrumentationScope::builder(SCOPE).build(), sample_ratio)
-        .with_filter(sampling::HubSpans)
-        .and_then(sampling::UnsampledGate)
 }

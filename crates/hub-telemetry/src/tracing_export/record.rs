@@ -16,12 +16,15 @@ use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SpanData, SpanEvents, SpanLinks, SpanProcessor};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Span, Subscriber};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Span, Subscriber};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
-use super::sampling;
+use super::{sampling, spans};
+use crate::logging::layer::LogLayer;
 
 /// One span as it is being recorded: its place in the trace and what it will export.
 #[derive(Debug)]
@@ -168,13 +171,19 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// The layer: records spans and exports the sampled ones through `processor`.
+/// The layer: records the hub's spans and exports the sampled ones through `processor`.
 ///
 /// A span's parent is the enclosing hub span (explicit or current); a span without one
 /// starts a trace, sampled when it is a server span (its request's trace was sampled
 /// before it opened) and otherwise by the trace-id ratio. A child follows its parent.
+///
+/// It filters for itself, as a plain layer, not through a per-layer filter: those look the
+/// span up in the registry on every enter, exit, record and close (a tenth of a traced
+/// read's time). It turns the hub's spans off while the current task serves a request
+/// whose trace is not sampled ([`super::spans::request`]), so that such a request builds
+/// no span for any layer, and leaves every other span and event to the other layers.
 #[derive(Debug, Clone)]
-pub(super) struct Recorder {
+pub(crate) struct Recorder {
     processor: Arc<dyn SpanProcessor>,
     scope: InstrumentationScope,
     sample_ratio: f64,
@@ -197,9 +206,39 @@ impl Recorder {
 
 impl<S> Layer<S> for Recorder
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
+    // The hub's log layer, when it was added before this one, lets no span through until
+    // told (added after, it finds this layer itself).
+    fn on_layer(&mut self, inner: &mut S) {
+        let inner: &dyn Subscriber = inner;
+        if let Some(log) = inner.downcast_ref::<LogLayer>() {
+            log.let_hub_spans_through();
+        }
+    }
+
+    // A hub span is asked about each time: the answer depends on the task.
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if crate::hub_span(meta) {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        !(crate::hub_span(meta) && spans::unsampled_here())
+    }
+
+    // The hub's spans are of any level: a log level above theirs must not turn them off.
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::TRACE)
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !crate::hub_span(attrs.metadata()) {
+            return;
+        }
         let Some(span) = ctx.span(id) else {
             return;
         };

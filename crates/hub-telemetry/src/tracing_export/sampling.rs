@@ -1,16 +1,11 @@
 //! How a request's trace is sampled: decided once, before its server span opens
-//! ([`super::spans::request`]), and then kept — by the span recorder, which follows a
-//! span's parent, by the recorder's filter, and by a gate that turns the hub's spans off
-//! for every layer while an unsampled request is served.
+//! ([`super::spans::request`]), and then kept by the span recorder, which follows a
+//! span's parent and turns the hub's spans off for every layer while an unsampled request
+//! is served.
 
 use opentelemetry::trace::TraceId;
-use tracing::subscriber::Interest;
-use tracing::{Metadata, Subscriber};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context, Filter};
 
 use super::record::Recorder;
-use super::spans;
 
 /// Whether a new trace `trace_id` is kept at `ratio`: the SDK's own trace-id ratio rule
 /// (`Sampler::TraceIdRatioBased`: the id's low 64 bits, halved, under `ratio` × 2⁶³), so
@@ -28,54 +23,10 @@ pub(super) fn keeps(ratio: f64, trace_id: TraceId) -> bool {
     (u64::from_be_bytes(low) >> 1) < bound
 }
 
-/// Whether `meta` is a span of the hub's own code (targets `hub_*`).
-fn hub_span(meta: &Metadata<'_>) -> bool {
-    meta.is_span() && meta.target().starts_with("hub_")
-}
-
-/// The OpenTelemetry layer's filter: the hub's spans, no events.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct HubSpans;
-
-impl<S> Filter<S> for HubSpans {
-    fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        hub_span(meta)
-    }
-
-    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        if hub_span(meta) {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-}
-
 /// The sample ratio of the current subscriber's OpenTelemetry layer (its span recorder's);
 /// `None` when it has none (tracing is off).
 pub(super) fn sample_ratio() -> Option<f64> {
     tracing::dispatcher::get_default(|d| d.downcast_ref::<Recorder>().map(Recorder::sample_ratio))
-}
-
-/// Disables the hub's spans for every layer while the current task serves a request whose
-/// trace is not sampled, so that such a request builds no span at all. (A per-layer
-/// filter cannot: the registry still builds a span every per-layer filter turned down.)
-#[derive(Debug, Clone, Copy)]
-pub(super) struct UnsampledGate;
-
-impl<S: Subscriber> Layer<S> for UnsampledGate {
-    // Asked again for every span of a hub callsite: the answer depends on the task.
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if hub_span(meta) {
-            Interest::sometimes()
-        } else {
-            Interest::always()
-        }
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>, _cx: Context<'_, S>) -> bool {
-        !(hub_span(meta) && spans::unsampled_here())
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,15 @@
+use std::sync::Arc;
+
 use opentelemetry::trace::{SpanId, SpanKind};
 use opentelemetry::{Key, Value};
 use opentelemetry_sdk::trace::SpanData;
 use proptest::prelude::*;
 use tracing::field::Empty;
+use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::tracing_export::testing::traced_at;
+use crate::logging::{self, Style};
+use crate::tracing_export::Tracing;
+use crate::tracing_export::testing::{Discard, recorded_under, traced_at};
 
 /// The value of `key` on `span`.
 fn attr(span: &SpanData, key: &str) -> Option<Value> {
@@ -71,6 +76,51 @@ fn spans_of_other_crates_are_not_recorded() {
         let _ = tracing::info_span!(target: "hyper", "connection");
     });
     assert!(spans.is_empty(), "{spans:?}");
+}
+
+/// The recorder filters for itself, as a plain layer: what it does not record, it leaves
+/// enabled for the subscriber's other layers (an embedding program's own).
+#[test]
+fn other_crates_spans_and_events_are_left_to_the_other_layers() {
+    let alone = |tracing: &Tracing| tracing_subscriber::registry().with(tracing.layer());
+    let spans = recorded_under(alone, || {
+        let other = tracing::info_span!(target: "hyper", "connection");
+        assert!(!other.is_disabled(), "another crate's span was turned off");
+        let _in = other.enter();
+        assert!(
+            tracing::enabled!(target: "hyper", tracing::Level::DEBUG),
+            "an event was turned off"
+        );
+        let _ = tracing::info_span!(target: "hub_app", "use case");
+    });
+    let names: Vec<_> = spans.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["use case"], "only the hub's span is recorded");
+}
+
+/// The hub's log layer lets no span be built, but the hub's own when the OpenTelemetry
+/// layer is in the same subscriber, whichever of the two was added first.
+#[test]
+fn the_log_layer_lets_the_hubs_spans_through_added_before_or_after() {
+    let spans = || {
+        assert!(tracing::info_span!(target: "hyper", "connection").is_disabled());
+        let _ = tracing::info_span!(target: "hub_app", "use case");
+    };
+    let after = recorded_under(
+        |t| {
+            let log = logging::layer(Style::Json, "info", Arc::new(Discard));
+            tracing_subscriber::registry().with(t.layer()).with(log)
+        },
+        spans,
+    );
+    let before = recorded_under(
+        |t| {
+            let log = logging::layer(Style::Json, "info", Arc::new(Discard));
+            tracing_subscriber::registry().with(log).with(t.layer())
+        },
+        spans,
+    );
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(before.len(), 1, "{before:?}");
 }
 
 /// One span of a generated tree: a root (a server span or not), or the child of an
