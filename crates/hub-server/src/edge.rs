@@ -150,64 +150,69 @@ where
     let started = std::time::Instant::now();
     let matched = route_of(&method, req.uri().path());
     let direct = matched.and_then(|m| direct_read(&method, m, req.uri().path()));
-    let request = context::scope(log, async move {
-        let checked = match matched {
-            Some(m) if m.api => check_bearer(&state.auth, m.rule, &req),
-            _ => Ok(None),
-        };
-        // The URI is kept for the log line: taken from a request answered here, cloned
-        // (its parts are shared bytes) from one the router takes.
-        let (mut res, uri) = match (checked, direct) {
-            (Err(problem), _) => (problem.into_response(), std::mem::take(req.uri_mut())),
-            (Ok(_), Some(id)) => {
-                let if_none_match = IfNoneMatch(req.headers().get(header::IF_NONE_MATCH).cloned());
-                let res = transactions::transaction(state, &corr, &id, &if_none_match)
-                    .await
-                    .unwrap_or_else(IntoResponse::into_response);
-                (res, std::mem::take(req.uri_mut()))
-            }
-            (Ok(principal), None) => {
-                req.extensions_mut().insert(corr);
-                if let Some(principal) = principal {
-                    req.extensions_mut().insert(principal);
+    // Boxed once: the log context and the trace wrap it, and each wrapper would otherwise
+    // copy the whole request's future (the router's call included) as it is built.
+    let request = context::scope(
+        log,
+        Box::pin(async move {
+            let checked = match matched {
+                Some(m) if m.api => check_bearer(&state.auth, m.rule, &req),
+                _ => Ok(None),
+            };
+            // The URI is kept for the log line: taken from a request answered here, cloned
+            // (its parts are shared bytes) from one the router takes.
+            let (mut res, uri) = match (checked, direct) {
+                (Err(problem), _) => (problem.into_response(), std::mem::take(req.uri_mut())),
+                (Ok(_), Some(id)) => {
+                    let if_none_match = IfNoneMatch(req.headers().get(header::IF_NONE_MATCH).cloned());
+                    let res = transactions::transaction(state, &corr, &id, &if_none_match)
+                        .await
+                        .unwrap_or_else(IntoResponse::into_response);
+                    (res, std::mem::take(req.uri_mut()))
                 }
-                let uri = req.uri().clone();
-                // The router's error type is `Infallible`.
-                match inner.call(req).await {
-                    Ok(res) => (res, uri),
-                    Err(never) => match never {},
+                (Ok(principal), None) => {
+                    req.extensions_mut().insert(corr);
+                    if let Some(principal) = principal {
+                        req.extensions_mut().insert(principal);
+                    }
+                    let uri = req.uri().clone();
+                    // The router's error type is `Infallible`.
+                    match inner.call(req).await {
+                        Ok(res) => (res, uri),
+                        Err(never) => match never {},
+                    }
+                }
+            };
+            if let Some(problem) = res.extensions().get::<Problem>()
+                && problem.request_id.is_none()
+            {
+                let problem = problem.clone().with_request_id(request_id.as_str());
+                let headers = res.headers().clone();
+                res = problem.into_response();
+                for (name, value) in &headers {
+                    if name != header::CONTENT_LENGTH {
+                        res.headers_mut().insert(name, value.clone());
+                    }
                 }
             }
-        };
-        if let Some(problem) = res.extensions().get::<Problem>()
-            && problem.request_id.is_none()
-        {
-            let problem = problem.clone().with_request_id(request_id.as_str());
-            let headers = res.headers().clone();
-            res = problem.into_response();
-            for (name, value) in &headers {
-                if name != header::CONTENT_LENGTH {
-                    res.headers_mut().insert(name, value.clone());
-                }
+            if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
+                res.headers_mut().insert(X_REQUEST_ID.clone(), v);
             }
-        }
-        if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
-            res.headers_mut().insert(X_REQUEST_ID.clone(), v);
-        }
-        let elapsed = started.elapsed();
-        let route = matched.map(|m| m.rule.path);
-        spans::record_answer(&tracing::Span::current(), res.status().as_u16(), route, None);
-        http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
-        // The message as a plain `&str` field: written as it is, not through `fmt`.
-        tracing::info!(
-            message = "answered",
-            method = method.as_str(),
-            path = uri.path(),
-            status = res.status().as_u16(),
-            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-        );
-        res
-    });
+            let elapsed = started.elapsed();
+            let route = matched.map(|m| m.rule.path);
+            spans::record_answer(&tracing::Span::current(), res.status().as_u16(), route, None);
+            http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
+            // The message as a plain `&str` field: written as it is, not through `fmt`.
+            tracing::info!(
+                message = "answered",
+                method = method.as_str(),
+                path = uri.path(),
+                status = res.status().as_u16(),
+                duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            );
+            res
+        }),
+    );
     trace.within(request).await
 }
 
