@@ -44,9 +44,10 @@ Builds hub-sim, hub-server and hub-bench-bare in release, installs wrk, h2load
 hub's status TTL, and a non-caching one) and the bare hyper server (the hub's body from
 memory), then measures each with wrk, the cached read over HTTP/2 with h2load, the
 allocations per cached hit (cargo bench -p hub-server --bench allocations),
-the cached read with tracing on (10 % and 100 % sampled, to a loopback OTLP sink) as a
-ratio to a hub with tracing off measured just before them, and the hub's circuit-open, cold-read, token-expiry, pass-through
-and memory figures, and prints a table with the ratios of this run.
+the cached read with tracing on (10 % and 100 % sampled, to a loopback OTLP sink) as
+ratios to a hub with tracing off, in rounds, and the hub's circuit-open, cold-read,
+token-expiry, pass-through and memory figures, and prints a table with the ratios of
+this run.
 Results: target/bench/results-<unix time>.json.
 
   --quick   3 s per measurement instead of 10 s (warm-ups 1 s instead of 3 s)
