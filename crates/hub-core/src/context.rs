@@ -37,6 +37,11 @@ macro_rules! define_token {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The value's text, shared rather than copied.
+            pub fn shared(&self) -> Arc<str> {
+                Arc::clone(&self.0)
+            }
         }
 
         impl TryFrom<String> for $name {

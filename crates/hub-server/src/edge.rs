@@ -141,8 +141,8 @@ where
     // The request's trace (nothing, and free, unless traces are exported).
     let trace = spans::request(req.method().as_str(), req.headers(), corr.request_id.as_str());
     let log = LogContext {
-        request_id: LogId::new(corr.request_id.as_str()),
-        conversation_id: corr.conversation_id.as_ref().map(|c| LogId::new(c.as_str())),
+        request_id: LogId::shared(corr.request_id.shared()),
+        conversation_id: corr.conversation_id.as_ref().map(|c| LogId::shared(c.shared())),
         trace_id: trace.trace_id(),
     };
     let request_id = corr.request_id.clone();

@@ -3,36 +3,34 @@
 //! span per request.
 
 use std::future::Future;
+use std::sync::Arc;
 
-/// An id as it appears in log lines: up to [`MAX_ID`] bytes, kept inline (no allocation).
-#[derive(Clone, Copy)]
-pub struct LogId {
-    len: u8,
-    bytes: [u8; MAX_ID],
-}
+/// An id as it appears in log lines: up to [`MAX_ID`] bytes, its text shared (a request's
+/// context is moved in and out of its task-local on every poll, so it is kept small).
+#[derive(Clone)]
+pub struct LogId(Arc<str>);
 
 /// The longest id kept; longer ones are cut (the hub's ids are at most 128 bytes).
 pub const MAX_ID: usize = 128;
 
 impl LogId {
-    /// `s`, cut to [`MAX_ID`] bytes at a character boundary.
+    /// `s`, cut to [`MAX_ID`] bytes at a character boundary (a copy).
     pub fn new(s: &str) -> Self {
         let mut end = s.len().min(MAX_ID);
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        let mut bytes = [0; MAX_ID];
-        bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
-        Self {
-            len: u8::try_from(end).unwrap_or(u8::MAX),
-            bytes,
-        }
+        Self(Arc::from(&s[..end]))
+    }
+
+    /// `s` itself when it is at most [`MAX_ID`] bytes (no copy), else cut as by [`LogId::new`].
+    pub fn shared(s: Arc<str>) -> Self {
+        if s.len() <= MAX_ID { Self(s) } else { Self::new(&s) }
     }
 
     /// The id.
     pub fn as_str(&self) -> &str {
-        // Cut at a character boundary of a `str` in `new`.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+        &self.0
     }
 }
 
@@ -43,7 +41,7 @@ impl std::fmt::Debug for LogId {
 }
 
 /// The correlation ids of the request being served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LogContext {
     /// `X-Request-Id`, echoed or generated.
     pub request_id: LogId,
@@ -104,7 +102,13 @@ pub fn scope<F: Future>(ctx: LogContext, fut: F) -> impl Future<Output = F::Outp
 
 /// The context of the request this task is serving, if any.
 pub fn current() -> Option<LogContext> {
-    CURRENT.try_with(|c| *c).ok()
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// `f` of the context of the request this task is serving (without a copy); `None` when
+/// it serves none.
+pub fn with_current<R>(f: impl FnOnce(&LogContext) -> R) -> Option<R> {
+    CURRENT.try_with(f).ok()
 }
 
 #[cfg(test)]
@@ -114,13 +118,14 @@ mod tests {
     use super::*;
 
     proptest! {
-        /// Any string keeps its first 128 bytes' worth of whole characters.
+        /// Any string keeps its first 128 bytes' worth of whole characters, copied or shared.
         #[test]
         fn ids_are_cut_at_character_boundaries(s in "\\PC{0,200}") {
-            let id = LogId::new(&s);
-            prop_assert!(s.starts_with(id.as_str()));
-            prop_assert!(id.as_str().len() <= MAX_ID);
-            prop_assert!(s.len() <= MAX_ID || id.as_str().len() > MAX_ID - 4);
+            for id in [LogId::new(&s), LogId::shared(Arc::from(s.as_str()))] {
+                prop_assert!(s.starts_with(id.as_str()));
+                prop_assert!(id.as_str().len() <= MAX_ID);
+                prop_assert!(s.len() <= MAX_ID || id.as_str().len() > MAX_ID - 4);
+            }
         }
     }
 }

@@ -56,7 +56,6 @@ impl Lines {
     /// Formats `event` as one line (with its newline) into `buf`.
     pub fn format(&self, event: &Event<'_>, buf: &mut Vec<u8>) {
         let meta = event.metadata();
-        let ctx = context::current();
         match self.style {
             Style::Json => {
                 buf.extend_from_slice(b"{\"timestamp\":\"");
@@ -66,10 +65,10 @@ impl Lines {
                 buf.extend_from_slice(b"\",\"target\":");
                 json_str(buf, meta.target());
                 event.record(&mut JsonFields { buf });
-                if let Some(ctx) = ctx {
+                context::with_current(|ctx| {
                     buf.extend_from_slice(b",\"request_id\":");
                     json_str(buf, ctx.request_id.as_str());
-                    if let Some(c) = ctx.conversation_id {
+                    if let Some(c) = &ctx.conversation_id {
                         buf.extend_from_slice(b",\"conversation_id\":");
                         json_str(buf, c.as_str());
                     }
@@ -78,7 +77,7 @@ impl Lines {
                         buf.extend_from_slice(&t.hex());
                         buf.push(b'"');
                     }
-                }
+                });
                 buf.extend_from_slice(b"}\n");
             }
             Style::Text => {
@@ -88,10 +87,10 @@ impl Lines {
                 buf.extend_from_slice(meta.target().as_bytes());
                 buf.push(b':');
                 event.record(&mut TextFields { buf });
-                if let Some(ctx) = ctx {
+                context::with_current(|ctx| {
                     buf.extend_from_slice(b" request_id=");
                     buf.extend_from_slice(ctx.request_id.as_str().as_bytes());
-                    if let Some(c) = ctx.conversation_id {
+                    if let Some(c) = &ctx.conversation_id {
                         buf.extend_from_slice(b" conversation_id=");
                         buf.extend_from_slice(c.as_str().as_bytes());
                     }
@@ -99,7 +98,7 @@ impl Lines {
                         buf.extend_from_slice(b" trace_id=");
                         buf.extend_from_slice(&t.hex());
                     }
-                }
+                });
                 buf.push(b'\n');
             }
         }
