@@ -27,6 +27,8 @@ pub mod context;
 pub(crate) mod layer;
 pub mod lines;
 mod settings;
+#[cfg(test)]
+mod testing;
 pub mod timestamp;
 
 pub use background::{Background, GATHER, LogGuard, MAX_PENDING, background};

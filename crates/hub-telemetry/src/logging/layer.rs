@@ -105,43 +105,21 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex, PoisonError};
+    use std::sync::Arc;
 
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
-    use crate::logging::{LineSink, Style};
+    use crate::logging::Style;
+    use crate::logging::testing::Collect;
 
-    #[derive(Default)]
-    struct Collected(Mutex<Vec<u8>>);
-
-    impl LineSink for Collected {
-        fn append(&self, line: &[u8]) {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(line);
-        }
-    }
-
-    impl Collected {
-        fn lines(&self) -> usize {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .split(|b| *b == b'\n')
-                .count()
-                - 1
-        }
-    }
-
-    fn layer(filter: &str, sink: Arc<Collected>) -> LogLayer {
+    fn layer(filter: &str, sink: Arc<Collect>) -> LogLayer {
         LogLayer::new(Lines::new(Style::Json, sink), EnvFilter::new(filter))
     }
 
     #[test]
     fn alone_it_writes_the_events_at_its_level_and_lets_no_span_be_built() {
-        let sink = Arc::new(Collected::default());
+        let sink = Arc::new(Collect::default());
         let subscriber = tracing_subscriber::registry().with(layer("info", sink.clone()));
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("kept");
@@ -154,7 +132,7 @@ mod tests {
 
     #[test]
     fn told_of_an_exporter_it_lets_the_hubs_spans_through_and_no_other() {
-        let sink = Arc::new(Collected::default());
+        let sink = Arc::new(Collect::default());
         let layer = layer("warn", sink.clone());
         layer.let_hub_spans_through();
         let subscriber = tracing_subscriber::registry().with(layer);

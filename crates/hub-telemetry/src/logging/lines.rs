@@ -283,28 +283,18 @@ impl Visit for TextFields<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use proptest::prelude::*;
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
     use crate::logging::context::{LogContext, LogId};
-
-    #[derive(Default)]
-    struct Collect(Mutex<Vec<u8>>);
-
-    impl LineSink for Collect {
-        fn append(&self, line: &[u8]) {
-            self.0.lock().unwrap().extend_from_slice(line);
-        }
-    }
+    use crate::logging::testing::Collect;
 
     fn lines(style: Style, f: impl FnOnce()) -> String {
         let sink = Arc::new(Collect::default());
         let subscriber = tracing_subscriber::registry().with(Lines::new(style, sink.clone()));
         tracing::subscriber::with_default(subscriber, f);
-        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+        sink.text()
     }
 
     #[test]
