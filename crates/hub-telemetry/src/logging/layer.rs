@@ -54,16 +54,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
     // The layers added before this one (the OpenTelemetry layer added after finds this one).
+    #[cfg(feature = "otel")]
     fn on_layer(&mut self, inner: &mut S) {
-        #[cfg(feature = "otel")]
-        {
-            let inner: &dyn Subscriber = inner;
-            if inner.is::<crate::tracing_export::Recorder>() {
-                self.let_hub_spans_through();
-            }
+        let inner: &dyn Subscriber = inner;
+        if inner.is::<crate::tracing_export::Recorder>() {
+            self.let_hub_spans_through();
         }
-        #[cfg(not(feature = "otel"))]
-        let _ = inner;
     }
 
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
