@@ -340,13 +340,29 @@ impl<'a> Bench<'a> {
 
     /// A warm-up run, then the measured one.
     fn wrk(&mut self, name: &str, url: &str, header: Option<&str>) -> Result<Figures> {
-        interrupted()?;
-        self.harness.check_alive()?;
-        wrk::run(url, header, self.warm, &self.dir)?;
-        interrupted()?;
+        self.warm_up(url, header)?;
         let f = wrk::run(url, header, self.measure, &self.dir)?;
         println!("{}", f.line(name));
         Ok(f)
+    }
+
+    /// [`Bench::wrk`], and the CPU time per request (µs) the process `pid` spent in the
+    /// measured run.
+    fn wrk_cpu(&mut self, name: &str, url: &str, header: Option<&str>, pid: u32) -> Result<(Figures, f64)> {
+        self.warm_up(url, header)?;
+        let before = cpu_seconds(pid)?;
+        let f = wrk::run(url, header, self.measure, &self.dir)?;
+        let per_request_us = (cpu_seconds(pid)? - before) * 1e6 / (f.rps * self.measure as f64).max(1.0);
+        println!("{}  CPU {per_request_us:.1} µs/request", f.line(name));
+        Ok((f, per_request_us))
+    }
+
+    /// The warm-up run before a measured wrk run.
+    fn warm_up(&mut self, url: &str, header: Option<&str>) -> Result<()> {
+        interrupted()?;
+        self.harness.check_alive()?;
+        wrk::run(url, header, self.warm, &self.dir)?;
+        interrupted()
     }
 
     /// A warm-up run, then the measured one, over HTTP/2 (h2load).
@@ -539,18 +555,8 @@ impl<'a> Bench<'a> {
                 let i = (turn + round) % hubs.len();
                 let (hub, name, _, pid) = &hubs[i];
                 let url = format!("{}/v1/transactions/{TXN}", hub.url);
-                interrupted()?;
-                self.harness.check_alive()?;
-                wrk::run(&url, Some(&auth), self.warm, &self.dir)?;
-                let before = cpu_seconds(*pid)?;
-                let f = wrk::run(&url, Some(&auth), self.measure, &self.dir)?;
-                let cpu = cpu_seconds(*pid)? - before;
-                let per_request_us = cpu * 1e6 / (f.rps * self.measure as f64).max(1.0);
-                println!(
-                    "{}  CPU {per_request_us:.1} µs/request",
-                    f.line(&format!("{name} (round {})", round + 1))
-                );
-                runs[i].push((f, per_request_us));
+                let label = format!("{name} (round {})", round + 1);
+                runs[i].push(self.wrk_cpu(&label, &url, Some(&auth), *pid)?);
             }
         }
         for (hub, ..) in &hubs {
