@@ -187,9 +187,13 @@ mod tests {
         };
         let tracing = start(&config).unwrap().unwrap();
         let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(tracing.layer()));
-        let request = tracing_export::spans::request("GET", &http::HeaderMap::new(), "req-1");
+        let request = tracing_export::spans::request(
+            &http::Method::GET,
+            &http::HeaderMap::new(),
+            &hub_telemetry::logging::context::LogId::new("req-1"),
+        );
         let trace_id = request.trace_id().expect("a trace id, sampled or not");
-        let current = request.within(async { Spans.current() }).await;
+        let current = request.within(async { Spans.current() }, |_| (200, None)).await;
         let current = current.expect("the request's context");
         assert_eq!(current.trace_id().to_bytes(), trace_id.0);
         assert!(!current.sampled());

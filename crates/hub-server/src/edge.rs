@@ -138,10 +138,11 @@ where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
     let corr = Correlation::from_headers(req.headers());
+    let log_request_id = LogId::shared(corr.request_id.shared());
     // The request's trace (nothing, and free, unless traces are exported).
-    let trace = spans::request(req.method().as_str(), req.headers(), corr.request_id.as_str());
+    let trace = spans::request(req.method(), req.headers(), &log_request_id);
     let log = LogContext {
-        request_id: LogId::shared(corr.request_id.shared()),
+        request_id: log_request_id,
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::shared(c.shared())),
         trace_id: trace.trace_id(),
     };
@@ -149,6 +150,7 @@ where
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let matched = route_of(&method, req.uri().path());
+    let route = matched.map(|m| m.rule.path);
     let direct = matched.and_then(|m| direct_read(&method, m, req.uri().path()));
     // Boxed once: the log context and the trace wrap it, and each wrapper would otherwise
     // copy the whole request's future (the router's call included) as it is built.
@@ -199,8 +201,6 @@ where
                 res.headers_mut().insert(X_REQUEST_ID.clone(), v);
             }
             let elapsed = started.elapsed();
-            let route = matched.map(|m| m.rule.path);
-            spans::record_answer(&tracing::Span::current(), res.status().as_u16(), route, None);
             http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
             // The message as a plain `&str` field: written as it is, not through `fmt`.
             tracing::info!(
@@ -213,7 +213,9 @@ where
             res
         }),
     );
-    trace.within(request).await
+    trace
+        .within(request, |res: &Response| (res.status().as_u16(), route))
+        .await
 }
 
 /// The transaction id of a request the edge answers itself: a GET (not HEAD, whose body

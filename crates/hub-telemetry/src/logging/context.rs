@@ -32,6 +32,12 @@ impl LogId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id's text, shared rather than copied.
+    #[cfg(feature = "otel")]
+    pub(crate) fn text(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
 }
 
 impl std::fmt::Debug for LogId {

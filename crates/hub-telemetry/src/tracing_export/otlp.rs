@@ -140,11 +140,19 @@ fn percent_decode(value: &str) -> Option<String> {
 /// An `ExportTraceServiceRequest` of `spans` under one resource, one `ScopeSpans` per
 /// instrumentation scope in the order scopes first appear.
 pub(crate) fn encode_request(resource: &EncodedResource, spans: &[SpanData]) -> Vec<u8> {
+    // Each span's scope, as an index into `scopes`: nearly always one scope, all the hub's.
     let mut scopes: Vec<&InstrumentationScope> = Vec::new();
+    let mut scope_of = Vec::with_capacity(spans.len());
     for span in spans {
-        if !scopes.contains(&&span.instrumentation_scope) {
-            scopes.push(&span.instrumentation_scope);
-        }
+        let scope = &span.instrumentation_scope;
+        let i = match scopes.iter().position(|s| same_scope(s, scope)) {
+            Some(i) => i,
+            None => {
+                scopes.push(scope);
+                scopes.len() - 1
+            }
+        };
+        scope_of.push(i);
     }
     // About 300 bytes per span of the hub's.
     let mut w = Writer::with_capacity(64 + spans.len() * 320);
@@ -152,11 +160,11 @@ pub(crate) fn encode_request(resource: &EncodedResource, spans: &[SpanData]) -> 
     w.message(1, |w| {
         // ResourceSpans.resource
         w.bytes_field(1, &resource.body);
-        for scope in &scopes {
+        for (i, scope) in scopes.iter().enumerate() {
             // ResourceSpans.scope_spans
             w.message(2, |w| {
                 w.message(1, |w| encode_scope(w, scope));
-                for span in spans.iter().filter(|s| &s.instrumentation_scope == *scope) {
+                for (span, _) in spans.iter().zip(&scope_of).filter(|(_, s)| **s == i) {
                     w.message(2, |w| encode_span(w, span));
                 }
                 w.string(3, scope.schema_url().unwrap_or_default());
@@ -186,6 +194,17 @@ impl EncodedResource {
             schema_url: resource.schema_url().unwrap_or_default().to_owned(),
         }
     }
+}
+
+/// Whether two spans' scopes are one: the same name, version, schema URL and attributes
+/// in the same order. (`InstrumentationScope`'s own equality sorts copies of both
+/// attribute lists, per comparison; scopes equal but for their attributes' order are
+/// written as two `ScopeSpans`, which a collector reads alike.)
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    a.name() == b.name()
+        && a.version() == b.version()
+        && a.schema_url() == b.schema_url()
+        && a.attributes().eq(b.attributes())
 }
 
 fn encode_scope(w: &mut Writer, scope: &InstrumentationScope) {

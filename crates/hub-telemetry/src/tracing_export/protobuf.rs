@@ -100,15 +100,32 @@ impl Writer {
         let at = self.buf.len();
         self.buf.push(0);
         body(self);
-        let len = self.buf.len() - at - 1;
+        let end = self.buf.len();
+        let len = end - at - 1;
         if len < 0x80 {
             self.buf[at] = len as u8;
         } else {
-            let mut prefix = Writer::with_capacity(10);
-            prefix.varint(len as u64);
-            self.buf.splice(at..=at, prefix.buf);
+            // The body moves right by the length's extra bytes, in place.
+            let mut prefix = [0u8; 10];
+            let n = varint_into(&mut prefix, len as u64);
+            self.buf.resize(end + n - 1, 0);
+            self.buf.copy_within(at + 1..end, at + n);
+            self.buf[at..at + n].copy_from_slice(&prefix[..n]);
         }
     }
+}
+
+/// Writes `value` as a varint at the start of `out` (room for the longest, ten bytes);
+/// returns how many bytes it took.
+fn varint_into(out: &mut [u8; 10], mut value: u64) -> usize {
+    let mut n = 0;
+    while value >= 0x80 {
+        out[n] = (value & 0x7f) as u8 | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    out[n] = value as u8;
+    n + 1
 }
 
 #[cfg(test)]

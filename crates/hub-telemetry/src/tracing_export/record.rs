@@ -68,6 +68,11 @@ impl Recorded {
         );
     }
 
+    /// Names the span.
+    pub(super) fn rename(&mut self, name: Cow<'static, str>) {
+        self.name = name;
+    }
+
     /// Sets the span's status.
     pub(super) fn set_status(&mut self, status: Status) {
         if self.context.is_sampled() {
@@ -158,8 +163,13 @@ impl Visit for Fields<'_> {
         self.0.set(field.name(), Value::Bool(value));
     }
 
+    // The name and kind are read without an attribute's copy of the text.
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.set(field.name(), Value::from(value.to_owned()));
+        match field.name() {
+            "otel.name" => self.0.name = Cow::Owned(value.to_owned()),
+            "otel.kind" => self.0.kind = kind(value),
+            name => self.0.set(name, Value::from(value.to_owned())),
+        }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {

@@ -5,6 +5,7 @@
 //! Every helper first asks whether its span is enabled: without the OpenTelemetry layer
 //! none is, and nothing is parsed, allocated or looked up.
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use http::HeaderMap;
@@ -19,7 +20,7 @@ use tracing::{Instrument as _, Span};
 
 use super::record;
 
-use crate::logging::context::TraceId;
+use crate::logging::context::{LogId, TraceId};
 
 /// How a request is traced, decided before any span of it is built: not at all (tracing
 /// is off), by a server span (its trace is sampled), or by the context it passes on
@@ -27,7 +28,7 @@ use crate::logging::context::TraceId;
 #[derive(Debug)]
 enum Mode {
     Off,
-    Sampled(Span),
+    Sampled(Span, TraceId),
     Unsampled(SpanContext),
 }
 
@@ -38,9 +39,9 @@ pub struct RequestTrace {
     mode: Mode,
 }
 
-/// Decides how the request with `headers` is traced, and opens its server span when its
-/// trace is sampled: `http.request.method` and the request id now, the rest by
-/// [`record_answer`].
+/// Decides how the request with `method` and `headers` is traced, and opens its server
+/// span when its trace is sampled: `http.request.method` and the request id now, the rest
+/// as [`RequestTrace::within`] ends.
 ///
 /// The decision is parent-based, as the exporter's sampler ([`super::start`]): a valid
 /// `traceparent` (with its `tracestate`) decides by its sampled flag and becomes the
@@ -48,7 +49,7 @@ pub struct RequestTrace {
 /// A request whose trace is not sampled builds no span at all: it passes the caller's
 /// context on (or a new one, flagged not sampled), so its upstreams follow the decision.
 /// Tracing off (no [`super::Tracing::layer`] in the subscriber): nothing is parsed.
-pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTrace {
+pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -> RequestTrace {
     let Some(ratio) = super::sampling::sample_ratio() else {
         return RequestTrace { mode: Mode::Off };
     };
@@ -58,18 +59,12 @@ pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTr
         .filter(|cx| cx.span().span_context().is_valid());
     let mode = match parent {
         Some(cx) if !cx.span().span_context().is_sampled() => Mode::Unsampled(cx.span().span_context().clone()),
-        Some(cx) => {
-            let span = server_span(method, request_id);
-            record::with(&span, |r| r.continue_remote(cx.span().span_context()));
-            Mode::Sampled(span)
-        }
+        Some(cx) => server_span(method, request_id, |r| r.continue_remote(cx.span().span_context())),
         None => {
             let ids = RandomIdGenerator::default();
             let trace_id = ids.new_trace_id();
             if super::sampling::keeps(ratio, trace_id) {
-                let span = server_span(method, request_id);
-                record::with(&span, |r| r.start_trace(trace_id));
-                Mode::Sampled(span)
+                server_span(method, request_id, |r| r.start_trace(trace_id))
             } else {
                 Mode::Unsampled(SpanContext::new(
                     trace_id,
@@ -87,20 +82,51 @@ pub fn request(method: &str, headers: &HeaderMap, request_id: &str) -> RequestTr
 /// The W3C header, named once (looking it up by a string would parse the name per request).
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
-/// The server span, the root of the hub's part of its trace (the caller's span, when
-/// there is one, is set as its remote parent by [`request`]).
-fn server_span(method: &str, request_id: &str) -> Span {
-    tracing::info_span!(
+/// The server span, the root of the hub's part of its trace, placed in it by `place`
+/// (under the caller's span, or at the root of a new trace). Its name, method and request
+/// id are written straight into its record, shared rather than copied.
+fn server_span(method: &http::Method, request_id: &LogId, place: impl FnOnce(&mut record::Recorded)) -> Mode {
+    let span = tracing::info_span!(
         parent: None,
         "request",
-        otel.name = method,
         otel.kind = "server",
-        http.request.method = method,
+        http.request.method = Empty,
         http.route = Empty,
         http.response.status_code = Empty,
         error.type = Empty,
-        hub.request_id = request_id,
-    )
+        hub.request_id = Empty,
+    );
+    let trace_id = record::with(&span, |r| {
+        place(r);
+        let method = method_name(method);
+        r.rename(method.clone());
+        r.set("http.request.method", Value::from(method));
+        r.set("hub.request_id", Value::from(request_id.text()));
+        TraceId(r.context.trace_id().to_bytes())
+    });
+    match trace_id {
+        Some(trace_id) => Mode::Sampled(span, trace_id),
+        // The layer turned the span down after all: nothing of the request is traced.
+        None => Mode::Off,
+    }
+}
+
+/// A method's name: the standard ones without a copy.
+fn method_name(method: &http::Method) -> Cow<'static, str> {
+    use http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(name)
 }
 
 impl RequestTrace {
@@ -108,18 +134,30 @@ impl RequestTrace {
     pub fn trace_id(&self) -> Option<TraceId> {
         match &self.mode {
             Mode::Off => None,
-            Mode::Sampled(span) => trace_id(span),
+            Mode::Sampled(_, trace_id) => Some(*trace_id),
             Mode::Unsampled(sc) => Some(TraceId(sc.trace_id().to_bytes())),
         }
     }
 
     /// Runs `request` (the request's work) in its trace: inside its server span when
-    /// sampled; when not, with every other hub span turned off and its upstream calls
-    /// carrying the decision on ([`inject`]); tracing off, as it is.
-    pub async fn within<F: Future>(self, request: F) -> F::Output {
+    /// sampled, then records on that span what `answer` reads off the response (its
+    /// status and the route template that matched, see [`record_answer`]); when not
+    /// sampled, with every other hub span turned off and its upstream calls carrying the
+    /// decision on ([`inject`]); tracing off, as it is.
+    pub async fn within<F: Future>(
+        self,
+        request: F,
+        answer: impl FnOnce(&F::Output) -> (u16, Option<&'static str>),
+    ) -> F::Output {
         match self.mode {
             Mode::Off => request.await,
-            Mode::Sampled(span) => request.instrument(span).await,
+            Mode::Sampled(span, _) => {
+                let mut request = std::pin::pin!(request.instrument(span));
+                let output = request.as_mut().await;
+                let (status, route) = answer(&output);
+                record_answer(request.span(), status, route, None);
+                output
+            }
             Mode::Unsampled(sc) => UNSAMPLED.scope(sc, request).await,
         }
     }

@@ -11,10 +11,16 @@ fn traced(f: impl FnOnce()) -> Vec<SpanData> {
     traced_at(1.0, f)
 }
 
-/// Runs `f` (a request's work) in `trace` on a current-thread runtime.
-fn serve(trace: RequestTrace, f: impl FnOnce()) {
+/// Runs `f` (a request's work) in `trace` on a current-thread runtime; what `f` returns
+/// is the answer's status and route.
+fn serve(trace: RequestTrace, f: impl FnOnce() -> (u16, Option<&'static str>)) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(trace.within(async { f() }));
+    rt.block_on(trace.within(async { f() }, |answer| *answer));
+}
+
+/// The request id `id` as the edge passes it.
+fn id(id: &str) -> LogId {
+    LogId::new(id)
 }
 
 const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -26,7 +32,7 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
     let mut sent = HeaderMap::new();
     let mut seen_trace = None;
     let spans = traced(|| {
-        let trace = request("GET", &headers, "req-1");
+        let trace = request(&http::Method::GET, &headers, &id("req-1"));
         seen_trace = trace.trace_id();
         serve(trace, || {
             let server = Span::current();
@@ -40,7 +46,7 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
             breaker_transition(&attempt, "ticketing", "closed", "open");
             budget_wait(&server, 40);
             drop(attempt);
-            record_answer(&server, 502, Some("/v1/tickets/{id}"), None);
+            (502, Some("/v1/tickets/{id}"))
         });
     });
     assert_eq!(seen_trace.map(|t| t.hex()), Some(*b"4bf92f3577b34da6a3ce929d0e0e4736"));
@@ -86,7 +92,7 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
 fn a_malformed_traceparent_starts_a_new_trace() {
     let mut headers = HeaderMap::new();
     headers.insert("traceparent", "00-zz-00f067aa0ba902b7-01".parse().unwrap());
-    let spans = traced(|| serve(request("GET", &headers, "req-2"), || ()));
+    let spans = traced(|| serve(request(&http::Method::GET, &headers, &id("req-2")), || (200, None)));
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].parent_span_id, opentelemetry::trace::SpanId::INVALID);
 }
@@ -103,7 +109,7 @@ fn without_the_layer_nothing_is_traced_or_sent() {
     tracing::subscriber::with_default(subscriber, || {
         let mut headers = HeaderMap::new();
         headers.insert("traceparent", PARENT.parse().unwrap());
-        assert!(request("GET", &headers, "req-3").trace_id().is_none());
+        assert!(request(&http::Method::GET, &headers, &id("req-3")).trace_id().is_none());
         let mut sent = HeaderMap::new();
         inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent);
         assert!(sent.is_empty());
@@ -121,20 +127,22 @@ fn an_unsampled_request_builds_no_span_and_passes_the_decision_on() {
     let mut trace_ids = Vec::new();
     // Sampled at ratio 1, the caller's "not sampled" still wins; at ratio 0 a new trace is not sampled.
     let spans = traced(|| {
-        let trace = request("GET", &from_caller, "req-4");
+        let trace = request(&http::Method::GET, &from_caller, &id("req-4"));
         trace_ids.push(trace.trace_id());
         serve(trace, || {
             let use_case = tracing::info_span!("use case");
             assert!(use_case.is_disabled(), "the span is built");
             inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent[0]);
+            (200, None)
         });
     });
     assert!(spans.is_empty(), "{spans:?}");
     let spans = traced_at(0.0, || {
-        let trace = request("GET", &HeaderMap::new(), "req-5");
+        let trace = request(&http::Method::GET, &HeaderMap::new(), &id("req-5"));
         trace_ids.push(trace.trace_id());
         serve(trace, || {
             inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent[1]);
+            (200, None)
         });
     });
     assert!(spans.is_empty(), "{spans:?}");
@@ -161,8 +169,9 @@ fn a_sampled_caller_is_followed_whatever_the_ratio() {
     let mut headers = HeaderMap::new();
     headers.insert("traceparent", PARENT.parse().unwrap());
     let spans = traced_at(0.0, || {
-        serve(request("GET", &headers, "req-6"), || {
+        serve(request(&http::Method::GET, &headers, &id("req-6")), || {
             let _use_case = tracing::info_span!("use case").entered();
+            (200, None)
         });
     });
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
