@@ -86,8 +86,10 @@ const SCOPE: &str = "integration-hub";
 ///
 /// Sampling is parent-based: a caller's sampled `traceparent` is always followed, a new
 /// trace is kept with probability `sample_ratio`. A request's server span is only built
-/// once [`spans::request`] has made that decision; another span without a parent (a
-/// background task's) is sampled by the same ratio, and a child follows its parent.
+/// once [`spans::request`] has made that decision (it is the request's own record, not a
+/// `tracing` span, and the parent of the hub spans opened outside any other while the
+/// request is served); another span without a parent (a background task's) is sampled by
+/// the same ratio, and a child follows its parent.
 pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<Tracing, StartError> {
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
     let uri = Uri::try_from(url.as_str()).map_err(|source| StartError::Endpoint { url, source })?;

@@ -26,13 +26,8 @@ impl Writer {
         self.buf
     }
 
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            // Seven bits at a time, low first, the high bit saying "more follows".
-            self.buf.push((value & 0x7f) as u8 | 0x80);
-            value >>= 7;
-        }
-        self.buf.push(value as u8);
+    fn varint(&mut self, value: u64) {
+        varint_bytes(value, |b| self.buf.push(b));
     }
 
     fn key(&mut self, field: u32, wire_type: u32) {
@@ -107,7 +102,11 @@ impl Writer {
         } else {
             // The body moves right by the length's extra bytes, in place.
             let mut prefix = [0u8; 10];
-            let n = varint_into(&mut prefix, len as u64);
+            let mut n = 0;
+            varint_bytes(len as u64, |b| {
+                prefix[n] = b;
+                n += 1;
+            });
             self.buf.resize(end + n - 1, 0);
             self.buf.copy_within(at + 1..end, at + n);
             self.buf[at..at + n].copy_from_slice(&prefix[..n]);
@@ -115,17 +114,14 @@ impl Writer {
     }
 }
 
-/// Writes `value` as a varint at the start of `out` (room for the longest, ten bytes);
-/// returns how many bytes it took.
-fn varint_into(out: &mut [u8; 10], mut value: u64) -> usize {
-    let mut n = 0;
+/// Gives the bytes of `value` as a varint, in order, to `emit`.
+fn varint_bytes(mut value: u64, mut emit: impl FnMut(u8)) {
     while value >= 0x80 {
-        out[n] = (value & 0x7f) as u8 | 0x80;
+        // Seven bits at a time, low first, the high bit saying "more follows".
+        emit((value & 0x7f) as u8 | 0x80);
         value >>= 7;
-        n += 1;
     }
-    out[n] = value as u8;
-    n + 1
+    emit(value as u8);
 }
 
 #[cfg(test)]

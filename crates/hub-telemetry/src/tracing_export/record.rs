@@ -43,22 +43,37 @@ pub(super) struct Recorded {
 }
 
 impl Recorded {
-    /// Makes this (root) span the child of `parent`, the caller's span in another process:
-    /// its trace, its sampling and its trace state.
-    pub(super) fn continue_remote(&mut self, parent: &SpanContext) {
-        self.context = SpanContext::new(
-            parent.trace_id(),
-            self.context.span_id(),
-            parent.trace_flags(),
-            false,
-            parent.trace_state().clone(),
-        );
-        self.parent_span_id = parent.span_id();
-        self.parent_is_remote = true;
+    /// A sampled server span `span_id` named `name`, starting now: the child of `parent`,
+    /// the caller's span in another process, in its trace and with its trace state, when
+    /// that is valid; else the root of a trace yet to be given ([`Recorded::in_trace`]).
+    pub(super) fn server(
+        name: Cow<'static, str>,
+        parent: &SpanContext,
+        span_id: SpanId,
+        attributes: Vec<KeyValue>,
+    ) -> Self {
+        let remote = parent.is_valid();
+        let flags = if remote {
+            parent.trace_flags()
+        } else {
+            TraceFlags::SAMPLED
+        };
+        Self {
+            context: SpanContext::new(parent.trace_id(), span_id, flags, false, parent.trace_state().clone()),
+            parent_span_id: parent.span_id(),
+            parent_is_remote: remote,
+            kind: SpanKind::Server,
+            name,
+            start: SystemTime::now(),
+            attributes,
+            events: Vec::new(),
+            links: Vec::new(),
+            status: Status::Unset,
+        }
     }
 
-    /// Moves this (root) span to the new trace `trace_id` (the one its sampling was decided on).
-    pub(super) fn start_trace(&mut self, trace_id: TraceId) {
+    /// This root span, in the new trace `trace_id` (the one its sampling was decided on).
+    pub(super) fn in_trace(mut self, trace_id: TraceId) -> Self {
         self.context = SpanContext::new(
             trace_id,
             self.context.span_id(),
@@ -66,11 +81,21 @@ impl Recorded {
             false,
             TraceState::NONE,
         );
+        self
     }
 
-    /// Names the span.
-    pub(super) fn rename(&mut self, name: Cow<'static, str>) {
-        self.name = name;
+    /// Records a server span's answer: its status, the route template that matched (when
+    /// one did), and for a 5xx the status as the error type and the span's status.
+    pub(super) fn answer(&mut self, status: u16, route: Option<&'static str>) {
+        self.set("http.response.status_code", Value::I64(i64::from(status)));
+        if let Some(route) = route {
+            self.set("http.route", Value::from(route));
+        }
+        if status >= 500 {
+            let error_type = status.to_string();
+            self.set("error.type", Value::from(error_type.clone()));
+            self.set_status(Status::error(error_type));
+        }
     }
 
     /// Sets the span's status.
@@ -260,6 +285,11 @@ where
             ctx.lookup_current()
         };
         let parent = parent.and_then(|p| p.extensions().get::<Recorded>().map(|r| r.context.clone()));
+        // Outside any hub span, a span of a sampled request is its server span's child.
+        let parent = match parent {
+            None if attrs.is_contextual() => spans::sampled_request(),
+            parent => parent,
+        };
         let ids = RandomIdGenerator::default();
         let mut recorded = Recorded {
             context: SpanContext::NONE,
@@ -339,6 +369,19 @@ where
             self.processor.on_end(recorded.end(self.scope.clone()));
         }
     }
+}
+
+/// Hands the ended span `recorded` to the export of the subscriber's recorder (none when
+/// tracing is off).
+pub(super) fn export(recorded: Recorded) {
+    let mut recorded = Some(recorded);
+    tracing::dispatcher::get_default(|dispatch| {
+        if let Some(recorder) = dispatch.downcast_ref::<Recorder>()
+            && let Some(recorded) = recorded.take()
+        {
+            recorder.processor.on_end(recorded.end(recorder.scope.clone()));
+        }
+    });
 }
 
 /// Runs `f` on the record of `span`; `None` when the span is disabled or not recorded

@@ -9,16 +9,16 @@ use std::borrow::Cow;
 use std::future::Future;
 
 use http::HeaderMap;
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _, TraceFlags, TraceState};
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+use tracing::Span;
 use tracing::field::Empty;
-use tracing::{Instrument as _, Span};
 
-use super::record;
+use super::record::{self, Recorded};
 
 use crate::logging::context::{LogId, TraceId};
 
@@ -28,7 +28,7 @@ use crate::logging::context::{LogId, TraceId};
 #[derive(Debug)]
 enum Mode {
     Off,
-    Sampled(Span, TraceId),
+    Sampled(Recorded),
     Unsampled(SpanContext),
 }
 
@@ -49,6 +49,12 @@ pub struct RequestTrace {
 /// A request whose trace is not sampled builds no span at all: it passes the caller's
 /// context on (or a new one, flagged not sampled), so its upstreams follow the decision.
 /// Tracing off (no [`super::Tracing::layer`] in the subscriber): nothing is parsed.
+///
+/// The server span is the request's own record, not a `tracing` span: the hub's spans
+/// opened while the request is served take it as their parent when no hub span encloses
+/// them, and it is exported as the request ends. (A `tracing` span would cost a sampled
+/// request the subscriber's span bookkeeping: a slot, an entry and exit on every poll,
+/// look-ups to record its answer, a close.)
 pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -> RequestTrace {
     let Some(ratio) = super::sampling::sample_ratio() else {
         return RequestTrace { mode: Mode::Off };
@@ -57,22 +63,27 @@ pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -
         .contains_key(&TRACEPARENT)
         .then(|| TraceContextPropagator::new().extract(&HeaderExtractor(headers)))
         .filter(|cx| cx.span().span_context().is_valid());
+    let ids = RandomIdGenerator::default();
     let mode = match parent {
         Some(cx) if !cx.span().span_context().is_sampled() => Mode::Unsampled(cx.span().span_context().clone()),
-        Some(cx) => server_span(method, request_id, |r| r.continue_remote(cx.span().span_context())),
+        Some(cx) => Mode::Sampled(server_span(
+            method,
+            request_id,
+            cx.span().span_context(),
+            ids.new_span_id(),
+        )),
         None => {
-            let ids = RandomIdGenerator::default();
             let trace_id = ids.new_trace_id();
-            if super::sampling::keeps(ratio, trace_id) {
-                server_span(method, request_id, |r| r.start_trace(trace_id))
+            let flags = if super::sampling::keeps(ratio, trace_id) {
+                TraceFlags::SAMPLED
             } else {
-                Mode::Unsampled(SpanContext::new(
-                    trace_id,
-                    ids.new_span_id(),
-                    TraceFlags::NOT_SAMPLED,
-                    false,
-                    TraceState::NONE,
-                ))
+                TraceFlags::NOT_SAMPLED
+            };
+            let context = SpanContext::new(trace_id, ids.new_span_id(), flags, false, TraceState::NONE);
+            if context.is_sampled() {
+                Mode::Sampled(server_span(method, request_id, &SpanContext::NONE, context.span_id()).in_trace(trace_id))
+            } else {
+                Mode::Unsampled(context)
             }
         }
     };
@@ -82,33 +93,16 @@ pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -
 /// The W3C header, named once (looking it up by a string would parse the name per request).
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
-/// The server span, the root of the hub's part of its trace, placed in it by `place`
-/// (under the caller's span, or at the root of a new trace). Its name, method and request
-/// id are written straight into its record, shared rather than copied.
-fn server_span(method: &http::Method, request_id: &LogId, place: impl FnOnce(&mut record::Recorded)) -> Mode {
-    let span = tracing::info_span!(
-        parent: None,
-        "request",
-        otel.kind = "server",
-        http.request.method = Empty,
-        http.route = Empty,
-        http.response.status_code = Empty,
-        error.type = Empty,
-        hub.request_id = Empty,
-    );
-    let trace_id = record::with(&span, |r| {
-        place(r);
-        let method = method_name(method);
-        r.rename(method.clone());
-        r.set("http.request.method", Value::from(method));
-        r.set("hub.request_id", Value::from(request_id.text()));
-        TraceId(r.context.trace_id().to_bytes())
-    });
-    match trace_id {
-        Some(trace_id) => Mode::Sampled(span, trace_id),
-        // The layer turned the span down after all: nothing of the request is traced.
-        None => Mode::Off,
-    }
+/// The server span `span_id`, the root of the hub's part of its trace: the child of the
+/// caller's span `parent` (when valid). Its name and method are the method's (shared when
+/// standard) and its request id is shared with the log context's.
+fn server_span(method: &http::Method, request_id: &LogId, parent: &SpanContext, span_id: SpanId) -> Recorded {
+    let method = method_name(method);
+    let attributes = vec![
+        KeyValue::new("http.request.method", method.clone()),
+        KeyValue::new("hub.request_id", request_id.text()),
+    ];
+    Recorded::server(method, parent, span_id, attributes)
 }
 
 /// A method's name: the standard ones without a copy.
@@ -134,16 +128,19 @@ impl RequestTrace {
     pub fn trace_id(&self) -> Option<TraceId> {
         match &self.mode {
             Mode::Off => None,
-            Mode::Sampled(_, trace_id) => Some(*trace_id),
+            Mode::Sampled(server) => Some(TraceId(server.context.trace_id().to_bytes())),
             Mode::Unsampled(sc) => Some(TraceId(sc.trace_id().to_bytes())),
         }
     }
 
-    /// Runs `request` (the request's work) in its trace: inside its server span when
-    /// sampled, then records on that span what `answer` reads off the response (its
-    /// status and the route template that matched, see [`record_answer`]); when not
-    /// sampled, with every other hub span turned off and its upstream calls carrying the
-    /// decision on ([`inject`]); tracing off, as it is.
+    /// Runs `request` (the request's work) in its trace, with the request's context set
+    /// for the task ([`in_current_trace`] carries it into a task the request spawns).
+    /// Sampled: the hub's spans it opens are children of its server span, which records
+    /// what `answer` reads off the response (its status and the route template that
+    /// matched; for a 5xx the status is also the error type) and is exported as the
+    /// request ends, or without an answer when the request is dropped unfinished. Not
+    /// sampled: every hub span is turned off and upstream calls carry the decision on
+    /// ([`inject`]). Tracing off: the request as it is.
     pub async fn within<F: Future>(
         self,
         request: F,
@@ -151,32 +148,47 @@ impl RequestTrace {
     ) -> F::Output {
         match self.mode {
             Mode::Off => request.await,
-            Mode::Sampled(span, _) => {
-                let mut request = std::pin::pin!(request.instrument(span));
-                let output = request.as_mut().await;
-                let (status, route) = answer(&output);
-                record_answer(request.span(), status, route, None);
+            Mode::Sampled(server) => {
+                let mut server = Exported(Some(server));
+                let context = server.0.as_ref().map_or(SpanContext::NONE, |s| s.context.clone());
+                let output = REQUEST.scope(context, request).await;
+                if let Some(server) = &mut server.0 {
+                    let (status, route) = answer(&output);
+                    server.answer(status, route);
+                }
                 output
             }
-            Mode::Unsampled(sc) => UNSAMPLED.scope(sc, request).await,
+            Mode::Unsampled(sc) => REQUEST.scope(sc, request).await,
+        }
+    }
+}
+
+/// A server span, exported when dropped: as the request ends, or when it is dropped unfinished.
+struct Exported(Option<Recorded>);
+
+impl Drop for Exported {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            record::export(server);
         }
     }
 }
 
 tokio::task_local! {
-    /// Set while serving a request whose trace is not sampled: the hub's spans stay off,
-    /// and upstream calls carry this context on, flagged not sampled.
-    static UNSAMPLED: SpanContext;
+    /// The context of the request the task serves: its server span's when its trace is
+    /// sampled (the parent of the hub spans it opens outside any other), else the context
+    /// it passes on, flagged not sampled (the hub's spans stay off).
+    static REQUEST: SpanContext;
 }
 
-/// `task`, about to be spawned, made to keep the calling task's decision not to sample
-/// its trace ([`RequestTrace::within`]): a task-local is not inherited by a spawned task.
-/// (A sampled trace is carried by instrumenting the task with the current span.)
+/// `task`, about to be spawned, made to keep the calling task's request context
+/// ([`RequestTrace::within`]): a task-local is not inherited by a spawned task. (The
+/// enclosing hub span, when there is one, is carried by instrumenting the task with it.)
 pub fn in_current_trace<F: Future>(task: F) -> impl Future<Output = F::Output> {
-    let unsampled = UNSAMPLED.try_with(Clone::clone).ok();
+    let context = REQUEST.try_with(Clone::clone).ok();
     async move {
-        match unsampled {
-            Some(sc) => UNSAMPLED.scope(sc, task).await,
+        match context {
+            Some(sc) => REQUEST.scope(sc, task).await,
             None => task.await,
         }
     }
@@ -184,7 +196,15 @@ pub fn in_current_trace<F: Future>(task: F) -> impl Future<Output = F::Output> {
 
 /// Whether the current task serves a request whose trace is not sampled ([`RequestTrace::within`]).
 pub(crate) fn unsampled_here() -> bool {
-    UNSAMPLED.try_with(|_| ()).is_ok()
+    REQUEST.try_with(|sc| !sc.is_sampled()).unwrap_or(false)
+}
+
+/// The server span's context of the sampled request the current task serves, if any.
+pub(super) fn sampled_request() -> Option<SpanContext> {
+    REQUEST
+        .try_with(|sc| sc.is_sampled().then(|| sc.clone()))
+        .ok()
+        .flatten()
 }
 
 /// The trace id of `span`'s trace; `None` when the span is disabled.
@@ -192,27 +212,6 @@ pub fn trace_id(span: &Span) -> Option<TraceId> {
     record::with(span, |r| r.context.trace_id())
         .filter(|id| *id != opentelemetry::trace::TraceId::INVALID)
         .map(|id| TraceId(id.to_bytes()))
-}
-
-/// Records the answer on a server span: its status, the route template that matched
-/// (when one did), and for a 5xx the error type (`error`, the problem's type or the status).
-/// Written straight into the span's record (one look-up, no copy of the route), not
-/// through `tracing`'s field recording.
-pub fn record_answer(span: &Span, status: u16, route: Option<&'static str>, error_type: Option<&str>) {
-    if span.is_disabled() {
-        return;
-    }
-    record::with(span, |r| {
-        r.set("http.response.status_code", Value::I64(i64::from(status)));
-        if let Some(route) = route {
-            r.set("http.route", Value::from(route));
-        }
-        if status >= 500 {
-            let error_type = error_type.map_or_else(|| status.to_string(), str::to_owned);
-            r.set("error.type", Value::from(error_type.clone()));
-            r.set_status(Status::error(error_type));
-        }
-    });
 }
 
 /// Sets `span`'s status.
@@ -258,21 +257,16 @@ impl std::fmt::Display for UrlFull<'_> {
 }
 
 /// Sets `traceparent` (and `tracestate`) in `headers` to `span`'s context, so the
-/// upstream's spans are its children. While serving a request whose trace is not sampled
-/// (its other spans are not built), the request's context is sent instead, flagged not
-/// sampled, so the upstream does not start a trace of its own. Tracing off, nothing.
+/// upstream's spans are its children. Without a recorded span (while serving a request
+/// whose trace is not sampled, its spans are not built), the request's context is sent
+/// instead, flagged not sampled, so the upstream does not start a trace of its own.
+/// Tracing off, nothing.
 pub fn inject(span: &Span, headers: &mut HeaderMap) {
-    let propagator = TraceContextPropagator::new();
-    let unsampled = UNSAMPLED.try_with(|sc| {
-        let cx = opentelemetry::Context::new().with_remote_span_context(sc.clone());
-        propagator.inject_context(&cx, &mut HeaderInjector(headers));
-    });
-    if unsampled.is_err()
-        && let Some(sc) = record::with(span, |r| r.context.clone())
-    {
-        let cx = opentelemetry::Context::new().with_remote_span_context(sc);
-        propagator.inject_context(&cx, &mut HeaderInjector(headers));
-    }
+    let Some(sc) = record::with(span, |r| r.context.clone()).or_else(|| REQUEST.try_with(Clone::clone).ok()) else {
+        return;
+    };
+    let cx = opentelemetry::Context::new().with_remote_span_context(sc);
+    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
 }
 
 /// Records how an attempt ended: its status when it had one, its error code when it failed.
@@ -350,16 +344,16 @@ impl SpanIds {
     }
 }
 
-/// The context of the hub span the calling task is in; while serving a request whose
-/// trace is not sampled, that request's context (flagged not sampled). `None` when
-/// tracing is off (then nothing is looked up but the subscriber's layer, and nothing is
-/// allocated) or no hub span is current.
+/// The context of the hub span the calling task is in; outside any, the context of the
+/// request it serves (its server span's, or flagged not sampled). `None` when tracing is
+/// off (then nothing is looked up but the subscriber's layer, and nothing is allocated)
+/// or the task is in neither.
 pub fn current_ids() -> Option<SpanIds> {
     super::sampling::sample_ratio()?;
-    if let Ok(ids) = UNSAMPLED.try_with(SpanIds::of) {
-        return ids;
+    match record::with(&Span::current(), |r| SpanIds::of(&r.context)) {
+        Some(ids) => ids,
+        None => REQUEST.try_with(SpanIds::of).ok().flatten(),
     }
-    record::with(&Span::current(), |r| SpanIds::of(&r.context)).flatten()
 }
 
 /// Adds to the span the calling task is in a link to the span `to` (a span of another
@@ -376,7 +370,7 @@ pub fn link_current(to: SpanIds) {
     };
     let to = SpanContext::new(
         opentelemetry::trace::TraceId::from_bytes(to.trace_id),
-        opentelemetry::trace::SpanId::from_bytes(to.span_id),
+        SpanId::from_bytes(to.span_id),
         flags,
         true,
         TraceState::NONE,

@@ -35,7 +35,9 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
         let trace = request(&http::Method::GET, &headers, &id("req-1"));
         seen_trace = trace.trace_id();
         serve(trace, || {
-            let server = Span::current();
+            // The use case: its parent is the request's server span, though no span encloses it.
+            let use_case = tracing::info_span!("use case");
+            let _in_use_case = use_case.enter();
             let attempt = attempt_span(
                 "get_ticket",
                 &"http://user:secret@tickets.example:8443/t/1?x=2".parse().unwrap(),
@@ -44,20 +46,24 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
             inject(&attempt, &mut sent);
             record_attempt(&attempt, Some(503), Some("upstream_5xx"));
             breaker_transition(&attempt, "ticketing", "closed", "open");
-            budget_wait(&server, 40);
+            budget_wait(&use_case, 40);
             drop(attempt);
             (502, Some("/v1/tickets/{id}"))
         });
     });
     assert_eq!(seen_trace.map(|t| t.hex()), Some(*b"4bf92f3577b34da6a3ce929d0e0e4736"));
     let server = spans.iter().find(|s| s.name == "GET").unwrap();
+    let use_case = spans.iter().find(|s| s.name == "use case").unwrap();
     let attempt = spans.iter().find(|s| s.name == "get_ticket").unwrap();
     assert_eq!(server.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert!(server.parent_span_is_remote);
+    assert_eq!(use_case.parent_span_id, server.span_context.span_id());
+    assert!(!use_case.parent_span_is_remote);
     assert_eq!(
         server.span_context.trace_id().to_string(),
         "4bf92f3577b34da6a3ce929d0e0e4736"
     );
-    assert_eq!(attempt.parent_span_id, server.span_context.span_id());
+    assert_eq!(attempt.parent_span_id, use_case.span_context.span_id());
     let traceparent = sent.get("traceparent").unwrap().to_str().unwrap();
     assert_eq!(
         traceparent,
@@ -81,7 +87,7 @@ fn a_request_continues_the_callers_trace_and_an_attempt_sends_its_own_span() {
     assert_eq!(attr(attempt, "server.address").as_deref(), Some("tickets.example"));
     let events = |s: &SpanData| s.events.iter().map(|e| e.name.to_string()).collect::<Vec<_>>();
     assert_eq!(events(attempt), ["circuit changed"]);
-    assert_eq!(events(server), ["rate budget wait"]);
+    assert_eq!(events(use_case), ["rate budget wait"]);
     assert_eq!(
         attr(attempt, "url.full").as_deref(),
         Some("http://tickets.example:8443/t/1?x=2")
@@ -94,7 +100,7 @@ fn a_malformed_traceparent_starts_a_new_trace() {
     headers.insert("traceparent", "00-zz-00f067aa0ba902b7-01".parse().unwrap());
     let spans = traced(|| serve(request(&http::Method::GET, &headers, &id("req-2")), || (200, None)));
     assert_eq!(spans.len(), 1);
-    assert_eq!(spans[0].parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert_eq!(spans[0].parent_span_id, SpanId::INVALID);
 }
 
 /// The hub's subscriber without tracing: no trace id, nothing sent. (Whether the span is
@@ -181,4 +187,51 @@ fn a_sampled_caller_is_followed_whatever_the_ratio() {
             .iter()
             .all(|s| s.span_context.trace_id().to_string() == "4bf92f3577b34da6a3ce929d0e0e4736")
     );
+}
+
+/// A request dropped before it answers (its caller went away) still exports its server
+/// span, without an answer; a task it spawned keeps its trace.
+#[test]
+fn a_request_dropped_unfinished_exports_its_server_span_and_its_task_keeps_the_trace() {
+    let spans = traced(|| {
+        let trace = request(&http::Method::POST, &HeaderMap::new(), &id("req-7"));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let work = async {
+                let task = in_current_trace(async {
+                    let _spawned = tracing::info_span!("use case").entered();
+                });
+                tokio::spawn(task).await.unwrap();
+                std::future::pending::<()>().await;
+            };
+            let mut served = std::pin::pin!(trace.within(work, |_| (200, None)));
+            assert!(poll_a_while(served.as_mut()).await.is_none());
+        });
+    });
+    let server = spans.iter().find(|s| s.name == "POST").expect("the server span");
+    let spawned = spans
+        .iter()
+        .find(|s| s.name == "use case")
+        .expect("the spawned task's span");
+    assert_eq!(spawned.parent_span_id, server.span_context.span_id());
+    assert!(
+        !server
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "http.response.status_code")
+    );
+}
+
+/// Polls `f` until it stops making progress on its own (yielding to the runtime between
+/// polls); `Some` when it finished.
+async fn poll_a_while<F: Future>(mut f: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    for _ in 0..10 {
+        if let std::task::Poll::Ready(out) =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx))).await
+        {
+            return Some(out);
+        }
+        tokio::task::yield_now().await;
+    }
+    None
 }
