@@ -5,7 +5,8 @@
 //! building an SDK span, a shared lock and an OpenTelemetry context per span: a span's
 //! record lives in its `tracing` extensions and becomes the exported `SpanData` as it
 //! is. The fields `otel.name` and `otel.kind` name the span and give its kind; every
-//! other field is an attribute.
+//! other field is an attribute. A request's server span is a record of the same kind
+//! kept by the request itself ([`super::spans::request`]) and exported through [`export`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
