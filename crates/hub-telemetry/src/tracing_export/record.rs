@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SpanData, SpanEvents, SpanLinks, SpanProcessor};
 use tracing::field::{Field, Visit};
@@ -44,25 +44,18 @@ pub(super) struct Recorded {
 }
 
 impl Recorded {
-    /// A sampled server span `span_id` named `name`, starting now: the child of `parent`,
-    /// the caller's span in another process, in its trace and with its trace state, when
-    /// that is valid; else the root of a trace yet to be given ([`Recorded::in_trace`]).
+    /// A sampled server span with `context`, named `name`, starting now: the child of
+    /// `parent`, the caller's span in another process, when there is one.
     pub(super) fn server(
         name: Cow<'static, str>,
-        parent: &SpanContext,
-        span_id: SpanId,
+        context: SpanContext,
+        parent: Option<&SpanContext>,
         attributes: Vec<KeyValue>,
     ) -> Self {
-        let remote = parent.is_valid();
-        let flags = if remote {
-            parent.trace_flags()
-        } else {
-            TraceFlags::SAMPLED
-        };
         Self {
-            context: SpanContext::new(parent.trace_id(), span_id, flags, false, parent.trace_state().clone()),
-            parent_span_id: parent.span_id(),
-            parent_is_remote: remote,
+            context,
+            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
+            parent_is_remote: parent.is_some(),
             kind: SpanKind::Server,
             name,
             start: SystemTime::now(),
@@ -71,18 +64,6 @@ impl Recorded {
             links: Vec::new(),
             status: Status::Unset,
         }
-    }
-
-    /// This root span, in the new trace `trace_id` (the one its sampling was decided on).
-    pub(super) fn in_trace(mut self, trace_id: TraceId) -> Self {
-        self.context = SpanContext::new(
-            trace_id,
-            self.context.span_id(),
-            self.context.trace_flags(),
-            false,
-            TraceState::NONE,
-        );
-        self
     }
 
     /// Records a server span's answer: its status, the route template that matched (when

@@ -11,7 +11,7 @@ use std::future::Future;
 use http::HeaderMap;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
@@ -66,12 +66,18 @@ pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -
     let ids = RandomIdGenerator::default();
     let mode = match parent {
         Some(cx) if !cx.span().span_context().is_sampled() => Mode::Unsampled(cx.span().span_context().clone()),
-        Some(cx) => Mode::Sampled(server_span(
-            method,
-            request_id,
-            cx.span().span_context(),
-            ids.new_span_id(),
-        )),
+        Some(cx) => {
+            let span = cx.span();
+            let parent = span.span_context();
+            let context = SpanContext::new(
+                parent.trace_id(),
+                ids.new_span_id(),
+                parent.trace_flags(),
+                false,
+                parent.trace_state().clone(),
+            );
+            Mode::Sampled(server_span(method, request_id, context, Some(parent)))
+        }
         None => {
             let trace_id = ids.new_trace_id();
             let flags = if super::sampling::keeps(ratio, trace_id) {
@@ -81,7 +87,7 @@ pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -
             };
             let context = SpanContext::new(trace_id, ids.new_span_id(), flags, false, TraceState::NONE);
             if context.is_sampled() {
-                Mode::Sampled(server_span(method, request_id, &SpanContext::NONE, context.span_id()).in_trace(trace_id))
+                Mode::Sampled(server_span(method, request_id, context, None))
             } else {
                 Mode::Unsampled(context)
             }
@@ -93,16 +99,21 @@ pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -
 /// The W3C header, named once (looking it up by a string would parse the name per request).
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
-/// The server span `span_id`, the root of the hub's part of its trace: the child of the
-/// caller's span `parent` (when valid). Its name and method are the method's (shared when
-/// standard) and its request id is shared with the log context's.
-fn server_span(method: &http::Method, request_id: &LogId, parent: &SpanContext, span_id: SpanId) -> Recorded {
+/// The server span with `context`, the root of the hub's part of its trace: the child of
+/// the caller's span `parent` when there is one. Its name and method are the method's
+/// (shared when standard) and its request id is shared with the log context's.
+fn server_span(
+    method: &http::Method,
+    request_id: &LogId,
+    context: SpanContext,
+    parent: Option<&SpanContext>,
+) -> Recorded {
     let method = method_name(method);
     let attributes = vec![
         KeyValue::new("http.request.method", method.clone()),
         KeyValue::new("hub.request_id", request_id.text()),
     ];
-    Recorded::server(method, parent, span_id, attributes)
+    Recorded::server(method, context, parent, attributes)
 }
 
 /// A method's name: the standard ones without a copy.
@@ -149,8 +160,8 @@ impl RequestTrace {
         match self.mode {
             Mode::Off => request.await,
             Mode::Sampled(server) => {
+                let context = server.context.clone();
                 let mut server = Exported(Some(server));
-                let context = server.0.as_ref().map_or(SpanContext::NONE, |s| s.context.clone());
                 let output = REQUEST.scope(context, request).await;
                 if let Some(server) = &mut server.0 {
                     let (status, route) = answer(&output);
@@ -370,7 +381,7 @@ pub fn link_current(to: SpanIds) {
     };
     let to = SpanContext::new(
         opentelemetry::trace::TraceId::from_bytes(to.trace_id),
-        SpanId::from_bytes(to.span_id),
+        opentelemetry::trace::SpanId::from_bytes(to.span_id),
         flags,
         true,
         TraceState::NONE,

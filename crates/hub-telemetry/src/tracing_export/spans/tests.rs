@@ -100,7 +100,7 @@ fn a_malformed_traceparent_starts_a_new_trace() {
     headers.insert("traceparent", "00-zz-00f067aa0ba902b7-01".parse().unwrap());
     let spans = traced(|| serve(request(&http::Method::GET, &headers, &id("req-2")), || (200, None)));
     assert_eq!(spans.len(), 1);
-    assert_eq!(spans[0].parent_span_id, SpanId::INVALID);
+    assert_eq!(spans[0].parent_span_id, opentelemetry::trace::SpanId::INVALID);
 }
 
 /// The hub's subscriber without tracing: no trace id, nothing sent. (Whether the span is
