@@ -70,15 +70,25 @@ impl TraceId {
     /// assert_eq!(id.hex(), *b"4bf92f3577b34da6a3ce929d0e0e4736");
     /// ```
     pub fn hex(&self) -> [u8; 32] {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0; 32];
-        for (i, b) in self.0.iter().enumerate() {
-            out[2 * i] = DIGITS[usize::from(b >> 4)];
-            out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         }
         out
     }
 }
+
+/// Each byte's two lower-case hex digits (one look-up per byte, written into every log line).
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
+        i += 1;
+    }
+    pairs
+};
 
 impl std::fmt::Debug for TraceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,6 +134,13 @@ mod tests {
     use super::*;
 
     proptest! {
+        /// A trace id's hex digits are its bytes', as `format!` writes them.
+        #[test]
+        fn trace_ids_are_lower_case_hex(bytes in any::<[u8; 16]>()) {
+            let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            prop_assert_eq!(&TraceId(bytes).hex()[..], expected.as_bytes());
+        }
+
         /// Any string keeps its first 128 bytes' worth of whole characters, copied or shared.
         #[test]
         fn ids_are_cut_at_character_boundaries(s in "\\PC{0,200}") {
