@@ -178,6 +178,19 @@ mod tests {
             prop_assert_eq!(&bytes[used + took..], &body[..]);
         }
 
+        /// A `bytes` field of any number and length is its key, its length, then the bytes.
+        #[test]
+        fn a_bytes_field_is_prefixed_with_its_key_and_length(value in proptest::collection::vec(any::<u8>(), 0..300), field in 1u32..2048) {
+            let mut w = Writer::default();
+            w.bytes_field(field, &value);
+            let bytes = w.into_bytes();
+            let (key, used) = read_varint(&bytes);
+            prop_assert_eq!(key, u64::from(field << 3 | LEN));
+            let (len, took) = read_varint(&bytes[used..]);
+            prop_assert_eq!(len, value.len() as u64);
+            prop_assert_eq!(&bytes[used + took..], &value[..]);
+        }
+
         /// A varint reads back as the value written.
         #[test]
         fn a_varint_reads_back(value in any::<u64>()) {
