@@ -164,31 +164,27 @@ mod tests {
         );
     }
 
-    proptest! {
-        /// A nested message of any length is its key, its length as a varint, then its body.
-        #[test]
-        fn a_nested_message_is_prefixed_with_its_length(body in proptest::collection::vec(any::<u8>(), 0..40_000), field in 1u32..2048) {
-            let mut w = Writer::default();
-            w.message(field, |w| w.buf.extend_from_slice(&body));
-            let bytes = w.into_bytes();
-            let (key, used) = read_varint(&bytes);
-            prop_assert_eq!(key, u64::from(field << 3 | LEN));
-            let (len, took) = read_varint(&bytes[used..]);
-            prop_assert_eq!(len, body.len() as u64);
-            prop_assert_eq!(&bytes[used + took..], &body[..]);
-        }
+    /// A length-delimited field's key, and its body (checked to be as long as its length says).
+    fn delimited(bytes: &[u8]) -> (u64, &[u8]) {
+        let (key, used) = read_varint(bytes);
+        let (len, took) = read_varint(&bytes[used..]);
+        let body = &bytes[used + took..];
+        assert_eq!(len, body.len() as u64);
+        (key, body)
+    }
 
-        /// A `bytes` field of any number and length is its key, its length, then the bytes.
+    proptest! {
+        /// A nested message of any length, and a `bytes` field, are their key, their length
+        /// as a varint, then their body.
         #[test]
-        fn a_bytes_field_is_prefixed_with_its_key_and_length(value in proptest::collection::vec(any::<u8>(), 0..300), field in 1u32..2048) {
-            let mut w = Writer::default();
-            w.bytes_field(field, &value);
-            let bytes = w.into_bytes();
-            let (key, used) = read_varint(&bytes);
-            prop_assert_eq!(key, u64::from(field << 3 | LEN));
-            let (len, took) = read_varint(&bytes[used..]);
-            prop_assert_eq!(len, value.len() as u64);
-            prop_assert_eq!(&bytes[used + took..], &value[..]);
+        fn a_delimited_field_is_prefixed_with_its_key_and_length(body in proptest::collection::vec(any::<u8>(), 0..40_000), field in 1u32..2048) {
+            let mut message = Writer::default();
+            message.message(field, |w| w.buf.extend_from_slice(&body));
+            let mut bytes = Writer::default();
+            bytes.bytes_field(field, &body);
+            for written in [message.into_bytes(), bytes.into_bytes()] {
+                prop_assert_eq!(delimited(&written), (u64::from(field << 3 | LEN), &body[..]));
+            }
         }
 
         /// A varint reads back as the value written.
