@@ -1,9 +1,9 @@
-//! How long a connection has carried no request, whatever its protocol, so that an
-//! HTTP/2 connection (or one that has not yet said which protocol it speaks) is closed
-//! once idle as hyper's HTTP/1.1 header read timeout closes an idle HTTP/1.1 one.
+//! How long a connection has carried no request, whatever its protocol: the one timer
+//! that closes an idle keep-alive connection and bounds a client's wait for its request's
+//! headers (hyper's HTTP/1.1 header read timeout would arm and cancel a timer per request).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -13,6 +13,8 @@ use tokio::time::Instant;
 pub(crate) struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
+    /// Whether a request has ever started on it.
+    carried: AtomicBool,
     /// Microseconds from `opened` to the last request's start or end.
     last_us: AtomicU64,
 }
@@ -23,6 +25,7 @@ impl Activity {
         Arc::new(Self {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
+            carried: AtomicBool::new(false),
             last_us: AtomicU64::new(0),
         })
     }
@@ -30,8 +33,14 @@ impl Activity {
     /// A request has started; it counts as in flight until the returned guard is dropped.
     pub(crate) fn enter(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.carried.store(true, Ordering::Release);
         self.touch();
         Busy(Arc::clone(self))
+    }
+
+    /// Whether a request has ever started on the connection.
+    pub(crate) fn carried_any(&self) -> bool {
+        self.carried.load(Ordering::Acquire)
     }
 
     fn touch(&self) {
@@ -85,6 +94,7 @@ mod tests {
         let opened = Instant::now();
         activity.idle_for(LIMIT).await;
         assert_eq!(opened.elapsed(), LIMIT);
+        assert!(!activity.carried_any());
     }
 
     #[tokio::test(start_paused = true)]
@@ -115,6 +125,7 @@ mod tests {
         };
         tokio::time::sleep(LIMIT / 2).await;
         drop(activity.enter());
+        assert!(activity.carried_any());
         watcher.await.unwrap();
         assert_eq!(opened.elapsed(), LIMIT / 2 + LIMIT);
     }

@@ -177,7 +177,10 @@ fn spawn_connection<S>(
         let _open = open;
         let idle_limit = settings.header_read_timeout;
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(idle_limit);
+        // No header read timer of hyper's: it is armed and cancelled for every request (a
+        // twentieth of a cached read's instructions). The connection's own idle timer below
+        // bounds the wait for headers instead, once per idle period.
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(None);
         builder.http2().timer(TokioTimer::new());
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         tokio::pin!(conn);
@@ -192,13 +195,22 @@ fn spawn_connection<S>(
                 conn.await
             }
             () = activity.idle_for(idle_limit) => {
-                conn.as_mut().graceful_shutdown();
-                match tokio::time::timeout(idle_limit, conn).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        tracing::debug!("an idle connection did not close when asked: dropped it");
-                        Ok(())
+                if activity.carried_any() {
+                    // Between requests an HTTP/1.1 connection closes at once when asked
+                    // (also while the next request's headers trickle in); HTTP/2 says
+                    // GOAWAY first.
+                    conn.as_mut().graceful_shutdown();
+                    match tokio::time::timeout(idle_limit, conn).await {
+                        Ok(result) => result,
+                        Err(_) => {
+                            tracing::debug!("an idle connection did not close when asked: dropped it");
+                            Ok(())
+                        }
                     }
+                } else {
+                    // Nothing ever asked on it (a silent client, or one trickling its first
+                    // request's headers): closed at once, as a header read timeout closes it.
+                    Ok(())
                 }
             }
         };

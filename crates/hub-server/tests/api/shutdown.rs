@@ -134,10 +134,20 @@ async fn slow_and_idle_connections_are_cut_off() {
     idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
         .unwrap();
+    // One answered request, then the next one's headers trickle in.
+    let mut slow_second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow_second
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nx-slow: a")
+        .await
+        .unwrap();
     assert!(
         until_closed(&mut slow).await.is_some(),
         "a slow header sender is still connected"
     );
+    let first = until_closed(&mut slow_second)
+        .await
+        .expect("a slow sender of its second request's headers is still connected");
+    assert_eq!(first.matches("HTTP/1.1 200").count(), 1, "{first}");
     assert!(
         until_closed(&mut silent).await.is_some(),
         "a silent client is still connected"
