@@ -1,7 +1,7 @@
 //! Bearer-token authentication on the wire: the `Authorization` header and the one table
 //! saying which role each route needs ([`crate::edge`] checks it).
 
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderValue, Method};
 pub use hub_app::callers::{Authenticator, Principal, Refused, Role, RouteRule, role_in};
 
 use crate::problem::{Problem, ProblemCode};
@@ -88,9 +88,14 @@ pub fn parse_bearer(header: Option<&str>) -> Result<&str, BearerError> {
     Ok(token)
 }
 
-/// Checks the request's headers against the role a route needs.
-pub fn authorize(auth: &Authenticator, headers: &HeaderMap, needed: Role) -> Result<Principal, Problem> {
-    let raw = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
+/// Checks the request's `Authorization` value (`None` when it sent none) against the role
+/// a route needs.
+pub fn authorize(
+    auth: &Authenticator,
+    authorization: Option<&HeaderValue>,
+    needed: Role,
+) -> Result<Principal, Problem> {
+    let raw = authorization.map(|v| v.to_str().unwrap_or(""));
     let token = parse_bearer(raw).map_err(|e| Problem::new(ProblemCode::Unauthorized, e.to_string()))?;
     authorize_token(auth, token, needed)
 }

@@ -1,6 +1,6 @@
 //! Request correlation: `X-Request-Id` echoed or generated, `X-Conversation-Id` carried along.
 
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use hub_core::{CallContext, ConversationId, RequestId};
 
 /// `X-Request-Id`.
@@ -30,13 +30,16 @@ impl Correlation {
     /// assert_ne!(Correlation::from_headers(&h).request_id.as_str(), "has space");
     /// ```
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let request_id = headers
-            .get(&X_REQUEST_ID)
+        Self::from_values(headers.get(&X_REQUEST_ID), headers.get(&X_CONVERSATION_ID))
+    }
+
+    /// [`Correlation::from_headers`] of the two headers' values, already found.
+    pub fn from_values(request_id: Option<&HeaderValue>, conversation_id: Option<&HeaderValue>) -> Self {
+        let request_id = request_id
             .and_then(|v| v.to_str().ok())
             .and_then(|s| RequestId::parse(s).ok())
             .unwrap_or_else(generate_request_id);
-        let conversation_id = headers
-            .get(&X_CONVERSATION_ID)
+        let conversation_id = conversation_id
             .and_then(|v| v.to_str().ok())
             .and_then(|s| ConversationId::parse(s).ok());
         Self {

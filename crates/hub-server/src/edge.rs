@@ -33,6 +33,7 @@ use crate::conditional::IfNoneMatch;
 use crate::correlation::{Correlation, X_REQUEST_ID};
 use crate::http_metrics;
 use crate::problem::Problem;
+use crate::request_headers::RequestHeaders;
 use crate::routes::transactions;
 use crate::state::AppState;
 
@@ -137,10 +138,14 @@ async fn handle<S>(mut req: Request, mut inner: S, state: &AppState) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    let corr = Correlation::from_headers(req.headers());
+    let seen = RequestHeaders::scan(req.headers());
+    let corr = Correlation::from_values(seen.request_id, seen.conversation_id);
     let log_request_id = LogId::shared(corr.request_id.shared());
     // The request's trace (nothing, and free, unless traces are exported).
-    let trace = spans::request(req.method(), req.headers(), &log_request_id);
+    let trace = spans::request_with(req.method(), req.headers(), seen.traceparent, &log_request_id);
+    // Shared, not copied: the future below takes the request.
+    let authorization = seen.authorization.cloned();
+    let if_none_match = IfNoneMatch(seen.if_none_match.cloned());
     let log = LogContext {
         request_id: log_request_id,
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::shared(c.shared())),
@@ -158,7 +163,7 @@ where
         log,
         Box::pin(async move {
             let checked = match matched {
-                Some(m) if m.api => check_bearer(&state.auth, m.rule, &req),
+                Some(m) if m.api => check_bearer(&state.auth, m.rule, &req, authorization.as_ref()),
                 _ => Ok(None),
             };
             // The URI is kept for the log line: taken from a request answered here, cloned
@@ -166,7 +171,6 @@ where
             let (mut res, uri) = match (checked, direct) {
                 (Err(problem), _) => (problem.into_response(), std::mem::take(req.uri_mut())),
                 (Ok(_), Some(id)) => {
-                    let if_none_match = IfNoneMatch(req.headers().get(header::IF_NONE_MATCH).cloned());
                     let res = transactions::transaction(state, &corr, &id, &if_none_match)
                         .await
                         .unwrap_or_else(IntoResponse::into_response);
@@ -231,21 +235,26 @@ fn direct_read(method: &Method, matched: Matched, path: &str) -> Option<Transact
     raw.parse().ok()
 }
 
-/// The bearer check of an API route: its token (the `Authorization` header, or
+/// The bearer check of an API route: its token (the request's `Authorization` value, or
 /// `?access_token=` on the routes that accept it) against the role the route needs; the
 /// caller it names, for the handler.
-fn check_bearer(auth: &Authenticator, rule: &RouteRule, req: &Request) -> Result<Option<auth::Principal>, Problem> {
+fn check_bearer(
+    auth: &Authenticator,
+    rule: &RouteRule,
+    req: &Request,
+    authorization: Option<&HeaderValue>,
+) -> Result<Option<auth::Principal>, Problem> {
     let Some(needed) = rule.role else {
         return Ok(None);
     };
-    let from_query = if QUERY_TOKEN_ROUTES.contains(&rule.path) && !req.headers().contains_key(header::AUTHORIZATION) {
+    let from_query = if QUERY_TOKEN_ROUTES.contains(&rule.path) && authorization.is_none() {
         auth::query_token(req.uri())
     } else {
         None
     };
     let principal = match from_query {
         Some(token) => auth::authorize_token(auth, &token, needed)?,
-        None => auth::authorize(auth, req.headers(), needed)?,
+        None => auth::authorize(auth, authorization, needed)?,
     };
     tracing::debug!(principal = %principal.name, role = %principal.role, "authenticated");
     Ok(Some(principal))

@@ -26,6 +26,7 @@ pub mod http_metrics;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod request_headers;
 pub mod routes;
 pub mod settings;
 pub mod shutdown;

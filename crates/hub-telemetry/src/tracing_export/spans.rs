@@ -56,11 +56,31 @@ pub struct RequestTrace {
 /// request the subscriber's span bookkeeping: a slot, an entry and exit on every poll,
 /// look-ups to record its answer, a close.)
 pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -> RequestTrace {
+    decide(method, headers, || headers.contains_key(&TRACEPARENT), request_id)
+}
+
+/// [`request`] for a caller that has already looked for [`TRACEPARENT`] in `headers` (in
+/// the one pass over them it makes for its own headers): `has_traceparent` says whether
+/// it found one, and is believed.
+pub fn request_with(
+    method: &http::Method,
+    headers: &HeaderMap,
+    has_traceparent: bool,
+    request_id: &LogId,
+) -> RequestTrace {
+    decide(method, headers, || has_traceparent, request_id)
+}
+
+fn decide(
+    method: &http::Method,
+    headers: &HeaderMap,
+    has_traceparent: impl FnOnce() -> bool,
+    request_id: &LogId,
+) -> RequestTrace {
     let Some(ratio) = super::sampling::sample_ratio() else {
         return RequestTrace { mode: Mode::Off };
     };
-    let parent = headers
-        .contains_key(&TRACEPARENT)
+    let parent = has_traceparent()
         .then(|| TraceContextPropagator::new().extract(&HeaderExtractor(headers)))
         .filter(|cx| cx.span().span_context().is_valid());
     let ids = RandomIdGenerator::default();
@@ -96,8 +116,9 @@ pub fn request(method: &http::Method, headers: &HeaderMap, request_id: &LogId) -
     RequestTrace { mode }
 }
 
-/// The W3C header, named once (looking it up by a string would parse the name per request).
-static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+/// The W3C header that carries the caller's trace context, named once (looking it up by a
+/// string would parse the name per request).
+pub static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// The server span with `context`, the root of the hub's part of its trace: the child of
 /// the caller's span `parent` when there is one. Its name and method are the method's

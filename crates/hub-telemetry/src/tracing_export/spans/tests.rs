@@ -235,3 +235,24 @@ async fn poll_a_while<F: Future>(mut f: std::pin::Pin<&mut F>) -> Option<F::Outp
     }
     None
 }
+
+/// A caller that has looked for `traceparent` itself is believed: found, the caller's
+/// trace is continued; not found, a new one starts.
+#[test]
+fn a_request_told_of_its_traceparent_follows_what_it_is_told() {
+    let mut headers = HeaderMap::new();
+    headers.insert(TRACEPARENT.clone(), PARENT.parse().unwrap());
+    let mut trace_ids = Vec::new();
+    let spans = traced(|| {
+        for (seen, rid) in [(true, "req-8"), (false, "req-9")] {
+            let trace = request_with(&http::Method::GET, &headers, seen, &id(rid));
+            trace_ids.push(trace.trace_id().map(|t| t.hex()));
+            serve(trace, || (200, None));
+        }
+    });
+    assert_eq!(trace_ids[0], Some(*b"4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert!(trace_ids[1].is_some_and(|t| t != *b"4bf92f3577b34da6a3ce929d0e0e4736"));
+    let servers: Vec<_> = spans.iter().filter(|s| s.name == "GET").collect();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers.iter().filter(|s| s.parent_span_is_remote).count(), 1);
+}
