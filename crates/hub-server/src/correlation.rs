@@ -1,6 +1,6 @@
 //! Request correlation: `X-Request-Id` echoed or generated, `X-Conversation-Id` carried along.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue};
 use hub_core::{CallContext, ConversationId, RequestId};
 
 /// `X-Request-Id`.
@@ -18,22 +18,18 @@ pub struct Correlation {
 }
 
 impl Correlation {
-    /// Reads the ids from request headers, generating a request id when absent or invalid.
+    /// The ids of a request's `X-Request-Id` and `X-Conversation-Id` values (as
+    /// [`crate::request_headers::RequestHeaders`] finds them), generating a request id when
+    /// absent or invalid.
     ///
     /// ```
-    /// use axum::http::HeaderMap;
+    /// use axum::http::HeaderValue;
     /// use hub_server::correlation::Correlation;
-    /// let mut h = HeaderMap::new();
-    /// h.insert("x-request-id", "req-42".parse().unwrap());
-    /// assert_eq!(Correlation::from_headers(&h).request_id.as_str(), "req-42");
-    /// h.insert("x-request-id", "has space".parse().unwrap());
-    /// assert_ne!(Correlation::from_headers(&h).request_id.as_str(), "has space");
+    /// let given = HeaderValue::from_static("req-42");
+    /// assert_eq!(Correlation::from_values(Some(&given), None).request_id.as_str(), "req-42");
+    /// let invalid = HeaderValue::from_static("has space");
+    /// assert_ne!(Correlation::from_values(Some(&invalid), None).request_id.as_str(), "has space");
     /// ```
-    pub fn from_headers(headers: &HeaderMap) -> Self {
-        Self::from_values(headers.get(&X_REQUEST_ID), headers.get(&X_CONVERSATION_ID))
-    }
-
-    /// [`Correlation::from_headers`] of the two headers' values, already found.
     pub fn from_values(request_id: Option<&HeaderValue>, conversation_id: Option<&HeaderValue>) -> Self {
         let request_id = request_id
             .and_then(|v| v.to_str().ok())

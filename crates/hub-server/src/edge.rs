@@ -143,9 +143,6 @@ where
     let log_request_id = LogId::shared(corr.request_id.shared());
     // The request's trace (nothing, and free, unless traces are exported).
     let trace = spans::request_with(req.method(), req.headers(), seen.traceparent, &log_request_id);
-    // Shared, not copied: the future below takes the request.
-    let authorization = seen.authorization.cloned();
-    let if_none_match = IfNoneMatch(seen.if_none_match.cloned());
     let log = LogContext {
         request_id: log_request_id,
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::shared(c.shared())),
@@ -157,6 +154,11 @@ where
     let matched = route_of(&method, req.uri().path());
     let route = matched.map(|m| m.rule.path);
     let direct = matched.and_then(|m| direct_read(&method, m, req.uri().path()));
+    // Shared, not copied (the future below takes the request), and only where needed: the
+    // token for the bearer check of an API route, the tag for a read answered here (the
+    // router's handlers read their own).
+    let authorization = seen.authorization.filter(|_| matched.is_some_and(|m| m.api)).cloned();
+    let if_none_match = IfNoneMatch(direct.as_ref().and(seen.if_none_match).cloned());
     // Boxed once: the log context and the trace wrap it, and each wrapper would otherwise
     // copy the whole request's future (the router's call included) as it is built.
     let request = context::scope(
