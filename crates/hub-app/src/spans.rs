@@ -49,13 +49,11 @@ pub(crate) async fn read<T>(
     name: &'static str,
     fetch: impl Future<Output = Result<Fetched<T>, Error>>,
 ) -> Result<Fetched<T>, Error> {
-    async {
-        let result = fetch.await;
-        if let Ok(fetched) = &result {
-            Span::current().record("hub.cache.status", fetched.cache.as_str());
-        }
-        result
+    // The outcome is recorded on the span in hand, not looked up as the current one.
+    let mut read = std::pin::pin!(fetch.instrument(use_case(name)));
+    let result = read.as_mut().await;
+    if let Ok(fetched) = &result {
+        read.span().record("hub.cache.status", fetched.cache.as_str());
     }
-    .instrument(use_case(name))
-    .await
+    result
 }

@@ -11,7 +11,7 @@
 //! own hyper client), so this crate carries no HTTP stack. A collector that is down or
 //! slow costs no request anything: spans wait in a bounded queue, are sent in batches by
 //! a background thread, and those that cannot be sent are dropped and counted in
-//! `integration_telemetry_spans_dropped_total` ([`dropped`]).
+//! `integration_telemetry_spans_dropped_total` ([`batch`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Uri};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanProcessor};
+use opentelemetry_sdk::trace::SpanProcessor;
 use tracing::Subscriber;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
@@ -27,7 +27,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-pub mod dropped;
+pub mod batch;
 pub mod otlp;
 mod protobuf;
 mod record;
@@ -68,6 +68,9 @@ pub enum StartError {
         /// Why it is not one.
         source: http::uri::InvalidUri,
     },
+    /// The export thread could not be started.
+    #[error("the trace export thread could not be started: {0}")]
+    Thread(std::io::Error),
 }
 
 /// The running export: the span processor the layer hands ended spans to. Call
@@ -94,18 +97,15 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
     let url = format!("{}/v1/traces", settings.endpoint.trim_end_matches('/'));
     let uri = Uri::try_from(url.as_str()).map_err(|source| StartError::Endpoint { url, source })?;
     let exporter = otlp::OtlpExporter::new(client, uri, settings.headers.clone());
-    let pending = dropped::Pending::new(settings.queue_size);
-    let batch = BatchSpanProcessor::builder(dropped::CountedExporter::new(exporter, pending.clone()))
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_export_batch_size(settings.batch_size)
-                // The bound is kept by `Bounded`, which counts what it drops; the batch
-                // processor's own queue has room for a full batch beyond it.
-                .with_max_queue_size(settings.queue_size.saturating_add(settings.batch_size))
-                .build(),
-        )
-        .build();
-    let mut processor = dropped::Bounded::new(batch, pending);
+    let mut processor = batch::Batch::start(
+        exporter,
+        batch::BatchSettings {
+            batch_size: settings.batch_size,
+            queue_size: settings.queue_size,
+            delay: schedule_delay(),
+        },
+    )
+    .map_err(StartError::Thread)?;
     processor.set_resource(
         &Resource::builder_empty()
             .with_service_name(settings.service_name.clone())
@@ -115,6 +115,16 @@ pub fn start(settings: &ExportSettings, client: Arc<dyn HttpClient>) -> Result<T
         processor: Arc::new(processor),
         sample_ratio: settings.sample_ratio,
     })
+}
+
+/// The longest a span waits for its batch to fill: `OTEL_BSP_SCHEDULE_DELAY` (milliseconds),
+/// as OpenTelemetry's batch processors read it, else their default of five seconds.
+fn schedule_delay() -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(5);
+    std::env::var("OTEL_BSP_SCHEDULE_DELAY")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map_or(DEFAULT, Duration::from_millis)
 }
 
 impl Tracing {

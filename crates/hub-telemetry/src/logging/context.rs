@@ -76,6 +76,15 @@ impl TraceId {
         }
         out
     }
+
+    /// Appends the 32 hex digits of [`TraceId::hex`] to `buf`, a pair per byte, without
+    /// an intermediate copy.
+    pub fn write_hex(&self, buf: &mut Vec<u8>) {
+        buf.reserve(32);
+        for b in self.0 {
+            buf.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
+        }
+    }
 }
 
 /// Each byte's two lower-case hex digits (one look-up per byte, written into every log line).
@@ -139,6 +148,9 @@ mod tests {
         fn trace_ids_are_lower_case_hex(bytes in any::<[u8; 16]>()) {
             let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             prop_assert_eq!(&TraceId(bytes).hex()[..], expected.as_bytes());
+            let mut buf = b"x".to_vec();
+            TraceId(bytes).write_hex(&mut buf);
+            prop_assert_eq!(&buf[1..], expected.as_bytes());
         }
 
         /// Any string keeps its first 128 bytes' worth of whole characters, copied or shared.

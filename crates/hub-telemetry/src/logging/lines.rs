@@ -74,7 +74,7 @@ impl Lines {
                     }
                     if let Some(t) = ctx.trace_id {
                         buf.extend_from_slice(b",\"trace_id\":\"");
-                        buf.extend_from_slice(&t.hex());
+                        t.write_hex(buf);
                         buf.push(b'"');
                     }
                 });
@@ -96,7 +96,7 @@ impl Lines {
                     }
                     if let Some(t) = ctx.trace_id {
                         buf.extend_from_slice(b" trace_id=");
-                        buf.extend_from_slice(&t.hex());
+                        t.write_hex(buf);
                     }
                 });
                 buf.push(b'\n');
