@@ -5,9 +5,11 @@
 //!
 //! It takes the place of the SDK's `BatchSpanProcessor`, which hands each span through a
 //! channel (a send, a receive and a copy into the batch per span) and drops on a full
-//! queue without saying how many: here a span costs one uncontended lock and a push, and
-//! the thread takes the whole buffer at once.
+//! queue without saying how many: here a span costs one uncontended lock and a push, a
+//! full batch is set aside as it is (no span is moved again), and the thread takes what
+//! waits at once.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -54,7 +56,12 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Full batches, oldest first.
+    full: VecDeque<Vec<SpanData>>,
+    /// The batch being filled.
     queued: Vec<SpanData>,
+    /// Spans in `full` and `queued`.
+    waiting: usize,
     /// Spans the thread has taken and not yet sent or dropped.
     in_flight: usize,
     /// Flushes asked for, and done: each covers the spans queued before it was asked.
@@ -137,14 +144,19 @@ impl SpanProcessor for Batch {
         }
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        if state.stopping || state.queued.len() + state.in_flight >= settings.queue_size {
+        if state.stopping || state.waiting + state.in_flight >= settings.queue_size {
             drop(state);
             self.shared.count_dropped(1);
             return;
         }
         state.queued.push(span);
+        state.waiting += 1;
         // Only the span that fills a batch wakes the thread (a wake-up is a system call).
         let full = state.queued.len() == settings.batch_size;
+        if full {
+            let batch = std::mem::replace(&mut state.queued, Vec::with_capacity(settings.batch_size));
+            state.full.push_back(batch);
+        }
         drop(state);
         if full {
             self.shared.work.notify_one();
@@ -205,8 +217,8 @@ impl Drop for Batch {
     }
 }
 
-/// The thread: waits for work, takes everything queued, sends it in batches, and after
-/// the stop sends what is left and shuts the exporter down.
+/// The thread: waits for work, takes every span waiting, sends it batch by batch, and
+/// after the stop sends what is left and shuts the exporter down.
 fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
     let settings = shared.settings;
     let mut state = shared.lock();
@@ -217,7 +229,7 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
         }
         let flush = state.flushes_asked > state.flushes_done;
         let due = !state.queued.is_empty() && Instant::now() >= deadline;
-        if !(state.stopping || flush || due || state.queued.len() >= settings.batch_size) {
+        if !(state.stopping || flush || due || !state.full.is_empty()) {
             let now = Instant::now();
             if state.queued.is_empty() && now >= deadline {
                 deadline = now + settings.delay;
@@ -232,26 +244,30 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
         }
         let covered = state.flushes_asked;
         let stopping = state.stopping;
-        let mut taken = std::mem::replace(&mut state.queued, Vec::with_capacity(settings.batch_size));
-        state.in_flight = taken.len();
+        // Full batches only, unless a flush, the stop or the delay asks for the one filling.
+        let mut taken = std::mem::take(&mut state.full);
+        if stopping || flush || due {
+            let partial = std::mem::replace(&mut state.queued, Vec::with_capacity(settings.batch_size));
+            if !partial.is_empty() {
+                taken.push_back(partial);
+            }
+            deadline = Instant::now() + settings.delay;
+        }
+        let spans: usize = taken.iter().map(Vec::len).sum();
+        state.waiting -= spans;
+        state.in_flight = spans;
         drop(state);
-        while !taken.is_empty() {
-            // The newest spans go first when more than a batch waits: each batch is cut
-            // off the end, so no span is moved more than once.
-            let batch = if taken.len() > settings.batch_size {
-                taken.split_off(taken.len() - settings.batch_size)
-            } else {
-                std::mem::take(&mut taken)
-            };
+        for batch in taken {
             let n = batch.len();
             if futures_executor::block_on(exporter.export(batch)).is_err() {
                 shared.count_dropped(n);
             }
             shared.lock().in_flight -= n;
         }
-        deadline = Instant::now() + settings.delay;
         state = shared.lock();
-        state.flushes_done = state.flushes_done.max(covered);
+        if stopping || flush || due {
+            state.flushes_done = state.flushes_done.max(covered);
+        }
         if stopping {
             // Spans that came while the last were sent were refused (the stop was set).
             let _ = exporter.shutdown();

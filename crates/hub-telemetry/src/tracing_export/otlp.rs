@@ -154,18 +154,21 @@ pub(crate) fn encode_request(resource: &EncodedResource, spans: &[SpanData]) -> 
         };
         scope_of.push(i);
     }
-    // About 300 bytes per span of the hub's.
-    let mut w = Writer::with_capacity(64 + spans.len() * 320);
+    // Up to about 500 bytes per span of the hub's (a client span's URL is the longest part).
+    let mut w = Writer::with_capacity(resource.body.len() + 64 + spans.len() * 512);
+    // The lengths' room is that of their usual sizes: a batch's up to 2 MiB, a span's up to
+    // 16 KiB, so that no body is moved to fit its length.
+    let batch = usize::from(spans.len() > 30) + 2;
     // ExportTraceServiceRequest.resource_spans
-    w.message(1, |w| {
+    w.message_sized(1, batch, |w| {
         // ResourceSpans.resource
         w.bytes_field(1, &resource.body);
         for (i, scope) in scopes.iter().enumerate() {
             // ResourceSpans.scope_spans
-            w.message(2, |w| {
+            w.message_sized(2, batch, |w| {
                 w.message(1, |w| encode_scope(w, scope));
                 for (span, _) in spans.iter().zip(&scope_of).filter(|(_, s)| **s == i) {
-                    w.message(2, |w| encode_span(w, span));
+                    w.message_sized(2, 2, |w| encode_span(w, span));
                 }
                 w.string(3, scope.schema_url().unwrap_or_default());
             });

@@ -88,29 +88,52 @@ impl Writer {
     }
 
     /// A nested message (written even when empty, as a present optional message is),
-    /// its body written by `body`.
+    /// its body written by `body`: for a message expected to be shorter than 128 bytes.
     pub(crate) fn message(&mut self, field: u32, body: impl FnOnce(&mut Self)) {
         self.key(field, LEN);
-        // One byte is kept for the length; a longer length moves the body along.
         let at = self.buf.len();
         self.buf.push(0);
         body(self);
-        let end = self.buf.len();
-        let len = end - at - 1;
+        let len = self.buf.len() - at - 1;
         if len < 0x80 {
             self.buf[at] = len as u8;
         } else {
-            // The body moves right by the length's extra bytes, in place.
-            let mut prefix = [0u8; 10];
-            let mut n = 0;
-            varint_bytes(len as u64, |b| {
-                prefix[n] = b;
-                n += 1;
-            });
-            self.buf.resize(end + n - 1, 0);
-            self.buf.copy_within(at + 1..end, at + n);
-            self.buf[at..at + n].copy_from_slice(&prefix[..n]);
+            self.place_length(at, 1, len);
         }
+    }
+
+    /// [`Writer::message`] with `reserved` bytes kept for the length, the number its
+    /// expected size takes as a varint (two up to 16 KiB, three up to 2 MiB): a length of
+    /// another size moves the body, in place, by the difference.
+    pub(crate) fn message_sized(&mut self, field: u32, reserved: usize, body: impl FnOnce(&mut Self)) {
+        self.key(field, LEN);
+        let at = self.buf.len();
+        self.buf.resize(at + reserved, 0);
+        body(self);
+        let len = self.buf.len() - at - reserved;
+        self.place_length(at, reserved, len);
+    }
+
+    /// Writes `len`, the length of the body after the `reserved` bytes at `at`, into them,
+    /// moving the body by the difference when it takes another number of bytes.
+    fn place_length(&mut self, at: usize, reserved: usize, len: usize) {
+        let mut n = 1;
+        while len >> (7 * n) != 0 {
+            n += 1;
+        }
+        if n != reserved {
+            let end = at + reserved + len;
+            if n > reserved {
+                self.buf.resize(end + n - reserved, 0);
+            }
+            self.buf.copy_within(at + reserved..end, at + n);
+            self.buf.truncate(at + n + len);
+        }
+        let mut i = at;
+        varint_bytes(len as u64, |b| {
+            self.buf[i] = b;
+            i += 1;
+        });
     }
 }
 
@@ -177,12 +200,14 @@ mod tests {
         /// A nested message of any length, and a `bytes` field, are their key, their length
         /// as a varint, then their body.
         #[test]
-        fn a_delimited_field_is_prefixed_with_its_key_and_length(body in proptest::collection::vec(any::<u8>(), 0..40_000), field in 1u32..2048) {
+        fn a_delimited_field_is_prefixed_with_its_key_and_length(body in proptest::collection::vec(any::<u8>(), 0..40_000), field in 1u32..2048, reserved in 1usize..4) {
             let mut message = Writer::default();
             message.message(field, |w| w.buf.extend_from_slice(&body));
+            let mut sized = Writer::default();
+            sized.message_sized(field, reserved, |w| w.buf.extend_from_slice(&body));
             let mut bytes = Writer::default();
             bytes.bytes_field(field, &body);
-            for written in [message.into_bytes(), bytes.into_bytes()] {
+            for written in [message.into_bytes(), sized.into_bytes(), bytes.into_bytes()] {
                 prop_assert_eq!(delimited(&written), (u64::from(field << 3 | LEN), &body[..]));
             }
         }

@@ -107,10 +107,21 @@ impl Recorded {
         match key {
             "otel.name" => self.name = Cow::Owned(value.as_str().into_owned()),
             "otel.kind" => self.kind = kind(&value.as_str()),
-            _ => match self.attributes.iter_mut().find(|kv| kv.key.as_str() == key) {
-                Some(kv) => kv.value = value,
-                None => self.attributes.push(KeyValue::new(key, value)),
-            },
+            _ => self.put(key, value, false),
+        }
+    }
+
+    /// Sets the attribute `key`: added without looking for an earlier value when `new`
+    /// (a span's fields as it opens are each named once).
+    fn put(&mut self, key: &'static str, value: Value, new: bool) {
+        let earlier = if new {
+            None
+        } else {
+            self.attributes.iter_mut().find(|kv| kv.key.as_str() == key)
+        };
+        match earlier {
+            Some(kv) => kv.value = value,
+            None => self.attributes.push(KeyValue::new(key, value)),
         }
     }
 
@@ -149,42 +160,54 @@ fn kind(value: &str) -> SpanKind {
     }
 }
 
-/// Writes a span's fields into its record.
-struct Fields<'a>(&'a mut Recorded);
+/// Writes a span's fields into its record: those it opens with (`new`), or later ones.
+struct Fields<'a> {
+    record: &'a mut Recorded,
+    new: bool,
+}
+
+impl Fields<'_> {
+    fn set(&mut self, key: &'static str, value: Value) {
+        match key {
+            "otel.name" | "otel.kind" => self.record.set(key, value),
+            _ => self.record.put(key, value, self.new),
+        }
+    }
+}
 
 impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.set(field.name(), Value::F64(value));
+        self.set(field.name(), Value::F64(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.set(field.name(), Value::I64(value));
+        self.set(field.name(), Value::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         let value = i64::try_from(value).map_or_else(|_| Value::from(value.to_string()), Value::I64);
-        self.0.set(field.name(), value);
+        self.set(field.name(), value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.set(field.name(), Value::Bool(value));
+        self.set(field.name(), Value::Bool(value));
     }
 
     // The name and kind are read without an attribute's copy of the text.
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
-            "otel.name" => self.0.name = Cow::Owned(value.to_owned()),
-            "otel.kind" => self.0.kind = kind(value),
-            name => self.0.set(name, Value::from(value.to_owned())),
+            "otel.name" => self.record.name = Cow::Owned(value.to_owned()),
+            "otel.kind" => self.record.kind = kind(value),
+            name => self.set(name, Value::from(value.to_owned())),
         }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.set(field.name(), Value::from(value.to_string()));
+        self.set(field.name(), Value::from(value.to_string()));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.set(field.name(), Value::from(format!("{value:?}")));
+        self.set(field.name(), Value::from(format!("{value:?}")));
     }
 }
 
@@ -285,7 +308,10 @@ where
             links: Vec::new(),
             status: Status::Unset,
         };
-        attrs.record(&mut Fields(&mut recorded));
+        attrs.record(&mut Fields {
+            record: &mut recorded,
+            new: true,
+        });
         recorded.context = match parent {
             Some(parent) => {
                 recorded.parent_span_id = parent.span_id();
@@ -322,7 +348,10 @@ where
         if let Some(recorded) = extensions.get_mut::<Recorded>()
             && recorded.context.is_sampled()
         {
-            values.record(&mut Fields(recorded));
+            values.record(&mut Fields {
+                record: recorded,
+                new: false,
+            });
         }
     }
 
