@@ -193,7 +193,12 @@ mod tests {
             &hub_telemetry::logging::context::LogId::new("req-1"),
         );
         let trace_id = request.trace_id().expect("a trace id, sampled or not");
-        let current = request.within(async { Spans.current() }, |_| (200, None)).await;
+        let log = hub_telemetry::logging::context::LogContext {
+            request_id: hub_telemetry::logging::context::LogId::new("req-1"),
+            conversation_id: None,
+            trace: None,
+        };
+        let current = request.within(log, async { Spans.current() }, |_| (200, None)).await;
         let current = current.expect("the request's context");
         assert_eq!(current.trace_id().to_bytes(), trace_id.0);
         assert!(!current.sampled());

@@ -24,7 +24,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use hub_core::TransactionId;
-use hub_telemetry::logging::context::{self, LogContext, LogId};
+use hub_telemetry::logging::context::{LogContext, LogId};
 use hub_telemetry::tracing_export::spans;
 use tower::{Layer, Service};
 
@@ -143,10 +143,11 @@ where
     let log_request_id = LogId::shared(corr.request_id.shared());
     // The request's trace (nothing, and free, unless traces are exported).
     let trace = spans::request_with(req.method(), req.headers(), seen.traceparent, &log_request_id);
+    // Its place in the trace is added by `within`.
     let log = LogContext {
         request_id: log_request_id,
         conversation_id: corr.conversation_id.as_ref().map(|c| LogId::shared(c.shared())),
-        trace_id: trace.trace_id(),
+        trace: None,
     };
     let request_id = corr.request_id.clone();
     let method = req.method().clone();
@@ -159,68 +160,65 @@ where
     // router's handlers read their own).
     let authorization = seen.authorization.filter(|_| matched.is_some_and(|m| m.api)).cloned();
     let if_none_match = IfNoneMatch(direct.as_ref().and(seen.if_none_match).cloned());
-    // Boxed once: the log context and the trace wrap it, and each wrapper would otherwise
-    // copy the whole request's future (the router's call included) as it is built.
-    let request = context::scope(
-        log,
-        Box::pin(async move {
-            let checked = match matched {
-                Some(m) if m.api => check_bearer(&state.auth, m.rule, &req, authorization.as_ref()),
-                _ => Ok(None),
-            };
-            // The URI is kept for the log line: taken from a request answered here, cloned
-            // (its parts are shared bytes) from one the router takes.
-            let (mut res, uri) = match (checked, direct) {
-                (Err(problem), _) => (problem.into_response(), std::mem::take(req.uri_mut())),
-                (Ok(_), Some(id)) => {
-                    let res = transactions::transaction(state, &corr, &id, &if_none_match)
-                        .await
-                        .unwrap_or_else(IntoResponse::into_response);
-                    (res, std::mem::take(req.uri_mut()))
+    // Boxed once: the trace and its log context wrap it, and would otherwise copy the
+    // whole request's future (the router's call included) as they are built.
+    let request = Box::pin(async move {
+        let checked = match matched {
+            Some(m) if m.api => check_bearer(&state.auth, m.rule, &req, authorization.as_ref()),
+            _ => Ok(None),
+        };
+        // The URI is kept for the log line: taken from a request answered here, cloned
+        // (its parts are shared bytes) from one the router takes.
+        let (mut res, uri) = match (checked, direct) {
+            (Err(problem), _) => (problem.into_response(), std::mem::take(req.uri_mut())),
+            (Ok(_), Some(id)) => {
+                let res = transactions::transaction(state, &corr, &id, &if_none_match)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response);
+                (res, std::mem::take(req.uri_mut()))
+            }
+            (Ok(principal), None) => {
+                req.extensions_mut().insert(corr);
+                if let Some(principal) = principal {
+                    req.extensions_mut().insert(principal);
                 }
-                (Ok(principal), None) => {
-                    req.extensions_mut().insert(corr);
-                    if let Some(principal) = principal {
-                        req.extensions_mut().insert(principal);
-                    }
-                    let uri = req.uri().clone();
-                    // The router's error type is `Infallible`.
-                    match inner.call(req).await {
-                        Ok(res) => (res, uri),
-                        Err(never) => match never {},
-                    }
-                }
-            };
-            if let Some(problem) = res.extensions().get::<Problem>()
-                && problem.request_id.is_none()
-            {
-                let problem = problem.clone().with_request_id(request_id.as_str());
-                let headers = res.headers().clone();
-                res = problem.into_response();
-                for (name, value) in &headers {
-                    if name != header::CONTENT_LENGTH {
-                        res.headers_mut().insert(name, value.clone());
-                    }
+                let uri = req.uri().clone();
+                // The router's error type is `Infallible`.
+                match inner.call(req).await {
+                    Ok(res) => (res, uri),
+                    Err(never) => match never {},
                 }
             }
-            if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
-                res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+        };
+        if let Some(problem) = res.extensions().get::<Problem>()
+            && problem.request_id.is_none()
+        {
+            let problem = problem.clone().with_request_id(request_id.as_str());
+            let headers = res.headers().clone();
+            res = problem.into_response();
+            for (name, value) in &headers {
+                if name != header::CONTENT_LENGTH {
+                    res.headers_mut().insert(name, value.clone());
+                }
             }
-            let elapsed = started.elapsed();
-            http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
-            // The message as a plain `&str` field: written as it is, not through `fmt`.
-            tracing::info!(
-                message = "answered",
-                method = method.as_str(),
-                path = uri.path(),
-                status = res.status().as_u16(),
-                duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            );
-            res
-        }),
-    );
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id.as_str()) {
+            res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+        }
+        let elapsed = started.elapsed();
+        http_metrics::record(&method, matched.map(|m| m.index), res.status(), elapsed);
+        // The message as a plain `&str` field: written as it is, not through `fmt`.
+        tracing::info!(
+            message = "answered",
+            method = method.as_str(),
+            path = uri.path(),
+            status = res.status().as_u16(),
+            duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        );
+        res
+    });
     trace
-        .within(request, |res: &Response| (res.status().as_u16(), route))
+        .within(log, request, |res: &Response| (res.status().as_u16(), route))
         .await
 }
 

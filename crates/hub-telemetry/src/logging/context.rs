@@ -53,8 +53,25 @@ pub struct LogContext {
     pub request_id: LogId,
     /// `X-Conversation-Id`, when the caller sent one.
     pub conversation_id: Option<LogId>,
-    /// The W3C trace id of the request's trace, when tracing is on.
-    pub trace_id: Option<TraceId>,
+    /// The request's place in its trace, when tracing is on.
+    pub trace: Option<TraceIds>,
+}
+
+/// A request's place in its W3C trace: the trace id its log lines carry, the span its
+/// hub spans descend from and whether the trace is sampled (set by
+/// `tracing_export::spans::RequestTrace::within`, which keeps it here so that a request
+/// carries one task-local, not two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceIds {
+    /// The trace id.
+    pub trace_id: TraceId,
+    /// The request's server span when the trace is sampled; else the span id it passes on
+    /// (the caller's, or a new one).
+    pub span_id: [u8; 8],
+    /// Whether the trace is sampled.
+    pub sampled: bool,
+    /// The caller's `tracestate`, passed on as it came (`None` when it sent none).
+    pub state: Option<Arc<str>>,
 }
 
 /// A W3C trace id (16 bytes), written in log lines as 32 lower-case hex digits.
@@ -77,12 +94,12 @@ impl TraceId {
         out
     }
 
-    /// Appends the 32 hex digits of [`TraceId::hex`] to `buf`, a pair per byte, without
-    /// an intermediate copy.
+    /// Appends the 32 hex digits of [`TraceId::hex`] to `buf`, in place.
     pub fn write_hex(&self, buf: &mut Vec<u8>) {
-        buf.reserve(32);
-        for b in self.0 {
-            buf.extend_from_slice(&HEX_PAIRS[usize::from(b)]);
+        let start = buf.len();
+        buf.resize(start + 32, 0);
+        for (pair, b) in buf[start..].chunks_exact_mut(2).zip(self.0) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         }
     }
 }
@@ -115,7 +132,7 @@ tokio::task_local! {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use hub_telemetry::logging::context::{self, LogContext, LogId};
-/// let ctx = LogContext { request_id: LogId::new("req-1"), conversation_id: None, trace_id: None };
+/// let ctx = LogContext { request_id: LogId::new("req-1"), conversation_id: None, trace: None };
 /// let seen = context::scope(ctx, async { context::current().map(|c| c.request_id.as_str().to_owned()) }).await;
 /// assert_eq!(seen.as_deref(), Some("req-1"));
 /// assert!(context::current().is_none());

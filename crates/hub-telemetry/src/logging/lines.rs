@@ -72,9 +72,9 @@ impl Lines {
                         buf.extend_from_slice(b",\"conversation_id\":");
                         json_str(buf, c.as_str());
                     }
-                    if let Some(t) = ctx.trace_id {
+                    if let Some(t) = &ctx.trace {
                         buf.extend_from_slice(b",\"trace_id\":\"");
-                        t.write_hex(buf);
+                        t.trace_id.write_hex(buf);
                         buf.push(b'"');
                     }
                 });
@@ -94,9 +94,9 @@ impl Lines {
                         buf.extend_from_slice(b" conversation_id=");
                         buf.extend_from_slice(c.as_str().as_bytes());
                     }
-                    if let Some(t) = ctx.trace_id {
+                    if let Some(t) = &ctx.trace {
                         buf.extend_from_slice(b" trace_id=");
-                        t.write_hex(buf);
+                        t.trace_id.write_hex(buf);
                     }
                 });
                 buf.push(b'\n');
@@ -346,7 +346,12 @@ mod tests {
         let ctx = LogContext {
             request_id: LogId::new("req-1"),
             conversation_id: Some(LogId::new("conv \"9\"")),
-            trace_id: Some(context::TraceId([0xab; 16])),
+            trace: Some(context::TraceIds {
+                trace_id: context::TraceId([0xab; 16]),
+                span_id: [0xcd; 8],
+                sampled: false,
+                state: None,
+            }),
         };
         let out = lines(Style::Json, || {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

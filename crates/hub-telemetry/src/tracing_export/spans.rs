@@ -20,7 +20,7 @@ use tracing::field::Empty;
 
 use super::record::{self, Recorded};
 
-use crate::logging::context::{LogId, TraceId};
+use crate::logging::context::{self, LogContext, LogId, TraceId, TraceIds};
 
 /// How a request is traced, decided before any span of it is built: not at all (tracing
 /// is off), by a server span (its trace is sampled), or by the context it passes on
@@ -165,8 +165,19 @@ impl RequestTrace {
         }
     }
 
-    /// Runs `request` (the request's work) in its trace, with the request's context set
-    /// for the task ([`in_current_trace`] carries it into a task the request spawns).
+    /// The request's place in its trace, as its log context keeps it.
+    fn ids(&self) -> Option<TraceIds> {
+        match &self.mode {
+            Mode::Off => None,
+            Mode::Sampled(server) => Some(ids_of(&server.context)),
+            Mode::Unsampled(sc) => Some(ids_of(sc)),
+        }
+    }
+
+    /// Runs `request` (the request's work) in its trace with `log` as the context of every
+    /// line it logs: the log context also keeps the request's place in its trace (one
+    /// task-local for both), and [`in_current_trace`] carries it into a task the request
+    /// spawns.
     /// Sampled: the hub's spans it opens are children of its server span, which records
     /// what `answer` reads off the response (its status and the route template that
     /// matched; for a 5xx the status is also the error type) and is exported as the
@@ -175,22 +186,22 @@ impl RequestTrace {
     /// ([`inject`]). Tracing off: the request as it is.
     pub async fn within<F: Future>(
         self,
+        mut log: LogContext,
         request: F,
         answer: impl FnOnce(&F::Output) -> (u16, Option<&'static str>),
     ) -> F::Output {
+        log.trace = self.ids();
         match self.mode {
-            Mode::Off => request.await,
             Mode::Sampled(server) => {
-                let context = server.context.clone();
                 let mut server = Exported(Some(server));
-                let output = REQUEST.scope(context, request).await;
+                let output = context::scope(log, request).await;
                 if let Some(server) = &mut server.0 {
                     let (status, route) = answer(&output);
                     server.answer(status, route);
                 }
                 output
             }
-            Mode::Unsampled(sc) => REQUEST.scope(sc, request).await,
+            Mode::Off | Mode::Unsampled(_) => context::scope(log, request).await,
         }
     }
 }
@@ -206,21 +217,54 @@ impl Drop for Exported {
     }
 }
 
-tokio::task_local! {
-    /// The context of the request the task serves: its server span's when its trace is
-    /// sampled (the parent of the hub spans it opens outside any other), else the context
-    /// it passes on, flagged not sampled (the hub's spans stay off).
-    static REQUEST: SpanContext;
+/// `ids` of the context `sc`.
+fn ids_of(sc: &SpanContext) -> TraceIds {
+    let state = sc.trace_state();
+    TraceIds {
+        trace_id: TraceId(sc.trace_id().to_bytes()),
+        span_id: sc.span_id().to_bytes(),
+        sampled: sc.is_sampled(),
+        state: (*state != TraceState::NONE).then(|| state.header().into()),
+    }
+}
+
+/// The span context of `ids` (a local one: the request's server span, or the context the
+/// request passes on).
+fn context_of(ids: &TraceIds) -> SpanContext {
+    let flags = if ids.sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::NOT_SAMPLED
+    };
+    let state = ids
+        .state
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(TraceState::NONE);
+    SpanContext::new(
+        opentelemetry::trace::TraceId::from_bytes(ids.trace_id.0),
+        opentelemetry::trace::SpanId::from_bytes(ids.span_id),
+        flags,
+        false,
+        state,
+    )
+}
+
+/// `f` of the place in its trace of the request the current task serves, if any.
+fn with_request<R>(f: impl FnOnce(&TraceIds) -> R) -> Option<R> {
+    context::with_current(|c| c.trace.as_ref().map(f)).flatten()
 }
 
 /// `task`, about to be spawned, made to keep the calling task's request context
-/// ([`RequestTrace::within`]): a task-local is not inherited by a spawned task. (The
-/// enclosing hub span, when there is one, is carried by instrumenting the task with it.)
+/// ([`RequestTrace::within`]) — its log context, which holds its place in its trace: a
+/// task-local is not inherited by a spawned task. The task's log lines name the request
+/// that spawned it. (The enclosing hub span, when there is one, is carried by
+/// instrumenting the task with it.)
 pub fn in_current_trace<F: Future>(task: F) -> impl Future<Output = F::Output> {
-    let context = REQUEST.try_with(Clone::clone).ok();
+    let log = context::current();
     async move {
-        match context {
-            Some(sc) => REQUEST.scope(sc, task).await,
+        match log {
+            Some(log) => context::scope(log, task).await,
             None => task.await,
         }
     }
@@ -228,15 +272,12 @@ pub fn in_current_trace<F: Future>(task: F) -> impl Future<Output = F::Output> {
 
 /// Whether the current task serves a request whose trace is not sampled ([`RequestTrace::within`]).
 pub(crate) fn unsampled_here() -> bool {
-    REQUEST.try_with(|sc| !sc.is_sampled()).unwrap_or(false)
+    with_request(|ids| !ids.sampled).unwrap_or(false)
 }
 
 /// The server span's context of the sampled request the current task serves, if any.
 pub(super) fn sampled_request() -> Option<SpanContext> {
-    REQUEST
-        .try_with(|sc| sc.is_sampled().then(|| sc.clone()))
-        .ok()
-        .flatten()
+    with_request(|ids| ids.sampled.then(|| context_of(ids))).flatten()
 }
 
 /// The trace id of `span`'s trace; `None` when the span is disabled.
@@ -294,7 +335,7 @@ impl std::fmt::Display for UrlFull<'_> {
 /// instead, flagged not sampled, so the upstream does not start a trace of its own.
 /// Tracing off, nothing.
 pub fn inject(span: &Span, headers: &mut HeaderMap) {
-    let Some(sc) = record::with(span, |r| r.context.clone()).or_else(|| REQUEST.try_with(Clone::clone).ok()) else {
+    let Some(sc) = record::with(span, |r| r.context.clone()).or_else(|| with_request(context_of)) else {
         return;
     };
     let cx = opentelemetry::Context::new().with_remote_span_context(sc);
@@ -384,7 +425,11 @@ pub fn current_ids() -> Option<SpanIds> {
     super::sampling::sample_ratio()?;
     match record::with(&Span::current(), |r| SpanIds::of(&r.context)) {
         Some(ids) => ids,
-        None => REQUEST.try_with(SpanIds::of).ok().flatten(),
+        None => with_request(|ids| SpanIds {
+            trace_id: ids.trace_id.0,
+            span_id: ids.span_id,
+            sampled: ids.sampled,
+        }),
     }
 }
 

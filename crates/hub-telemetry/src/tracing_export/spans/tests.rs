@@ -15,7 +15,16 @@ fn traced(f: impl FnOnce()) -> Vec<SpanData> {
 /// is the answer's status and route.
 fn serve(trace: RequestTrace, f: impl FnOnce() -> (u16, Option<&'static str>)) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    rt.block_on(trace.within(async { f() }, |answer| *answer));
+    rt.block_on(trace.within(log("req"), async { f() }, |answer| *answer));
+}
+
+/// A request's log context, as the edge makes it, with the request id `id`.
+fn log(id: &str) -> LogContext {
+    LogContext {
+        request_id: LogId::new(id),
+        conversation_id: None,
+        trace: None,
+    }
 }
 
 /// The request id `id` as the edge passes it.
@@ -204,7 +213,7 @@ fn a_request_dropped_unfinished_exports_its_server_span_and_its_task_keeps_the_t
                 tokio::spawn(task).await.unwrap();
                 std::future::pending::<()>().await;
             };
-            let mut served = std::pin::pin!(trace.within(work, |_| (200, None)));
+            let mut served = std::pin::pin!(trace.within(log("req-7"), work, |_| (200, None)));
             assert!(poll_a_while(served.as_mut()).await.is_none());
         });
     });
@@ -255,4 +264,53 @@ fn a_request_told_of_its_traceparent_follows_what_it_is_told() {
     let servers: Vec<_> = spans.iter().filter(|s| s.name == "GET").collect();
     assert_eq!(servers.len(), 2);
     assert_eq!(servers.iter().filter(|s| s.parent_span_is_remote).count(), 1);
+}
+
+/// The caller's `tracestate` is passed on as it came, sampled or not: by a request whose
+/// own context is sent (not sampled), and by the spans of a sampled one. The request's
+/// log context holds its place in the trace, and a task it spawns keeps that context.
+#[test]
+fn the_callers_tracestate_is_passed_on_and_the_log_context_holds_the_trace() {
+    const STATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+    let mut sent = Vec::new();
+    let mut logged = Vec::new();
+    for flags in ["00", "01"] {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}").parse().unwrap(),
+        );
+        headers.insert("tracestate", STATE.parse().unwrap());
+        traced(|| {
+            let trace = request(&http::Method::GET, &headers, &id("req-10"));
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (mine, spawned) = rt.block_on(trace.within(
+                log("req-10"),
+                async {
+                    let mut out = HeaderMap::new();
+                    inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut out);
+                    sent.push(out);
+                    let mine = context::current().and_then(|c| c.trace);
+                    let spawned = tokio::spawn(in_current_trace(async {
+                        context::current().map(|c| (c.request_id.as_str().to_owned(), c.trace))
+                    }))
+                    .await
+                    .unwrap();
+                    (mine, spawned)
+                },
+                |_| (200, None),
+            ));
+            logged.push((mine, spawned));
+        });
+    }
+    for (out, flags) in sent.iter().zip(["00", "01"]) {
+        assert_eq!(out["tracestate"], STATE);
+        assert!(out["traceparent"].to_str().unwrap().ends_with(flags));
+    }
+    for (mine, spawned) in logged {
+        let mine = mine.expect("the request's place in its trace");
+        assert_eq!(mine.trace_id.hex(), *b"4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(mine.state.as_deref(), Some(STATE));
+        assert_eq!(spawned, Some(("req-10".to_owned(), Some(mine))));
+    }
 }
