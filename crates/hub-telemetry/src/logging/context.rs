@@ -88,33 +88,46 @@ impl TraceId {
     /// ```
     pub fn hex(&self) -> [u8; 32] {
         let mut out = [0; 32];
-        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
-            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
-        }
+        let (high, low) = self.words();
+        out[..16].copy_from_slice(&hex_word(high));
+        out[16..].copy_from_slice(&hex_word(low));
         out
     }
 
-    /// Appends the 32 hex digits of [`TraceId::hex`] to `buf`, in place.
+    /// Appends the 32 hex digits of [`TraceId::hex`] to `buf`.
     pub fn write_hex(&self, buf: &mut Vec<u8>) {
-        let start = buf.len();
-        buf.resize(start + 32, 0);
-        for (pair, b) in buf[start..].chunks_exact_mut(2).zip(self.0) {
-            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
-        }
+        let (high, low) = self.words();
+        buf.reserve(32);
+        buf.extend_from_slice(&hex_word(high));
+        buf.extend_from_slice(&hex_word(low));
+    }
+
+    /// The id as two big-endian words.
+    fn words(&self) -> (u64, u64) {
+        let id = u128::from_be_bytes(self.0);
+        ((id >> 64) as u64, id as u64)
     }
 }
 
-/// Each byte's two lower-case hex digits (one look-up per byte, written into every log line).
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
-        i += 1;
-    }
-    pairs
-};
+/// The 16 lower-case hex digits of `word`, most significant first, computed a word at a
+/// time (a trace id is written into every log line): each byte is spread to a 16-bit
+/// lane, each lane's nibbles to its two bytes, and each nibble made a digit.
+fn hex_word(word: u64) -> [u8; 16] {
+    const LANE_BYTE: u128 = 0x0000_FF00_0000_FF00_0000_FF00_0000_FF00;
+    const PAIR: u128 = 0x0000_0000_FFFF_0000_0000_0000_FFFF_0000;
+    const HIGH_NIBBLE: u128 = 0x00F0_00F0_00F0_00F0_00F0_00F0_00F0_00F0;
+    const EACH: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    let x = u128::from(word);
+    // Bytes 0–3 to the upper 64 bits, then pairs and single bytes to their lanes.
+    let x = ((x & 0xFFFF_FFFF_0000_0000) << 32) | (x & 0xFFFF_FFFF);
+    let x = ((x & PAIR) << 16) | (x & !PAIR);
+    let x = ((x & LANE_BYTE) << 8) | (x & !LANE_BYTE);
+    // Each lane's high nibble to its upper byte: one nibble per byte, in order.
+    let x = ((x & HIGH_NIBBLE) << 4) | (x & (EACH * 0x0F));
+    // '0' + n, and 39 more for n ≥ 10 ('a' is '0' + 49).
+    let letters = ((x + EACH * 6) >> 4) & EACH;
+    (x + EACH * b'0' as u128 + letters * 39).to_be_bytes()
+}
 
 impl std::fmt::Debug for TraceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
