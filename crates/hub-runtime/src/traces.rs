@@ -104,7 +104,8 @@ pub async fn flush(tracing: Option<Tracing>, grace: Duration) {
 /// hub-core's `TraceContext` port over the hub's OpenTelemetry layer: the context of the
 /// hub span the calling task is in, and links added to it. With no layer in the
 /// subscriber (tracing off) it finds nothing and links nothing, at the cost of one
-/// look-up of the layer.
+/// look-up of the layer. A task spawned through it keeps the request's log context
+/// (which holds its place in the trace), tracing on or off.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Spans;
 

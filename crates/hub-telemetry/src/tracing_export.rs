@@ -28,6 +28,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 pub mod batch;
+mod ids;
 pub mod otlp;
 mod protobuf;
 mod record;

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SpanData, SpanEvents, SpanLinks, SpanProcessor};
+use opentelemetry_sdk::trace::{IdGenerator as _, SpanData, SpanEvents, SpanLinks, SpanProcessor};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -24,7 +24,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
-use super::{sampling, spans};
+use super::{ids, sampling, spans};
 use crate::logging::layer::LogLayer;
 
 /// One span as it is being recorded: its place in the trace and what it will export.
@@ -295,7 +295,7 @@ where
             None if attrs.is_contextual() => spans::sampled_request(),
             parent => parent,
         };
-        let ids = RandomIdGenerator::default();
+        let ids = ids::Ids;
         let mut recorded = Recorded {
             context: SpanContext::NONE,
             parent_span_id: SpanId::INVALID,

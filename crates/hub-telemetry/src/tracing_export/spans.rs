@@ -14,7 +14,7 @@ use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _, TraceFlags, TraceState};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+use opentelemetry_sdk::trace::IdGenerator as _;
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -83,7 +83,7 @@ fn decide(
     let parent = has_traceparent()
         .then(|| TraceContextPropagator::new().extract(&HeaderExtractor(headers)))
         .filter(|cx| cx.span().span_context().is_valid());
-    let ids = RandomIdGenerator::default();
+    let ids = super::ids::Ids;
     let mode = match parent {
         Some(cx) if !cx.span().span_context().is_sampled() => Mode::Unsampled(cx.span().span_context().clone()),
         Some(cx) => {

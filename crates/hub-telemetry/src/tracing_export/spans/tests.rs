@@ -278,7 +278,9 @@ fn the_callers_tracestate_is_passed_on_and_the_log_context_holds_the_trace() {
         let mut headers = HeaderMap::new();
         headers.insert(
             "traceparent",
-            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}").parse().unwrap(),
+            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}")
+                .parse()
+                .unwrap(),
         );
         headers.insert("tracestate", STATE.parse().unwrap());
         traced(|| {
