@@ -77,7 +77,7 @@ const COMMITS_QUICK: usize = 300;
 /// Commits in flight at once.
 const COMMIT_LANES: usize = 16;
 /// Rounds of the traced-read comparison (each measures every hub once).
-const TRACED_ROUNDS: usize = 3;
+const TRACED_ROUNDS: usize = 5;
 
 /// `cargo xtask bench [--quick]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
