@@ -56,12 +56,10 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Full batches, oldest first.
+    /// Full batches (of `batch_size` spans each), oldest first.
     full: VecDeque<Vec<SpanData>>,
     /// The batch being filled.
     queued: Vec<SpanData>,
-    /// Spans in `full` and `queued`.
-    waiting: usize,
     /// Spans the thread has taken and not yet sent or dropped.
     in_flight: usize,
     /// Flushes asked for, and done: each covers the spans queued before it was asked.
@@ -144,13 +142,13 @@ impl SpanProcessor for Batch {
         }
         let settings = &self.shared.settings;
         let mut state = self.shared.lock();
-        if state.stopping || state.waiting + state.in_flight >= settings.queue_size {
+        let waiting = state.full.len() * settings.batch_size + state.queued.len();
+        if state.stopping || waiting + state.in_flight >= settings.queue_size {
             drop(state);
             self.shared.count_dropped(1);
             return;
         }
         state.queued.push(span);
-        state.waiting += 1;
         // Only the span that fills a batch wakes the thread (a wake-up is a system call).
         let full = state.queued.len() == settings.batch_size;
         if full {
@@ -253,9 +251,7 @@ fn run<E: SpanExporter>(shared: &Shared, mut exporter: E) {
             }
             deadline = Instant::now() + settings.delay;
         }
-        let spans: usize = taken.iter().map(Vec::len).sum();
-        state.waiting -= spans;
-        state.in_flight = spans;
+        state.in_flight = taken.iter().map(Vec::len).sum();
         drop(state);
         for batch in taken {
             let n = batch.len();

@@ -158,19 +158,21 @@ fn method_name(method: &http::Method) -> Cow<'static, str> {
 impl RequestTrace {
     /// The request's trace id, sampled or not; `None` when tracing is off.
     pub fn trace_id(&self) -> Option<TraceId> {
-        match &self.mode {
-            Mode::Off => None,
-            Mode::Sampled(server) => Some(TraceId(server.context.trace_id().to_bytes())),
-            Mode::Unsampled(sc) => Some(TraceId(sc.trace_id().to_bytes())),
-        }
+        self.context().map(|sc| TraceId(sc.trace_id().to_bytes()))
     }
 
     /// The request's place in its trace, as its log context keeps it.
     fn ids(&self) -> Option<TraceIds> {
+        self.context().map(ids_of)
+    }
+
+    /// The context the request's hub spans descend from: its server span's when sampled,
+    /// else the one it passes on.
+    fn context(&self) -> Option<&SpanContext> {
         match &self.mode {
             Mode::Off => None,
-            Mode::Sampled(server) => Some(ids_of(&server.context)),
-            Mode::Unsampled(sc) => Some(ids_of(sc)),
+            Mode::Sampled(server) => Some(&server.context),
+            Mode::Unsampled(sc) => Some(sc),
         }
     }
 
@@ -408,6 +410,15 @@ pub struct SpanIds {
 }
 
 impl SpanIds {
+    /// The ids of a request's place in its trace (always valid: the hub drew or checked them).
+    fn of_request(ids: &TraceIds) -> Self {
+        Self {
+            trace_id: ids.trace_id.0,
+            span_id: ids.span_id,
+            sampled: ids.sampled,
+        }
+    }
+
     fn of(sc: &SpanContext) -> Option<Self> {
         sc.is_valid().then(|| Self {
             trace_id: sc.trace_id().to_bytes(),
@@ -425,11 +436,7 @@ pub fn current_ids() -> Option<SpanIds> {
     super::sampling::sample_ratio()?;
     match record::with(&Span::current(), |r| SpanIds::of(&r.context)) {
         Some(ids) => ids,
-        None => with_request(|ids| SpanIds {
-            trace_id: ids.trace_id.0,
-            span_id: ids.span_id,
-            sampled: ids.sampled,
-        }),
+        None => with_request(SpanIds::of_request),
     }
 }
 
