@@ -50,8 +50,8 @@ pub struct Hub {
     pub format: Arc<dyn AnswerFormat>,
     /// Runs dead-lettered writes again.
     pub replayer: Arc<dyn Replayer>,
-    /// The running trace: the context a dead letter keeps, the link a replay makes
-    /// ([`Untraced`] unless [`Hub::with_trace_context`] sets one).
+    /// The running trace: the context a dead letter keeps, the link a replay makes, who
+    /// keeps a read's span ([`Untraced`] unless [`Hub::with_trace_context`] sets one).
     pub trace: Arc<dyn TraceContext>,
     /// One permit per running write.
     pub(crate) write_slots: Arc<Semaphore>,

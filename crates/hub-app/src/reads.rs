@@ -10,12 +10,13 @@ use crate::hub::Hub;
 impl Hub {
     /// A ticket's status.
     pub async fn ticket(&self, ctx: &CallContext, id: &TicketId) -> Result<Fetched<Ticket>, Error> {
-        crate::spans::read("ticket", self.ports.ticketing.get_ticket_status(ctx, id)).await
+        crate::spans::read(&*self.trace, "ticket", self.ports.ticketing.get_ticket_status(ctx, id)).await
     }
 
     /// One transaction.
     pub async fn transaction(&self, ctx: &CallContext, id: &TransactionId) -> Result<Fetched<Transaction>, Error> {
         crate::spans::read(
+            &*self.trace,
             "transaction",
             self.ports.transaction_status.get_transaction_status(ctx, id),
         )
@@ -29,7 +30,7 @@ impl Hub {
         id: &TransactionId,
     ) -> Result<Fetched<Encoded<Transaction>>, Error> {
         let fetch = self.ports.transaction_status.get_transaction_status_encoded(ctx, id);
-        crate::spans::read("transaction", fetch).await
+        crate::spans::read(&*self.trace, "transaction", fetch).await
     }
 
     /// A customer's most recent transactions, newest first.
@@ -43,7 +44,7 @@ impl Hub {
             .ports
             .transaction_status
             .get_transaction_history(ctx, customer, limit);
-        crate::spans::read("history", fetch).await
+        crate::spans::read(&*self.trace, "history", fetch).await
     }
 }
 

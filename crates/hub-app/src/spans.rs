@@ -1,11 +1,12 @@
 //! One span per use case, for a tracing exporter to pick up: named after the use case,
 //! with the cache outcome of a read, whether a write's answer was replayed, what
 //! became of an incoming webhook, or which trace a dead letter's replay follows. Without an
-//! exporter no such span is enabled and each costs one callsite check.
+//! exporter no such span is enabled and each costs one callsite check. A read's span may
+//! instead be kept by the tracing setup itself, as the trace context port decides.
 
 use std::future::Future;
 
-use hub_core::{Error, Fetched};
+use hub_core::{Error, Fetched, TraceContext, UseCaseSpan};
 use tracing::field::Empty;
 use tracing::{Instrument as _, Span};
 
@@ -44,16 +45,37 @@ pub(crate) fn replay(dlq_id: &str) -> Span {
     )
 }
 
-/// Runs the read `fetch` in the span of the use case `name`, recording its cache outcome.
+/// Runs the read `fetch` in the span of the use case `name`, recording its cache outcome:
+/// a `tracing` span, or one `trace` keeps itself ([`TraceContext::use_case`]), or none
+/// when the request's trace is not sampled.
 pub(crate) async fn read<T>(
+    trace: &dyn TraceContext,
     name: &'static str,
     fetch: impl Future<Output = Result<Fetched<T>, Error>>,
 ) -> Result<Fetched<T>, Error> {
-    // The outcome is recorded on the span in hand, not looked up as the current one.
-    let mut read = std::pin::pin!(fetch.instrument(use_case(name)));
-    let result = read.as_mut().await;
-    if let Ok(fetched) = &result {
-        read.span().record("hub.cache.status", fetched.cache.as_str());
+    match trace.use_case(name) {
+        UseCaseSpan::Tracing => {
+            // The outcome is recorded on the span in hand, not looked up as the current one.
+            let mut read = std::pin::pin!(fetch.instrument(use_case(name)));
+            let result = read.as_mut().await;
+            if let Ok(fetched) = &result {
+                read.span().record(CACHE_STATUS, fetched.cache.as_str());
+            }
+            result
+        }
+        UseCaseSpan::Skipped => fetch.await,
+        UseCaseSpan::Kept(mut span) => {
+            let result = fetch.await;
+            if let Ok(fetched) = &result {
+                span.record(CACHE_STATUS, fetched.cache.as_str());
+            }
+            result
+        }
     }
-    result
 }
+
+/// The attribute that says where a read's answer came from.
+const CACHE_STATUS: &str = "hub.cache.status";
+
+#[cfg(test)]
+mod tests;

@@ -39,7 +39,7 @@ pub use ports::notify::{Alert, Notifier};
 pub use ports::secrets::{SecretError, SecretRef, SecretSource};
 pub use ports::sessions::{NewSession, Session, SessionStore};
 pub use ports::ticketing::{CommentLookup, TicketLookup, TicketingPort};
-pub use ports::trace_context::{SpawnedTask, TraceContext, Untraced};
+pub use ports::trace_context::{KeptSpan, SpawnedTask, TraceContext, Untraced, UseCaseSpan};
 pub use ports::transactions::{HistoryLimit, LimitError, TransactionCreatePort, TransactionStatusPort};
 pub use ports::webhook_ids::WebhookIds;
 pub use store_error::StoreError;

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hub_config::TelemetryConfig;
+use hub_core::UseCaseSpan;
 use hub_core::trace::{SpanId, TraceId, TraceParent};
 pub use hub_telemetry::tracing_export::Tracing;
+use hub_telemetry::tracing_export::spans::UseCaseTrace;
 use hub_telemetry::tracing_export::{self, ExportSettings, HttpClient, HttpError, StartError};
 use hub_upstream::{ClientConfig, HttpClient as UpstreamClient};
 
@@ -130,6 +132,23 @@ impl hub_core::TraceContext for Spans {
 
     fn in_current_trace(&self, task: hub_core::SpawnedTask) -> hub_core::SpawnedTask {
         Box::pin(tracing_export::spans::in_current_trace(task))
+    }
+
+    fn use_case(&self, name: &'static str) -> UseCaseSpan {
+        match tracing_export::spans::use_case(name) {
+            UseCaseTrace::Span => UseCaseSpan::Tracing,
+            UseCaseTrace::Skipped => UseCaseSpan::Skipped,
+            UseCaseTrace::Kept(span) => UseCaseSpan::Kept(Box::new(Kept(span))),
+        }
+    }
+}
+
+/// A use case span the request keeps, as hub-core's port hands it to a use case.
+struct Kept(tracing_export::spans::UseCaseSpan);
+
+impl hub_core::KeptSpan for Kept {
+    fn record(&mut self, key: &'static str, value: &'static str) {
+        self.0.record(key, value);
     }
 }
 

@@ -34,6 +34,43 @@ pub trait TraceContext: Send + Sync {
     fn in_current_trace(&self, task: SpawnedTask) -> SpawnedTask {
         task
     }
+
+    /// How the use case `name`, about to run in the calling task, is traced: by a
+    /// `tracing` span it opens (the default), by none, or by a span the tracing setup
+    /// keeps itself. Called on the cached-read path: must not allocate unless it keeps a
+    /// span.
+    fn use_case(&self, name: &'static str) -> UseCaseSpan {
+        let _ = name;
+        UseCaseSpan::Tracing
+    }
+}
+
+/// How a use case is traced ([`TraceContext::use_case`]).
+pub enum UseCaseSpan {
+    /// The use case opens a `tracing` span: every layer of the subscriber sees it.
+    Tracing,
+    /// No span at all: the trace of the request it serves is not sampled.
+    Skipped,
+    /// The tracing setup keeps the span itself, not as a `tracing` span: the use case
+    /// records its outcome on it, and it ends when dropped.
+    Kept(Box<dyn KeptSpan>),
+}
+
+impl std::fmt::Debug for UseCaseSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tracing => "Tracing",
+            Self::Skipped => "Skipped",
+            Self::Kept(_) => "Kept",
+        })
+    }
+}
+
+/// A use case's span that the tracing setup keeps ([`UseCaseSpan::Kept`]); it ends when
+/// dropped.
+pub trait KeptSpan: Send {
+    /// Records the attribute `key` as `value`.
+    fn record(&mut self, key: &'static str, value: &'static str);
 }
 
 /// A task handed to [`TraceContext::in_current_trace`] before it is spawned.

@@ -2,6 +2,7 @@
 //! duration of a request, so every line written while serving it names it, without a
 //! span per request.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -72,6 +73,28 @@ pub struct TraceIds {
     pub sampled: bool,
     /// The caller's `tracestate`, passed on as it came (`None` when it sent none).
     pub state: Option<Arc<str>>,
+    /// The use case span the request keeps open, if any (`tracing_export::spans::use_case`):
+    /// while it is open, the request's other hub spans descend from it.
+    pub(crate) open: Cell<Option<[u8; 8]>>,
+}
+
+impl TraceIds {
+    /// The place of a request in trace `trace_id`, its spans descending from `span_id`.
+    pub fn new(trace_id: TraceId, span_id: [u8; 8], sampled: bool, state: Option<Arc<str>>) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            sampled,
+            state,
+            open: Cell::new(None),
+        }
+    }
+
+    /// The span the request's hub spans descend from now: its open use case span, or
+    /// [`TraceIds::span_id`].
+    pub fn parent_span_id(&self) -> [u8; 8] {
+        self.open.get().unwrap_or(self.span_id)
+    }
 }
 
 /// A W3C trace id (16 bytes), written in log lines as 32 lower-case hex digits.

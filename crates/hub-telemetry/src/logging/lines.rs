@@ -346,12 +346,12 @@ mod tests {
         let ctx = LogContext {
             request_id: LogId::new("req-1"),
             conversation_id: Some(LogId::new("conv \"9\"")),
-            trace: Some(context::TraceIds {
-                trace_id: context::TraceId([0xab; 16]),
-                span_id: [0xcd; 8],
-                sampled: false,
-                state: None,
-            }),
+            trace: Some(context::TraceIds::new(
+                context::TraceId([0xab; 16]),
+                [0xcd; 8],
+                false,
+                None,
+            )),
         };
         let out = lines(Style::Json, || {
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();

@@ -52,11 +52,47 @@ impl Recorded {
         parent: Option<&SpanContext>,
         attributes: Vec<KeyValue>,
     ) -> Self {
+        let parent_span_id = parent.map_or(SpanId::INVALID, SpanContext::span_id);
+        Self::new(
+            SpanKind::Server,
+            name,
+            context,
+            (parent_span_id, parent.is_some()),
+            attributes,
+        )
+    }
+
+    /// A sampled internal span with `context`, named `name`, starting now: the child of
+    /// the local span `parent`.
+    pub(super) fn internal(
+        name: &'static str,
+        context: SpanContext,
+        parent: SpanId,
+        attributes: Vec<KeyValue>,
+    ) -> Self {
+        Self::new(
+            SpanKind::Internal,
+            Cow::Borrowed(name),
+            context,
+            (parent, false),
+            attributes,
+        )
+    }
+
+    /// A span of `kind` starting now; `parent` is its parent's span id and whether that
+    /// span is remote.
+    fn new(
+        kind: SpanKind,
+        name: Cow<'static, str>,
+        context: SpanContext,
+        parent: (SpanId, bool),
+        attributes: Vec<KeyValue>,
+    ) -> Self {
         Self {
             context,
-            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
-            parent_is_remote: parent.is_some(),
-            kind: SpanKind::Server,
+            parent_span_id: parent.0,
+            parent_is_remote: parent.1,
+            kind,
             name,
             start: SystemTime::now(),
             attributes,
@@ -64,6 +100,11 @@ impl Recorded {
             links: Vec::new(),
             status: Status::Unset,
         }
+    }
+
+    /// Its parent's span id (invalid for a root span).
+    pub(super) fn parent_span_id(&self) -> SpanId {
+        self.parent_span_id
     }
 
     /// Records a server span's answer: its status, the route template that matched (when

@@ -9,9 +9,9 @@ use std::borrow::Cow;
 use std::future::Future;
 
 use http::HeaderMap;
-use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt as _, TraceFlags, TraceState};
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::IdGenerator as _;
@@ -222,16 +222,16 @@ impl Drop for Exported {
 /// `ids` of the context `sc`.
 fn ids_of(sc: &SpanContext) -> TraceIds {
     let state = sc.trace_state();
-    TraceIds {
-        trace_id: TraceId(sc.trace_id().to_bytes()),
-        span_id: sc.span_id().to_bytes(),
-        sampled: sc.is_sampled(),
-        state: (*state != TraceState::NONE).then(|| state.header().into()),
-    }
+    TraceIds::new(
+        TraceId(sc.trace_id().to_bytes()),
+        sc.span_id().to_bytes(),
+        sc.is_sampled(),
+        (*state != TraceState::NONE).then(|| state.header().into()),
+    )
 }
 
-/// The span context of `ids` (a local one: the request's server span, or the context the
-/// request passes on).
+/// The span context of `ids` (a local one: the request's open use case span or server
+/// span, or the context the request passes on).
 fn context_of(ids: &TraceIds) -> SpanContext {
     let flags = if ids.sampled {
         TraceFlags::SAMPLED
@@ -245,7 +245,7 @@ fn context_of(ids: &TraceIds) -> SpanContext {
         .unwrap_or(TraceState::NONE);
     SpanContext::new(
         opentelemetry::trace::TraceId::from_bytes(ids.trace_id.0),
-        opentelemetry::trace::SpanId::from_bytes(ids.span_id),
+        opentelemetry::trace::SpanId::from_bytes(ids.parent_span_id()),
         flags,
         false,
         state,
@@ -255,6 +255,84 @@ fn context_of(ids: &TraceIds) -> SpanContext {
 /// `f` of the place in its trace of the request the current task serves, if any.
 fn with_request<R>(f: impl FnOnce(&TraceIds) -> R) -> Option<R> {
     context::with_current(|c| c.trace.as_ref().map(f)).flatten()
+}
+
+/// How a use case about to run in the calling task is traced ([`use_case`]).
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a kept span is moved once, into its caller's box; boxing it here would allocate twice"
+)]
+pub enum UseCaseTrace {
+    /// By a `tracing` span the use case opens, which every layer sees: the task serves no
+    /// request traced by the hub (tracing is off, or the work is not a request's).
+    Span,
+    /// Not at all: the request the task serves is not sampled and builds no span.
+    Skipped,
+    /// By a span the request keeps itself.
+    Kept(UseCaseSpan),
+}
+
+/// How the use case `name`, about to run in the calling task, is traced. In a sampled
+/// request its span is kept by the request, as its server span is, rather than by the
+/// subscriber: it is the child of the request's span (its server span, or the use case
+/// span open), and while it is open the request's other hub spans outside any `tracing`
+/// hub span descend from it. One use case span is open at a time in a request; the span
+/// exported is named `name` and has the attribute `hub.use_case`. (A `tracing` span
+/// would cost a sampled request the subscriber's bookkeeping, as the server span would;
+/// the price is that other layers do not see it.) Tracing off: one task-local look-up.
+pub fn use_case(name: &'static str) -> UseCaseTrace {
+    with_request(|ids| {
+        if ids.sampled {
+            UseCaseTrace::Kept(UseCaseSpan::open(ids, name))
+        } else {
+            UseCaseTrace::Skipped
+        }
+    })
+    .unwrap_or(UseCaseTrace::Span)
+}
+
+/// A use case's span kept by the request it serves ([`use_case`]); exported when dropped.
+#[derive(Debug)]
+pub struct UseCaseSpan(Option<Recorded>);
+
+impl UseCaseSpan {
+    fn open(ids: &TraceIds, name: &'static str) -> Self {
+        let parent = context_of(ids);
+        let context = SpanContext::new(
+            parent.trace_id(),
+            super::ids::Ids.new_span_id(),
+            parent.trace_flags(),
+            false,
+            parent.trace_state().clone(),
+        );
+        ids.open.set(Some(context.span_id().to_bytes()));
+        let attributes = vec![KeyValue::new("hub.use_case", name)];
+        Self(Some(Recorded::internal(name, context, parent.span_id(), attributes)))
+    }
+
+    /// Records the attribute `key` as `value`.
+    pub fn record(&mut self, key: &'static str, value: &'static str) {
+        if let Some(record) = &mut self.0 {
+            record.set(key, Value::from(value));
+        }
+    }
+}
+
+impl Drop for UseCaseSpan {
+    fn drop(&mut self) {
+        let Some(record) = self.0.take() else {
+            return;
+        };
+        let own = record.context.span_id().to_bytes();
+        let parent = record.parent_span_id().to_bytes();
+        with_request(|ids| {
+            if ids.open.get() == Some(own) {
+                ids.open.set((parent != ids.span_id).then_some(parent));
+            }
+        });
+        record::export(record);
+    }
 }
 
 /// `task`, about to be spawned, made to keep the calling task's request context
@@ -414,7 +492,7 @@ impl SpanIds {
     fn of_request(ids: &TraceIds) -> Self {
         Self {
             trace_id: ids.trace_id.0,
-            span_id: ids.span_id,
+            span_id: ids.parent_span_id(),
             sampled: ids.sampled,
         }
     }

@@ -147,6 +147,7 @@ fn an_unsampled_request_builds_no_span_and_passes_the_decision_on() {
         serve(trace, || {
             let use_case = tracing::info_span!("use case");
             assert!(use_case.is_disabled(), "the span is built");
+            assert!(matches!(super::use_case("read"), UseCaseTrace::Skipped));
             inject(&attempt_span("op", &"http://h/".parse().unwrap(), 0), &mut sent[0]);
             (200, None)
         });
@@ -315,4 +316,96 @@ fn the_callers_tracestate_is_passed_on_and_the_log_context_holds_the_trace() {
         assert_eq!(mine.state.as_deref(), Some(STATE));
         assert_eq!(spawned, Some(("req-10".to_owned(), Some(mine))));
     }
+}
+
+/// A use case span the request keeps: the server span's child, the parent of the attempts
+/// and of the context a dead letter would keep while it is open, not after; exported with
+/// its name, `hub.use_case` and what was recorded on it.
+#[test]
+fn a_kept_use_case_span_is_the_parent_while_it_is_open() {
+    let mut sent = HeaderMap::new();
+    let mut inside = None;
+    let mut after = None;
+    let spans = traced(|| {
+        assert!(
+            matches!(use_case("read"), UseCaseTrace::Span),
+            "outside any request"
+        );
+        serve(request(&http::Method::GET, &HeaderMap::new(), &id("req-9")), || {
+            let UseCaseTrace::Kept(mut kept) = use_case("transaction") else {
+                panic!("a sampled request keeps its use case span");
+            };
+            let attempt = attempt_span("get_transaction", &"http://h/t/1".parse().unwrap(), 0);
+            inject(&attempt, &mut sent);
+            drop(attempt);
+            inside = current_ids();
+            kept.record("hub.cache.status", "miss");
+            drop(kept);
+            after = current_ids();
+            drop(attempt_span("later", &"http://h/".parse().unwrap(), 0));
+            (200, Some("/v1/transactions/{id}"))
+        });
+    });
+    let named = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let (server, use_case, attempt, later) = (
+        named("GET"),
+        named("transaction"),
+        named("get_transaction"),
+        named("later"),
+    );
+    assert_eq!(use_case.parent_span_id, server.span_context.span_id());
+    assert_eq!(use_case.span_kind, opentelemetry::trace::SpanKind::Internal);
+    assert_eq!(use_case.span_context.trace_id(), server.span_context.trace_id());
+    assert_eq!(attempt.parent_span_id, use_case.span_context.span_id());
+    assert_eq!(
+        later.parent_span_id,
+        server.span_context.span_id(),
+        "closed, it is no one's parent"
+    );
+    let attributes: Vec<String> = use_case
+        .attributes
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .collect();
+    assert_eq!(attributes, ["hub.use_case=transaction", "hub.cache.status=miss"]);
+    assert_eq!(
+        inside.map(|i| i.span_id),
+        Some(use_case.span_context.span_id().to_bytes())
+    );
+    assert_eq!(after.map(|i| i.span_id), Some(server.span_context.span_id().to_bytes()));
+    let traceparent = sent.get("traceparent").unwrap().to_str().unwrap();
+    assert!(
+        traceparent.contains(&attempt.span_context.span_id().to_string()),
+        "{traceparent}"
+    );
+    // Exported as it closed: before the server span.
+    let position = |name: &str| spans.iter().position(|s| s.name == name).unwrap();
+    assert!(position("transaction") < position("GET"));
+}
+
+/// A kept use case span nested in another (a use case of a use case) is its child, and
+/// closing it makes the outer one the parent again.
+#[test]
+fn a_nested_kept_span_gives_the_parent_back_to_the_outer_one() {
+    let spans = traced(|| {
+        serve(request(&http::Method::GET, &HeaderMap::new(), &id("req-10")), || {
+            let UseCaseTrace::Kept(outer) = use_case("outer") else {
+                panic!("kept");
+            };
+            let UseCaseTrace::Kept(inner) = use_case("inner") else {
+                panic!("kept");
+            };
+            drop(inner);
+            drop(attempt_span("after inner", &"http://h/".parse().unwrap(), 0));
+            drop(outer);
+            (200, None)
+        });
+    });
+    let named = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(named("inner").parent_span_id, named("outer").span_context.span_id());
+    assert_eq!(
+        named("after inner").parent_span_id,
+        named("outer").span_context.span_id()
+    );
+    assert_eq!(named("outer").parent_span_id, named("GET").span_context.span_id());
 }
