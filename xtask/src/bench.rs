@@ -971,7 +971,7 @@ impl<'a> Bench<'a> {
         std::thread::sleep(Duration::from_secs(1));
         let before = rss_bytes(pid)?;
         let started = Instant::now();
-        let failed = fill(&self.hub, &self.tokens.read, first + 1, first + MEMORY_ENTRIES)?;
+        let (failed, first_failure) = fill(&self.hub, &self.tokens.read, first + 1, first + MEMORY_ENTRIES)?;
         let fill_s = started.elapsed().as_secs_f64();
         // Let the audit writer drain what the fill queued before reading the figure.
         pause(Duration::from_secs(2))?;
@@ -985,6 +985,9 @@ impl<'a> Bench<'a> {
             before as f64 / 1_048_576.0,
             after as f64 / 1_048_576.0
         );
+        if let Some(first) = &first_failure {
+            println!("  the first read not 200: {first}");
+        }
         self.row(
             "memory per cached entry beyond the payload",
             format!("{beyond:.0} bytes ({per_entry:.0} − {payload})"),
@@ -995,7 +998,8 @@ impl<'a> Bench<'a> {
             "memory".to_owned(),
             json!({"entries": entries, "rss_before_bytes": before, "rss_after_bytes": after,
                    "payload_bytes": payload, "per_entry_bytes": per_entry,
-                   "beyond_payload_bytes": beyond, "failed_reads": failed, "fill_s": fill_s}),
+                   "beyond_payload_bytes": beyond, "failed_reads": failed, "first_failure": first_failure,
+                   "fill_s": fill_s}),
         );
         Ok(())
     }
@@ -1138,37 +1142,49 @@ fn parallel<T: Send>(
 }
 
 /// Reads `TXN-<from>`..=`TXN-<to>` through the hub, 16 keep-alive connections at once;
-/// returns how many answers were not 200.
-fn fill(hub: &str, token: &str, from: u64, to: u64) -> Result<u64> {
+/// returns how many answers were not 200, and what the first of them was.
+fn fill(hub: &str, token: &str, from: u64, to: u64) -> Result<(u64, Option<String>)> {
     const LANES: u64 = 16;
     let auth = format!("Bearer {token}");
     let threads: Vec<_> = (0..LANES)
         .map(|lane| {
             let (hub, auth) = (hub.to_owned(), auth.clone());
-            std::thread::spawn(move || -> u64 {
+            std::thread::spawn(move || -> (u64, Option<String>) {
                 let agent = http::agent();
-                let mut failed = 0;
+                let (mut failed, mut first) = (0, None);
                 for n in (from + lane..=to).step_by(LANES as usize) {
                     if INTERRUPTED.load(Ordering::SeqCst) {
-                        return failed;
+                        break;
                     }
-                    let ok = agent
+                    let outcome = match agent
                         .get(&format!("{hub}/v1/transactions/TXN-{n}"))
                         .header("authorization", &auth)
                         .call()
-                        .is_ok_and(|mut r| r.body_mut().read_to_vec().is_ok() && r.status() == 200);
-                    failed += u64::from(!ok);
+                    {
+                        Ok(mut r) => match r.body_mut().read_to_vec() {
+                            Ok(_) if r.status() == 200 => Ok(()),
+                            Ok(body) => Err(format!("HTTP {}: {}", r.status(), String::from_utf8_lossy(&body))),
+                            Err(e) => Err(format!("HTTP {}, body unread: {e}", r.status())),
+                        },
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(why) = outcome {
+                        failed += 1;
+                        first.get_or_insert_with(|| format!("TXN-{n}: {why}"));
+                    }
                 }
-                failed
+                (failed, first)
             })
         })
         .collect();
-    let mut failed = 0;
+    let (mut failed, mut first) = (0, None);
     for t in threads {
-        failed += t.join().map_err(|_| anyhow::anyhow!("a fill thread panicked"))?;
+        let (lane_failed, lane_first) = t.join().map_err(|_| anyhow::anyhow!("a fill thread panicked"))?;
+        failed += lane_failed;
+        first = first.or(lane_first);
     }
     interrupted()?;
-    Ok(failed)
+    Ok((failed, first))
 }
 
 /// Upstream calls the hub at `hub` made for `get_transaction_status` (its metrics).

@@ -327,10 +327,7 @@ fn a_kept_use_case_span_is_the_parent_while_it_is_open() {
     let mut inside = None;
     let mut after = None;
     let spans = traced(|| {
-        assert!(
-            matches!(use_case("read"), UseCaseTrace::Span),
-            "outside any request"
-        );
+        assert!(matches!(use_case("read"), UseCaseTrace::Span), "outside any request");
         serve(request(&http::Method::GET, &HeaderMap::new(), &id("req-9")), || {
             let UseCaseTrace::Kept(mut kept) = use_case("transaction") else {
                 panic!("a sampled request keeps its use case span");
