@@ -1,5 +1,5 @@
-//! The port to the running trace: which span the calling task is in, and linking that
-//! span to a stored one.
+//! The port to the running trace: which span the calling task is in, linking that span
+//! to a stored one, and who keeps a use case's span.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,8 +10,9 @@ use crate::trace::TraceParent;
 ///
 /// The use cases ask it for the context to store with a dead letter and an audit record,
 /// and to link a replay's span to the span of the write that failed. Both are called
-/// off the cached-read path (writes, dead letters, audit records). Without tracing
-/// ([`Untraced`]) nothing is found and nothing is linked.
+/// off the cached-read path (writes, dead letters, audit records). The reads ask it how
+/// their span is kept ([`TraceContext::use_case`]). Without tracing ([`Untraced`])
+/// nothing is found and nothing is linked, and a use case opens its own `tracing` span.
 ///
 /// ```
 /// use hub_core::ports::trace_context::{TraceContext, Untraced};

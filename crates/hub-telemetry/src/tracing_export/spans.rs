@@ -1,6 +1,7 @@
 //! The hub's spans and W3C trace context: a request's trace, decided before its server
-//! span opens (its parent from the caller's `traceparent`), the client span of an
-//! upstream attempt (its context sent as `traceparent`), and the trace id for log lines.
+//! span opens (its parent from the caller's `traceparent`), a use case span the request
+//! keeps, the client span of an upstream attempt (its context sent as `traceparent`), and
+//! the trace id for log lines.
 //!
 //! Every helper first asks whether its span is enabled: without the OpenTelemetry layer
 //! none is, and nothing is parsed, allocated or looked up.
