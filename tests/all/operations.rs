@@ -1,5 +1,6 @@
 //! The operating surface through the composed hub: webhooks invalidating reads, the
-//! dead-letter queue replayed after an outage, the supervisor's alert, and metrics.
+//! dead-letter queue replayed after an outage, the supervisor's alert, metrics, and log
+//! lines a log pipeline accepts.
 
 use http::Method;
 use hub_sim::{EffectFilter, EffectKind, RequestFilter, System, Tamper, WebhookRequest};
@@ -184,4 +185,79 @@ async fn an_outage_dead_letters_writes_and_a_replay_after_recovery_makes_one_eff
     }
     hub_tests::promtool_check(&text);
     hub.stop().await;
+}
+
+/// Every JSON log line names each key once (a log pipeline may refuse a document with a
+/// key twice, and a lenient parser keeps one of the two silently), including the lines
+/// of upstream calls, which carry their call's request id while the request's own log
+/// context also holds one.
+#[tokio::test]
+async fn every_log_line_names_each_key_once() {
+    let hub = Hub::start(Options::default()).await;
+    let conversation = [("x-conversation-id", "conv-keys-1")];
+    let read = hub
+        .send(
+            Method::GET,
+            "/v1/transactions/TXN-5002",
+            Some(READ_TOKEN),
+            None,
+            &conversation,
+        )
+        .await;
+    assert_eq!(read.status, 200);
+    let write = hub
+        .post(
+            "/v1/tickets",
+            WRITE_TOKEN,
+            json!({"customer_id": "CUST-1001", "subject": "keys", "description": "once"}),
+            &conversation,
+        )
+        .await;
+    assert_eq!(write.status, 201, "{:?}", write.body);
+    hub.stop().await;
+    let logs = hub_tests::captured_logs();
+    let request_id = read.header("x-request-id").expect("a request id").to_owned();
+    let mut calls_seen = 0;
+    for line in logs.lines() {
+        let keys = keys_of(line);
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "a key named twice: {line}");
+        if line.contains("\"upstream call\"") && line.contains(&request_id) {
+            calls_seen += 1;
+            assert!(line.contains("conv-keys-1"), "{line}");
+        }
+    }
+    assert!(
+        calls_seen >= 1,
+        "the read's upstream call was logged with its request id"
+    );
+}
+
+/// The keys of the JSON object `line`, in order and with any repeats (a map parser keeps
+/// one of two equal keys).
+fn keys_of(line: &str) -> Vec<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                keys.push(key);
+            }
+            Ok(keys)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(line);
+    (&mut de)
+        .deserialize_map(Keys)
+        .unwrap_or_else(|e| panic!("not a JSON object ({e}): {line}"))
 }

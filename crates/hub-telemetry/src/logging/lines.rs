@@ -64,15 +64,26 @@ impl Lines {
                 buf.extend_from_slice(level(meta.level()).as_bytes());
                 buf.extend_from_slice(b"\",\"target\":");
                 json_str(buf, meta.target());
-                event.record(&mut JsonFields { buf });
+                let mut fields = JsonFields {
+                    buf,
+                    own: ContextKeys::NONE,
+                };
+                event.record(&mut fields);
+                let own = fields.own;
                 context::with_current(|ctx| {
-                    buf.extend_from_slice(b",\"request_id\":");
-                    json_str(buf, ctx.request_id.as_str());
-                    if let Some(c) = &ctx.conversation_id {
+                    if !own.has(ContextKeys::REQUEST_ID) {
+                        buf.extend_from_slice(b",\"request_id\":");
+                        json_str(buf, ctx.request_id.as_str());
+                    }
+                    if let Some(c) = &ctx.conversation_id
+                        && !own.has(ContextKeys::CONVERSATION_ID)
+                    {
                         buf.extend_from_slice(b",\"conversation_id\":");
                         json_str(buf, c.as_str());
                     }
-                    if let Some(t) = &ctx.trace {
+                    if let Some(t) = &ctx.trace
+                        && !own.has(ContextKeys::TRACE_ID)
+                    {
                         buf.extend_from_slice(b",\"trace_id\":\"");
                         t.trace_id.write_hex(buf);
                         buf.push(b'"');
@@ -86,15 +97,26 @@ impl Lines {
                 buf.extend_from_slice(format!("{:>5} ", level(meta.level())).as_bytes());
                 buf.extend_from_slice(meta.target().as_bytes());
                 buf.push(b':');
-                event.record(&mut TextFields { buf });
+                let mut fields = TextFields {
+                    buf,
+                    own: ContextKeys::NONE,
+                };
+                event.record(&mut fields);
+                let own = fields.own;
                 context::with_current(|ctx| {
-                    buf.extend_from_slice(b" request_id=");
-                    buf.extend_from_slice(ctx.request_id.as_str().as_bytes());
-                    if let Some(c) = &ctx.conversation_id {
+                    if !own.has(ContextKeys::REQUEST_ID) {
+                        buf.extend_from_slice(b" request_id=");
+                        buf.extend_from_slice(ctx.request_id.as_str().as_bytes());
+                    }
+                    if let Some(c) = &ctx.conversation_id
+                        && !own.has(ContextKeys::CONVERSATION_ID)
+                    {
                         buf.extend_from_slice(b" conversation_id=");
                         buf.extend_from_slice(c.as_str().as_bytes());
                     }
-                    if let Some(t) = &ctx.trace {
+                    if let Some(t) = &ctx.trace
+                        && !own.has(ContextKeys::TRACE_ID)
+                    {
                         buf.extend_from_slice(b" trace_id=");
                         t.trace_id.write_hex(buf);
                     }
@@ -250,13 +272,45 @@ impl fmt::Write for Raw<'_> {
     }
 }
 
-/// Writes an event's fields as `,"name":value` pairs.
+/// The keys a line takes from the request's log context, as a set: an event that
+/// carries one of them itself keeps its own, and the line names each key once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ContextKeys(u8);
+
+impl ContextKeys {
+    const NONE: Self = Self(0);
+    const REQUEST_ID: Self = Self(1);
+    const CONVERSATION_ID: Self = Self(2);
+    const TRACE_ID: Self = Self(4);
+
+    /// The context key a field named `name` is, if any.
+    fn of(name: &str) -> Self {
+        match name {
+            "request_id" => Self::REQUEST_ID,
+            "conversation_id" => Self::CONVERSATION_ID,
+            "trace_id" => Self::TRACE_ID,
+            _ => Self::NONE,
+        }
+    }
+
+    fn add(&mut self, name: &str) {
+        self.0 |= Self::of(name).0;
+    }
+
+    fn has(self, key: Self) -> bool {
+        self.0 & key.0 != 0
+    }
+}
+
+/// Writes an event's fields as `,"name":value` pairs, noting the context keys among them.
 struct JsonFields<'a> {
     buf: &'a mut Vec<u8>,
+    own: ContextKeys,
 }
 
 impl JsonFields<'_> {
     fn key(&mut self, field: &Field) {
+        self.own.add(field.name());
         self.buf.push(b',');
         json_str(self.buf, field.name());
         self.buf.push(b':');
@@ -305,9 +359,10 @@ impl Visit for JsonFields<'_> {
     }
 }
 
-/// Writes an event's fields as ` message key=value`.
+/// Writes an event's fields as ` message key=value`, noting the context keys among them.
 struct TextFields<'a> {
     buf: &'a mut Vec<u8>,
+    own: ContextKeys,
 }
 
 impl Visit for TextFields<'_> {
@@ -318,6 +373,7 @@ impl Visit for TextFields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.buf.push(b' ');
         if field.name() != "message" {
+            self.own.add(field.name());
             self.buf.extend_from_slice(field.name().as_bytes());
             self.buf.push(b'=');
         }
@@ -380,6 +436,69 @@ mod tests {
         assert!(second.get("request_id").is_none());
         assert!(second.get("trace_id").is_none());
         assert!(it.next().is_none());
+    }
+
+    /// An event that carries a key of the request's context itself (an upstream call logs
+    /// the request id of its call) keeps its own value, and no line names a key twice.
+    #[test]
+    fn a_key_the_event_carries_is_not_repeated_from_the_context() {
+        let ctx = || LogContext {
+            request_id: LogId::new("req-ctx"),
+            conversation_id: Some(LogId::new("conv-ctx")),
+            trace: Some(context::TraceIds::new(
+                context::TraceId([0xab; 16]),
+                [0xcd; 8],
+                true,
+                None,
+            )),
+        };
+        for style in [Style::Json, Style::Text] {
+            let out = lines(style, || {
+                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                rt.block_on(context::scope(ctx(), async {
+                    tracing::info!(request_id = "req-own", "one");
+                    tracing::info!(
+                        request_id = "req-own",
+                        conversation_id = "conv-own",
+                        trace_id = "t-own",
+                        "all"
+                    );
+                    tracing::info!("none");
+                }));
+            });
+            let named = |line: &str, key: &str| match style {
+                Style::Json => line.matches(&format!("\"{key}\":")).count(),
+                Style::Text => line.matches(&format!(" {key}=")).count(),
+            };
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(lines.len(), 3, "{out}");
+            for line in &lines {
+                for key in ["request_id", "conversation_id", "trace_id"] {
+                    assert_eq!(named(line, key), 1, "{key} in {line}");
+                }
+            }
+            assert!(
+                lines[0].contains("req-own") && !lines[0].contains("req-ctx"),
+                "{}",
+                lines[0]
+            );
+            assert!(
+                lines[0].contains("conv-ctx") && lines[0].contains(&"ab".repeat(16)),
+                "{}",
+                lines[0]
+            );
+            assert!(!lines[1].contains("-ctx") && lines[1].contains("t-own"), "{}", lines[1]);
+            assert!(
+                lines[2].contains("req-ctx") && lines[2].contains("conv-ctx"),
+                "{}",
+                lines[2]
+            );
+            if style == Style::Json {
+                for line in &lines {
+                    serde_json::from_str::<serde_json::Value>(line).unwrap();
+                }
+            }
+        }
     }
 
     #[test]
