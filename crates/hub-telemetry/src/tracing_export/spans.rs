@@ -278,8 +278,10 @@ pub enum UseCaseTrace {
 /// request its span is kept by the request, as its server span is, rather than by the
 /// subscriber: it is the child of the request's span (its server span, or the use case
 /// span open), and while it is open the request's other hub spans outside any `tracing`
-/// hub span descend from it. One use case span is open at a time in a request; the span
-/// exported is named `name` and has the attribute `hub.use_case`. (A `tracing` span
+/// hub span descend from it. Kept spans nest (an inner one gives the parent back to the
+/// outer as it closes); two polled side by side in one request would take each other as
+/// parent, so a request runs its kept spans one within another. The span exported is named
+/// `name` and has the attribute `hub.use_case`. (A `tracing` span
 /// would cost a sampled request the subscriber's bookkeeping, as the server span would;
 /// the price is that other layers do not see it.) Tracing off: one task-local look-up.
 pub fn use_case(name: &'static str) -> UseCaseTrace {
