@@ -73,9 +73,9 @@ pub struct TraceIds {
     pub sampled: bool,
     /// The caller's `tracestate`, passed on as it came (`None` when it sent none).
     pub state: Option<Arc<str>>,
-    /// The use case span the request keeps open, if any (`tracing_export::spans::use_case`):
-    /// while it is open, the request's other hub spans descend from it.
-    pub(crate) open: Cell<Option<[u8; 8]>>,
+    /// The span the request's hub spans descend from now: `span_id`, or the use case span
+    /// the request keeps open (`tracing_export::spans::use_case`).
+    pub(crate) parent: Cell<[u8; 8]>,
 }
 
 impl TraceIds {
@@ -86,14 +86,14 @@ impl TraceIds {
             span_id,
             sampled,
             state,
-            open: Cell::new(None),
+            parent: Cell::new(span_id),
         }
     }
 
     /// The span the request's hub spans descend from now: its open use case span, or
     /// [`TraceIds::span_id`].
     pub fn parent_span_id(&self) -> [u8; 8] {
-        self.open.get().unwrap_or(self.span_id)
+        self.parent.get()
     }
 }
 

@@ -309,7 +309,7 @@ impl UseCaseSpan {
             false,
             parent.trace_state().clone(),
         );
-        ids.open.set(Some(context.span_id().to_bytes()));
+        ids.parent.set(context.span_id().to_bytes());
         let attributes = vec![KeyValue::new("hub.use_case", name)];
         Self(Some(Recorded::internal(name, context, parent.span_id(), attributes)))
     }
@@ -330,8 +330,8 @@ impl Drop for UseCaseSpan {
         let own = record.context.span_id().to_bytes();
         let parent = record.parent_span_id().to_bytes();
         with_request(|ids| {
-            if ids.open.get() == Some(own) {
-                ids.open.set((parent != ids.span_id).then_some(parent));
+            if ids.parent.get() == own {
+                ids.parent.set(parent);
             }
         });
         record::export(record);
