@@ -15,6 +15,7 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 
+use super::context::{LogContext, TraceId};
 use super::{LineSink, context, timestamp};
 
 /// How lines look.
@@ -71,23 +72,19 @@ impl Lines {
                 event.record(&mut fields);
                 let own = fields.own;
                 context::with_current(|ctx| {
-                    if !own.has(ContextKeys::REQUEST_ID) {
-                        buf.extend_from_slice(b",\"request_id\":");
-                        json_str(buf, ctx.request_id.as_str());
-                    }
-                    if let Some(c) = &ctx.conversation_id
-                        && !own.has(ContextKeys::CONVERSATION_ID)
-                    {
-                        buf.extend_from_slice(b",\"conversation_id\":");
-                        json_str(buf, c.as_str());
-                    }
-                    if let Some(t) = &ctx.trace
-                        && !own.has(ContextKeys::TRACE_ID)
-                    {
-                        buf.extend_from_slice(b",\"trace_id\":\"");
-                        t.trace_id.write_hex(buf);
-                        buf.push(b'"');
-                    }
+                    context_fields(ctx, own, |key, value| {
+                        buf.extend_from_slice(b",\"");
+                        buf.extend_from_slice(key.as_bytes());
+                        buf.extend_from_slice(b"\":");
+                        match value {
+                            ContextValue::Text(text) => json_str(buf, text),
+                            ContextValue::Trace(id) => {
+                                buf.push(b'"');
+                                id.write_hex(buf);
+                                buf.push(b'"');
+                            }
+                        }
+                    });
                 });
                 buf.extend_from_slice(b"}\n");
             }
@@ -104,22 +101,15 @@ impl Lines {
                 event.record(&mut fields);
                 let own = fields.own;
                 context::with_current(|ctx| {
-                    if !own.has(ContextKeys::REQUEST_ID) {
-                        buf.extend_from_slice(b" request_id=");
-                        buf.extend_from_slice(ctx.request_id.as_str().as_bytes());
-                    }
-                    if let Some(c) = &ctx.conversation_id
-                        && !own.has(ContextKeys::CONVERSATION_ID)
-                    {
-                        buf.extend_from_slice(b" conversation_id=");
-                        buf.extend_from_slice(c.as_str().as_bytes());
-                    }
-                    if let Some(t) = &ctx.trace
-                        && !own.has(ContextKeys::TRACE_ID)
-                    {
-                        buf.extend_from_slice(b" trace_id=");
-                        t.trace_id.write_hex(buf);
-                    }
+                    context_fields(ctx, own, |key, value| {
+                        buf.push(b' ');
+                        buf.extend_from_slice(key.as_bytes());
+                        buf.push(b'=');
+                        match value {
+                            ContextValue::Text(text) => buf.extend_from_slice(text.as_bytes()),
+                            ContextValue::Trace(id) => id.write_hex(buf),
+                        }
+                    });
                 });
                 buf.push(b'\n');
             }
@@ -272,8 +262,38 @@ impl fmt::Write for Raw<'_> {
     }
 }
 
-/// The keys a line takes from the request's log context, as a set: an event that
-/// carries one of them itself keeps its own, and the line names each key once.
+/// The keys a line takes from the request's log context.
+const REQUEST_ID: &str = "request_id";
+const CONVERSATION_ID: &str = "conversation_id";
+const TRACE_ID: &str = "trace_id";
+
+/// A value a line takes from the request's log context.
+enum ContextValue<'a> {
+    Text(&'a str),
+    Trace(&'a TraceId),
+}
+
+/// Calls `field` with each of the request's context fields a line adds after the event's
+/// own: the request id, the conversation id and the trace id when there are ones, but
+/// not a key the event carried itself (`own`): a line names each key once, and the
+/// event's own value wins.
+fn context_fields(ctx: &LogContext, own: ContextKeys, mut field: impl FnMut(&'static str, ContextValue<'_>)) {
+    if !own.has(ContextKeys::REQUEST_ID) {
+        field(REQUEST_ID, ContextValue::Text(ctx.request_id.as_str()));
+    }
+    if let Some(c) = &ctx.conversation_id
+        && !own.has(ContextKeys::CONVERSATION_ID)
+    {
+        field(CONVERSATION_ID, ContextValue::Text(c.as_str()));
+    }
+    if let Some(t) = &ctx.trace
+        && !own.has(ContextKeys::TRACE_ID)
+    {
+        field(TRACE_ID, ContextValue::Trace(&t.trace_id));
+    }
+}
+
+/// The context keys among an event's fields, as a set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ContextKeys(u8);
 
@@ -286,9 +306,9 @@ impl ContextKeys {
     /// The context key a field named `name` is, if any.
     fn of(name: &str) -> Self {
         match name {
-            "request_id" => Self::REQUEST_ID,
-            "conversation_id" => Self::CONVERSATION_ID,
-            "trace_id" => Self::TRACE_ID,
+            REQUEST_ID => Self::REQUEST_ID,
+            CONVERSATION_ID => Self::CONVERSATION_ID,
+            TRACE_ID => Self::TRACE_ID,
             _ => Self::NONE,
         }
     }
@@ -397,23 +417,27 @@ mod tests {
         sink.text()
     }
 
+    /// A request's log context: `request_id`, `conversation_id`, and a trace id of bytes 0xab.
+    fn request(request_id: &str, conversation_id: &str) -> LogContext {
+        LogContext {
+            request_id: LogId::new(request_id),
+            conversation_id: Some(LogId::new(conversation_id)),
+            trace: Some(context::TraceIds::new(TraceId([0xab; 16]), [0xcd; 8], false, None)),
+        }
+    }
+
+    /// Runs `f` as a task serving the request of `ctx` does.
+    fn serving(ctx: LogContext, f: impl FnOnce()) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(context::scope(ctx, async { f() }));
+    }
+
     #[test]
     fn a_json_line_has_the_fields_and_the_request() {
-        let ctx = LogContext {
-            request_id: LogId::new("req-1"),
-            conversation_id: Some(LogId::new("conv \"9\"")),
-            trace: Some(context::TraceIds::new(
-                context::TraceId([0xab; 16]),
-                [0xcd; 8],
-                false,
-                None,
-            )),
-        };
         let out = lines(Style::Json, || {
-            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            rt.block_on(context::scope(ctx, async {
+            serving(request("req-1", "conv \"9\""), || {
                 tracing::info!(status = 200u64, ok = true, ratio = 0.5, neg = -3i64, path = "/v1/x", err = ?"bad\n", "answered");
-            }));
+            });
             tracing::warn!("outside");
         });
         let mut it = out.lines();
@@ -442,20 +466,9 @@ mod tests {
     /// the request id of its call) keeps its own value, and no line names a key twice.
     #[test]
     fn a_key_the_event_carries_is_not_repeated_from_the_context() {
-        let ctx = || LogContext {
-            request_id: LogId::new("req-ctx"),
-            conversation_id: Some(LogId::new("conv-ctx")),
-            trace: Some(context::TraceIds::new(
-                context::TraceId([0xab; 16]),
-                [0xcd; 8],
-                true,
-                None,
-            )),
-        };
         for style in [Style::Json, Style::Text] {
             let out = lines(style, || {
-                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-                rt.block_on(context::scope(ctx(), async {
+                serving(request("req-ctx", "conv-ctx"), || {
                     tracing::info!(request_id = "req-own", "one");
                     tracing::info!(
                         request_id = "req-own",
@@ -464,7 +477,7 @@ mod tests {
                         "all"
                     );
                     tracing::info!("none");
-                }));
+                });
             });
             let named = |line: &str, key: &str| match style {
                 Style::Json => line.matches(&format!("\"{key}\":")).count(),
