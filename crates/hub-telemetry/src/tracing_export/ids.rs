@@ -31,27 +31,26 @@ pub(crate) struct Ids;
 
 impl IdGenerator for Ids {
     fn new_trace_id(&self) -> TraceId {
-        STATE.with(|state| {
-            loop {
-                let id = u128::from(next(state)) << 64 | u128::from(next(state));
-                // All zeros is the invalid id.
-                if id != 0 {
-                    return TraceId::from(id);
-                }
-            }
-        })
+        TraceId::from(valid(|state| u128::from(next(state)) << 64 | u128::from(next(state))))
     }
 
     fn new_span_id(&self) -> SpanId {
-        STATE.with(|state| {
-            loop {
-                let id = next(state);
-                if id != 0 {
-                    return SpanId::from(id);
-                }
-            }
-        })
+        // A span id is 64 bits: one draw.
+        SpanId::from(valid(|state| u128::from(next(state))) as u64)
     }
+}
+
+/// The first id `draw` makes from this thread's generator that is not all zeros (the
+/// invalid id).
+fn valid(draw: impl Fn(&Cell<u64>) -> u128) -> u128 {
+    STATE.with(|state| {
+        loop {
+            let id = draw(state);
+            if id != 0 {
+                return id;
+            }
+        }
+    })
 }
 
 #[cfg(test)]
