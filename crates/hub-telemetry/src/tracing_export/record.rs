@@ -337,18 +337,14 @@ where
             parent => parent,
         };
         let ids = ids::Ids;
-        let mut recorded = Recorded {
-            context: SpanContext::NONE,
-            parent_span_id: SpanId::INVALID,
-            parent_is_remote: false,
-            kind: SpanKind::Internal,
-            name: Cow::Borrowed(attrs.metadata().name()),
-            start: SystemTime::now(),
-            attributes: Vec::with_capacity(attrs.fields().len()),
-            events: Vec::new(),
-            links: Vec::new(),
-            status: Status::Unset,
-        };
+        // Its context and parent are set once its fields (`otel.kind` among them) are read.
+        let mut recorded = Recorded::new(
+            SpanKind::Internal,
+            Cow::Borrowed(attrs.metadata().name()),
+            SpanContext::NONE,
+            (SpanId::INVALID, false),
+            Vec::with_capacity(attrs.fields().len()),
+        );
         attrs.record(&mut Fields {
             record: &mut recorded,
             new: true,
